@@ -1,0 +1,58 @@
+"""Field-level problems with user input, in the shape every berth error reports them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One thing wrong with one field: what an operator needs to fix the input."""
+
+    field: str
+    problem: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "problem": self.problem}
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.problem}" if self.field else self.problem
+
+
+def _field_path(loc: tuple) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts)
+
+
+def problems_from(exc: ValidationError) -> list[FieldProblem]:
+    """Turn a pydantic error into problems named by dotted field path (`ports[1].host_port`)."""
+    out = []
+    for err in exc.errors(include_url=False):
+        # Errors raised by model validators carry the field in the message ("field: problem").
+        msg = err["msg"].removeprefix("Value error, ")
+        loc = tuple(p for p in err["loc"] if p not in ("function-after",))
+        if not loc and ": " in msg and msg.split(": ", 1)[0].replace("_", "").isalnum():
+            field, msg = msg.split(": ", 1)
+            out.append(FieldProblem(field, msg))
+            continue
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif err["type"] == "missing":
+            msg = "is required"
+        out.append(FieldProblem(_field_path(loc), msg))
+    return out
+
+
+class SpecError(ValueError):
+    """Input that cannot be accepted; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[FieldProblem]):
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))

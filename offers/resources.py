@@ -1,0 +1,51 @@
+"""Resource names and host-port ranges, the vocabulary shared by agents, offers and tasks."""
+
+from __future__ import annotations
+
+import re
+
+# Scalar resources, in the column order of every resource array in berth.
+RESOURCES: tuple[str, ...] = ("cpus", "mem", "disk")
+UNITS = {"cpus": "cpus", "mem": "MiB", "disk": "MiB"}
+CPUS, MEM, DISK = range(3)
+
+DEFAULT_PORTS = "31000-32000"
+
+_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+))?\s*$")
+
+PortRanges = tuple[tuple[int, int], ...]
+
+
+def parse_port_ranges(text: str | list | tuple) -> PortRanges:
+    """Parse `"31000-32000,33000"`, `"[31000-31499]"` or `[[31000, 32000]]` into sorted ranges.
+
+    Raises ValueError naming the bad piece.
+    """
+    if isinstance(text, list | tuple):
+        pairs = []
+        for item in text:
+            if isinstance(item, list | tuple) and len(item) == 2:
+                pairs.append((int(item[0]), int(item[1])))
+            else:
+                pairs.extend(parse_port_ranges(str(item)))
+    else:
+        body = text.strip().removeprefix("[").removesuffix("]")
+        pairs = []
+        for piece in filter(None, (p.strip() for p in body.split(","))):
+            m = _RANGE.match(piece)
+            if not m:
+                raise ValueError(f"{piece!r} is not a port or a port range like 31000-32000")
+            lo = int(m.group(1))
+            pairs.append((lo, int(m.group(2)) if m.group(2) else lo))
+    for lo, hi in pairs:
+        if not (1 <= lo <= hi <= 65535):
+            raise ValueError(f"port range {lo}-{hi} must lie within 1-65535 with begin <= end")
+    return tuple(sorted(pairs))
+
+
+def format_port_ranges(ranges: PortRanges) -> str:
+    return ",".join(f"{lo}-{hi}" if hi != lo else str(lo) for lo, hi in ranges)
+
+
+def port_in_ranges(port: int, ranges: PortRanges) -> bool:
+    return any(lo <= port <= hi for lo, hi in ranges)

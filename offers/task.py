@@ -1,0 +1,241 @@
+"""The task spec: Charmander's task JSON plus berth's own optional fields.
+
+Charmander sends numbers as strings (`"mem": "50"`); both forms are accepted. Everything
+else that could not run is refused here, with the field named, before anything is queued.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from offers.problems import SpecError, problems_from
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+MAX_ID_LENGTH = 128  # Docker allows longer names; the internal id adds 20 characters.
+
+# Upper bounds that no real machine reaches: they catch typos such as a size in bytes.
+MAX_CPUS = 4096.0
+MAX_MEM_MIB = 64 * 1024 * 1024  # 64 TiB
+MAX_DISK_MIB = 1024 * 1024 * 1024  # 1 EiB
+
+DEFAULT_CPUS = 0.1  # Nomad's default is 100 MHz; Charmander's examples often give none.
+DEFAULT_MEM = 128.0  # Marathon's default.
+
+
+class SLA(StrEnum):
+    SINGLETON = "singleton"
+    ONE_PER_NODE = "one-per-node"
+
+
+class NetworkMode(StrEnum):
+    BRIDGE = "bridge"
+    HOST = "host"
+    NONE = "none"
+
+
+def _number(value: Any) -> Any:
+    """Accept Charmander's numbers-as-strings; refuse booleans, which pydantic would coerce."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number") from None
+        value = number
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"must be a finite number, not {value}")
+    return value
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+def _port(value: Any) -> Any:
+    value = _number(value)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"{value} is not a whole port number")
+        value = int(value)
+    return value
+
+
+def _text(value: Any) -> Any:
+    """Arguments and env values may be given as numbers; Docker wants strings."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_number)]
+Port = Annotated[int, BeforeValidator(_port), Field(ge=1, le=65535)]
+Text = Annotated[str, BeforeValidator(_text)]
+
+
+class PortMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host_port: Port
+    container_port: Port
+    protocol: str = Field("tcp", pattern=r"^(tcp|udp)$")
+
+
+class Volume(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host_path: str
+    container_path: str
+    mode: str = "rw"
+
+    @field_validator("host_path", "container_path")
+    @classmethod
+    def _absolute(cls, path: str) -> str:
+        if not path.startswith("/"):
+            raise ValueError(f"{path!r} is not an absolute path (it must start with /)")
+        if "\x00" in path or ":" in path:
+            raise ValueError(f"{path!r} may not contain ':' or NUL")
+        return path
+
+    @field_validator("mode")
+    @classmethod
+    def _mode(cls, mode: str) -> str:
+        if mode not in ("ro", "rw"):
+            raise ValueError(f"{mode!r} is not a volume mode; use 'ro' or 'rw'")
+        return mode
+
+
+class TaskSpec(BaseModel):
+    """One Charmander task: a container with its size, SLA, ports and volumes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    id: str
+    dockerimage: str = Field(min_length=1, max_length=512)
+    mem: Number = Field(DEFAULT_MEM, gt=0, le=MAX_MEM_MIB)
+    cpus: Number = Field(DEFAULT_CPUS, gt=0, le=MAX_CPUS)
+    disk: Number = Field(0.0, ge=0, le=MAX_DISK_MIB)
+    sla: SLA | None = None
+    nodetype: str | None = Field(None, min_length=1, max_length=64)
+    notmetered: bool = False
+    # The seed's field list spells it "reshuffeable"; both spellings are accepted.
+    reshuffleable: bool = Field(False, validation_alias="reshuffleable")
+    ports: tuple[PortMapping, ...] = ()
+    volumes: tuple[Volume, ...] = ()
+    networkmode: NetworkMode = NetworkMode.BRIDGE
+    arguments: tuple[Text, ...] = ()
+    env: dict[str, Text] = Field(default_factory=dict)
+    privileged: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliases(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "reshuffeable" in data:
+            data = dict(data)
+            value = data.pop("reshuffeable")
+            data.setdefault("reshuffleable", value)
+        return data
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        task_id = "".join(value.split())  # Charmander drops spaces from ids
+        if not task_id:
+            raise ValueError("must not be empty")
+        if len(task_id) > MAX_ID_LENGTH:
+            raise ValueError(f"is {len(task_id)} characters long; at most {MAX_ID_LENGTH}")
+        if not ID_PATTERN.match(task_id):
+            raise ValueError(
+                f"{task_id!r} cannot be a container name or URL path segment; "
+                "use letters, digits, '_', '.', '-', starting with a letter or digit"
+            )
+        return task_id
+
+    @field_validator("dockerimage")
+    @classmethod
+    def _image(cls, image: str) -> str:
+        if image != image.strip() or any(c.isspace() for c in image):
+            raise ValueError(f"{image!r} is not an image name (it contains white space)")
+        return image
+
+    @field_validator("mem", "cpus", "disk")
+    @classmethod
+    def _finite_sizes(cls, value: float) -> float:
+        return _finite(value)
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, env: dict[str, str]) -> dict[str, str]:
+        for name in env:
+            if not name or "=" in name or "\x00" in name:
+                raise ValueError(f"{name!r} is not an environment variable name")
+        return env
+
+    @model_validator(mode="after")
+    def _ports_fit_network(self) -> TaskSpec:
+        if self.ports and self.networkmode is not NetworkMode.BRIDGE:
+            raise ValueError(
+                f"ports: host port mappings need networkmode 'bridge'; with "
+                f"'{self.networkmode}' the container {'shares the host ports' if self.networkmode is NetworkMode.HOST else 'has no network'}"
+            )
+        seen: set[tuple[int, str]] = set()
+        for mapping in self.ports:
+            key = (mapping.host_port, mapping.protocol)
+            if key in seen:
+                raise ValueError(
+                    f"ports: host port {mapping.host_port}/{mapping.protocol} is given twice"
+                )
+            seen.add(key)
+        return self
+
+    # -- views used by placement -------------------------------------------------------
+
+    @property
+    def host_ports(self) -> tuple[int, ...]:
+        return tuple(sorted({m.host_port for m in self.ports}))
+
+    def demand(self) -> tuple[float, float, float]:
+        """Requested (cpus, mem MiB, disk MiB), in the column order of `offers.resources`."""
+        return (self.cpus, self.mem, self.disk)
+
+    def to_json(self) -> dict[str, Any]:
+        """The spec as Charmander-style JSON, defaults included."""
+        return self.model_dump(mode="json")
+
+
+def parse_task(data: Any) -> TaskSpec:
+    """Validate one task JSON object; raise SpecError naming every bad field."""
+    if not isinstance(data, dict):
+        raise SpecError(
+            [_problem("", f"a task must be a JSON object, not {type(data).__name__}")]
+        )
+    try:
+        return TaskSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(problems_from(exc)) from None
+
+
+def _problem(field: str, problem: str):
+    from offers.problems import FieldProblem
+
+    return FieldProblem(field, problem)
