@@ -1,0 +1,130 @@
+"""Cluster state as numpy arrays: what the placement core sees of the nodes.
+
+Built from node specs (a cluster file, a batch of offers, a simulated cluster); never
+mutated by placement, which works on its own copy of `free`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from offers.problems import FieldProblem, SpecError, problems_from
+from offers.resources import DEFAULT_PORTS, RESOURCES, PortRanges, parse_port_ranges
+
+NODETYPE = "nodetype"
+
+
+class NodeSpec(BaseModel):
+    """One node (or one agent's offer): its capacity, host ports and attributes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hostname: str = Field(min_length=1, max_length=253)
+    cpus: float = Field(ge=0, le=1e6, allow_inf_nan=False)
+    mem: float = Field(ge=0, le=1e12, allow_inf_nan=False)
+    disk: float = Field(0.0, ge=0, le=1e15, allow_inf_nan=False)
+    ports: PortRanges = Field(default_factory=lambda: parse_port_ranges(DEFAULT_PORTS))
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("ports", mode="before")
+    @classmethod
+    def _ports(cls, value: Any) -> Any:
+        if isinstance(value, str | list):
+            return parse_port_ranges(value)
+        return value
+
+    @field_validator("attributes", mode="before")
+    @classmethod
+    def _attributes(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): str(v) for k, v in value.items()}
+        return value
+
+    @property
+    def nodetype(self) -> str | None:
+        return self.attributes.get(NODETYPE)
+
+
+def parse_node(data: Any) -> NodeSpec:
+    if not isinstance(data, dict):
+        raise SpecError([FieldProblem("", "a node must be a JSON object")])
+    try:
+        return NodeSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(problems_from(exc)) from None
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    """Nodes as arrays. Row i of every array is node i.
+
+    - `total`, `free`: float64 [N, R], R = len(RESOURCES)
+    - `nodetype`: int32 [N] codes into `nodetypes` (-1 for none)
+    - `port_ranges`: per node, the host ports it offers
+    - `used_ports`: per node, the host ports already taken there
+    """
+
+    hostnames: tuple[str, ...]
+    total: np.ndarray
+    free: np.ndarray
+    nodetype: np.ndarray
+    nodetypes: tuple[str, ...]
+    port_ranges: tuple[PortRanges, ...]
+    used_ports: tuple[frozenset[int], ...]
+    _index: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def size(self) -> int:
+        return len(self.hostnames)
+
+    def index_of(self, hostname: str) -> int:
+        if not self._index:
+            self._index.update((h, i) for i, h in enumerate(self.hostnames))
+        return self._index[hostname]
+
+    @classmethod
+    def from_nodes(
+        cls,
+        nodes: Iterable[NodeSpec],
+        free: np.ndarray | None = None,
+        used_ports: Mapping[str, Iterable[int]] | None = None,
+    ) -> ClusterState:
+        """Build arrays from node specs; `free` defaults to the totals (an empty cluster)."""
+        nodes = list(nodes)
+        n = len(nodes)
+        total = np.zeros((n, len(RESOURCES)), dtype=np.float64)
+        for i, node in enumerate(nodes):
+            total[i] = (node.cpus, node.mem, node.disk)
+        names: dict[str, int] = {}
+        codes = np.full(n, -1, dtype=np.int32)
+        for i, node in enumerate(nodes):
+            if node.nodetype is not None:
+                codes[i] = names.setdefault(node.nodetype, len(names))
+        used_ports = used_ports or {}
+        hostnames = tuple(node.hostname for node in nodes)
+        if len(set(hostnames)) != n:
+            dup = next(h for h in hostnames if hostnames.count(h) > 1)
+            raise SpecError([FieldProblem("hostname", f"{dup!r} appears more than once")])
+        return cls(
+            hostnames=hostnames,
+            total=total,
+            free=total.copy() if free is None else np.asarray(free, dtype=np.float64),
+            nodetype=codes,
+            nodetypes=tuple(names),
+            port_ranges=tuple(node.ports for node in nodes),
+            used_ports=tuple(frozenset(used_ports.get(h, ())) for h in hostnames),
+        )
+
+    def nodetype_code(self, name: str | None) -> int | None:
+        """The code of a nodetype, -2 when no node has it, None when no constraint."""
+        if name is None:
+            return None
+        try:
+            return self.nodetypes.index(name)
+        except ValueError:
+            return -2
