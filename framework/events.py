@@ -22,7 +22,8 @@ class TaskRecovered:
     """A task instance read back from the store after a restart of the framework.
 
     `submission_id` is the internal id the instance belongs to; `killed` says the user
-    asked to kill it. Launched instances are reconciled with the master after SUBSCRIBED.
+    asked to kill this instance; `wanted` is the submission's desired state (False once
+    someone asked to kill it). Launched instances are reconciled after SUBSCRIBED.
     """
 
     task_id: str
@@ -36,6 +37,8 @@ class TaskRecovered:
     reason: str | None = None
     killed: bool = False
     by_usage: bool = False
+    wanted: bool = True
+    launched_spec: TaskSpec | None = None
 
 
 @dataclass(frozen=True)

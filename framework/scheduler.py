@@ -91,6 +91,7 @@ class CharmanderScheduler:
         self._agents: dict[str, str] = {}  # agent id -> hostname
         self._suppressed = False
         self._changed: dict[str, TaskRecord] = {}
+        self._unwanted: list[str] = []
         self._finished: list[str] = []  # terminal record ids, oldest first, for pruning
         self._reconciling: dict[str, float] = {}  # task id -> when we last asked
         self._rounds = 0
@@ -150,6 +151,11 @@ class CharmanderScheduler:
         self._changed.clear()
         return out
 
+    def changed_unwanted(self) -> list[str]:
+        """Submission ids someone asked to kill since the last call (desired state)."""
+        out, self._unwanted = self._unwanted, []
+        return out
+
     def has_work(self) -> bool:
         """True while some task waits for offers (pending, or a one-per-node SLA to keep)."""
         return any(True for _ in self._pending_records()) or any(
@@ -174,8 +180,8 @@ class CharmanderScheduler:
             task_id=e.task_id, submission_id=e.submission_id, spec=e.spec, state=e.state,
             created_at=e.created_at, reason=e.reason, agent_id=e.agent_id,
             hostname=e.hostname, container_id=e.container_id, by_usage=e.by_usage,
-            killed=e.killed, updated_at=self.clock())
-        if e.killed and e.task_id == e.submission_id:
+            killed=e.killed, launched_spec=e.launched_spec, updated_at=self.clock())
+        if not e.wanted:
             sub.wanted = False
         if e.task_id not in sub.instances:
             sub.instances.append(e.task_id)
@@ -268,8 +274,9 @@ class CharmanderScheduler:
         out: list[cmd.Command] = []
         matched: list[str] = []
         for sub in self._subs.values():
-            if sub.id.startswith(e.prefix):
+            if sub.id.startswith(e.prefix) and sub.wanted:
                 sub.wanted = False
+                self._unwanted.append(sub.id)
         for record in list(self._records.values()):
             if not record.task_id.startswith(e.prefix) or (
                     record.state.terminal and record.state is not S.LOST):
