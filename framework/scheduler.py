@@ -33,8 +33,6 @@ from offers.task import SLA, TaskSpec
 
 S = TaskState
 INTELLIGENCE = "intelligence"
-MIN_MEM_MIB = 4.0  # a container below this does not start; usage-sized tasks get at least it
-MIN_CPUS = 0.01
 
 
 @dataclass
@@ -426,16 +424,15 @@ class CharmanderScheduler:
         return placed
 
     def _usage_spec(self, record: TaskRecord) -> TaskSpec:
-        """The spec a reshuffled task is launched with: memory (and cpus) sized by usage."""
+        """The spec a reshuffled task is launched with: sized by its metered peak, exactly
+        as the `intelligence` strategy sized it for placement (so the ACCEPT fits)."""
         peak = self._usage.get(record.submission_id)
-        if peak is None:
+        if peak is None or record.spec.notmetered:
             return record.spec
-        cpus, mem = peak
-        factor = 1.0 + self.margin
-        return record.spec.model_copy(update={
-            "mem": round(max(mem * factor, MIN_MEM_MIB), 3),
-            "cpus": round(max(cpus * factor, MIN_CPUS), 3) if cpus > 0 else record.spec.cpus,
-        })
+        [(cpus, mem, _disk)] = placement_core.effective_demands(
+            (record.spec.model_copy(update={"id": record.task_id}),),
+            {record.task_id: peak}, self.margin)
+        return record.spec.model_copy(update={"mem": round(mem, 3), "cpus": round(cpus, 3)})
 
     def _running_hosts(self, work: list[TaskRecord]) -> dict[str, set[str]]:
         """Per placement key, hosts that already run an instance of that task (SLA)."""

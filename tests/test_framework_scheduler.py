@@ -7,9 +7,7 @@ import pytest
 from framework import commands as cmd
 from framework import events as ev
 from offers.states import TaskState
-from tests.framework_harness import Harness, launches, placement_core, task
-
-__all__ = ["placement_core"]  # the autouse fixture
+from tests.framework_harness import Harness, launches, task
 
 
 def test_pending_task_is_launched_on_an_offer_and_other_offers_are_declined():
