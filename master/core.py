@@ -130,6 +130,12 @@ class Master:
 
     # -- views --------------------------------------------------------------------------------
 
+    @property
+    def wants_allocation(self) -> bool:
+        """Something changed that an `Allocate` might turn into offers."""
+        return bool(self._dirty) and any(
+            fw.active and not fw.suppressed and not fw.removed for fw in self.frameworks.values())
+
     def used(self, agent_id: str) -> Resources:
         """Resources of the tasks the master believes are on the agent and not finished."""
         total = Resources()
