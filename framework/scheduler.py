@@ -33,6 +33,7 @@ from offers.task import SLA, TaskSpec
 
 S = TaskState
 INTELLIGENCE = "intelligence"
+WAITING = "waiting for an offer"
 
 
 @dataclass
@@ -129,7 +130,7 @@ class CharmanderScheduler:
         record = self._records.get(task_id)
         if record is None or record.state is not S.PENDING:
             return None
-        return record.reason or "waiting for offers"
+        return record.reason or WAITING
 
     def usage(self) -> dict[str, tuple[float, float]]:
         """Peak observed (cpus, mem MiB) per submission id, metered tasks only."""
@@ -494,6 +495,10 @@ class CharmanderScheduler:
                 self._new_instance(sub)
         elif not instances:
             self._new_instance(sub)
+        elif (cause is not None and cause.state is S.LOST and cause.running_at is None
+              and not live and not pending):
+            # Lost before it ever ran (the launch went astray): it was never placed.
+            self._new_instance(sub, by_usage=cause.by_usage)
         return out
 
     @staticmethod
@@ -514,8 +519,10 @@ class CharmanderScheduler:
             task_id = f"{sub.id}.{sub.next_instance}"
             sub.next_instance += 1
         now = self.clock()
+        reason = (f"retrying after a failure, not before t={not_before:.0f}"
+                  if not_before > now else WAITING)
         record = TaskRecord(task_id=task_id, submission_id=sub.id, spec=sub.spec,
-                            state=S.PENDING, created_at=now, by_usage=by_usage,
+                            state=S.PENDING, created_at=now, reason=reason, by_usage=by_usage,
                             not_before=not_before, updated_at=now)
         sub.instances.append(task_id)
         self._records[task_id] = record
