@@ -255,9 +255,9 @@ class MasterService:
 
     async def scheduler(self, request: web.Request) -> web.StreamResponse:
         ctype = request.headers.get("Content-Type", JSON).split(";")[0].strip()
-        if ctype not in (JSON, "", "text/json"):
-            return error_response(415, f"Content-Type {ctype!r} is not supported; send "
-                                       "application/json")
+        if "protobuf" in ctype:
+            return error_response(415, f"Content-Type {ctype!r} is not supported; berth "
+                                       "speaks the JSON form of the API (application/json)")
         try:
             data = json.loads(await request.read() or b"null")
         except (ValueError, UnicodeDecodeError) as exc:
