@@ -222,21 +222,21 @@ class MasterService:
         core = self.core
         agents = []
         for agent in sorted(core.agents.values(), key=lambda a: a.hostname):
-            offered = Resources()
-            for offer in core.offers.values():
-                if offer.agent_id == agent.id:
-                    offered = offered + offer.resources
+            offered = core.offered(agent.id)
             agents.append({
                 "id": agent.id, "hostname": agent.hostname, "endpoint": agent.endpoint,
                 "attributes": dict(agent.attributes), "total": agent.total.to_json(),
                 "spare": agent.spare.to_json(), "used": core.used(agent.id).to_json(),
                 "offered": offered.to_json(), "active": not agent.lost,
                 "connected": agent.id in self._agents, "last_seen": agent.last_seen})
+        offers_of: dict[str, int] = {}
+        for offer in core.offers.values():
+            offers_of[offer.framework_id] = offers_of.get(offer.framework_id, 0) + 1
         frameworks = [{
             "id": fw.id, "name": fw.name, "user": fw.user, "active": fw.active,
             "suppressed": fw.suppressed, "removed": fw.removed,
             "capabilities": sorted(fw.capabilities),
-            "offers": sum(1 for o in core.offers.values() if o.framework_id == fw.id),
+            "offers": offers_of.get(fw.id, 0),
             "allocated": core.allocated(fw.id).to_json(),
         } for fw in core.frameworks.values()]
         tasks = [{

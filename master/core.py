@@ -167,6 +167,13 @@ class Master:
         avail = (agent.spare - uncounted).meet(agent.total - used)
         return avail - Resources(ports=tuple(task_ports))
 
+    def offered(self, agent_id: str) -> Resources:
+        """What of an agent is out in offers right now."""
+        total = Resources()
+        for oid in self._offers_on.get(agent_id, ()):
+            total = total + self.offers[oid].resources
+        return total
+
     def allocated(self, framework_id: str) -> Resources:
         total = Resources()
         for task in self.tasks.values():
