@@ -551,12 +551,14 @@ class Master:
                     if fw.active and not fw.suppressed and not fw.removed]
         if not eligible or not dirty:
             return []
-        cluster = Resources()
+        cpus = mem = disk = 0.0
         for agent in self.agents.values():
             if not agent.lost:
-                cluster = cluster + Resources(agent.total.cpus, agent.total.mem,
-                                              agent.total.disk)
-        scalar_alloc = {fid: self._scalar(self.allocated(fid)) for fid in eligible}
+                cpus += agent.total.cpus
+                mem += agent.total.mem
+                disk += agent.total.disk
+        cluster = Resources(cpus, mem, disk)
+        scalar_alloc = self._scalar_allocations(eligible)
         order = {fid: self.frameworks[fid].registered_at for fid in eligible}
         batches: dict[str, list[OfferRecord]] = {}
         for agent_id in sorted(dirty):
@@ -580,6 +582,24 @@ class Master:
             scalar_alloc[fid] = scalar_alloc[fid] + self._scalar(avail)
             batches.setdefault(fid, []).append(offer)
         return [C.SendOffers(fid, tuple(offers)) for fid, offers in batches.items()]
+
+    def _scalar_allocations(self, framework_ids: Iterable[str]) -> dict[str, Resources]:
+        """cpus/mem/disk held by each framework in live tasks and outstanding offers."""
+        sums = {fid: [0.0, 0.0, 0.0] for fid in framework_ids}
+        held = [t.resources for t in self.tasks.values()
+                if not t.state.terminal and t.framework_id in sums]
+        owners = [t.framework_id for t in self.tasks.values()
+                  if not t.state.terminal and t.framework_id in sums]
+        for offer in self.offers.values():
+            if offer.framework_id in sums:
+                held.append(offer.resources)
+                owners.append(offer.framework_id)
+        for fid, r in zip(owners, held, strict=True):
+            acc = sums[fid]
+            acc[0] += r.cpus
+            acc[1] += r.mem
+            acc[2] += r.disk
+        return {fid: Resources(*acc) for fid, acc in sums.items()}
 
     @staticmethod
     def _scalar(r: Resources) -> Resources:
