@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -83,6 +84,7 @@ class MasterService:
         self._tasks: set[asyncio.Task] = set()
         self._ticker: asyncio.Task | None = None
         self.started_at = time.time()
+        self.master_info: dict[str, Any] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -171,8 +173,8 @@ class MasterService:
                 return
             stream.framework_id = cmd.framework_id
             self._framework_stream[cmd.framework_id] = stream
-            stream.queue.put_nowait(mj.subscribed_event(cmd.framework_id,
-                                                        cmd.heartbeat_interval_seconds))
+            stream.queue.put_nowait(mj.subscribed_event(
+                cmd.framework_id, cmd.heartbeat_interval_seconds, self.master_info))
             return
         if isinstance(cmd, C.CloseStream):
             stream = self._streams.get(cmd.stream_id)
@@ -558,6 +560,7 @@ async def start_master(host: str = "127.0.0.1", port: int = 5050, *, db_url: str
     site = web.TCPSite(runner, host, port)
     await site.start()
     bound = runner.addresses[0][1] if runner.addresses else port
+    service.master_info = mj.master_info(str(uuid.uuid4()), socket.gethostname(), bound)
     await service.start()
     log.info("master_started", host=host, port=bound, db=db_url and db_url.split("@")[-1],
              agents=len(core.agents), tasks=len(core.tasks))

@@ -42,6 +42,13 @@ REASON_RECONCILIATION = "REASON_RECONCILIATION"
 REASON_FRAMEWORK_REMOVED = "REASON_FRAMEWORK_REMOVED"
 REASON_TASK_KILLED_DURING_LAUNCH = "REASON_TASK_KILLED_DURING_LAUNCH"
 
+# What Mesos would say when an executor reports a terminal state without a reason.
+_DEFAULT_REASON = {
+    TaskState.ERROR: "REASON_CONTAINER_LAUNCH_FAILED",
+    TaskState.FAILED: "REASON_COMMAND_EXECUTOR_FAILED",
+    TaskState.KILLED: "REASON_TASK_KILLED",
+}
+
 
 def new_uuid() -> str:
     """A status-update uuid as Mesos puts it on the wire: 16 bytes, base64."""
@@ -231,8 +238,9 @@ class Master:
                                        container_id=running.container_id, counted=True)
         for tid in sorted(self._tasks_on.get(agent_id, set()) - reported):
             task = self.tasks[tid]
+            gone = TaskState.KILLED if task.state is TaskState.KILLING else TaskState.LOST
             out += self._set_state(
-                task, TaskState.LOST, reason=REASON_AGENT_RESTARTED,
+                task, gone, reason=REASON_AGENT_RESTARTED,
                 message=f"agent {ev.hostname} re-registered without this task")
         self._dirty.add(agent_id)
         out.append(C.AgentAccepted(agent_id, tuple(keep), tuple(kill),
@@ -285,6 +293,11 @@ class Master:
         reason, message = ev.reason, ev.message
         if reason and not reason.startswith("REASON_"):
             message, reason = (f"{reason}: {message}" if message else reason), None
+        if reason is None:
+            reason = _DEFAULT_REASON.get(ev.state)
+        if ev.exit_code is not None and ev.state is TaskState.FAILED and (
+                not message or "exit" not in message):
+            message = f"{message + '; ' if message else ''}exit code {ev.exit_code}"
         try:
             return self._set_state(task, ev.state, reason=reason, message=message,
                                    source="SOURCE_EXECUTOR", container_id=ev.container_id,
