@@ -22,6 +22,7 @@ import structlog
 from aiohttp import WSMsgType, web
 
 from api import mesos_json as mj
+from api.master_metrics import MasterCollector, metrics_handler
 from master import commands as C
 from master import events as E
 from master.core import Master
@@ -85,6 +86,7 @@ class MasterService:
         self._ticker: asyncio.Task | None = None
         self.started_at = time.time()
         self.master_info: dict[str, Any] = {}
+        self.metrics = MasterCollector(core)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -121,6 +123,7 @@ class MasterService:
     async def submit(self, event: object) -> list[object]:
         """Hand an event to the core; persist what it decided, then send, in event order."""
         cmds = self.core.handle(event)
+        self.metrics.count(event, cmds)
         previous, done = self._tail, asyncio.get_running_loop().create_future()
         self._tail = done
         try:
@@ -517,6 +520,7 @@ def build_master_app(service: MasterService) -> web.Application:
     app.router.add_get("/version", service.version)
     app.router.add_get("/health", service.health)
     app.router.add_get("/state", service.state)
+    app.router.add_get("/metrics", metrics_handler(service.metrics))
     app.router.add_post("/api/v1/scheduler", service.scheduler)
     app.router.add_post("/agent/v1/register", service.agent_register)
     app.router.add_get("/agent/v1/stream", service.agent_stream)
