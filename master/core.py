@@ -42,6 +42,13 @@ REASON_RECONCILIATION = "REASON_RECONCILIATION"
 REASON_FRAMEWORK_REMOVED = "REASON_FRAMEWORK_REMOVED"
 REASON_TASK_KILLED_DURING_LAUNCH = "REASON_TASK_KILLED_DURING_LAUNCH"
 
+# What Mesos would say when an executor reports a terminal state without a reason.
+_DEFAULT_REASON = {
+    TaskState.ERROR: "REASON_CONTAINER_LAUNCH_FAILED",
+    TaskState.FAILED: "REASON_COMMAND_EXECUTOR_FAILED",
+    TaskState.KILLED: "REASON_TASK_KILLED",
+}
+
 
 def new_uuid() -> str:
     """A status-update uuid as Mesos puts it on the wire: 16 bytes, base64."""
@@ -167,6 +174,13 @@ class Master:
         avail = (agent.spare - uncounted).meet(agent.total - used)
         return avail - Resources(ports=tuple(task_ports))
 
+    def offered(self, agent_id: str) -> Resources:
+        """What of an agent is out in offers right now."""
+        total = Resources()
+        for oid in self._offers_on.get(agent_id, ()):
+            total = total + self.offers[oid].resources
+        return total
+
     def allocated(self, framework_id: str) -> Resources:
         total = Resources()
         for task in self.tasks.values():
@@ -224,8 +238,9 @@ class Master:
                                        container_id=running.container_id, counted=True)
         for tid in sorted(self._tasks_on.get(agent_id, set()) - reported):
             task = self.tasks[tid]
+            gone = TaskState.KILLED if task.state is TaskState.KILLING else TaskState.LOST
             out += self._set_state(
-                task, TaskState.LOST, reason=REASON_AGENT_RESTARTED,
+                task, gone, reason=REASON_AGENT_RESTARTED,
                 message=f"agent {ev.hostname} re-registered without this task")
         self._dirty.add(agent_id)
         out.append(C.AgentAccepted(agent_id, tuple(keep), tuple(kill),
@@ -278,6 +293,11 @@ class Master:
         reason, message = ev.reason, ev.message
         if reason and not reason.startswith("REASON_"):
             message, reason = (f"{reason}: {message}" if message else reason), None
+        if reason is None:
+            reason = _DEFAULT_REASON.get(ev.state)
+        if ev.exit_code is not None and ev.state is TaskState.FAILED and (
+                not message or "exit" not in message):
+            message = f"{message + '; ' if message else ''}exit code {ev.exit_code}"
         try:
             return self._set_state(task, ev.state, reason=reason, message=message,
                                    source="SOURCE_EXECUTOR", container_id=ev.container_id,
@@ -544,12 +564,14 @@ class Master:
                     if fw.active and not fw.suppressed and not fw.removed]
         if not eligible or not dirty:
             return []
-        cluster = Resources()
+        cpus = mem = disk = 0.0
         for agent in self.agents.values():
             if not agent.lost:
-                cluster = cluster + Resources(agent.total.cpus, agent.total.mem,
-                                              agent.total.disk)
-        scalar_alloc = {fid: self._scalar(self.allocated(fid)) for fid in eligible}
+                cpus += agent.total.cpus
+                mem += agent.total.mem
+                disk += agent.total.disk
+        cluster = Resources(cpus, mem, disk)
+        scalar_alloc = self._scalar_allocations(eligible)
         order = {fid: self.frameworks[fid].registered_at for fid in eligible}
         batches: dict[str, list[OfferRecord]] = {}
         for agent_id in sorted(dirty):
@@ -573,6 +595,24 @@ class Master:
             scalar_alloc[fid] = scalar_alloc[fid] + self._scalar(avail)
             batches.setdefault(fid, []).append(offer)
         return [C.SendOffers(fid, tuple(offers)) for fid, offers in batches.items()]
+
+    def _scalar_allocations(self, framework_ids: Iterable[str]) -> dict[str, Resources]:
+        """cpus/mem/disk held by each framework in live tasks and outstanding offers."""
+        sums = {fid: [0.0, 0.0, 0.0] for fid in framework_ids}
+        held = [t.resources for t in self.tasks.values()
+                if not t.state.terminal and t.framework_id in sums]
+        owners = [t.framework_id for t in self.tasks.values()
+                  if not t.state.terminal and t.framework_id in sums]
+        for offer in self.offers.values():
+            if offer.framework_id in sums:
+                held.append(offer.resources)
+                owners.append(offer.framework_id)
+        for fid, r in zip(owners, held, strict=True):
+            acc = sums[fid]
+            acc[0] += r.cpus
+            acc[1] += r.mem
+            acc[2] += r.disk
+        return {fid: Resources(*acc) for fid, acc in sums.items()}
 
     @staticmethod
     def _scalar(r: Resources) -> Resources:
