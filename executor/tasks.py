@@ -73,7 +73,8 @@ class TrackedTask:
     def view(self) -> dict[str, Any]:
         return {"task_id": self.task_id, "framework_id": self.framework_id, "name": self.name,
                 "container_id": self.container_id, "state": self.state.value,
-                "allocated": self.allocated.as_dict(), "host_ports": sorted(self.host_ports)}
+                "allocated": self.allocated.as_dict(), "host_ports": sorted(self.host_ports),
+                "notmetered": self.notmetered, "adopted": self.adopted}
 
     def running_entry(self) -> dict[str, Any]:
         """The entry for `running` in a registration (docs/agent-protocol.md)."""
