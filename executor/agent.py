@@ -379,8 +379,10 @@ class Agent:
             grace = float(data.get("grace_seconds") or 10.0)
             if task_id:
                 self._spawn(self.backend.kill(task_id, grace), f"kill-{task_id}")
-        elif kind in ("REJECTED", "REREGISTER", "ERROR"):
+        elif kind in ("REJECTED", "REREGISTER"):
             raise Rejected(str(data.get("reason") or data.get("message") or kind))
+        elif kind == "ERROR":  # the master could not read something we sent
+            log.warning("master_error", message=data.get("message"))
         else:
             log.warning("unknown_master_message", type=kind)
 
