@@ -1,30 +1,24 @@
-"""`berth agent`: one node's agent, and `start_agent` for running one inside another loop.
-
-Wiring only: options -> AgentConfig -> Agent(DockerBackend, PsutilSampler) + the agent's
-HTTP server. `berth up` calls `start_agent` in its own asyncio loop.
+"""`berth agent`: one node's agent. Wiring only: options -> AgentConfig -> `start_agent`
+(api/agent_node.py), which `berth up` also calls inside its own asyncio loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import socket
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
 import docker
-from aiohttp import web
 
-from api.agent_node import agent_app
+from api.agent_node import AgentService, start_agent
 from cli import main
-from executor.agent import Agent, AgentConfig
+from executor.agent import AgentConfig
 from executor.capacity import parse_amounts, parse_resources
-from executor.container_spec import VolumePolicy
-from executor.docker_backend import DockerBackend
-from executor.measure import PsutilSampler
+
+__all__ = ["AgentService", "agent_config", "start_agent"]
 
 DEFAULT_HEADROOM = "cpus:0.25;mem:256"
 
@@ -64,54 +58,6 @@ def agent_config(master: str, *, hostname: str | None = None, nodetype: str | No
         limits=limits, headroom=room,
         data_dir=Path(data_dir) if data_dir else Path.home() / ".berth" / f"agent-{port}",
         measure_incumbent=not ignore_incumbent)
-
-
-@dataclass
-class AgentService:
-    """A running agent and its HTTP server; `await stop()` ends both (containers stay)."""
-
-    agent: Agent
-    runner: web.AppRunner
-    task: asyncio.Task
-    port: int
-
-    async def stop(self) -> None:
-        await self.agent.stop()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
-        await self.runner.cleanup()
-
-
-async def start_agent(config: AgentConfig, *, host: str = "0.0.0.0", port: int = 5051,
-                      allowed_volumes: tuple[str, ...] = (), allow_privileged: bool = False,
-                      docker_client: docker.DockerClient | None = None) -> AgentService:
-    """Start an agent in the running loop: its HTTP server on host:port (0 = any free
-    port), then the session with the master in a background task."""
-    backend = DockerBackend(
-        policy=VolumePolicy(allowed=tuple(allowed_volumes), allow_privileged=allow_privileged),
-        client=docker_client or docker.from_env())
-    runner: web.AppRunner | None = None
-    agent_holder: list[Agent] = []
-
-    class _Late:  # the server starts first (to learn its port); the agent comes after
-        def health(self):
-            return agent_holder[0].health()
-
-        def state(self):
-            return agent_holder[0].state()
-
-    runner = web.AppRunner(agent_app(_Late()), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = site._server.sockets[0].getsockname()[1]  # the real port when port=0
-    if not config.endpoint:
-        config = replace(config, endpoint=f"http://{config.hostname}:{bound}")
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    agent = Agent(config, backend, PsutilSampler(str(config.data_dir)))
-    agent_holder.append(agent)
-    task = asyncio.create_task(agent.run(), name="berth-agent")
-    return AgentService(agent=agent, runner=runner, task=task, port=bound)
 
 
 @main.command("agent")
