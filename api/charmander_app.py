@@ -193,8 +193,11 @@ class CharmanderHandlers:
             return error
         task_id = await self.service.submit(spec)
         self.api_counts["submitted"] += 1
-        return web.json_response({"code": 202, "message": f"Run task: {spec.id}",
-                                  "internal_id": task_id}, status=202)
+        body: dict[str, Any] = {"code": 202, "message": f"Run task: {spec.id}"}
+        if request.path.startswith("/v1/"):
+            body["internal_id"] = task_id  # the seed's answer is kept exactly as it was
+        return web.json_response(body, status=202,
+                                 headers={"Location": f"/v1/tasks/{task_id}"})
 
     async def list_tasks(self, request: web.Request) -> web.Response:
         body = self.cache.listing(self.service.scheduler.tasks())

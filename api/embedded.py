@@ -33,7 +33,13 @@ class Embedded:
         if not keep_tasks:
             await self._stop_containers(grace_seconds)
         await self.framework.stop()
-        await self.agent.stop()
+        try:
+            await asyncio.wait_for(self.agent.stop(), timeout=3.0)
+        except TimeoutError:
+            # The agent's send loop can miss its stop signal (a cancellation that races
+            # with its wake-up); cancelling its run task ends it for sure.
+            log.warning("agent_stop_forced", after_seconds=3.0)
+            await self.agent.runner.cleanup()
         await self.master.stop()
 
     async def _stop_containers(self, grace_seconds: float) -> None:

@@ -66,10 +66,10 @@ def task_group() -> None:
 def submit(files: tuple[Path, ...], url: str) -> None:
     """Submit task JSON files (one task each)."""
     for path in files:
-        status, answer = _request("POST", f"{url}/client/task", path.read_bytes())
+        status, answer = _request("POST", f"{url}/v1/tasks", path.read_bytes())
         if status != 202:
             _fail(status, answer)
-        click.echo(f"{answer['message']} ({answer.get('internal_id', '')})")
+        click.echo(f"{answer['message']} ({answer['internal_id']})")
 
 
 def _age(created_at: float) -> str:

@@ -41,8 +41,9 @@ async def test_submit_answers_202_and_the_task_is_listed_pending(framework, http
                          headers={"Content-Type": "application/json"}) as resp:
         assert resp.status == 202
         body = await resp.json()
-    assert body["code"] == 202 and body["message"] == "Run task: stress60"
-    internal = body["internal_id"]
+        location = resp.headers["Location"]
+    assert body == {"code": 202, "message": "Run task: stress60"}
+    internal = location.removeprefix("/v1/tasks/")
     assert internal.startswith("stress60-") and internal.split("-")[-1].isdigit()
     async with http.get(f"{framework.url}/client/task") as resp:
         [item] = await resp.json()
@@ -65,7 +66,7 @@ async def test_kill_by_prefix_and_404_when_nothing_matches(framework, http):
     for name in ("stress60", "stress80", "other"):
         async with http.post(f"{framework.url}/client/task",
                              data=json.dumps({**STRESS60, "id": name})) as resp:
-            ids.append((await resp.json())["internal_id"])
+            ids.append(resp.headers["Location"].removeprefix("/v1/tasks/"))
     async with http.delete(f"{framework.url}/client/task/stress60") as resp:
         assert resp.status == 200
         assert await resp.json() == {"code": 200, "message": f"Kill task: {ids[0]}"}
@@ -74,10 +75,10 @@ async def test_kill_by_prefix_and_404_when_nothing_matches(framework, http):
         assert await resp.json() == {"code": 200, "message": f"Kill task: {ids[1]}"}
     async with http.post(f"{framework.url}/client/task",
                          data=json.dumps({**STRESS60, "id": "stress90"})) as resp:
-        ids.append((await resp.json())["internal_id"])
+        ids.append(resp.headers["Location"].removeprefix("/v1/tasks/"))
     async with http.post(f"{framework.url}/client/task",
                          data=json.dumps({**STRESS60, "id": "stress91"})) as resp:
-        ids.append((await resp.json())["internal_id"])
+        ids.append(resp.headers["Location"].removeprefix("/v1/tasks/"))
     async with http.delete(f"{framework.url}/client/task/stress9") as resp:
         assert resp.status == 200
         assert await resp.json() == [{"code": 200, "message": f"Kill task: {i}"}
@@ -157,7 +158,7 @@ async def test_oversized_body_unknown_route_and_wrong_method_are_json(framework,
 
 async def test_bad_input_loses_nothing_and_the_server_keeps_serving(framework, http):
     async with http.post(f"{framework.url}/client/task", data=json.dumps(STRESS60)) as resp:
-        internal = (await resp.json())["internal_id"]
+        internal = resp.headers["Location"].removeprefix("/v1/tasks/")
     for _case, body, _field in BAD:
         async with http.post(f"{framework.url}/client/task", data=body) as resp:
             assert 400 <= resp.status < 500
@@ -169,7 +170,7 @@ async def test_accepted_tasks_survive_a_restart(tmp_path, http):
     url = f"sqlite:///{tmp_path / 'b.db'}"
     fw = await start_framework(None, "127.0.0.1", 0, db_url=url)
     async with http.post(f"{fw.url}/client/task", data=json.dumps(STRESS60)) as resp:
-        internal = (await resp.json())["internal_id"]
+        internal = resp.headers["Location"].removeprefix("/v1/tasks/")
     await fw.stop()
     fw = await start_framework(None, "127.0.0.1", 0, db_url=url)
     try:
@@ -182,7 +183,7 @@ async def test_accepted_tasks_survive_a_restart(tmp_path, http):
 
 async def test_v1_endpoints(framework, http):
     async with http.post(f"{framework.url}/v1/tasks", data=json.dumps(STRESS60)) as resp:
-        internal = (await resp.json())["internal_id"]
+        internal = resp.headers["Location"].removeprefix("/v1/tasks/")
     async with http.get(f"{framework.url}/v1/tasks?state=pending") as resp:
         assert [t["internal_id"] for t in (await resp.json())["tasks"]] == [internal]
     async with http.get(f"{framework.url}/v1/tasks?state=sleepy") as resp:

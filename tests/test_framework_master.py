@@ -38,7 +38,7 @@ async def _tasks(session, fw) -> list[dict]:
 async def _submit(session, fw, spec) -> str:
     async with session.post(f"{fw.url}/client/task", data=json.dumps(spec)) as resp:
         assert resp.status == 202
-        return (await resp.json())["internal_id"]
+        return resp.headers["Location"].removeprefix("/v1/tasks/")
 
 
 async def test_submit_launch_run_kill_through_the_master(cluster):
