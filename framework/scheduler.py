@@ -548,8 +548,9 @@ class CharmanderScheduler:
         return record
 
     def _note_reason(self, record: TaskRecord, reason: str) -> None:
+        """A pending task's reason is news for people, not state: it is not persisted."""
         if record.reason != reason:
-            self._replace(record, reason=reason)
+            self._records[record.task_id] = dataclasses.replace(record, reason=reason)
 
     def _kill_record(self, record: TaskRecord, reason: str, *, user: bool = False
                      ) -> list[cmd.Command]:
