@@ -34,14 +34,16 @@ from cli.framework import STRATEGIES
 @click.option("--allow-volume", "allow_volume", multiple=True, type=click.Path(),
               help="Host path prefix tasks may mount (repeatable).")
 @click.option("--allow-privileged", is_flag=True, help="Let tasks run privileged.")
+@click.option("--ignore-incumbent", is_flag=True,
+              help="Do not subtract the node's own load (a node dedicated to berth).")
 @click.option("--strategy", default="binpack", show_default=True, type=click.Choice(STRATEGIES))
 @click.option("--keep-tasks", is_flag=True,
               help="On Ctrl-C leave containers running; the next start adopts them.")
 def up_command(data_dir: Path, db_url: str | None, host: str, port: int, master_port: int,
                agent_port: int, hostname: str | None, nodetype: str | None,
                attributes: str | None, resources: str | None, headroom: str | None,
-               allow_volume: tuple[str, ...], allow_privileged: bool, strategy: str,
-               keep_tasks: bool) -> None:
+               allow_volume: tuple[str, ...], allow_privileged: bool, ignore_incumbent: bool,
+               strategy: str, keep_tasks: bool) -> None:
     """Run master, framework and one local agent together (SQLite under --data-dir)."""
     import docker
 
@@ -56,7 +58,8 @@ def up_command(data_dir: Path, db_url: str | None, host: str, port: int, master_
         config = agent_config("127.0.0.1", hostname=hostname, nodetype=nodetype,
                               attributes=attributes, resources=resources,
                               headroom=headroom or DEFAULT_HEADROOM,
-                              data_dir=data_dir / "agent", port=agent_port)
+                              data_dir=data_dir / "agent", port=agent_port,
+                              ignore_incumbent=ignore_incumbent)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     url = db_url or default_url(data_dir)

@@ -48,14 +48,15 @@ def _curl(*args: str, cwd: Path) -> str:
     return done.stdout
 
 
-def _poll(predicate, what: str):
+def _poll(predicate, what: str, log: Path | None = None):
     deadline = time.monotonic() + DEADLINE
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            tail = log.read_text()[-3000:] if log and log.exists() else ""
+            raise AssertionError(f"timed out waiting for {what}\n{tail}")
         time.sleep(0.2)
 
 
@@ -80,7 +81,9 @@ def berth_up(tmp_path, docker_client):
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli", "up", "--nodetype", "lab", "--data-dir",
          str(tmp_path / "data"), "--host", "127.0.0.1", "--port", str(port), "--master-port",
-         str(master_port), "--agent-port", str(agent_port), "--hostname", hostname],
+         str(master_port), "--agent-port", str(agent_port), "--hostname", hostname,
+         # Other people's load on a shared test machine must not leave the task pending.
+         "--ignore-incumbent"],
         cwd=Path(__file__).resolve().parent.parent, stdout=log, stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
     base = f"127.0.0.1:{port}"
@@ -127,7 +130,7 @@ def test_the_seed_curl_session_works_verbatim(berth_up, docker_client):
         tasks = json.loads(_curl("-s", f"{base}/client/task", cwd=cwd))
         return [t for t in tasks if t["id"] == "stress60" and t["state"] == "RUNNING"]
 
-    [task] = _poll(running, "stress60 RUNNING in the list")
+    [task] = _poll(running, "stress60 RUNNING in the list", cwd / "berth-up.log")
     internal = task["internal_id"]
     assert internal.startswith("stress60-") and task["Running"] is True
     [container] = docker_client.containers.list(filters={"label": f"berth.task_id={internal}"})
