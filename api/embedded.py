@@ -18,6 +18,7 @@ from api.agent_node import AgentService, start_agent
 from api.framework_service import RunningFramework, start_framework
 from api.master_app import RunningMaster, start_master
 from executor.agent import AgentConfig
+from master import events as master_events
 from offers.states import TaskState
 
 log = structlog.get_logger("berth.up")
@@ -84,4 +85,24 @@ async def start_embedded(agent_config: AgentConfig, *, db_url: str, host: str = 
         with contextlib.suppress(Exception):
             await master.stop()
         raise
+    forward_metering(master, framework)
     return Embedded(master, framework, agent)
+
+
+def forward_metering(master: RunningMaster, framework: RunningFramework) -> None:
+    """Hand the agents' metering samples, as the master receives them, to the framework.
+
+    In one process this is a direct hand-over; a framework run apart polls the master's
+    `GET /v1/metering?since=T` instead (see FrameworkService._usage_poller).
+    """
+    service = master.service
+    submit = service.submit
+    observe = framework.service.observe_usage
+
+    async def submit_and_forward(event: object) -> list[object]:
+        if isinstance(event, master_events.AgentMetering):
+            for sample in event.samples:
+                observe(sample.task_id, sample.cpus, sample.mem)
+        return await submit(event)
+
+    service.submit = submit_and_forward

@@ -130,3 +130,65 @@ async def test_framework_restart_resubscribes_and_keeps_its_tasks(tmp_path):
             await agent.close()
             await fw.stop()
             await master.stop()
+
+
+async def test_reshuffle_repacks_by_metered_usage_onto_fewer_agents(tmp_path):
+    """Four tasks ask 100 MiB on 250 MiB agents (two per agent); they use 20 MiB each.
+    After a reshuffle they are placed by that usage (22 MiB) and fit on one agent."""
+    from api.embedded import forward_metering
+
+    master = await start_test_master(tmp_path)
+    fw = await start_framework(master.url, "127.0.0.1", 0,
+                               db_url=f"sqlite:///{tmp_path / 'fw.db'}", tick_seconds=0.05)
+    forward_metering(master, fw)
+    agents = [await FakeAgent.register(master.url, f"node-{i}", mem=250.0) for i in range(3)]
+    by_agent = {a.agent_id: a for a in agents}
+    session = aiohttp.ClientSession()
+    placed: dict[str, str] = {}  # task id -> agent id, as launched
+
+    async def serve_launches(expected: int) -> None:
+        async def pump():
+            for agent in agents:
+                while not agent.messages.empty():
+                    msg = agent.messages.get_nowait()
+                    if msg["type"] == "LAUNCH":
+                        task_id = msg["task"]["task_id"]
+                        placed[task_id] = agent.agent_id
+                        await agent.status(task_id, "RUNNING")
+                    elif msg["type"] == "KILL":
+                        await agent.status(msg["task_id"], "KILLED")
+            return len(placed) >= expected
+        await wait_for(pump, what=f"{expected} launches")
+
+    try:
+        ids = [await _submit(session, fw, {"id": f"sim{i}", "dockerimage": "stress",
+                                           "mem": 100, "cpus": 0.1, "reshuffleable": True})
+               for i in range(4)]
+        await serve_launches(4)
+        before = {placed[t] for t in ids}
+        assert len(before) == 2
+        for task_id in ids:
+            await by_agent[placed[task_id]].send({"type": "METERING", "samples": [
+                {"task_id": task_id, "t": 1.0, "cpus": 0.01, "mem": 20.0}]})
+        await wait_for(lambda: len(fw.service.scheduler.usage()) == 4, what="usage metered")
+        async with session.get(f"{fw.url}/client/task/reshuffle") as resp:
+            assert resp.status == 202
+        await serve_launches(8)
+        new = [t for t in placed if t not in ids]
+        assert len(new) == 4 and all(t.rsplit(".", 1)[0] in ids for t in new)
+        after = {placed[t] for t in new}
+        assert len(after) < len(before)
+
+        async def all_new_running():
+            async with session.get(f"{fw.url}/v1/tasks?state=RUNNING") as resp:
+                tasks = (await resp.json())["tasks"]
+            return sorted(t["internal_id"] for t in tasks) == sorted(new) and tasks
+
+        running = await wait_for(all_new_running, what="the reshuffled tasks RUNNING")
+        assert {t["launched"]["mem"] for t in running} == {22.0}
+    finally:
+        for agent in agents:
+            await agent.close()
+        await session.close()
+        await fw.stop()
+        await master.stop()
