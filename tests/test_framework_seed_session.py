@@ -6,6 +6,7 @@ Docker engine running the local `stress` image, and `curl` as the client.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -73,37 +74,58 @@ def docker_client():
     client.close()
 
 
+def _start_up(data: Path, log_path: Path, hostname: str, ports: tuple[int, int, int],
+              *extra: str) -> subprocess.Popen:
+    port, master_port, agent_port = ports
+    return subprocess.Popen(
+        [sys.executable, "-m", "cli", "up", "--nodetype", "lab", "--data-dir", str(data),
+         "--host", "127.0.0.1", "--port", str(port), "--master-port", str(master_port),
+         "--agent-port", str(agent_port), "--hostname", hostname,
+         # Other people's load on a shared test machine must not leave the task pending.
+         "--ignore-incumbent", *extra],
+        cwd=Path(__file__).resolve().parent.parent, stdout=log_path.open("a"),
+        stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def _stop(proc: subprocess.Popen) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            return proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait()
+
+
 @pytest.fixture
 def berth_up(tmp_path, docker_client):
-    port, master_port, agent_port = _free_port(), _free_port(), _free_port()
+    ports = (_free_port(), _free_port(), _free_port())
     hostname = f"e2e-{uuid.uuid4().hex[:8]}"
-    log = open(tmp_path / "berth-up.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli", "up", "--nodetype", "lab", "--data-dir",
-         str(tmp_path / "data"), "--host", "127.0.0.1", "--port", str(port), "--master-port",
-         str(master_port), "--agent-port", str(agent_port), "--hostname", hostname,
-         # Other people's load on a shared test machine must not leave the task pending.
-         "--ignore-incumbent"],
-        cwd=Path(__file__).resolve().parent.parent, stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    base = f"127.0.0.1:{port}"
-    try:
+    log_path = tmp_path / "berth-up.log"
+    started: list[str] = []
+
+    def start(*extra: str) -> subprocess.Popen:
+        proc = _start_up(tmp_path / "data", log_path, hostname, ports, *extra)
+        base = f"127.0.0.1:{ports[0]}"
         _poll(lambda: _ping(base, tmp_path) or proc.poll() is not None, "berth up to answer")
-        assert proc.poll() is None, (tmp_path / "berth-up.log").read_text()
-        yield base, proc, tmp_path
+        assert proc.poll() is None, log_path.read_text()
+        return proc
+
+    procs: list[subprocess.Popen] = []
+
+    def launcher(*extra: str) -> subprocess.Popen:
+        procs.append(start(*extra))
+        return procs[-1]
+
+    try:
+        launcher.master = f"127.0.0.1:{ports[1]}"
+        yield f"127.0.0.1:{ports[0]}", launcher, tmp_path, started
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        log.close()
-        for container in docker_client.containers.list(
-                all=True, filters={"label": "berth.task_id"}):
-            if container.name.startswith("berth-stress60-") and hostname in json.dumps(
-                    container.labels):
-                container.remove(force=True)
+        for proc in procs:
+            _stop(proc)
+        for container_id in started:
+            with contextlib.suppress(Exception):
+                docker_client.containers.get(container_id).remove(force=True)
 
 
 def _ping(base: str, cwd: Path) -> bool:
@@ -114,7 +136,8 @@ def _ping(base: str, cwd: Path) -> bool:
 
 
 def test_the_seed_curl_session_works_verbatim(berth_up, docker_client):
-    base, proc, cwd = berth_up
+    base, launch, cwd, started = berth_up
+    proc = launch()
     (cwd / "loadsimulator" / "stress").mkdir(parents=True)
     (cwd / "loadsimulator" / "stress" / "stress60mb.json").write_text(STRESS60MB)
 
@@ -134,6 +157,7 @@ def test_the_seed_curl_session_works_verbatim(berth_up, docker_client):
     internal = task["internal_id"]
     assert internal.startswith("stress60-") and task["Running"] is True
     [container] = docker_client.containers.list(filters={"label": f"berth.task_id={internal}"})
+    started.append(container.id)
     assert container.status == "running"
     assert "stress:latest" in container.image.tags
     assert task["container_id"] and container.id.startswith(task["container_id"][:12])
@@ -148,3 +172,38 @@ def test_the_seed_curl_session_works_verbatim(berth_up, docker_client):
 
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0
+
+
+def test_keep_tasks_leaves_containers_running_and_the_next_start_adopts_them(berth_up,
+                                                                             docker_client):
+    base, launch, cwd, started = berth_up
+    (cwd / "stress60mb.json").write_text(STRESS60MB)
+    proc = launch("--keep-tasks")
+    _curl("-s", "-X", "POST", "-T", "stress60mb.json", f"{base}/client/task", cwd=cwd)
+
+    def running():
+        tasks = json.loads(_curl("-s", f"{base}/client/task", cwd=cwd))
+        return [t for t in tasks if t["state"] == "RUNNING"]
+
+    [task] = _poll(running, "stress60 RUNNING", cwd / "berth-up.log")
+    [container] = docker_client.containers.list(
+        filters={"label": f"berth.task_id={task['internal_id']}"})
+    started.append(container.id)
+    assert _stop(proc) == 0
+    container.reload()
+    assert container.status == "running"  # --keep-tasks: still there
+
+    launch()  # same data dir: the agent adopts, the master keeps, the framework reconciles
+    [again] = _poll(running, "the adopted task RUNNING again", cwd / "berth-up.log")
+    assert again["internal_id"] == task["internal_id"]
+    assert [c.id for c in docker_client.containers.list(
+        filters={"label": f"berth.task_id={task['internal_id']}"})] == [container.id]
+
+    def master_has_it_running():
+        state = json.loads(_curl("-s", f"{launch.master}/state", cwd=cwd))
+        return [t for t in state["tasks"]
+                if t["id"] == task["internal_id"] and t["state"] == "RUNNING"]
+
+    _poll(master_has_it_running, "the master to know the adopted task", cwd / "berth-up.log")
+    [again] = running()
+    assert again["agent_id"] and again["hostname"]
