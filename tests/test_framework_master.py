@@ -192,3 +192,35 @@ async def test_reshuffle_repacks_by_metered_usage_onto_fewer_agents(tmp_path):
         await session.close()
         await fw.stop()
         await master.stop()
+
+
+async def test_master_restart_the_framework_resubscribes_with_its_id(tmp_path):
+    master = await start_test_master(tmp_path)
+    port = master.port
+    fw = await start_framework(master.url, "127.0.0.1", 0,
+                               db_url=f"sqlite:///{tmp_path / 'fw.db'}", tick_seconds=0.05)
+    try:
+        client = fw.service.client
+        await wait_for(client.connected.is_set, what="subscribed")
+        framework_id = client.framework_id
+        await master.stop()
+        await wait_for(lambda: not client.connected.is_set(), what="the link to drop")
+        master = await _restart(tmp_path, port)
+        await wait_for(lambda: client.subscriptions >= 2, what="resubscribed")
+        assert client.framework_id == framework_id
+        async with aiohttp.ClientSession() as session:
+            internal = await _submit(session, fw, STRESS60)
+            agent = await FakeAgent.register(master.url, "node-1", nodetype="lab",
+                                             session=session)
+            launch = await agent.next_message("LAUNCH")
+            assert launch["task"]["task_id"] == internal
+            await agent.go_silent()
+    finally:
+        await fw.stop()
+        await master.stop()
+
+
+async def _restart(tmp_path, port):
+    from api.master_app import start_master
+    return await start_master("127.0.0.1", port, db_url=f"sqlite:///{tmp_path / 'berth.db'}",
+                              tick_seconds=0.05)
