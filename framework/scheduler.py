@@ -406,7 +406,8 @@ class CharmanderScheduler:
             if sub.spec.sla is SLA.ONE_PER_NODE:
                 if sub.retry_after.get(row.hostname, 0.0) > now:
                     continue
-                if index in used or self._records[record.task_id].state is not S.PENDING:
+                current = self._records.get(record.task_id)
+                if index in used or current is None or current.state is not S.PENDING:
                     record = self._new_instance(sub)
             elif index in used:
                 continue  # a non-one-per-node task is placed once, whatever the rows say
@@ -449,11 +450,14 @@ class CharmanderScheduler:
         return out
 
     def _placeholder(self, sub: _Submission) -> TaskRecord:
-        """The PENDING record a one-per-node task shows while it waits (made if missing)."""
+        """What a one-per-node task is placed as: its PENDING instance if it has one, else
+        a stand-in that becomes a real instance only if a new node gets it (so a task that
+        runs everywhere does not show a PENDING copy)."""
         for record in self._instances(sub):
             if record.state is S.PENDING:
                 return record
-        return self._new_instance(sub)
+        return TaskRecord(task_id=f"{sub.id}.next", submission_id=sub.id, spec=sub.spec,
+                          state=S.PENDING, created_at=self.clock())
 
     # -- SLA upkeep ---------------------------------------------------------------------
 
@@ -549,7 +553,7 @@ class CharmanderScheduler:
 
     def _note_reason(self, record: TaskRecord, reason: str) -> None:
         """A pending task's reason is news for people, not state: it is not persisted."""
-        if record.reason != reason:
+        if record.task_id in self._records and record.reason != reason:
             self._records[record.task_id] = dataclasses.replace(record, reason=reason)
 
     def _kill_record(self, record: TaskRecord, reason: str, *, user: bool = False

@@ -239,3 +239,24 @@ def test_plain_task_lost_before_it_ran_is_queued_again():
     [again] = [r for r in h.scheduler.tasks() if r.state is TaskState.PENDING]
     assert again.submission_id == tid
     assert len(launches(h.offers(h.offer("a2")))) == 1
+
+
+def test_one_per_node_running_everywhere_shows_no_pending_copy():
+    h = Harness.make()
+    sid = h.submit(task("cadvisor", sla="one-per-node"))
+    h.run_launches(h.offers(h.offer("a1"), h.offer("a2")))
+    h.offers(h.offer("a1"), h.offer("a2"))
+    assert sorted(h.states().values()) == ["RUNNING", "RUNNING"]
+    # An instance dies: the next offer from its node brings it back.
+    first = next(r.task_id for r in h.scheduler.tasks() if r.agent_id == "a1")
+    h.status(first, "KILLED")
+    h.run_launches(h.offers(h.offer("a1")))
+    assert h.running_on() == [(sid, "a1"), (sid, "a2")]
+
+
+def test_one_per_node_with_no_eligible_node_pends_with_a_reason():
+    h = Harness.make()
+    sid = h.submit(task("agentx", sla="one-per-node", nodetype="gpu"))
+    h.offers(h.offer("a1", nodetype="lab"))
+    assert h.scheduler.task(sid).state is TaskState.PENDING
+    assert "nodetype" in h.scheduler.pending_reason(sid)
