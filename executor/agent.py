@@ -215,9 +215,7 @@ class Agent:
                     break
                 if self.clock() - started > 10 * longest:
                     backoff = first  # it had been up for a while: start over quickly
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(),
-                                           backoff * random.uniform(0.8, 1.2))
+                await _wait(self._stopping, backoff * random.uniform(0.8, 1.2))
                 backoff = min(backoff * 2, longest)
         finally:
             for task in list(self._background):
@@ -317,7 +315,7 @@ class Agent:
         beats = 0
         next_beat = 0.0
         loop = asyncio.get_running_loop()
-        while True:
+        while not self._stopping.is_set():
             while self._outbox:
                 await ws.send_json(self._outbox[0])
                 self._outbox.popleft()
@@ -341,8 +339,7 @@ class Agent:
             self._wake.clear()
             if self._outbox or self._metering or self._capacity_dirty:
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(next_beat - loop.time(), 0))
+            await _wait(self._wake, max(next_beat - loop.time(), 0))
 
     async def _receive_loop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for msg in ws:
@@ -409,3 +406,11 @@ class Agent:
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "agent_id": self.agent_id,
                 "connected": self.connected.is_set()}
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    """Wait for `event` at most `seconds`. (Not asyncio.wait_for: on Python 3.11 it can
+    swallow a cancellation that arrives as the event fires, and the task never ends.)"""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
