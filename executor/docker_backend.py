@@ -377,14 +377,6 @@ class DockerBackend:
                 await self._finish(task, task.container_id)
         return running
 
-    async def orphans(self) -> list[str]:
-        """Task ids of berth containers on this engine owned by no agent id we know."""
-        containers = await self._call(self.client.containers.list, all=True,
-                                      filters={"label": [LABEL_TASK_ID]})
-        return [c.labels[LABEL_TASK_ID] for c in containers
-                if c.labels.get(LABEL_AGENT_ID) == self.agent_id
-                and c.labels[LABEL_TASK_ID] not in self.tasks]
-
     # -- metering ----------------------------------------------------------------------
 
     async def meter(self) -> list[UsageSample]:

@@ -21,6 +21,7 @@ import docker
 import pytest
 
 from api.agent_node import start_agent
+from api.master_app import start_master
 from cli.agent import agent_config
 from tests.agent_helpers import ROOT, build_images, free_port, remove_agent_containers
 from tests.master_fixtures import SchedulerClient, docker_task_info, start_test_master, wait_for
@@ -263,3 +264,48 @@ async def test_restart_kills_what_the_master_no_longer_wants(images, master, tmp
         stop_process(proc)
         if agent_id:
             remove_agent_containers(agent_id)
+
+
+async def test_master_restart_agent_reconnects_and_keeps_its_task(images, tmp_path):
+    port = free_port()
+    db = tmp_path / "berth.db"
+    async def serve():
+        return await start_master("127.0.0.1", port, db_url=f"sqlite:///{db}",
+                                  agent_timeout=AGENT_TIMEOUT, tick_seconds=0.05)
+
+    master = await serve()
+    low, high = port_block()
+    config = agent_config(master.url, hostname="steady", nodetype="lab", headroom="",
+                          resources=f"cpus:1;mem:1024;ports:[{low}-{high}]",
+                          data_dir=tmp_path / "agent", ignore_incumbent=True)
+    config = replace(config, backoff_seconds=(0.2, 1.0))
+    service = await start_agent(config, host="127.0.0.1", port=0)
+    fw = None
+    try:
+        await wait_for(lambda: service.agent.connected.is_set(), what="agent connected")
+        fw = await SchedulerClient.subscribe(master.url, "steady")
+        offer = await first_offer(fw, service.agent.agent_id)
+        await fw.accept([offer["id"]["value"]], [docker_task_info(
+            "steady-1", service.agent.agent_id, shell_command="sleep 600")])
+        await fw.next_update("steady-1", "TASK_RUNNING")
+        await fw.close()
+        fw = None
+
+        await master.stop()
+        await wait_for(lambda: not service.agent.connected.is_set(), what="link dropped")
+        master = await serve()
+        await wait_for(lambda: service.agent.registrations >= 2 and
+                       service.agent.connected.is_set(), timeout=30, what="re-registered")
+        async with aiohttp.ClientSession() as s, s.get(f"{master.url}/state") as r:
+            state = await r.json()
+        (task,) = [t for t in state["tasks"] if t["id"] == "steady-1"]
+        assert task["state"] == "RUNNING"
+        assert [a["id"] for a in state["agents"]] == [service.agent.agent_id]
+        assert len(task_containers("steady-1")) == 1
+    finally:
+        if fw is not None:
+            await fw.close()
+        agent_id = service.agent.agent_id
+        await service.stop()
+        await master.stop()
+        remove_agent_containers(agent_id)
