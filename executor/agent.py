@@ -58,6 +58,7 @@ class Backend(Protocol):
     async def launch(self, spec: LaunchSpec) -> None: ...
     async def kill(self, task_id: str, grace_seconds: float = 10.0) -> None: ...
     async def meter(self) -> list[UsageSample]: ...
+    async def reconcile(self) -> None: ...
     def allocated(self) -> Amounts: ...
     def used_ports(self) -> frozenset[int]: ...
     def running(self) -> list[dict[str, Any]]: ...
@@ -162,8 +163,8 @@ class Agent:
             if self.capacity is None:
                 return
             total = self.capacity.total
-        # Disk: berth's containers write little outside their volumes; whatever the disk
-        # holds is the incumbent's, so it is not smoothed.
+        # Disk: berth's containers write little outside their volumes, so whatever the
+        # disk holds counts as the incumbent's.
         incumbent = self._incumbent
         ports = self.config.limits.ports
         spare = spare_capacity(total, incumbent, self.backend.allocated(),
@@ -245,6 +246,7 @@ class Agent:
         while True:
             await asyncio.sleep(self.config.meter_seconds)
             try:
+                await self.backend.reconcile()
                 samples = await self.backend.meter()
             except Exception:
                 log.exception("meter_failed")

@@ -377,6 +377,25 @@ class DockerBackend:
                 await self._finish(task, task.container_id)
         return running
 
+    async def reconcile(self) -> None:
+        """Catch what the event stream missed (it reconnects after an engine restart):
+        a tracked container that stopped or vanished is reported as such."""
+        watched = {t.container_id: t for t in self.tasks.values()
+                   if t.container_id and t.state in (TaskState.RUNNING, TaskState.KILLING)}
+        if not watched:
+            return
+        containers = await self._call(self.client.containers.list, all=True,
+                                      filters={"label": [LABEL_TASK_ID]})
+        status = {c.id: c.status for c in containers}
+        for container_id, task in watched.items():
+            if task.task_id not in self.tasks or task.container_id != container_id:
+                continue
+            if container_id not in status:
+                self._emit(task, TaskState.KILLED if task.kill_requested else TaskState.FAILED,
+                           "its container was removed")
+            elif status[container_id] in ("exited", "dead"):
+                await self._finish(task, container_id)
+
     # -- metering ----------------------------------------------------------------------
 
     async def meter(self) -> list[UsageSample]:

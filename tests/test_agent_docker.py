@@ -283,3 +283,19 @@ async def test_other_agents_containers_are_not_adopted(images, agent_id):
             await other.close()
     finally:
         await mine.close()
+
+
+async def test_a_container_removed_behind_the_agents_back_is_reported(backend):
+    task = spec(shell=True, command="sleep 60")
+    await backend.launch(task)
+    running = await wait_for(lambda: backend.recorder.reached(task.task_id, TaskState.RUNNING))
+    client = docker.from_env()
+    try:
+        client.containers.get(running.container_id).remove(force=True)
+    finally:
+        client.close()
+    failed = await wait_for(lambda: backend.recorder.reached(task.task_id, TaskState.FAILED),
+                            what="FAILED")
+    assert failed.exit_code == 137 or "removed" in failed.reason
+    await backend.reconcile()  # nothing left to catch up on
+    assert task.task_id not in backend.tasks
