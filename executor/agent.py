@@ -88,6 +88,7 @@ class AgentConfig:
     capacity_every_heartbeats: int = 5  # CAPACITY at least this often, changed or not
     backoff_seconds: tuple[float, float] = (0.5, 10.0)  # first and longest retry wait
     smoothing: float = 0.3
+    ping_seconds: float = 10.0  # websocket ping period on the link to the master
     orphan_grace_seconds: float = 5.0  # for tasks the master says to kill at registration
     threshold: ChangeThreshold = field(default_factory=ChangeThreshold)
 
@@ -264,7 +265,10 @@ class Agent:
         async with aiohttp.ClientSession(timeout=timeout) as session:
             await self._register(session)
             url = f"{self.config.master_url}/agent/v1/stream?agent_id={self.agent_id}"
-            async with session.ws_connect(url, heartbeat=None, autoping=True) as ws:
+            # Websocket pings notice a master that vanished without closing the
+            # connection (power loss, a dropped route): no pong, the link is closed.
+            async with session.ws_connect(url, heartbeat=self.config.ping_seconds,
+                                          autoping=True) as ws:
                 self.connected.set()
                 log.info("agent_connected", agent_id=self.agent_id,
                          master=self.config.master_url)
@@ -375,7 +379,8 @@ class Agent:
             self._spawn(self.backend.launch(spec), f"launch-{spec.task_id}")
         elif kind == "KILL":
             task_id = str(data.get("task_id") or "")
-            grace = float(data.get("grace_seconds") or 10.0)
+            grace = data.get("grace_seconds")
+            grace = 10.0 if grace is None else max(float(grace), 0.0)
             if task_id:
                 self._spawn(self.backend.kill(task_id, grace), f"kill-{task_id}")
         elif kind in ("REJECTED", "REREGISTER"):
