@@ -285,14 +285,26 @@ async def test_master_restart_agent_reconnects_and_keeps_its_task(images, tmp_pa
         await wait_for(lambda: service.agent.connected.is_set(), what="agent connected")
         fw = await SchedulerClient.subscribe(master.url, "steady")
         offer = await first_offer(fw, service.agent.agent_id)
-        await fw.accept([offer["id"]["value"]], [docker_task_info(
-            "steady-1", service.agent.agent_id, shell_command="sleep 600")])
+        await fw.accept([offer["id"]["value"]], [
+            docker_task_info("steady-1", service.agent.agent_id, shell_command="sleep 600"),
+            docker_task_info("brief-1", service.agent.agent_id,
+                             shell_command="trap 'exit 0' USR1; while true; do sleep 0.2; done")])
         await fw.next_update("steady-1", "TASK_RUNNING")
+        await fw.next_update("brief-1", "TASK_RUNNING")
         await fw.close()
         fw = None
 
         await master.stop()
         await wait_for(lambda: not service.agent.connected.is_set(), what="link dropped")
+        # brief-1 ends while no master listens: its FINISHED must wait, not get lost.
+        client = docker.from_env()
+        try:
+            client.containers.get("berth-brief-1").kill(signal="SIGUSR1")
+        finally:
+            client.close()
+        await wait_for(lambda: "brief-1" not in service.agent.backend.tasks,
+                       what="brief-1 ended")
+        assert service.agent.state()["pending_statuses"] >= 1
         master = await serve()
         await wait_for(lambda: service.agent.registrations >= 2 and
                        service.agent.connected.is_set(), timeout=30, what="re-registered")
@@ -301,6 +313,13 @@ async def test_master_restart_agent_reconnects_and_keeps_its_task(images, tmp_pa
         (task,) = [t for t in state["tasks"] if t["id"] == "steady-1"]
         assert task["state"] == "RUNNING"
         assert [a["id"] for a in state["agents"]] == [service.agent.agent_id]
+
+        async def brief_state():
+            async with aiohttp.ClientSession() as s, s.get(f"{master.url}/state") as r:
+                tasks = (await r.json())["tasks"]
+            return next((t["state"] for t in tasks if t["id"] == "brief-1"), None) in (
+                "FINISHED", "FAILED")
+        await wait_for(brief_state, what="the status kept during the outage delivered")
         assert len(task_containers("steady-1")) == 1
     finally:
         if fw is not None:
