@@ -338,20 +338,21 @@ class MasterService:
         log.info("framework_subscribed", framework_id=stream.framework_id,
                  stream_id=stream.stream_id, name=info.name)
         try:
-            last_write = time.monotonic()
+            next_heartbeat = time.monotonic() + heartbeat
             while True:
                 try:
-                    item = await asyncio.wait_for(stream.queue.get(), timeout=1.0)
+                    item = await asyncio.wait_for(stream.queue.get(), timeout=min(
+                        1.0, max(next_heartbeat - time.monotonic(), 0.0)))
                 except TimeoutError:
                     if request.transport is None or request.transport.is_closing():
                         break
-                    if time.monotonic() - last_write < heartbeat:
+                    if time.monotonic() < next_heartbeat:
                         continue
                     item = mj.HEARTBEAT_EVENT
+                    next_heartbeat = time.monotonic() + heartbeat
                 if item is _CLOSE:
                     break
                 await response.write(mj.encode_record(item))
-                last_write = time.monotonic()
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:

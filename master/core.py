@@ -106,7 +106,8 @@ class Master:
             self.agents[agent.id] = replace(agent, last_seen=now)
             self._tasks_on.setdefault(agent.id, set())
         for fw in snapshot.frameworks:
-            self.frameworks[fw.id] = replace(fw, active=False, stream_id=None)
+            self.frameworks[fw.id] = replace(fw, active=False, stream_id=None,
+                                             disconnected_at=None if fw.removed else now)
         for task in snapshot.tasks:
             self.tasks[task.id] = replace(task, counted_by_agent=True)
             if not task.state.terminal:
@@ -340,7 +341,8 @@ class Master:
         fw = self.frameworks.get(ev.framework_id)
         if fw is None or fw.stream_id != ev.stream_id:
             return []
-        self.frameworks[fw.id] = replace(fw, active=False, stream_id=None)
+        self.frameworks[fw.id] = replace(fw, active=False, stream_id=None,
+                                         disconnected_at=self.clock())
         out = self._drop_offers_of(fw.id, rescind=False)
         return [C.SaveFramework(self.frameworks[fw.id]), *out]
 
@@ -534,6 +536,11 @@ class Master:
         for key in [k for k, until in self._refuse_until.items() if until <= now]:
             del self._refuse_until[key]
             self._dirty.add(key[1])
+        for fw in list(self.frameworks.values()):
+            timeout = fw.failover_timeout
+            if not fw.active and not fw.removed and timeout is not None \
+                    and fw.disconnected_at is not None and now - fw.disconnected_at >= timeout:
+                out += self._on_teardown(E.Teardown(fw.id))
         for uuid, (update, due, interval) in list(self._unacked.items()):
             fw = self.frameworks.get(update.framework_id)
             if due <= now and fw is not None and fw.active:
