@@ -217,7 +217,9 @@ class Master:
             attributes=dict(ev.attributes), total=ev.total, spare=ev.spare,
             registered_at=old.registered_at if old else now, last_seen=now, lost=False)
         self.agents[agent_id] = agent
-        self._cluster = None
+        if old is not None and not old.lost:
+            self._count_total(old.total, -1)
+        self._count_total(agent.total, +1)
         self._tasks_on.setdefault(agent_id, set())
         out.append(C.SaveAgent(agent))
 
@@ -275,7 +277,8 @@ class Master:
             return self._rejected(ev.agent_id)
         self.agents[agent.id] = replace(agent, total=ev.total, spare=ev.spare)
         if ev.total != agent.total:
-            self._cluster = None
+            self._count_total(agent.total, -1)
+            self._count_total(ev.total, +1)
         for tid in self._tasks_on.get(agent.id, ()):
             task = self.tasks[tid]
             if task.state is not TaskState.STAGING and not task.counted_by_agent:
@@ -559,7 +562,7 @@ class Master:
 
     def _lose_agent(self, agent: AgentRecord, now: float) -> list[object]:
         self.agents[agent.id] = replace(agent, lost=True)
-        self._cluster = None
+        self._count_total(agent.total, -1)
         out: list[object] = [C.SaveAgent(self.agents[agent.id])]
         out += self._drop_offers_on(agent.id, rescind=True)
         silent = now - agent.last_seen
@@ -619,6 +622,13 @@ class Master:
                     disk += agent.total.disk
             self._cluster = Resources(cpus, mem, disk)
         return self._cluster
+
+    def _count_total(self, total: Resources, sign: int) -> None:
+        if self._cluster is not None:
+            c = self._cluster
+            self._cluster = Resources(max(0.0, c.cpus + sign * total.cpus),
+                                      max(0.0, c.mem + sign * total.mem),
+                                      max(0.0, c.disk + sign * total.disk))
 
     def _hold(self, framework_id: str, r: Resources, sign: int) -> None:
         acc = self._held.setdefault(framework_id, [0.0, 0.0, 0.0])
