@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -21,6 +22,7 @@ import structlog
 from aiohttp import WSMsgType, web
 
 from api import mesos_json as mj
+from api.master_metrics import MasterCollector, metrics_handler
 from master import commands as C
 from master import events as E
 from master.core import Master
@@ -83,6 +85,8 @@ class MasterService:
         self._tasks: set[asyncio.Task] = set()
         self._ticker: asyncio.Task | None = None
         self.started_at = time.time()
+        self.master_info: dict[str, Any] = {}
+        self.metrics = MasterCollector(core)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -98,8 +102,9 @@ class MasterService:
             self._allocation.cancel()
         for stream in list(self._streams.values()):
             stream.queue.put_nowait(_CLOSE)
-        for conn in list(self._agents.values()):
-            await conn.ws.close()
+        await asyncio.gather(*(conn.ws.close(code=1001, message=b"master stopping")
+                               for conn in list(self._agents.values())),
+                             return_exceptions=True)
         for task in list(self._tasks):
             task.cancel()
         self._db.shutdown(wait=True)
@@ -119,6 +124,7 @@ class MasterService:
     async def submit(self, event: object) -> list[object]:
         """Hand an event to the core; persist what it decided, then send, in event order."""
         cmds = self.core.handle(event)
+        self.metrics.count(event, cmds)
         previous, done = self._tail, asyncio.get_running_loop().create_future()
         self._tail = done
         try:
@@ -171,8 +177,8 @@ class MasterService:
                 return
             stream.framework_id = cmd.framework_id
             self._framework_stream[cmd.framework_id] = stream
-            stream.queue.put_nowait(mj.subscribed_event(cmd.framework_id,
-                                                        cmd.heartbeat_interval_seconds))
+            stream.queue.put_nowait(mj.subscribed_event(
+                cmd.framework_id, cmd.heartbeat_interval_seconds, self.master_info))
             return
         if isinstance(cmd, C.CloseStream):
             stream = self._streams.get(cmd.stream_id)
@@ -222,21 +228,21 @@ class MasterService:
         core = self.core
         agents = []
         for agent in sorted(core.agents.values(), key=lambda a: a.hostname):
-            offered = Resources()
-            for offer in core.offers.values():
-                if offer.agent_id == agent.id:
-                    offered = offered + offer.resources
+            offered = core.offered(agent.id)
             agents.append({
                 "id": agent.id, "hostname": agent.hostname, "endpoint": agent.endpoint,
                 "attributes": dict(agent.attributes), "total": agent.total.to_json(),
                 "spare": agent.spare.to_json(), "used": core.used(agent.id).to_json(),
                 "offered": offered.to_json(), "active": not agent.lost,
                 "connected": agent.id in self._agents, "last_seen": agent.last_seen})
+        offers_of: dict[str, int] = {}
+        for offer in core.offers.values():
+            offers_of[offer.framework_id] = offers_of.get(offer.framework_id, 0) + 1
         frameworks = [{
             "id": fw.id, "name": fw.name, "user": fw.user, "active": fw.active,
             "suppressed": fw.suppressed, "removed": fw.removed,
             "capabilities": sorted(fw.capabilities),
-            "offers": sum(1 for o in core.offers.values() if o.framework_id == fw.id),
+            "offers": offers_of.get(fw.id, 0),
             "allocated": core.allocated(fw.id).to_json(),
         } for fw in core.frameworks.values()]
         tasks = [{
@@ -332,20 +338,21 @@ class MasterService:
         log.info("framework_subscribed", framework_id=stream.framework_id,
                  stream_id=stream.stream_id, name=info.name)
         try:
-            last_write = time.monotonic()
+            next_heartbeat = time.monotonic() + heartbeat
             while True:
                 try:
-                    item = await asyncio.wait_for(stream.queue.get(), timeout=1.0)
+                    item = await asyncio.wait_for(stream.queue.get(), timeout=min(
+                        1.0, max(next_heartbeat - time.monotonic(), 0.0)))
                 except TimeoutError:
                     if request.transport is None or request.transport.is_closing():
                         break
-                    if time.monotonic() - last_write < heartbeat:
+                    if time.monotonic() < next_heartbeat:
                         continue
                     item = mj.HEARTBEAT_EVENT
+                    next_heartbeat = time.monotonic() + heartbeat
                 if item is _CLOSE:
                     break
                 await response.write(mj.encode_record(item))
-                last_write = time.monotonic()
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -391,7 +398,7 @@ class MasterService:
                                   f"agent {agent_id!r} must register first"
                                   if agent is None else f"agent {agent_id} was declared lost; "
                                   "register again", [FieldProblem("agent_id", "not registered")])
-        ws = web.WebSocketResponse(max_msg_size=16 * 1024 * 1024)
+        ws = web.WebSocketResponse(max_msg_size=16 * 1024 * 1024, timeout=2.0)
         await ws.prepare(request)
         old = self._agents.get(agent_id)
         if old is not None:
@@ -515,6 +522,7 @@ def build_master_app(service: MasterService) -> web.Application:
     app.router.add_get("/version", service.version)
     app.router.add_get("/health", service.health)
     app.router.add_get("/state", service.state)
+    app.router.add_get("/metrics", metrics_handler(service.metrics))
     app.router.add_post("/api/v1/scheduler", service.scheduler)
     app.router.add_post("/agent/v1/register", service.agent_register)
     app.router.add_get("/agent/v1/stream", service.agent_stream)
@@ -553,11 +561,12 @@ async def start_master(host: str = "127.0.0.1", port: int = 5050, *, db_url: str
                   snapshot=snapshot, **core_options)
     service = MasterService(core, store, tick_seconds=tick_seconds)
     app = build_master_app(service)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
     bound = runner.addresses[0][1] if runner.addresses else port
+    service.master_info = mj.master_info(str(uuid.uuid4()), socket.gethostname(), bound)
     await service.start()
     log.info("master_started", host=host, port=bound, db=db_url and db_url.split("@")[-1],
              agents=len(core.agents), tasks=len(core.tasks))

@@ -11,7 +11,6 @@ from tests.master_fixtures import (
     SchedulerClient,
     docker_task_info,
     start_test_master,
-    wait_for,
 )
 
 
@@ -286,7 +285,19 @@ async def test_teardown_kills_tasks_and_ends_the_stream(master):
         await fw.next_event("__CLOSED__")
         _, state = await _get(f"{master.url}/state")
         assert state["frameworks"][0]["removed"] is True
-        await wait_for(lambda: True)
     finally:
         await fw.close()
+        await agent.close()
+
+
+async def test_metrics_count_agents_tasks_and_events(master):
+    agent = await FakeAgent.register(master.url, "node-1")
+    try:
+        async with aiohttp.ClientSession() as s, s.get(f"{master.url}/metrics") as r:
+            assert r.status == 200
+            text = await r.text()
+        assert 'berth_master_agents{state="active"} 1.0' in text
+        assert 'berth_master_resources{kind="total",resource="cpus"} 4.0' in text
+        assert 'berth_master_events_total{type="AgentRegister"} 1.0' in text
+    finally:
         await agent.close()
