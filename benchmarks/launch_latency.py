@@ -113,7 +113,7 @@ def _cleanup(run_id: str, agent_id: str | None = None) -> None:
     client = docker.from_env()
     try:
         for label in (f"{LABEL}={run_id}", f"berth.agent_id={agent_id or 'bench-' + run_id}"):
-            for c in client.containers.list(all=True, filters={"label": [label]}):
+            for c in client.containers.list(all=True, sparse=True, filters={"label": [label]}):
                 c.remove(force=True)
     finally:
         client.close()

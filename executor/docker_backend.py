@@ -384,7 +384,8 @@ class DockerBackend:
                    if t.container_id and t.state in (TaskState.RUNNING, TaskState.KILLING)}
         if not watched:
             return
-        containers = await self._call(self.client.containers.list, all=True,
+        # sparse: no per-container inspect, which would race with containers being removed
+        containers = await self._call(self.client.containers.list, all=True, sparse=True,
                                       filters={"label": [LABEL_TASK_ID]})
         status = {c.id: c.status for c in containers}
         for container_id, task in watched.items():

@@ -52,7 +52,8 @@ def port_block(size: int = 10) -> tuple[int, int]:
 def task_containers(task_id: str) -> list:
     client = docker.from_env()
     try:
-        return client.containers.list(all=True, filters={"label": [f"berth.task_id={task_id}"]})
+        return client.containers.list(all=True, sparse=True,
+                                      filters={"label": [f"berth.task_id={task_id}"]})
     finally:
         client.close()
 
