@@ -102,8 +102,9 @@ class MasterService:
             self._allocation.cancel()
         for stream in list(self._streams.values()):
             stream.queue.put_nowait(_CLOSE)
-        for conn in list(self._agents.values()):
-            await conn.ws.close()
+        await asyncio.gather(*(conn.ws.close(code=1001, message=b"master stopping")
+                               for conn in list(self._agents.values())),
+                             return_exceptions=True)
         for task in list(self._tasks):
             task.cancel()
         self._db.shutdown(wait=True)
@@ -337,20 +338,21 @@ class MasterService:
         log.info("framework_subscribed", framework_id=stream.framework_id,
                  stream_id=stream.stream_id, name=info.name)
         try:
-            last_write = time.monotonic()
+            next_heartbeat = time.monotonic() + heartbeat
             while True:
                 try:
-                    item = await asyncio.wait_for(stream.queue.get(), timeout=1.0)
+                    item = await asyncio.wait_for(stream.queue.get(), timeout=min(
+                        1.0, max(next_heartbeat - time.monotonic(), 0.0)))
                 except TimeoutError:
                     if request.transport is None or request.transport.is_closing():
                         break
-                    if time.monotonic() - last_write < heartbeat:
+                    if time.monotonic() < next_heartbeat:
                         continue
                     item = mj.HEARTBEAT_EVENT
+                    next_heartbeat = time.monotonic() + heartbeat
                 if item is _CLOSE:
                     break
                 await response.write(mj.encode_record(item))
-                last_write = time.monotonic()
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -396,7 +398,7 @@ class MasterService:
                                   f"agent {agent_id!r} must register first"
                                   if agent is None else f"agent {agent_id} was declared lost; "
                                   "register again", [FieldProblem("agent_id", "not registered")])
-        ws = web.WebSocketResponse(max_msg_size=16 * 1024 * 1024)
+        ws = web.WebSocketResponse(max_msg_size=16 * 1024 * 1024, timeout=2.0)
         await ws.prepare(request)
         old = self._agents.get(agent_id)
         if old is not None:
@@ -559,7 +561,7 @@ async def start_master(host: str = "127.0.0.1", port: int = 5050, *, db_url: str
                   snapshot=snapshot, **core_options)
     service = MasterService(core, store, tick_seconds=tick_seconds)
     app = build_master_app(service)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -221,15 +221,21 @@ async def _wait_until_up(session: aiohttp.ClientSession, url: str,
 
 
 def run(agents: int = 1000, baseline_agents: int = 10, trials: int = 30,
-        full_cycles: int = 3) -> dict[str, Any]:
-    """Measure the master at `agents` and at `baseline_agents`; return one JSON-able dict."""
+        full_cycles: int = 3, sweep: tuple[int, ...] = (100,)) -> dict[str, Any]:
+    """Measure the master at `baseline_agents`, each size in `sweep` between, and `agents`;
+    return one JSON-able dict (`scaled` vs `baseline`, plus the whole `sweep`)."""
     baseline = asyncio.run(_measure(baseline_agents, trials, full_cycles))
+    middle = [asyncio.run(_measure(n, trials, full_cycles))
+              for n in sweep if baseline_agents < n < agents]
     scaled = asyncio.run(_measure(agents, trials, full_cycles))
     cycle = scaled["offer_cycle_ms"]["median"]
     return {
         "benchmark": "master_scale",
         "scaled": scaled,
         "baseline": baseline,
+        "sweep": [{"agents": m["agents"], "offer_cycle_ms": m["offer_cycle_ms"]["median"],
+                   "full_cycle_ms": m["full_cycle_ms"]["median"],
+                   "master_rss_mib": m["master_rss_mib"]} for m in (baseline, *middle, scaled)],
         "offer_cycle_ratio": round(cycle / max(baseline["offer_cycle_ms"]["median"], 1e-9), 2),
         "full_cycle_ratio": round(scaled["full_cycle_ms"]["median"]
                                   / max(baseline["full_cycle_ms"]["median"], 1e-9), 2),
@@ -246,8 +252,11 @@ def main() -> None:
     parser.add_argument("--baseline-agents", type=int, default=10)
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--full-cycles", type=int, default=3)
+    parser.add_argument("--sweep", type=int, nargs="*", default=[100],
+                        help="Cluster sizes measured between the baseline and --agents.")
     args = parser.parse_args()
-    print(json.dumps(run(args.agents, args.baseline_agents, args.trials, args.full_cycles)))
+    print(json.dumps(run(args.agents, args.baseline_agents, args.trials, args.full_cycles,
+                         tuple(args.sweep))))
 
 
 if __name__ == "__main__":

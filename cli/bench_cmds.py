@@ -18,7 +18,7 @@ def emit(result: dict, as_json: bool) -> None:
 @click.option("--tasks", default=100_000, show_default=True)
 @click.option("--classes", default=100, show_default=True)
 @click.option("--seed", default=0, show_default=True)
-@click.option("--baseline-seconds", default=10.0, show_default=True,
+@click.option("--baseline-seconds", default=60.0, show_default=True,
               help="Time budget for the plain-Python loop; its rate is measured over what it "
                    "places in that time.")
 @click.option("--json", "as_json", is_flag=True, help="One line of JSON.")
@@ -28,3 +28,28 @@ def bench_placement(nodes: int, tasks: int, classes: int, seed: int, baseline_se
     from benchmarks.placement import run
 
     emit(run(nodes, tasks, classes, seed, baseline_seconds), as_json)
+
+
+@bench.command("e2e")
+@click.option("--launches", default=20, show_default=True,
+              help="Launches timed for ACCEPT -> RUNNING (and as many bare `docker run -d`).")
+@click.option("--agents", default=1000, show_default=True,
+              help="Simulated agents for the master's offer cycle.")
+@click.option("--baseline-agents", default=10, show_default=True)
+@click.option("--skip", type=click.Choice(["launch", "master"]), multiple=True,
+              help="Leave out a part (launch needs a Docker engine).")
+@click.option("--json", "as_json", is_flag=True, help="One line of JSON.")
+def bench_e2e(launches: int, agents: int, baseline_agents: int, skip: tuple[str, ...],
+              as_json: bool) -> None:
+    """ACCEPT -> RUNNING against bare `docker run -d`, and the master's offer cycle and RSS
+    with many agents against a few."""
+    result: dict = {"benchmark": "e2e"}
+    if "launch" not in skip:
+        from benchmarks.launch_latency import run as launch_run
+
+        result["launch"] = launch_run(launches=launches, via="master")
+    if "master" not in skip:
+        from benchmarks.master_scale import run as master_run
+
+        result["master"] = master_run(agents=agents, baseline_agents=baseline_agents)
+    emit(result, as_json)

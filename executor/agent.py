@@ -58,6 +58,7 @@ class Backend(Protocol):
     async def launch(self, spec: LaunchSpec) -> None: ...
     async def kill(self, task_id: str, grace_seconds: float = 10.0) -> None: ...
     async def meter(self) -> list[UsageSample]: ...
+    async def reconcile(self) -> None: ...
     def allocated(self) -> Amounts: ...
     def used_ports(self) -> frozenset[int]: ...
     def running(self) -> list[dict[str, Any]]: ...
@@ -87,6 +88,7 @@ class AgentConfig:
     capacity_every_heartbeats: int = 5  # CAPACITY at least this often, changed or not
     backoff_seconds: tuple[float, float] = (0.5, 10.0)  # first and longest retry wait
     smoothing: float = 0.3
+    ping_seconds: float = 10.0  # websocket ping period on the link to the master
     orphan_grace_seconds: float = 5.0  # for tasks the master says to kill at registration
     threshold: ChangeThreshold = field(default_factory=ChangeThreshold)
 
@@ -162,8 +164,8 @@ class Agent:
             if self.capacity is None:
                 return
             total = self.capacity.total
-        # Disk: berth's containers write little outside their volumes; whatever the disk
-        # holds is the incumbent's, so it is not smoothed.
+        # Disk: berth's containers write little outside their volumes, so whatever the
+        # disk holds counts as the incumbent's.
         incumbent = self._incumbent
         ports = self.config.limits.ports
         spare = spare_capacity(total, incumbent, self.backend.allocated(),
@@ -215,9 +217,7 @@ class Agent:
                     break
                 if self.clock() - started > 10 * longest:
                     backoff = first  # it had been up for a while: start over quickly
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(),
-                                           backoff * random.uniform(0.8, 1.2))
+                await _wait(self._stopping, backoff * random.uniform(0.8, 1.2))
                 backoff = min(backoff * 2, longest)
         finally:
             for task in list(self._background):
@@ -247,6 +247,7 @@ class Agent:
         while True:
             await asyncio.sleep(self.config.meter_seconds)
             try:
+                await self.backend.reconcile()
                 samples = await self.backend.meter()
             except Exception:
                 log.exception("meter_failed")
@@ -264,7 +265,10 @@ class Agent:
         async with aiohttp.ClientSession(timeout=timeout) as session:
             await self._register(session)
             url = f"{self.config.master_url}/agent/v1/stream?agent_id={self.agent_id}"
-            async with session.ws_connect(url, heartbeat=None, autoping=True) as ws:
+            # Websocket pings notice a master that vanished without closing the
+            # connection (power loss, a dropped route): no pong, the link is closed.
+            async with session.ws_connect(url, heartbeat=self.config.ping_seconds,
+                                          autoping=True) as ws:
                 self.connected.set()
                 log.info("agent_connected", agent_id=self.agent_id,
                          master=self.config.master_url)
@@ -317,7 +321,7 @@ class Agent:
         beats = 0
         next_beat = 0.0
         loop = asyncio.get_running_loop()
-        while True:
+        while not self._stopping.is_set():
             while self._outbox:
                 await ws.send_json(self._outbox[0])
                 self._outbox.popleft()
@@ -341,8 +345,7 @@ class Agent:
             self._wake.clear()
             if self._outbox or self._metering or self._capacity_dirty:
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(next_beat - loop.time(), 0))
+            await _wait(self._wake, max(next_beat - loop.time(), 0))
 
     async def _receive_loop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for msg in ws:
@@ -376,7 +379,8 @@ class Agent:
             self._spawn(self.backend.launch(spec), f"launch-{spec.task_id}")
         elif kind == "KILL":
             task_id = str(data.get("task_id") or "")
-            grace = float(data.get("grace_seconds") or 10.0)
+            grace = data.get("grace_seconds")
+            grace = 10.0 if grace is None else max(float(grace), 0.0)
             if task_id:
                 self._spawn(self.backend.kill(task_id, grace), f"kill-{task_id}")
         elif kind in ("REJECTED", "REREGISTER"):
@@ -409,3 +413,11 @@ class Agent:
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "agent_id": self.agent_id,
                 "connected": self.connected.is_set()}
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    """Wait for `event` at most `seconds`. (Not asyncio.wait_for: on Python 3.11 it can
+    swallow a cancellation that arrives as the event fires, and the task never ends.)"""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()

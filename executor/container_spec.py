@@ -101,6 +101,10 @@ def create_kwargs(spec: LaunchSpec, agent_id: str) -> dict[str, Any]:
         "mem_limit": max(int(spec.mem * MIB), 6 * MIB),  # Docker's smallest limit is 6 MiB
         "nano_cpus": max(int(spec.cpus * 1e9), 1),
         "privileged": spec.privileged,
+        # Docker's tiny init as PID 1: it forwards SIGTERM, so a task whose program has no
+        # handler of its own (PID 1 ignores signals by default) stops at once on a kill
+        # instead of waiting out the whole grace period; it also reaps zombies.
+        "init": True,
         "detach": True,
     }
     if entrypoint is not None:

@@ -377,13 +377,25 @@ class DockerBackend:
                 await self._finish(task, task.container_id)
         return running
 
-    async def orphans(self) -> list[str]:
-        """Task ids of berth containers on this engine owned by no agent id we know."""
-        containers = await self._call(self.client.containers.list, all=True,
+    async def reconcile(self) -> None:
+        """Catch what the event stream missed (it reconnects after an engine restart):
+        a tracked container that stopped or vanished is reported as such."""
+        watched = {t.container_id: t for t in self.tasks.values()
+                   if t.container_id and t.state in (TaskState.RUNNING, TaskState.KILLING)}
+        if not watched:
+            return
+        # sparse: no per-container inspect, which would race with containers being removed
+        containers = await self._call(self.client.containers.list, all=True, sparse=True,
                                       filters={"label": [LABEL_TASK_ID]})
-        return [c.labels[LABEL_TASK_ID] for c in containers
-                if c.labels.get(LABEL_AGENT_ID) == self.agent_id
-                and c.labels[LABEL_TASK_ID] not in self.tasks]
+        status = {c.id: c.status for c in containers}
+        for container_id, task in watched.items():
+            if task.task_id not in self.tasks or task.container_id != container_id:
+                continue
+            if container_id not in status:
+                self._emit(task, TaskState.KILLED if task.kill_requested else TaskState.FAILED,
+                           "its container was removed")
+            elif status[container_id] in ("exited", "dead"):
+                await self._finish(task, container_id)
 
     # -- metering ----------------------------------------------------------------------
 

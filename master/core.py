@@ -94,6 +94,9 @@ class Master:
         self._unacked: dict[str, tuple[StatusUpdate, float, float]] = {}
         self._latest_uuid: dict[str, str] = {}  # task id -> uuid of its newest update
         self._dirty: set[str] = set()  # agents to consider at the next allocation
+        # Kept up to date as offers and tasks come and go, so allocation stays O(changed):
+        self._held: dict[str, list[float]] = {}  # framework -> [cpus, mem, disk] held
+        self._cluster: Resources | None = None  # scalar total of live agents, when known
         if snapshot is not None:
             self._restore(snapshot)
 
@@ -106,11 +109,13 @@ class Master:
             self.agents[agent.id] = replace(agent, last_seen=now)
             self._tasks_on.setdefault(agent.id, set())
         for fw in snapshot.frameworks:
-            self.frameworks[fw.id] = replace(fw, active=False, stream_id=None)
+            self.frameworks[fw.id] = replace(fw, active=False, stream_id=None,
+                                             disconnected_at=None if fw.removed else now)
         for task in snapshot.tasks:
             self.tasks[task.id] = replace(task, counted_by_agent=True)
             if not task.state.terminal:
                 self._tasks_on.setdefault(task.agent_id, set()).add(task.id)
+                self._hold(task.framework_id, task.resources, +1)
         self._dirty.update(self.agents)
 
     # -- entry point -------------------------------------------------------------------------
@@ -212,6 +217,9 @@ class Master:
             attributes=dict(ev.attributes), total=ev.total, spare=ev.spare,
             registered_at=old.registered_at if old else now, last_seen=now, lost=False)
         self.agents[agent_id] = agent
+        if old is not None and not old.lost:
+            self._count_total(old.total, -1)
+        self._count_total(agent.total, +1)
         self._tasks_on.setdefault(agent_id, set())
         out.append(C.SaveAgent(agent))
 
@@ -268,6 +276,9 @@ class Master:
         if agent is None:
             return self._rejected(ev.agent_id)
         self.agents[agent.id] = replace(agent, total=ev.total, spare=ev.spare)
+        if ev.total != agent.total:
+            self._count_total(agent.total, -1)
+            self._count_total(ev.total, +1)
         for tid in self._tasks_on.get(agent.id, ()):
             task = self.tasks[tid]
             if task.state is not TaskState.STAGING and not task.counted_by_agent:
@@ -340,7 +351,8 @@ class Master:
         fw = self.frameworks.get(ev.framework_id)
         if fw is None or fw.stream_id != ev.stream_id:
             return []
-        self.frameworks[fw.id] = replace(fw, active=False, stream_id=None)
+        self.frameworks[fw.id] = replace(fw, active=False, stream_id=None,
+                                         disconnected_at=self.clock())
         out = self._drop_offers_of(fw.id, rescind=False)
         return [C.SaveFramework(self.frameworks[fw.id]), *out]
 
@@ -389,6 +401,7 @@ class Master:
                 created_at=now, updated_at=now)
             self.tasks[task.id] = task
             self._tasks_on.setdefault(agent_id, set()).add(task.id)
+            self._hold(fid, task.resources, +1)
             out.append(C.SaveTask(task))
             out.append(C.RecordStatus(task.id, task.state.value, None,
                                       f"launched on {agent.hostname if agent else agent_id}",
@@ -534,6 +547,11 @@ class Master:
         for key in [k for k, until in self._refuse_until.items() if until <= now]:
             del self._refuse_until[key]
             self._dirty.add(key[1])
+        for fw in list(self.frameworks.values()):
+            timeout = fw.failover_timeout
+            if not fw.active and not fw.removed and timeout is not None \
+                    and fw.disconnected_at is not None and now - fw.disconnected_at >= timeout:
+                out += self._on_teardown(E.Teardown(fw.id))
         for uuid, (update, due, interval) in list(self._unacked.items()):
             fw = self.frameworks.get(update.framework_id)
             if due <= now and fw is not None and fw.active:
@@ -544,6 +562,7 @@ class Master:
 
     def _lose_agent(self, agent: AgentRecord, now: float) -> list[object]:
         self.agents[agent.id] = replace(agent, lost=True)
+        self._count_total(agent.total, -1)
         out: list[object] = [C.SaveAgent(self.agents[agent.id])]
         out += self._drop_offers_on(agent.id, rescind=True)
         silent = now - agent.last_seen
@@ -564,14 +583,9 @@ class Master:
                     if fw.active and not fw.suppressed and not fw.removed]
         if not eligible or not dirty:
             return []
-        cpus = mem = disk = 0.0
-        for agent in self.agents.values():
-            if not agent.lost:
-                cpus += agent.total.cpus
-                mem += agent.total.mem
-                disk += agent.total.disk
-        cluster = Resources(cpus, mem, disk)
-        scalar_alloc = self._scalar_allocations(eligible)
+        cluster = self._cluster_total()
+        scalar_alloc = {fid: Resources(*self._held.get(fid, (0.0, 0.0, 0.0)))
+                        for fid in eligible}
         order = {fid: self.frameworks[fid].registered_at for fid in eligible}
         batches: dict[str, list[OfferRecord]] = {}
         for agent_id in sorted(dirty):
@@ -592,27 +606,39 @@ class Master:
                 expires_at=now + self.offer_timeout)
             self.offers[offer.id] = offer
             self._offers_on.setdefault(agent_id, set()).add(offer.id)
+            self._hold(fid, avail, +1)
             scalar_alloc[fid] = scalar_alloc[fid] + self._scalar(avail)
             batches.setdefault(fid, []).append(offer)
         return [C.SendOffers(fid, tuple(offers)) for fid, offers in batches.items()]
 
-    def _scalar_allocations(self, framework_ids: Iterable[str]) -> dict[str, Resources]:
-        """cpus/mem/disk held by each framework in live tasks and outstanding offers."""
-        sums = {fid: [0.0, 0.0, 0.0] for fid in framework_ids}
-        held = [t.resources for t in self.tasks.values()
-                if not t.state.terminal and t.framework_id in sums]
-        owners = [t.framework_id for t in self.tasks.values()
-                  if not t.state.terminal and t.framework_id in sums]
-        for offer in self.offers.values():
-            if offer.framework_id in sums:
-                held.append(offer.resources)
-                owners.append(offer.framework_id)
-        for fid, r in zip(owners, held, strict=True):
-            acc = sums[fid]
-            acc[0] += r.cpus
-            acc[1] += r.mem
-            acc[2] += r.disk
-        return {fid: Resources(*acc) for fid, acc in sums.items()}
+    def _cluster_total(self) -> Resources:
+        """cpus/mem/disk of all live agents (what dominant shares are shares of)."""
+        if self._cluster is None:
+            cpus = mem = disk = 0.0
+            for agent in self.agents.values():
+                if not agent.lost:
+                    cpus += agent.total.cpus
+                    mem += agent.total.mem
+                    disk += agent.total.disk
+            self._cluster = Resources(cpus, mem, disk)
+        return self._cluster
+
+    def _count_total(self, total: Resources, sign: int) -> None:
+        if self._cluster is not None:
+            c = self._cluster
+            self._cluster = Resources(max(0.0, c.cpus + sign * total.cpus),
+                                      max(0.0, c.mem + sign * total.mem),
+                                      max(0.0, c.disk + sign * total.disk))
+
+    def _hold(self, framework_id: str, r: Resources, sign: int) -> None:
+        acc = self._held.setdefault(framework_id, [0.0, 0.0, 0.0])
+        acc[0] = max(0.0, acc[0] + sign * r.cpus)
+        acc[1] = max(0.0, acc[1] + sign * r.mem)
+        acc[2] = max(0.0, acc[2] + sign * r.disk)
+
+    def held(self, framework_id: str) -> Resources:
+        """cpus/mem/disk a framework holds in live tasks and outstanding offers (for DRF)."""
+        return Resources(*self._held.get(framework_id, (0.0, 0.0, 0.0)))
 
     @staticmethod
     def _scalar(r: Resources) -> Resources:
@@ -624,6 +650,7 @@ class Master:
         offer = self.offers.pop(offer_id, None)
         if offer is not None:
             self._offers_on.get(offer.agent_id, set()).discard(offer_id)
+            self._hold(offer.framework_id, offer.resources, -1)
         return offer
 
     def _drop_offers_on(self, agent_id: str, rescind: bool) -> list[object]:
@@ -696,6 +723,8 @@ class Master:
             exit_code=exit_code if exit_code is not None else task.exit_code,
             counted_by_agent=task.counted_by_agent or counted)
         self.tasks[task.id] = updated
+        if state.terminal != task.state.terminal:
+            self._hold(task.framework_id, task.resources, -1 if state.terminal else +1)
         on_agent = self._tasks_on.setdefault(task.agent_id, set())
         if state.terminal:
             on_agent.discard(task.id)

@@ -42,7 +42,7 @@ def build_images() -> None:
 def remove_agent_containers(agent_id: str) -> None:
     client = docker.from_env()
     try:
-        for c in client.containers.list(all=True,
+        for c in client.containers.list(all=True, sparse=True,
                                         filters={"label": [f"berth.agent_id={agent_id}"]}):
             with contextlib.suppress(docker.errors.APIError):  # the backend may be removing it
                 c.remove(force=True)

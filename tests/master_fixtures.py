@@ -54,6 +54,7 @@ class SchedulerClient:
         self.stream_id: str | None = None
         self.events: asyncio.Queue[dict] = asyncio.Queue()
         self.seen: list[dict] = []
+        self.backlog: list[dict] = []
         self._reader: asyncio.Task | None = None
         self._response: aiohttp.ClientResponse | None = None
 
@@ -86,8 +87,12 @@ class SchedulerClient:
 
     async def next_event(self, kind: str, predicate: Callable[[dict], bool] = lambda e: True,
                          timeout: float = DEFAULT_TIMEOUT) -> dict:
-        """The next event of `kind` matching `predicate`; others are skipped (and kept in
-        `seen`)."""
+        """The oldest unclaimed event of `kind` matching `predicate`. Events passed over
+        stay in `backlog` for later calls (all are in `seen`)."""
+        for i, event in enumerate(self.backlog):
+            if event["type"] == kind and predicate(event):
+                return self.backlog.pop(i)
+
         async def find() -> dict:
             while True:
                 event = await self.events.get()
@@ -95,6 +100,7 @@ class SchedulerClient:
                     return event
                 if event["type"] == "__CLOSED__" and kind != "__CLOSED__":
                     raise AssertionError(f"stream closed while waiting for {kind}")
+                self.backlog.append(event)
         return await asyncio.wait_for(find(), timeout)
 
     async def next_update(self, task_id: str, state: str,

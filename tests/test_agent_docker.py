@@ -283,3 +283,41 @@ async def test_other_agents_containers_are_not_adopted(images, agent_id):
             await other.close()
     finally:
         await mine.close()
+
+
+async def test_a_container_removed_behind_the_agents_back_is_reported(backend):
+    task = spec(shell=True, command="sleep 60")
+    await backend.launch(task)
+    running = await wait_for(lambda: backend.recorder.reached(task.task_id, TaskState.RUNNING))
+    client = docker.from_env()
+    try:
+        client.containers.get(running.container_id).remove(force=True)
+    finally:
+        client.close()
+    failed = await wait_for(lambda: backend.recorder.reached(task.task_id, TaskState.FAILED),
+                            what="FAILED")
+    assert failed.exit_code == 137 or "removed" in failed.reason
+    await backend.reconcile()  # nothing left to catch up on
+    assert task.task_id not in backend.tasks
+
+
+async def test_the_seeds_stress60mb_task_runs_as_written(backend):
+    from offers.task import parse_task
+
+    seed = {"id": "stress60", "dockerimage": "stress", "mem": "100", "reshuffleable": True,
+            "nodetype": "lab", "arguments": ["--vm-bytes", "60M", "--vm", "1"]}
+    task = LaunchSpec.from_task(f"stress60-{uuid.uuid4().int % 10**19}", "fw-test",
+                                parse_task(seed))
+    await backend.launch(task)
+    await wait_for(lambda: backend.recorder.reached(task.task_id, TaskState.RUNNING))
+    samples = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while not any(s.mem >= 55 for s in samples):
+        assert loop.time() < deadline, f"never saw ~60 MiB in use: {samples}"
+        samples.extend(await backend.meter())
+        await asyncio.sleep(0.5)
+    assert max(s.mem for s in samples) < 100  # within its limit, not OOM-killed
+    await backend.kill(task.task_id, grace_seconds=5)
+    killed = await wait_for(lambda: backend.recorder.reached(task.task_id, TaskState.KILLED))
+    assert killed.exit_code != 137  # stopped by SIGTERM, not after the grace period
