@@ -212,6 +212,15 @@ class FrameworkService:
             before[event.task_id] = record.state if record else None
         commands = self.scheduler.handle(event)
         for command in commands:
+            if isinstance(command, cmd.Launch):
+                for task_id, spec in command.tasks:
+                    log.info("task_launch", task_id=task_id, agent_id=command.agent_id,
+                             offer_ids=",".join(command.offer_ids), mem=spec.mem,
+                             cpus=spec.cpus)
+            elif isinstance(command, cmd.Kill):
+                record = self.scheduler.task(command.task_id)
+                log.info("task_kill", task_id=command.task_id, agent_id=command.agent_id,
+                         reason=record.reason if record else "unknown to the framework")
             call = self._call_for(command)
             if call is not None:
                 self._outbox.put_nowait((call, offers_at))

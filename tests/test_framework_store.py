@@ -7,6 +7,9 @@ from framework import events as ev
 from framework.store import FrameworkStore
 from offers.states import TaskState
 from tests.framework_harness import Harness, task
+from tests.master_db import db_url
+
+__all__ = ["db_url"]  # the fixture: SQLite, and PostgreSQL when BERTH_TEST_POSTGRES_URL is set
 
 
 def _restart(url: str, h: Harness) -> Harness:
@@ -19,8 +22,8 @@ def _restart(url: str, h: Harness) -> Harness:
     return fresh
 
 
-def test_accepted_tasks_and_instances_survive_a_restart(tmp_path):
-    url = f"sqlite:///{tmp_path / 'berth.db'}"
+def test_accepted_tasks_and_instances_survive_a_restart(db_url):
+    url = db_url
     store = FrameworkStore(url)
     store.migrate()
     store.migrate()  # idempotent
@@ -58,8 +61,8 @@ def test_accepted_tasks_and_instances_survive_a_restart(tmp_path):
     assert [r.task_id for r in fresh.scheduler.tasks() if r.submission_id == killed] == [killed]
 
 
-def test_upsert_overwrites_state(tmp_path):
-    url = f"sqlite:///{tmp_path / 'b.db'}"
+def test_upsert_overwrites_state(db_url):
+    url = db_url
     store = FrameworkStore(url)
     store.migrate()
     h = Harness.make()
