@@ -84,6 +84,8 @@ class TaskListCache:
         if len(self._rows) > 2 * len(records) + 1000:  # forget pruned records now and then
             live = {r.task_id for r in records}
             self._rows = {k: v for k, v in self._rows.items() if k in live}
+            subs = {r.submission_id for r in records}
+            self._specs = {k: v for k, v in self._specs.items() if k in subs}
         return b"[" + b",".join(self.encoded(r) for r in records) + b"]"
 
 
