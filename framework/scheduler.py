@@ -208,7 +208,10 @@ class CharmanderScheduler:
             now = self.clock()
             self._reconciling.update((task_id, now) for task_id, _ in launched)
             out.append(cmd.Reconcile(launched))
-        if not self.has_work():
+        # The master may remember an old SUPPRESS across a re-subscription: say it anew.
+        if self.has_work():
+            out.append(cmd.Revive())
+        else:
             self._suppressed = True
             out.append(cmd.Suppress())
         return out

@@ -260,3 +260,10 @@ def test_one_per_node_with_no_eligible_node_pends_with_a_reason():
     h.offers(h.offer("a1", nodetype="lab"))
     assert h.scheduler.task(sid).state is TaskState.PENDING
     assert "nodetype" in h.scheduler.pending_reason(sid)
+
+
+def test_resubscribing_with_work_revives_and_without_work_suppresses():
+    h = Harness.make()
+    assert cmd.Suppress() in h.send(ev.Subscribed("fw"))
+    h.submit(task("x"))
+    assert cmd.Revive() in h.send(ev.Subscribed("fw"))
