@@ -257,6 +257,22 @@ class MasterService:
                                   "frameworks": frameworks, "tasks": tasks,
                                   "outstanding_offers": len(core.offers)})
 
+    async def metering(self, request: web.Request) -> web.Response:
+        """`GET /v1/metering?since=T`: metered usage samples newer than T, oldest first."""
+        try:
+            since = float(request.query.get("since", "0"))
+            limit = int(request.query.get("limit", "10000"))
+        except ValueError:
+            return error_response(400, "since and limit must be numbers",
+                                  [FieldProblem("since", "must be a number of seconds"),
+                                   FieldProblem("limit", "must be a whole number")])
+        if not 1 <= limit <= 100_000:
+            return error_response(400, "limit out of range",
+                                  [FieldProblem("limit", "must be within 1-100000")])
+        samples = [] if self.store is None else await asyncio.get_running_loop().run_in_executor(
+            self._db, self.store.metering_since, since, limit)
+        return web.json_response({"samples": samples})
+
     # -- HTTP: the scheduler API -------------------------------------------------------------
 
     async def scheduler(self, request: web.Request) -> web.StreamResponse:
@@ -523,6 +539,7 @@ def build_master_app(service: MasterService) -> web.Application:
     app.router.add_get("/health", service.health)
     app.router.add_get("/state", service.state)
     app.router.add_get("/metrics", metrics_handler(service.metrics))
+    app.router.add_get("/v1/metering", service.metering)
     app.router.add_post("/api/v1/scheduler", service.scheduler)
     app.router.add_post("/agent/v1/register", service.agent_register)
     app.router.add_get("/agent/v1/stream", service.agent_stream)

@@ -53,3 +53,17 @@ def bench_e2e(launches: int, agents: int, baseline_agents: int, skip: tuple[str,
 
         result["master"] = master_run(agents=agents, baseline_agents=baseline_agents)
     emit(result, as_json)
+
+
+@bench.command("api")
+@click.option("--seconds", default=5.0, show_default=True, help="How long to POST tasks.")
+@click.option("--concurrency", default=16, show_default=True, help="Clients posting at once.")
+@click.option("--list-tasks", default=10_000, show_default=True,
+              help="Tasks held when timing GET /client/task.")
+@click.option("--json", "as_json", is_flag=True, help="One line of JSON.")
+def bench_api(seconds: float, concurrency: int, list_tasks: int, as_json: bool) -> None:
+    """Task POSTs per second and GET /client/task with many tasks, against GET /admin/ping
+    on the same server in the same run."""
+    from benchmarks.api_load import run
+
+    emit(run(seconds=seconds, concurrency=concurrency, list_tasks=list_tasks), as_json)

@@ -154,6 +154,15 @@ class MasterStore:
                     for r in rows]
 
 
+    def metering_since(self, since: float, limit: int = 10_000) -> list[dict[str, Any]]:
+        """Samples newer than `since` (oldest first), for frameworks that poll for usage."""
+        with self._sessions() as session:
+            rows = session.scalars(select(MeteringRow).where(MeteringRow.t > since)
+                                   .order_by(MeteringRow.t, MeteringRow.id).limit(limit))
+            return [{"task_id": r.task_id, "t": r.t, "cpus": r.cpus, "mem": r.mem,
+                     "agent_id": r.agent_id} for r in rows]
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}

@@ -163,6 +163,18 @@ async def test_exit_code_and_metering_reach_the_master(agent, master):
             return [s for s in samples if s["mem"] >= 25] or None
         samples = await wait_for(hog_samples, timeout=30, what="metering at the master")
         assert samples[-1]["mem"] < 100
+        # Frameworks running apart from the master poll the same samples over HTTP.
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{master.url}/v1/metering", params={"since": "0"}) as resp:
+                polled = (await resp.json())["samples"]
+            async with http.get(f"{master.url}/v1/metering", params={"since": "soon"}) as resp:
+                assert resp.status == 400
+                assert "since" in {e["field"] for e in (await resp.json())["errors"]}
+        assert any(s["task_id"] == "hog-1" and s["mem"] >= 25 for s in polled)
+        later = max(s["t"] for s in polled)
+        async with aiohttp.ClientSession() as http, http.get(
+                f"{master.url}/v1/metering", params={"since": str(later)}) as resp:
+            assert all(s["t"] > later for s in (await resp.json())["samples"])
     finally:
         await fw.close()
 
