@@ -30,6 +30,17 @@ JSON = "application/json"
 # -- the task list, serialized once per change --------------------------------------------
 
 
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _json(body: Any, status: int = 200, **kwargs: Any) -> web.Response:
+    """JSON as Charmander wrote it, `{"code":202,"message":"Run task: stress60"}`, byte for
+    byte, so scripts that match on the seed's answers keep working."""
+    return web.json_response(body, status=status, dumps=_compact, **kwargs)
+
+
 class TaskListCache:
     """JSON of each task instance, remade only when its record changes.
 
@@ -198,7 +209,7 @@ class CharmanderHandlers:
         body: dict[str, Any] = {"code": 202, "message": f"Run task: {spec.id}"}
         if request.path.startswith("/v1/"):
             body["internal_id"] = task_id  # the seed's answer is kept exactly as it was
-        return web.json_response(body, status=202,
+        return _json(body, status=202,
                                  headers={"Location": f"/v1/tasks/{task_id}"})
 
     async def list_tasks(self, request: web.Request) -> web.Response:
@@ -213,11 +224,11 @@ class CharmanderHandlers:
                                   [FieldProblem("prefix", "matches no scheduled or "
                                                           "running task")])
         answers = [{"code": 200, "message": f"Kill task: {task_id}"} for task_id in matched]
-        return web.json_response(answers[0] if len(answers) == 1 else answers)
+        return _json(answers[0] if len(answers) == 1 else answers)
 
     async def reshuffle(self, request: web.Request) -> web.Response:
         await self.service.reshuffle()
-        return web.json_response({"code": 202, "message": "Reshuffle tasks"}, status=202)
+        return _json({"code": 202, "message": "Reshuffle tasks"}, status=202)
 
     # -- /v1 -----------------------------------------------------------------------------
 
@@ -242,7 +253,7 @@ class CharmanderHandlers:
                                   [FieldProblem("task_id", "is not a known task instance")])
         item = self.cache.item(record)
         item["pending_reason"] = self.service.scheduler.pending_reason(task_id)
-        return web.json_response(item)
+        return _json(item)
 
     async def v1_agents(self, request: web.Request) -> web.Response:
         scheduler = self.service.scheduler
@@ -253,15 +264,15 @@ class CharmanderHandlers:
                 counts[record.agent_id] = counts.get(record.agent_id, 0) + 1
         agents = [{"id": agent_id, "hostname": hostname, "tasks": counts.get(agent_id, 0)}
                   for agent_id, hostname in sorted(scheduler.agents().items())]
-        return web.json_response({"agents": agents})
+        return _json({"agents": agents})
 
     async def v1_offers(self, request: web.Request) -> web.Response:
-        return web.json_response({"offers": list(reversed(self.service.recent_offers))})
+        return _json({"offers": list(reversed(self.service.recent_offers))})
 
     async def v1_usage(self, request: web.Request) -> web.Response:
         usage = [{"submission_id": sid, "peak_cpus": cpus, "peak_mem": mem}
                  for sid, (cpus, mem) in sorted(self.service.scheduler.usage().items())]
-        return web.json_response({"usage": usage})
+        return _json({"usage": usage})
 
     async def v1_usage_post(self, request: web.Request) -> web.Response:
         """Metering samples pushed by an outside collector: `{"samples": [{task_id, cpus,
@@ -291,11 +302,11 @@ class CharmanderHandlers:
         for sample in good:
             self.service.observe_usage(sample["task_id"], float(sample["cpus"]),
                                        float(sample["mem"]))
-        return web.json_response({"code": 202, "message": f"{len(good)} samples"},
+        return _json({"code": 202, "message": f"{len(good)} samples"},
                                  status=202)
 
     async def openapi(self, request: web.Request) -> web.Response:
-        return web.json_response(openapi_document())
+        return _json(openapi_document())
 
     async def metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.registry),

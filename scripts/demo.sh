@@ -28,7 +28,7 @@ for _ in $(seq 1 120); do
 done
 
 echo "\$ curl -i $api/admin/ping"
-curl -i "$api/admin/ping"
+curl -si "$api/admin/ping"
 echo
 echo "\$ curl -s -X POST -T examples/stress60mb.json -H \"Accept: application/json\" -H \"Content-Type: application/json\" $api/client/task"
 curl -s -X POST -T examples/stress60mb.json -H "Accept: application/json" -H "Content-Type: application/json" "$api/client/task"
