@@ -22,6 +22,7 @@ import structlog
 from aiohttp import WSMsgType, web
 
 from api import mesos_json as mj
+from api.http_errors import error_response
 from api.master_metrics import MasterCollector, metrics_handler
 from master import commands as C
 from master import events as E
@@ -34,13 +35,6 @@ from offers.states import TaskState
 log = structlog.get_logger("berth.master")
 
 JSON = "application/json"
-
-
-def error_response(status: int, message: str,
-                   problems: list[FieldProblem] | None = None) -> web.Response:
-    body = {"code": status, "message": message,
-            "errors": [p.as_dict() for p in problems or []]}
-    return web.json_response(body, status=status)
 
 
 def _spec_error(exc: SpecError, prefix: str = "") -> web.Response:

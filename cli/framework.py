@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
 from pathlib import Path
 
 import click
 
 from cli import main
+from cli.signals import until_signalled
 
 STRATEGIES = ("binpack", "spread", "first-fit", "random", "intelligence")
 
@@ -46,12 +45,7 @@ def framework_command(master: str, host: str, port: int, db_url: str | None, dat
             raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
         click.echo(f"berth framework: REST API on {running.url}, master {master_url(master)}",
                    err=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await until_signalled()
         await running.stop()
 
     asyncio.run(serve())

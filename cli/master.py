@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
 from pathlib import Path
 
 import click
 
 from cli import main
+from cli.signals import until_signalled
 
 
 @main.command("master")
@@ -38,12 +37,7 @@ def master_command(host: str, port: int, db_url: str | None, data_dir: Path,
                                      agent_timeout=agent_timeout)
         click.echo(f"berth master listening on {running.url} (db {url.split('@')[-1]})",
                    err=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await until_signalled()
         await running.stop()
 
     asyncio.run(serve())

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal
 from pathlib import Path
 
 import click
 
 from cli import main
 from cli.framework import STRATEGIES
+from cli.signals import until_signalled
 
 
 @main.command("up")
@@ -77,12 +76,7 @@ def up_command(data_dir: Path, db_url: str | None, host: str, port: int, master_
         click.echo(f"berth up: framework {running.framework.url}, master {running.master.url}, "
                    f"agent :{running.agent.port} (db {url.split('@')[-1]}); Ctrl-C stops",
                    err=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await until_signalled()
         click.echo("berth up: stopping" + (" (tasks keep running)" if keep_tasks else
                                            " and stopping its containers"), err=True)
         await running.stop(keep_tasks=keep_tasks)
