@@ -335,11 +335,13 @@ ROUTES: list[tuple[str, str, str]] = [
 ]
 
 
+FRAMEWORK = web.AppKey("framework", FrameworkService)
+
+
 def build_charmander_app(service: FrameworkService) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[json_errors])
     handlers = CharmanderHandlers(service)
     for method, path, name in ROUTES:
         app.router.add_route(method, path, getattr(handlers, name))
-    app["framework"] = service
-    app["handlers"] = handlers
+    app[FRAMEWORK] = service
     return app

@@ -527,6 +527,9 @@ def _agent_message(agent_id: str, data: Any) -> object | None:
                                           "METERING")])
 
 
+MASTER = web.AppKey("master", MasterService)
+
+
 def build_master_app(service: MasterService) -> web.Application:
     app = web.Application(client_max_size=16 * 1024 * 1024)
     app.router.add_get("/version", service.version)
@@ -537,7 +540,7 @@ def build_master_app(service: MasterService) -> web.Application:
     app.router.add_post("/api/v1/scheduler", service.scheduler)
     app.router.add_post("/agent/v1/register", service.agent_register)
     app.router.add_get("/agent/v1/stream", service.agent_stream)
-    app["master"] = service
+    app[MASTER] = service
     return app
 
 
