@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-
 from offers.cluster import ClusterState, NodeSpec
 from offers.resources import PortRanges
 

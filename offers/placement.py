@@ -1,1 +1,315 @@
-"""The placement core: which node each task goes to.  (API fixed; implementation lands next.)"""
+"""The placement core: which node each task goes to.
+
+`place(cluster, tasks)` groups tasks into classes of identical demand and constraints and
+places each class in one vectorized pass: filters say how many tasks of the class every
+node can hold, a strategy decides how many each node gets, and tasks are handed out in
+input order. Deterministic for the same input and seed. Every task left unplaced gets a
+reason a person can act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from operator import attrgetter
+
+import numpy as np
+
+from offers.cluster import ClusterState
+from offers.filters import PortBook, fit_counts, nodetype_mask
+from offers.reasons import Reason, ReasonBook, explain_unplaced, node_shortfall
+from offers.strategies import STRATEGIES, FillContext
+from offers.task import SLA, TaskSpec
+
+# Floors for usage-based sizes: a task that was idle when metered still needs something.
+MIN_CPUS = 0.01
+MIN_MEM = 4.0
+
+
+@dataclass(frozen=True)
+class Assignment:
+    task_index: int
+    instance: int
+    hostname: str | None
+    reason: str | None
+    reason_code: str | None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Rows of (task, instance, node or -1, reason or -1), ordered by task then instance."""
+
+    task_index: np.ndarray
+    instance: np.ndarray
+    node: np.ndarray
+    reason_id: np.ndarray
+    reasons: tuple[Reason, ...]
+    hostnames: tuple[str, ...]
+    free_after: np.ndarray
+
+    def rows(self) -> Iterator[Assignment]:
+        hosts, reasons = self.hostnames, self.reasons
+        for t, k, node, r in zip(self.task_index.tolist(), self.instance.tolist(),
+                                 self.node.tolist(), self.reason_id.tolist(), strict=True):
+            reason = reasons[r] if r >= 0 else None
+            yield Assignment(t, k, hosts[node] if node >= 0 else None,
+                             reason.message if reason else None, reason.code if reason else None)
+
+    @property
+    def placed(self) -> int:
+        return int((self.node >= 0).sum())
+
+    @property
+    def unplaced(self) -> int:
+        return int((self.node < 0).sum())
+
+    @property
+    def nodes_used(self) -> int:
+        return int(np.unique(self.node[self.node >= 0]).size)
+
+    def unplaced_by_reason(self) -> dict[str, int]:
+        ids, counts = np.unique(self.reason_id[self.node < 0], return_counts=True)
+        out: dict[str, int] = {}
+        for r, c in zip(ids.tolist(), counts.tolist(), strict=True):
+            code = self.reasons[r].code
+            out[code] = out.get(code, 0) + c
+        return dict(sorted(out.items()))
+
+
+@dataclass(frozen=True)
+class _Class:
+    demand: tuple[float, float, float]
+    nodetype: str | None
+    sla: SLA | None
+    ports: tuple[int, ...]
+
+
+class _Rows:
+    """Accumulates output rows class by class as arrays, never task by task."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add(self, tasks, instances, nodes, reason_ids) -> None:
+        n = len(tasks)
+        self.parts.append((
+            np.asarray(tasks, dtype=np.int64),
+            np.broadcast_to(np.asarray(instances, dtype=np.int32), (n,)),
+            np.broadcast_to(np.asarray(nodes, dtype=np.int32), (n,)),
+            np.broadcast_to(np.asarray(reason_ids, dtype=np.int32), (n,)),
+        ))
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        if not self.parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty.astype(np.int32), empty.astype(np.int32), empty.astype(np.int32)
+        cols = [np.concatenate([p[i] for p in self.parts]) for i in range(4)]
+        order = np.lexsort((cols[1], cols[0]))
+        return tuple(c[order] for c in cols)
+
+
+def effective_demands(tasks: Sequence[TaskSpec], usage: Mapping[str, tuple[float, float]],
+                      margin: float) -> list[tuple[float, float, float]]:
+    """Requested sizes, or metered peaks plus a safety margin where usage is known."""
+    out = []
+    for task in tasks:
+        seen = usage.get(task.id)
+        if seen is None or task.notmetered:
+            out.append(task.demand())
+        else:
+            out.append((max(seen[0] * (1 + margin), MIN_CPUS),
+                        max(seen[1] * (1 + margin), MIN_MEM), task.disk))
+    return out
+
+
+def _inverse(total: np.ndarray) -> np.ndarray:
+    """1/total, with 0 for resources a node does not have (nothing fits there anyway)."""
+    with np.errstate(divide="ignore"):
+        return np.where(total > 0, 1.0 / np.where(total > 0, total, 1.0), 0.0)
+
+
+def _dominant(values: np.ndarray, inverse_total: np.ndarray) -> np.ndarray:
+    """Dominant share: the largest fraction of any one resource (DRF's measure)."""
+    return (values * inverse_total).max(axis=-1)
+
+
+_SHAPE = attrgetter("cpus", "mem", "disk", "nodetype", "sla", "ports")
+
+
+def _group(tasks, strategy, usage, margin, running, rows, book):
+    """Tasks into classes of identical demand and constraints, in first-seen order.
+
+    This is the one loop over tasks, kept to a few C-level calls per task."""
+    sized = strategy == "intelligence" and usage
+    by_key: dict[tuple, list[int]] = {}
+    seen_singletons: set[str] = set()
+    singleton = SLA.SINGLETON
+    for i, task in enumerate(tasks):
+        key = _SHAPE(task)
+        if key[4] is singleton:
+            where = running.get(task.id)
+            if where:
+                rows.add([i], 0, -1, book.id(Reason(
+                    "singleton-running", f"singleton {task.id} already runs on {sorted(where)[0]}")))
+                continue
+            if task.id in seen_singletons:
+                rows.add([i], 0, -1, book.id(Reason(
+                    "singleton-duplicate", f"singleton {task.id} is already in this batch")))
+                continue
+            seen_singletons.add(task.id)
+        if sized and task.id in usage:
+            key = (*effective_demands((task,), usage, margin)[0], *key[3:])
+        members = by_key.get(key)
+        if members is None:
+            members = by_key[key] = []
+        members.append(i)
+    classes: dict[_Class, list[int]] = {}
+    wanted_ports: set[int] = set()
+    for key, members in by_key.items():
+        host_ports = tuple(sorted({m.host_port for m in key[5]}))
+        wanted_ports.update(host_ports)
+        cls = _Class(key[:3], key[3], key[4], host_ports)
+        if cls in classes:  # same host ports, other container ports: one class
+            classes[cls].extend(members)
+            classes[cls].sort()
+        else:
+            classes[cls] = members
+    return classes, wanted_ports
+
+
+def place(
+    cluster: ClusterState,
+    tasks: Sequence[TaskSpec],
+    *,
+    strategy: str = "binpack",
+    seed: int = 0,
+    usage: Mapping[str, tuple[float, float]] | None = None,
+    running: Mapping[str, Collection[str]] | None = None,
+    margin: float = 0.1,
+) -> Placement:
+    """Place `tasks` on `cluster`; input order is priority within a class.
+
+    - `usage`: task id -> observed peak (cpus, mem MiB); the `intelligence` strategy sizes
+      those tasks by it (times 1 + margin) instead of by what they asked for.
+    - `running`: task id -> hostnames where an instance already runs, so that a `singleton`
+      is not started twice and a `one-per-node` task only fills the nodes it is missing on.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
+    usage = usage or {}
+    running = running or {}
+    rng = np.random.default_rng(seed)
+    free = cluster.free.copy()
+    total = cluster.total
+    book = ReasonBook()
+    rows = _Rows()
+    classes, wanted_ports = _group(tasks, strategy, usage, margin, running, rows, book)
+    ports = PortBook(cluster, wanted_ports)
+
+    daemon = [c for c in classes if c.sla is SLA.ONE_PER_NODE]
+    others = [c for c in classes if c.sla is not SLA.ONE_PER_NODE]
+    packing = strategy in ("binpack", "intelligence")
+    if packing:
+        # Largest first packs best (first-fit decreasing, by dominant share of the biggest node).
+        biggest = total.max(axis=0) if cluster.size else np.ones(total.shape[1])
+        inverse_biggest = _inverse(biggest)
+        others.sort(key=lambda c: -float(_dominant(np.asarray(c.demand), inverse_biggest)))
+
+    fill = STRATEGIES[strategy]
+    inverse = _inverse(total)
+    balancing = strategy in ("binpack", "intelligence", "spread")
+    for cls in daemon:
+        _place_daemon(cluster, tasks, cls, classes[cls], free, ports, running, rows, book)
+
+    target = None
+    if packing and others and cluster.size:
+        wanted = np.zeros(total.shape[1])
+        for cls in others:
+            demand = np.asarray(cls.demand)
+            mask = nodetype_mask(cluster, cluster.nodetype_code(cls.nodetype))
+            if (fit_counts(free[mask], demand) > 0).any():  # hopeless classes need no room
+                wanted += demand * len(classes[cls])
+        target = _binpack_target(free, total, inverse, wanted)
+
+    short: list[tuple[_Class, list[int]]] = []
+    for cls in others:
+        members = classes[cls]
+        demand = np.asarray(cls.demand)
+        code = cluster.nodetype_code(cls.nodetype)
+        mask = nodetype_mask(cluster, code)
+        if cls.ports:
+            mask &= ports.free_mask(cls.ports)
+        caps = np.where(mask, fit_counts(free, demand), 0)
+        if cls.ports:
+            caps = np.minimum(caps, 1)  # a host port can be given once per node
+        ctx = FillContext(
+            share=_dominant(demand[None, :], inverse) if balancing else None,
+            utilization=_dominant(total - free, inverse) if balancing else None,
+            target=target,
+            rng=rng,
+        )
+        alloc = fill(caps, len(members), ctx)
+        placed = int(alloc.sum())
+        if placed:
+            nodes = np.repeat(np.arange(cluster.size), alloc)
+            # Input order is priority: the first tasks of the class take the chosen slots,
+            # in the strategy's node order (lowest index first for ties).
+            rows.add(members[:placed], 0, nodes, -1)
+            free -= alloc[:, None] * demand[None, :]
+            if cls.ports:
+                ports.take(cls.ports, np.flatnonzero(alloc))
+        if placed < len(members):
+            short.append((cls, members[placed:]))
+
+    # Reasons speak of the cluster as the whole batch left it, which is what people see.
+    for cls, left in short:
+        reason = explain_unplaced(cluster, free, np.asarray(cls.demand),
+                                  cluster.nodetype_code(cls.nodetype), cls.nodetype, cls.ports,
+                                  ports)
+        rows.add(left, 0, -1, book.id(reason))
+
+    task_index, instance, node, reason_id = rows.arrays()
+    return Placement(task_index, instance, node, reason_id, book.reasons(), cluster.hostnames,
+                     free)
+
+
+def _binpack_target(free: np.ndarray, total: np.ndarray, inverse: np.ndarray,
+                    wanted: np.ndarray) -> np.ndarray:
+    """The fewest of the fullest nodes whose free capacity covers the whole batch."""
+    utilization = _dominant(total - free, inverse)
+    order = np.lexsort((np.arange(free.shape[0]), -utilization))
+    covered = np.cumsum(free[order], axis=0) >= wanted[None, :] - 1e-9
+    enough = np.flatnonzero(covered.all(axis=1))
+    k = int(enough[0]) + 1 if enough.size else free.shape[0]
+    target = np.zeros(free.shape[0], dtype=bool)
+    target[order[:k]] = True
+    return target
+
+
+def _place_daemon(cluster, tasks, cls, members, free, ports, running, rows, book) -> None:
+    """`one-per-node`: one instance on every eligible node that has room, never two."""
+    demand = np.asarray(cls.demand)
+    code = cluster.nodetype_code(cls.nodetype)
+    eligible = nodetype_mask(cluster, code)
+    for i in members:
+        have = running.get(tasks[i].id, ())
+        mask = eligible.copy()
+        if have:
+            mask[[cluster.index_of(h) for h in have if h in cluster.hostnames]] = False
+        if not mask.any():
+            if not eligible.any():
+                reason = explain_unplaced(cluster, free, demand, code, cls.nodetype, (), ports)
+                rows.add([i], 0, -1, book.id(reason))
+            continue
+        room = mask & (fit_counts(free, demand) >= 1)
+        if cls.ports:
+            room &= ports.free_mask(cls.ports)
+        nodes = np.flatnonzero(room)
+        if nodes.size:
+            rows.add(np.full(nodes.size, i), np.arange(nodes.size), nodes, -1)
+            free[nodes] -= demand
+            ports.take(cls.ports, nodes)
+        short = np.flatnonzero(mask & ~room)
+        for k, node in enumerate(short.tolist(), start=nodes.size):
+            reason = node_shortfall(cluster, free, demand, cls.ports, ports, node)
+            rows.add([i], k, -1, book.id(reason))

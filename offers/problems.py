@@ -46,6 +46,9 @@ def problems_from(exc: ValidationError) -> list[FieldProblem]:
             msg = "unknown field"
         elif err["type"] == "missing":
             msg = "is required"
+        # Say it in JSON's words: callers send lists and objects, not tuples and dicts.
+        msg = msg.replace("a valid tuple", "a JSON list").replace("a valid dictionary",
+                                                                   "a JSON object")
         out.append(FieldProblem(_field_path(loc), msg))
     return out
 

@@ -194,9 +194,11 @@ class TaskSpec(BaseModel):
     @model_validator(mode="after")
     def _ports_fit_network(self) -> TaskSpec:
         if self.ports and self.networkmode is not NetworkMode.BRIDGE:
+            why = ("shares the host's ports" if self.networkmode is NetworkMode.HOST
+                   else "has no network")
             raise ValueError(
                 f"ports: host port mappings need networkmode 'bridge'; with "
-                f"'{self.networkmode}' the container {'shares the host ports' if self.networkmode is NetworkMode.HOST else 'has no network'}"
+                f"'{self.networkmode}' the container {why}"
             )
         seen: set[tuple[int, str]] = set()
         for mapping in self.ports:
