@@ -1,0 +1,605 @@
+"""The Mesos v1 scheduler API's JSON, both ways: for the master (server) and for frameworks
+(client). Field names and shapes follow Mesos's own JSON so that Mesos framework libraries
+work unchanged; berth's `Resources`, `TaskState` and `LaunchSpec` are what the rest sees.
+
+Server side: `parse_call`, `launch_from_task_info`, `*_event` encoders, `encode_record`.
+Client side: `*_call` builders, `task_info`, `RecordIODecoder`, `offer_from_mesos`,
+`status_from_mesos`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from master.events import TaskLaunch
+from master.records import OfferRecord, StatusUpdate
+from master.resources import Resources
+from offers.launch import LaunchSpec
+from offers.offer import Offer
+from offers.problems import FieldProblem, SpecError, problems_from
+from offers.states import TaskState
+from offers.task import NetworkMode, PortMapping, Volume
+
+VERSION = "1.11.0"
+
+# berth's states on the wire. PENDING never leaves the framework; it is STAGING to Mesos.
+STATE_TO_MESOS: dict[TaskState, str] = {
+    TaskState.PENDING: "TASK_STAGING",
+    TaskState.STAGING: "TASK_STAGING",
+    TaskState.STARTING: "TASK_STARTING",
+    TaskState.RUNNING: "TASK_RUNNING",
+    TaskState.KILLING: "TASK_KILLING",
+    TaskState.FINISHED: "TASK_FINISHED",
+    TaskState.FAILED: "TASK_FAILED",
+    TaskState.KILLED: "TASK_KILLED",
+    TaskState.LOST: "TASK_LOST",
+    TaskState.ERROR: "TASK_ERROR",
+}
+MESOS_TO_STATE: dict[str, TaskState] = {
+    **{v: k for k, v in STATE_TO_MESOS.items() if k is not TaskState.PENDING},
+    # Mesos states berth folds into its own.
+    "TASK_DROPPED": TaskState.LOST,
+    "TASK_UNREACHABLE": TaskState.LOST,
+    "TASK_GONE": TaskState.LOST,
+    "TASK_GONE_BY_OPERATOR": TaskState.LOST,
+    "TASK_UNKNOWN": TaskState.LOST,
+}
+
+NOTMETERED_LABEL = "berth.notmetered"
+
+# -- RecordIO -------------------------------------------------------------------------------
+
+
+def encode_record(obj: Mapping[str, Any]) -> bytes:
+    """One RecordIO record: `<length in bytes>\\n<json>`."""
+    data = json.dumps(obj, separators=(",", ":")).encode()
+    return str(len(data)).encode() + b"\n" + data
+
+
+class RecordIODecoder:
+    """Feed it chunks as they arrive; it returns the complete records, decoded."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, chunk: bytes) -> list[dict[str, Any]]:
+        self._buffer += chunk
+        out = []
+        while True:
+            newline = self._buffer.find(b"\n")
+            if newline < 0:
+                break
+            length = int(self._buffer[:newline])
+            end = newline + 1 + length
+            if len(self._buffer) < end:
+                break
+            out.append(json.loads(self._buffer[newline + 1:end]))
+            self._buffer = self._buffer[end:]
+        return out
+
+
+# -- resources ------------------------------------------------------------------------------
+
+
+def resources_to_mesos(res: Resources, role: str = "*") -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for name in ("cpus", "mem", "disk"):
+        value = getattr(res, name)
+        if value > 0:
+            out.append({"name": name, "type": "SCALAR", "scalar": {"value": round(value, 6)},
+                        "role": role})
+    if res.ports:
+        out.append({"name": "ports", "type": "RANGES", "role": role,
+                    "ranges": {"range": [{"begin": lo, "end": hi} for lo, hi in res.ports]}})
+    return out
+
+
+def resources_from_mesos(items: Any, field: str = "resources") -> Resources:
+    """Sum a Mesos resource list; raise SpecError naming the bad entry."""
+    if not isinstance(items, list):
+        raise SpecError([FieldProblem(field, "must be a list of resources")])
+    scalars = {"cpus": 0.0, "mem": 0.0, "disk": 0.0}
+    ports: list[tuple[int, int]] = []
+    problems = []
+    for i, item in enumerate(items):
+        where = f"{field}[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            problems.append(FieldProblem(f"{where}.name", "is required"))
+            continue
+        name, kind = item["name"], item.get("type", "SCALAR")
+        if name in scalars:
+            value = (item.get("scalar") or {}).get("value")
+            if kind != "SCALAR" or isinstance(value, bool) or not isinstance(
+                    value, int | float) or not value >= 0 or value == float("inf"):
+                problems.append(FieldProblem(f"{where}.scalar.value",
+                                             f"{name} needs a SCALAR value >= 0"))
+                continue
+            scalars[name] += float(value)
+        elif name == "ports":
+            ranges = (item.get("ranges") or {}).get("range")
+            if kind != "RANGES" or not isinstance(ranges, list):
+                problems.append(FieldProblem(f"{where}.ranges.range",
+                                             "ports need RANGES of {begin, end}"))
+                continue
+            for j, r in enumerate(ranges):
+                lo, hi = (r or {}).get("begin"), (r or {}).get("end")
+                if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi <= 65535):
+                    problems.append(FieldProblem(f"{where}.ranges.range[{j}]",
+                                                 "needs integer begin <= end within 1-65535"))
+                    continue
+                ports.append((lo, hi))
+        else:
+            problems.append(FieldProblem(f"{where}.name",
+                                         f"{name!r} is not a resource berth offers "
+                                         "(cpus, mem, disk, ports)"))
+    if problems:
+        raise SpecError(problems)
+    return Resources(ports=()) + Resources(ports=tuple(ports), **scalars)
+
+
+# -- server side: events ------------------------------------------------------------------
+
+
+def _attributes(attrs: Mapping[str, str]) -> list[dict[str, Any]]:
+    return [{"name": k, "type": "TEXT", "text": {"value": str(v)}}
+            for k, v in sorted(attrs.items())]
+
+
+def offer_to_mesos(offer: OfferRecord) -> dict[str, Any]:
+    return {
+        "id": {"value": offer.id},
+        "framework_id": {"value": offer.framework_id},
+        "agent_id": {"value": offer.agent_id},
+        "hostname": offer.hostname,
+        "attributes": _attributes(offer.attributes),
+        "resources": resources_to_mesos(offer.resources),
+    }
+
+
+def status_to_mesos(status: StatusUpdate) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "task_id": {"value": status.task_id},
+        "state": STATE_TO_MESOS[status.state],
+        "source": status.source,
+        "timestamp": status.timestamp,
+    }
+    if status.agent_id:
+        out["agent_id"] = {"value": status.agent_id}
+    if status.reason:
+        out["reason"] = status.reason
+    if status.message:
+        out["message"] = status.message
+    if status.uuid:
+        out["uuid"] = status.uuid
+    if status.container_id:
+        out["container_status"] = {"container_id": {"value": status.container_id}}
+    if status.exit_code is not None:
+        out["labels"] = {"labels": [{"key": "berth.exit_code", "value": str(status.exit_code)}]}
+    return out
+
+
+def subscribed_event(framework_id: str, heartbeat_interval_seconds: float) -> dict[str, Any]:
+    return {"type": "SUBSCRIBED", "subscribed": {
+        "framework_id": {"value": framework_id},
+        "heartbeat_interval_seconds": heartbeat_interval_seconds}}
+
+
+def offers_event(offers: Iterable[OfferRecord]) -> dict[str, Any]:
+    return {"type": "OFFERS", "offers": {"offers": [offer_to_mesos(o) for o in offers]}}
+
+
+def rescind_event(offer_id: str) -> dict[str, Any]:
+    return {"type": "RESCIND", "rescind": {"offer_id": {"value": offer_id}}}
+
+
+def update_event(status: StatusUpdate) -> dict[str, Any]:
+    return {"type": "UPDATE", "update": {"status": status_to_mesos(status)}}
+
+
+def failure_event(agent_id: str) -> dict[str, Any]:
+    return {"type": "FAILURE", "failure": {"agent_id": {"value": agent_id}}}
+
+
+def error_event(message: str) -> dict[str, Any]:
+    return {"type": "ERROR", "error": {"message": message}}
+
+
+HEARTBEAT_EVENT = {"type": "HEARTBEAT"}
+
+
+# -- server side: calls ---------------------------------------------------------------------
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # Mesos libraries send fields berth ignores
+
+
+class _Value(_Model):
+    value: str = Field(min_length=1)
+
+
+class _Filters(_Model):
+    refuse_seconds: float | None = Field(None, ge=0, allow_inf_nan=False)
+
+
+class _FrameworkInfo(_Model):
+    user: str = ""
+    name: str = ""
+    id: _Value | None = None
+    roles: list[str] = Field(default_factory=list)
+    role: str | None = None
+    capabilities: list[dict[str, Any]] = Field(default_factory=list)
+    failover_timeout: float | None = None
+    hostname: str | None = None
+
+
+class _Subscribe(_Model):
+    framework_info: _FrameworkInfo
+
+
+class _Launch(_Model):
+    task_infos: list[dict[str, Any]]
+
+
+class _Operation(_Model):
+    type: str
+    launch: _Launch | None = None
+
+
+class _Accept(_Model):
+    offer_ids: list[_Value]
+    operations: list[_Operation] = Field(default_factory=list)
+    filters: _Filters | None = None
+
+
+class _Decline(_Model):
+    offer_ids: list[_Value]
+    filters: _Filters | None = None
+
+
+class _Kill(_Model):
+    task_id: _Value
+    agent_id: _Value | None = None
+
+
+class _Acknowledge(_Model):
+    agent_id: _Value | None = None
+    task_id: _Value
+    uuid: str = Field(min_length=1)
+
+
+class _ReconcileTask(_Model):
+    task_id: _Value
+    agent_id: _Value | None = None
+
+
+class _Reconcile(_Model):
+    tasks: list[_ReconcileTask] = Field(default_factory=list)
+
+
+CALL_TYPES = ("SUBSCRIBE", "TEARDOWN", "ACCEPT", "DECLINE", "REVIVE", "KILL", "SHUTDOWN",
+              "ACKNOWLEDGE", "RECONCILE", "MESSAGE", "REQUEST", "SUPPRESS")
+
+
+class Call(_Model):
+    type: str
+    framework_id: _Value | None = None
+    subscribe: _Subscribe | None = None
+    accept: _Accept | None = None
+    decline: _Decline | None = None
+    kill: _Kill | None = None
+    acknowledge: _Acknowledge | None = None
+    reconcile: _Reconcile | None = None
+
+
+_BODY_OF = {"SUBSCRIBE": "subscribe", "ACCEPT": "accept", "DECLINE": "decline",
+            "KILL": "kill", "ACKNOWLEDGE": "acknowledge"}
+SUPPORTED_CALLS = ("SUBSCRIBE", "TEARDOWN", "ACCEPT", "DECLINE", "REVIVE", "KILL",
+                   "ACKNOWLEDGE", "RECONCILE", "SUPPRESS")
+
+
+def parse_call(data: Any) -> Call:
+    """Validate a scheduler call's JSON; raise SpecError naming each bad field."""
+    if not isinstance(data, dict):
+        raise SpecError([FieldProblem("", "a call must be a JSON object")])
+    try:
+        call = Call.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(problems_from(exc)) from None
+    if call.type not in SUPPORTED_CALLS:
+        raise SpecError([FieldProblem("type", f"{call.type!r} is not a call berth supports; "
+                                              f"use one of {', '.join(SUPPORTED_CALLS)}")])
+    body = _BODY_OF.get(call.type)
+    if body and getattr(call, body) is None:
+        raise SpecError([FieldProblem(body, f"is required for a {call.type} call")])
+    if call.type == "ACCEPT":
+        for i, op in enumerate(call.accept.operations):
+            if op.type != "LAUNCH":
+                raise SpecError([FieldProblem(f"accept.operations[{i}].type",
+                                              f"{op.type!r} is not supported; only LAUNCH")])
+            if op.launch is None:
+                raise SpecError([FieldProblem(f"accept.operations[{i}].launch",
+                                              "is required for a LAUNCH operation")])
+    return call
+
+
+class _Docker(_Model):
+    image: str = Field(min_length=1)
+    network: str = "HOST"  # Mesos's default
+    port_mappings: list[dict[str, Any]] = Field(default_factory=list)
+    privileged: bool = False
+
+
+class _VolumeInfo(_Model):
+    container_path: str
+    host_path: str | None = None
+    mode: str = "RW"
+
+
+class _Container(_Model):
+    type: str
+    docker: _Docker | None = None
+    volumes: list[_VolumeInfo] = Field(default_factory=list)
+
+
+class _EnvVar(_Model):
+    name: str
+    value: str = ""
+
+
+class _Environment(_Model):
+    variables: list[_EnvVar] = Field(default_factory=list)
+
+
+class _Command(_Model):
+    shell: bool = True  # Mesos's default
+    value: str | None = None
+    arguments: list[str] = Field(default_factory=list)
+    environment: _Environment | None = None
+
+
+class _Label(_Model):
+    key: str
+    value: str = ""
+
+
+class _Labels(_Model):
+    labels: list[_Label] = Field(default_factory=list)
+
+
+class _TaskInfo(_Model):
+    name: str
+    task_id: _Value
+    agent_id: _Value
+    resources: list[Any]
+    command: _Command | None = None
+    container: _Container | None = None
+    labels: _Labels | None = None
+
+
+_NETWORKS = {"BRIDGE": NetworkMode.BRIDGE, "HOST": NetworkMode.HOST, "NONE": NetworkMode.NONE}
+
+
+def launch_from_task_info(data: Any, framework_id: str, field: str = "task_info") -> TaskLaunch:
+    """A Mesos TaskInfo with a DOCKER container -> berth's TaskLaunch; SpecError otherwise."""
+    try:
+        info = _TaskInfo.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError([FieldProblem(f"{field}.{p.field}" if p.field else field, p.problem)
+                         for p in problems_from(exc)]) from None
+    res = resources_from_mesos(info.resources, f"{field}.resources")
+    container = info.container
+    if container is None or container.type != "DOCKER" or container.docker is None:
+        raise SpecError([FieldProblem(f"{field}.container",
+                                      "berth runs DOCKER containers only: give container "
+                                      "{type: DOCKER, docker: {image}}")])
+    docker = container.docker
+    network = _NETWORKS.get(docker.network)
+    if network is None:
+        raise SpecError([FieldProblem(f"{field}.container.docker.network",
+                                      f"{docker.network!r} is not one of BRIDGE, HOST, NONE")])
+    problems = []
+    mappings = []
+    for i, pm in enumerate(docker.port_mappings):
+        try:
+            mappings.append(PortMapping(host_port=pm.get("host_port"),
+                                        container_port=pm.get("container_port"),
+                                        protocol=pm.get("protocol") or "tcp"))
+        except (ValidationError, AttributeError):
+            problems.append(FieldProblem(f"{field}.container.docker.port_mappings[{i}]",
+                                         "needs integer host_port and container_port "
+                                         "(1-65535), protocol tcp or udp"))
+    volumes = []
+    for i, vol in enumerate(container.volumes):
+        mode = {"RO": "ro", "RW": "rw"}.get(vol.mode)
+        try:
+            if vol.host_path is None:
+                raise ValueError("host_path is required (berth mounts host paths only)")
+            if mode is None:
+                raise ValueError(f"mode {vol.mode!r} is not RO or RW")
+            volumes.append(Volume(host_path=vol.host_path, container_path=vol.container_path,
+                                  mode=mode))
+        except (ValidationError, ValueError) as exc:
+            text = str(exc).splitlines()[-1] if isinstance(exc, ValidationError) else str(exc)
+            problems.append(FieldProblem(f"{field}.container.volumes[{i}]", text.strip()))
+    command = info.command
+    shell, value, arguments, env = False, None, (), {}
+    if command is not None:
+        shell = command.shell
+        value = command.value
+        arguments = tuple(command.arguments)
+        if shell and not value:
+            problems.append(FieldProblem(f"{field}.command.value",
+                                         "is required when shell is true"))
+        if command.environment:
+            env = {v.name: v.value for v in command.environment.variables}
+    labels = {lb.key: lb.value for lb in info.labels.labels} if info.labels else {}
+    if problems:
+        raise SpecError(problems)
+    try:
+        spec = LaunchSpec(
+            task_id=info.task_id.value, framework_id=framework_id, name=info.name,
+            image=docker.image, shell=shell, command=value,
+            arguments=() if shell else arguments, network=network, ports=tuple(mappings),
+            volumes=tuple(volumes), cpus=res.cpus, mem=res.mem, disk=res.disk, env=env,
+            labels=labels, privileged=docker.privileged,
+            notmetered=labels.get(NOTMETERED_LABEL, "").lower() == "true")
+    except ValidationError as exc:
+        raise SpecError([FieldProblem(f"{field}.{p.field}" if p.field else field, p.problem)
+                         for p in problems_from(exc)]) from None
+    return TaskLaunch(task_id=info.task_id.value, name=info.name,
+                      agent_id=info.agent_id.value, resources=res, spec=spec)
+
+
+# -- client side ----------------------------------------------------------------------------
+
+
+def _call(kind: str, framework_id: str | None, **body: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": kind}
+    if framework_id:
+        out["framework_id"] = {"value": framework_id}
+    out.update(body)
+    return out
+
+
+def subscribe_call(name: str, user: str = "root", framework_id: str | None = None,
+                   capabilities: Sequence[str] = ("PARTITION_AWARE", "TASK_KILLING_STATE"),
+                   failover_timeout: float = 7 * 24 * 3600.0) -> dict[str, Any]:
+    info: dict[str, Any] = {"user": user, "name": name, "roles": ["*"],
+                            "capabilities": [{"type": c} for c in capabilities],
+                            "failover_timeout": failover_timeout}
+    if framework_id:
+        info["id"] = {"value": framework_id}
+    return _call("SUBSCRIBE", framework_id, subscribe={"framework_info": info})
+
+
+def _filters(refuse_seconds: float | None) -> dict[str, Any]:
+    return {} if refuse_seconds is None else {"filters": {"refuse_seconds": refuse_seconds}}
+
+
+def accept_call(framework_id: str, offer_ids: Sequence[str], task_infos: Sequence[dict],
+                refuse_seconds: float | None = None) -> dict[str, Any]:
+    ops = [{"type": "LAUNCH", "launch": {"task_infos": list(task_infos)}}] if task_infos else []
+    return _call("ACCEPT", framework_id, accept={
+        "offer_ids": [{"value": o} for o in offer_ids], "operations": ops,
+        **_filters(refuse_seconds)})
+
+
+def decline_call(framework_id: str, offer_ids: Sequence[str],
+                 refuse_seconds: float | None = None) -> dict[str, Any]:
+    return _call("DECLINE", framework_id, decline={
+        "offer_ids": [{"value": o} for o in offer_ids], **_filters(refuse_seconds)})
+
+
+def kill_call(framework_id: str, task_id: str, agent_id: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"task_id": {"value": task_id}}
+    if agent_id:
+        body["agent_id"] = {"value": agent_id}
+    return _call("KILL", framework_id, kill=body)
+
+
+def acknowledge_call(framework_id: str, status: Mapping[str, Any]) -> dict[str, Any]:
+    """Acknowledge a TaskStatus as received (only statuses that carry a `uuid`)."""
+    return _call("ACKNOWLEDGE", framework_id, acknowledge={
+        "agent_id": status.get("agent_id") or {"value": ""}, "task_id": status["task_id"],
+        "uuid": status["uuid"]})
+
+
+def reconcile_call(framework_id: str,
+                   tasks: Iterable[tuple[str, str | None]] = ()) -> dict[str, Any]:
+    items = []
+    for task_id, agent_id in tasks:
+        item: dict[str, Any] = {"task_id": {"value": task_id}}
+        if agent_id:
+            item["agent_id"] = {"value": agent_id}
+        items.append(item)
+    return _call("RECONCILE", framework_id, reconcile={"tasks": items})
+
+
+def revive_call(framework_id: str) -> dict[str, Any]:
+    return _call("REVIVE", framework_id)
+
+
+def suppress_call(framework_id: str) -> dict[str, Any]:
+    return _call("SUPPRESS", framework_id)
+
+
+def teardown_call(framework_id: str) -> dict[str, Any]:
+    return _call("TEARDOWN", framework_id)
+
+
+def task_info(spec: LaunchSpec, agent_id: str) -> dict[str, Any]:
+    """A Mesos TaskInfo for a LaunchSpec, asking for exactly its size and host ports."""
+    host_ports = sorted({m.host_port for m in spec.ports})
+    res = Resources(cpus=spec.cpus, mem=spec.mem, disk=spec.disk,
+                    ports=tuple((p, p) for p in host_ports))
+    docker: dict[str, Any] = {
+        "image": spec.image, "network": spec.network.value.upper(),
+        "port_mappings": [{"host_port": m.host_port, "container_port": m.container_port,
+                           "protocol": m.protocol} for m in spec.ports],
+        "privileged": spec.privileged}
+    if spec.shell:
+        command: dict[str, Any] = {"shell": True, "value": spec.command or ""}
+    else:
+        command = {"shell": False, "arguments": list(spec.arguments)}
+        if spec.command:
+            command["value"] = spec.command
+    if spec.env:
+        command["environment"] = {"variables": [{"name": k, "value": v}
+                                                for k, v in spec.env.items()]}
+    labels = dict(spec.labels)
+    if spec.notmetered:
+        labels[NOTMETERED_LABEL] = "true"
+    info: dict[str, Any] = {
+        "name": spec.name, "task_id": {"value": spec.task_id},
+        "agent_id": {"value": agent_id}, "resources": resources_to_mesos(res),
+        "command": command,
+        "container": {"type": "DOCKER", "docker": docker, "volumes": [
+            {"host_path": v.host_path, "container_path": v.container_path,
+             "mode": v.mode.upper()} for v in spec.volumes]}}
+    if labels:
+        info["labels"] = {"labels": [{"key": k, "value": v} for k, v in labels.items()]}
+    return info
+
+
+def offer_from_mesos(data: Mapping[str, Any]) -> Offer:
+    """A Mesos Offer JSON -> offers.Offer (what the placement core consumes)."""
+    res = resources_from_mesos(data.get("resources", []), "offer.resources")
+    attrs = {}
+    for a in data.get("attributes", []):
+        if a.get("type", "TEXT") == "TEXT":
+            attrs[a["name"]] = a.get("text", {}).get("value", "")
+        elif a.get("type") == "SCALAR":
+            attrs[a["name"]] = str(a.get("scalar", {}).get("value", ""))
+    return Offer(id=data["id"]["value"], agent_id=data["agent_id"]["value"],
+                 hostname=data.get("hostname", ""), cpus=res.cpus, mem=res.mem, disk=res.disk,
+                 ports=res.ports, attributes=attrs)
+
+
+@dataclass(frozen=True)
+class TaskStatusView:
+    """A Mesos TaskStatus read back into berth's terms (client side)."""
+
+    task_id: str
+    state: TaskState
+    mesos_state: str
+    agent_id: str | None
+    reason: str | None
+    message: str | None
+    uuid: str | None
+    container_id: str | None
+    raw: Mapping[str, Any]
+
+
+def status_from_mesos(data: Mapping[str, Any]) -> TaskStatusView:
+    container = (data.get("container_status") or {}).get("container_id") or {}
+    return TaskStatusView(
+        task_id=data["task_id"]["value"], state=MESOS_TO_STATE[data["state"]],
+        mesos_state=data["state"], agent_id=(data.get("agent_id") or {}).get("value"),
+        reason=data.get("reason"), message=data.get("message"), uuid=data.get("uuid"),
+        container_id=container.get("value"), raw=data)

@@ -1,0 +1,112 @@
+"""What the Charmander scheduler reacts to. Frozen: an event is a fact that happened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from offers.offer import Offer
+from offers.states import TaskState
+from offers.task import TaskSpec
+
+
+@dataclass(frozen=True)
+class TaskSubmitted:
+    """A task accepted by the REST API (already on disk). `task_id` is `<id>-<ns timestamp>`."""
+
+    task_id: str
+    spec: TaskSpec
+
+
+@dataclass(frozen=True)
+class TaskRecovered:
+    """A task instance read back from the store after a restart of the framework.
+
+    `submission_id` is the internal id the instance belongs to; `killed` says the user
+    asked to kill this instance; `wanted` is the submission's desired state (False once
+    someone asked to kill it). Launched instances are reconciled after SUBSCRIBED.
+    """
+
+    task_id: str
+    submission_id: str
+    spec: TaskSpec
+    state: TaskState
+    created_at: float
+    agent_id: str | None = None
+    hostname: str | None = None
+    container_id: str | None = None
+    reason: str | None = None
+    killed: bool = False
+    by_usage: bool = False
+    wanted: bool = True
+    launched_spec: TaskSpec | None = None
+
+
+@dataclass(frozen=True)
+class Subscribed:
+    """The master accepted our SUBSCRIBE (first time or again after a disconnect)."""
+
+    framework_id: str
+
+
+@dataclass(frozen=True)
+class OffersReceived:
+    offers: tuple[Offer, ...]
+
+
+@dataclass(frozen=True)
+class OfferRescinded:
+    offer_id: str
+
+
+@dataclass(frozen=True)
+class TaskStatusChanged:
+    """An UPDATE from the master about one task instance (a Mesos task id)."""
+
+    task_id: str
+    state: TaskState
+    reason: str | None
+    agent_id: str | None
+    hostname: str | None = None
+    container_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AgentLost:
+    agent_id: str
+
+
+@dataclass(frozen=True)
+class KillRequested:
+    """Kill every task whose internal id starts with `prefix` (Charmander's DELETE)."""
+
+    prefix: str
+
+
+@dataclass(frozen=True)
+class ReshuffleRequested:
+    """Restart every running reshuffleable task, placed again by its metered usage."""
+
+
+@dataclass(frozen=True)
+class UsageObserved:
+    """A metering sample of one task instance: cores and MiB in use."""
+
+    task_id: str
+    cpus: float
+    mem: float
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passed: retry timers and staging timeouts are checked against the clock."""
+
+
+Event = (TaskSubmitted | TaskRecovered | Subscribed | OffersReceived | OfferRescinded
+         | TaskStatusChanged | AgentLost | KillRequested | ReshuffleRequested | UsageObserved
+         | Tick)
+
+__all__ = [
+    "AgentLost", "Event", "KillRequested", "OfferRescinded", "OffersReceived",
+    "ReshuffleRequested", "Subscribed", "TaskRecovered", "TaskStatusChanged", "TaskSubmitted",
+    "Tick", "UsageObserved",
+]

@@ -1,0 +1,52 @@
+"""Read-only views of the scheduler's state: one record per task instance (a Mesos task)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from offers.states import TaskState
+from offers.task import SLA, TaskSpec
+
+LIVE = frozenset({TaskState.STAGING, TaskState.STARTING, TaskState.RUNNING})
+"""Launched and not being killed: what counts against an SLA."""
+
+LAUNCHED = frozenset({TaskState.STAGING, TaskState.STARTING, TaskState.RUNNING,
+                      TaskState.KILLING, TaskState.LOST})
+"""States in which a container may exist on an agent: what reconciliation asks about."""
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """One task instance as the scheduler sees it.
+
+    `task_id` is the Mesos task id: the internal id `<id>-<ns>` for a task's first instance,
+    `<internal id>.<n>` for later ones (singleton relaunches, reshuffles, one-per-node
+    instances on further agents). `submission_id` is the internal id the user got back.
+    `spec` is what was asked; `launched_spec` what was launched (resized by usage after
+    a reshuffle). `killed` records that someone asked to kill it (desired state).
+    """
+
+    task_id: str
+    submission_id: str
+    spec: TaskSpec
+    state: TaskState
+    created_at: float
+    reason: str | None = None
+    agent_id: str | None = None
+    hostname: str | None = None
+    container_id: str | None = None
+    launched_spec: TaskSpec | None = None
+    by_usage: bool = False
+    killed: bool = False
+    not_before: float = 0.0
+    updated_at: float = 0.0
+    launched_at: float | None = None
+    running_at: float | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state is TaskState.RUNNING
+
+    @property
+    def sla(self) -> SLA | None:
+        return self.spec.sla

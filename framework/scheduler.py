@@ -1,0 +1,618 @@
+"""The Charmander scheduler: events in, commands out, time from an injected clock.
+
+It keeps the pending queue, places pending tasks on each batch of offers with the
+`offers.placement` core, and keeps the SLAs over time:
+
+- `singleton`: at most one live instance cluster-wide; relaunched when LOST or FAILED;
+  when a lost instance comes back while a replacement exists, the older one is killed.
+- `one-per-node`: one live instance on every eligible agent, agents that join later
+  included; a second instance on one agent is killed.
+- none: placed once.
+
+Reshuffle kills every running reshuffleable task (not one-per-node ones) and queues it
+again, to be placed with the `intelligence` strategy on its metered peak usage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from framework import commands as cmd
+from framework import events as ev
+from framework.records import LAUNCHED, LIVE, TaskRecord
+from offers import placement as placement_core
+from offers.cluster import ClusterState
+from offers.offer import Offer, cluster_from_offers
+from offers.resources import RESOURCES
+from offers.states import TaskState, check_transition
+from offers.task import SLA, TaskSpec
+
+S = TaskState
+INTELLIGENCE = "intelligence"
+MIN_MEM_MIB = 4.0  # a container below this does not start; usage-sized tasks get at least it
+MIN_CPUS = 0.01
+
+
+@dataclass
+class _Submission:
+    """What the user asked for (desired state); its instances are TaskRecords."""
+
+    id: str
+    spec: TaskSpec
+    created_at: float
+    wanted: bool = True  # False once someone asked to kill it
+    instances: list[str] = field(default_factory=list)
+    next_instance: int = 1
+    failures: int = 0
+    retry_after: dict[str, float] = field(default_factory=dict)  # hostname -> time (one-per-node)
+
+
+class CharmanderScheduler:
+    """The framework's decision logic. Feed it events with `handle`; carry out what it returns.
+
+    `clock` gives seconds (real or virtual); `refuse_seconds` is the decline filter for
+    offers that were not used; failed SLA tasks are retried after `backoff_seconds`,
+    doubling up to `max_backoff_seconds`; a launch with no status after
+    `staging_timeout` seconds is reconciled.
+    """
+
+    def __init__(
+        self,
+        strategy: str = "binpack",
+        seed: int = 0,
+        clock: Callable[[], float] | None = None,
+        *,
+        refuse_seconds: float = 5.0,
+        margin: float = 0.1,
+        backoff_seconds: float = 5.0,
+        max_backoff_seconds: float = 300.0,
+        staging_timeout: float = 60.0,
+        retain_finished: int = 10_000,
+    ) -> None:
+        if clock is None:
+            raise TypeError("CharmanderScheduler needs a clock: a callable returning seconds")
+        self.strategy = strategy
+        self.seed = seed
+        self.clock = clock
+        self.refuse_seconds = refuse_seconds
+        self.margin = margin
+        self.backoff_seconds = backoff_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        self.staging_timeout = staging_timeout
+        self.retain_finished = retain_finished
+        self.framework_id: str | None = None
+        self._records: dict[str, TaskRecord] = {}
+        self._subs: dict[str, _Submission] = {}
+        self._usage: dict[str, tuple[float, float]] = {}  # submission id -> peak (cpus, mem)
+        self._agents: dict[str, str] = {}  # agent id -> hostname
+        self._suppressed = False
+        self._changed: dict[str, TaskRecord] = {}
+        self._unwanted: list[str] = []
+        self._finished: list[str] = []  # terminal record ids, oldest first, for pruning
+        self._reconciling: dict[str, float] = {}  # task id -> when we last asked
+        self._rounds = 0
+        self.counters = {"offers_received": 0, "offers_accepted": 0, "offers_declined": 0,
+                         "tasks_placed": 0, "tasks_unplaced": 0, "launches": 0, "kills": 0}
+        self._handlers: dict[type, Callable[[object], list[cmd.Command]]] = {
+            ev.TaskSubmitted: self._submitted,
+            ev.TaskRecovered: self._recovered,
+            ev.Subscribed: self._subscribed,
+            ev.OffersReceived: self._offers,
+            ev.OfferRescinded: lambda e: [],  # offers are never held past their batch
+            ev.TaskStatusChanged: self._status,
+            ev.AgentLost: self._agent_lost,
+            ev.KillRequested: self._kill,
+            ev.ReshuffleRequested: self._reshuffle,
+            ev.UsageObserved: self._usage_observed,
+            ev.Tick: self._tick,
+        }
+
+    # -- the one entry point ----------------------------------------------------------
+
+    def handle(self, event: ev.Event) -> list[cmd.Command]:
+        """Apply one event; return the commands it calls for, in order."""
+        return self._handlers[type(event)](event)
+
+    # -- read-only views --------------------------------------------------------------
+
+    def tasks(self) -> list[TaskRecord]:
+        """Every known task instance, oldest first (terminal ones kept for a while)."""
+        return list(self._records.values())
+
+    def task(self, task_id: str) -> TaskRecord | None:
+        return self._records.get(task_id)
+
+    def pending_reason(self, task_id: str) -> str | None:
+        """Why a PENDING task is not running yet; None if it is not pending."""
+        record = self._records.get(task_id)
+        if record is None or record.state is not S.PENDING:
+            return None
+        return record.reason or "waiting for offers"
+
+    def usage(self) -> dict[str, tuple[float, float]]:
+        """Peak observed (cpus, mem MiB) per submission id, metered tasks only."""
+        return dict(self._usage)
+
+    def agents(self) -> dict[str, str]:
+        """Agent ids seen in offers or updates, with their hostnames."""
+        return dict(self._agents)
+
+    @property
+    def suppressed(self) -> bool:
+        return self._suppressed
+
+    def changed_records(self) -> list[TaskRecord]:
+        """Records changed since the last call: what the store must persist."""
+        out = list(self._changed.values())
+        self._changed.clear()
+        return out
+
+    def changed_unwanted(self) -> list[str]:
+        """Submission ids someone asked to kill since the last call (desired state)."""
+        out, self._unwanted = self._unwanted, []
+        return out
+
+    def has_work(self) -> bool:
+        """True while some task waits for offers (pending, or a one-per-node SLA to keep)."""
+        return any(True for _ in self._pending_records()) or any(
+            sub.wanted and sub.spec.sla is SLA.ONE_PER_NODE for sub in self._subs.values())
+
+    # -- events -----------------------------------------------------------------------
+
+    def _submitted(self, e: ev.TaskSubmitted) -> list[cmd.Command]:
+        if e.task_id in self._subs:
+            return []  # a repeat (e.g. replayed from the store): already queued
+        sub = _Submission(e.task_id, e.spec, self.clock())
+        self._subs[sub.id] = sub
+        self._new_instance(sub, e.task_id)
+        return self._revive_if_needed()
+
+    def _recovered(self, e: ev.TaskRecovered) -> list[cmd.Command]:
+        sub = self._subs.get(e.submission_id)
+        if sub is None:
+            sub = _Submission(e.submission_id, e.spec, e.created_at)
+            self._subs[sub.id] = sub
+        record = TaskRecord(
+            task_id=e.task_id, submission_id=e.submission_id, spec=e.spec, state=e.state,
+            created_at=e.created_at, reason=e.reason, agent_id=e.agent_id,
+            hostname=e.hostname, container_id=e.container_id, by_usage=e.by_usage,
+            killed=e.killed, launched_spec=e.launched_spec, updated_at=self.clock())
+        if not e.wanted:
+            sub.wanted = False
+        if e.task_id not in sub.instances:
+            sub.instances.append(e.task_id)
+            suffix = e.task_id[len(sub.id) + 1:]
+            if suffix.isdigit():
+                sub.next_instance = max(sub.next_instance, int(suffix) + 1)
+        self._records[e.task_id] = record
+        if e.agent_id and e.hostname:
+            self._agents[e.agent_id] = e.hostname
+        if e.state.terminal:
+            self._finished.append(e.task_id)
+        return self._revive_if_needed()
+
+    def _subscribed(self, e: ev.Subscribed) -> list[cmd.Command]:
+        """A (re)subscription: ask about every task that may have a container, then revive."""
+        self.framework_id = e.framework_id
+        self._suppressed = False
+        for sub in list(self._subs.values()):
+            self._upkeep(sub)
+        out: list[cmd.Command] = []
+        launched = tuple((r.task_id, r.agent_id) for r in self._records.values()
+                         if r.state in LAUNCHED)
+        if launched:
+            now = self.clock()
+            self._reconciling.update((task_id, now) for task_id, _ in launched)
+            out.append(cmd.Reconcile(launched))
+        if not self.has_work():
+            self._suppressed = True
+            out.append(cmd.Suppress())
+        return out
+
+    def _status(self, e: ev.TaskStatusChanged) -> list[cmd.Command]:
+        self._reconciling.pop(e.task_id, None)
+        if e.agent_id and e.hostname:
+            self._agents[e.agent_id] = e.hostname
+        record = self._records.get(e.task_id)
+        if record is None:
+            if e.state in LIVE:  # a container we do not know: an orphan, never a duplicate
+                self.counters["kills"] += 1
+                return [cmd.Kill(e.task_id, e.agent_id)]
+            return []
+        out: list[cmd.Command] = []
+        if e.state in LIVE and (record.state is S.KILLING or record.killed or (
+                record.state.terminal and record.state is not S.LOST)):
+            # Alive (or alive again) but meant to be gone: ask again, change nothing.
+            self.counters["kills"] += 1
+            return [cmd.Kill(e.task_id, e.agent_id or record.agent_id)]
+        try:
+            check_transition(record.state, e.state)
+        except Exception:
+            return out  # stale or out-of-order news from the master: nothing changes
+        now = self.clock()
+        changes: dict[str, object] = {"state": e.state, "updated_at": now}
+        if e.reason is not None:
+            changes["reason"] = e.reason
+        elif e.state.terminal:
+            keep = record.state is S.KILLING and record.reason
+            changes["reason"] = record.reason if keep else _default_reason(e.state)
+        elif e.state is S.RUNNING:
+            changes["reason"] = None
+        if e.agent_id:
+            changes["agent_id"] = e.agent_id
+        hostname = e.hostname or self._agents.get(e.agent_id or "", None)
+        if hostname:
+            changes["hostname"] = hostname
+        if e.container_id:
+            changes["container_id"] = e.container_id
+        if e.state is S.RUNNING and record.running_at is None:
+            changes["running_at"] = now
+        record = self._replace(record, **changes)
+        sub = self._subs[record.submission_id]
+        if e.state is S.RUNNING:
+            sub.failures = 0
+        elif e.state in (S.FAILED, S.ERROR):
+            sub.failures += 1
+            if record.hostname:
+                sub.retry_after[record.hostname] = now + self._backoff(sub)
+        out += self._upkeep(sub, cause=record)
+        return out + self._revive_if_needed()
+
+    def _agent_lost(self, e: ev.AgentLost) -> list[cmd.Command]:
+        out: list[cmd.Command] = []
+        for record in list(self._records.values()):
+            if record.agent_id == e.agent_id and record.state in LIVE | {S.KILLING}:
+                out += self._status(ev.TaskStatusChanged(
+                    record.task_id, S.LOST, f"agent {e.agent_id} was lost", e.agent_id))
+        return out
+
+    def _kill(self, e: ev.KillRequested) -> list[cmd.Command]:
+        out: list[cmd.Command] = []
+        matched: list[str] = []
+        for sub in self._subs.values():
+            if sub.id.startswith(e.prefix) and sub.wanted:
+                sub.wanted = False
+                self._unwanted.append(sub.id)
+        for record in list(self._records.values()):
+            if not record.task_id.startswith(e.prefix) or (
+                    record.state.terminal and record.state is not S.LOST):
+                continue
+            if record.state is S.KILLING and record.killed:
+                matched.append(record.task_id)
+                continue
+            matched.append(record.task_id)
+            out += self._kill_record(record, "killed on request", user=True)
+        out.insert(0, cmd.KillMatched(e.prefix, tuple(matched)))
+        return out + self._suppress_if_idle()
+
+    def _reshuffle(self, e: ev.ReshuffleRequested) -> list[cmd.Command]:
+        out: list[cmd.Command] = []
+        for record in list(self._records.values()):
+            sub = self._subs[record.submission_id]
+            if (record.state is not S.RUNNING or not record.spec.reshuffleable
+                    or record.spec.sla is SLA.ONE_PER_NODE or not sub.wanted):
+                continue
+            replacement = self._new_instance(sub, by_usage=True)
+            out += self._kill_record(record, f"reshuffled: replaced by {replacement.task_id}")
+        return out + self._revive_if_needed()
+
+    def _usage_observed(self, e: ev.UsageObserved) -> list[cmd.Command]:
+        record = self._records.get(e.task_id)
+        if record is None or record.spec.notmetered:
+            return []
+        cpus, mem = self._usage.get(record.submission_id, (0.0, 0.0))
+        self._usage[record.submission_id] = (max(cpus, e.cpus), max(mem, e.mem))
+        return []
+
+    def _tick(self, e: ev.Tick) -> list[cmd.Command]:
+        now = self.clock()
+        out: list[cmd.Command] = []
+        stale = tuple(
+            (r.task_id, r.agent_id) for r in self._records.values()
+            if r.state in (S.STAGING, S.STARTING, S.KILLING)
+            and now - max(r.updated_at, self._reconciling.get(r.task_id, 0.0))
+            >= self.staging_timeout)
+        if stale:
+            self._reconciling.update((task_id, now) for task_id, _ in stale)
+            out.append(cmd.Reconcile(stale))
+        if self._suppressed and any(r.not_before <= now for r in self._pending_records()):
+            self._suppressed = False
+            out.append(cmd.Revive())
+        return out
+
+    # -- offers and placement -----------------------------------------------------------
+
+    def _offers(self, e: ev.OffersReceived) -> list[cmd.Command]:
+        offers = e.offers
+        if not offers:
+            return []
+        self._rounds += 1
+        self.counters["offers_received"] += len(offers)
+        for offer in offers:
+            self._agents[offer.agent_id] = offer.hostname
+        now = self.clock()
+        cluster, groups = cluster_from_offers(offers)
+        agent_of_row = [group[0].agent_id for group in groups]
+        row_of_host = {h: i for i, h in enumerate(cluster.hostnames)}
+
+        by_usage, regular, waiting = [], [], []
+        for record in self._pending_records():
+            if record.not_before > now:
+                waiting.append(record)
+            elif record.by_usage:
+                by_usage.append(record)
+            elif record.spec.sla is not SLA.ONE_PER_NODE:
+                regular.append(record)
+        for record in waiting:
+            self._note_reason(record, f"retrying after a failure, not before "
+                                      f"t={record.not_before:.0f}")
+        launches: dict[int, list[tuple[str, TaskSpec]]] = {}
+
+        if by_usage:
+            specs = [self._usage_spec(r) for r in by_usage]
+            usage = {r.task_id: self._usage[r.submission_id] for r in by_usage
+                     if r.submission_id in self._usage}
+            placement = placement_core.place(cluster, [s.model_copy(update={"id": r.task_id})
+                                        for r, s in zip(by_usage, specs, strict=True)],
+                              strategy=INTELLIGENCE, seed=self.seed + self._rounds,
+                              usage=usage, running=self._running_hosts(by_usage),
+                              margin=self.margin)
+            placed = self._apply(placement.rows(), by_usage, specs, agent_of_row, row_of_host,
+                                 launches)
+            cluster = _without(cluster, placed)
+
+        opn = [sub for sub in self._subs.values()
+               if sub.wanted and sub.spec.sla is SLA.ONE_PER_NODE]
+        if regular or opn:
+            work = regular + [self._placeholder(sub) for sub in opn]
+            specs = [r.spec for r in work]
+            placement = placement_core.place(cluster, [s.model_copy(update={"id": r.task_id})
+                                        for r, s in zip(work, specs, strict=True)],
+                              strategy=self.strategy, seed=self.seed + self._rounds,
+                              running=self._running_hosts(work))
+            self._apply(placement.rows(), work, specs, agent_of_row, row_of_host, launches)
+
+        out: list[cmd.Command] = []
+        for row, group in enumerate(groups):
+            ids = tuple(o.id for o in group)
+            if row in launches:
+                self.counters["offers_accepted"] += len(ids)
+                self.counters["launches"] += 1
+                out.append(cmd.Launch(ids, agent_of_row[row], tuple(launches[row])))
+            else:
+                self.counters["offers_declined"] += len(ids)
+                out.append(cmd.Decline(ids, self.refuse_seconds))
+        return out + self._suppress_if_idle()
+
+    def _apply(self, rows: Iterable, work: list[TaskRecord], specs: list[TaskSpec],
+               agent_of_row: list[str], row_of_host: dict[str, int],
+               launches: dict[int, list[tuple[str, TaskSpec]]]) -> list[tuple[int, TaskSpec]]:
+        """Turn placement rows into launches; unplaced tasks keep the reason."""
+        placed: list[tuple[int, TaskSpec]] = []
+        used: set[int] = set()
+        reasons: dict[int, str] = {}
+        now = self.clock()
+        for row in rows:
+            index = row.task_index
+            if row.hostname is None:
+                reasons.setdefault(index, row.reason or "no offer fits")
+                continue
+            record = work[index]
+            sub = self._subs[record.submission_id]
+            node = row_of_host[row.hostname]
+            if sub.spec.sla is SLA.ONE_PER_NODE:
+                if sub.retry_after.get(row.hostname, 0.0) > now:
+                    continue
+                if index in used or self._records[record.task_id].state is not S.PENDING:
+                    record = self._new_instance(sub)
+            elif index in used:
+                continue  # a non-one-per-node task is placed once, whatever the rows say
+            used.add(index)
+            spec = specs[index]
+            self._replace(record, state=check_transition(record.state, S.STAGING),
+                          agent_id=agent_of_row[node], hostname=row.hostname,
+                          launched_spec=spec, reason=None, updated_at=now, launched_at=now)
+            launches.setdefault(node, []).append((record.task_id, spec))
+            placed.append((node, spec))
+            self.counters["tasks_placed"] += 1
+        for index, reason in reasons.items():
+            if index not in used:
+                self.counters["tasks_unplaced"] += 1
+                self._note_reason(work[index], reason)
+        return placed
+
+    def _usage_spec(self, record: TaskRecord) -> TaskSpec:
+        """The spec a reshuffled task is launched with: memory (and cpus) sized by usage."""
+        peak = self._usage.get(record.submission_id)
+        if peak is None:
+            return record.spec
+        cpus, mem = peak
+        factor = 1.0 + self.margin
+        return record.spec.model_copy(update={
+            "mem": round(max(mem * factor, MIN_MEM_MIB), 3),
+            "cpus": round(max(cpus * factor, MIN_CPUS), 3) if cpus > 0 else record.spec.cpus,
+        })
+
+    def _running_hosts(self, work: list[TaskRecord]) -> dict[str, set[str]]:
+        """Per placement key, hosts that already run an instance of that task (SLA)."""
+        out: dict[str, set[str]] = {}
+        for record in work:
+            sub = self._subs[record.submission_id]
+            if sub.spec.sla is None:
+                continue
+            hosts = {r.hostname for r in self._instances(sub)
+                     if r.state in LIVE | {S.KILLING} and r.hostname}
+            if hosts:
+                out[record.task_id] = hosts
+        return out
+
+    def _placeholder(self, sub: _Submission) -> TaskRecord:
+        """The PENDING record a one-per-node task shows while it waits (made if missing)."""
+        for record in self._instances(sub):
+            if record.state is S.PENDING:
+                return record
+        return self._new_instance(sub)
+
+    # -- SLA upkeep ---------------------------------------------------------------------
+
+    def _upkeep(self, sub: _Submission, cause: TaskRecord | None = None) -> list[cmd.Command]:
+        """Bring one submission's instances back in line with its SLA."""
+        if not sub.wanted:
+            return []
+        out: list[cmd.Command] = []
+        instances = self._instances(sub)
+        live = [r for r in instances if r.state in LIVE]
+        pending = [r for r in instances if r.state is S.PENDING]
+        if sub.spec.sla is SLA.SINGLETON:
+            if len(live) > 1:  # a lost instance came back: keep the newest launch
+                keep = max(live, key=self._newest_first_key(sub))
+                for record in live:
+                    if record is not keep:
+                        out += self._kill_record(
+                            record, f"duplicate of singleton instance {keep.task_id}")
+            if live:
+                for record in pending:
+                    self._drop(record, f"not needed: {live[0].task_id} is running again")
+            elif not pending and cause is not None and cause.state in (S.LOST, S.FAILED):
+                delay = self._backoff(sub) if cause.state is S.FAILED else 0.0
+                self._new_instance(sub, by_usage=cause.by_usage,
+                                   not_before=self.clock() + delay)
+        elif sub.spec.sla is SLA.ONE_PER_NODE:
+            by_agent: dict[str, list[TaskRecord]] = {}
+            for record in live:
+                by_agent.setdefault(record.agent_id or "", []).append(record)
+            for records in by_agent.values():
+                if len(records) > 1:
+                    keep = max(records, key=self._newest_first_key(sub))
+                    for record in records:
+                        if record is not keep:
+                            out += self._kill_record(
+                                record, f"second instance on agent {record.agent_id}; "
+                                        f"{keep.task_id} stays")
+            if not any(not r.state.terminal for r in self._instances(sub)):
+                self._new_instance(sub)
+        elif not instances:
+            self._new_instance(sub)
+        return out
+
+    @staticmethod
+    def _newest_first_key(sub: _Submission) -> Callable[[TaskRecord], tuple[float, int]]:
+        """Order instances by launch time, then by instance number: the max is the newest."""
+        order = {task_id: i for i, task_id in enumerate(sub.instances)}
+        return lambda r: (r.launched_at or 0.0, order.get(r.task_id, -1))
+
+    def _backoff(self, sub: _Submission) -> float:
+        exponent = max(sub.failures - 1, 0)
+        return min(self.backoff_seconds * 2 ** min(exponent, 30), self.max_backoff_seconds)
+
+    # -- record keeping -------------------------------------------------------------------
+
+    def _new_instance(self, sub: _Submission, task_id: str | None = None, *,
+                      by_usage: bool = False, not_before: float = 0.0) -> TaskRecord:
+        if task_id is None:
+            task_id = f"{sub.id}.{sub.next_instance}"
+            sub.next_instance += 1
+        now = self.clock()
+        record = TaskRecord(task_id=task_id, submission_id=sub.id, spec=sub.spec,
+                            state=S.PENDING, created_at=now, by_usage=by_usage,
+                            not_before=not_before, updated_at=now)
+        sub.instances.append(task_id)
+        self._records[task_id] = record
+        self._changed[task_id] = record
+        return record
+
+    def _instances(self, sub: _Submission) -> list[TaskRecord]:
+        return [self._records[t] for t in sub.instances if t in self._records]
+
+    def _pending_records(self) -> Iterator[TaskRecord]:
+        for record in self._records.values():
+            if record.state is S.PENDING and self._subs[record.submission_id].wanted:
+                yield record
+
+    def _replace(self, record: TaskRecord, **changes: object) -> TaskRecord:
+        old_state = record.state
+        record = dataclasses.replace(record, **changes)
+        self._records[record.task_id] = record
+        self._changed[record.task_id] = record
+        if record.state.terminal and not old_state.terminal:
+            self._finished.append(record.task_id)
+            self._prune()
+        return record
+
+    def _note_reason(self, record: TaskRecord, reason: str) -> None:
+        if record.reason != reason:
+            self._replace(record, reason=reason)
+
+    def _kill_record(self, record: TaskRecord, reason: str, *, user: bool = False
+                     ) -> list[cmd.Command]:
+        if record.state is S.PENDING:
+            self._replace(record, state=check_transition(record.state, S.KILLED),
+                          reason=reason, killed=user, updated_at=self.clock())
+            return []
+        if record.state.terminal and record.state is not S.LOST:
+            return []
+        self._replace(record, state=check_transition(record.state, S.KILLING), reason=reason,
+                      killed=user or record.killed, updated_at=self.clock())
+        self.counters["kills"] += 1
+        return [cmd.Kill(record.task_id, record.agent_id)]
+
+    def _drop(self, record: TaskRecord, reason: str) -> None:
+        self._replace(record, state=check_transition(record.state, S.KILLED), reason=reason,
+                      updated_at=self.clock())
+
+    def _prune(self) -> None:
+        """Forget the oldest terminal records beyond `retain_finished`."""
+        while len(self._finished) > self.retain_finished:
+            task_id = self._finished.pop(0)
+            record = self._records.get(task_id)
+            if record is None or not record.state.terminal:
+                continue
+            del self._records[task_id]
+            sub = self._subs.get(record.submission_id)
+            if sub is not None:
+                sub.instances.remove(task_id)
+                if not sub.instances and not sub.wanted:
+                    del self._subs[sub.id]
+                    self._usage.pop(sub.id, None)
+
+    def _revive_if_needed(self) -> list[cmd.Command]:
+        if self._suppressed and self.has_work():
+            self._suppressed = False
+            return [cmd.Revive()]
+        return []
+
+    def _suppress_if_idle(self) -> list[cmd.Command]:
+        if not self._suppressed and not self.has_work():
+            self._suppressed = True
+            return [cmd.Suppress()]
+        return []
+
+
+def _default_reason(state: TaskState) -> str:
+    return {
+        S.FINISHED: "the container exited with status 0",
+        S.FAILED: "the container exited with an error",
+        S.KILLED: "killed",
+        S.LOST: "the agent running it was lost",
+        S.ERROR: "the task could not be started",
+    }.get(state, str(state))
+
+
+def _without(cluster: ClusterState, placed: list[tuple[int, TaskSpec]]) -> ClusterState:
+    """The cluster after the given launches: their resources and host ports taken."""
+    if not placed:
+        return cluster
+    free = cluster.free.copy()
+    used = [set(ports) for ports in cluster.used_ports]
+    for node, spec in placed:
+        free[node] -= np.asarray(spec.demand(), dtype=np.float64)[: len(RESOURCES)]
+        used[node].update(spec.host_ports)
+    return dataclasses.replace(cluster, free=np.maximum(free, 0.0),
+                               used_ports=tuple(frozenset(u) for u in used))
+
+
+__all__ = ["CharmanderScheduler", "Offer", "TaskRecord"]

@@ -1,0 +1,162 @@
+"""The framework's persistence: accepted tasks and their instances, in SQL.
+
+The scheduler core never sees a session: the service writes what the REST API accepted
+(`add_submissions`, before answering 202), what the core changed (`save_records`) and
+reads it all back as events on start (`recover`). SQLite by default, PostgreSQL by URL;
+the schema is brought up to date with Alembic on open. Blocking by design: callers run it
+on one worker thread so writes stay in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+
+from framework.events import TaskRecovered, TaskSubmitted
+from framework.models import InstanceRow, MetaRow, SubmissionRow
+from framework.records import TaskRecord
+from offers.states import TaskState
+from offers.task import TaskSpec
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def default_url(data_dir: str | Path) -> str:
+    return f"sqlite:///{Path(data_dir).resolve() / 'berth.db'}"
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")  # the master may share the file
+            cursor.execute("PRAGMA synchronous=NORMAL")  # durable at commit with WAL
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class FrameworkStore:
+    """Submissions, instances and the framework id, behind plain methods."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+
+    def migrate(self) -> None:
+        """Bring the framework's tables to the newest revision (idempotent)."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.set_main_option("sqlalchemy.url",
+                               self.engine.url.render_as_string(hide_password=False))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writes -------------------------------------------------------------------------
+
+    def add_submissions(self, items: Sequence[tuple[str, TaskSpec, float]]) -> None:
+        """Persist accepted tasks `(internal id, spec, created_at)` in one transaction."""
+        if not items:
+            return
+        rows = [{"id": task_id, "spec": spec.to_json(), "created_at": created_at,
+                 "wanted": True} for task_id, spec, created_at in items]
+        with self.engine.begin() as conn:
+            conn.execute(SubmissionRow.__table__.insert(), rows)
+
+    def mark_unwanted(self, submission_ids: Iterable[str]) -> None:
+        ids = list(submission_ids)
+        if not ids:
+            return
+        with self.engine.begin() as conn:
+            for start in range(0, len(ids), 500):
+                conn.execute(update(SubmissionRow).where(
+                    SubmissionRow.id.in_(ids[start:start + 500])).values(wanted=False))
+
+    def save_records(self, records: Sequence[TaskRecord]) -> None:
+        """Upsert the given instance records (what `scheduler.changed_records()` returned)."""
+        if not records:
+            return
+        rows = [_row(r) for r in records]
+        table = InstanceRow.__table__
+        with self.engine.begin() as conn:
+            for start in range(0, len(rows), 500):
+                stmt = self._insert(table).values(rows[start:start + 500])
+                columns = {c: stmt.excluded[c] for c in rows[0] if c != "task_id"}
+                conn.execute(stmt.on_conflict_do_update(index_elements=["task_id"],
+                                                        set_=columns))
+
+    def set_framework_id(self, framework_id: str) -> None:
+        stmt = self._insert(MetaRow.__table__).values(key="framework_id", value=framework_id)
+        with self.engine.begin() as conn:
+            conn.execute(stmt.on_conflict_do_update(index_elements=["key"],
+                                                    set_={"value": framework_id}))
+
+    # -- reads --------------------------------------------------------------------------
+
+    def framework_id(self) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(MetaRow.value).where(
+                MetaRow.key == "framework_id")).scalar_one_or_none()
+
+    def recover(self) -> list[TaskSubmitted | TaskRecovered]:
+        """Everything on disk as events for a fresh scheduler, oldest first.
+
+        A submission with no instance yet (accepted, then the process stopped) comes back
+        as TaskSubmitted, so it is queued again: a 202 is never lost.
+        """
+        with self.engine.connect() as conn:
+            subs = conn.execute(select(SubmissionRow).order_by(
+                SubmissionRow.created_at, SubmissionRow.id)).all()
+            instances = conn.execute(select(InstanceRow).order_by(
+                InstanceRow.created_at, InstanceRow.task_id)).all()
+        by_sub: dict[str, list] = {}
+        for row in instances:
+            by_sub.setdefault(row.submission_id, []).append(row)
+        out: list[TaskSubmitted | TaskRecovered] = []
+        for sub in subs:
+            spec = TaskSpec.model_validate(sub.spec)
+            rows = by_sub.get(sub.id, [])
+            if not rows:
+                if sub.wanted:
+                    out.append(TaskSubmitted(sub.id, spec))
+                continue
+            for row in rows:
+                out.append(TaskRecovered(
+                    task_id=row.task_id, submission_id=sub.id, spec=spec,
+                    state=TaskState(row.state), created_at=row.created_at,
+                    agent_id=row.agent_id, hostname=row.hostname,
+                    container_id=row.container_id, reason=row.reason, killed=row.killed,
+                    by_usage=row.by_usage, wanted=sub.wanted,
+                    launched_spec=(TaskSpec.model_validate(row.launched_spec)
+                                   if row.launched_spec else None)))
+        return out
+
+
+def _row(record: TaskRecord) -> dict:
+    return {
+        "task_id": record.task_id, "submission_id": record.submission_id,
+        "state": str(record.state), "reason": (record.reason or None) and record.reason[:2000],
+        "agent_id": record.agent_id, "hostname": record.hostname,
+        "container_id": record.container_id, "created_at": record.created_at,
+        "updated_at": record.updated_at, "by_usage": record.by_usage, "killed": record.killed,
+        "launched_spec": record.launched_spec.to_json() if record.launched_spec else None,
+    }

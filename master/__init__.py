@@ -1,0 +1,6 @@
+"""The master: agent registry, allocator, offer book, task registry, status fan-out.
+
+`master.core.Master` is sans-I/O: events in (`master.events`), commands out
+(`master.commands`), time from an injected clock. `master.store` persists what the core
+decides; `api.master_app` wires both to HTTP and the agent link.
+"""

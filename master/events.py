@@ -1,0 +1,169 @@
+"""Events the master core consumes: what agents, frameworks and the clock tell it.
+
+The adapters (api/) turn HTTP calls and agent-link messages into these; the core answers
+with commands (`master.commands`). All frozen: an event is a fact, not a request to mutate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from master.resources import Resources
+from offers.launch import LaunchSpec
+from offers.states import TaskState
+
+# -- from agents (docs/agent-protocol.md) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunningTask:
+    """A container an agent found carrying berth labels when it (re)registered."""
+
+    task_id: str
+    framework_id: str | None = None
+    container_id: str | None = None
+    state: TaskState = TaskState.RUNNING
+
+
+@dataclass(frozen=True)
+class AgentRegister:
+    agent_id: str | None
+    hostname: str
+    endpoint: str = ""
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    total: Resources = field(default_factory=Resources)
+    spare: Resources = field(default_factory=Resources)
+    running: tuple[RunningTask, ...] = ()
+
+
+@dataclass(frozen=True)
+class AgentHeartbeat:
+    agent_id: str
+
+
+@dataclass(frozen=True)
+class AgentCapacity:
+    agent_id: str
+    total: Resources
+    spare: Resources
+
+
+@dataclass(frozen=True)
+class AgentStatus:
+    agent_id: str
+    task_id: str
+    state: TaskState
+    reason: str | None = None
+    message: str | None = None
+    container_id: str | None = None
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class MeteringSample:
+    task_id: str
+    t: float
+    cpus: float
+    mem: float
+
+
+@dataclass(frozen=True)
+class AgentMetering:
+    agent_id: str
+    samples: tuple[MeteringSample, ...]
+
+
+# -- from frameworks (the Mesos v1 scheduler calls) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    stream_id: str
+    framework_id: str | None
+    name: str = ""
+    user: str = ""
+    roles: tuple[str, ...] = ("*",)
+    capabilities: frozenset[str] = frozenset()
+    info: Mapping = field(default_factory=dict)  # the FrameworkInfo as sent, echoed in /state
+
+
+@dataclass(frozen=True)
+class StreamClosed:
+    framework_id: str
+    stream_id: str
+
+
+@dataclass(frozen=True)
+class TaskLaunch:
+    """One TaskInfo of a LAUNCH operation, already translated to berth's launch spec."""
+
+    task_id: str
+    name: str
+    agent_id: str
+    resources: Resources
+    spec: LaunchSpec
+
+
+@dataclass(frozen=True)
+class Accept:
+    framework_id: str
+    offer_ids: tuple[str, ...]
+    launches: tuple[TaskLaunch, ...]
+    refuse_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Decline:
+    framework_id: str
+    offer_ids: tuple[str, ...]
+    refuse_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Kill:
+    framework_id: str
+    task_id: str
+    agent_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Acknowledge:
+    framework_id: str
+    agent_id: str | None
+    task_id: str
+    uuid: str
+
+
+@dataclass(frozen=True)
+class Reconcile:
+    framework_id: str
+    tasks: tuple[tuple[str, str | None], ...] = ()  # (task_id, agent_id); empty = implicit
+
+
+@dataclass(frozen=True)
+class Revive:
+    framework_id: str
+
+
+@dataclass(frozen=True)
+class Suppress:
+    framework_id: str
+
+
+@dataclass(frozen=True)
+class Teardown:
+    framework_id: str
+
+
+# -- from the clock ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passed: expire offers, declare silent agents lost, re-send unacked updates."""
+
+
+@dataclass(frozen=True)
+class Allocate:
+    """Offer what is spare to whoever is next by dominant share."""

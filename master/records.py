@@ -1,0 +1,103 @@
+"""What the master knows, as frozen records: the core replaces them, the store saves them.
+
+Because records are immutable, a command carrying one is already a consistent snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from master.resources import Resources
+from offers.launch import LaunchSpec
+from offers.states import TaskState
+
+
+@dataclass(frozen=True)
+class AgentRecord:
+    id: str
+    hostname: str
+    endpoint: str = ""
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    total: Resources = field(default_factory=Resources)
+    spare: Resources = field(default_factory=Resources)  # as the agent last reported it
+    registered_at: float = 0.0
+    last_seen: float = 0.0
+    lost: bool = False
+
+
+@dataclass(frozen=True)
+class FrameworkRecord:
+    id: str
+    name: str = ""
+    user: str = ""
+    roles: tuple[str, ...] = ("*",)
+    capabilities: frozenset[str] = frozenset()
+    info: Mapping = field(default_factory=dict)
+    registered_at: float = 0.0
+    active: bool = False  # has a live SUBSCRIBE stream
+    suppressed: bool = False
+    removed: bool = False  # torn down; never offered again
+    stream_id: str | None = None
+
+    @property
+    def partition_aware(self) -> bool:
+        return "PARTITION_AWARE" in self.capabilities
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    id: str
+    framework_id: str
+    agent_id: str
+    name: str
+    state: TaskState
+    resources: Resources
+    spec: LaunchSpec
+    reason: str | None = None  # a Mesos reason code, e.g. REASON_AGENT_REMOVED
+    message: str | None = None  # what a person reads
+    container_id: str | None = None
+    exit_code: int | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    # Until the agent reports capacity after its first status for this task, the agent's
+    # spare may not include it yet, so the master subtracts it itself.
+    counted_by_agent: bool = False
+
+
+@dataclass(frozen=True)
+class OfferRecord:
+    id: str
+    framework_id: str
+    agent_id: str
+    hostname: str
+    attributes: Mapping[str, str]
+    resources: Resources
+    created_at: float
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """One task status for a framework; `uuid` set when it must be acknowledged."""
+
+    task_id: str
+    framework_id: str
+    agent_id: str | None
+    state: TaskState
+    reason: str | None = None
+    message: str | None = None
+    source: str = "SOURCE_MASTER"  # SOURCE_MASTER | SOURCE_AGENT | SOURCE_EXECUTOR
+    timestamp: float = 0.0
+    uuid: str | None = None
+    container_id: str | None = None
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the master must remember across a restart."""
+
+    agents: tuple[AgentRecord, ...] = ()
+    frameworks: tuple[FrameworkRecord, ...] = ()
+    tasks: tuple[TaskRecord, ...] = ()

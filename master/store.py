@@ -1,0 +1,164 @@
+"""The master's persistence: applies the core's `Persist` commands, hands out snapshots.
+
+The core never sees a session. SQLite by default, PostgreSQL by URL; the schema is brought
+up to date with Alembic on open. Blocking by design: the HTTP adapter runs it on one
+worker thread so writes stay in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from master import commands as C
+from master.models import AgentRow, FrameworkRow, MeteringRow, TaskRow, TaskStatusRow
+from master.records import AgentRecord, FrameworkRecord, Snapshot, TaskRecord
+from master.resources import Resources
+from offers.launch import LaunchSpec
+from offers.states import TaskState
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def default_url(data_dir: str | Path) -> str:
+    return f"sqlite:///{Path(data_dir).resolve() / 'berth.db'}"
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record):  # WAL lets other roles read while we write
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the master's tables to the newest revision (idempotent)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+class MasterStore:
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = make_engine(url)
+        migrate(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def apply(self, commands: Iterable[object]) -> int:
+        """Persist every `Persist` command in one transaction; returns how many."""
+        todo = [c for c in commands if isinstance(c, C.Persist)]
+        if not todo:
+            return 0
+        with self._sessions.begin() as session:
+            for cmd in todo:
+                self._apply_one(session, cmd)
+        return len(todo)
+
+    def _apply_one(self, session: Session, cmd: C.Persist) -> None:
+        if isinstance(cmd, C.SaveAgent):
+            a = cmd.agent
+            session.merge(AgentRow(
+                id=a.id, hostname=a.hostname, endpoint=a.endpoint,
+                attributes=dict(a.attributes), total=a.total.to_json(),
+                spare=a.spare.to_json(), registered_at=a.registered_at,
+                last_seen=a.last_seen, lost=a.lost))
+        elif isinstance(cmd, C.SaveFramework):
+            f = cmd.framework
+            session.merge(FrameworkRow(
+                id=f.id, name=f.name, user=f.user, roles=list(f.roles),
+                capabilities=sorted(f.capabilities), info=_jsonable(f.info),
+                registered_at=f.registered_at, suppressed=f.suppressed, removed=f.removed))
+        elif isinstance(cmd, C.SaveTask):
+            t = cmd.task
+            session.merge(TaskRow(
+                id=t.id, framework_id=t.framework_id, agent_id=t.agent_id, name=t.name,
+                state=t.state.value, reason=t.reason, message=t.message,
+                resources=t.resources.to_json(), spec=t.spec.model_dump(mode="json"),
+                container_id=t.container_id, exit_code=t.exit_code,
+                created_at=t.created_at, updated_at=t.updated_at))
+        elif isinstance(cmd, C.RecordStatus):
+            session.add(TaskStatusRow(task_id=cmd.task_id, state=cmd.state, reason=cmd.reason,
+                                      message=cmd.message, at=cmd.at))
+        elif isinstance(cmd, C.RecordMetering):
+            session.add_all(MeteringRow(task_id=s.task_id, agent_id=cmd.agent_id, t=s.t,
+                                        cpus=s.cpus, mem=s.mem) for s in cmd.samples)
+        else:
+            raise TypeError(f"the store cannot persist {type(cmd).__name__}")
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def load(self) -> Snapshot:
+        with self._sessions() as session:
+            agents = tuple(
+                AgentRecord(id=r.id, hostname=r.hostname, endpoint=r.endpoint,
+                            attributes=dict(r.attributes), total=Resources.from_json(r.total),
+                            spare=Resources.from_json(r.spare), registered_at=r.registered_at,
+                            last_seen=r.last_seen, lost=r.lost)
+                for r in session.scalars(select(AgentRow).order_by(AgentRow.id)))
+            frameworks = tuple(
+                FrameworkRecord(id=r.id, name=r.name, user=r.user, roles=tuple(r.roles),
+                                capabilities=frozenset(r.capabilities), info=dict(r.info),
+                                registered_at=r.registered_at, suppressed=r.suppressed,
+                                removed=r.removed)
+                for r in session.scalars(select(FrameworkRow).order_by(FrameworkRow.id)))
+            tasks = tuple(
+                TaskRecord(id=r.id, framework_id=r.framework_id, agent_id=r.agent_id,
+                           name=r.name, state=TaskState(r.state),
+                           resources=Resources.from_json(r.resources),
+                           spec=LaunchSpec.model_validate(r.spec), reason=r.reason,
+                           message=r.message, container_id=r.container_id,
+                           exit_code=r.exit_code, created_at=r.created_at,
+                           updated_at=r.updated_at, counted_by_agent=True)
+                for r in session.scalars(select(TaskRow).order_by(TaskRow.id)))
+        return Snapshot(agents, frameworks, tasks)
+
+    def status_history(self, task_id: str) -> list[dict[str, Any]]:
+        with self._sessions() as session:
+            rows = session.scalars(select(TaskStatusRow).where(TaskStatusRow.task_id == task_id)
+                                   .order_by(TaskStatusRow.id))
+            return [{"state": r.state, "reason": r.reason, "message": r.message, "at": r.at}
+                    for r in rows]
+
+    def metering(self, task_id: str) -> list[dict[str, Any]]:
+        with self._sessions() as session:
+            rows = session.scalars(select(MeteringRow).where(MeteringRow.task_id == task_id)
+                                   .order_by(MeteringRow.t, MeteringRow.id))
+            return [{"t": r.t, "cpus": r.cpus, "mem": r.mem, "agent_id": r.agent_id}
+                    for r in rows]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)

@@ -1,0 +1,74 @@
+"""The framework's store: what was accepted comes back after a restart, on real SQLite."""
+
+from __future__ import annotations
+
+from framework import commands as cmd
+from framework import events as ev
+from framework.store import FrameworkStore
+from offers.states import TaskState
+from tests.framework_harness import Harness, placement_core, task
+
+__all__ = ["placement_core"]
+
+
+def _restart(url: str, h: Harness) -> Harness:
+    store = FrameworkStore(url)
+    store.migrate()
+    fresh = Harness.make()
+    for event in store.recover():
+        fresh.send(event)
+    store.close()
+    return fresh
+
+
+def test_accepted_tasks_and_instances_survive_a_restart(tmp_path):
+    url = f"sqlite:///{tmp_path / 'berth.db'}"
+    store = FrameworkStore(url)
+    store.migrate()
+    store.migrate()  # idempotent
+    h = Harness.make()
+    running = h.submit(task("stress60", reshuffleable=True))
+    waiting = h.submit(task("big", mem=100_000))
+    killed = h.submit(task("gone"))
+    h.run_launches(h.offers(h.offer("a1")))
+    h.send(ev.KillRequested("gone"))
+    store.add_submissions([(t, h.scheduler.task(t).spec, 1.0) for t in (running, waiting, killed)])
+    store.save_records(h.scheduler.changed_records())
+    store.mark_unwanted(h.scheduler.changed_unwanted())
+    store.set_framework_id("fw-1")
+    # an accepted task whose instance never reached the disk
+    lonely = "lonely-1"
+    store.add_submissions([(lonely, task("lonely"), 2.0)])
+    store.close()
+
+    again = FrameworkStore(url)
+    assert again.framework_id() == "fw-1"
+    fresh = _restart(url, h)
+    states = fresh.states()
+    assert states[running] == "RUNNING"
+    assert states[waiting] == "PENDING"
+    assert states[killed] == "KILLING"
+    assert states[lonely] == "PENDING"
+    assert fresh.scheduler.task(running).agent_id == "a1"
+    # launched tasks are reconciled on subscribe; the killed one is not relaunched
+    out = fresh.send(ev.Subscribed("fw-1"))
+    [reconcile] = [c for c in out if isinstance(c, cmd.Reconcile)]
+    assert set(reconcile.tasks) == {(running, "a1"), (killed, "a1")}
+    fresh.status(killed, "KILLED")
+    fresh.offers(fresh.offer("a2"))
+    assert fresh.scheduler.task(killed).state is TaskState.KILLED
+    assert [r.task_id for r in fresh.scheduler.tasks() if r.submission_id == killed] == [killed]
+
+
+def test_upsert_overwrites_state(tmp_path):
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    store = FrameworkStore(url)
+    store.migrate()
+    h = Harness.make()
+    t = h.submit(task("x"))
+    store.add_submissions([(t, task("x"), 1.0)])
+    store.save_records(h.scheduler.changed_records())
+    h.run_launches(h.offers(h.offer("a1")))
+    store.save_records(h.scheduler.changed_records())
+    [event] = store.recover()
+    assert event.state is TaskState.RUNNING
