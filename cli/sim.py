@@ -53,7 +53,7 @@ def _strategies(text: str) -> list[str]:
               help="Seconds between reshuffles [default: 6 h with --synthetic, else never].")
 @click.option("--offer-interval", default=10.0, show_default=True, type=click.FloatRange(0.1),
               help="Seconds between offer cycles.")
-@click.option("--refuse-seconds", default=30.0, show_default=True, type=click.FloatRange(0),
+@click.option("--refuse-seconds", default=60.0, show_default=True, type=click.FloatRange(0),
               help="The framework's decline filter.")
 @click.option("--report", "report_dir", required=True, type=click.Path(path_type=Path),
               help="Directory for summary.json, intervals.csv, plots and report.md.")

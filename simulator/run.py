@@ -243,13 +243,18 @@ class Simulation:
 
 
 def _reason_class(reason: str) -> str:
-    """A reason without its counts, so equal causes group: `0/10 nodes: 9 insufficient mem`
-    -> `insufficient mem`."""
+    """A reason without its sizes and counts, so equal causes group together:
+    `needs 64 cpus; ... [0/2 nodes: 2 insufficient cpus]` -> `insufficient cpus`."""
     if not reason:
         return "waiting for offers"
-    text = reason.split(": ", 1)[1] if reason[:1].isdigit() and ": " in reason else reason
-    words = [w for w in text.replace(",", " ").split() if not w[:1].isdigit()]
-    return " ".join(words) or reason
+    text = reason
+    if text.endswith("]") and "[" in text:
+        text = text[text.rindex("[") + 1:-1]
+    if ": " in text and text.split(": ", 1)[0].split("/")[0].isdigit():
+        text = text.split(": ", 1)[1]
+    parts = [" ".join(w for w in part.split() if not w[:1].isdigit())
+             for part in text.split(", ")]
+    return ", ".join(p for p in parts if p) or reason
 
 
 def percentile(values: np.ndarray, q: float) -> float | None:
