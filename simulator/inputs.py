@@ -3,20 +3,20 @@
 - workload: JSON Lines, one Charmander task JSON per line plus the simulator-only keys
   `submit_at` (seconds, default 0), `duration` (seconds; absent or null: runs until the end)
   and `used` (`{"cpus", "mem"}` actually used, for metering and `intelligence`).
-- cluster: a JSON list of nodes as `offers.cluster.NodeSpec`.
+- cluster: a JSON list of nodes as `offers.cluster.NodeSpec`, read by `offers.formats`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from offers.cluster import NodeSpec, parse_node
+from offers.cluster import NodeSpec
+from offers.formats import FileError, parse_cluster
 from offers.problems import FieldProblem, SpecError, problems_from
 from offers.task import TaskSpec, parse_task
 
@@ -112,57 +112,13 @@ def read_workload(path: str | Path) -> list[WorkItem]:
     return items
 
 
-def _json_list_elements(text: str) -> Iterator[tuple[int, Any]]:
-    """Yield (line number, element) for each element of a top-level JSON list."""
-    decoder = json.JSONDecoder()
-    pos = _skip_ws(text, 0)
-    if not text.startswith("[", pos):
-        raise json.JSONDecodeError("a cluster file must be a JSON list of nodes", text, pos)
-    pos = _skip_ws(text, pos + 1)
-    if text.startswith("]", pos):
-        return
-    while True:
-        value, end = decoder.raw_decode(text, pos)
-        yield text.count("\n", 0, pos) + 1, value
-        pos = _skip_ws(text, end)
-        if text.startswith("]", pos):
-            return
-        if not text.startswith(",", pos):
-            raise json.JSONDecodeError("expected ',' or ']' between nodes", text, pos)
-        pos = _skip_ws(text, pos + 1)
-
-
-def _skip_ws(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] in " \t\r\n":
-        pos += 1
-    return pos
-
-
 def read_cluster(path: str | Path) -> list[NodeSpec]:
-    """The nodes of a cluster file; raises InputError naming the line of each bad node."""
-    text = Path(path).read_text(encoding="utf-8")
-    nodes: list[NodeSpec] = []
-    problems: list[tuple[int, FieldProblem]] = []
-    seen: dict[str, int] = {}
+    """The nodes of a cluster file, parsed as `berth place` parses them."""
     try:
-        for line, data in _json_list_elements(text):
-            try:
-                node = parse_node(data)
-            except SpecError as exc:
-                problems.extend((line, p) for p in exc.problems)
-                continue
-            if node.hostname in seen:
-                problems.append((line, FieldProblem(
-                    "hostname", f"{node.hostname!r} is already used on line "
-                                f"{seen[node.hostname]}")))
-                continue
-            seen[node.hostname] = line
-            nodes.append(node)
-    except json.JSONDecodeError as exc:
-        problems.append((exc.lineno, FieldProblem("", f"not JSON: {exc.msg} "
-                                                      f"at column {exc.colno}")))
-    if not nodes and not problems:
-        problems.append((1, FieldProblem("", "the cluster has no nodes")))
-    if problems:
-        raise InputError(path, problems)
+        nodes = parse_cluster(Path(path).read_text(encoding="utf-8"), str(path))
+    except FileError as exc:
+        raise InputError(path, [(p.line, FieldProblem(p.field, p.problem))
+                                for p in exc.problems]) from None
+    if not nodes:
+        raise InputError(path, [(1, FieldProblem("", "the cluster has no nodes"))])
     return nodes

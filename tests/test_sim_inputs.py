@@ -58,8 +58,8 @@ def test_cluster_file_errors_point_at_the_node_line(tmp_path):
                     ' {"hostname": "a", "cpus": 4, "mem": 1}\n]\n')
     with pytest.raises(InputError) as info:
         read_cluster(path)
-    assert {(line, p.field) for line, p in info.value.problems} == {(3, "cpus"),
-                                                                    (4, "hostname")}
+    assert {(line, p.field) for line, p in info.value.problems} == {(3, "[1].cpus"),
+                                                                    (4, "[2].hostname")}
 
 
 def test_node_shape_is_parsed_and_checked():
