@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cli import main
+from cli import bench, main
 from offers.problems import SpecError
 from simulator.inputs import InputError, read_cluster, read_workload
 from simulator.nodes import DAY, parse_node_shape, uniform_nodes
@@ -146,3 +146,26 @@ class _progress:
     def __exit__(self, *exc) -> None:
         if self.bar is not None:
             self.bar.__exit__(*exc)
+
+
+@bench.command("sim")
+@click.option("--sizes", default="100x2000,300x6000,1000x20000", show_default=True,
+              help="Comma-separated NODESxTASKS.")
+@click.option("--duration", "horizon", default=7200.0, show_default=True,
+              type=click.FloatRange(1), help="Simulated seconds per size.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--json", "as_json", is_flag=True, help="One line of JSON.")
+def bench_sim(sizes: str, horizon: float, seed: int, as_json: bool) -> None:
+    """Simulator cost per task as the cluster and workload grow."""
+    import json
+
+    from benchmarks.sim import run
+
+    try:
+        pairs = [tuple(int(x) for x in s.lower().split("x")) for s in sizes.split(",") if s]
+        if not pairs or any(len(p) != 2 or min(p) < 1 for p in pairs):
+            raise ValueError
+    except ValueError:
+        raise click.BadParameter("give NODESxTASKS pairs such as 100x2000,1000x20000",
+                                 param_hint="--sizes") from None
+    click.echo(json.dumps(run(pairs, horizon, seed), indent=None if as_json else 2))
