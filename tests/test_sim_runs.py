@@ -123,3 +123,23 @@ def test_the_checker_does_catch_a_second_singleton_and_a_port_clash():
     checker.stopped(spec, 0)
     checker.started("db-3", spec, 1, np.zeros(3), 9.0)
     assert checker.violations == 2
+
+
+def test_same_seed_same_summary_across_processes_and_hash_seeds(tmp_path):
+    """`berth sim` run twice as separate processes (different string hashing) agrees."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    summaries = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / f"r{hash_seed}"
+        subprocess.run([sys.executable, "-m", "cli", "sim", "--nodes", "8", "--synthetic",
+                        "--tasks", "150", "--duration", "10800", "--fail-rate", "0.1",
+                        "--seed", "5", "--report", str(out)],
+                       check=True, capture_output=True, timeout=240,
+                       env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        summaries.append(without_timing(json.loads((out / "summary.json").read_text())))
+    assert summaries[0] == summaries[1]
+    assert summaries[0]["agents"]["losses"] > 0
