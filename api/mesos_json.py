@@ -158,6 +158,7 @@ def offer_to_mesos(offer: OfferRecord) -> dict[str, Any]:
         "hostname": offer.hostname,
         "attributes": _attributes(offer.attributes),
         "resources": resources_to_mesos(offer.resources),
+        "allocation_info": {"role": "*"},
     }
 
 
@@ -183,10 +184,20 @@ def status_to_mesos(status: StatusUpdate) -> dict[str, Any]:
     return out
 
 
-def subscribed_event(framework_id: str, heartbeat_interval_seconds: float) -> dict[str, Any]:
-    return {"type": "SUBSCRIBED", "subscribed": {
-        "framework_id": {"value": framework_id},
-        "heartbeat_interval_seconds": heartbeat_interval_seconds}}
+def subscribed_event(framework_id: str, heartbeat_interval_seconds: float,
+                     master_info: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"framework_id": {"value": framework_id},
+                            "heartbeat_interval_seconds": heartbeat_interval_seconds}
+    if master_info:
+        body["master_info"] = dict(master_info)
+    return {"type": "SUBSCRIBED", "subscribed": body}
+
+
+def master_info(master_id: str, hostname: str, port: int) -> dict[str, Any]:
+    """Mesos's MasterInfo, which some libraries read from SUBSCRIBED."""
+    return {"id": master_id, "ip": 0, "port": port, "hostname": hostname,
+            "version": VERSION, "address": {"hostname": hostname, "ip": hostname,
+                                            "port": port}}
 
 
 def offers_event(offers: Iterable[OfferRecord]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ def bench() -> None:
 
 def _register() -> None:
     # Each role's commands live in their own module; importing registers them.
-    from cli import bench_cmds, place, sim  # noqa: F401
+    from cli import agent, bench_cmds, master, place, sim  # noqa: F401
 
 
 _register()

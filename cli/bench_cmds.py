@@ -18,7 +18,7 @@ def emit(result: dict, as_json: bool) -> None:
 @click.option("--tasks", default=100_000, show_default=True)
 @click.option("--classes", default=100, show_default=True)
 @click.option("--seed", default=0, show_default=True)
-@click.option("--baseline-seconds", default=10.0, show_default=True,
+@click.option("--baseline-seconds", default=60.0, show_default=True,
               help="Time budget for the plain-Python loop; its rate is measured over what it "
                    "places in that time.")
 @click.option("--json", "as_json", is_flag=True, help="One line of JSON.")

@@ -42,6 +42,13 @@ REASON_RECONCILIATION = "REASON_RECONCILIATION"
 REASON_FRAMEWORK_REMOVED = "REASON_FRAMEWORK_REMOVED"
 REASON_TASK_KILLED_DURING_LAUNCH = "REASON_TASK_KILLED_DURING_LAUNCH"
 
+# What Mesos would say when an executor reports a terminal state without a reason.
+_DEFAULT_REASON = {
+    TaskState.ERROR: "REASON_CONTAINER_LAUNCH_FAILED",
+    TaskState.FAILED: "REASON_COMMAND_EXECUTOR_FAILED",
+    TaskState.KILLED: "REASON_TASK_KILLED",
+}
+
 
 def new_uuid() -> str:
     """A status-update uuid as Mesos puts it on the wire: 16 bytes, base64."""
@@ -87,6 +94,9 @@ class Master:
         self._unacked: dict[str, tuple[StatusUpdate, float, float]] = {}
         self._latest_uuid: dict[str, str] = {}  # task id -> uuid of its newest update
         self._dirty: set[str] = set()  # agents to consider at the next allocation
+        # Kept up to date as offers and tasks come and go, so allocation stays O(changed):
+        self._held: dict[str, list[float]] = {}  # framework -> [cpus, mem, disk] held
+        self._cluster: Resources | None = None  # scalar total of live agents, when known
         if snapshot is not None:
             self._restore(snapshot)
 
@@ -99,11 +109,13 @@ class Master:
             self.agents[agent.id] = replace(agent, last_seen=now)
             self._tasks_on.setdefault(agent.id, set())
         for fw in snapshot.frameworks:
-            self.frameworks[fw.id] = replace(fw, active=False, stream_id=None)
+            self.frameworks[fw.id] = replace(fw, active=False, stream_id=None,
+                                             disconnected_at=None if fw.removed else now)
         for task in snapshot.tasks:
             self.tasks[task.id] = replace(task, counted_by_agent=True)
             if not task.state.terminal:
                 self._tasks_on.setdefault(task.agent_id, set()).add(task.id)
+                self._hold(task.framework_id, task.resources, +1)
         self._dirty.update(self.agents)
 
     # -- entry point -------------------------------------------------------------------------
@@ -129,6 +141,12 @@ class Master:
         return None
 
     # -- views --------------------------------------------------------------------------------
+
+    @property
+    def wants_allocation(self) -> bool:
+        """Something changed that an `Allocate` might turn into offers."""
+        return bool(self._dirty) and any(
+            fw.active and not fw.suppressed and not fw.removed for fw in self.frameworks.values())
 
     def used(self, agent_id: str) -> Resources:
         """Resources of the tasks the master believes are on the agent and not finished."""
@@ -161,6 +179,13 @@ class Master:
         avail = (agent.spare - uncounted).meet(agent.total - used)
         return avail - Resources(ports=tuple(task_ports))
 
+    def offered(self, agent_id: str) -> Resources:
+        """What of an agent is out in offers right now."""
+        total = Resources()
+        for oid in self._offers_on.get(agent_id, ()):
+            total = total + self.offers[oid].resources
+        return total
+
     def allocated(self, framework_id: str) -> Resources:
         total = Resources()
         for task in self.tasks.values():
@@ -192,6 +217,9 @@ class Master:
             attributes=dict(ev.attributes), total=ev.total, spare=ev.spare,
             registered_at=old.registered_at if old else now, last_seen=now, lost=False)
         self.agents[agent_id] = agent
+        if old is not None and not old.lost:
+            self._count_total(old.total, -1)
+        self._count_total(agent.total, +1)
         self._tasks_on.setdefault(agent_id, set())
         out.append(C.SaveAgent(agent))
 
@@ -218,8 +246,9 @@ class Master:
                                        container_id=running.container_id, counted=True)
         for tid in sorted(self._tasks_on.get(agent_id, set()) - reported):
             task = self.tasks[tid]
+            gone = TaskState.KILLED if task.state is TaskState.KILLING else TaskState.LOST
             out += self._set_state(
-                task, TaskState.LOST, reason=REASON_AGENT_RESTARTED,
+                task, gone, reason=REASON_AGENT_RESTARTED,
                 message=f"agent {ev.hostname} re-registered without this task")
         self._dirty.add(agent_id)
         out.append(C.AgentAccepted(agent_id, tuple(keep), tuple(kill),
@@ -247,6 +276,9 @@ class Master:
         if agent is None:
             return self._rejected(ev.agent_id)
         self.agents[agent.id] = replace(agent, total=ev.total, spare=ev.spare)
+        if ev.total != agent.total:
+            self._count_total(agent.total, -1)
+            self._count_total(ev.total, +1)
         for tid in self._tasks_on.get(agent.id, ()):
             task = self.tasks[tid]
             if task.state is not TaskState.STAGING and not task.counted_by_agent:
@@ -272,6 +304,11 @@ class Master:
         reason, message = ev.reason, ev.message
         if reason and not reason.startswith("REASON_"):
             message, reason = (f"{reason}: {message}" if message else reason), None
+        if reason is None:
+            reason = _DEFAULT_REASON.get(ev.state)
+        if ev.exit_code is not None and ev.state is TaskState.FAILED and (
+                not message or "exit" not in message):
+            message = f"{message + '; ' if message else ''}exit code {ev.exit_code}"
         try:
             return self._set_state(task, ev.state, reason=reason, message=message,
                                    source="SOURCE_EXECUTOR", container_id=ev.container_id,
@@ -314,7 +351,8 @@ class Master:
         fw = self.frameworks.get(ev.framework_id)
         if fw is None or fw.stream_id != ev.stream_id:
             return []
-        self.frameworks[fw.id] = replace(fw, active=False, stream_id=None)
+        self.frameworks[fw.id] = replace(fw, active=False, stream_id=None,
+                                         disconnected_at=self.clock())
         out = self._drop_offers_of(fw.id, rescind=False)
         return [C.SaveFramework(self.frameworks[fw.id]), *out]
 
@@ -363,6 +401,7 @@ class Master:
                 created_at=now, updated_at=now)
             self.tasks[task.id] = task
             self._tasks_on.setdefault(agent_id, set()).add(task.id)
+            self._hold(fid, task.resources, +1)
             out.append(C.SaveTask(task))
             out.append(C.RecordStatus(task.id, task.state.value, None,
                                       f"launched on {agent.hostname if agent else agent_id}",
@@ -508,6 +547,11 @@ class Master:
         for key in [k for k, until in self._refuse_until.items() if until <= now]:
             del self._refuse_until[key]
             self._dirty.add(key[1])
+        for fw in list(self.frameworks.values()):
+            timeout = fw.failover_timeout
+            if not fw.active and not fw.removed and timeout is not None \
+                    and fw.disconnected_at is not None and now - fw.disconnected_at >= timeout:
+                out += self._on_teardown(E.Teardown(fw.id))
         for uuid, (update, due, interval) in list(self._unacked.items()):
             fw = self.frameworks.get(update.framework_id)
             if due <= now and fw is not None and fw.active:
@@ -518,6 +562,7 @@ class Master:
 
     def _lose_agent(self, agent: AgentRecord, now: float) -> list[object]:
         self.agents[agent.id] = replace(agent, lost=True)
+        self._count_total(agent.total, -1)
         out: list[object] = [C.SaveAgent(self.agents[agent.id])]
         out += self._drop_offers_on(agent.id, rescind=True)
         silent = now - agent.last_seen
@@ -538,12 +583,9 @@ class Master:
                     if fw.active and not fw.suppressed and not fw.removed]
         if not eligible or not dirty:
             return []
-        cluster = Resources()
-        for agent in self.agents.values():
-            if not agent.lost:
-                cluster = cluster + Resources(agent.total.cpus, agent.total.mem,
-                                              agent.total.disk)
-        scalar_alloc = {fid: self._scalar(self.allocated(fid)) for fid in eligible}
+        cluster = self._cluster_total()
+        scalar_alloc = {fid: Resources(*self._held.get(fid, (0.0, 0.0, 0.0)))
+                        for fid in eligible}
         order = {fid: self.frameworks[fid].registered_at for fid in eligible}
         batches: dict[str, list[OfferRecord]] = {}
         for agent_id in sorted(dirty):
@@ -564,9 +606,39 @@ class Master:
                 expires_at=now + self.offer_timeout)
             self.offers[offer.id] = offer
             self._offers_on.setdefault(agent_id, set()).add(offer.id)
+            self._hold(fid, avail, +1)
             scalar_alloc[fid] = scalar_alloc[fid] + self._scalar(avail)
             batches.setdefault(fid, []).append(offer)
         return [C.SendOffers(fid, tuple(offers)) for fid, offers in batches.items()]
+
+    def _cluster_total(self) -> Resources:
+        """cpus/mem/disk of all live agents (what dominant shares are shares of)."""
+        if self._cluster is None:
+            cpus = mem = disk = 0.0
+            for agent in self.agents.values():
+                if not agent.lost:
+                    cpus += agent.total.cpus
+                    mem += agent.total.mem
+                    disk += agent.total.disk
+            self._cluster = Resources(cpus, mem, disk)
+        return self._cluster
+
+    def _count_total(self, total: Resources, sign: int) -> None:
+        if self._cluster is not None:
+            c = self._cluster
+            self._cluster = Resources(max(0.0, c.cpus + sign * total.cpus),
+                                      max(0.0, c.mem + sign * total.mem),
+                                      max(0.0, c.disk + sign * total.disk))
+
+    def _hold(self, framework_id: str, r: Resources, sign: int) -> None:
+        acc = self._held.setdefault(framework_id, [0.0, 0.0, 0.0])
+        acc[0] = max(0.0, acc[0] + sign * r.cpus)
+        acc[1] = max(0.0, acc[1] + sign * r.mem)
+        acc[2] = max(0.0, acc[2] + sign * r.disk)
+
+    def held(self, framework_id: str) -> Resources:
+        """cpus/mem/disk a framework holds in live tasks and outstanding offers (for DRF)."""
+        return Resources(*self._held.get(framework_id, (0.0, 0.0, 0.0)))
 
     @staticmethod
     def _scalar(r: Resources) -> Resources:
@@ -578,6 +650,7 @@ class Master:
         offer = self.offers.pop(offer_id, None)
         if offer is not None:
             self._offers_on.get(offer.agent_id, set()).discard(offer_id)
+            self._hold(offer.framework_id, offer.resources, -1)
         return offer
 
     def _drop_offers_on(self, agent_id: str, rescind: bool) -> list[object]:
@@ -650,6 +723,8 @@ class Master:
             exit_code=exit_code if exit_code is not None else task.exit_code,
             counted_by_agent=task.counted_by_agent or counted)
         self.tasks[task.id] = updated
+        if state.terminal != task.state.terminal:
+            self._hold(task.framework_id, task.resources, -1 if state.terminal else +1)
         on_agent = self._tasks_on.setdefault(task.agent_id, set())
         if state.terminal:
             on_agent.discard(task.id)

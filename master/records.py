@@ -39,10 +39,18 @@ class FrameworkRecord:
     suppressed: bool = False
     removed: bool = False  # torn down; never offered again
     stream_id: str | None = None
+    disconnected_at: float | None = None
 
     @property
     def partition_aware(self) -> bool:
         return "PARTITION_AWARE" in self.capabilities
+
+    @property
+    def failover_timeout(self) -> float | None:
+        """Seconds a disconnected framework is waited for before it is torn down; None
+        (berth's default, unlike Mesos's 0) waits for ever."""
+        value = self.info.get("failover_timeout")
+        return float(value) if isinstance(value, int | float) and value > 0 else None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ anything is placed, so a bad file never yields partial output.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from offers.cluster import NodeSpec, parse_node
 from offers.placement import Placement
 from offers.problems import SpecError
-from offers.task import TaskSpec, parse_task
+from offers.task import TaskSpec, normalize_id, parse_task
 
 MAX_ERRORS = 20  # a file with a million bad lines needs the first few, not all
 
@@ -94,6 +95,12 @@ def _object_lines(text: str) -> list[int]:
     return lines
 
 
+# A line that starts with its id, e.g. {"id": "t1", ...}: the rest of the line, verbatim,
+# says everything else about the task, so identical rests share one validated spec.
+_LEADING_ID = re.compile(r'\s*\{\s*"id"\s*:\s*"([^"\\]*)"')
+_SHAPE_CACHE_SIZE = 4096
+
+
 def parse_task_lines(
     lines: Iterable[str], file: str = "<tasks>", extra_keys: tuple[str, ...] = ()
 ) -> tuple[list[TaskSpec], list[dict[str, Any]]]:
@@ -102,7 +109,18 @@ def parse_task_lines(
     tasks: list[TaskSpec] = []
     extras: list[dict[str, Any]] = []
     problems: list[LineProblem] = []
+    shapes: dict[str, TaskSpec] = {}
     for number, raw in enumerate(lines, start=1):
+        lead = None if extra_keys else _LEADING_ID.match(raw)
+        if lead:
+            shape = raw[: lead.start(1)] + raw[lead.end(1):]
+            proto = shapes.get(shape)
+            if proto is not None:
+                try:
+                    tasks.append(proto.with_id(normalize_id(lead.group(1))))
+                except ValueError as exc:
+                    problems.append(LineProblem(file, number, "id", str(exc)))
+                continue
         if not raw.strip():
             continue
         try:
@@ -116,6 +134,8 @@ def parse_task_lines(
             try:
                 tasks.append(parse_task(data))
                 extras.append(extra)
+                if lead and len(shapes) < _SHAPE_CACHE_SIZE:
+                    shapes[shape] = tasks[-1]
             except SpecError as exc:
                 problems += [LineProblem(file, number, p.field, p.problem) for p in exc.problems]
         if len(problems) >= MAX_ERRORS:

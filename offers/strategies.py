@@ -34,44 +34,58 @@ def fill_in_order(caps: np.ndarray, n: int, order: np.ndarray) -> np.ndarray:
     return alloc
 
 
+def water_level(util: np.ndarray, share: np.ndarray, cap: np.ndarray, n: int) -> float:
+    """The level L at which raising every node towards L holds exactly n tasks, treating
+    tasks as divisible: sum(clip((L - util) / share, 0, cap)) == n.
+
+    The sum is piecewise linear in L, bending where a node starts (L = util) and where it
+    fills up (L = util + cap * share): sort those bends, walk the slope, interpolate.
+    """
+    ends = util + cap * share
+    bends = np.concatenate((util, ends))
+    slopes = np.concatenate((1.0 / share, -1.0 / share))
+    order = np.argsort(bends, kind="stable")
+    bends, slopes = bends[order], np.cumsum(slopes[order])
+    # Tasks held at each bend: the slope before it times the distance from the last bend.
+    held = np.concatenate(([0.0], np.cumsum(slopes[:-1] * np.diff(bends))))
+    k = int(np.searchsorted(held, n, side="left"))
+    if k == 0:
+        return float(bends[0])
+    if k >= bends.size:
+        return float(bends[-1])
+    return float(bends[k - 1] + (n - held[k - 1]) / slopes[k - 1])
+
+
 def water_fill(caps: np.ndarray, n: int, ctx: FillContext, nodes: np.ndarray) -> np.ndarray:
     """Spread n tasks over `nodes` so the fullest node ends as empty as it can.
 
-    Finds the lowest utilization level L such that raising every node towards L (one task
-    adds `share` to a node) holds n tasks, by bisection over L; ties go to the emptier node,
-    then to the lower index.
+    Every node is raised towards a common utilization level (one task adds `share` to a
+    node); the fractional remainders go to the nodes that would be emptiest after taking
+    one more, ties to the lower index.
     """
     alloc = np.zeros_like(caps)
     if n <= 0 or nodes.size == 0:
         return alloc
     cap = caps[nodes]
-    total = int(cap.sum())
-    if total <= n:
+    if int(cap.sum()) <= n:
         alloc[nodes] = cap
         return alloc
     util = ctx.utilization[nodes]
     share = np.maximum(ctx.share[nodes], 1e-12)
-
-    def level_counts(level: float) -> np.ndarray:
-        return np.clip(np.floor((level - util) / share + 1e-9), 0, cap).astype(np.int64)
-
-    lo, hi = float(util.min()), float((util + cap * share).max())
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        if level_counts(mid).sum() >= n:
-            hi = mid
-        else:
-            lo = mid
-        if hi - lo <= 1e-12 * max(1.0, hi):
-            break
-    base = level_counts(lo)
-    extra_cap = level_counts(hi) - base
+    level = water_level(util, share, cap.astype(np.float64), n)
+    base = np.clip(np.floor((level - util) / share + 1e-9), 0, cap).astype(np.int64)
+    over = int(base.sum()) - n
+    if over > 0:  # float rounding at the level itself: take back from the fullest
+        after = util + base * share
+        order = np.lexsort((-np.arange(nodes.size), -after))
+        base -= fill_in_order(np.minimum(base, 1), over, order)
     remaining = n - int(base.sum())
-    if remaining > 0:
-        # Hand the last tasks to the nodes that would be emptiest after taking one.
+    while remaining > 0:  # one more each, to the nodes emptiest after taking it
         after = util + (base + 1) * share
         order = np.lexsort((np.arange(nodes.size), after))
-        base += fill_in_order(extra_cap, remaining, order)
+        extra = fill_in_order(np.minimum(cap - base, 1), remaining, order)
+        base += extra
+        remaining -= int(extra.sum())
     alloc[nodes] = base
     return alloc
 

@@ -86,6 +86,22 @@ def _text(value: Any) -> Any:
     return value
 
 
+def normalize_id(value: str) -> str:
+    """Charmander drops spaces from ids; what is left must work as a container name and as
+    a URL path segment. Raises ValueError saying why not."""
+    task_id = "".join(value.split())
+    if not task_id:
+        raise ValueError("must not be empty")
+    if len(task_id) > MAX_ID_LENGTH:
+        raise ValueError(f"is {len(task_id)} characters long; at most {MAX_ID_LENGTH}")
+    if not ID_PATTERN.match(task_id):
+        raise ValueError(
+            f"{task_id!r} cannot be a container name or URL path segment; "
+            "use letters, digits, '_', '.', '-', starting with a letter or digit"
+        )
+    return task_id
+
+
 Number = Annotated[float, BeforeValidator(_number)]
 Port = Annotated[int, BeforeValidator(_port), Field(ge=1, le=65535)]
 Text = Annotated[str, BeforeValidator(_text)]
@@ -157,19 +173,7 @@ class TaskSpec(BaseModel):
     @field_validator("id", mode="before")
     @classmethod
     def _id(cls, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        task_id = "".join(value.split())  # Charmander drops spaces from ids
-        if not task_id:
-            raise ValueError("must not be empty")
-        if len(task_id) > MAX_ID_LENGTH:
-            raise ValueError(f"is {len(task_id)} characters long; at most {MAX_ID_LENGTH}")
-        if not ID_PATTERN.match(task_id):
-            raise ValueError(
-                f"{task_id!r} cannot be a container name or URL path segment; "
-                "use letters, digits, '_', '.', '-', starting with a letter or digit"
-            )
-        return task_id
+        return normalize_id(value) if isinstance(value, str) else value
 
     @field_validator("dockerimage")
     @classmethod
@@ -219,6 +223,11 @@ class TaskSpec(BaseModel):
     def demand(self) -> tuple[float, float, float]:
         """Requested (cpus, mem MiB, disk MiB), in the column order of `offers.resources`."""
         return (self.cpus, self.mem, self.disk)
+
+    def with_id(self, task_id: str) -> TaskSpec:
+        """The same spec under another (already normalized) id, sharing everything else:
+        a million tasks of a few shapes cost a few validations, not a million."""
+        return TaskSpec.model_construct(self.model_fields_set, **{**self.__dict__, "id": task_id})
 
     def to_json(self) -> dict[str, Any]:
         """The spec as Charmander-style JSON, defaults included."""

@@ -303,3 +303,49 @@ def test_a_restarted_master_remembers_agents_frameworks_and_tasks():
     subscribe(m2)
     offer = offers_for(m2.handle(ALLOCATE))[0]
     assert offer.resources.cpus == pytest.approx(3)
+
+
+@pytest.mark.parametrize("state, reason, exit_code, want_reason, want_in_message", [
+    (TaskState.ERROR, "image berth/nope:latest not found", None,
+     "REASON_CONTAINER_LAUNCH_FAILED", "image berth/nope:latest not found"),
+    (TaskState.FAILED, None, 3, "REASON_COMMAND_EXECUTOR_FAILED", "exit code 3"),
+    (TaskState.FINISHED, None, 0, None, None),
+])
+def test_agent_statuses_reach_the_framework_with_a_reason(state, reason, exit_code,
+                                                          want_reason, want_in_message):
+    m, _ = make_master()
+    register(m)
+    subscribe(m)
+    offer = offers_for(m.handle(ALLOCATE))[0]
+    accept(m, [offer.id], launch("t1"))
+    (update,) = updates(m.handle(E.AgentStatus("a1", "t1", state, reason=reason,
+                                               exit_code=exit_code)))
+    assert (update.state, update.reason) == (state, want_reason)
+    if want_in_message:
+        assert want_in_message in update.message
+    assert m.tasks["t1"].exit_code == exit_code
+    assert m.used("a1").cpus == 0  # a finished task's resources are free again
+
+
+def test_a_framework_gone_longer_than_its_failover_timeout_is_torn_down():
+    m, clock = make_master()
+    register(m)
+    m.handle(E.Subscribe("s1", "f1", info={"failover_timeout": 30}))
+    _running_task(m)
+    m.handle(E.StreamClosed("f1", "s1"))
+    clock.advance(29)
+    assert not of_type(m.handle(E.Tick()), C.KillOnAgent)
+    clock.advance(1)
+    cmds = m.handle(E.Tick())
+    assert [c.task_id for c in of_type(cmds, C.KillOnAgent)] == ["t1"]
+    assert m.frameworks["f1"].removed
+
+
+def test_without_a_failover_timeout_a_framework_is_waited_for():
+    m, clock = make_master()
+    subscribe(m)
+    m.handle(E.StreamClosed("f1", "s-f1"))
+    clock.advance(10**6)
+    m.handle(E.Tick())
+    assert not m.frameworks["f1"].removed
+    assert of_type(subscribe(m), C.SendSubscribed)

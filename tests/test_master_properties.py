@@ -55,6 +55,14 @@ def _check(m) -> None:
     for offer in m.offers.values():
         fw = m.frameworks[offer.framework_id]
         assert fw.active and not fw.removed
+    live = [a.total for a in m.agents.values() if not a.lost]
+    total = m._cluster_total()
+    assert abs(total.cpus - sum(t.cpus for t in live)) < 1e-6
+    assert abs(total.mem - sum(t.mem for t in live)) < 1e-6
+    for fid in m.frameworks:  # the incremental DRF bookkeeping matches a recount
+        held, recount = m.held(fid), m.allocated(fid)
+        for name in ("cpus", "mem", "disk"):
+            assert abs(getattr(held, name) - getattr(recount, name)) < 1e-6
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,0 +1,573 @@
+"""The master's HTTP surface: the Mesos v1 scheduler API, the agent link, /state, /health.
+
+Thin: each request or agent message becomes an event for `master.core.Master`; the
+commands that come back are persisted (on one worker thread, in order) and then sent.
+`start_master(...)` runs it on an existing asyncio loop so `berth up` can share one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiohttp import WSMsgType, web
+
+from api import mesos_json as mj
+from api.master_metrics import MasterCollector, metrics_handler
+from master import commands as C
+from master import events as E
+from master.core import Master
+from master.resources import Resources
+from master.store import MasterStore
+from offers.problems import FieldProblem, SpecError
+from offers.states import TaskState
+
+log = structlog.get_logger("berth.master")
+
+JSON = "application/json"
+
+
+def error_response(status: int, message: str,
+                   problems: list[FieldProblem] | None = None) -> web.Response:
+    body = {"code": status, "message": message,
+            "errors": [p.as_dict() for p in problems or []]}
+    return web.json_response(body, status=status)
+
+
+def _spec_error(exc: SpecError, prefix: str = "") -> web.Response:
+    problems = [FieldProblem(f"{prefix}{p.field}" if p.field else prefix.rstrip("."),
+                             p.problem) for p in exc.problems]
+    return error_response(400, f"invalid call: {exc}" if not prefix else
+                          "invalid call: " + "; ".join(str(p) for p in problems), problems)
+
+
+@dataclass
+class _FrameworkStream:
+    stream_id: str
+    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+    framework_id: str | None = None
+
+
+@dataclass
+class _AgentConn:
+    ws: web.WebSocketResponse
+    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+
+
+_CLOSE = object()
+
+
+class MasterService:
+    """Owns the core, the store and every live connection; carries out commands."""
+
+    def __init__(self, core: Master, store: MasterStore | None, *, tick_seconds: float = 0.25,
+                 allocation_delay: float = 0.002):
+        self.core = core
+        self.store = store
+        self.tick_seconds = tick_seconds
+        self.allocation_delay = allocation_delay
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="berth-master-db")
+        self._streams: dict[str, _FrameworkStream] = {}  # stream id -> stream
+        self._framework_stream: dict[str, _FrameworkStream] = {}  # framework id -> stream
+        self._agents: dict[str, _AgentConn] = {}
+        self._outbox: dict[str, list[dict[str, Any]]] = {}  # for agents not connected yet
+        self._tail: asyncio.Future | None = None
+        self._allocation: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._ticker: asyncio.Task | None = None
+        self.started_at = time.time()
+        self.master_info: dict[str, Any] = {}
+        self.metrics = MasterCollector(core)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._ticker = asyncio.create_task(self._tick_forever())
+
+    async def stop(self) -> None:
+        if self._ticker:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        if self._allocation:
+            self._allocation.cancel()
+        for stream in list(self._streams.values()):
+            stream.queue.put_nowait(_CLOSE)
+        await asyncio.gather(*(conn.ws.close(code=1001, message=b"master stopping")
+                               for conn in list(self._agents.values())),
+                             return_exceptions=True)
+        for task in list(self._tasks):
+            task.cancel()
+        self._db.shutdown(wait=True)
+        if self.store:
+            self.store.close()
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_seconds)
+            try:
+                await self.submit(E.Tick())
+            except Exception:  # a failed tick must not stop the clock
+                log.exception("tick_failed")
+
+    # -- events in, commands out ------------------------------------------------------------
+
+    async def submit(self, event: object) -> list[object]:
+        """Hand an event to the core; persist what it decided, then send, in event order."""
+        cmds = self.core.handle(event)
+        self.metrics.count(event, cmds)
+        previous, done = self._tail, asyncio.get_running_loop().create_future()
+        self._tail = done
+        try:
+            if self.store is not None and any(isinstance(c, C.Persist) for c in cmds):
+                await asyncio.get_running_loop().run_in_executor(
+                    self._db, self.store.apply, cmds)
+            if previous is not None and not previous.done():
+                await asyncio.shield(previous)
+            self._dispatch(cmds)
+        finally:
+            done.set_result(None)
+        self._schedule_allocation()
+        return cmds
+
+    def _schedule_allocation(self) -> None:
+        if self._allocation is None and self.core.wants_allocation:
+            loop = asyncio.get_running_loop()
+            self._allocation = loop.call_later(self.allocation_delay, self._allocate_soon)
+
+    def _allocate_soon(self) -> None:
+        self._allocation = None
+        self._spawn(self.submit(E.Allocate()))
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _dispatch(self, cmds: list[object]) -> None:
+        for cmd in cmds:
+            if isinstance(cmd, C.ToFramework):
+                self._to_framework(cmd)
+            elif isinstance(cmd, C.LaunchOnAgent):
+                self._to_agent(cmd.agent_id, {"type": "LAUNCH",
+                                              "task": cmd.spec.model_dump(mode="json")})
+                log.info("launch", task_id=cmd.spec.task_id, agent_id=cmd.agent_id)
+            elif isinstance(cmd, C.KillOnAgent):
+                self._to_agent(cmd.agent_id, {"type": "KILL", "task_id": cmd.task_id,
+                                              "grace_seconds": cmd.grace_seconds})
+                log.info("kill", task_id=cmd.task_id, agent_id=cmd.agent_id)
+            elif isinstance(cmd, C.AgentRejected):
+                conn = self._agents.pop(cmd.agent_id, None)
+                if conn is not None:
+                    self._spawn(conn.ws.close(code=4000, message=cmd.reason.encode()[:120]))
+
+    def _to_framework(self, cmd: C.ToFramework) -> None:
+        if isinstance(cmd, C.SendSubscribed):
+            stream = self._streams.get(cmd.stream_id)
+            if stream is None:
+                return
+            stream.framework_id = cmd.framework_id
+            self._framework_stream[cmd.framework_id] = stream
+            stream.queue.put_nowait(mj.subscribed_event(
+                cmd.framework_id, cmd.heartbeat_interval_seconds, self.master_info))
+            return
+        if isinstance(cmd, C.CloseStream):
+            stream = self._streams.get(cmd.stream_id)
+            if stream is not None:
+                stream.queue.put_nowait(mj.error_event(cmd.message))
+                stream.queue.put_nowait(_CLOSE)
+                if self._framework_stream.get(cmd.framework_id) is stream:
+                    del self._framework_stream[cmd.framework_id]
+            return
+        stream = self._framework_stream.get(cmd.framework_id)
+        if stream is None:
+            return
+        if isinstance(cmd, C.SendOffers):
+            event = mj.offers_event(cmd.offers)
+        elif isinstance(cmd, C.SendRescind):
+            event = mj.rescind_event(cmd.offer_id)
+        elif isinstance(cmd, C.SendUpdate):
+            event = mj.update_event(cmd.status)
+        elif isinstance(cmd, C.SendFailure):
+            event = mj.failure_event(cmd.agent_id)
+        elif isinstance(cmd, C.SendError):
+            event = mj.error_event(cmd.message)
+        else:
+            return
+        stream.queue.put_nowait(event)
+
+    def _to_agent(self, agent_id: str, message: dict[str, Any]) -> None:
+        conn = self._agents.get(agent_id)
+        if conn is None:
+            self._outbox.setdefault(agent_id, []).append(message)
+        else:
+            conn.queue.put_nowait(message)
+
+    # -- HTTP: plain views -------------------------------------------------------------------
+
+    async def version(self, request: web.Request) -> web.Response:
+        return web.json_response({"version": mj.VERSION, "build": "berth"})
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.json_response({
+            "status": "ok",
+            "agents": len(self.core.live_agents()),
+            "frameworks": sum(1 for f in self.core.frameworks.values() if f.active),
+            "uptime_seconds": round(time.time() - self.started_at, 3)})
+
+    async def state(self, request: web.Request) -> web.Response:
+        core = self.core
+        agents = []
+        for agent in sorted(core.agents.values(), key=lambda a: a.hostname):
+            offered = core.offered(agent.id)
+            agents.append({
+                "id": agent.id, "hostname": agent.hostname, "endpoint": agent.endpoint,
+                "attributes": dict(agent.attributes), "total": agent.total.to_json(),
+                "spare": agent.spare.to_json(), "used": core.used(agent.id).to_json(),
+                "offered": offered.to_json(), "active": not agent.lost,
+                "connected": agent.id in self._agents, "last_seen": agent.last_seen})
+        offers_of: dict[str, int] = {}
+        for offer in core.offers.values():
+            offers_of[offer.framework_id] = offers_of.get(offer.framework_id, 0) + 1
+        frameworks = [{
+            "id": fw.id, "name": fw.name, "user": fw.user, "active": fw.active,
+            "suppressed": fw.suppressed, "removed": fw.removed,
+            "capabilities": sorted(fw.capabilities),
+            "offers": offers_of.get(fw.id, 0),
+            "allocated": core.allocated(fw.id).to_json(),
+        } for fw in core.frameworks.values()]
+        tasks = [{
+            "id": t.id, "name": t.name, "framework_id": t.framework_id, "agent_id": t.agent_id,
+            "hostname": core.agents[t.agent_id].hostname if t.agent_id in core.agents else None,
+            "state": t.state.value, "mesos_state": mj.STATE_TO_MESOS[t.state],
+            "reason": t.reason, "message": t.message, "container_id": t.container_id,
+            "exit_code": t.exit_code, "image": t.spec.image, "resources": t.resources.to_json(),
+            "created_at": t.created_at, "updated_at": t.updated_at,
+        } for t in core.tasks.values()]
+        return web.json_response({"version": mj.VERSION, "agents": agents,
+                                  "frameworks": frameworks, "tasks": tasks,
+                                  "outstanding_offers": len(core.offers)})
+
+    # -- HTTP: the scheduler API -------------------------------------------------------------
+
+    async def scheduler(self, request: web.Request) -> web.StreamResponse:
+        ctype = request.headers.get("Content-Type", JSON).split(";")[0].strip()
+        if "protobuf" in ctype:
+            return error_response(415, f"Content-Type {ctype!r} is not supported; berth "
+                                       "speaks the JSON form of the API (application/json)")
+        try:
+            data = json.loads(await request.read() or b"null")
+        except (ValueError, UnicodeDecodeError) as exc:
+            return error_response(400, f"body is not JSON: {exc}", [FieldProblem("", str(exc))])
+        try:
+            call = mj.parse_call(data)
+        except SpecError as exc:
+            return _spec_error(exc)
+        if call.type == "SUBSCRIBE":
+            return await self._subscribe(request, call)
+        fid = call.framework_id.value if call.framework_id else None
+        refusal = self.core.check_call(fid, request.headers.get("Mesos-Stream-Id"))
+        if refusal is not None:
+            status, message = refusal
+            return error_response(status, message, [FieldProblem(message.split(":")[0], message)]
+                                  if status == 400 and ":" in message else [])
+        try:
+            event = self._event_of(call, fid)
+        except SpecError as exc:
+            return _spec_error(exc)
+        await self.submit(event)
+        return web.Response(status=202)
+
+    def _event_of(self, call: mj.Call, fid: str) -> object:
+        kind = call.type
+        if kind == "ACCEPT":
+            launches = []
+            for i, op in enumerate(call.accept.operations):
+                for j, info in enumerate(op.launch.task_infos):
+                    launches.append(mj.launch_from_task_info(
+                        info, fid, f"accept.operations[{i}].launch.task_infos[{j}]"))
+            filters = call.accept.filters
+            return E.Accept(fid, tuple(o.value for o in call.accept.offer_ids), tuple(launches),
+                            filters.refuse_seconds if filters else None)
+        if kind == "DECLINE":
+            filters = call.decline.filters
+            return E.Decline(fid, tuple(o.value for o in call.decline.offer_ids),
+                             filters.refuse_seconds if filters else None)
+        if kind == "KILL":
+            agent = call.kill.agent_id
+            return E.Kill(fid, call.kill.task_id.value, agent.value if agent else None)
+        if kind == "ACKNOWLEDGE":
+            ack = call.acknowledge
+            return E.Acknowledge(fid, ack.agent_id.value if ack.agent_id else None,
+                                 ack.task_id.value, ack.uuid)
+        if kind == "RECONCILE":
+            tasks = call.reconcile.tasks if call.reconcile else []
+            return E.Reconcile(fid, tuple((t.task_id.value, t.agent_id.value if t.agent_id
+                                           else None) for t in tasks))
+        return {"REVIVE": E.Revive, "SUPPRESS": E.Suppress, "TEARDOWN": E.Teardown}[kind](fid)
+
+    async def _subscribe(self, request: web.Request, call: mj.Call) -> web.StreamResponse:
+        info = call.subscribe.framework_info
+        fid = info.id.value if info.id else (call.framework_id.value if call.framework_id
+                                             else None)
+        if fid and fid in self.core.frameworks and self.core.frameworks[fid].removed:
+            return error_response(403, f"framework {fid} has been torn down")
+        stream = _FrameworkStream(stream_id=str(uuid.uuid4()))
+        self._streams[stream.stream_id] = stream
+        response = web.StreamResponse(status=200, headers={
+            "Content-Type": JSON, "Mesos-Stream-Id": stream.stream_id,
+            "Cache-Control": "no-cache"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        roles = tuple(info.roles) or ((info.role,) if info.role else ("*",))
+        capabilities = frozenset(str(c.get("type")) for c in info.capabilities
+                                 if isinstance(c, dict))
+        await self.submit(E.Subscribe(
+            stream.stream_id, fid, name=info.name, user=info.user, roles=roles,
+            capabilities=capabilities, info=info.model_dump(mode="json", exclude_none=True)))
+        heartbeat = self.core.framework_heartbeat_seconds
+        log.info("framework_subscribed", framework_id=stream.framework_id,
+                 stream_id=stream.stream_id, name=info.name)
+        try:
+            next_heartbeat = time.monotonic() + heartbeat
+            while True:
+                try:
+                    item = await asyncio.wait_for(stream.queue.get(), timeout=min(
+                        1.0, max(next_heartbeat - time.monotonic(), 0.0)))
+                except TimeoutError:
+                    if request.transport is None or request.transport.is_closing():
+                        break
+                    if time.monotonic() < next_heartbeat:
+                        continue
+                    item = mj.HEARTBEAT_EVENT
+                    next_heartbeat = time.monotonic() + heartbeat
+                if item is _CLOSE:
+                    break
+                await response.write(mj.encode_record(item))
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self._streams.pop(stream.stream_id, None)
+            if stream.framework_id:
+                if self._framework_stream.get(stream.framework_id) is stream:
+                    del self._framework_stream[stream.framework_id]
+                with contextlib.suppress(Exception):
+                    await self.submit(E.StreamClosed(stream.framework_id, stream.stream_id))
+                log.info("framework_disconnected", framework_id=stream.framework_id)
+        with contextlib.suppress(Exception):
+            await response.write_eof()
+        return response
+
+    # -- the agent link (docs/agent-protocol.md) ---------------------------------------------
+
+    async def agent_register(self, request: web.Request) -> web.Response:
+        try:
+            data = json.loads(await request.read() or b"null")
+        except (ValueError, UnicodeDecodeError) as exc:
+            return error_response(400, f"body is not JSON: {exc}")
+        try:
+            event = _registration(data)
+        except SpecError as exc:
+            return error_response(400, f"invalid registration: {exc}", exc.problems)
+        cmds = await self.submit(event)
+        answer = next(c for c in cmds if isinstance(c, C.AgentAccepted))
+        old = self._agents.pop(answer.agent_id, None)
+        if old is not None:  # a new registration replaces the old link
+            self._spawn(old.ws.close(code=4001, message=b"agent registered again"))
+        self._outbox.pop(answer.agent_id, None)
+        log.info("agent_registered", agent_id=answer.agent_id, hostname=event.hostname,
+                 keep=len(answer.keep), kill=len(answer.kill))
+        return web.json_response({"agent_id": answer.agent_id,
+                                  "heartbeat_seconds": answer.heartbeat_seconds,
+                                  "keep": list(answer.keep), "kill": list(answer.kill)})
+
+    async def agent_stream(self, request: web.Request) -> web.StreamResponse:
+        agent_id = request.query.get("agent_id", "")
+        agent = self.core.agents.get(agent_id)
+        if agent is None or agent.lost:
+            return error_response(404 if agent is None else 409,
+                                  f"agent {agent_id!r} must register first"
+                                  if agent is None else f"agent {agent_id} was declared lost; "
+                                  "register again", [FieldProblem("agent_id", "not registered")])
+        ws = web.WebSocketResponse(max_msg_size=16 * 1024 * 1024, timeout=2.0)
+        await ws.prepare(request)
+        old = self._agents.get(agent_id)
+        if old is not None:
+            self._spawn(old.ws.close(code=4001, message=b"replaced by a newer link"))
+        conn = _AgentConn(ws)
+        for message in self._outbox.pop(agent_id, []):
+            conn.queue.put_nowait(message)
+        self._agents[agent_id] = conn
+        writer = asyncio.create_task(self._agent_writer(conn))
+        log.info("agent_connected", agent_id=agent_id)
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    if msg.type == WSMsgType.ERROR:
+                        break
+                    continue
+                try:
+                    event = _agent_message(agent_id, json.loads(msg.data))
+                except (ValueError, SpecError) as exc:
+                    await ws.send_json({"type": "ERROR", "message": str(exc)})
+                    continue
+                if event is not None:
+                    await self.submit(event)
+        finally:
+            writer.cancel()
+            if self._agents.get(agent_id) is conn:
+                del self._agents[agent_id]
+            log.info("agent_disconnected", agent_id=agent_id)
+        return ws
+
+    async def _agent_writer(self, conn: _AgentConn) -> None:
+        with contextlib.suppress(ConnectionResetError, asyncio.CancelledError, RuntimeError):
+            while True:
+                message = await conn.queue.get()
+                await conn.ws.send_json(message)
+
+
+def _resources(data: Any, field: str) -> Resources:
+    if not isinstance(data, dict):
+        raise SpecError([FieldProblem(field, "must be an object {cpus, mem, disk, ports}")])
+    try:
+        return Resources.from_json(data)
+    except ValueError as exc:
+        raise SpecError([FieldProblem(f"{field}.{str(exc).split(':')[0]}",
+                                      str(exc).split(": ", 1)[-1])]) from None
+
+
+def _registration(data: Any) -> E.AgentRegister:
+    if not isinstance(data, dict):
+        raise SpecError([FieldProblem("", "a registration must be a JSON object")])
+    problems = []
+    hostname = data.get("hostname")
+    if not isinstance(hostname, str) or not hostname:
+        problems.append(FieldProblem("hostname", "is required"))
+    agent_id = data.get("agent_id")
+    if agent_id is not None and (not isinstance(agent_id, str) or not agent_id):
+        problems.append(FieldProblem("agent_id", "must be a non-empty string or null"))
+    attributes = data.get("attributes") or {}
+    if not isinstance(attributes, dict):
+        problems.append(FieldProblem("attributes", "must be an object of strings"))
+        attributes = {}
+    running = []
+    for i, item in enumerate(data.get("running") or []):
+        try:
+            running.append(E.RunningTask(str(item["task_id"]), item.get("framework_id"),
+                                         item.get("container_id"),
+                                         TaskState(item.get("state", "RUNNING"))))
+        except (KeyError, TypeError, ValueError):
+            problems.append(FieldProblem(f"running[{i}]",
+                                         "needs task_id and a berth task state"))
+    total = spare = Resources()
+    try:
+        total = _resources(data.get("total"), "total")
+        spare = _resources(data.get("spare", data.get("total")), "spare")
+    except SpecError as exc:
+        problems += exc.problems
+    if problems:
+        raise SpecError(problems)
+    return E.AgentRegister(agent_id, hostname, str(data.get("endpoint") or ""),
+                           {str(k): str(v) for k, v in attributes.items()}, total, spare,
+                           tuple(running))
+
+
+def _agent_message(agent_id: str, data: Any) -> object | None:
+    if not isinstance(data, dict):
+        raise SpecError([FieldProblem("", "a message must be a JSON object")])
+    kind = data.get("type")
+    if kind == "HEARTBEAT":
+        return E.AgentHeartbeat(agent_id)
+    if kind == "CAPACITY":
+        return E.AgentCapacity(agent_id, _resources(data.get("total"), "total"),
+                               _resources(data.get("spare"), "spare"))
+    if kind == "STATUS":
+        try:
+            state = TaskState(data.get("state"))
+        except ValueError:
+            raise SpecError([FieldProblem("state", f"{data.get('state')!r} is not a task "
+                                                   "state")]) from None
+        if not isinstance(data.get("task_id"), str):
+            raise SpecError([FieldProblem("task_id", "is required")])
+        exit_code = data.get("exit_code")
+        return E.AgentStatus(agent_id, data["task_id"], state, data.get("reason"),
+                             data.get("message"), data.get("container_id"),
+                             exit_code if isinstance(exit_code, int) else None)
+    if kind == "METERING":
+        samples = []
+        for i, s in enumerate(data.get("samples") or []):
+            try:
+                samples.append(E.MeteringSample(str(s["task_id"]), float(s["t"]),
+                                                float(s["cpus"]), float(s["mem"])))
+            except (KeyError, TypeError, ValueError):
+                raise SpecError([FieldProblem(f"samples[{i}]",
+                                              "needs task_id, t, cpus, mem")]) from None
+        return E.AgentMetering(agent_id, tuple(samples))
+    raise SpecError([FieldProblem("type", f"{kind!r} is not HEARTBEAT, CAPACITY, STATUS or "
+                                          "METERING")])
+
+
+def build_master_app(service: MasterService) -> web.Application:
+    app = web.Application(client_max_size=16 * 1024 * 1024)
+    app.router.add_get("/version", service.version)
+    app.router.add_get("/health", service.health)
+    app.router.add_get("/state", service.state)
+    app.router.add_get("/metrics", metrics_handler(service.metrics))
+    app.router.add_post("/api/v1/scheduler", service.scheduler)
+    app.router.add_post("/agent/v1/register", service.agent_register)
+    app.router.add_get("/agent/v1/stream", service.agent_stream)
+    app["master"] = service
+    return app
+
+
+@dataclass
+class RunningMaster:
+    """A master serving on a loop: `url` to reach it, `stop()` to end it."""
+
+    service: MasterService
+    runner: web.AppRunner
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    async def stop(self) -> None:
+        await self.service.stop()
+        await self.runner.cleanup()
+
+
+async def start_master(host: str = "127.0.0.1", port: int = 5050, *, db_url: str | None,
+                       offer_timeout: float = 60.0, agent_timeout: float = 15.0,
+                       clock: Callable[[], float] = time.time,
+                       tick_seconds: float = 0.25, **core_options: Any) -> RunningMaster:
+    """Open the store (migrating it), restore the core from it, serve. Port 0 picks one."""
+    loop = asyncio.get_running_loop()
+    store = await loop.run_in_executor(None, MasterStore, db_url) if db_url else None
+    snapshot = await loop.run_in_executor(None, store.load) if store else None
+    core = Master(clock, offer_timeout=offer_timeout, agent_timeout=agent_timeout,
+                  snapshot=snapshot, **core_options)
+    service = MasterService(core, store, tick_seconds=tick_seconds)
+    app = build_master_app(service)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0][1] if runner.addresses else port
+    service.master_info = mj.master_info(str(uuid.uuid4()), socket.gethostname(), bound)
+    await service.start()
+    log.info("master_started", host=host, port=bound, db=db_url and db_url.split("@")[-1],
+             agents=len(core.agents), tasks=len(core.tasks))
+    return RunningMaster(service, runner, host, bound)

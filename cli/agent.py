@@ -1,0 +1,112 @@
+"""`berth agent`: one node's agent. Wiring only: options -> AgentConfig -> `start_agent`
+(api/agent_node.py), which `berth up` also calls inside its own asyncio loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+from pathlib import Path
+
+import click
+import docker
+
+from api.agent_node import AgentService, start_agent
+from cli import main
+from executor.agent import AgentConfig
+from executor.capacity import parse_amounts, parse_resources
+
+__all__ = ["AgentService", "agent_config", "start_agent"]
+
+DEFAULT_HEADROOM = "cpus:0.25;mem:256"
+
+
+def parse_attributes(text: str | None, nodetype: str | None) -> dict[str, str]:
+    """`"rack=r1,zone=a"` -> dict; `--nodetype` wins over an attribute of that name."""
+    attributes: dict[str, str] = {}
+    for item in filter(None, (p.strip() for p in (text or "").split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{item!r} is not key=value")
+        attributes[key.strip()] = value.strip()
+    if nodetype:
+        attributes["nodetype"] = nodetype
+    return attributes
+
+
+def agent_config(master: str, *, hostname: str | None = None, nodetype: str | None = None,
+                 attributes: str | None = None, resources: str | None = None,
+                 headroom: str | None = DEFAULT_HEADROOM, data_dir: str | Path | None = None,
+                 port: int = 5051, ignore_incumbent: bool = False) -> AgentConfig:
+    """An AgentConfig from the command line's strings; ValueError names the bad one."""
+    try:
+        limits = parse_resources(resources)
+    except ValueError as exc:
+        raise ValueError(f"--resources: {exc}") from None
+    try:
+        room = parse_amounts(headroom)
+    except ValueError as exc:
+        raise ValueError(f"--headroom: {exc}") from None
+    try:
+        attrs = parse_attributes(attributes, nodetype)
+    except ValueError as exc:
+        raise ValueError(f"--attributes: {exc}") from None
+    return AgentConfig(
+        master=master, hostname=hostname or socket.gethostname(), attributes=attrs,
+        limits=limits, headroom=room,
+        data_dir=Path(data_dir) if data_dir else Path.home() / ".berth" / f"agent-{port}",
+        measure_incumbent=not ignore_incumbent)
+
+
+@main.command("agent")
+@click.option("--master", required=True, help="The master: HOST:PORT or a URL.")
+@click.option("--port", default=5051, show_default=True, type=click.IntRange(0, 65535),
+              help="Port of the agent's own HTTP server (/health, /state).")
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to bind.")
+@click.option("--hostname", default=None, help="Name to register under [this host's name].")
+@click.option("--nodetype", default=None, help="The nodetype attribute tasks may ask for.")
+@click.option("--attributes", default=None, help="More attributes: k=v,k2=v2.")
+@click.option("--resources", default=None,
+              help='Caps on what is offered, e.g. "cpus:4;mem:8192;ports:[31000-31499]".')
+@click.option("--headroom", default=DEFAULT_HEADROOM, show_default=True,
+              help="Kept free for the node's own programs on top of their measured load.")
+@click.option("--allow-volume", "allow_volume", multiple=True, type=click.Path(),
+              help="Host path prefix tasks may mount (repeatable); none by default.")
+@click.option("--allow-privileged", is_flag=True, help="Let tasks run privileged.")
+@click.option("--ignore-incumbent", is_flag=True,
+              help="Do not subtract the node's own load (a node dedicated to berth).")
+@click.option("--data-dir", default=None, type=click.Path(),
+              help="Where the agent keeps its id [~/.berth/agent-PORT].")
+def agent_command(master, port, host, hostname, nodetype, attributes, resources, headroom,
+                  allow_volume, allow_privileged, ignore_incumbent, data_dir) -> None:
+    """Run an agent: offer this node's spare capacity and run tasks as containers."""
+    try:
+        config = agent_config(master, hostname=hostname, nodetype=nodetype,
+                              attributes=attributes, resources=resources, headroom=headroom,
+                              data_dir=data_dir, port=port, ignore_incumbent=ignore_incumbent)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    for path in allow_volume:
+        if not os.path.isabs(path):
+            raise click.UsageError(f"--allow-volume: {path!r} is not an absolute path")
+    asyncio.run(_serve(config, host, port, tuple(allow_volume), allow_privileged))
+
+
+async def _serve(config: AgentConfig, host: str, port: int, allowed: tuple[str, ...],
+                 allow_privileged: bool) -> None:
+    try:
+        service = await start_agent(config, host=host, port=port, allowed_volumes=allowed,
+                                    allow_privileged=allow_privileged)
+    except docker.errors.DockerException as exc:
+        raise click.ClickException(f"cannot reach the Docker engine: {exc}") from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    done = asyncio.create_task(stop.wait())
+    await asyncio.wait({done, service.task}, return_when=asyncio.FIRST_COMPLETED)
+    await service.stop()

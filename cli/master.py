@@ -1,0 +1,49 @@
+"""`berth master`: the master role on its own (the embedded default is `berth up`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+
+import click
+
+from cli import main
+
+
+@main.command("master")
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5050, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--db", "db_url", default=None,
+              help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db "
+                   "[default: sqlite:///<data-dir>/berth.db]")
+@click.option("--data-dir", default="./data", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path))
+@click.option("--offer-timeout", default=60.0, show_default=True,
+              type=click.FloatRange(min=0.1), help="Seconds before an unused offer is rescinded.")
+@click.option("--agent-timeout", default=15.0, show_default=True,
+              type=click.FloatRange(min=0.1),
+              help="Seconds without a message before an agent is lost.")
+def master_command(host: str, port: int, db_url: str | None, data_dir: Path,
+                   offer_timeout: float, agent_timeout: float) -> None:
+    """Run the master: Mesos v1 scheduler API and the agent link on one port."""
+    from api.master_app import start_master
+    from master.store import default_url
+
+    url = db_url or default_url(data_dir)
+
+    async def serve() -> None:
+        running = await start_master(host, port, db_url=url, offer_timeout=offer_timeout,
+                                     agent_timeout=agent_timeout)
+        click.echo(f"berth master listening on {running.url} (db {url.split('@')[-1]})",
+                   err=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await running.stop()
+
+    asyncio.run(serve())

@@ -1,0 +1,423 @@
+"""The agent daemon: one per node, between the master and the container backend.
+
+It registers with the master (docs/agent-protocol.md), keeps one websocket open for
+heartbeats, capacity, statuses and metering going up and LAUNCH/KILL coming down, and
+when the master goes away it keeps its containers running, retries with backoff and
+registers again with what it runs, so the master can say what to keep and what to kill.
+Statuses are kept until the master has them: a reconnect loses none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiohttp
+import structlog
+from pydantic import ValidationError
+
+from executor.capacity import (
+    ZERO,
+    Amounts,
+    Capacity,
+    ChangeThreshold,
+    NodeSample,
+    ResourceLimits,
+    Smoother,
+    agent_total,
+    free_ports,
+    incumbent_share,
+    spare_capacity,
+)
+from executor.tasks import StatusUpdate, UsageSample
+from offers.launch import LaunchSpec
+from offers.states import TaskState
+
+log = structlog.get_logger("executor.agent")
+
+MAX_METERING_BACKLOG = 5000  # samples kept while the master is away (oldest dropped)
+
+
+class Backend(Protocol):
+    """What the agent needs of a container backend (executor/docker_backend.py)."""
+
+    agent_id: str
+    on_status: Callable[[StatusUpdate], None]
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    async def adopt(self) -> list[dict[str, Any]]: ...
+    async def launch(self, spec: LaunchSpec) -> None: ...
+    async def kill(self, task_id: str, grace_seconds: float = 10.0) -> None: ...
+    async def meter(self) -> list[UsageSample]: ...
+    async def reconcile(self) -> None: ...
+    def allocated(self) -> Amounts: ...
+    def used_ports(self) -> frozenset[int]: ...
+    def running(self) -> list[dict[str, Any]]: ...
+    def views(self) -> list[dict[str, Any]]: ...
+
+
+class Sampler(Protocol):
+    def sample(self) -> NodeSample: ...
+
+
+class Rejected(Exception):
+    """The master will not talk to this agent until it registers again."""
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    master: str  # "host:port" or a URL
+    hostname: str
+    endpoint: str = ""  # where the agent's own HTTP server answers
+    attributes: dict[str, str] = field(default_factory=dict)
+    limits: ResourceLimits = field(default_factory=ResourceLimits)
+    headroom: Amounts = ZERO
+    data_dir: Path = Path("berth-agent")
+    measure_incumbent: bool = True
+    sample_seconds: float = 1.0  # how often the node is measured
+    meter_seconds: float = 5.0  # how often containers are metered
+    capacity_every_heartbeats: int = 5  # CAPACITY at least this often, changed or not
+    backoff_seconds: tuple[float, float] = (0.5, 10.0)  # first and longest retry wait
+    smoothing: float = 0.3
+    ping_seconds: float = 10.0  # websocket ping period on the link to the master
+    orphan_grace_seconds: float = 5.0  # for tasks the master says to kill at registration
+    threshold: ChangeThreshold = field(default_factory=ChangeThreshold)
+
+    @property
+    def master_url(self) -> str:
+        url = self.master if "://" in self.master else f"http://{self.master}"
+        return url.rstrip("/")
+
+
+class Agent:
+    """One node's agent. `run()` until `stop()`; `state()` for the agent's HTTP server."""
+
+    def __init__(self, config: AgentConfig, backend: Backend, sampler: Sampler,
+                 clock: Callable[[], float] = time.time):
+        self.config = config
+        self.backend = backend
+        self.sampler = sampler
+        self.clock = clock
+        backend.on_status = self._on_status
+        self.agent_id: str | None = self._load_agent_id()
+        if self.agent_id:
+            backend.agent_id = self.agent_id
+        self.connected = asyncio.Event()
+        self.heartbeat_seconds = 2.0
+        self.registrations = 0
+        self._outbox: deque[dict[str, Any]] = deque()  # statuses, kept across reconnects
+        self._metering: deque[dict[str, Any]] = deque(maxlen=MAX_METERING_BACKLOG)
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._usage: dict[str, UsageSample] = {}
+        self._smoother = Smoother(config.smoothing)
+        self._incumbent = ZERO
+        self._sample: NodeSample | None = None
+        self.capacity: Capacity | None = None
+        self._sent_capacity: Capacity | None = None
+        self._capacity_dirty = True
+        self._background: set[asyncio.Task] = set()
+        self._adopted = False
+
+    # -- identity ----------------------------------------------------------------------
+
+    @property
+    def _id_file(self) -> Path:
+        return self.config.data_dir / "agent_id"
+
+    def _load_agent_id(self) -> str | None:
+        try:
+            text = self._id_file.read_text().strip()
+        except OSError:
+            return None
+        return text or None
+
+    def _save_agent_id(self, agent_id: str) -> None:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self._id_file.with_suffix(".tmp")
+        tmp.write_text(agent_id + "\n")
+        tmp.replace(self._id_file)
+
+    # -- capacity ----------------------------------------------------------------------
+
+    def _measure(self) -> None:
+        sample = self.sampler.sample()
+        self._sample = sample
+        total = agent_total(sample.machine, self.config.limits)
+        if self.config.measure_incumbent:
+            berth_used = Amounts(sum(u.cpus for u in self._usage.values()),
+                                 sum(u.mem for u in self._usage.values()), 0.0)
+            self._incumbent = self._smoother.update(incumbent_share(sample, berth_used, total))
+        self._recompute(total)
+
+    def _recompute(self, total: Amounts | None = None) -> None:
+        if total is None:
+            if self.capacity is None:
+                return
+            total = self.capacity.total
+        # Disk: berth's containers write little outside their volumes, so whatever the
+        # disk holds counts as the incumbent's.
+        incumbent = self._incumbent
+        ports = self.config.limits.ports
+        spare = spare_capacity(total, incumbent, self.backend.allocated(),
+                               self.config.headroom)
+        self.capacity = Capacity(total=total, spare=spare, ports=ports,
+                                 spare_ports=free_ports(ports, self.backend.used_ports()),
+                                 incumbent=incumbent)
+        if self.config.threshold.changed(self._sent_capacity, self.capacity):
+            self._capacity_dirty = True
+            self._wake.set()
+
+    def _capacity_fields(self) -> dict[str, Any]:
+        if self.capacity is None:
+            self._measure()
+        assert self.capacity is not None
+        return {"total": self.capacity.total_json(), "spare": self.capacity.spare_json()}
+
+    # -- backend callbacks -------------------------------------------------------------
+
+    def _on_status(self, update: StatusUpdate) -> None:
+        self._outbox.append(update.as_message())
+        if update.state.terminal:
+            self._usage.pop(update.task_id, None)
+        self._recompute()  # allocation changed: spare moves at once, not at the next sample
+        self._wake.set()
+
+    # -- main loop ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until stop(): keep a session with the master, reconnecting with backoff."""
+        await self.backend.start()
+        self._measure()
+        self._spawn(self._measure_loop(), "measure")
+        self._spawn(self._meter_loop(), "meter")
+        first, longest = self.config.backoff_seconds
+        backoff = first
+        try:
+            while not self._stopping.is_set():
+                started = self.clock()
+                try:
+                    await self._session()
+                except (aiohttp.ClientError, OSError, TimeoutError, Rejected, KeyError,
+                        ValueError) as exc:
+                    log.warning("master_unreachable", master=self.config.master_url,
+                                error=str(exc) or type(exc).__name__, retry_in=round(backoff, 2))
+                finally:
+                    self.connected.clear()
+                if self._stopping.is_set():
+                    break
+                if self.clock() - started > 10 * longest:
+                    backoff = first  # it had been up for a while: start over quickly
+                await _wait(self._stopping, backoff * random.uniform(0.8, 1.2))
+                backoff = min(backoff * 2, longest)
+        finally:
+            for task in list(self._background):
+                task.cancel()
+            await asyncio.gather(*self._background, return_exceptions=True)
+            await self.backend.close()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    def _spawn(self, coro, name: str) -> asyncio.Task:
+        task = asyncio.create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def _measure_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.sample_seconds)
+            try:
+                self._measure()
+            except Exception:
+                log.exception("measure_failed")
+
+    async def _meter_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.meter_seconds)
+            try:
+                await self.backend.reconcile()
+                samples = await self.backend.meter()
+            except Exception:
+                log.exception("meter_failed")
+                continue
+            notmetered = {t["task_id"] for t in self.backend.views() if t.get("notmetered")}
+            for sample in samples:
+                self._usage[sample.task_id] = sample  # all of berth's use, for the incumbent
+                if sample.task_id not in notmetered:
+                    self._metering.append(sample.as_dict())
+            if self._metering:
+                self._wake.set()
+
+    async def _session(self) -> None:
+        timeout = aiohttp.ClientTimeout(total=None, connect=5, sock_connect=5)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            await self._register(session)
+            url = f"{self.config.master_url}/agent/v1/stream?agent_id={self.agent_id}"
+            # Websocket pings notice a master that vanished without closing the
+            # connection (power loss, a dropped route): no pong, the link is closed.
+            async with session.ws_connect(url, heartbeat=self.config.ping_seconds,
+                                          autoping=True) as ws:
+                self.connected.set()
+                log.info("agent_connected", agent_id=self.agent_id,
+                         master=self.config.master_url)
+                sender = asyncio.create_task(self._send_loop(ws), name="agent-send")
+                receiver = asyncio.create_task(self._receive_loop(ws), name="agent-receive")
+                stopper = asyncio.create_task(self._stopping.wait(), name="agent-stop")
+                done, pending = await asyncio.wait({sender, receiver, stopper},
+                                                   return_when=asyncio.FIRST_COMPLETED)
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+                for task in done:
+                    if task is not stopper and task.exception() is not None:
+                        raise task.exception()
+                if not self._stopping.is_set():
+                    raise aiohttp.ClientConnectionError("the master closed the agent stream")
+
+    async def _register(self, session: aiohttp.ClientSession) -> None:
+        if not self._adopted:
+            running = await self.backend.adopt()
+            self._adopted = True
+        else:
+            running = self.backend.running()
+        body = {"agent_id": self.agent_id, "hostname": self.config.hostname,
+                "endpoint": self.config.endpoint, "attributes": dict(self.config.attributes),
+                **self._capacity_fields(), "running": running}
+        async with session.post(f"{self.config.master_url}/agent/v1/register",
+                                json=body) as resp:
+            text = await resp.text()
+            if resp.status != 200:
+                raise Rejected(f"registration answered {resp.status}: {text[:300]}")
+            answer = json.loads(text)
+        agent_id = str(answer["agent_id"])
+        if agent_id != self.agent_id:
+            self._save_agent_id(agent_id)
+        self.agent_id = agent_id
+        self.backend.agent_id = agent_id
+        self.heartbeat_seconds = float(answer.get("heartbeat_seconds") or 2.0)
+        self.registrations += 1
+        self._sent_capacity = self.capacity
+        self._capacity_dirty = False
+        structlog.contextvars.bind_contextvars(agent_id=agent_id)
+        log.info("agent_registered", keep=len(answer.get("keep") or ()),
+                 kill=len(answer.get("kill") or ()))
+        for task_id in answer.get("kill") or ():
+            self._spawn(self.backend.kill(task_id, self.config.orphan_grace_seconds),
+                        f"kill-{task_id}")
+
+    async def _send_loop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        beats = 0
+        next_beat = 0.0
+        loop = asyncio.get_running_loop()
+        while not self._stopping.is_set():
+            while self._outbox:
+                await ws.send_json(self._outbox[0])
+                self._outbox.popleft()
+            if self._metering:
+                samples = list(self._metering)
+                await ws.send_json({"type": "METERING", "samples": samples})
+                for _ in samples:
+                    self._metering.popleft()
+            now = loop.time()
+            if now >= next_beat:
+                await ws.send_json({"type": "HEARTBEAT"})
+                beats += 1
+                next_beat = now + self.heartbeat_seconds
+                if beats % max(self.config.capacity_every_heartbeats, 1) == 0:
+                    self._capacity_dirty = True
+            if self._capacity_dirty:
+                self._capacity_dirty = False
+                capacity = self.capacity
+                await ws.send_json({"type": "CAPACITY", **self._capacity_fields()})
+                self._sent_capacity = capacity
+            self._wake.clear()
+            if self._outbox or self._metering or self._capacity_dirty:
+                continue
+            await _wait(self._wake, max(next_beat - loop.time(), 0))
+
+    async def _receive_loop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for msg in ws:
+            if msg.type is aiohttp.WSMsgType.TEXT:
+                try:
+                    data = json.loads(msg.data)
+                except ValueError:
+                    log.warning("bad_master_message", data=msg.data[:200])
+                    continue
+                self._handle(data)
+            elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE,
+                              aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+                break
+
+    def _handle(self, data: dict[str, Any]) -> None:
+        kind = data.get("type")
+        if kind == "LAUNCH":
+            raw = data.get("task") or {}
+            try:
+                spec = LaunchSpec.model_validate(raw)
+            except ValidationError as exc:
+                task_id = raw.get("task_id") if isinstance(raw, dict) else None
+                log.warning("bad_launch", task_id=task_id, error=str(exc))
+                if task_id:
+                    self._outbox.append(StatusUpdate(
+                        str(task_id), TaskState.ERROR,
+                        f"the agent could not read the launch: {exc.errors()[0]['msg']}",
+                        framework_id=str(raw.get("framework_id") or "")).as_message())
+                    self._wake.set()
+                return
+            self._spawn(self.backend.launch(spec), f"launch-{spec.task_id}")
+        elif kind == "KILL":
+            task_id = str(data.get("task_id") or "")
+            grace = data.get("grace_seconds")
+            grace = 10.0 if grace is None else max(float(grace), 0.0)
+            if task_id:
+                self._spawn(self.backend.kill(task_id, grace), f"kill-{task_id}")
+        elif kind in ("REJECTED", "REREGISTER"):
+            raise Rejected(str(data.get("reason") or data.get("message") or kind))
+        elif kind == "ERROR":  # the master could not read something we sent
+            log.warning("master_error", message=data.get("message"))
+        else:
+            log.warning("unknown_master_message", type=kind)
+
+    # -- views -------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        capacity = self.capacity
+        return {
+            "agent_id": self.agent_id,
+            "hostname": self.config.hostname,
+            "master": self.config.master_url,
+            "connected": self.connected.is_set(),
+            "registrations": self.registrations,
+            "attributes": dict(self.config.attributes),
+            "total": capacity.total_json() if capacity else None,
+            "spare": capacity.spare_json() if capacity else None,
+            "incumbent": capacity.incumbent.as_dict() if capacity else None,
+            "allocated": self.backend.allocated().as_dict(),
+            "headroom": self.config.headroom.as_dict(),
+            "tasks": self.backend.views(),
+            "pending_statuses": len(self._outbox),
+        }
+
+    def health(self) -> dict[str, Any]:
+        return {"status": "ok", "agent_id": self.agent_id,
+                "connected": self.connected.is_set()}
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    """Wait for `event` at most `seconds`. (Not asyncio.wait_for: on Python 3.11 it can
+    swallow a cancellation that arrives as the event fires, and the task never ends.)"""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()

@@ -1,0 +1,441 @@
+"""Runs tasks as Docker containers through the `docker` SDK (DOCKER_HOST honoured).
+
+Launch, watch, meter, kill, adopt. Never pulls: no registry is reachable, so a missing
+image ends the task `ERROR` at once instead of hanging. Every SDK call blocks, so each runs
+in a small thread pool and the agent's asyncio loop stays responsive; Docker's event
+stream is read by one thread and handed to the loop. Status changes go to `on_status`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import docker
+import structlog
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+
+from executor.capacity import Amounts
+from executor.container_spec import (
+    LABEL_NAME,
+    LABEL_NOTMETERED,
+    VolumePolicy,
+    allocation_from_labels,
+    container_name,
+    create_kwargs,
+    host_ports,
+    port_clash_reason,
+    ports_from_bindings,
+)
+from executor.tasks import StatusUpdate, TrackedTask, UsageSample
+from offers.launch import LABEL_AGENT_ID, LABEL_FRAMEWORK_ID, LABEL_TASK_ID, LaunchSpec
+from offers.states import TaskState
+
+log = structlog.get_logger("executor.docker")
+
+MIB = 1024 * 1024
+RECENT_TERMINAL = 1000  # terminal statuses kept to answer repeated LAUNCH/KILL
+LOG_TAIL_LINES = 20
+
+
+class DockerBackend:
+    """Containers of one agent on one Docker engine.
+
+    Several agents may share an engine (tests, `--resources` slices of one host): each only
+    adopts and answers for containers labelled with its own `agent_id`.
+    """
+
+    def __init__(
+        self,
+        agent_id: str = "",
+        policy: VolumePolicy | None = None,
+        client: docker.DockerClient | None = None,
+        on_status: Callable[[StatusUpdate], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        threads: int = 8,
+    ):
+        self.agent_id = agent_id
+        self.policy = policy or VolumePolicy()
+        self.client = client or docker.from_env()
+        self.on_status = on_status or (lambda update: None)
+        self.clock = clock
+        self.tasks: dict[str, TrackedTask] = {}
+        self.recent: OrderedDict[str, StatusUpdate] = OrderedDict()
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="docker")
+        self._events: asyncio.Queue[dict] | None = None
+        self._watch_thread: threading.Thread | None = None
+        self._stream: Any = None
+        self._closing = threading.Event()
+        self._consumer: asyncio.Task | None = None
+        self._watching = threading.Event()
+
+    # -- life cycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start following Docker's container events (before any launch or adoption)."""
+        loop = asyncio.get_running_loop()
+        self._events = asyncio.Queue()
+        self._watch_thread = threading.Thread(
+            target=self._watch, args=(loop, self._events), name="docker-events", daemon=True)
+        self._watch_thread.start()
+        self._consumer = asyncio.create_task(self._consume(), name="docker-events-consumer")
+        await loop.run_in_executor(self._pool, self._watching.wait, 10.0)
+
+    async def close(self) -> None:
+        """Stop watching. Containers keep running: a restarted agent adopts them."""
+        self._closing.set()
+        stream = self._stream
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.close()
+        if self._consumer is not None:
+            self._consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._consumer
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        with contextlib.suppress(Exception):
+            self.client.close()
+
+    async def _call(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+
+    # -- views -------------------------------------------------------------------------
+
+    def allocated(self) -> Amounts:
+        total = Amounts()
+        for task in self.tasks.values():
+            total = total + task.allocated
+        return total
+
+    def used_ports(self) -> frozenset[int]:
+        return frozenset(p for task in self.tasks.values() for p in task.host_ports)
+
+    def running(self) -> list[dict[str, Any]]:
+        return [t.running_entry() for t in self.tasks.values() if not t.state.terminal]
+
+    def views(self) -> list[dict[str, Any]]:
+        return [t.view() for t in self.tasks.values()]
+
+    # -- status ------------------------------------------------------------------------
+
+    def _emit(self, task: TrackedTask, state: TaskState, reason: str = "",
+              exit_code: int | None = None, message: str = "") -> None:
+        if not task.move(state) and not state.terminal:
+            return
+        update = StatusUpdate(task.task_id, state, reason, task.container_id, exit_code,
+                              message, task.framework_id)
+        log.info("task_status", task_id=task.task_id, state=state.value, reason=reason,
+                 exit_code=exit_code)
+        if state.terminal:
+            self.tasks.pop(task.task_id, None)
+            self.recent[task.task_id] = update
+            while len(self.recent) > RECENT_TERMINAL:
+                self.recent.popitem(last=False)
+        self.on_status(update)
+
+    # -- launch ------------------------------------------------------------------------
+
+    async def launch(self, spec: LaunchSpec) -> None:
+        """Run one task. Outcomes arrive as statuses; a repeated launch never runs twice."""
+        if spec.task_id in self.tasks or spec.task_id in self.recent:
+            self._repeat(spec.task_id)
+            return
+        task = TrackedTask(
+            task_id=spec.task_id, framework_id=spec.framework_id, name=spec.name,
+            allocated=Amounts(spec.cpus, spec.mem, spec.disk), host_ports=host_ports(spec),
+            notmetered=spec.notmetered)
+        self.tasks[spec.task_id] = task
+        refusal = self.policy.refusal(spec)
+        if refusal:
+            self._emit(task, TaskState.ERROR, refusal)
+            return
+        try:
+            await self._call(self.client.images.get, spec.image)
+        except ImageNotFound:
+            self._emit(task, TaskState.ERROR, f"image {spec.image} not found on this node")
+            return
+        except DockerException as exc:
+            self._emit(task, TaskState.ERROR, f"cannot ask Docker about image {spec.image}: "
+                                              f"{_docker_text(exc)}")
+            return
+        self._emit(task, TaskState.STARTING)
+        kwargs = create_kwargs(spec, self.agent_id)
+        try:
+            container = await self._call(self.client.containers.create, **kwargs)
+        except ImageNotFound:
+            self._emit(task, TaskState.ERROR, f"image {spec.image} not found on this node")
+            return
+        except APIError as exc:
+            if exc.status_code == 409:  # the name is taken: a container of this task exists
+                await self._take_over_existing(task, kwargs["name"])
+                return
+            self._emit(task, TaskState.ERROR, f"Docker refused the container: "
+                                              f"{_docker_text(exc)}")
+            return
+        except DockerException as exc:
+            self._emit(task, TaskState.ERROR, f"Docker refused the container: "
+                                              f"{_docker_text(exc)}")
+            return
+        task.container_id = container.id
+        try:
+            await self._call(container.start)
+        except DockerException as exc:
+            text = _docker_text(exc)
+            if task.task_id in self.tasks:
+                reason = port_clash_reason(spec, text) or f"container did not start: {text}"
+                self._emit(task, TaskState.ERROR, reason)
+            await self._remove(container.id)
+            return
+        if task.task_id in self.tasks and task.state is TaskState.STARTING:
+            self._emit(task, TaskState.RUNNING)
+        if task.kill_requested and task.task_id in self.tasks:
+            await self._stop(task)
+
+    def _repeat(self, task_id: str) -> None:
+        """Answer a repeated LAUNCH with what we know instead of a second container."""
+        if task_id in self.recent:
+            self.on_status(self.recent[task_id])
+            return
+        task = self.tasks[task_id]
+        log.info("launch_repeated", task_id=task_id, state=task.state.value)
+        self.on_status(StatusUpdate(task_id, task.state, "launch repeated; already here",
+                                    task.container_id, None, "", task.framework_id))
+
+    async def _take_over_existing(self, task: TrackedTask, name: str) -> None:
+        try:
+            container = await self._call(self.client.containers.get, name)
+        except DockerException as exc:
+            self._emit(task, TaskState.ERROR, f"container name {name} is taken and cannot be "
+                                              f"inspected: {_docker_text(exc)}")
+            return
+        if container.labels.get(LABEL_TASK_ID) != task.task_id:
+            self._emit(task, TaskState.ERROR,
+                       f"container name {name} is taken by a container that is not this task")
+            return
+        task.container_id = container.id
+        if container.status in ("running", "paused", "restarting"):
+            self._emit(task, TaskState.RUNNING, "already running here")
+        else:
+            await self._finish(task, container.id)
+
+    # -- kill --------------------------------------------------------------------------
+
+    async def kill(self, task_id: str, grace_seconds: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL after the grace period; KILLED arrives as a status."""
+        task = self.tasks.get(task_id)
+        if task is None:
+            if task_id in self.recent:
+                self.on_status(self.recent[task_id])
+            else:
+                self.on_status(StatusUpdate(task_id, TaskState.KILLED,
+                                            "task is not running on this agent"))
+            return
+        if task.kill_requested:
+            return
+        task.kill_requested = True
+        task.kill_grace = grace_seconds
+        if task.container_id is None:  # still being created; launch() stops it after start
+            if task.state is TaskState.STAGING:
+                self._emit(task, TaskState.KILLED, "killed before its container was created")
+            return
+        await self._stop(task)
+
+    async def _stop(self, task: TrackedTask) -> None:
+        self._emit(task, TaskState.KILLING)
+        try:
+            await self._call(self.client.api.stop, task.container_id,
+                             timeout=max(round(task.kill_grace), 0))
+        except NotFound:
+            if task.task_id in self.tasks:
+                self._emit(task, TaskState.KILLED, "killed; its container was already gone")
+        except DockerException as exc:
+            log.warning("stop_failed", task_id=task.task_id, error=_docker_text(exc))
+            with contextlib.suppress(DockerException):
+                await self._call(self.client.api.kill, task.container_id)
+        # The `die` event turns this into KILLED (see _finish).
+
+    # -- events ------------------------------------------------------------------------
+
+    def _watch(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue) -> None:
+        """Thread: follow Docker's event stream for berth containers, reconnecting."""
+        since = time.time()
+        while not self._closing.is_set():
+            try:
+                self._stream = self.client.events(
+                    decode=True, since=int(since),
+                    filters={"type": "container", "label": [LABEL_TASK_ID]})
+                self._watching.set()
+                for event in self._stream:
+                    since = event.get("time", since)
+                    loop.call_soon_threadsafe(queue.put_nowait, event)
+            except Exception as exc:  # engine restart, closed stream: retry unless closing
+                if self._closing.is_set():
+                    return
+                log.warning("docker_events_lost", error=str(exc))
+                self._watching.set()
+                time.sleep(1.0)
+
+    async def _consume(self) -> None:
+        assert self._events is not None
+        while True:
+            event = await self._events.get()
+            try:
+                await self._on_event(event)
+            except Exception:
+                log.exception("docker_event_failed", event=event.get("status"))
+
+    async def _on_event(self, event: dict) -> None:
+        action = event.get("Action") or event.get("status") or ""
+        attributes = (event.get("Actor") or {}).get("Attributes") or {}
+        task = self.tasks.get(attributes.get(LABEL_TASK_ID, ""))
+        if task is None or task.container_id not in (None, event.get("id")):
+            return
+        if action == "die":
+            code = attributes.get("exitCode")
+            await self._finish(task, event.get("id"), int(code) if code is not None else None)
+        elif action == "destroy" and task.state in (TaskState.RUNNING, TaskState.KILLING):
+            self._emit(task, TaskState.KILLED if task.kill_requested else TaskState.FAILED,
+                       "its container was removed")
+
+    async def _finish(self, task: TrackedTask, container_id: str | None,
+                      exit_code: int | None = None) -> None:
+        """The container stopped: report how, then remove it."""
+        oom, logs = False, ""
+        if container_id:
+            try:
+                info = await self._call(self.client.api.inspect_container, container_id)
+                state = info.get("State", {})
+                oom = bool(state.get("OOMKilled"))
+                if exit_code is None:
+                    exit_code = state.get("ExitCode")
+                if exit_code not in (0, None) and not task.kill_requested:
+                    raw = await self._call(self.client.api.logs, container_id,
+                                           tail=LOG_TAIL_LINES)
+                    logs = raw.decode(errors="replace").strip()
+            except DockerException:
+                pass
+        if task.task_id not in self.tasks:  # reported meanwhile (e.g. by a `destroy`)
+            return
+        if task.kill_requested:
+            self._emit(task, TaskState.KILLED, "killed on request", exit_code)
+        elif exit_code == 0:
+            self._emit(task, TaskState.FINISHED, "exited with code 0", 0)
+        elif oom:
+            self._emit(task, TaskState.FAILED, f"out of memory: the container hit its limit "
+                                               f"of {task.allocated.mem:g} MiB", exit_code, logs)
+        else:
+            self._emit(task, TaskState.FAILED, f"exited with code {exit_code}", exit_code, logs)
+        if container_id:
+            await self._remove(container_id)
+
+    async def _remove(self, container_id: str) -> None:
+        with contextlib.suppress(DockerException):
+            await self._call(self.client.api.remove_container, container_id, force=True)
+
+    # -- adoption ----------------------------------------------------------------------
+
+    async def adopt(self) -> list[dict[str, Any]]:
+        """Take over this agent's labelled containers after a restart.
+
+        Running ones are tracked again and returned (the registration's `running`); ones
+        that stopped while the agent was away are reported (FINISHED/FAILED) and removed.
+        """
+        if not self.agent_id:
+            return []
+        containers = await self._call(
+            self.client.containers.list, all=True,
+            filters={"label": [f"{LABEL_AGENT_ID}={self.agent_id}"]})
+        stopped = []
+        for container in containers:
+            labels = container.labels
+            task_id = labels.get(LABEL_TASK_ID)
+            if not task_id or task_id in self.tasks:
+                continue
+            bindings = container.attrs.get("HostConfig", {}).get("PortBindings")
+            task = TrackedTask(
+                task_id=task_id, framework_id=labels.get(LABEL_FRAMEWORK_ID, ""),
+                name=labels.get(LABEL_NAME, task_id),
+                allocated=Amounts(*allocation_from_labels(labels)),
+                host_ports=ports_from_bindings(bindings),
+                notmetered=labels.get(LABEL_NOTMETERED) == "true",
+                state=TaskState.RUNNING, container_id=container.id, adopted=True)
+            self.tasks[task_id] = task
+            if container.status not in ("running", "paused", "restarting"):
+                stopped.append(task)
+            log.info("container_adopted", task_id=task_id, status=container.status)
+        running = [t.running_entry() for t in self.tasks.values() if t not in stopped]
+        for task in stopped:
+            if task.task_id in self.tasks:
+                await self._finish(task, task.container_id)
+        return running
+
+    async def reconcile(self) -> None:
+        """Catch what the event stream missed (it reconnects after an engine restart):
+        a tracked container that stopped or vanished is reported as such."""
+        watched = {t.container_id: t for t in self.tasks.values()
+                   if t.container_id and t.state in (TaskState.RUNNING, TaskState.KILLING)}
+        if not watched:
+            return
+        # sparse: no per-container inspect, which would race with containers being removed
+        containers = await self._call(self.client.containers.list, all=True, sparse=True,
+                                      filters={"label": [LABEL_TASK_ID]})
+        status = {c.id: c.status for c in containers}
+        for container_id, task in watched.items():
+            if task.task_id not in self.tasks or task.container_id != container_id:
+                continue
+            if container_id not in status:
+                self._emit(task, TaskState.KILLED if task.kill_requested else TaskState.FAILED,
+                           "its container was removed")
+            elif status[container_id] in ("exited", "dead"):
+                await self._finish(task, container_id)
+
+    # -- metering ----------------------------------------------------------------------
+
+    async def meter(self) -> list[UsageSample]:
+        """One usage sample per running container (CPU needs two looks, so a container's
+        first look only sets its mark). Includes notmetered tasks: the agent needs their
+        usage for the incumbent arithmetic, and leaves them out of what it ships."""
+        tasks = [t for t in self.tasks.values()
+                 if t.state is TaskState.RUNNING and t.container_id]
+        results = await asyncio.gather(
+            *(self._call(self.client.api.stats, t.container_id, stream=False, one_shot=True)
+              for t in tasks), return_exceptions=True)
+        samples = []
+        for task, stats in zip(tasks, results, strict=True):
+            if isinstance(stats, BaseException) or not stats:
+                continue
+            sample = self._usage(task, stats)
+            if sample is not None:
+                samples.append(sample)
+        return samples
+
+    def _usage(self, task: TrackedTask, stats: dict) -> UsageSample | None:
+        now = self.clock()
+        cpu_ns = float(((stats.get("cpu_stats") or {}).get("cpu_usage") or {})
+                       .get("total_usage") or 0.0)
+        memory = stats.get("memory_stats") or {}
+        detail = memory.get("stats") or {}
+        cache = detail.get("total_inactive_file", detail.get("inactive_file", 0))
+        mem = max(float(memory.get("usage") or 0) - float(cache or 0), 0.0) / MIB
+        previous, task.last_cpu = task.last_cpu, (now, cpu_ns)
+        if previous is None or now <= previous[0]:
+            return None
+        cpus = max(cpu_ns - previous[1], 0.0) / 1e9 / (now - previous[0])
+        return UsageSample(task.task_id, now, cpus, mem)
+
+
+def _docker_text(exc: Exception) -> str:
+    explanation = getattr(exc, "explanation", None)
+    text = explanation.decode() if isinstance(explanation, bytes) else explanation
+    return " ".join(str(text or exc).split())
+
+
+__all__ = ["DockerBackend", "container_name"]
