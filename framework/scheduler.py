@@ -33,8 +33,7 @@ from offers.task import SLA, TaskSpec
 
 S = TaskState
 INTELLIGENCE = "intelligence"
-MIN_MEM_MIB = 4.0  # a container below this does not start; usage-sized tasks get at least it
-MIN_CPUS = 0.01
+WAITING = "waiting for an offer"
 
 
 @dataclass
@@ -131,7 +130,7 @@ class CharmanderScheduler:
         record = self._records.get(task_id)
         if record is None or record.state is not S.PENDING:
             return None
-        return record.reason or "waiting for offers"
+        return record.reason or WAITING
 
     def usage(self) -> dict[str, tuple[float, float]]:
         """Peak observed (cpus, mem MiB) per submission id, metered tasks only."""
@@ -426,16 +425,15 @@ class CharmanderScheduler:
         return placed
 
     def _usage_spec(self, record: TaskRecord) -> TaskSpec:
-        """The spec a reshuffled task is launched with: memory (and cpus) sized by usage."""
+        """The spec a reshuffled task is launched with: sized by its metered peak, exactly
+        as the `intelligence` strategy sized it for placement (so the ACCEPT fits)."""
         peak = self._usage.get(record.submission_id)
-        if peak is None:
+        if peak is None or record.spec.notmetered:
             return record.spec
-        cpus, mem = peak
-        factor = 1.0 + self.margin
-        return record.spec.model_copy(update={
-            "mem": round(max(mem * factor, MIN_MEM_MIB), 3),
-            "cpus": round(max(cpus * factor, MIN_CPUS), 3) if cpus > 0 else record.spec.cpus,
-        })
+        [(cpus, mem, _disk)] = placement_core.effective_demands(
+            (record.spec.model_copy(update={"id": record.task_id}),),
+            {record.task_id: peak}, self.margin)
+        return record.spec.model_copy(update={"mem": round(mem, 3), "cpus": round(cpus, 3)})
 
     def _running_hosts(self, work: list[TaskRecord]) -> dict[str, set[str]]:
         """Per placement key, hosts that already run an instance of that task (SLA)."""
@@ -497,6 +495,10 @@ class CharmanderScheduler:
                 self._new_instance(sub)
         elif not instances:
             self._new_instance(sub)
+        elif (cause is not None and cause.state is S.LOST and cause.running_at is None
+              and not live and not pending):
+            # Lost before it ever ran (the launch went astray): it was never placed.
+            self._new_instance(sub, by_usage=cause.by_usage)
         return out
 
     @staticmethod
@@ -517,8 +519,10 @@ class CharmanderScheduler:
             task_id = f"{sub.id}.{sub.next_instance}"
             sub.next_instance += 1
         now = self.clock()
+        reason = (f"retrying after a failure, not before t={not_before:.0f}"
+                  if not_before > now else WAITING)
         record = TaskRecord(task_id=task_id, submission_id=sub.id, spec=sub.spec,
-                            state=S.PENDING, created_at=now, by_usage=by_usage,
+                            state=S.PENDING, created_at=now, reason=reason, by_usage=by_usage,
                             not_before=not_before, updated_at=now)
         sub.instances.append(task_id)
         self._records[task_id] = record
@@ -544,8 +548,9 @@ class CharmanderScheduler:
         return record
 
     def _note_reason(self, record: TaskRecord, reason: str) -> None:
+        """A pending task's reason is news for people, not state: it is not persisted."""
         if record.reason != reason:
-            self._replace(record, reason=reason)
+            self._records[record.task_id] = dataclasses.replace(record, reason=reason)
 
     def _kill_record(self, record: TaskRecord, reason: str, *, user: bool = False
                      ) -> list[cmd.Command]:

@@ -73,42 +73,48 @@ class FrameworkStore:
 
     # -- writes -------------------------------------------------------------------------
 
-    def add_submissions(self, items: Sequence[tuple[str, TaskSpec, float]]) -> None:
-        """Persist accepted tasks `(internal id, spec, created_at)` in one transaction."""
-        if not items:
-            return
-        rows = [{"id": task_id, "spec": spec.to_json(), "created_at": created_at,
-                 "wanted": True} for task_id, spec, created_at in items]
-        with self.engine.begin() as conn:
-            conn.execute(SubmissionRow.__table__.insert(), rows)
+    def write(self, *, submissions: Sequence[tuple[str, TaskSpec, float]] = (),
+              records: Sequence[TaskRecord] = (), unwanted: Iterable[str] = (),
+              framework_id: str | None = None) -> None:
+        """Persist a batch in one transaction (the service's group commit).
 
-    def mark_unwanted(self, submission_ids: Iterable[str]) -> None:
-        ids = list(submission_ids)
-        if not ids:
+        `submissions` are accepted tasks `(internal id, spec, created_at)`; `records` are
+        instance records to upsert; `unwanted` submission ids someone asked to kill.
+        """
+        unwanted = list(unwanted)
+        if not (submissions or records or unwanted or framework_id):
             return
         with self.engine.begin() as conn:
-            for start in range(0, len(ids), 500):
+            if submissions:
+                conn.execute(SubmissionRow.__table__.insert(), [
+                    {"id": task_id, "spec": spec.to_json(), "created_at": created_at,
+                     "wanted": True} for task_id, spec, created_at in submissions])
+            for start in range(0, len(unwanted), 500):
                 conn.execute(update(SubmissionRow).where(
-                    SubmissionRow.id.in_(ids[start:start + 500])).values(wanted=False))
-
-    def save_records(self, records: Sequence[TaskRecord]) -> None:
-        """Upsert the given instance records (what `scheduler.changed_records()` returned)."""
-        if not records:
-            return
-        rows = [_row(r) for r in records]
-        table = InstanceRow.__table__
-        with self.engine.begin() as conn:
+                    SubmissionRow.id.in_(unwanted[start:start + 500])).values(wanted=False))
+            rows = [_row(r) for r in records]
             for start in range(0, len(rows), 500):
-                stmt = self._insert(table).values(rows[start:start + 500])
+                stmt = self._insert(InstanceRow.__table__).values(rows[start:start + 500])
                 columns = {c: stmt.excluded[c] for c in rows[0] if c != "task_id"}
                 conn.execute(stmt.on_conflict_do_update(index_elements=["task_id"],
                                                         set_=columns))
+            if framework_id:
+                stmt = self._insert(MetaRow.__table__).values(key="framework_id",
+                                                              value=framework_id)
+                conn.execute(stmt.on_conflict_do_update(index_elements=["key"],
+                                                        set_={"value": framework_id}))
+
+    def add_submissions(self, items: Sequence[tuple[str, TaskSpec, float]]) -> None:
+        self.write(submissions=items)
+
+    def mark_unwanted(self, submission_ids: Iterable[str]) -> None:
+        self.write(unwanted=submission_ids)
+
+    def save_records(self, records: Sequence[TaskRecord]) -> None:
+        self.write(records=records)
 
     def set_framework_id(self, framework_id: str) -> None:
-        stmt = self._insert(MetaRow.__table__).values(key="framework_id", value=framework_id)
-        with self.engine.begin() as conn:
-            conn.execute(stmt.on_conflict_do_update(index_elements=["key"],
-                                                    set_={"value": framework_id}))
+        self.write(framework_id=framework_id)
 
     # -- reads --------------------------------------------------------------------------
 

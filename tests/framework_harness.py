@@ -1,16 +1,9 @@
-"""Builders and an in-memory harness for the Charmander scheduler's pure-logic tests.
-
-`fallback_place` stands in for `offers.placement.place` only until the real core lands
-on main (it raises NotImplemented there today); it is a plain first-fit over the arrays.
-"""
+"""Builders and an in-memory harness for the Charmander scheduler's pure-logic tests:
+a scheduler on a virtual clock, offers made up on demand, and an obliging agent."""
 
 from __future__ import annotations
 
-from collections import namedtuple
 from dataclasses import dataclass, field
-
-import numpy as np
-import pytest
 
 from framework import commands as cmd
 from framework import events as ev
@@ -18,47 +11,6 @@ from framework.scheduler import CharmanderScheduler
 from offers.offer import Offer
 from offers.states import TaskState
 from offers.task import parse_task
-
-Assignment = namedtuple("Assignment", "task_index instance hostname reason reason_code")
-
-
-class _Rows:
-    def __init__(self, rows):
-        self._rows = rows
-
-    def rows(self):
-        return iter(self._rows)
-
-
-def fallback_place(cluster, tasks, *, strategy="binpack", seed=0, usage=None, running=None,
-                   margin=0.1):
-    free = cluster.free.copy()
-    used = [set(p) for p in cluster.used_ports]
-    running = running or {}
-    rows = []
-    for i, task in enumerate(tasks):
-        demand = np.array(task.demand(), dtype=float)
-        if strategy == "intelligence" and usage and task.id in usage:
-            demand[0], demand[1] = (usage[task.id][0] * (1 + margin),
-                                    usage[task.id][1] * (1 + margin))
-        want = cluster.nodetype_code(task.nodetype)
-        placed = 0
-        for n in range(cluster.size):
-            if want is not None and cluster.nodetype[n] != want:
-                continue
-            if cluster.hostnames[n] in running.get(task.id, ()):
-                continue
-            if (free[n] < demand).any() or used[n] & set(task.host_ports):
-                continue
-            free[n] -= demand
-            used[n] |= set(task.host_ports)
-            rows.append(Assignment(i, placed, cluster.hostnames[n], None, None))
-            placed += 1
-            if task.sla is None or task.sla.value != "one-per-node":
-                break
-        if not placed:
-            rows.append(Assignment(i, 0, None, f"0/{cluster.size} nodes fit", "no_fit"))
-    return _Rows(rows)
 
 
 def task(id="t", **fields):
@@ -137,10 +89,3 @@ class Harness:
 def launches(commands) -> list:
     return [c for c in commands if isinstance(c, cmd.Launch)]
 
-
-@pytest.fixture(autouse=True)
-def placement_core(monkeypatch):
-    """The real placement core when main has it; the first-fit stand-in until then."""
-    from offers import placement
-    if not hasattr(placement, "place"):
-        monkeypatch.setattr(placement, "place", fallback_place, raising=False)

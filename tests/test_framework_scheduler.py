@@ -7,9 +7,7 @@ import pytest
 from framework import commands as cmd
 from framework import events as ev
 from offers.states import TaskState
-from tests.framework_harness import Harness, launches, placement_core, task
-
-__all__ = ["placement_core"]  # the autouse fixture
+from tests.framework_harness import Harness, launches, task
 
 
 def test_pending_task_is_launched_on_an_offer_and_other_offers_are_declined():
@@ -231,3 +229,13 @@ def test_changed_records_hand_out_each_change_once():
     tid = h.submit(task("x"))
     assert [r.task_id for r in h.scheduler.changed_records()] == [tid]
     assert h.scheduler.changed_records() == []
+
+
+def test_plain_task_lost_before_it_ran_is_queued_again():
+    h = Harness.make()
+    tid = h.submit(task("x"))
+    h.offers(h.offer("a1"))
+    h.status(tid, "LOST", reason="unknown to the master")
+    [again] = [r for r in h.scheduler.tasks() if r.state is TaskState.PENDING]
+    assert again.submission_id == tid
+    assert len(launches(h.offers(h.offer("a2")))) == 1

@@ -16,7 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from framework import events as ev
 from offers.states import TaskState
 from offers.task import SLA
-from tests.framework_harness import Harness, fallback_place, task
+from tests.framework_harness import Harness, task
 
 AGENTS = ("a1", "a2", "a3", "a4")
 
@@ -24,9 +24,6 @@ AGENTS = ("a1", "a2", "a3", "a4")
 class SchedulerMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
-        from offers import placement
-        if not hasattr(placement, "place"):
-            placement.place = fallback_place
         self.h = Harness.make(backoff_seconds=1.0)
         self.n = 0
 

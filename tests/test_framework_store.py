@@ -6,9 +6,7 @@ from framework import commands as cmd
 from framework import events as ev
 from framework.store import FrameworkStore
 from offers.states import TaskState
-from tests.framework_harness import Harness, placement_core, task
-
-__all__ = ["placement_core"]
+from tests.framework_harness import Harness, task
 
 
 def _restart(url: str, h: Harness) -> Harness:

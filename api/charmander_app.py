@@ -1,0 +1,332 @@
+"""The Charmander REST API, as the seed documents it, plus berth's `/v1/` JSON, OpenAPI and
+Prometheus metrics. Thin: parse, call the framework service, answer.
+
+Seed routes: `GET /admin/ping`, `POST /client/task` (also PUT: `curl -T` uploads),
+`GET /client/task`, `DELETE /client/task/<prefix>`, `GET /client/task/reshuffle`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from api.framework_service import FrameworkService
+from api.http_errors import error_response, json_errors, spec_error_response
+from api.openapi import openapi_document
+from framework.records import TaskRecord
+from offers.problems import FieldProblem, SpecError
+from offers.states import TaskState
+from offers.task import parse_task
+
+MAX_BODY = 64 * 1024  # a task JSON is a few hundred bytes; this is generous
+JSON = "application/json"
+
+
+# -- the task list, serialized once per change --------------------------------------------
+
+
+class TaskListCache:
+    """JSON of each task instance, remade only when its record changes.
+
+    Records are immutable and replaced on change, so identity tells what is stale; with
+    10,000 tasks a listing is then one join of cached bytes.
+    """
+
+    def __init__(self) -> None:
+        self._specs: dict[str, dict[str, Any]] = {}
+        self._rows: dict[str, tuple[TaskRecord, bytes]] = {}
+
+    def item(self, record: TaskRecord) -> dict[str, Any]:
+        spec = self._specs.get(record.submission_id)
+        if spec is None:
+            spec = self._specs[record.submission_id] = record.spec.to_json()
+        container_name = f"berth-{record.task_id}"  # the agent's name for the container
+        item = dict(spec)
+        item.update({
+            "internal_id": record.task_id,
+            "submission_id": record.submission_id,
+            "state": record.state.value,
+            "reason": record.reason,
+            "agent_id": record.agent_id,
+            "hostname": record.hostname,
+            "container_id": record.container_id,
+            "container_name": container_name if record.launched_at is not None else None,
+            "created_at": record.created_at,
+            "running": record.running,
+            "by_usage": record.by_usage,
+            "launched": ({"cpus": record.launched_spec.cpus, "mem": record.launched_spec.mem}
+                         if record.launched_spec is not None else None),
+            # The field names of Charmander's own list, so its scripts keep working.
+            "InternalID": record.task_id,
+            "SlaveID": record.agent_id or "",
+            "ContainerID": record.container_id or "",
+            "ContainerName": container_name if record.launched_at is not None else "",
+            "CreatedAt": int(record.created_at * 1e9),
+            "RequestSent": record.state is not TaskState.PENDING,
+            "Running": record.running,
+        })
+        return item
+
+    def encoded(self, record: TaskRecord) -> bytes:
+        cached = self._rows.get(record.task_id)
+        if cached is not None and cached[0] is record:
+            return cached[1]
+        data = json.dumps(self.item(record), separators=(",", ":")).encode()
+        self._rows[record.task_id] = (record, data)
+        return data
+
+    def listing(self, records: list[TaskRecord]) -> bytes:
+        if len(self._rows) > 2 * len(records) + 1000:  # forget pruned records now and then
+            live = {r.task_id for r in records}
+            self._rows = {k: v for k, v in self._rows.items() if k in live}
+        return b"[" + b",".join(self.encoded(r) for r in records) + b"]"
+
+
+# -- metrics --------------------------------------------------------------------------------
+
+
+class _CoreCollector:
+    """Reads the scheduler's own counters and task states at scrape time."""
+
+    def __init__(self, service: FrameworkService, api_counts: dict[str, int]) -> None:
+        self.service = service
+        self.api_counts = api_counts
+
+    def collect(self):
+        scheduler = self.service.scheduler
+        states = GaugeMetricFamily("berth_framework_tasks", "Task instances by state",
+                                   labels=["state"])
+        counts = dict.fromkeys((s.value for s in TaskState), 0)
+        for record in scheduler.tasks():
+            counts[record.state.value] += 1
+        for state, n in counts.items():
+            states.add_metric([state], n)
+        yield states
+        c = scheduler.counters
+        placements = CounterMetricFamily("berth_framework_placements",
+                                         "Placement outcomes per task", labels=["outcome"])
+        placements.add_metric(["placed"], c["tasks_placed"])
+        placements.add_metric(["unplaced"], c["tasks_unplaced"])
+        yield placements
+        offers = CounterMetricFamily("berth_framework_offers", "Offers by what became of them",
+                                     labels=["outcome"])
+        offers.add_metric(["accepted"], c["offers_accepted"])
+        offers.add_metric(["declined"], c["offers_declined"])
+        yield offers
+        yield CounterMetricFamily("berth_framework_kills", "Kill calls sent",
+                                  value=c["kills"])
+        yield CounterMetricFamily("berth_framework_submissions", "Tasks accepted (202)",
+                                  value=self.api_counts["submitted"])
+        yield CounterMetricFamily("berth_framework_rejected_requests",
+                                  "Requests refused as bad input (4xx)",
+                                  value=self.api_counts["rejected"])
+        yield GaugeMetricFamily("berth_framework_subscribed",
+                                "1 while subscribed to the master",
+                                value=1 if self.service.client
+                                and self.service.client.connected.is_set() else 0)
+
+
+def _metrics_registry(service: FrameworkService, api_counts: dict[str, int]
+                      ) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_CoreCollector(service, api_counts))
+    round_trip = Histogram("berth_framework_offer_round_trip_seconds",
+                           "From OFFERS received to ACCEPT/DECLINE sent", registry=registry,
+                           buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5))
+    latency = Histogram("berth_framework_launch_latency_seconds",
+                        "From launch sent to RUNNING reported", registry=registry,
+                        buckets=(.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120))
+
+    def observe(metric: str, seconds: float) -> None:
+        (round_trip if metric == "offer_round_trip" else latency).observe(max(seconds, 0.0))
+
+    service.observers.append(observe)
+    return registry
+
+
+# -- handlers -------------------------------------------------------------------------------
+
+
+class CharmanderHandlers:
+    def __init__(self, service: FrameworkService) -> None:
+        self.service = service
+        self.cache = TaskListCache()
+        self.api_counts = {"submitted": 0, "rejected": 0}
+        self.registry = _metrics_registry(service, self.api_counts)
+
+    def _bad(self, message: str, problems: list[FieldProblem], status: int = 400
+             ) -> web.Response:
+        self.api_counts["rejected"] += 1
+        return error_response(status, message, problems)
+
+    async def ping(self, request: web.Request) -> web.Response:
+        return web.Response(text="pong")
+
+    async def _read_task(self, request: web.Request):
+        """The task spec from a request body, or an error response naming the field."""
+        body = await request.read()
+        if not body.strip():
+            return None, self._bad("a task JSON object is required in the body",
+                                   [FieldProblem("body", "is empty")])
+        try:
+            data = json.loads(body)
+        except UnicodeDecodeError:
+            return None, self._bad("the body is not UTF-8 text",
+                                   [FieldProblem("body", "is not UTF-8")])
+        except json.JSONDecodeError as exc:
+            problem = f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+            return None, self._bad(problem, [FieldProblem("body", problem)])
+        try:
+            return parse_task(data), None
+        except SpecError as exc:
+            self.api_counts["rejected"] += 1
+            return None, spec_error_response(exc)
+
+    async def submit(self, request: web.Request) -> web.Response:
+        spec, error = await self._read_task(request)
+        if error is not None:
+            return error
+        task_id = await self.service.submit(spec)
+        self.api_counts["submitted"] += 1
+        body: dict[str, Any] = {"code": 202, "message": f"Run task: {spec.id}"}
+        if request.path.startswith("/v1/"):
+            body["internal_id"] = task_id  # the seed's answer is kept exactly as it was
+        return web.json_response(body, status=202,
+                                 headers={"Location": f"/v1/tasks/{task_id}"})
+
+    async def list_tasks(self, request: web.Request) -> web.Response:
+        body = self.cache.listing(self.service.scheduler.tasks())
+        return web.Response(body=body, content_type=JSON)
+
+    async def kill(self, request: web.Request) -> web.Response:
+        prefix = request.match_info["prefix"]
+        matched = await self.service.kill(prefix)
+        if not matched:
+            return error_response(404, f"no live task id starts with {prefix!r}",
+                                  [FieldProblem("prefix", "matches no scheduled or "
+                                                          "running task")])
+        answers = [{"code": 200, "message": f"Kill task: {task_id}"} for task_id in matched]
+        return web.json_response(answers[0] if len(answers) == 1 else answers)
+
+    async def reshuffle(self, request: web.Request) -> web.Response:
+        await self.service.reshuffle()
+        return web.json_response({"code": 202, "message": "Reshuffle tasks"}, status=202)
+
+    # -- /v1 -----------------------------------------------------------------------------
+
+    async def v1_tasks(self, request: web.Request) -> web.Response:
+        records = self.service.scheduler.tasks()
+        state = request.query.get("state")
+        if state is not None:
+            try:
+                wanted = TaskState(state.upper())
+            except ValueError:
+                return self._bad(f"unknown state {state!r}", [FieldProblem(
+                    "state", f"one of {', '.join(s.value for s in TaskState)}")])
+            records = [r for r in records if r.state is wanted]
+        body = b'{"tasks":' + self.cache.listing(records) + b"}"
+        return web.Response(body=body, content_type=JSON)
+
+    async def v1_task(self, request: web.Request) -> web.Response:
+        task_id = request.match_info["task_id"]
+        record = self.service.scheduler.task(task_id)
+        if record is None:
+            return error_response(404, f"no task {task_id!r}",
+                                  [FieldProblem("task_id", "is not a known task instance")])
+        item = self.cache.item(record)
+        item["pending_reason"] = self.service.scheduler.pending_reason(task_id)
+        return web.json_response(item)
+
+    async def v1_agents(self, request: web.Request) -> web.Response:
+        scheduler = self.service.scheduler
+        counts: dict[str, int] = {}
+        for record in scheduler.tasks():
+            if record.agent_id and record.state.value in ("STAGING", "STARTING", "RUNNING",
+                                                          "KILLING"):
+                counts[record.agent_id] = counts.get(record.agent_id, 0) + 1
+        agents = [{"id": agent_id, "hostname": hostname, "tasks": counts.get(agent_id, 0)}
+                  for agent_id, hostname in sorted(scheduler.agents().items())]
+        return web.json_response({"agents": agents})
+
+    async def v1_offers(self, request: web.Request) -> web.Response:
+        return web.json_response({"offers": list(reversed(self.service.recent_offers))})
+
+    async def v1_usage(self, request: web.Request) -> web.Response:
+        usage = [{"submission_id": sid, "peak_cpus": cpus, "peak_mem": mem}
+                 for sid, (cpus, mem) in sorted(self.service.scheduler.usage().items())]
+        return web.json_response({"usage": usage})
+
+    async def v1_usage_post(self, request: web.Request) -> web.Response:
+        """Metering samples pushed by an outside collector: `{"samples": [{task_id, cpus,
+        mem}]}`."""
+        try:
+            data = json.loads(await request.read())
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return self._bad("malformed JSON", [FieldProblem("body", str(exc))])
+        samples = data.get("samples") if isinstance(data, dict) else None
+        if not isinstance(samples, list):
+            return self._bad("samples must be a list",
+                             [FieldProblem("samples", "must be a list of samples")])
+        problems, good = [], []
+        for i, sample in enumerate(samples):
+            if not isinstance(sample, dict) or not isinstance(sample.get("task_id"), str):
+                problems.append(FieldProblem(f"samples[{i}].task_id", "must be a string"))
+                continue
+            for key in ("cpus", "mem"):
+                value = sample.get(key)
+                if isinstance(value, bool) or not isinstance(value, int | float) \
+                        or not math.isfinite(value) or value < 0:
+                    problems.append(FieldProblem(f"samples[{i}].{key}",
+                                                 "must be a number >= 0"))
+            good.append(sample)
+        if problems:
+            return self._bad("invalid usage samples", problems)
+        for sample in good:
+            self.service.observe_usage(sample["task_id"], float(sample["cpus"]),
+                                       float(sample["mem"]))
+        return web.json_response({"code": 202, "message": f"{len(good)} samples"},
+                                 status=202)
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        return web.json_response(openapi_document())
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(self.registry),
+                            content_type="text/plain", charset="utf-8",
+                            headers={"X-Content-Type-Options": "nosniff"})
+
+
+ROUTES: list[tuple[str, str, str]] = [
+    ("GET", "/admin/ping", "ping"),
+    ("POST", "/client/task", "submit"),
+    ("PUT", "/client/task", "submit"),
+    ("GET", "/client/task", "list_tasks"),
+    ("GET", "/client/task/reshuffle", "reshuffle"),
+    ("DELETE", "/client/task/{prefix}", "kill"),
+    ("GET", "/v1/tasks", "v1_tasks"),
+    ("POST", "/v1/tasks", "submit"),
+    ("GET", "/v1/tasks/{task_id}", "v1_task"),
+    ("DELETE", "/v1/tasks/{prefix}", "kill"),
+    ("POST", "/v1/reshuffle", "reshuffle"),
+    ("GET", "/v1/agents", "v1_agents"),
+    ("GET", "/v1/offers", "v1_offers"),
+    ("GET", "/v1/usage", "v1_usage"),
+    ("POST", "/v1/usage", "v1_usage_post"),
+    ("GET", "/openapi.json", "openapi"),
+    ("GET", "/metrics", "metrics"),
+]
+
+
+def build_charmander_app(service: FrameworkService) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[json_errors])
+    handlers = CharmanderHandlers(service)
+    for method, path, name in ROUTES:
+        app.router.add_route(method, path, getattr(handlers, name))
+    app["framework"] = service
+    app["handlers"] = handlers
+    return app

@@ -1,0 +1,108 @@
+"""`berth up`: master, framework and one local agent in one asyncio loop, one database.
+
+Stopping it stops the agent's containers first (as `docker compose up` does on Ctrl-C),
+while master and framework still run so every task's end is recorded; with `keep_tasks`
+the containers keep running and the next start adopts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, replace
+
+import structlog
+
+from api.agent_node import AgentService, start_agent
+from api.framework_service import RunningFramework, start_framework
+from api.master_app import RunningMaster, start_master
+from executor.agent import AgentConfig
+from master import events as master_events
+from offers.states import TaskState
+
+log = structlog.get_logger("berth.up")
+
+
+@dataclass
+class Embedded:
+    master: RunningMaster
+    framework: RunningFramework
+    agent: AgentService
+
+    async def stop(self, keep_tasks: bool = False, grace_seconds: float = 10.0) -> None:
+        if not keep_tasks:
+            await self._stop_containers(grace_seconds)
+        await self.framework.stop()
+        try:
+            await asyncio.wait_for(self.agent.stop(), timeout=3.0)
+        except TimeoutError:
+            # The agent's send loop can miss its stop signal (a cancellation that races
+            # with its wake-up); cancelling its run task ends it for sure.
+            log.warning("agent_stop_forced", after_seconds=3.0)
+            await self.agent.runner.cleanup()
+        await self.master.stop()
+
+    async def _stop_containers(self, grace_seconds: float) -> None:
+        backend = self.agent.agent.backend
+        running = [entry["task_id"] for entry in backend.running()]
+        if not running:
+            return
+        log.info("stopping_containers", count=len(running))
+        results = await asyncio.gather(*(backend.kill(task_id, grace_seconds)
+                                         for task_id in running), return_exceptions=True)
+        for task_id, result in zip(running, results, strict=True):
+            if isinstance(result, Exception):
+                log.warning("container_stop_failed", task_id=task_id, error=str(result))
+        # Let the KILLED updates reach the framework's store before it stops.
+        scheduler = self.framework.service.scheduler
+        deadline = time.monotonic() + grace_seconds + 5
+        while time.monotonic() < deadline:
+            live = [t for t in running if (r := scheduler.task(t)) is not None
+                    and r.state in (TaskState.RUNNING, TaskState.KILLING, TaskState.STARTING)]
+            if not live:
+                break
+            await asyncio.sleep(0.1)
+
+
+async def start_embedded(agent_config: AgentConfig, *, db_url: str, host: str = "0.0.0.0",
+                         master_port: int = 5050, framework_port: int = 7075,
+                         agent_port: int = 5051, strategy: str = "binpack",
+                         allowed_volumes: tuple[str, ...] = (),
+                         allow_privileged: bool = False) -> Embedded:
+    master = await start_master(host, master_port, db_url=db_url)
+    framework = agent = None
+    try:
+        framework = await start_framework(master.url, host, framework_port, db_url=db_url,
+                                          strategy=strategy)
+        agent = await start_agent(replace(agent_config, master=master.url), host=host,
+                                  port=agent_port, allowed_volumes=allowed_volumes,
+                                  allow_privileged=allow_privileged)
+    except BaseException:
+        if framework is not None:
+            with contextlib.suppress(Exception):
+                await framework.stop()
+        with contextlib.suppress(Exception):
+            await master.stop()
+        raise
+    forward_metering(master, framework)
+    return Embedded(master, framework, agent)
+
+
+def forward_metering(master: RunningMaster, framework: RunningFramework) -> None:
+    """Hand the agents' metering samples, as the master receives them, to the framework.
+
+    In one process this is a direct hand-over; a framework run apart polls the master's
+    `GET /v1/metering?since=T` instead (see FrameworkService._usage_poller).
+    """
+    service = master.service
+    submit = service.submit
+    observe = framework.service.observe_usage
+
+    async def submit_and_forward(event: object) -> list[object]:
+        if isinstance(event, master_events.AgentMetering):
+            for sample in event.samples:
+                observe(sample.task_id, sample.cpus, sample.mem)
+        return await submit(event)
+
+    service.submit = submit_and_forward

@@ -1,0 +1,401 @@
+"""The Charmander framework at run time: the scheduler core wired to its store and master.
+
+Thin: REST requests, Mesos events, metering samples and clock ticks become events for
+`framework.scheduler.CharmanderScheduler`; the commands that come back become Mesos calls.
+Writes go through one worker thread in batches (group commit): a submission is answered
+only once it is on disk, status updates are acknowledged only once their new state is.
+`start_framework(...)` runs it on an existing asyncio loop so `berth up` can share one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from api import mesos_json as mj
+from api.mesos_client import MesosSchedulerClient, NotSubscribed
+from framework import commands as cmd
+from framework import events as ev
+from framework.records import TaskRecord
+from framework.scheduler import CharmanderScheduler
+from framework.store import FrameworkStore
+from offers.launch import LaunchSpec
+from offers.states import TaskState
+from offers.task import TaskSpec
+
+log = structlog.get_logger("berth.framework")
+
+
+class _Writer:
+    """Batches writes onto one thread, in order; callers may await their batch's commit."""
+
+    def __init__(self, store: FrameworkStore) -> None:
+        self.store = store
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="framework-store")
+        self._subs: list[tuple[str, TaskSpec, float]] = []
+        self._records: dict[str, TaskRecord] = {}
+        self._unwanted: list[str] = []
+        self._framework_id: str | None = None
+        self._waiters: list[asyncio.Future] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self.batches = 0
+        # A local SQLite commit of a batch takes well under a millisecond: doing it on the
+        # loop beats handing the GIL back and forth with a thread. A server database
+        # (network round trips) gets the worker thread.
+        self.inline = store.engine.dialect.name == "sqlite"
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    def add(self, *, submission: tuple[str, TaskSpec, float] | None = None,
+            records: list[TaskRecord] = (), unwanted: list[str] = (),
+            framework_id: str | None = None) -> asyncio.Future:
+        """Queue writes; the returned future resolves when they are committed."""
+        if submission:
+            self._subs.append(submission)
+        for record in records:
+            self._records[record.task_id] = record
+        self._unwanted.extend(unwanted)
+        if framework_id:
+            self._framework_id = framework_id
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        self._wake.set()
+        return future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            subs, records, unwanted = self._subs, list(self._records.values()), self._unwanted
+            framework_id, waiters = self._framework_id, self._waiters
+            self._subs, self._records, self._unwanted, self._waiters = [], {}, [], []
+            self._framework_id = None
+            write = functools.partial(self.store.write, submissions=subs, records=records,
+                                      unwanted=unwanted, framework_id=framework_id)
+            try:
+                if self.inline:
+                    write()
+                else:
+                    await loop.run_in_executor(self._pool, write)
+                self.batches += 1
+                error = None
+            except Exception as exc:  # the database is down: tell every waiter
+                log.error("store_write_failed", error=str(exc), submissions=len(subs))
+                error = exc
+            for future in waiters:
+                if not future.done():
+                    if error is None:
+                        future.set_result(None)
+                    else:
+                        future.set_exception(error)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            if self._waiters:
+                with contextlib.suppress(Exception):
+                    await asyncio.gather(*self._waiters)
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._pool.shutdown(wait=True)
+
+
+class FrameworkService:
+    """The scheduler core plus its adapters: store writer, master link, clock, metrics."""
+
+    def __init__(self, scheduler: CharmanderScheduler, store: FrameworkStore,
+                 master_url: str | None, *, name: str = "charmander",
+                 tick_seconds: float = 1.0, usage_poll_seconds: float = 5.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.scheduler = scheduler
+        self.store = store
+        self.master_url = master_url.rstrip("/") if master_url else None
+        self.name = name
+        self.tick_seconds = tick_seconds
+        self.usage_poll_seconds = usage_poll_seconds
+        self.clock = clock
+        self.writer = _Writer(store)
+        self.client: MesosSchedulerClient | None = None
+        self.started_at = clock()
+        self.offer_round_trips: list[float] = []  # recent, for /metrics
+        self.launch_latencies: list[float] = []
+        self.observers: list[Callable[[str, float], None]] = []  # (metric, seconds)
+        self._outbox: asyncio.Queue[tuple[dict, float | None]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task] = []
+        self._last_ns = 0
+        self._usage_since = 0.0
+        self._usage_supported = True
+        self.recent_offers: list[dict[str, Any]] = []
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.store.migrate)
+        framework_id = await loop.run_in_executor(None, self.store.framework_id)
+        recovered = await loop.run_in_executor(None, self.store.recover)
+        for event in recovered:
+            self.scheduler.handle(event)
+        self.scheduler.changed_records()  # what was just read needs no writing back
+        self.writer.start()
+        self._tasks.append(asyncio.create_task(self._ticker()))
+        if self.master_url:
+            self.client = MesosSchedulerClient(self.master_url, self._on_mesos_event,
+                                               name=self.name, framework_id=framework_id)
+            self._tasks.append(asyncio.create_task(self.client.run()))
+            self._tasks.append(asyncio.create_task(self._sender()))
+            self._tasks.append(asyncio.create_task(self._usage_poller()))
+        log.info("framework_started", master=self.master_url, framework_id=framework_id,
+                 recovered=len(recovered))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.writer.stop()
+        await asyncio.get_running_loop().run_in_executor(None, self.store.close)
+
+    # -- what the REST API calls ----------------------------------------------------------
+
+    def new_task_id(self, name: str) -> str:
+        """`<id>-<nanosecond timestamp>`, strictly increasing so never reused."""
+        ns = max(time.time_ns(), self._last_ns + 1)
+        self._last_ns = ns
+        return f"{name}-{ns}"
+
+    async def submit(self, spec: TaskSpec) -> str:
+        """Persist, then queue. Returns the internal id once the task is on disk."""
+        task_id = self.new_task_id(spec.id)
+        await self.writer.add(submission=(task_id, spec, self.clock()))
+        self.apply(ev.TaskSubmitted(task_id, spec))
+        return task_id
+
+    async def kill(self, prefix: str) -> list[str]:
+        """Kill every task instance whose id starts with `prefix`; the ids it matched."""
+        matched: tuple[str, ...] = ()
+        for command in self.apply(ev.KillRequested(prefix)):
+            if isinstance(command, cmd.KillMatched):
+                matched = command.task_ids
+        await self._flush()
+        return list(matched)
+
+    async def reshuffle(self) -> None:
+        self.apply(ev.ReshuffleRequested())
+        await self._flush()
+
+    def observe_usage(self, task_id: str, cpus: float, mem: float) -> None:
+        self.apply(ev.UsageObserved(task_id, cpus, mem))
+
+    # -- the core ---------------------------------------------------------------------------
+
+    def apply(self, event: ev.Event, offers_at: float | None = None) -> list[cmd.Command]:
+        """Run one event through the core, send its calls, queue its writes."""
+        before = {}
+        if isinstance(event, ev.TaskStatusChanged):
+            record = self.scheduler.task(event.task_id)
+            before[event.task_id] = record.state if record else None
+        commands = self.scheduler.handle(event)
+        for command in commands:
+            call = self._call_for(command)
+            if call is not None:
+                self._outbox.put_nowait((call, offers_at))
+        # A first instance still PENDING is rebuilt from its submission row on recovery.
+        records = [r for r in self.scheduler.changed_records()
+                   if r.state is not TaskState.PENDING or r.task_id != r.submission_id]
+        unwanted = self.scheduler.changed_unwanted()
+        if records or unwanted:
+            self.writer.add(records=records, unwanted=unwanted)
+        if isinstance(event, ev.TaskStatusChanged) and event.state is TaskState.RUNNING:
+            record = self.scheduler.task(event.task_id)
+            if (record is not None and before.get(event.task_id) is not TaskState.RUNNING
+                    and record.launched_at is not None and record.running_at is not None):
+                self._observe("launch_latency", record.running_at - record.launched_at)
+        return commands
+
+    async def _flush(self) -> None:
+        await self.writer.add()
+
+    def _call_for(self, command: cmd.Command) -> dict | None:
+        framework_id = self.client.framework_id if self.client else None
+        if framework_id is None:
+            return None  # no master yet: offers and kills are re-derived on subscribe
+        if isinstance(command, cmd.Launch):
+            infos = [mj.task_info(LaunchSpec.from_task(task_id, framework_id, spec),
+                                  command.agent_id) for task_id, spec in command.tasks]
+            return mj.accept_call(framework_id, command.offer_ids, infos)
+        if isinstance(command, cmd.Decline):
+            return mj.decline_call(framework_id, command.offer_ids, command.refuse_seconds)
+        if isinstance(command, cmd.Kill):
+            return mj.kill_call(framework_id, command.task_id, command.agent_id)
+        if isinstance(command, cmd.Revive):
+            return mj.revive_call(framework_id)
+        if isinstance(command, cmd.Suppress):
+            return mj.suppress_call(framework_id)
+        if isinstance(command, cmd.Reconcile):
+            return mj.reconcile_call(framework_id, command.tasks)
+        return None
+
+    async def _sender(self) -> None:
+        """Send calls one at a time, in the order the core asked for them."""
+        while True:
+            call, offers_at = await self._outbox.get()
+            try:
+                await self.client.call(call)
+            except NotSubscribed as exc:
+                log.info("call_dropped", reason=str(exc))
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                log.warning("call_failed", call=call.get("type"), error=str(exc))
+            if offers_at is not None and call["type"] in ("ACCEPT", "DECLINE"):
+                self._observe("offer_round_trip", self.clock() - offers_at)
+
+    def _observe(self, metric: str, seconds: float) -> None:
+        series = (self.offer_round_trips if metric == "offer_round_trip"
+                  else self.launch_latencies)
+        series.append(seconds)
+        del series[:-1000]
+        for observer in self.observers:
+            observer(metric, seconds)
+
+    # -- Mesos events -----------------------------------------------------------------------
+
+    async def _on_mesos_event(self, event: dict) -> None:
+        kind = event.get("type")
+        if kind == "SUBSCRIBED":
+            framework_id = event["subscribed"]["framework_id"]["value"]
+            await self.writer.add(framework_id=framework_id)
+            log.info("subscribed", framework_id=framework_id)
+            self.apply(ev.Subscribed(framework_id))
+        elif kind == "OFFERS":
+            received = self.clock()
+            offers = []
+            for data in event["offers"].get("offers", []):
+                try:
+                    offers.append(mj.offer_from_mesos(data))
+                except Exception as exc:  # one odd offer must not stop the others
+                    log.warning("offer_unreadable", error=str(exc))
+            self._remember_offers(offers)
+            self.apply(ev.OffersReceived(tuple(offers)), offers_at=received)
+        elif kind == "RESCIND":
+            self.apply(ev.OfferRescinded(event["rescind"]["offer_id"]["value"]))
+        elif kind == "UPDATE":
+            status = event["update"]["status"]
+            view = mj.status_from_mesos(status)
+            reason = view.message or view.reason
+            if view.message and view.reason and view.reason not in view.message:
+                reason = f"{view.message} ({view.reason})"
+            self.apply(ev.TaskStatusChanged(view.task_id, view.state, reason, view.agent_id,
+                                            container_id=view.container_id))
+            if view.uuid and self.client and self.client.framework_id:
+                ack = mj.acknowledge_call(self.client.framework_id, status)
+                done = self.writer.add()  # acknowledge only what is on disk
+                asyncio.get_running_loop().create_task(self._ack_after(done, ack))
+        elif kind == "FAILURE":
+            failure = event.get("failure", {})
+            if "agent_id" in failure and "executor_id" not in failure:
+                self.apply(ev.AgentLost(failure["agent_id"]["value"]))
+        elif kind == "ERROR":
+            log.error("master_error", message=event.get("error", {}).get("message"))
+
+    async def _ack_after(self, done: asyncio.Future, ack: dict) -> None:
+        with contextlib.suppress(Exception):
+            await done
+            self._outbox.put_nowait((ack, None))
+
+    def _remember_offers(self, offers: list) -> None:
+        now = self.clock()
+        for offer in offers:
+            self.recent_offers.append({
+                "id": offer.id, "agent_id": offer.agent_id, "hostname": offer.hostname,
+                "cpus": offer.cpus, "mem": offer.mem, "disk": offer.disk,
+                "ports": [list(r) for r in offer.ports], "attributes": dict(offer.attributes),
+                "received_at": now})
+        del self.recent_offers[:-200]
+
+    # -- timers -----------------------------------------------------------------------------
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_seconds)
+            self.apply(ev.Tick())
+
+    async def _usage_poller(self) -> None:
+        """Metered usage from the master's `GET /v1/metering?since=T` (when it has one)."""
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            while self._usage_supported:
+                await asyncio.sleep(self.usage_poll_seconds)
+                try:
+                    async with session.get(f"{self.master_url}/v1/metering",
+                                           params={"since": str(self._usage_since)}) as resp:
+                        if resp.status == 404:
+                            log.info("master_has_no_metering_endpoint")
+                            self._usage_supported = False
+                            continue
+                        if resp.status != 200:
+                            continue
+                        data = await resp.json()
+                except (TimeoutError, aiohttp.ClientError, ValueError):
+                    continue
+                for sample in data.get("samples", []):
+                    with contextlib.suppress(KeyError, TypeError, ValueError):
+                        self.observe_usage(str(sample["task_id"]), float(sample["cpus"]),
+                                           float(sample["mem"]))
+                        self._usage_since = max(self._usage_since, float(sample["t"]))
+
+
+@dataclass
+class RunningFramework:
+    """A framework serving on a loop: `url` to reach its REST API, `stop()` to end it."""
+
+    service: FrameworkService
+    runner: web.AppRunner
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+        await self.service.stop()
+
+
+async def start_framework(master_url: str | None, host: str = "127.0.0.1", port: int = 7075,
+                          *, db_url: str, strategy: str = "binpack", seed: int = 0,
+                          tick_seconds: float = 1.0, usage_poll_seconds: float = 5.0,
+                          clock: Callable[[], float] = time.time,
+                          **core_options: Any) -> RunningFramework:
+    """Open the store (migrating it), recover the core from it, subscribe, serve the REST
+    API. Port 0 picks a free port."""
+    from api.charmander_app import build_charmander_app
+
+    store = FrameworkStore(db_url)
+    scheduler = CharmanderScheduler(strategy=strategy, seed=seed, clock=clock, **core_options)
+    service = FrameworkService(scheduler, store, master_url, tick_seconds=tick_seconds,
+                               usage_poll_seconds=usage_poll_seconds, clock=clock)
+    await service.start()
+    app = build_charmander_app(service)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0][1] if runner.addresses else port
+    log.info("framework_api_started", host=host, port=bound, strategy=strategy)
+    return RunningFramework(service, runner, host, bound)

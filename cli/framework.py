@@ -1,0 +1,57 @@
+"""`berth framework`: the Charmander framework on its own, subscribed to a master."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+
+import click
+
+from cli import main
+
+STRATEGIES = ("binpack", "spread", "first-fit", "random", "intelligence")
+
+
+def master_url(text: str) -> str:
+    return (text if "://" in text else f"http://{text}").rstrip("/")
+
+
+@main.command("framework")
+@click.option("--master", required=True, help="The master: HOST:PORT or a URL.")
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--port", default=7075, show_default=True, type=click.IntRange(0, 65535),
+              help="Port of the Charmander REST API.")
+@click.option("--db", "db_url", default=None,
+              help="SQLAlchemy URL [default: sqlite:///<data-dir>/berth.db]")
+@click.option("--data-dir", default="./data", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path))
+@click.option("--strategy", default="binpack", show_default=True,
+              type=click.Choice(STRATEGIES), help="How pending tasks are placed on offers.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the random strategy.")
+def framework_command(master: str, host: str, port: int, db_url: str | None, data_dir: Path,
+                      strategy: str, seed: int) -> None:
+    """Run the Charmander framework: its REST API, placing tasks on the master's offers."""
+    from api.framework_service import start_framework
+    from framework.store import default_url
+
+    url = db_url or default_url(data_dir)
+
+    async def serve() -> None:
+        try:
+            running = await start_framework(master_url(master), host, port, db_url=url,
+                                            strategy=strategy, seed=seed)
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
+        click.echo(f"berth framework: REST API on {running.url}, master {master_url(master)}",
+                   err=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await running.stop()
+
+    asyncio.run(serve())

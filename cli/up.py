@@ -1,0 +1,90 @@
+"""`berth up`: master :5050, framework :7075 and a local agent :5051 in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from pathlib import Path
+
+import click
+
+from cli import main
+from cli.framework import STRATEGIES
+
+
+@main.command("up")
+@click.option("--data-dir", default="./data", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="SQLite database and the agent's state.")
+@click.option("--db", "db_url", default=None,
+              help="SQLAlchemy URL [default: sqlite:///<data-dir>/berth.db]")
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--port", default=7075, show_default=True, type=click.IntRange(0, 65535),
+              help="The Charmander REST API.")
+@click.option("--master-port", default=5050, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--agent-port", default=5051, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--hostname", default=None, help="The local agent's name [this host's name].")
+@click.option("--nodetype", default=None, help="The local agent's nodetype (e.g. lab).")
+@click.option("--attributes", default=None, help="More agent attributes: k=v,k2=v2.")
+@click.option("--resources", default=None,
+              help='Caps on what the agent offers, e.g. "cpus:4;mem:8192;ports:[31000-31499]".')
+@click.option("--headroom", default=None, help="Kept free for the node's own programs.")
+@click.option("--allow-volume", "allow_volume", multiple=True, type=click.Path(),
+              help="Host path prefix tasks may mount (repeatable).")
+@click.option("--allow-privileged", is_flag=True, help="Let tasks run privileged.")
+@click.option("--ignore-incumbent", is_flag=True,
+              help="Do not subtract the node's own load (a node dedicated to berth).")
+@click.option("--strategy", default="binpack", show_default=True, type=click.Choice(STRATEGIES))
+@click.option("--keep-tasks", is_flag=True,
+              help="On Ctrl-C leave containers running; the next start adopts them.")
+def up_command(data_dir: Path, db_url: str | None, host: str, port: int, master_port: int,
+               agent_port: int, hostname: str | None, nodetype: str | None,
+               attributes: str | None, resources: str | None, headroom: str | None,
+               allow_volume: tuple[str, ...], allow_privileged: bool, ignore_incumbent: bool,
+               strategy: str, keep_tasks: bool) -> None:
+    """Run master, framework and one local agent together (SQLite under --data-dir)."""
+    import docker
+
+    from api.embedded import start_embedded
+    from cli.agent import DEFAULT_HEADROOM, agent_config
+    from framework.store import default_url
+
+    for path in allow_volume:
+        if not os.path.isabs(path):
+            raise click.UsageError(f"--allow-volume: {path!r} is not an absolute path")
+    try:
+        config = agent_config("127.0.0.1", hostname=hostname, nodetype=nodetype,
+                              attributes=attributes, resources=resources,
+                              headroom=headroom or DEFAULT_HEADROOM,
+                              data_dir=data_dir / "agent", port=agent_port,
+                              ignore_incumbent=ignore_incumbent)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    url = db_url or default_url(data_dir)
+
+    async def serve() -> None:
+        try:
+            running = await start_embedded(
+                config, db_url=url, host=host, master_port=master_port, framework_port=port,
+                agent_port=agent_port, strategy=strategy, allowed_volumes=allow_volume,
+                allow_privileged=allow_privileged)
+        except docker.errors.DockerException as exc:
+            raise click.ClickException(f"cannot reach the Docker engine: {exc}") from None
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen: {exc}") from None
+        click.echo(f"berth up: framework {running.framework.url}, master {running.master.url}, "
+                   f"agent :{running.agent.port} (db {url.split('@')[-1]}); Ctrl-C stops",
+                   err=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        click.echo("berth up: stopping" + (" (tasks keep running)" if keep_tasks else
+                                           " and stopping its containers"), err=True)
+        await running.stop(keep_tasks=keep_tasks)
+
+    asyncio.run(serve())
