@@ -5,7 +5,6 @@ simulated master. Virtual time only; no I/O.
 
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -49,7 +48,7 @@ class SimConfig:
     load_interval: float = 900.0
     reshuffle_every: float | None = None
     meter_after: float = 60.0
-    refuse_seconds: float = 5.0
+    refuse_seconds: float = 60.0  # the framework's decline filter
 
 
 @dataclass
@@ -262,7 +261,3 @@ def percentile(values: np.ndarray, q: float) -> float | None:
     if values.size == 0:
         return None
     return float(np.percentile(values, q))
-
-
-def finite(value: float) -> float | None:
-    return None if value is None or not math.isfinite(value) else value
