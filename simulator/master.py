@@ -73,6 +73,7 @@ class MasterCounters:
     agent_losses: int = 0
     rescinded: int = 0
     invalid_reasons: Counter = field(default_factory=Counter)
+    invalid_examples: list[str] = field(default_factory=list)
 
 
 class SimMaster:
@@ -173,27 +174,33 @@ class SimMaster:
     def _launch(self, command: cmd.Launch) -> list[object]:
         self.counters.launches += 1
         entries = [self._outstanding.pop(oid, None) for oid in command.offer_ids]
-        problem = None
+        kind, problem = None, None
         if not entries or any(e is None for e in entries):
+            kind = "unknown-offer"
             problem = "the launch uses an offer that is unknown, used or rescinded"
         else:
             nodes_used = {e[0] for e in entries}
             node = entries[0][0]
             if len(nodes_used) != 1:
-                problem = "the launch uses offers from more than one agent"
+                kind, problem = "many-agents", "the launch uses offers from more than one agent"
             elif self.nodes.agent_ids[node] != command.agent_id or not self.nodes.up[node]:
-                problem = f"agent {command.agent_id} is not registered"
+                kind, problem = "unknown-agent", f"agent {command.agent_id} is not registered"
             else:
                 offered = np.sum([e[1] for e in entries], axis=0)
                 demand = np.sum([spec.demand() for _, spec in command.tasks], axis=0)
                 if np.any(demand > offered + EPS):
+                    kind = "more-than-offered"
                     problem = (f"the launch asks for {demand.tolist()} (cpus, mem, disk) "
                                f"but was offered {offered.tolist()}")
                 else:
                     problem = self._port_problem(node, command.tasks)
+                    kind = "port-not-offered" if problem else None
         if problem is not None:
             self.counters.invalid_launches += 1
-            self.counters.invalid_reasons[problem.split(" but ")[0][:60]] += 1
+            self.counters.invalid_reasons[kind] += 1
+            if len(self.counters.invalid_examples) < 5:
+                self.counters.invalid_examples.append(
+                    f"t={self.clock():.1f}s {command.agent_id}: {problem}")
             return [ev.TaskStatusChanged(task_id, S.ERROR, problem, command.agent_id)
                     for task_id, _ in command.tasks]
         return [self._start(task_id, spec, node) for task_id, spec in command.tasks]

@@ -82,6 +82,7 @@ def summarize(result: SimResult) -> dict:
         "sla_violation_examples": result.checker.examples,
         "invalid_launches": m.counters.invalid_launches,
         "invalid_launch_reasons": dict(m.counters.invalid_reasons),
+        "invalid_launch_examples": m.counters.invalid_examples,
         "nodes_used": {"mean": mean("nodes_used"), "max": int(peak("nodes_used")),
                        "at_end": rec.nodes_used()},
         "reshuffles": [r.as_dict() for r in rec.reshuffles],
