@@ -23,7 +23,7 @@ def bench() -> None:
 
 def _register() -> None:
     # Each role's commands live in their own module; importing registers them.
-    from cli import agent, bench_cmds, framework, master, place, task, up  # noqa: F401
+    from cli import agent, bench_cmds, framework, master, place, sim, task, up  # noqa: F401
 
 
 _register()

@@ -1,0 +1,171 @@
+"""`berth sim`: run the framework's scheduler on a simulated cluster and write a report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from cli import bench, main
+from offers.problems import SpecError
+from simulator.inputs import InputError, read_cluster, read_workload
+from simulator.nodes import DAY, parse_node_shape, uniform_nodes
+from simulator.synthetic import SyntheticParams, SyntheticWorkload
+
+STRATEGY_NAMES = ("binpack", "spread", "first-fit", "random", "intelligence")
+
+
+def _strategies(text: str) -> list[str]:
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    bad = [s for s in names if s not in STRATEGY_NAMES]
+    if bad or not names:
+        raise click.BadParameter(f"{', '.join(bad) or text!r}: choose from "
+                                 f"{', '.join(STRATEGY_NAMES)}", param_hint="--compare")
+    return names
+
+
+@main.command("sim")
+@click.option("--cluster", "cluster_path", type=click.Path(path_type=Path),
+              help="Cluster file: a JSON list of nodes.")
+@click.option("--nodes", type=click.IntRange(1), help="Or: this many identical nodes.")
+@click.option("--node-shape", default="cpus:16,mem:65536,disk:500000", show_default=True,
+              help="Size of each --nodes node.")
+@click.option("--workload", "workload_path", type=click.Path(path_type=Path),
+              help="Workload: JSON Lines of tasks with submit_at, duration, used.")
+@click.option("--synthetic", is_flag=True, help="Or: generate a seeded synthetic workload.")
+@click.option("--tasks", default=1000, show_default=True, type=click.IntRange(1),
+              help="Tasks in the synthetic workload.")
+@click.option("--strategy", default="binpack", show_default=True,
+              type=click.Choice(STRATEGY_NAMES))
+@click.option("--compare", help="Run each of these strategies (comma-separated) instead.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--fail-rate", default=0.0, show_default=True, type=click.FloatRange(0),
+              help="Agent losses per node per simulated hour.")
+@click.option("--repair-time", default=600.0, show_default=True, type=click.FloatRange(0),
+              help="Mean seconds until a lost agent comes back.")
+@click.option("--duration", "horizon", default=DAY, show_default=True,
+              type=click.FloatRange(1), help="Simulated seconds.")
+@click.option("--incumbent-load", type=click.FloatRange(0, 0.95),
+              help="Share of node capacity used by the nodes' own programs, varying over a "
+                   "day [default: 0.2 with --synthetic, else 0].")
+@click.option("--reshuffle-every", type=click.FloatRange(1),
+              help="Seconds between reshuffles [default: 6 h with --synthetic, else never].")
+@click.option("--offer-interval", default=10.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds between offer cycles.")
+@click.option("--refuse-seconds", default=60.0, show_default=True, type=click.FloatRange(0),
+              help="The framework's decline filter.")
+@click.option("--report", "report_dir", required=True, type=click.Path(path_type=Path),
+              help="Directory for summary.json, intervals.csv, plots and report.md.")
+def sim_command(cluster_path, nodes, node_shape, workload_path, synthetic, tasks, strategy,
+                compare, seed, fail_rate, repair_time, horizon, incumbent_load,
+                reshuffle_every, offer_interval, refuse_seconds, report_dir) -> None:
+    """Simulate the scheduler over a cluster and workload; print the summary as JSON."""
+    import json
+
+    from simulator.report import atomic_dir, summarize, write_comparison, write_report
+    from simulator.run import SimConfig, Simulation
+
+    if (cluster_path is None) == (nodes is None):
+        raise click.UsageError("give exactly one of --cluster FILE or --nodes N")
+    if (workload_path is None) == (not synthetic):
+        raise click.UsageError("give exactly one of --workload FILE or --synthetic")
+    strategies = _strategies(compare) if compare else [strategy]
+    try:
+        if cluster_path is not None:
+            node_specs = read_cluster(cluster_path)
+        else:
+            node_specs = uniform_nodes(nodes, parse_node_shape(node_shape))
+        if synthetic:
+            nodetypes = {n.nodetype for n in node_specs if n.nodetype}
+            workload = SyntheticWorkload(SyntheticParams(tasks=tasks, horizon=horizon), seed,
+                                         sum(n.cpus for n in node_specs), nodetypes)
+        else:
+            workload = read_workload(workload_path)
+    except InputError as exc:
+        click.echo(f"bad input, no report written:\n{exc}", err=True)
+        sys.exit(2)
+    except SpecError as exc:
+        click.echo("bad input, no report written:\n" + "\n".join(
+            f"--{p.field}: {p.problem}" for p in exc.problems), err=True)
+        sys.exit(2)
+    except (OSError, UnicodeDecodeError) as exc:
+        click.echo(f"cannot read input: {exc}", err=True)
+        sys.exit(2)
+
+    if incumbent_load is None:
+        incumbent_load = 0.2 if synthetic else 0.0
+    if reshuffle_every is None and synthetic:
+        reshuffle_every = 6 * 3600.0
+    results = {}
+    with atomic_dir(report_dir) as out, _progress(len(strategies)) as advance:
+        for name in strategies:
+            config = SimConfig(strategy=name, seed=seed, horizon=horizon, fail_rate=fail_rate,
+                               repair_time=repair_time, incumbent_load=incumbent_load,
+                               reshuffle_every=reshuffle_every, offer_interval=offer_interval,
+                               refuse_seconds=refuse_seconds)
+            results[name] = Simulation(node_specs, workload, config,
+                                       progress=advance(name, horizon)).run()
+        if compare:
+            summaries = write_comparison(results, out)
+            printed = {name: {k: s[k] for k in ("utilization", "pending_time_s",
+                                                "sla_violations", "nodes_used", "run")}
+                       for name, s in summaries.items()}
+        else:
+            printed = write_report(results[strategy], out, summarize(results[strategy]))
+    click.echo(json.dumps(printed))
+    if any(r.checker.violations for r in results.values()):
+        click.echo("SLA violations found: see the report", err=True)
+        sys.exit(1)
+
+
+class _progress:
+    """A rich progress bar on stderr per strategy, in simulated hours; silent if not a tty."""
+
+    def __init__(self, runs: int) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.bar = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                                TextColumn("{task.completed:.1f}/{task.total:.1f} sim h"),
+                                TimeElapsedColumn(), console=Console(stderr=True))
+            self.bar.__enter__()
+        return self.advance
+
+    def advance(self, name: str, horizon: float):
+        if self.bar is None:
+            return None
+        task = self.bar.add_task(f"sim {name}", total=horizon / 3600)
+        return lambda now: self.bar.update(task, completed=now / 3600)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+@bench.command("sim")
+@click.option("--sizes", default="100x2000,300x6000,1000x20000", show_default=True,
+              help="Comma-separated NODESxTASKS.")
+@click.option("--duration", "horizon", default=7200.0, show_default=True,
+              type=click.FloatRange(1), help="Simulated seconds per size.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--json", "as_json", is_flag=True, help="One line of JSON.")
+def bench_sim(sizes: str, horizon: float, seed: int, as_json: bool) -> None:
+    """Simulator cost per task as the cluster and workload grow."""
+    import json
+
+    from benchmarks.sim import run
+
+    try:
+        pairs = [tuple(int(x) for x in s.lower().split("x")) for s in sizes.split(",") if s]
+        if not pairs or any(len(p) != 2 or min(p) < 1 for p in pairs):
+            raise ValueError
+    except ValueError:
+        raise click.BadParameter("give NODESxTASKS pairs such as 100x2000,1000x20000",
+                                 param_hint="--sizes") from None
+    click.echo(json.dumps(run(pairs, horizon, seed), indent=None if as_json else 2))

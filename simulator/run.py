@@ -1,0 +1,263 @@
+"""The simulation loop: pop the next event, turn it into framework events, feed them to the
+framework's own `CharmanderScheduler.handle`, and carry out the commands it returns on the
+simulated master. Virtual time only; no I/O.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from framework import events as ev
+from framework.scheduler import CharmanderScheduler
+from offers.cluster import NodeSpec
+from simulator.checker import SLAChecker
+from simulator.clock import VirtualClock
+from simulator.inputs import WorkItem
+from simulator.master import ItemState, SimMaster
+from simulator.metrics import Recorder, Reshuffle
+from simulator.nodes import DAY, IncumbentLoad, SimNodes
+from simulator.queue import EventQueue, Kind
+
+FRAMEWORK_ID = "berth-sim"
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """How the simulated world behaves. Times in virtual seconds.
+
+    `fail_rate`: agent losses per node per hour; a lost agent comes back after an
+    exponential `repair_time`. `incumbent_load`: the nodes' own programs use about this
+    share of cpus and mem, following a daily cycle, updated every `load_interval`.
+    `reshuffle_every`: a ReshuffleRequested this often (None: never).
+    """
+
+    strategy: str = "binpack"
+    seed: int = 0
+    horizon: float = DAY
+    offer_interval: float = 10.0
+    tick_interval: float = 30.0
+    sample_interval: float | None = None  # default: horizon / 288
+    fail_rate: float = 0.0
+    repair_time: float = 600.0
+    incumbent_load: float = 0.0
+    load_interval: float = 900.0
+    reshuffle_every: float | None = None
+    meter_after: float = 60.0
+    refuse_seconds: float = 60.0  # the framework's decline filter
+
+
+@dataclass
+class SimResult:
+    config: SimConfig
+    nodes: SimNodes
+    master: SimMaster
+    checker: SLAChecker
+    recorder: Recorder
+    scheduler: CharmanderScheduler
+    workload_size: int
+    submitted: int
+    events: int
+    wall_seconds: float
+    end_time: float
+    unplaced: dict[str, int] = field(default_factory=dict)
+
+
+class Simulation:
+    def __init__(self, nodes: Sequence[NodeSpec], workload: Sequence[WorkItem],
+                 config: SimConfig,
+                 progress: Callable[[float], None] | None = None) -> None:
+        self.config = config
+        self.workload = workload
+        self.progress = progress
+        self.clock = VirtualClock()
+        self.queue = EventQueue()
+        self.nodes = SimNodes(nodes)
+        self.checker = SLAChecker(self.nodes.total, self.nodes.nodetype, self.nodes.hostnames)
+        self.master = SimMaster(self.nodes, self.checker, self.clock, self.queue,
+                                meter_after=config.meter_after)
+        self.scheduler = CharmanderScheduler(config.strategy, config.seed, self.clock,
+                                             refuse_seconds=config.refuse_seconds)
+        self.recorder = Recorder(self.nodes, len(workload))
+        self.master.pending_time = self.recorder.pending_time
+        self.rng = np.random.default_rng([config.seed, 0xFA11])
+        self.load = (IncumbentLoad(self.nodes.size, config.incumbent_load, config.seed)
+                     if config.incumbent_load > 0 else None)
+        self.events = 0
+        self.submitted = 0
+        self._pending: deque = deque()
+        self._next_tick = 0.0
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def run(self) -> SimResult:
+        cfg = self.config
+        started = time.perf_counter()
+        horizon = cfg.horizon
+        sample_every = cfg.sample_interval or horizon / 288
+        q = self.queue
+        q.push(0.0, Kind.OFFER_CYCLE)
+        q.push(0.0, Kind.SAMPLE)
+        if self.load is not None:
+            q.push(0.0, Kind.LOAD)
+        if cfg.reshuffle_every:
+            q.push(cfg.reshuffle_every, Kind.RESHUFFLE)
+        if cfg.fail_rate > 0 and self.nodes.size:
+            q.push(self._next_failure(0.0), Kind.AGENT_DOWN)
+        self._deliver(ev.Subscribed(FRAMEWORK_ID))
+        workload, total = self.workload, len(self.workload)
+        k = 0
+        next_item = workload[0] if total else None
+        next_progress = 0.0
+        master, clock = self.master, self.clock
+        while True:
+            when, kind = q.peek()
+            if next_item is not None and (next_item.submit_at, Kind.SUBMIT) < (when, kind):
+                if next_item.submit_at > horizon:
+                    next_item = None
+                    continue
+                clock.advance_to(next_item.submit_at)
+                self._submit(next_item, k)
+                k += 1
+                next_item = workload[k] if k < total else None
+                continue
+            if when > horizon:
+                break
+            when, kind, payload = q.pop()
+            clock.advance_to(when)
+            if kind == Kind.FINISH:
+                self._deliver_all(master.finish(payload))
+            elif kind == Kind.USAGE:
+                self._deliver_all(master.usage(payload))
+            elif kind == Kind.OFFER_CYCLE:
+                self._offer_cycle()
+                q.push(when + cfg.offer_interval, Kind.OFFER_CYCLE)
+            elif kind == Kind.SAMPLE:
+                self._sample()
+                q.push(when + sample_every, Kind.SAMPLE)
+                if self.progress is not None and when >= next_progress:
+                    self.progress(when)
+                    next_progress = when + horizon / 200
+            elif kind == Kind.AGENT_DOWN:
+                self._agent_down(payload)
+            elif kind == Kind.AGENT_UP:
+                master.agent_returns(payload)
+            elif kind == Kind.LOAD:
+                self.nodes.set_incumbent_share(self.load.share_at(when))
+                q.push(when + cfg.load_interval, Kind.LOAD)
+            elif kind == Kind.RESHUFFLE:
+                self._reshuffle()
+                q.push(when + cfg.reshuffle_every, Kind.RESHUFFLE)
+            elif kind == Kind.MEASURE:
+                self._measure(payload)
+        clock.advance_to(max(clock.now, horizon))
+        if self.progress is not None:
+            self.progress(horizon)
+        wall = time.perf_counter() - started
+        return SimResult(cfg, self.nodes, master, self.checker, self.recorder, self.scheduler,
+                         total, self.submitted, self.events, wall, clock.now,
+                         self._unplaced())
+
+    # -- event handlers ----------------------------------------------------------------
+
+    def _deliver(self, event: object) -> None:
+        """Hand one event to the framework and everything that follows from it, in order."""
+        pending = self._pending
+        pending.append(event)
+        handle, execute = self.scheduler.handle, self.master.execute
+        while pending:
+            self.events += 1
+            for command in handle(pending.popleft()):
+                pending.extend(execute(command))
+
+    def _deliver_all(self, events: list) -> None:
+        for event in events:
+            self._deliver(event)
+
+    def _submit(self, item: WorkItem, index: int) -> None:
+        self.submitted += 1
+        self.master.items[item.spec.id] = ItemState(item, index)
+        task_id = f"{item.spec.id}-{round(item.submit_at * 1e9):d}"
+        self._deliver(ev.TaskSubmitted(task_id, item.spec))
+
+    def _offer_cycle(self) -> None:
+        if self.clock.now >= self._next_tick:
+            self._next_tick = self.clock.now + self.config.tick_interval
+            self._deliver(ev.Tick())
+        rescinded, offers = self.master.offer_cycle()
+        self._deliver_all(rescinded)
+        if offers:
+            self._deliver(ev.OffersReceived(tuple(offers)))
+
+    def _agent_down(self, node: int | None) -> None:
+        now = self.clock.now
+        if node is None:  # the Poisson process of failures: pick a node, plan the next
+            node = int(self.rng.integers(self.nodes.size))
+            self.queue.push(self._next_failure(now), Kind.AGENT_DOWN)
+        if self.nodes.up[node]:
+            self._deliver_all(self.master.lose_agent(node))
+            back = now + float(self.rng.exponential(self.config.repair_time))
+            self.queue.push(back, Kind.AGENT_UP, node)
+
+    def _next_failure(self, now: float) -> float:
+        rate = self.config.fail_rate * self.nodes.size / 3600.0
+        return now + float(self.rng.exponential(1.0 / rate))
+
+    def _sample(self) -> None:
+        m = self.master
+        self.recorder.sample(self.clock.now, len(m.instances), self.submitted - m.first_runs,
+                             self.submitted, m.counters.finished, m.counters.lost)
+
+    def _reshuffle(self) -> None:
+        alloc = self.nodes.allocated.sum(axis=0)
+        record = Reshuffle(self.clock.now, self.recorder.nodes_used(), float(alloc[0]),
+                           float(alloc[1]), self.master.counters.killed)
+        self._deliver(ev.ReshuffleRequested())
+        self.queue.push(self.clock.now + 3 * self.config.offer_interval, Kind.MEASURE, record)
+
+    def _measure(self, record: Reshuffle) -> None:
+        alloc = self.nodes.allocated.sum(axis=0)
+        record.nodes_used_after = self.recorder.nodes_used()
+        record.requested_cpus_after = float(alloc[0])
+        record.requested_mem_after = float(alloc[1])
+        record.tasks_moved = self.master.counters.killed - record.kills_before
+        self.recorder.reshuffles.append(record)
+
+    def _unplaced(self) -> dict[str, int]:
+        """Why the tasks that never ran did not: the framework's own last reason for each."""
+        out: dict[str, int] = {}
+        for record in self.scheduler.tasks():
+            if record.state.value != "PENDING":
+                continue
+            state = self.master.items.get(record.spec.id)
+            if state is None or state.first_run is not None:
+                continue
+            reason = _reason_class(self.scheduler.pending_reason(record.task_id) or "")
+            out[reason] = out.get(reason, 0) + 1
+        return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _reason_class(reason: str) -> str:
+    """A reason without its sizes and counts, so equal causes group together:
+    `needs 64 cpus; ... [0/2 nodes: 2 insufficient cpus]` -> `insufficient cpus`."""
+    if not reason:
+        return "waiting for offers"
+    text = reason
+    if text.endswith("]") and "[" in text:
+        text = text[text.rindex("[") + 1:-1]
+    if ": " in text and text.split(": ", 1)[0].split("/")[0].isdigit():
+        text = text.split(": ", 1)[1]
+    parts = [" ".join(w for w in part.split() if not w[:1].isdigit())
+             for part in text.split(", ")]
+    return ", ".join(p for p in parts if p) or reason
+
+
+def percentile(values: np.ndarray, q: float) -> float | None:
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return None
+    return float(np.percentile(values, q))
