@@ -6,7 +6,7 @@ mutated by placement, which works on its own copy of `free`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,10 +82,11 @@ class ClusterState:
     def size(self) -> int:
         return len(self.hostnames)
 
-    def index_of(self, hostname: str) -> int:
+    def index_of(self, hostname: str) -> int | None:
+        """Row of a node by hostname (None when it is not in this cluster)."""
         if not self._index:
             self._index.update((h, i) for i, h in enumerate(self.hostnames))
-        return self._index[hostname]
+        return self._index.get(hostname)
 
     @classmethod
     def from_nodes(
@@ -96,27 +97,46 @@ class ClusterState:
     ) -> ClusterState:
         """Build arrays from node specs; `free` defaults to the totals (an empty cluster)."""
         nodes = list(nodes)
-        n = len(nodes)
-        total = np.zeros((n, len(RESOURCES)), dtype=np.float64)
-        for i, node in enumerate(nodes):
-            total[i] = (node.cpus, node.mem, node.disk)
+        return cls.from_rows(
+            [node.hostname for node in nodes],
+            [(node.cpus, node.mem, node.disk) for node in nodes],
+            [node.nodetype for node in nodes],
+            [node.ports for node in nodes],
+            free=free, used_ports=used_ports,
+        )
+
+    @classmethod
+    def from_rows(
+        cls,
+        hostnames: Sequence[str],
+        totals: Sequence[tuple[float, float, float]],
+        nodetypes: Sequence[str | None],
+        port_ranges: Sequence[PortRanges],
+        free: np.ndarray | None = None,
+        used_ports: Mapping[str, Iterable[int]] | None = None,
+    ) -> ClusterState:
+        """Build arrays from already-valid columns (offers, simulated nodes): no per-node
+        model is made, which matters at ten thousand nodes per offer cycle."""
+        n = len(hostnames)
+        total = np.asarray(totals, dtype=np.float64).reshape(n, len(RESOURCES))
         names: dict[str, int] = {}
         codes = np.full(n, -1, dtype=np.int32)
-        for i, node in enumerate(nodes):
-            if node.nodetype is not None:
-                codes[i] = names.setdefault(node.nodetype, len(names))
-        used_ports = used_ports or {}
-        hostnames = tuple(node.hostname for node in nodes)
+        for i, nodetype in enumerate(nodetypes):
+            if nodetype is not None:
+                codes[i] = names.setdefault(nodetype, len(names))
+        hostnames = tuple(hostnames)
         if len(set(hostnames)) != n:
-            dup = next(h for h in hostnames if hostnames.count(h) > 1)
+            seen: set[str] = set()
+            dup = next(h for h in hostnames if h in seen or seen.add(h))
             raise SpecError([FieldProblem("hostname", f"{dup!r} appears more than once")])
+        used_ports = used_ports or {}
         return cls(
             hostnames=hostnames,
             total=total,
             free=total.copy() if free is None else np.asarray(free, dtype=np.float64),
             nodetype=codes,
             nodetypes=tuple(names),
-            port_ranges=tuple(node.ports for node in nodes),
+            port_ranges=tuple(port_ranges),
             used_ports=tuple(frozenset(used_ports.get(h, ())) for h in hostnames),
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from offers.cluster import ClusterState, NodeSpec
+from offers.cluster import NODETYPE, ClusterState, NodeSpec
 from offers.resources import PortRanges
 
 
@@ -33,20 +33,17 @@ def cluster_from_offers(offers: Iterable[Offer]) -> tuple[ClusterState, list[lis
     by_agent: dict[str, list[Offer]] = {}
     for offer in offers:
         by_agent.setdefault(offer.agent_id, []).append(offer)
-    nodes, groups = [], []
-    for agent_offers in by_agent.values():
+    groups = list(by_agent.values())
+    hostnames, totals, nodetypes, ports = [], [], [], []
+    for agent_offers in groups:
         first = agent_offers[0]
-        ports = tuple(sorted(r for o in agent_offers for r in o.ports))
-        nodes.append(NodeSpec(
-            hostname=first.hostname,
-            cpus=sum(o.cpus for o in agent_offers),
-            mem=sum(o.mem for o in agent_offers),
-            disk=sum(o.disk for o in agent_offers),
-            ports=ports,
-            attributes=dict(first.attributes),
-        ))
-        groups.append(agent_offers)
-    cluster = ClusterState.from_nodes(nodes)
-    return cluster, groups
-
-
+        hostnames.append(first.hostname)
+        if len(agent_offers) == 1:
+            totals.append((first.cpus, first.mem, first.disk))
+            ports.append(first.ports)
+        else:
+            totals.append((sum(o.cpus for o in agent_offers), sum(o.mem for o in agent_offers),
+                           sum(o.disk for o in agent_offers)))
+            ports.append(tuple(sorted(r for o in agent_offers for r in o.ports)))
+        nodetypes.append(first.attributes.get(NODETYPE))
+    return ClusterState.from_rows(hostnames, totals, nodetypes, ports), groups

@@ -295,7 +295,8 @@ def _place_daemon(cluster, tasks, cls, members, free, ports, running, rows, book
         have = running.get(tasks[i].id, ())
         mask = eligible.copy()
         if have:
-            mask[[cluster.index_of(h) for h in have if h in cluster.hostnames]] = False
+            where = [cluster.index_of(h) for h in have]
+            mask[[r for r in where if r is not None]] = False
         if not mask.any():
             if not eligible.any():
                 reason = explain_unplaced(cluster, free, demand, code, cls.nodetype, (), ports)
