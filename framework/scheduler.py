@@ -356,15 +356,14 @@ class CharmanderScheduler:
         launches: dict[int, list[tuple[str, TaskSpec]]] = {}
 
         if by_usage:
+            # Placed with exactly the (rounded) spec that is launched, not re-sized from
+            # the peak, so the launch never asks for more than the offer it was placed on.
             specs = [self._usage_spec(r) for r in by_usage]
-            usage = {r.task_id: self._usage[r.submission_id] for r in by_usage
-                     if r.submission_id in self._usage}
             placement = placement_core.place(cluster, [self._keyed_spec(r, s)
                                                        for r, s in zip(by_usage, specs,
                                                                        strict=True)],
                               strategy=INTELLIGENCE, seed=self.seed + self._rounds,
-                              usage=usage, running=self._running_hosts(by_usage),
-                              margin=self.margin)
+                              running=self._running_hosts(by_usage), margin=self.margin)
             placed = self._apply(placement.rows(), by_usage, specs, agent_of_row, row_of_host,
                                  launches)
             cluster = _without(cluster, placed)
@@ -444,8 +443,8 @@ class CharmanderScheduler:
         return keyed
 
     def _usage_spec(self, record: TaskRecord) -> TaskSpec:
-        """The spec a reshuffled task is launched with: sized by its metered peak, exactly
-        as the `intelligence` strategy sized it for placement (so the ACCEPT fits)."""
+        """The spec a reshuffled task is placed and launched with: sized by its metered peak
+        plus the margin, rounded to what people read (placement sees the rounded size)."""
         peak = self._usage.get(record.submission_id)
         if peak is None or record.spec.notmetered:
             return record.spec
