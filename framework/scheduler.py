@@ -711,7 +711,9 @@ class CharmanderScheduler:
             sub = self._subs.get(record.submission_id)
             if sub is not None:
                 del sub.instances[task_id]
-                if not sub.instances and not sub.wanted:
+                # Nothing left to keep: a finished task's submission goes too (kept, it
+                # would be relaunched by the upkeep on the next re-subscription).
+                if not sub.instances and sub.id not in self._daemons:
                     del self._subs[sub.id]
                     self._usage.pop(sub.id, None)
 

@@ -282,3 +282,15 @@ def test_reshuffled_launch_never_asks_for_more_than_was_offered():
     for launch in launches(h.offers(offer)):
         assert sum(spec.cpus for _, spec in launch.tasks) <= offer.cpus
         assert sum(spec.mem for _, spec in launch.tasks) <= offer.mem
+
+
+def test_finished_task_forgotten_by_pruning_is_not_relaunched_on_resubscription():
+    h = Harness.make(retain_finished=1)
+    first = h.submit(task("a"))
+    second = h.submit(task("b"))
+    h.run_launches(h.offers(h.offer("a1")))
+    h.status(first, "FINISHED")
+    h.status(second, "FINISHED")
+    h.send(ev.Subscribed("fw"))
+    assert [(r.task_id, r.state) for r in h.scheduler.tasks()] == [(second, TaskState.FINISHED)]
+    assert not h.scheduler.has_work()
