@@ -330,14 +330,13 @@ class CharmanderScheduler:
     def _tick(self, e: ev.Tick) -> list[cmd.Command]:
         now = self.clock()
         out: list[cmd.Command] = []
-        waiting = itertools.chain(self._by_state[S.STAGING], self._by_state[S.STARTING],
-                                  self._by_state[S.KILLING])
-        records = (self._records[task_id] for task_id in sorted(waiting,
-                                                                  key=self._order.__getitem__))
-        stale = tuple(
-            (r.task_id, r.agent_id) for r in records
-            if now - max(r.updated_at, self._reconciling.get(r.task_id, 0.0))
-            >= self.staging_timeout)
+        in_flight = itertools.chain(self._by_state[S.STAGING], self._by_state[S.STARTING],
+                                    self._by_state[S.KILLING])
+        overdue = [r for r in map(self._records.__getitem__, in_flight)
+                   if now - max(r.updated_at, self._reconciling.get(r.task_id, 0.0))
+                   >= self.staging_timeout]
+        overdue.sort(key=lambda r: self._order[r.task_id])  # oldest first, as before
+        stale = tuple((r.task_id, r.agent_id) for r in overdue)
         if stale:
             self._reconciling.update((task_id, now) for task_id, _ in stale)
             out.append(cmd.Reconcile(stale))
