@@ -16,7 +16,9 @@ again, to be placed with the `intelligence` strategy on its metered peak usage.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator
+import itertools
+from collections import Counter, deque
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,20 +36,29 @@ from offers.task import SLA, TaskSpec
 S = TaskState
 INTELLIGENCE = "intelligence"
 WAITING = "waiting for an offer"
+OPEN = tuple(state for state in TaskState if not state.terminal)
+HELD = LIVE | {S.KILLING}  # a container holds the host: what SLAs count as "runs there"
 
 
 @dataclass
 class _Submission:
-    """What the user asked for (desired state); its instances are TaskRecords."""
+    """What the user asked for (desired state); its instances are TaskRecords.
+
+    The indexes below are kept by `CharmanderScheduler._put`, so that SLA upkeep on one
+    status update does not walk all 10,000 instances of a one-per-node task."""
 
     id: str
     spec: TaskSpec
     created_at: float
     wanted: bool = True  # False once someone asked to kill it
-    instances: list[str] = field(default_factory=list)
+    instances: dict[str, None] = field(default_factory=dict)  # task ids, oldest first
     next_instance: int = 1
     failures: int = 0
     retry_after: dict[str, float] = field(default_factory=dict)  # hostname -> time (one-per-node)
+    by_state: dict[TaskState, dict[str, None]] = field(default_factory=dict)
+    live_on: dict[str, dict[str, None]] = field(default_factory=dict)  # agent id -> LIVE ids
+    crowded: set[str] = field(default_factory=set)  # agent ids with more than one LIVE
+    hosts: Counter[str] = field(default_factory=Counter)  # hostname -> HELD instances
 
 
 class CharmanderScheduler:
@@ -92,7 +103,14 @@ class CharmanderScheduler:
         self._changed: dict[str, TaskRecord] = {}
         self._unwanted: list[str] = []
         self._keyed: dict[str, TaskSpec] = {}  # task id -> spec whose id is the task id
-        self._finished: list[str] = []  # terminal record ids, oldest first, for pruning
+        self._finished: deque[str] = deque()  # terminal record ids, oldest first, for pruning
+        # Indexes kept by `_put`/`_forget`, so no event walks every record:
+        self._order: dict[str, int] = {}  # task id -> position in `_records` (its age)
+        self._next_order = itertools.count()
+        self._by_state: dict[TaskState, dict[str, None]] = {state: {} for state in TaskState}
+        self._pending_unsorted = False  # a known record became PENDING again: re-sort once
+        self._held_on: dict[str, dict[str, None]] = {}  # agent id -> HELD task ids
+        self._daemons: dict[str, None] = {}  # wanted one-per-node submission ids, oldest first
         self._reconciling: dict[str, float] = {}  # task id -> when we last asked
         self._rounds = 0
         self.counters = {"offers_received": 0, "offers_accepted": 0, "offers_declined": 0,
@@ -158,37 +176,34 @@ class CharmanderScheduler:
 
     def has_work(self) -> bool:
         """True while some task waits for offers (pending, or a one-per-node SLA to keep)."""
-        return any(True for _ in self._pending_records()) or any(
-            sub.wanted and sub.spec.sla is SLA.ONE_PER_NODE for sub in self._subs.values())
+        return bool(self._daemons) or any(True for _ in self._pending_records())
 
     # -- events -----------------------------------------------------------------------
 
     def _submitted(self, e: ev.TaskSubmitted) -> list[cmd.Command]:
         if e.task_id in self._subs:
             return []  # a repeat (e.g. replayed from the store): already queued
-        sub = _Submission(e.task_id, e.spec, self.clock())
-        self._subs[sub.id] = sub
+        sub = self._add_submission(_Submission(e.task_id, e.spec, self.clock()))
         self._new_instance(sub, e.task_id)
         return self._revive_if_needed()
 
     def _recovered(self, e: ev.TaskRecovered) -> list[cmd.Command]:
         sub = self._subs.get(e.submission_id)
         if sub is None:
-            sub = _Submission(e.submission_id, e.spec, e.created_at)
-            self._subs[sub.id] = sub
+            sub = self._add_submission(_Submission(e.submission_id, e.spec, e.created_at))
         record = TaskRecord(
             task_id=e.task_id, submission_id=e.submission_id, spec=e.spec, state=e.state,
             created_at=e.created_at, reason=e.reason, agent_id=e.agent_id,
             hostname=e.hostname, container_id=e.container_id, by_usage=e.by_usage,
             killed=e.killed, launched_spec=e.launched_spec, updated_at=self.clock())
         if not e.wanted:
-            sub.wanted = False
+            self._unwant(sub)
         if e.task_id not in sub.instances:
-            sub.instances.append(e.task_id)
+            sub.instances[e.task_id] = None
             suffix = e.task_id[len(sub.id) + 1:]
             if suffix.isdigit():
                 sub.next_instance = max(sub.next_instance, int(suffix) + 1)
-        self._records[e.task_id] = record
+        self._put(record)
         if e.agent_id and e.hostname:
             self._agents[e.agent_id] = e.hostname
         if e.state.terminal:
@@ -267,8 +282,9 @@ class CharmanderScheduler:
 
     def _agent_lost(self, e: ev.AgentLost) -> list[cmd.Command]:
         out: list[cmd.Command] = []
-        for record in list(self._records.values()):
-            if record.agent_id == e.agent_id and record.state in LIVE | {S.KILLING}:
+        held = sorted(self._held_on.get(e.agent_id, ()), key=self._order.__getitem__)
+        for record in [self._records[task_id] for task_id in held]:
+            if record.agent_id == e.agent_id and record.state in HELD:
                 out += self._status(ev.TaskStatusChanged(
                     record.task_id, S.LOST, f"agent {e.agent_id} was lost", e.agent_id))
         return out
@@ -278,7 +294,7 @@ class CharmanderScheduler:
         matched: list[str] = []
         for sub in self._subs.values():
             if sub.id.startswith(e.prefix) and sub.wanted:
-                sub.wanted = False
+                self._unwant(sub)
                 self._unwanted.append(sub.id)
         for record in list(self._records.values()):
             if not record.task_id.startswith(e.prefix) or (
@@ -314,11 +330,13 @@ class CharmanderScheduler:
     def _tick(self, e: ev.Tick) -> list[cmd.Command]:
         now = self.clock()
         out: list[cmd.Command] = []
-        stale = tuple(
-            (r.task_id, r.agent_id) for r in self._records.values()
-            if r.state in (S.STAGING, S.STARTING, S.KILLING)
-            and now - max(r.updated_at, self._reconciling.get(r.task_id, 0.0))
-            >= self.staging_timeout)
+        in_flight = itertools.chain(self._by_state[S.STAGING], self._by_state[S.STARTING],
+                                    self._by_state[S.KILLING])
+        overdue = [r for r in map(self._records.__getitem__, in_flight)
+                   if now - max(r.updated_at, self._reconciling.get(r.task_id, 0.0))
+                   >= self.staging_timeout]
+        overdue.sort(key=lambda r: self._order[r.task_id])  # oldest first, as before
+        stale = tuple((r.task_id, r.agent_id) for r in overdue)
         if stale:
             self._reconciling.update((task_id, now) for task_id, _ in stale)
             out.append(cmd.Reconcile(stale))
@@ -356,21 +374,19 @@ class CharmanderScheduler:
         launches: dict[int, list[tuple[str, TaskSpec]]] = {}
 
         if by_usage:
+            # Placed with exactly the (rounded) spec that is launched, not re-sized from
+            # the peak, so the launch never asks for more than the offer it was placed on.
             specs = [self._usage_spec(r) for r in by_usage]
-            usage = {r.task_id: self._usage[r.submission_id] for r in by_usage
-                     if r.submission_id in self._usage}
             placement = placement_core.place(cluster, [self._keyed_spec(r, s)
                                                        for r, s in zip(by_usage, specs,
                                                                        strict=True)],
                               strategy=INTELLIGENCE, seed=self.seed + self._rounds,
-                              usage=usage, running=self._running_hosts(by_usage),
-                              margin=self.margin)
+                              running=self._running_hosts(by_usage), margin=self.margin)
             placed = self._apply(placement.rows(), by_usage, specs, agent_of_row, row_of_host,
                                  launches)
             cluster = _without(cluster, placed)
 
-        opn = [sub for sub in self._subs.values()
-               if sub.wanted and sub.spec.sla is SLA.ONE_PER_NODE]
+        opn = [self._subs[sub_id] for sub_id in self._daemons]
         if regular or opn:
             work = regular + [self._placeholder(sub) for sub in opn]
             specs = [r.spec for r in work]
@@ -444,8 +460,8 @@ class CharmanderScheduler:
         return keyed
 
     def _usage_spec(self, record: TaskRecord) -> TaskSpec:
-        """The spec a reshuffled task is launched with: sized by its metered peak, exactly
-        as the `intelligence` strategy sized it for placement (so the ACCEPT fits)."""
+        """The spec a reshuffled task is placed and launched with: sized by its metered peak
+        plus the margin, rounded to what people read (placement sees the rounded size)."""
         peak = self._usage.get(record.submission_id)
         if peak is None or record.spec.notmetered:
             return record.spec
@@ -454,26 +470,24 @@ class CharmanderScheduler:
             {record.task_id: peak}, self.margin)
         return record.spec.model_copy(update={"mem": round(mem, 3), "cpus": round(cpus, 3)})
 
-    def _running_hosts(self, work: list[TaskRecord]) -> dict[str, set[str]]:
+    def _running_hosts(self, work: list[TaskRecord]) -> dict[str, Collection[str]]:
         """Per placement key, hosts that already run an instance of that task (SLA)."""
         out: dict[str, set[str]] = {}
         for record in work:
             sub = self._subs[record.submission_id]
             if sub.spec.sla is None:
                 continue
-            hosts = {r.hostname for r in self._instances(sub)
-                     if r.state in LIVE | {S.KILLING} and r.hostname}
-            if hosts:
-                out[record.task_id] = hosts
+            if sub.hosts:
+                out[record.task_id] = sub.hosts.keys()
         return out
 
     def _placeholder(self, sub: _Submission) -> TaskRecord:
         """What a one-per-node task is placed as: its PENDING instance if it has one, else
         a stand-in that becomes a real instance only if a new node gets it (so a task that
         runs everywhere does not show a PENDING copy)."""
-        for record in self._instances(sub):
-            if record.state is S.PENDING:
-                return record
+        pending = sub.by_state.get(S.PENDING)
+        if pending:
+            return self._records[min(pending, key=self._order.__getitem__)]
         return TaskRecord(task_id=f"{sub.id}.next", submission_id=sub.id, spec=sub.spec,
                           state=S.PENDING, created_at=self.clock())
 
@@ -483,6 +497,8 @@ class CharmanderScheduler:
         """Bring one submission's instances back in line with its SLA."""
         if not sub.wanted:
             return []
+        if sub.spec.sla is SLA.ONE_PER_NODE:
+            return self._upkeep_daemon(sub)
         out: list[cmd.Command] = []
         instances = self._instances(sub)
         live = [r for r in instances if r.state in LIVE]
@@ -501,20 +517,6 @@ class CharmanderScheduler:
                 delay = self._backoff(sub) if cause.state is S.FAILED else 0.0
                 self._new_instance(sub, by_usage=cause.by_usage,
                                    not_before=self.clock() + delay)
-        elif sub.spec.sla is SLA.ONE_PER_NODE:
-            by_agent: dict[str, list[TaskRecord]] = {}
-            for record in live:
-                by_agent.setdefault(record.agent_id or "", []).append(record)
-            for records in by_agent.values():
-                if len(records) > 1:
-                    keep = max(records, key=self._newest_first_key(sub))
-                    for record in records:
-                        if record is not keep:
-                            out += self._kill_record(
-                                record, f"second instance on agent {record.agent_id}; "
-                                        f"{keep.task_id} stays")
-            if not any(not r.state.terminal for r in self._instances(sub)):
-                self._new_instance(sub)
         elif not instances:
             self._new_instance(sub)
         elif (cause is not None and cause.state is S.LOST and cause.running_at is None
@@ -523,10 +525,28 @@ class CharmanderScheduler:
             self._new_instance(sub, by_usage=cause.by_usage)
         return out
 
-    @staticmethod
-    def _newest_first_key(sub: _Submission) -> Callable[[TaskRecord], tuple[float, int]]:
+    def _upkeep_daemon(self, sub: _Submission) -> list[cmd.Command]:
+        """one-per-node: kill second instances on one agent; keep one instance not finished
+        (PENDING until a node takes it). Works from the indexes: one status costs O(1)."""
+        out: list[cmd.Command] = []
+        order = self._order.__getitem__
+        crowds = sorted((sorted(sub.live_on[agent], key=order) for agent in sub.crowded),
+                        key=lambda ids: order(ids[0]))
+        for ids in crowds:
+            records = [self._records[task_id] for task_id in ids]
+            keep = max(records, key=self._newest_first_key(sub))
+            for record in records:
+                if record is not keep:
+                    out += self._kill_record(
+                        record, f"second instance on agent {record.agent_id}; "
+                                f"{keep.task_id} stays")
+        if not any(sub.by_state.get(state) for state in OPEN):
+            self._new_instance(sub)
+        return out
+
+    def _newest_first_key(self, sub: _Submission) -> Callable[[TaskRecord], tuple[float, int]]:
         """Order instances by launch time, then by instance number: the max is the newest."""
-        order = {task_id: i for i, task_id in enumerate(sub.instances)}
+        order = self._order
         return lambda r: (r.launched_at or 0.0, order.get(r.task_id, -1))
 
     def _backoff(self, sub: _Submission) -> float:
@@ -546,8 +566,8 @@ class CharmanderScheduler:
         record = TaskRecord(task_id=task_id, submission_id=sub.id, spec=sub.spec,
                             state=S.PENDING, created_at=now, reason=reason, by_usage=by_usage,
                             not_before=not_before, updated_at=now)
-        sub.instances.append(task_id)
-        self._records[task_id] = record
+        sub.instances[task_id] = None
+        self._put(record)
         self._changed[task_id] = record
         return record
 
@@ -555,16 +575,102 @@ class CharmanderScheduler:
         return [self._records[t] for t in sub.instances if t in self._records]
 
     def _pending_records(self) -> Iterator[TaskRecord]:
-        for record in self._records.values():
-            if record.state is S.PENDING and self._subs[record.submission_id].wanted:
+        """PENDING records of wanted submissions, oldest first."""
+        if self._pending_unsorted:
+            pending = self._by_state[S.PENDING]
+            self._by_state[S.PENDING] = dict.fromkeys(sorted(pending, key=self._order.__getitem__))
+            self._pending_unsorted = False
+        records, subs = self._records, self._subs
+        for task_id in self._by_state[S.PENDING]:
+            record = records[task_id]
+            if subs[record.submission_id].wanted:
                 yield record
+
+    # -- indexes ------------------------------------------------------------------------
+
+    def _add_submission(self, sub: _Submission) -> _Submission:
+        self._subs[sub.id] = sub
+        if sub.wanted and sub.spec.sla is SLA.ONE_PER_NODE:
+            self._daemons[sub.id] = None
+        return sub
+
+    def _unwant(self, sub: _Submission) -> None:
+        sub.wanted = False
+        self._daemons.pop(sub.id, None)
+
+    def _put(self, record: TaskRecord) -> None:
+        """Store a record and bring the indexes in line with it (only what changed)."""
+        task_id = record.task_id
+        old = self._records.get(task_id)
+        self._records[task_id] = record
+        sub = self._subs[record.submission_id]
+        if old is None:
+            self._order[task_id] = next(self._next_order)
+        elif old.state is record.state:
+            if old.agent_id == record.agent_id and old.hostname == record.hostname:
+                return
+            self._unplace(sub, old)
+            self._place(sub, record)
+            return
+        else:
+            del self._by_state[old.state][task_id]
+            _discard(sub.by_state, old.state, task_id)
+            self._unplace(sub, old)
+            if record.state is S.PENDING:
+                self._pending_unsorted = True  # back in the queue, at its old age
+        self._by_state[record.state][task_id] = None
+        sub.by_state.setdefault(record.state, {})[task_id] = None
+        self._place(sub, record)
+
+    def _place(self, sub: _Submission, record: TaskRecord) -> None:
+        """Index where a launched record's container is (the agent/host indexes)."""
+        if record.state not in HELD:
+            return
+        task_id = record.task_id
+        if record.agent_id:
+            self._held_on.setdefault(record.agent_id, {})[task_id] = None
+        if record.hostname:
+            sub.hosts[record.hostname] += 1
+        if record.state in LIVE:
+            agent = record.agent_id or ""
+            live = sub.live_on.setdefault(agent, {})
+            live[task_id] = None
+            if len(live) > 1:
+                sub.crowded.add(agent)
+
+    def _unplace(self, sub: _Submission, record: TaskRecord) -> None:
+        if record.state not in HELD:
+            return
+        task_id = record.task_id
+        if record.agent_id:
+            _discard(self._held_on, record.agent_id, task_id)
+        if record.hostname:
+            sub.hosts[record.hostname] -= 1
+            if sub.hosts[record.hostname] <= 0:
+                del sub.hosts[record.hostname]
+        if record.state in LIVE:
+            agent = record.agent_id or ""
+            _discard(sub.live_on, agent, task_id)
+            if len(sub.live_on.get(agent, ())) <= 1:
+                sub.crowded.discard(agent)
+
+    def _forget(self, record: TaskRecord) -> None:
+        """Drop a record and its index entries (pruning)."""
+        task_id = record.task_id
+        del self._records[task_id]
+        del self._order[task_id]
+        del self._by_state[record.state][task_id]
+        sub = self._subs.get(record.submission_id)
+        if sub is not None:
+            _discard(sub.by_state, record.state, task_id)
+            self._unplace(sub, record)
 
     def _replace(self, record: TaskRecord, **changes: object) -> TaskRecord:
         old_state = record.state
         record = _with(record, **changes)
         if old_state is S.PENDING and record.state is not S.PENDING:
             self._keyed.pop(record.task_id, None)
-        self._records[record.task_id] = record
+        self._put(record)
         self._changed[record.task_id] = record
         if record.state.terminal and not old_state.terminal:
             self._finished.append(record.task_id)
@@ -596,15 +702,17 @@ class CharmanderScheduler:
     def _prune(self) -> None:
         """Forget the oldest terminal records beyond `retain_finished`."""
         while len(self._finished) > self.retain_finished:
-            task_id = self._finished.pop(0)
+            task_id = self._finished.popleft()
             record = self._records.get(task_id)
             if record is None or not record.state.terminal:
                 continue
-            del self._records[task_id]
+            self._forget(record)
             sub = self._subs.get(record.submission_id)
             if sub is not None:
-                sub.instances.remove(task_id)
-                if not sub.instances and not sub.wanted:
+                del sub.instances[task_id]
+                # Nothing left to keep: a finished task's submission goes too (kept, it
+                # would be relaunched by the upkeep on the next re-subscription).
+                if not sub.instances and sub.id not in self._daemons:
                     del self._subs[sub.id]
                     self._usage.pop(sub.id, None)
 
@@ -629,6 +737,15 @@ def _with(record: TaskRecord, **changes: object) -> TaskRecord:
     fields.update(record.__dict__)
     fields.update(changes)
     return new
+
+
+def _discard(index: dict, key: object, task_id: str) -> None:
+    """Remove a task id from one bucket of an index; drop the bucket when it empties."""
+    bucket = index.get(key)
+    if bucket is not None:
+        bucket.pop(task_id, None)
+        if not bucket:
+            del index[key]
 
 
 def _default_reason(state: TaskState) -> str:

@@ -267,3 +267,30 @@ def test_resubscribing_with_work_revives_and_without_work_suppresses():
     assert cmd.Suppress() in h.send(ev.Subscribed("fw"))
     h.submit(task("x"))
     assert cmd.Revive() in h.send(ev.Subscribed("fw"))
+
+
+def test_reshuffled_launch_never_asks_for_more_than_was_offered():
+    """A usage-sized task is placed with exactly the spec it is launched with: rounding the
+    size after placement could ask for a little more cpu than the offer had (refused)."""
+    h = Harness.make()
+    tid = h.submit(task("sim", mem=100, cpus=1.0, reshuffleable=True))
+    h.run_launches(h.offers(h.offer("a1")))
+    h.send(ev.UsageObserved(tid, cpus=0.1236 / 1.1, mem=20))  # sized 0.1236 cpus, shown 0.124
+    h.send(ev.ReshuffleRequested())
+    h.status(tid, "KILLED")
+    offer = h.offer("a2", cpus=0.12365, mem=1000)
+    for launch in launches(h.offers(offer)):
+        assert sum(spec.cpus for _, spec in launch.tasks) <= offer.cpus
+        assert sum(spec.mem for _, spec in launch.tasks) <= offer.mem
+
+
+def test_finished_task_forgotten_by_pruning_is_not_relaunched_on_resubscription():
+    h = Harness.make(retain_finished=1)
+    first = h.submit(task("a"))
+    second = h.submit(task("b"))
+    h.run_launches(h.offers(h.offer("a1")))
+    h.status(first, "FINISHED")
+    h.status(second, "FINISHED")
+    h.send(ev.Subscribed("fw"))
+    assert [(r.task_id, r.state) for r in h.scheduler.tasks()] == [(second, TaskState.FINISHED)]
+    assert not h.scheduler.has_work()
