@@ -33,12 +33,12 @@ from executor.capacity import (
     ResourceLimits,
     Smoother,
     agent_total,
-    free_ports,
     incumbent_share,
     spare_capacity,
 )
 from executor.tasks import StatusUpdate, UsageSample
 from offers.launch import LaunchSpec
+from offers.resources import free_ports
 from offers.states import TaskState
 
 log = structlog.get_logger("executor.agent")

@@ -160,20 +160,6 @@ def spare_capacity(total: Amounts, incumbent: Amounts, allocated: Amounts,
     return (total - incumbent - allocated - headroom).clamp(ZERO, total)
 
 
-def free_ports(ranges: PortRanges, taken: set[int] | frozenset[int]) -> PortRanges:
-    """The port ranges with the taken ports cut out."""
-    out: list[tuple[int, int]] = []
-    for lo, hi in ranges:
-        start = lo
-        for port in sorted(p for p in taken if lo <= p <= hi):
-            if port > start:
-                out.append((start, port - 1))
-            start = port + 1
-        if start <= hi:
-            out.append((start, hi))
-    return tuple(out)
-
-
 class Smoother:
     """Exponential moving average of the incumbent load, so one busy second does not make
     the agent rescind and re-offer (flapping). `alpha` is the weight of the newest sample.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 # Scalar resources, in the column order of every resource array in berth.
 RESOURCES: tuple[str, ...] = ("cpus", "mem", "disk")
@@ -49,3 +50,17 @@ def format_port_ranges(ranges: PortRanges) -> str:
 
 def port_in_ranges(port: int, ranges: PortRanges) -> bool:
     return any(lo <= port <= hi for lo, hi in ranges)
+
+
+def free_ports(ranges: PortRanges, taken: Collection[int]) -> PortRanges:
+    """The port ranges with the taken ports cut out."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in ranges:
+        start = lo
+        for port in sorted(p for p in taken if lo <= p <= hi):
+            if port > start:
+                out.append((start, port - 1))
+            start = port + 1
+        if start <= hi:
+            out.append((start, hi))
+    return tuple(out)

@@ -16,7 +16,7 @@ import numpy as np
 from framework import commands as cmd
 from framework import events as ev
 from offers.offer import Offer
-from offers.resources import PortRanges
+from offers.resources import PortRanges, free_ports
 from offers.states import TaskState
 from offers.task import SLA, TaskSpec
 from simulator.checker import EPS, SLAChecker
@@ -136,7 +136,7 @@ class SimMaster:
             used = self._used_ports.get(node)
             free = self.nodes.port_ranges[node]
             if used:
-                free = _subtract_ports(free, {p for p, n in used.items() if n > 0})
+                free = free_ports(free, {p for p, n in used.items() if n > 0})
             self._free_ports[node] = free
         return free
 
@@ -340,16 +340,3 @@ class SimMaster:
     def agent_returns(self, node: int) -> None:
         self.nodes.rejoin(node)
         self.refuse_until[node] = 0.0
-
-
-def _subtract_ports(ranges: PortRanges, used: set[int]) -> PortRanges:
-    out: list[tuple[int, int]] = []
-    for lo, hi in ranges:
-        start = lo
-        for port in sorted(p for p in used if lo <= p <= hi):
-            if port > start:
-                out.append((start, port - 1))
-            start = port + 1
-        if start <= hi:
-            out.append((start, hi))
-    return tuple(out)

@@ -13,12 +13,12 @@ from executor.capacity import (
     NodeSample,
     Smoother,
     agent_total,
-    free_ports,
     incumbent_share,
     parse_amounts,
     parse_resources,
     spare_capacity,
 )
+from offers.resources import free_ports
 
 MACHINE = Amounts(cpus=4, mem=8192, disk=100_000)
 
