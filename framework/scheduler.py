@@ -358,7 +358,7 @@ class CharmanderScheduler:
         now = self.clock()
         cluster, groups = cluster_from_offers(offers)
         agent_of_row = [group[0].agent_id for group in groups]
-        row_of_host = {h: i for i, h in enumerate(cluster.hostnames)}
+        row_of_host = cluster.host_index()
 
         by_usage, regular, waiting = [], [], []
         for record in self._pending_records():

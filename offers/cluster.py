@@ -84,9 +84,13 @@ class ClusterState:
 
     def index_of(self, hostname: str) -> int | None:
         """Row of a node by hostname (None when it is not in this cluster)."""
+        return self.host_index().get(hostname)
+
+    def host_index(self) -> dict[str, int]:
+        """Hostname -> row, built once per cluster."""
         if not self._index:
             self._index.update((h, i) for i, h in enumerate(self.hostnames))
-        return self._index.get(hostname)
+        return self._index
 
     @classmethod
     def from_nodes(
@@ -137,7 +141,8 @@ class ClusterState:
             nodetype=codes,
             nodetypes=tuple(names),
             port_ranges=tuple(port_ranges),
-            used_ports=tuple(frozenset(used_ports.get(h, ())) for h in hostnames),
+            used_ports=(tuple(frozenset(used_ports.get(h, ())) for h in hostnames) if used_ports
+                        else (frozenset(),) * n),
         )
 
     def nodetype_code(self, name: str | None) -> int | None:

@@ -295,8 +295,8 @@ def _place_daemon(cluster, tasks, cls, members, free, ports, running, rows, book
         have = running.get(tasks[i].id, ())
         mask = eligible.copy()
         if have:
-            where = [cluster.index_of(h) for h in have]
-            mask[[r for r in where if r is not None]] = False
+            index = cluster.host_index()
+            mask[[index[h] for h in have if h in index]] = False
         if not mask.any():
             if not eligible.any():
                 reason = explain_unplaced(cluster, free, demand, code, cls.nodetype, (), ports)
