@@ -58,7 +58,7 @@ def _poll(predicate, what: str, log: Path | None = None):
         if time.monotonic() > deadline:
             tail = log.read_text()[-3000:] if log and log.exists() else ""
             raise AssertionError(f"timed out waiting for {what}\n{tail}")
-        time.sleep(0.2)
+        time.sleep(0.2)  # ok: polling with a deadline, not a timing assertion
 
 
 @pytest.fixture
