@@ -398,18 +398,15 @@ class CharmanderScheduler:
             self._apply(placement.rows(), work, specs, agent_of_row, row_of_host, launches)
 
         out: list[cmd.Command] = []
-        for row, tasks in launches.items():
-            ids = tuple(o.id for o in groups[row])
-            self.counters["offers_accepted"] += len(ids)
-            self.counters["launches"] += 1
-            out.append(cmd.Launch(ids, agent_of_row[row], tuple(tasks)))
-        # One DECLINE for every unused offer, as Mesos's call allows: a cycle over
-        # thousands of agents should not cost thousands of calls.
-        declined = tuple(o.id for row, group in enumerate(groups) if row not in launches
-                         for o in group)
-        if declined:
-            self.counters["offers_declined"] += len(declined)
-            out.append(cmd.Decline(declined, self.refuse_seconds))
+        for row, group in enumerate(groups):
+            ids = tuple(o.id for o in group)
+            if row in launches:
+                self.counters["offers_accepted"] += len(ids)
+                self.counters["launches"] += 1
+                out.append(cmd.Launch(ids, agent_of_row[row], tuple(launches[row])))
+            else:
+                self.counters["offers_declined"] += len(ids)
+                out.append(cmd.Decline(ids, self.refuse_seconds))
         return out + self._suppress_if_idle()
 
     def _apply(self, rows: Iterable, work: list[TaskRecord], specs: list[TaskSpec],
