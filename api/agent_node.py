@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import docker
 from aiohttp import web
 
+from api.serving import serve_app
 from executor.agent import Agent, AgentConfig
 from executor.container_spec import VolumePolicy
 from executor.docker_backend import DockerBackend
@@ -73,15 +74,7 @@ async def start_agent(config: AgentConfig, *, host: str = "0.0.0.0", port: int =
         client=docker_client or docker.from_env())
     config.data_dir.mkdir(parents=True, exist_ok=True)
     agent = Agent(config, backend, PsutilSampler(str(config.data_dir)))
-    runner = web.AppRunner(agent_app(agent), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    try:
-        await site.start()
-    except OSError:
-        await runner.cleanup()
-        raise
-    bound = runner.addresses[0][1]  # the real port when port=0
+    runner, bound = await serve_app(agent_app(agent), host, port)
     if not config.endpoint:
         agent.config = replace(config, endpoint=f"http://{config.hostname}:{bound}")
     task = asyncio.create_task(agent.run(), name="berth-agent")

@@ -24,6 +24,7 @@ from aiohttp import web
 
 from api import mesos_json as mj
 from api.mesos_client import MesosSchedulerClient, NotSubscribed
+from api.serving import local_url, serve_app
 from framework import commands as cmd
 from framework import events as ev
 from framework.records import TaskRecord
@@ -378,8 +379,7 @@ class RunningFramework:
 
     @property
     def url(self) -> str:
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-        return f"http://{host}:{self.port}"
+        return local_url(self.host, self.port)
 
     async def stop(self) -> None:
         await self.runner.cleanup()
@@ -401,10 +401,6 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                                usage_poll_seconds=usage_poll_seconds, clock=clock)
     await service.start()
     app = build_charmander_app(service)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = runner.addresses[0][1] if runner.addresses else port
+    runner, bound = await serve_app(app, host, port)
     log.info("framework_api_started", host=host, port=bound, strategy=strategy)
     return RunningFramework(service, runner, host, bound)

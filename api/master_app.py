@@ -24,6 +24,7 @@ from aiohttp import WSMsgType, web
 from api import mesos_json as mj
 from api.http_errors import error_response
 from api.master_metrics import MasterCollector, metrics_handler
+from api.serving import local_url, serve_app
 from master import commands as C
 from master import events as E
 from master.core import Master
@@ -555,8 +556,7 @@ class RunningMaster:
 
     @property
     def url(self) -> str:
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-        return f"http://{host}:{self.port}"
+        return local_url(self.host, self.port)
 
     async def stop(self) -> None:
         await self.service.stop()
@@ -575,11 +575,7 @@ async def start_master(host: str = "127.0.0.1", port: int = 5050, *, db_url: str
                   snapshot=snapshot, **core_options)
     service = MasterService(core, store, tick_seconds=tick_seconds)
     app = build_master_app(service)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = runner.addresses[0][1] if runner.addresses else port
+    runner, bound = await serve_app(app, host, port, shutdown_timeout=2.0)
     service.master_info = mj.master_info(str(uuid.uuid4()), socket.gethostname(), bound)
     await service.start()
     log.info("master_started", host=host, port=bound, db=db_url and db_url.split("@")[-1],
