@@ -278,6 +278,12 @@ class CharmanderScheduler:
             if record.hostname:
                 sub.retry_after[record.hostname] = now + self._backoff(sub)
         out += self._upkeep(sub, cause=record)
+        if e.state.terminal and sub.by_state.get(S.PENDING) and not any(
+                sub.by_state.get(state) for state in HELD):
+            # The copy a reshuffle replaced has stopped: ask for offers again now rather
+            # than after the decline filters of the rounds it was waiting through.
+            self._suppressed = False
+            return [*out, cmd.Revive()]
         return out + self._revive_if_needed()
 
     def _agent_lost(self, e: ev.AgentLost) -> list[cmd.Command]:
@@ -365,7 +371,12 @@ class CharmanderScheduler:
             if record.not_before > now:
                 waiting.append(record)
             elif record.by_usage:
-                by_usage.append(record)
+                if self._replaced_copy_holds(record):
+                    # Re-placed once the old copy has stopped, so that what it held counts
+                    # as free: otherwise the repacking a reshuffle is for would not happen.
+                    self._note_reason(record, "waiting for the reshuffled copy to stop")
+                else:
+                    by_usage.append(record)
             elif record.spec.sla is not SLA.ONE_PER_NODE:
                 regular.append(record)
         for record in waiting:
@@ -570,6 +581,11 @@ class CharmanderScheduler:
         self._put(record)
         self._changed[task_id] = record
         return record
+
+    def _replaced_copy_holds(self, record: TaskRecord) -> bool:
+        """Does another instance of this task still hold resources on some node?"""
+        sub = self._subs[record.submission_id]
+        return any(sub.by_state.get(state) for state in HELD)
 
     def _instances(self, sub: _Submission) -> list[TaskRecord]:
         return [self._records[t] for t in sub.instances if t in self._records]
