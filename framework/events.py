@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from offers.offer import Offer
+from offers.offer import Offer, OfferBatch
 from offers.states import TaskState
 from offers.task import TaskSpec
 
@@ -50,7 +50,9 @@ class Subscribed:
 
 @dataclass(frozen=True)
 class OffersReceived:
-    offers: tuple[Offer, ...]
+    """One OFFERS event: a tuple of offers, or the same as columns (`OfferBatch`)."""
+
+    offers: tuple[Offer, ...] | OfferBatch
 
 
 @dataclass(frozen=True)

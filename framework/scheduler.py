@@ -28,7 +28,7 @@ from framework import events as ev
 from framework.records import LAUNCHED, LIVE, TaskRecord
 from offers import placement as placement_core
 from offers.cluster import ClusterState
-from offers.offer import Offer, cluster_from_offers
+from offers.offer import Offer, OfferBatch, cluster_from_offers
 from offers.resources import RESOURCES
 from offers.states import TaskState, check_transition
 from offers.task import SLA, TaskSpec
@@ -354,16 +354,14 @@ class CharmanderScheduler:
     # -- offers and placement -----------------------------------------------------------
 
     def _offers(self, e: ev.OffersReceived) -> list[cmd.Command]:
-        offers = e.offers
-        if not offers:
+        batch = OfferBatch.of(e.offers)
+        if not len(batch):
             return []
         self._rounds += 1
-        self.counters["offers_received"] += len(offers)
-        for offer in offers:
-            self._agents[offer.agent_id] = offer.hostname
+        self.counters["offers_received"] += len(batch)
+        self._agents.update(zip(batch.agent_ids, batch.hostnames, strict=True))
         now = self.clock()
-        cluster, groups = cluster_from_offers(offers)
-        agent_of_row = [group[0].agent_id for group in groups]
+        cluster, agent_of_row, row_of_offer = cluster_from_offers(batch)
         row_of_host = cluster.host_index()
 
         by_usage, regular, waiting = [], [], []
@@ -397,7 +395,10 @@ class CharmanderScheduler:
                                  launches)
             cluster = _without(cluster, placed)
 
-        opn = [self._subs[sub_id] for sub_id in self._daemons]
+        # A one-per-node task that already runs on every offered agent has nothing to place.
+        offered_hosts = set(cluster.hostnames)
+        opn = [sub for sub in map(self._subs.__getitem__, self._daemons)
+               if not sub.hosts.keys() >= offered_hosts]
         if regular or opn:
             work = regular + [self._placeholder(sub) for sub in opn]
             specs = [r.spec for r in work]
@@ -408,16 +409,21 @@ class CharmanderScheduler:
                               running=self._running_hosts(work))
             self._apply(placement.rows(), work, specs, agent_of_row, row_of_host, launches)
 
+        # One ACCEPT per agent that got tasks, then one DECLINE for every other offer.
         out: list[cmd.Command] = []
-        for row, group in enumerate(groups):
-            ids = tuple(o.id for o in group)
-            if row in launches:
-                self.counters["offers_accepted"] += len(ids)
-                self.counters["launches"] += 1
-                out.append(cmd.Launch(ids, agent_of_row[row], tuple(launches[row])))
-            else:
-                self.counters["offers_declined"] += len(ids)
-                out.append(cmd.Decline(ids, self.refuse_seconds))
+        ids = batch.ids
+        unused = np.ones(len(batch), dtype=bool)
+        for row in sorted(launches):
+            used = np.flatnonzero(row_of_offer == row).tolist()
+            unused[used] = False
+            self.counters["offers_accepted"] += len(used)
+            self.counters["launches"] += 1
+            out.append(cmd.Launch(tuple(ids[i] for i in used), agent_of_row[row],
+                                  tuple(launches[row])))
+        declined = np.flatnonzero(unused).tolist()
+        if declined:
+            self.counters["offers_declined"] += len(declined)
+            out.append(cmd.Decline(tuple(ids[i] for i in declined), self.refuse_seconds))
         return out + self._suppress_if_idle()
 
     def _apply(self, rows: Iterable, work: list[TaskRecord], specs: list[TaskSpec],

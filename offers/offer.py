@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from offers.cluster import NODETYPE, ClusterState, NodeSpec
-from offers.resources import PortRanges
+from offers.resources import RESOURCES, PortRanges
 
 
 @dataclass(frozen=True)
@@ -25,25 +27,65 @@ class Offer:
                         ports=self.ports, attributes=dict(self.attributes))
 
 
-def cluster_from_offers(offers: Iterable[Offer]) -> tuple[ClusterState, list[list[Offer]]]:
+@dataclass(frozen=True, eq=False)
+class OfferBatch:
+    """One OFFERS event as columns, row i being offer i.
+
+    A master that keeps its agents in arrays (the simulator's) hands these over without
+    making an object per offer: with thousands of agents offered every few seconds, the
+    per-offer objects were most of the cost of a cycle. Iterating yields `Offer`s.
+    """
+
+    ids: Sequence[str]
+    agent_ids: Sequence[str]
+    hostnames: Sequence[str]
+    resources: np.ndarray  # float64 [n, len(RESOURCES)]: cpus, mem, disk
+    ports: Sequence[PortRanges]
+    attributes: Sequence[Mapping[str, str]]
+
+    @classmethod
+    def of(cls, offers: OfferBatch | Iterable[Offer]) -> OfferBatch:
+        if isinstance(offers, OfferBatch):
+            return offers
+        offers = list(offers)
+        return cls([o.id for o in offers], [o.agent_id for o in offers],
+                   [o.hostname for o in offers],
+                   np.array([(o.cpus, o.mem, o.disk) for o in offers],
+                            dtype=np.float64).reshape(len(offers), len(RESOURCES)),
+                   [o.ports for o in offers], [o.attributes for o in offers])
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __iter__(self) -> Iterator[Offer]:
+        for i, (cpus, mem, disk) in enumerate(self.resources.tolist()):
+            yield Offer(self.ids[i], self.agent_ids[i], self.hostnames[i], cpus, mem, disk,
+                        self.ports[i], self.attributes[i])
+
+
+def cluster_from_offers(offers: OfferBatch | Iterable[Offer]
+                        ) -> tuple[ClusterState, list[str], np.ndarray]:
     """One placement row per agent, summing that agent's offers.
 
-    Returns the cluster and, per row, the offers it was built from (what an ACCEPT uses).
+    Returns the cluster, the agent id of each row, and the row of each offer in the batch
+    (which offers an ACCEPT on a row uses).
     """
-    by_agent: dict[str, list[Offer]] = {}
-    for offer in offers:
-        by_agent.setdefault(offer.agent_id, []).append(offer)
-    groups = list(by_agent.values())
-    hostnames, totals, nodetypes, ports = [], [], [], []
-    for agent_offers in groups:
-        first = agent_offers[0]
-        hostnames.append(first.hostname)
-        if len(agent_offers) == 1:
-            totals.append((first.cpus, first.mem, first.disk))
-            ports.append(first.ports)
-        else:
-            totals.append((sum(o.cpus for o in agent_offers), sum(o.mem for o in agent_offers),
-                           sum(o.disk for o in agent_offers)))
-            ports.append(tuple(sorted(r for o in agent_offers for r in o.ports)))
-        nodetypes.append(first.attributes.get(NODETYPE))
-    return ClusterState.from_rows(hostnames, totals, nodetypes, ports), groups
+    batch = OfferBatch.of(offers)
+    agents = batch.agent_ids
+    nodetypes = [a.get(NODETYPE) for a in batch.attributes]
+    n = len(agents)
+    if len(set(agents)) == n:  # one offer per agent, as masters usually send
+        cluster = ClusterState.from_rows(batch.hostnames, batch.resources, nodetypes,
+                                         batch.ports)
+        return cluster, list(agents), np.arange(n)
+    row_of: dict[str, int] = {}
+    row_of_offer = np.array([row_of.setdefault(agent, len(row_of)) for agent in agents])
+    groups: list[list[int]] = [[] for _ in row_of]
+    for i, row in enumerate(row_of_offer.tolist()):
+        groups[row].append(i)
+    cluster = ClusterState.from_rows(
+        [batch.hostnames[g[0]] for g in groups],
+        np.array([batch.resources[g].sum(axis=0) for g in groups]),
+        [nodetypes[g[0]] for g in groups],
+        [tuple(sorted(r for i in g for r in batch.ports[i])) for g in groups])
+    return cluster, list(row_of), row_of_offer

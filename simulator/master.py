@@ -15,7 +15,7 @@ import numpy as np
 
 from framework import commands as cmd
 from framework import events as ev
-from offers.offer import Offer
+from offers.offer import OfferBatch
 from offers.resources import PortRanges, free_ports
 from offers.states import TaskState
 from offers.task import SLA, TaskSpec
@@ -96,19 +96,23 @@ class SimMaster:
         self.counters = MasterCounters()
         self.first_runs = 0  # items that have started at least once
         self.pending_time: np.ndarray | None = None  # by submission index, set by the driver
-        self._outstanding: dict[str, tuple[int, tuple[float, float, float]]] = {}
+        self._outstanding: dict[str, int] = {}  # offer id -> node, this cycle's offers
+        self._offered = np.zeros((nodes.size, 3))  # what each node was last offered
         self._used_ports: dict[int, Counter[int]] = {}
-        self._free_ports: dict[int, PortRanges] = {}
+        self._free_ports: list[PortRanges | None] = [None] * nodes.size
 
     # -- offers -------------------------------------------------------------------------
 
-    def offer_cycle(self) -> tuple[list[ev.OfferRescinded], list[Offer]]:
-        """Rescind what was not answered last cycle; offer every eligible node's spare."""
+    def offer_cycle(self) -> tuple[list[ev.OfferRescinded], OfferBatch]:
+        """Rescind what was not answered last cycle; offer every eligible node's spare.
+
+        The offers go out as columns (`OfferBatch`), one row per node, built from the
+        node arrays without an object per offer."""
         rescinded = [ev.OfferRescinded(oid) for oid in self._outstanding]
         self.counters.rescinded += len(rescinded)
         self._outstanding.clear()
         if self.suppressed:
-            return rescinded, []
+            return rescinded, OfferBatch.of(())
         now = self.clock()
         nodes = self.nodes
         spare = nodes.spare()
@@ -118,20 +122,22 @@ class SimMaster:
         mask = (nodes.up & ~filtered
                 & (spare[:, 0] >= MIN_OFFER_CPUS) & (spare[:, 1] >= MIN_OFFER_MEM))
         index = np.flatnonzero(mask)
+        rows = index.tolist()
         cycle = self.counters.offer_cycles
         self.counters.offer_cycles += 1
-        offers = []
-        hostnames, agent_ids, attributes = nodes.hostnames, nodes.agent_ids, nodes.attributes
-        for node, (cpus, mem, disk) in zip(index.tolist(), spare[index].tolist(), strict=True):
-            offer_id = f"o{cycle}.{node}"
-            offers.append(Offer(offer_id, agent_ids[node], hostnames[node], cpus, mem, disk,
-                                self._ports_free(node), attributes[node]))
-            self._outstanding[offer_id] = (node, (cpus, mem, disk))
-        self.counters.offers += len(offers)
-        return rescinded, offers
+        ids = [f"o{cycle}.{node}" for node in rows]
+        self._outstanding.update(zip(ids, rows, strict=True))
+        self._offered[index] = spare[index]
+        cached_ports = self._free_ports
+        batch = OfferBatch(ids, [nodes.agent_ids[n] for n in rows],
+                           [nodes.hostnames[n] for n in rows], spare[index],
+                           [cached_ports[n] or self._ports_free(n) for n in rows],
+                           [nodes.attributes[n] for n in rows])
+        self.counters.offers += len(rows)
+        return rescinded, batch
 
     def _ports_free(self, node: int) -> PortRanges:
-        free = self._free_ports.get(node)
+        free = self._free_ports[node]
         if free is None:
             used = self._used_ports.get(node)
             free = self.nodes.port_ranges[node]
@@ -163,13 +169,11 @@ class SimMaster:
         self.counters.declines += 1
         refuse = command.refuse_seconds if command.refuse_seconds is not None \
             else DEFAULT_REFUSE_SECONDS
-        until = self.clock() + refuse
-        for offer_id in command.offer_ids:
-            entry = self._outstanding.pop(offer_id, None)
-            if entry is not None:
-                node, offered = entry
-                self.refuse_until[node] = until
-                self.refused[node] = offered
+        outstanding = self._outstanding
+        declined = [outstanding.pop(offer_id, -1) for offer_id in command.offer_ids]
+        nodes = [node for node in declined if node >= 0]
+        self.refuse_until[nodes] = self.clock() + refuse
+        self.refused[nodes] = self._offered[nodes]
 
     def _launch(self, command: cmd.Launch) -> list[object]:
         self.counters.launches += 1
@@ -179,14 +183,14 @@ class SimMaster:
             kind = "unknown-offer"
             problem = "the launch uses an offer that is unknown, used or rescinded"
         else:
-            nodes_used = {e[0] for e in entries}
-            node = entries[0][0]
+            nodes_used = set(entries)
+            node = entries[0]
             if len(nodes_used) != 1:
                 kind, problem = "many-agents", "the launch uses offers from more than one agent"
             elif self.nodes.agent_ids[node] != command.agent_id or not self.nodes.up[node]:
                 kind, problem = "unknown-agent", f"agent {command.agent_id} is not registered"
             else:
-                offered = np.sum([e[1] for e in entries], axis=0)
+                offered = self._offered[node]
                 demand = np.sum([spec.demand() for _, spec in command.tasks], axis=0)
                 if np.any(demand > offered + EPS):
                     kind = "more-than-offered"
@@ -234,7 +238,7 @@ class SimMaster:
         if spec.host_ports:
             ports = self._used_ports.setdefault(node, Counter())
             ports.update(spec.host_ports)
-            self._free_ports.pop(node, None)
+            self._free_ports[node] = None
         state.live += 1
         if state.first_run is None:
             state.first_run = now
@@ -273,7 +277,7 @@ class SimMaster:
             nodes.used[node] = 0.0
         if inst.spec.host_ports:
             self._used_ports[node].subtract(inst.spec.host_ports)
-            self._free_ports.pop(node, None)
+            self._free_ports[node] = None
         inst.state.live -= 1
         inst.state.ran += now - inst.started
         self.checker.stopped(inst.spec, node)

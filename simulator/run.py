@@ -5,9 +5,11 @@ simulated master. Virtual time only; no I/O.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -95,6 +97,10 @@ class Simulation:
     # -- the loop -----------------------------------------------------------------------
 
     def run(self) -> SimResult:
+        with _fewer_collections():
+            return self._run()
+
+    def _run(self) -> SimResult:
         cfg = self.config
         started = time.perf_counter()
         horizon = cfg.horizon
@@ -191,7 +197,7 @@ class Simulation:
         rescinded, offers = self.master.offer_cycle()
         self._deliver_all(rescinded)
         if offers:
-            self._deliver(ev.OffersReceived(tuple(offers)))
+            self._deliver(ev.OffersReceived(offers))
 
     def _agent_down(self, node: int | None) -> None:
         now = self.clock.now
@@ -239,6 +245,18 @@ class Simulation:
             reason = _reason_class(self.scheduler.pending_reason(record.task_id) or "")
             out[reason] = out.get(reason, 0) + 1
         return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """A run holds hundreds of thousands of long-lived objects and makes few reference
+    cycles; the default collector thresholds spend about 7% of the run walking them."""
+    before = gc.get_threshold()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _reason_class(reason: str) -> str:

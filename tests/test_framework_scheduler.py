@@ -294,3 +294,14 @@ def test_finished_task_forgotten_by_pruning_is_not_relaunched_on_resubscription(
     h.send(ev.Subscribed("fw"))
     assert [(r.task_id, r.state) for r in h.scheduler.tasks()] == [(second, TaskState.FINISHED)]
     assert not h.scheduler.has_work()
+
+
+def test_two_offers_from_one_agent_are_summed_and_accepted_together_others_declined_at_once():
+    h = Harness.make()
+    tid = h.submit(task("wide", mem=3000, cpus=1))
+    out = h.offers(h.offer("a1", mem=2000), h.offer("a2", mem=1000), h.offer("a1", mem=2000),
+                   h.offer("a3", mem=500))
+    [launch] = launches(out)  # neither of a1's offers holds 3000 MiB alone; both together do
+    assert launch.agent_id == "a1" and launch.offer_ids == ("o1", "o3")
+    assert [t for t, _ in launch.tasks] == [tid]
+    assert [c.offer_ids for c in out if isinstance(c, cmd.Decline)] == [("o2", "o4")]

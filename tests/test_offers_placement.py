@@ -127,3 +127,19 @@ def test_unplaced_counts_by_reason_and_nodes_used():
 def test_an_unknown_strategy_is_refused():
     with pytest.raises(ValueError, match="unknown strategy 'best'"):
         place(cluster(node("a")), [task("x")], strategy="best")
+
+
+def test_an_offer_batch_reads_back_as_the_offers_it_was_made_of():
+    from offers.offer import Offer, OfferBatch, cluster_from_offers
+
+    offers = [Offer("o1", "a1", "h1", 2.0, 512.0, 10.0, ((31000, 31010),), {"nodetype": "lab"}),
+              Offer("o2", "a2", "h2", 1.0, 256.0, 0.0, ((31000, 31005),)),
+              Offer("o3", "a1", "h1", 1.5, 128.0, 5.0, ((32000, 32000),), {"nodetype": "lab"})]
+    batch = OfferBatch.of(offers)
+    assert list(batch) == offers and OfferBatch.of(batch) is batch
+    cluster, agents, row_of_offer = cluster_from_offers(batch)
+    assert agents == ["a1", "a2"] and row_of_offer.tolist() == [0, 1, 0]
+    assert cluster.hostnames == ("h1", "h2")
+    assert cluster.total.tolist() == [[3.5, 640.0, 15.0], [1.0, 256.0, 0.0]]
+    assert cluster.port_ranges[0] == ((31000, 31010), (32000, 32000))
+    assert [cluster.nodetypes[c] if c >= 0 else None for c in cluster.nodetype] == ["lab", None]
