@@ -395,10 +395,7 @@ class CharmanderScheduler:
                                  launches)
             cluster = _without(cluster, placed)
 
-        # A one-per-node task that already runs on every offered agent has nothing to place.
-        offered_hosts = set(cluster.hostnames)
-        opn = [sub for sub in map(self._subs.__getitem__, self._daemons)
-               if not sub.hosts.keys() >= offered_hosts]
+        opn = self._daemons_missing_on(cluster)
         if regular or opn:
             work = regular + [self._placeholder(sub) for sub in opn]
             specs = [r.spec for r in work]
@@ -425,6 +422,22 @@ class CharmanderScheduler:
             self.counters["offers_declined"] += len(declined)
             out.append(cmd.Decline(tuple(ids[i] for i in declined), self.refuse_seconds))
         return out + self._suppress_if_idle()
+
+    def _daemons_missing_on(self, cluster: ClusterState) -> list[_Submission]:
+        """One-per-node tasks that some offered agent of their nodetype does not run yet:
+        the others have nothing to place in this round."""
+        eligible: dict[str | None, set[str]] = {}
+        out = []
+        for sub in map(self._subs.__getitem__, self._daemons):
+            nodetype = sub.spec.nodetype
+            hosts = eligible.get(nodetype)
+            if hosts is None:
+                rows = (np.arange(cluster.size) if nodetype is None else
+                        np.flatnonzero(cluster.nodetype == cluster.nodetype_code(nodetype)))
+                hosts = eligible[nodetype] = {cluster.hostnames[i] for i in rows.tolist()}
+            if not sub.hosts.keys() >= hosts or (not hosts and sub.by_state.get(S.PENDING)):
+                out.append(sub)  # (a pending one with no eligible agent learns why)
+        return out
 
     def _apply(self, rows: Iterable, work: list[TaskRecord], specs: list[TaskSpec],
                agent_of_row: list[str], row_of_host: dict[str, int],

@@ -26,10 +26,14 @@ def nodetype_mask(cluster: ClusterState, code: int | None) -> np.ndarray:
 def fit_counts(free: np.ndarray, demand: np.ndarray) -> np.ndarray:
     """How many tasks of this demand each node can still hold, by every resource at once."""
     need = demand > 0
-    if not need.any():
+    if need.all():
+        per_resource = (free + EPSILON) / demand
+    elif need.any():
+        per_resource = (free[:, need] + EPSILON) / demand[need]
+    else:
         return np.full(free.shape[0], np.iinfo(np.int64).max // 4, dtype=np.int64)
-    per_resource = (free[:, need] + EPSILON) / demand[need]
-    return np.floor(per_resource.min(axis=1)).clip(min=0).astype(np.int64)
+    counts = np.floor(per_resource.min(axis=1, initial=np.inf))
+    return np.maximum(counts, 0.0, out=counts).astype(np.int64)
 
 
 class PortBook:

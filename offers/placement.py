@@ -10,6 +10,7 @@ reason a person can act on.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from operator import attrgetter
 
@@ -20,6 +21,10 @@ from offers.filters import PortBook, fit_counts, nodetype_mask
 from offers.reasons import Reason, ReasonBook, explain_unplaced, node_shortfall
 from offers.strategies import STRATEGIES, FillContext
 from offers.task import SLA, TaskSpec
+
+# Fit counts of every class are kept from the binpack target pass up to this many cells
+# (classes x nodes), then worked out again per class.
+FIT_CACHE_CELLS = 1 << 22
 
 # Floors for usage-based sizes: a task that was idle when metered still needs something.
 MIN_CPUS = 0.01
@@ -91,13 +96,11 @@ class _Rows:
         self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
     def add(self, tasks, instances, nodes, reason_ids) -> None:
-        n = len(tasks)
-        self.parts.append((
-            np.asarray(tasks, dtype=np.int64),
-            np.broadcast_to(np.asarray(instances, dtype=np.int32), (n,)),
-            np.broadcast_to(np.asarray(nodes, dtype=np.int32), (n,)),
-            np.broadcast_to(np.asarray(reason_ids, dtype=np.int32), (n,)),
-        ))
+        """`tasks` a sequence; each other column an array as long, or one int for all."""
+        tasks = np.asarray(tasks, dtype=np.int64)
+        n = tasks.size
+        self.parts.append((tasks, _column(instances, n), _column(nodes, n),
+                           _column(reason_ids, n)))
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         if not self.parts:
@@ -106,6 +109,12 @@ class _Rows:
         cols = [np.concatenate([p[i] for p in self.parts]) for i in range(4)]
         order = np.lexsort((cols[1], cols[0]))
         return tuple(c[order] for c in cols)
+
+
+def _column(values: np.ndarray | int, n: int) -> np.ndarray:
+    if isinstance(values, np.ndarray):
+        return values.astype(np.int32, copy=False)
+    return np.full(n, values, dtype=np.int32)
 
 
 def effective_demands(tasks: Sequence[TaskSpec], usage: Mapping[str, tuple[float, float]],
@@ -221,43 +230,57 @@ def place(
     for cls in daemon:
         _place_daemon(cluster, tasks, cls, classes[cls], free, ports, running, rows, book)
 
+    eligible = _EligibleNodes(cluster)
+    # Kept up to date node by node as classes are placed, never recomputed for all nodes.
+    utilization = _dominant(total - free, inverse) if balancing else None
     target = None
+    fits: dict[_Class, np.ndarray] = {}  # fit counts before any class was placed
     if packing and others and cluster.size:
+        keep = len(others) * cluster.size <= FIT_CACHE_CELLS
         wanted = np.zeros(total.shape[1])
         for cls in others:
             demand = np.asarray(cls.demand)
-            mask = nodetype_mask(cluster, cluster.nodetype_code(cls.nodetype))
-            if (fit_counts(free[mask], demand) > 0).any():  # hopeless classes need no room
+            fit = fit_counts(free, demand)
+            if keep:
+                fits[cls] = fit
+            if (fit[eligible.mask(cls.nodetype)] > 0).any():  # hopeless classes need no room
                 wanted += demand * len(classes[cls])
-        target = _binpack_target(free, total, inverse, wanted)
+        target = _binpack_target(free, utilization, wanted)
 
     short: list[tuple[_Class, list[int]]] = []
+    touched = np.zeros(cluster.size, dtype=bool)  # nodes whose free changed since `fits`
     for cls in others:
         members = classes[cls]
         demand = np.asarray(cls.demand)
-        code = cluster.nodetype_code(cls.nodetype)
-        mask = nodetype_mask(cluster, code)
+        mask = eligible.mask(cls.nodetype)
         if cls.ports:
-            mask &= ports.free_mask(cls.ports)
-        caps = np.where(mask, fit_counts(free, demand), 0)
+            mask = mask & ports.free_mask(cls.ports)
+        fit = fits.pop(cls, None)
+        if fit is None:
+            fit = fit_counts(free, demand)
+        else:
+            stale = np.flatnonzero(touched)
+            if stale.size:
+                fit[stale] = fit_counts(free[stale], demand)
+        caps = np.where(mask, fit, 0)
         if cls.ports:
             caps = np.minimum(caps, 1)  # a host port can be given once per node
-        ctx = FillContext(
-            share=_dominant(demand[None, :], inverse) if balancing else None,
-            utilization=_dominant(total - free, inverse) if balancing else None,
-            target=target,
-            rng=rng,
-        )
+        ctx = FillContext(demand, inverse if balancing else None, utilization, target, rng)
         alloc = fill(caps, len(members), ctx)
-        placed = int(alloc.sum())
-        if placed:
-            nodes = np.repeat(np.arange(cluster.size), alloc)
+        chosen = np.flatnonzero(alloc)
+        placed = 0
+        if chosen.size:
+            counts = alloc[chosen]
+            placed = int(counts.sum())
             # Input order is priority: the first tasks of the class take the chosen slots,
             # in the strategy's node order (lowest index first for ties).
-            rows.add(members[:placed], 0, nodes, -1)
-            free -= alloc[:, None] * demand[None, :]
+            rows.add(members[:placed], 0, np.repeat(chosen, counts), -1)
+            free[chosen] -= counts[:, None] * demand[None, :]
+            touched[chosen] = True
+            if utilization is not None:
+                utilization[chosen] = _dominant(total[chosen] - free[chosen], inverse[chosen])
             if cls.ports:
-                ports.take(cls.ports, np.flatnonzero(alloc))
+                ports.take(cls.ports, chosen)
         if placed < len(members):
             short.append((cls, members[placed:]))
 
@@ -273,10 +296,26 @@ def place(
                      free)
 
 
-def _binpack_target(free: np.ndarray, total: np.ndarray, inverse: np.ndarray,
+class _EligibleNodes:
+    """Nodetype masks, one per nodetype a batch names, made once per batch."""
+
+    def __init__(self, cluster: ClusterState) -> None:
+        self._cluster = cluster
+        self._masks: dict[str | None, np.ndarray] = {}
+
+    def mask(self, nodetype: str | None) -> np.ndarray:
+        """Read-only: combine with `&`, never in place."""
+        mask = self._masks.get(nodetype)
+        if mask is None:
+            cluster = self._cluster
+            mask = self._masks[nodetype] = nodetype_mask(cluster,
+                                                         cluster.nodetype_code(nodetype))
+        return mask
+
+
+def _binpack_target(free: np.ndarray, utilization: np.ndarray,
                     wanted: np.ndarray) -> np.ndarray:
     """The fewest of the fullest nodes whose free capacity covers the whole batch."""
-    utilization = _dominant(total - free, inverse)
     order = np.lexsort((np.arange(free.shape[0]), -utilization))
     covered = np.cumsum(free[order], axis=0) >= wanted[None, :] - 1e-9
     enough = np.flatnonzero(covered.all(axis=1))
@@ -294,7 +333,12 @@ def _place_daemon(cluster, tasks, cls, members, free, ports, running, rows, book
     for i in members:
         have = running.get(tasks[i].id, ())
         mask = eligible.copy()
-        if have:
+        if len(have) > cluster.size:  # runs on more nodes than this batch has: ask per node
+            if not isinstance(have, AbstractSet):
+                have = set(have)
+            mask &= np.fromiter((h not in have for h in cluster.hostnames), dtype=bool,
+                                count=cluster.size)
+        elif have:
             index = cluster.host_index()
             mask[[index[h] for h in have if h in index]] = False
         if not mask.any():

@@ -18,10 +18,16 @@ import numpy as np
 class FillContext:
     """What a strategy may look at besides the capacities."""
 
-    share: np.ndarray | None  # [N] dominant share one task of the class takes on each node
+    demand: np.ndarray  # [R] one task of the class
+    inverse_total: np.ndarray | None  # [N, R] 1 / total (0 where a node lacks a resource)
     utilization: np.ndarray | None  # [N] dominant share already used on each node
     target: np.ndarray | None  # [N] bool: binpack's preferred nodes (None: all)
     rng: np.random.Generator
+
+    def share(self, nodes: np.ndarray) -> np.ndarray:
+        """The dominant share one task of the class takes on each of `nodes` (computed for
+        those nodes only: with ten thousand nodes, most classes look at a few)."""
+        return (self.demand * self.inverse_total[nodes]).max(axis=1)
 
 
 def fill_in_order(caps: np.ndarray, n: int, order: np.ndarray) -> np.ndarray:
@@ -71,23 +77,38 @@ def water_fill(caps: np.ndarray, n: int, ctx: FillContext, nodes: np.ndarray) ->
         alloc[nodes] = cap
         return alloc
     util = ctx.utilization[nodes]
-    share = np.maximum(ctx.share[nodes], 1e-12)
+    share = np.maximum(ctx.share(nodes), 1e-12)
+    if n == 1:  # the usual case live, and the same answer as the levels give
+        alloc[nodes[_emptiest_after_one(util, share, cap)]] = 1
+    else:
+        alloc[nodes] = level_fill(util, share, cap, n)
+    return alloc
+
+
+def _emptiest_after_one(util: np.ndarray, share: np.ndarray, cap: np.ndarray) -> int:
+    """Where one task goes: the node emptiest after taking it, ties to the lower index."""
+    return int(np.argmin(np.where(cap > 0, util + share, np.inf)))
+
+
+def level_fill(util: np.ndarray, share: np.ndarray, cap: np.ndarray, n: int) -> np.ndarray:
+    """How many of n tasks each node takes when all are raised towards a common level
+    (`cap.sum() > n`): whole tasks below the level, then one more each to the nodes
+    emptiest after taking it."""
     level = water_level(util, share, cap.astype(np.float64), n)
     base = np.clip(np.floor((level - util) / share + 1e-9), 0, cap).astype(np.int64)
     over = int(base.sum()) - n
     if over > 0:  # float rounding at the level itself: take back from the fullest
         after = util + base * share
-        order = np.lexsort((-np.arange(nodes.size), -after))
+        order = np.lexsort((-np.arange(util.size), -after))
         base -= fill_in_order(np.minimum(base, 1), over, order)
     remaining = n - int(base.sum())
     while remaining > 0:  # one more each, to the nodes emptiest after taking it
         after = util + (base + 1) * share
-        order = np.lexsort((np.arange(nodes.size), after))
+        order = np.lexsort((np.arange(util.size), after))
         extra = fill_in_order(np.minimum(cap - base, 1), remaining, order)
         base += extra
         remaining -= int(extra.sum())
-    alloc[nodes] = base
-    return alloc
+    return base
 
 
 def first_fit(caps: np.ndarray, n: int, ctx: FillContext) -> np.ndarray:
@@ -111,7 +132,11 @@ def binpack(caps: np.ndarray, n: int, ctx: FillContext) -> np.ndarray:
     target = feasible if ctx.target is None else feasible & ctx.target
     alloc = water_fill(caps, n, ctx, np.flatnonzero(target))
     left = n - int(alloc.sum())
-    if left > 0:
+    if left == 1:  # the fullest node that still has room, ties to the lower index
+        rest = caps - alloc
+        if rest.max(initial=0) > 0:
+            alloc[int(np.argmax(np.where(rest > 0, ctx.utilization, -np.inf)))] += 1
+    elif left > 0:
         rest = caps - alloc
         order = np.lexsort((np.arange(caps.size), -ctx.utilization))
         alloc += fill_in_order(rest, left, order)

@@ -192,3 +192,19 @@ def test_same_input_and_seed_give_the_same_placements(scenario):
     first = place(cluster, specs, strategy=strategy, seed=seed, usage=usage, running=running)
     again = place(cluster, specs, strategy=strategy, seed=seed, usage=usage, running=running)
     assert list(first.rows()) == list(again.rows())
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.7]),
+                          st.sampled_from([0.05, 0.1, 0.125, 0.3])), min_size=2, max_size=12))
+def test_one_task_goes_where_the_water_levels_would_put_it(nodes):
+    """The single-task shortcut in `water_fill` gives the general level fill's answer."""
+    from offers.strategies import _emptiest_after_one, level_fill
+
+    cap = np.array([c for c, _, _ in nodes], dtype=np.int64)
+    util = np.array([u for _, u, _ in nodes])
+    share = np.array([s for _, _, s in nodes])
+    if cap.sum() <= 1:  # water_fill hands out everything before either is asked
+        return
+    expected = level_fill(util, share, cap, 1)
+    assert expected.sum() == 1
+    assert int(np.argmax(expected)) == _emptiest_after_one(util, share, cap)
