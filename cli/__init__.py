@@ -2,12 +2,40 @@
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from cli.logs import configure_logging
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose commands are imported only when one is run (or help lists them):
+    `berth place` should not wait for Docker, aiohttp and SQLAlchemy to import."""
+
+    def __init__(self, *args, lazy: dict[str, str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy  # command name -> "module:attribute"
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy and name not in self.commands:
+            module, attribute = self.lazy[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, lazy={
+    "agent": "cli.agent:agent_command",
+    "framework": "cli.framework:framework_command",
+    "master": "cli.master:master_command",
+    "place": "cli.place:place_command",
+    "sim": "cli.sim:sim_command",
+    "task": "cli.task:task_group",
+    "up": "cli.up:up_command",
+})
 @click.option("--log-json", is_flag=True, help="Log one JSON object per line.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
@@ -16,14 +44,11 @@ def main(log_json: bool, log_level: str) -> None:
     configure_logging(json=log_json, level=log_level)
 
 
-@main.group()
+@main.group(cls=LazyGroup, lazy={
+    "placement": "cli.bench_cmds:bench_placement",
+    "e2e": "cli.bench_cmds:bench_e2e",
+    "api": "cli.bench_cmds:bench_api",
+    "sim": "cli.sim:bench_sim",
+})
 def bench() -> None:
     """Repeatable measurements; each prints JSON."""
-
-
-def _register() -> None:
-    # Each role's commands live in their own module; importing registers them.
-    from cli import agent, bench_cmds, framework, master, place, sim, task, up  # noqa: F401
-
-
-_register()

@@ -14,7 +14,6 @@ import click
 import docker
 
 from api.agent_node import AgentService, start_agent
-from cli import main
 from executor.agent import AgentConfig
 from executor.capacity import parse_amounts, parse_resources
 
@@ -60,7 +59,7 @@ def agent_config(master: str, *, hostname: str | None = None, nodetype: str | No
         measure_incumbent=not ignore_incumbent)
 
 
-@main.command("agent")
+@click.command("agent")
 @click.option("--master", required=True, help="The master: HOST:PORT or a URL.")
 @click.option("--port", default=5051, show_default=True, type=click.IntRange(0, 65535),
               help="Port of the agent's own HTTP server (/health, /state).")

@@ -6,14 +6,12 @@ import json
 
 import click
 
-from cli import bench
-
 
 def emit(result: dict, as_json: bool) -> None:
     click.echo(json.dumps(result, indent=None if as_json else 2))
 
 
-@bench.command("placement")
+@click.command("placement")
 @click.option("--nodes", default=10_000, show_default=True)
 @click.option("--tasks", default=100_000, show_default=True)
 @click.option("--classes", default=100, show_default=True)
@@ -30,7 +28,7 @@ def bench_placement(nodes: int, tasks: int, classes: int, seed: int, baseline_se
     emit(run(nodes, tasks, classes, seed, baseline_seconds), as_json)
 
 
-@bench.command("e2e")
+@click.command("e2e")
 @click.option("--launches", default=20, show_default=True,
               help="Launches timed for ACCEPT -> RUNNING (and as many bare `docker run -d`).")
 @click.option("--agents", default=1000, show_default=True,
@@ -55,7 +53,7 @@ def bench_e2e(launches: int, agents: int, baseline_agents: int, skip: tuple[str,
     emit(result, as_json)
 
 
-@bench.command("api")
+@click.command("api")
 @click.option("--seconds", default=5.0, show_default=True, help="How long to POST tasks.")
 @click.option("--concurrency", default=16, show_default=True, help="Clients posting at once.")
 @click.option("--list-tasks", default=10_000, show_default=True,

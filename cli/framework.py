@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from cli import main
 from cli.signals import until_signalled
 
 STRATEGIES = ("binpack", "spread", "first-fit", "random", "intelligence")
@@ -17,7 +16,7 @@ def master_url(text: str) -> str:
     return (text if "://" in text else f"http://{text}").rstrip("/")
 
 
-@main.command("framework")
+@click.command("framework")
 @click.option("--master", required=True, help="The master: HOST:PORT or a URL.")
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
 @click.option("--port", default=7075, show_default=True, type=click.IntRange(0, 65535),

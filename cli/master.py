@@ -7,11 +7,10 @@ from pathlib import Path
 
 import click
 
-from cli import main
 from cli.signals import until_signalled
 
 
-@main.command("master")
+@click.command("master")
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5050, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--db", "db_url", default=None,

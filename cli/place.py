@@ -11,7 +11,6 @@ from pathlib import Path
 
 import click
 
-from cli import main
 from offers.cluster import ClusterState
 from offers.formats import FileError, parse_cluster, parse_task_lines, placement_lines
 from offers.placement import place
@@ -31,7 +30,7 @@ def read_inputs(cluster_path: Path, tasks_path: Path):
     return nodes, tasks
 
 
-@main.command("place")
+@click.command("place")
 @click.option("--cluster", "cluster_path", required=True, type=click.Path(path_type=Path),
               help="JSON list of nodes.")
 @click.option("--tasks", "tasks_path", required=True, type=click.Path(path_type=Path),

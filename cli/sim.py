@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from cli import bench, main
 from offers.problems import SpecError
 from simulator.inputs import InputError, read_cluster, read_workload
 from simulator.nodes import DAY, parse_node_shape, uniform_nodes
@@ -25,7 +24,7 @@ def _strategies(text: str) -> list[str]:
     return names
 
 
-@main.command("sim")
+@click.command("sim")
 @click.option("--cluster", "cluster_path", type=click.Path(path_type=Path),
               help="Cluster file: a JSON list of nodes.")
 @click.option("--nodes", type=click.IntRange(1), help="Or: this many identical nodes.")
@@ -148,7 +147,7 @@ class _progress:
             self.bar.__exit__(*exc)
 
 
-@bench.command("sim")
+@click.command("sim")
 @click.option("--sizes", default="100x2000,300x6000,1000x20000", show_default=True,
               help="Comma-separated NODESxTASKS.")
 @click.option("--duration", "horizon", default=7200.0, show_default=True,

@@ -14,8 +14,6 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from cli import main
-
 DEFAULT_URL = "http://127.0.0.1:7075"
 STATE_STYLE = {"RUNNING": "green", "PENDING": "yellow", "STAGING": "cyan", "STARTING": "cyan",
                "KILLING": "magenta", "FINISHED": "dim", "KILLED": "dim", "FAILED": "red",
@@ -54,7 +52,7 @@ url_option = click.option("--url", default=lambda: os.environ.get("BERTH_URL", D
                           help="The framework's REST API.")
 
 
-@main.group("task")
+@click.group("task")
 def task_group() -> None:
     """Submit, list, kill and reshuffle tasks (Charmander REST API client)."""
 

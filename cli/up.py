@@ -8,12 +8,11 @@ from pathlib import Path
 
 import click
 
-from cli import main
 from cli.framework import STRATEGIES
 from cli.signals import until_signalled
 
 
-@main.command("up")
+@click.command("up")
 @click.option("--data-dir", default="./data", show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="SQLite database and the agent's state.")
