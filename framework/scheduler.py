@@ -113,6 +113,10 @@ class CharmanderScheduler:
         self._daemons: dict[str, None] = {}  # wanted one-per-node submission ids, oldest first
         self._reconciling: dict[str, float] = {}  # task id -> when we last asked
         self._rounds = 0
+        # Submissions whose reshuffled copies wait until every old copy of the reshuffle
+        # has stopped (or `staging_timeout` passes), to be placed together in one round.
+        self._reshuffling: dict[str, None] = {}
+        self._reshuffle_deadline = 0.0
         self.counters = {"offers_received": 0, "offers_accepted": 0, "offers_declined": 0,
                          "tasks_placed": 0, "tasks_unplaced": 0, "launches": 0, "kills": 0}
         self._handlers: dict[type, Callable[[object], list[cmd.Command]]] = {
@@ -278,10 +282,9 @@ class CharmanderScheduler:
             if record.hostname:
                 sub.retry_after[record.hostname] = now + self._backoff(sub)
         out += self._upkeep(sub, cause=record)
-        if e.state.terminal and sub.by_state.get(S.PENDING) and not any(
-                sub.by_state.get(state) for state in HELD):
-            # The copy a reshuffle replaced has stopped: ask for offers again now rather
-            # than after the decline filters of the rounds it was waiting through.
+        if e.state.terminal and sub.id in self._reshuffling and not self._old_copies_hold():
+            # The last copy a reshuffle replaced has stopped: ask for offers again now
+            # rather than after the decline filters of the rounds the copies waited through.
             self._suppressed = False
             return [*out, cmd.Revive()]
         return out + self._revive_if_needed()
@@ -323,6 +326,8 @@ class CharmanderScheduler:
                 continue
             replacement = self._new_instance(sub, by_usage=True)
             out += self._kill_record(record, f"reshuffled: replaced by {replacement.task_id}")
+            self._reshuffling[sub.id] = None
+        self._reshuffle_deadline = self.clock() + self.staging_timeout
         return out + self._revive_if_needed()
 
     def _usage_observed(self, e: ev.UsageObserved) -> list[cmd.Command]:
@@ -365,14 +370,16 @@ class CharmanderScheduler:
         row_of_host = cluster.host_index()
 
         by_usage, regular, waiting = [], [], []
+        repacking = not self._old_copies_hold()
         for record in self._pending_records():
             if record.not_before > now:
                 waiting.append(record)
             elif record.by_usage:
-                if self._replaced_copy_holds(record):
-                    # Re-placed once the old copy has stopped, so that what it held counts
-                    # as free: otherwise the repacking a reshuffle is for would not happen.
-                    self._note_reason(record, "waiting for the reshuffled copy to stop")
+                if not repacking or self._replaced_copy_holds(record):
+                    # Placed together once the old copies have stopped, so that what they
+                    # held counts as free and all are packed in one round: otherwise the
+                    # repacking a reshuffle is for would not happen.
+                    self._note_reason(record, "waiting for the reshuffled copies to stop")
                 else:
                     by_usage.append(record)
             elif record.spec.sla is not SLA.ONE_PER_NODE:
@@ -600,6 +607,19 @@ class CharmanderScheduler:
         self._put(record)
         self._changed[task_id] = record
         return record
+
+    def _old_copies_hold(self) -> bool:
+        """Does some task of the last reshuffle still hold its old copy? False (and the
+        reshuffle is over) once none does or `staging_timeout` has passed."""
+        if not self._reshuffling:
+            return False
+        subs = self._subs
+        if self.clock() < self._reshuffle_deadline and any(
+                any(sub.by_state.get(state) for state in HELD)
+                for sub in map(subs.get, self._reshuffling) if sub is not None):
+            return True
+        self._reshuffling.clear()
+        return False
 
     def _replaced_copy_holds(self, record: TaskRecord) -> bool:
         """Does another instance of this task still hold resources on some node?"""

@@ -215,6 +215,38 @@ def test_reshuffle_places_by_usage_so_tasks_fit_on_fewer_nodes():
     assert sizes == {22.0}  # the peak of 20 MiB times 1.1
 
 
+def test_reshuffled_copies_wait_for_every_old_copy_then_are_packed_in_one_round():
+    """Placing copies as their own old copy stops packs them round by round, each round
+    blind to the agents the last one filled: the copies wait for all old copies instead."""
+    h = Harness.make(strategy="spread")
+    ids = [h.submit(task(f"sim{i}", mem=100, cpus=0.1, reshuffleable=True)) for i in range(4)]
+    h.run_launches(h.offers(*[h.offer(f"a{i}", mem=250, cpus=4) for i in range(4)]))
+    for t in ids:
+        h.send(ev.UsageObserved(t, cpus=0.05, mem=20))
+    h.send(ev.ReshuffleRequested())
+    copies = [r.task_id for r in h.scheduler.tasks() if r.state is TaskState.PENDING]
+    for t in ids[:3]:
+        assert not any(isinstance(c, cmd.Revive) for c in h.status(t, "KILLED"))
+    assert launches(h.offers(*[h.offer(f"a{i}", mem=250, cpus=4) for i in range(4)])) == []
+    assert "reshuffled copies to stop" in h.scheduler.pending_reason(copies[0])
+    assert cmd.Revive() in h.status(ids[3], "KILLED")  # the last one: offers, now
+    [launch] = launches(h.offers(*[h.offer(f"a{i}", mem=250, cpus=4) for i in range(4)]))
+    assert sorted(t for t, _ in launch.tasks) == sorted(copies)
+
+
+def test_a_reshuffle_stops_waiting_for_an_old_copy_that_never_stops():
+    h = Harness.make(staging_timeout=60.0)
+    [tid] = [h.submit(task("sim", mem=100, cpus=0.1, reshuffleable=True))]
+    other = h.submit(task("other", mem=100, cpus=0.1, reshuffleable=True))
+    h.run_launches(h.offers(h.offer("a1", mem=250), h.offer("a2", mem=250)))
+    h.send(ev.ReshuffleRequested())
+    h.status(other, "KILLED")  # the kill of `tid` is never confirmed (agent gone quiet)
+    assert launches(h.offers(h.offer("a3", mem=250))) == []
+    h.clock.now += 61
+    [launch] = launches(h.offers(h.offer("a3", mem=250)))
+    assert [t.rsplit(".", 1)[0] for t, _ in launch.tasks] == [other]
+
+
 def test_reshuffle_leaves_one_per_node_and_non_reshuffleable_tasks_alone():
     h = Harness.make()
     h.submit(task("cadvisor", sla="one-per-node", reshuffleable=True))
