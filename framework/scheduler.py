@@ -113,8 +113,9 @@ class CharmanderScheduler:
         self._daemons: dict[str, None] = {}  # wanted one-per-node submission ids, oldest first
         self._reconciling: dict[str, float] = {}  # task id -> when we last asked
         self._rounds = 0
-        # Submissions whose reshuffled copies wait until every old copy of the reshuffle
-        # has stopped (or `staging_timeout` passes), to be placed together in one round.
+        # Submissions of the last reshuffle whose old copy still holds its node: all the
+        # copies wait until none does (or `staging_timeout` passes), then are placed
+        # together in one round.
         self._reshuffling: dict[str, None] = {}
         self._reshuffle_deadline = 0.0
         self.counters = {"offers_received": 0, "offers_accepted": 0, "offers_declined": 0,
@@ -282,7 +283,7 @@ class CharmanderScheduler:
             if record.hostname:
                 sub.retry_after[record.hostname] = now + self._backoff(sub)
         out += self._upkeep(sub, cause=record)
-        if e.state.terminal and sub.id in self._reshuffling and not self._old_copies_hold():
+        if e.state.terminal and self._old_copy_stopped(sub):
             # The last copy a reshuffle replaced has stopped: ask for offers again now
             # rather than after the decline filters of the rounds the copies waited through.
             self._suppressed = False
@@ -611,15 +612,16 @@ class CharmanderScheduler:
     def _old_copies_hold(self) -> bool:
         """Does some task of the last reshuffle still hold its old copy? False (and the
         reshuffle is over) once none does or `staging_timeout` has passed."""
-        if not self._reshuffling:
+        if self._reshuffling and self.clock() >= self._reshuffle_deadline:
+            self._reshuffling.clear()
+        return bool(self._reshuffling)
+
+    def _old_copy_stopped(self, sub: _Submission) -> bool:
+        """After a terminal update: True if it stopped the last old copy of a reshuffle."""
+        if sub.id not in self._reshuffling or any(sub.by_state.get(s) for s in HELD):
             return False
-        subs = self._subs
-        if self.clock() < self._reshuffle_deadline and any(
-                any(sub.by_state.get(state) for state in HELD)
-                for sub in map(subs.get, self._reshuffling) if sub is not None):
-            return True
-        self._reshuffling.clear()
-        return False
+        del self._reshuffling[sub.id]
+        return not self._reshuffling
 
     def _replaced_copy_holds(self, record: TaskRecord) -> bool:
         """Does another instance of this task still hold resources on some node?"""

@@ -236,11 +236,11 @@ def test_reshuffled_copies_wait_for_every_old_copy_then_are_packed_in_one_round(
 
 def test_a_reshuffle_stops_waiting_for_an_old_copy_that_never_stops():
     h = Harness.make(staging_timeout=60.0)
-    [tid] = [h.submit(task("sim", mem=100, cpus=0.1, reshuffleable=True))]
+    h.submit(task("quiet", mem=100, cpus=0.1, reshuffleable=True))
     other = h.submit(task("other", mem=100, cpus=0.1, reshuffleable=True))
     h.run_launches(h.offers(h.offer("a1", mem=250), h.offer("a2", mem=250)))
     h.send(ev.ReshuffleRequested())
-    h.status(other, "KILLED")  # the kill of `tid` is never confirmed (agent gone quiet)
+    h.status(other, "KILLED")  # the kill of "quiet" is never confirmed (agent gone quiet)
     assert launches(h.offers(h.offer("a3", mem=250))) == []
     h.clock.now += 61
     [launch] = launches(h.offers(h.offer("a3", mem=250)))
