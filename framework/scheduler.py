@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -58,7 +58,7 @@ class _Submission:
     by_state: dict[TaskState, dict[str, None]] = field(default_factory=dict)
     live_on: dict[str, dict[str, None]] = field(default_factory=dict)  # agent id -> LIVE ids
     crowded: set[str] = field(default_factory=set)  # agent ids with more than one LIVE
-    hosts: Counter[str] = field(default_factory=Counter)  # hostname -> HELD instances
+    hosts: dict[str, int] = field(default_factory=dict)  # hostname -> HELD instances
 
 
 class CharmanderScheduler:
@@ -102,7 +102,6 @@ class CharmanderScheduler:
         self._suppressed = False
         self._changed: dict[str, TaskRecord] = {}
         self._unwanted: list[str] = []
-        self._keyed: dict[str, TaskSpec] = {}  # task id -> spec whose id is the task id
         self._finished: deque[str] = deque()  # terminal record ids, oldest first, for pruning
         # Indexes kept by `_put`/`_forget`, so no event walks every record:
         self._order: dict[str, int] = {}  # task id -> position in `_records` (its age)
@@ -394,11 +393,10 @@ class CharmanderScheduler:
             # Placed with exactly the (rounded) spec that is launched, not re-sized from
             # the peak, so the launch never asks for more than the offer it was placed on.
             specs = [self._usage_spec(r) for r in by_usage]
-            placement = placement_core.place(cluster, [self._keyed_spec(r, s)
-                                                       for r, s in zip(by_usage, specs,
-                                                                       strict=True)],
-                              strategy=INTELLIGENCE, seed=self.seed + self._rounds,
-                              running=self._running_hosts(by_usage), margin=self.margin)
+            placement = placement_core.place(
+                cluster, specs, keys=[r.task_id for r in by_usage], strategy=INTELLIGENCE,
+                seed=self.seed + self._rounds, running=self._running_hosts(by_usage),
+                margin=self.margin)
             placed = self._apply(placement.rows(), by_usage, specs, agent_of_row, row_of_host,
                                  launches)
             cluster = _without(cluster, placed)
@@ -407,11 +405,10 @@ class CharmanderScheduler:
         if regular or opn:
             work = regular + [self._placeholder(sub) for sub in opn]
             specs = [r.spec for r in work]
-            placement = placement_core.place(cluster, [self._keyed_spec(r, s)
-                                                       for r, s in zip(work, specs,
-                                                                       strict=True)],
-                              strategy=self.strategy, seed=self.seed + self._rounds,
-                              running=self._running_hosts(work))
+            # Keyed by task instance: two submissions may share a user id.
+            placement = placement_core.place(
+                cluster, specs, keys=[r.task_id for r in work], strategy=self.strategy,
+                seed=self.seed + self._rounds, running=self._running_hosts(work))
             self._apply(placement.rows(), work, specs, agent_of_row, row_of_host, launches)
 
         # One ACCEPT per agent that got tasks, then one DECLINE for every other offer.
@@ -485,18 +482,6 @@ class CharmanderScheduler:
                 self._note_reason(work[index], reason)
         return placed
 
-    def _keyed_spec(self, record: TaskRecord, spec: TaskSpec) -> TaskSpec:
-        """The spec under the task's own id: placement keys usage and SLA hosts by id, and
-        two submissions may share a user id."""
-        if record.by_usage:  # sized by usage that may have changed: not cached
-            return spec.model_copy(update={"id": record.task_id})
-        keyed = self._keyed.get(record.task_id)
-        if keyed is None:
-            keyed = spec.model_copy(update={"id": record.task_id})
-            if record.task_id in self._records:
-                self._keyed[record.task_id] = keyed
-        return keyed
-
     def _usage_spec(self, record: TaskRecord) -> TaskSpec:
         """The spec a reshuffled task is placed and launched with: sized by its metered peak
         plus the margin, rounded to what people read (placement sees the rounded size)."""
@@ -504,8 +489,7 @@ class CharmanderScheduler:
         if peak is None or record.spec.notmetered:
             return record.spec
         [(cpus, mem, _disk)] = placement_core.effective_demands(
-            (record.spec.model_copy(update={"id": record.task_id}),),
-            {record.task_id: peak}, self.margin)
+            (record.spec,), {record.task_id: peak}, self.margin, (record.task_id,))
         return record.spec.model_copy(update={"mem": round(mem, 3), "cpus": round(cpus, 3)})
 
     def _running_hosts(self, work: list[TaskRecord]) -> dict[str, Collection[str]]:
@@ -687,7 +671,7 @@ class CharmanderScheduler:
         if record.agent_id:
             self._held_on.setdefault(record.agent_id, {})[task_id] = None
         if record.hostname:
-            sub.hosts[record.hostname] += 1
+            sub.hosts[record.hostname] = sub.hosts.get(record.hostname, 0) + 1
         if record.state in LIVE:
             agent = record.agent_id or ""
             live = sub.live_on.setdefault(agent, {})
@@ -702,9 +686,11 @@ class CharmanderScheduler:
         if record.agent_id:
             _discard(self._held_on, record.agent_id, task_id)
         if record.hostname:
-            sub.hosts[record.hostname] -= 1
-            if sub.hosts[record.hostname] <= 0:
-                del sub.hosts[record.hostname]
+            left = sub.hosts.get(record.hostname, 0) - 1
+            if left > 0:
+                sub.hosts[record.hostname] = left
+            else:
+                sub.hosts.pop(record.hostname, None)
         if record.state in LIVE:
             agent = record.agent_id or ""
             _discard(sub.live_on, agent, task_id)
@@ -725,8 +711,6 @@ class CharmanderScheduler:
     def _replace(self, record: TaskRecord, **changes: object) -> TaskRecord:
         old_state = record.state
         record = _with(record, **changes)
-        if old_state is S.PENDING and record.state is not S.PENDING:
-            self._keyed.pop(record.task_id, None)
         self._put(record)
         self._changed[record.task_id] = record
         if record.state.terminal and not old_state.terminal:

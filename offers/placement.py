@@ -118,11 +118,13 @@ def _column(values: np.ndarray | int, n: int) -> np.ndarray:
 
 
 def effective_demands(tasks: Sequence[TaskSpec], usage: Mapping[str, tuple[float, float]],
-                      margin: float) -> list[tuple[float, float, float]]:
-    """Requested sizes, or metered peaks plus a safety margin where usage is known."""
+                      margin: float, keys: Sequence[str] | None = None
+                      ) -> list[tuple[float, float, float]]:
+    """Requested sizes, or metered peaks plus a safety margin where usage is known
+    (`usage` is by task id, or by `keys[i]` when given)."""
     out = []
-    for task in tasks:
-        seen = usage.get(task.id)
+    for i, task in enumerate(tasks):
+        seen = usage.get(task.id if keys is None else keys[i])
         if seen is None or task.notmetered:
             out.append(task.demand())
         else:
@@ -145,7 +147,7 @@ def _dominant(values: np.ndarray, inverse_total: np.ndarray) -> np.ndarray:
 _SHAPE = attrgetter("cpus", "mem", "disk", "nodetype", "sla", "ports")
 
 
-def _group(tasks, strategy, usage, margin, running, rows, book):
+def _group(tasks, ids, strategy, usage, margin, running, rows, book):
     """Tasks into classes of identical demand and constraints, in first-seen order.
 
     This is the one loop over tasks, kept to a few C-level calls per task."""
@@ -153,21 +155,21 @@ def _group(tasks, strategy, usage, margin, running, rows, book):
     by_key: dict[tuple, list[int]] = {}
     seen_singletons: set[str] = set()
     singleton = SLA.SINGLETON
-    for i, task in enumerate(tasks):
+    for i, (task, task_id) in enumerate(zip(tasks, ids, strict=True)):
         key = _SHAPE(task)
         if key[4] is singleton:
-            where = running.get(task.id)
+            where = running.get(task_id)
             if where:
                 rows.add([i], 0, -1, book.id(Reason(
-                    "singleton-running", f"singleton {task.id} already runs on {sorted(where)[0]}")))
+                    "singleton-running", f"singleton {task_id} already runs on {sorted(where)[0]}")))
                 continue
-            if task.id in seen_singletons:
+            if task_id in seen_singletons:
                 rows.add([i], 0, -1, book.id(Reason(
-                    "singleton-duplicate", f"singleton {task.id} is already in this batch")))
+                    "singleton-duplicate", f"singleton {task_id} is already in this batch")))
                 continue
-            seen_singletons.add(task.id)
-        if sized and task.id in usage:
-            key = (*effective_demands((task,), usage, margin)[0], *key[3:])
+            seen_singletons.add(task_id)
+        if sized and task_id in usage:
+            key = (*effective_demands((task,), usage, margin, (task_id,))[0], *key[3:])
         members = by_key.get(key)
         if members is None:
             members = by_key[key] = []
@@ -195,6 +197,7 @@ def place(
     usage: Mapping[str, tuple[float, float]] | None = None,
     running: Mapping[str, Collection[str]] | None = None,
     margin: float = 0.1,
+    keys: Sequence[str] | None = None,
 ) -> Placement:
     """Place `tasks` on `cluster`; input order is priority within a class.
 
@@ -202,17 +205,20 @@ def place(
       those tasks by it (times 1 + margin) instead of by what they asked for.
     - `running`: task id -> hostnames where an instance already runs, so that a `singleton`
       is not started twice and a `one-per-node` task only fills the nodes it is missing on.
+    - `keys`: the id each task is known by in `usage` and `running`, when that is not its
+      own id (the framework keys by task instance, and two submissions may share an id).
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
     usage = usage or {}
     running = running or {}
-    rng = np.random.default_rng(seed)
+    rng = _SeededGenerator(seed)
     free = cluster.free.copy()
     total = cluster.total
     book = ReasonBook()
     rows = _Rows()
-    classes, wanted_ports = _group(tasks, strategy, usage, margin, running, rows, book)
+    ids = [task.id for task in tasks] if keys is None else keys
+    classes, wanted_ports = _group(tasks, ids, strategy, usage, margin, running, rows, book)
     ports = PortBook(cluster, wanted_ports)
 
     daemon = [c for c in classes if c.sla is SLA.ONE_PER_NODE]
@@ -228,7 +234,7 @@ def place(
     inverse = _inverse(total)
     balancing = strategy in ("binpack", "intelligence", "spread")
     for cls in daemon:
-        _place_daemon(cluster, tasks, cls, classes[cls], free, ports, running, rows, book)
+        _place_daemon(cluster, ids, cls, classes[cls], free, ports, running, rows, book)
 
     eligible = _EligibleNodes(cluster)
     # Kept up to date node by node as classes are placed, never recomputed for all nodes.
@@ -296,6 +302,20 @@ def place(
                      free)
 
 
+class _SeededGenerator:
+    """The batch's random generator, made on first use: making one costs more than placing
+    a small batch, and only the `random` strategy draws."""
+
+    def __init__(self, seed: int) -> None:
+        self._seed = seed
+        self._rng: np.random.Generator | None = None
+
+    def __call__(self) -> np.random.Generator:
+        if self._rng is None:
+            self._rng = np.random.default_rng(self._seed)
+        return self._rng
+
+
 class _EligibleNodes:
     """Nodetype masks, one per nodetype a batch names, made once per batch."""
 
@@ -325,13 +345,13 @@ def _binpack_target(free: np.ndarray, utilization: np.ndarray,
     return target
 
 
-def _place_daemon(cluster, tasks, cls, members, free, ports, running, rows, book) -> None:
+def _place_daemon(cluster, ids, cls, members, free, ports, running, rows, book) -> None:
     """`one-per-node`: one instance on every eligible node that has room, never two."""
     demand = np.asarray(cls.demand)
     code = cluster.nodetype_code(cls.nodetype)
     eligible = nodetype_mask(cluster, code)
     for i in members:
-        have = running.get(tasks[i].id, ())
+        have = running.get(ids[i], ())
         mask = eligible.copy()
         if len(have) > cluster.size:  # runs on more nodes than this batch has: ask per node
             if not isinstance(have, AbstractSet):

@@ -22,7 +22,11 @@ class FillContext:
     inverse_total: np.ndarray | None  # [N, R] 1 / total (0 where a node lacks a resource)
     utilization: np.ndarray | None  # [N] dominant share already used on each node
     target: np.ndarray | None  # [N] bool: binpack's preferred nodes (None: all)
-    rng: np.random.Generator
+    random: Callable[[], np.random.Generator]  # the batch's seeded generator
+
+    @property
+    def rng(self) -> np.random.Generator:
+        return self.random()
 
     def share(self, nodes: np.ndarray) -> np.ndarray:
         """The dominant share one task of the class takes on each of `nodes` (computed for

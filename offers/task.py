@@ -227,7 +227,7 @@ class TaskSpec(BaseModel):
     def with_id(self, task_id: str) -> TaskSpec:
         """The same spec under another (already normalized) id, sharing everything else:
         a million tasks of a few shapes cost a few validations, not a million."""
-        return TaskSpec.model_construct(self.model_fields_set, **{**self.__dict__, "id": task_id})
+        return self.model_copy(update={"id": task_id})
 
     def to_json(self) -> dict[str, Any]:
         """The spec as Charmander-style JSON, defaults included."""

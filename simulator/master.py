@@ -190,12 +190,13 @@ class SimMaster:
             elif self.nodes.agent_ids[node] != command.agent_id or not self.nodes.up[node]:
                 kind, problem = "unknown-agent", f"agent {command.agent_id} is not registered"
             else:
-                offered = self._offered[node]
-                demand = np.sum([spec.demand() for _, spec in command.tasks], axis=0)
-                if np.any(demand > offered + EPS):
+                offered = self._offered[node].tolist()
+                demand = [sum(column) for column in
+                          zip(*(spec.demand() for _, spec in command.tasks), strict=True)]
+                if any(d > o + EPS for d, o in zip(demand, offered, strict=True)):
                     kind = "more-than-offered"
-                    problem = (f"the launch asks for {demand.tolist()} (cpus, mem, disk) "
-                               f"but was offered {offered.tolist()}")
+                    problem = (f"the launch asks for {demand} (cpus, mem, disk) "
+                               f"but was offered {offered}")
                 else:
                     problem = self._port_problem(node, command.tasks)
                     kind = "port-not-offered" if problem else None
