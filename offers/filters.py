@@ -14,6 +14,7 @@ import numpy as np
 from offers.cluster import ClusterState
 
 EPSILON = 1e-9  # float slack so that 0.1 + 0.2 cpus still fit into 0.3
+UNBOUNDED = np.iinfo(np.int64).max // 4  # how many tasks that need nothing a node holds
 
 
 def nodetype_mask(cluster: ClusterState, code: int | None) -> np.ndarray:
@@ -31,9 +32,27 @@ def fit_counts(free: np.ndarray, demand: np.ndarray) -> np.ndarray:
     elif need.any():
         per_resource = (free[:, need] + EPSILON) / demand[need]
     else:
-        return np.full(free.shape[0], np.iinfo(np.int64).max // 4, dtype=np.int64)
-    counts = np.floor(per_resource.min(axis=1, initial=np.inf))
+        return np.full(free.shape[0], UNBOUNDED, dtype=np.int64)
+    counts = np.floor(per_resource.min(axis=1))
     return np.maximum(counts, 0.0, out=counts).astype(np.int64)
+
+
+def fit_matrix(free: np.ndarray, demands: np.ndarray) -> np.ndarray:
+    """`fit_counts` for many demands at once: row c of the [C, N] result is exactly
+    `fit_counts(free, demands[c])` (the same float operations, element by element)."""
+    need = demands > 0
+    least = np.full((demands.shape[0], free.shape[0]), np.inf)
+    for r in range(demands.shape[1]):  # resource by resource: contiguous [C, N] arrays
+        rows = np.flatnonzero(need[:, r])
+        if rows.size:
+            per = (free[:, r] + EPSILON)[None, :] / demands[rows, r][:, None]
+            least[rows] = np.minimum(least[rows], per)
+    counts = np.floor(least)
+    counts = np.maximum(counts, 0.0, out=counts)
+    counts[~need.any(axis=1)] = 0.0
+    counts = counts.astype(np.int64)
+    counts[~need.any(axis=1)] = UNBOUNDED
+    return counts
 
 
 class PortBook:

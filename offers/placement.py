@@ -17,14 +17,14 @@ from operator import attrgetter
 import numpy as np
 
 from offers.cluster import ClusterState
-from offers.filters import PortBook, fit_counts, nodetype_mask
+from offers.filters import PortBook, fit_counts, fit_matrix, nodetype_mask
 from offers.reasons import Reason, ReasonBook, explain_unplaced, node_shortfall
-from offers.strategies import STRATEGIES, FillContext
+from offers.strategies import STRATEGIES, FillContext, binpack_one
 from offers.task import SLA, TaskSpec
 
-# Fit counts of every class are kept from the binpack target pass up to this many cells
-# (classes x nodes), then worked out again per class.
-FIT_CACHE_CELLS = 1 << 22
+# Fit counts of all classes on all nodes are kept as one matrix up to this many cells
+# (classes x nodes); beyond, they are worked out per class.
+FIT_MATRIX_CELLS = 1 << 20
 
 # Floors for usage-based sizes: a task that was idle when metered still needs something.
 MIN_CPUS = 0.01
@@ -239,50 +239,51 @@ def place(
     eligible = _EligibleNodes(cluster)
     # Kept up to date node by node as classes are placed, never recomputed for all nodes.
     utilization = _dominant(total - free, inverse) if balancing else None
+    demands = np.array([c.demand for c in others]).reshape(len(others), total.shape[1])
+    # Fit counts of every class on every node, kept current as classes are placed (only the
+    # columns of the nodes a class took change); per class instead when that is too big.
+    fits = (fit_matrix(free, demands) if len(others) * cluster.size <= FIT_MATRIX_CELLS
+            else None)
     target = None
-    fits: dict[_Class, np.ndarray] = {}  # fit counts before any class was placed
     if packing and others and cluster.size:
-        keep = len(others) * cluster.size <= FIT_CACHE_CELLS
         wanted = np.zeros(total.shape[1])
-        for cls in others:
-            demand = np.asarray(cls.demand)
-            fit = fit_counts(free, demand)
-            if keep:
-                fits[cls] = fit
+        for k, cls in enumerate(others):
+            fit = fits[k] if fits is not None else fit_counts(free, demands[k])
             if (fit[eligible.mask(cls.nodetype)] > 0).any():  # hopeless classes need no room
-                wanted += demand * len(classes[cls])
+                wanted += demands[k] * len(classes[cls])
         target = _binpack_target(free, utilization, wanted)
 
     short: list[tuple[_Class, list[int]]] = []
-    touched = np.zeros(cluster.size, dtype=bool)  # nodes whose free changed since `fits`
-    for cls in others:
+    for k, cls in enumerate(others):
         members = classes[cls]
-        demand = np.asarray(cls.demand)
+        demand = demands[k]
         mask = eligible.mask(cls.nodetype)
         if cls.ports:
             mask = mask & ports.free_mask(cls.ports)
-        fit = fits.pop(cls, None)
-        if fit is None:
-            fit = fit_counts(free, demand)
+        fit = fits[k] if fits is not None else fit_counts(free, demand)
+        if packing and len(members) == 1:  # the usual case live: no arrays of counts
+            node = binpack_one(np.flatnonzero((fit > 0) & mask), target, utilization,
+                               demand, inverse)
+            chosen = np.array([node] if node >= 0 else [], dtype=np.int64)
+            counts = np.ones(chosen.size, dtype=np.int64)
         else:
-            stale = np.flatnonzero(touched)
-            if stale.size:
-                fit[stale] = fit_counts(free[stale], demand)
-        caps = np.where(mask, fit, 0)
-        if cls.ports:
-            caps = np.minimum(caps, 1)  # a host port can be given once per node
-        ctx = FillContext(demand, inverse if balancing else None, utilization, target, rng)
-        alloc = fill(caps, len(members), ctx)
-        chosen = np.flatnonzero(alloc)
+            caps = np.where(mask, fit, 0)
+            if cls.ports:
+                caps = np.minimum(caps, 1)  # a host port can be given once per node
+            ctx = FillContext(demand, inverse if balancing else None, utilization, target,
+                              rng)
+            alloc = fill(caps, len(members), ctx)
+            chosen = np.flatnonzero(alloc)
+            counts = alloc[chosen]
         placed = 0
         if chosen.size:
-            counts = alloc[chosen]
             placed = int(counts.sum())
             # Input order is priority: the first tasks of the class take the chosen slots,
             # in the strategy's node order (lowest index first for ties).
             rows.add(members[:placed], 0, np.repeat(chosen, counts), -1)
             free[chosen] -= counts[:, None] * demand[None, :]
-            touched[chosen] = True
+            if fits is not None and k + 1 < len(others):
+                fits[k + 1:, chosen] = fit_matrix(free[chosen], demands[k + 1:])
             if utilization is not None:
                 utilization[chosen] = _dominant(total[chosen] - free[chosen], inverse[chosen])
             if cls.ports:

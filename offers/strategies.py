@@ -147,6 +147,19 @@ def binpack(caps: np.ndarray, n: int, ctx: FillContext) -> np.ndarray:
     return alloc
 
 
+def binpack_one(room: np.ndarray, target: np.ndarray | None, utilization: np.ndarray,
+                demand: np.ndarray, inverse_total: np.ndarray) -> int:
+    """`binpack` for a class of one task, given the nodes with room for it (ascending): the
+    same node, found without arrays over every node. -1 when no node has room."""
+    if room.size == 0:
+        return -1
+    preferred = room if target is None else room[target[room]]
+    if preferred.size:
+        share = np.maximum((demand * inverse_total[preferred]).max(axis=1), 1e-12)
+        return int(preferred[np.argmin(utilization[preferred] + share)])
+    return int(room[np.argmax(utilization[room])])  # the fullest; ties to the lower index
+
+
 def random(caps: np.ndarray, n: int, ctx: FillContext) -> np.ndarray:
     """Each task to a uniformly drawn node with room; seeded, so repeatable."""
     alloc = np.zeros_like(caps)

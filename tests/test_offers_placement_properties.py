@@ -208,3 +208,35 @@ def test_one_task_goes_where_the_water_levels_would_put_it(nodes):
     expected = level_fill(util, share, cap, 1)
     assert expected.sum() == 1
     assert int(np.argmax(expected)) == _emptiest_after_one(util, share, cap)
+
+
+@given(st.lists(st.tuples(*[st.sampled_from([0.0, 1e-10, 0.1, 0.3, 1.0, 2.5, 16.0, 4096.0])] * 3),
+                max_size=12),
+       st.lists(st.tuples(*[st.sampled_from([0.0, 0.1, 0.2, 0.3, 1.0, 256.0, 4096.0])] * 3),
+                min_size=1, max_size=6))
+def test_the_fit_matrix_is_fit_counts_row_by_row(free_rows, demand_rows):
+    from offers.filters import fit_counts, fit_matrix
+
+    free = np.array(free_rows, dtype=np.float64).reshape(len(free_rows), 3)
+    demands = np.array(demand_rows, dtype=np.float64)
+    matrix = fit_matrix(free, demands)
+    for row, demand in zip(matrix, demands, strict=True):
+        assert np.array_equal(row, fit_counts(free, demand))
+
+
+@given(st.lists(st.tuples(st.integers(0, 2), st.sampled_from([0.0, 0.25, 0.5, 0.75]),
+                          st.booleans()), min_size=1, max_size=10),
+       st.sampled_from([(1.0, 1024.0, 0.0), (2.0, 256.0, 0.0), (0.5, 4096.0, 10.0)]))
+def test_binpack_one_picks_the_node_binpack_would(nodes, demand):
+    """The single-task shortcut in `place` gives the general strategy's answer."""
+    from offers.strategies import FillContext, binpack, binpack_one
+
+    caps = np.array([c for c, _, _ in nodes], dtype=np.int64)
+    utilization = np.array([u for _, u, _ in nodes])
+    target = np.array([t for _, _, t in nodes])
+    inverse = np.tile(1.0 / np.array([16.0, 65536.0, 1000.0]), (len(nodes), 1))
+    demand = np.array(demand)
+    ctx = FillContext(demand, inverse, utilization, target, lambda: np.random.default_rng(0))
+    alloc = binpack(caps, 1, ctx)
+    got = binpack_one(np.flatnonzero(caps > 0), target, utilization, demand, inverse)
+    assert got == (int(np.argmax(alloc)) if alloc.sum() else -1)
