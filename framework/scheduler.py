@@ -414,15 +414,18 @@ class CharmanderScheduler:
         # One ACCEPT per agent that got tasks, then one DECLINE for every other offer.
         out: list[cmd.Command] = []
         ids = batch.ids
-        unused = np.ones(len(batch), dtype=bool)
+        accepted = np.isin(row_of_offer, list(launches))
+        offers_of: dict[int, list[int]] = {row: [] for row in launches}
+        for i, row in zip(np.flatnonzero(accepted).tolist(),
+                          row_of_offer[accepted].tolist(), strict=True):
+            offers_of[row].append(i)
         for row in sorted(launches):
-            used = np.flatnonzero(row_of_offer == row).tolist()
-            unused[used] = False
+            used = offers_of[row]
             self.counters["offers_accepted"] += len(used)
             self.counters["launches"] += 1
             out.append(cmd.Launch(tuple(ids[i] for i in used), agent_of_row[row],
                                   tuple(launches[row])))
-        declined = np.flatnonzero(unused).tolist()
+        declined = np.flatnonzero(~accepted).tolist()
         if declined:
             self.counters["offers_declined"] += len(declined)
             out.append(cmd.Decline(tuple(ids[i] for i in declined), self.refuse_seconds))

@@ -26,20 +26,12 @@ def nodetype_mask(cluster: ClusterState, code: int | None) -> np.ndarray:
 
 def fit_counts(free: np.ndarray, demand: np.ndarray) -> np.ndarray:
     """How many tasks of this demand each node can still hold, by every resource at once."""
-    need = demand > 0
-    if need.all():
-        per_resource = (free + EPSILON) / demand
-    elif need.any():
-        per_resource = (free[:, need] + EPSILON) / demand[need]
-    else:
-        return np.full(free.shape[0], UNBOUNDED, dtype=np.int64)
-    counts = np.floor(per_resource.min(axis=1))
-    return np.maximum(counts, 0.0, out=counts).astype(np.int64)
+    return fit_matrix(free, demand[None, :])[0]
 
 
 def fit_matrix(free: np.ndarray, demands: np.ndarray) -> np.ndarray:
-    """`fit_counts` for many demands at once: row c of the [C, N] result is exactly
-    `fit_counts(free, demands[c])` (the same float operations, element by element)."""
+    """`fit_counts` for many demands at once: row c of the [C, N] result is how many tasks
+    of demand c each node can hold (resources a demand does not need do not limit it)."""
     need = demands > 0
     least = np.full((demands.shape[0], free.shape[0]), np.inf)
     for r in range(demands.shape[1]):  # resource by resource: contiguous [C, N] arrays

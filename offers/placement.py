@@ -244,11 +244,15 @@ def place(
     # columns of the nodes a class took change); per class instead when that is too big.
     fits = (fit_matrix(free, demands) if len(others) * cluster.size <= FIT_MATRIX_CELLS
             else None)
+
+    def fit_of(k: int) -> np.ndarray:
+        return fits[k] if fits is not None else fit_counts(free, demands[k])
+
     target = None
     if packing and others and cluster.size:
         wanted = np.zeros(total.shape[1])
         for k, cls in enumerate(others):
-            fit = fits[k] if fits is not None else fit_counts(free, demands[k])
+            fit = fit_of(k)
             if (fit[eligible.mask(cls.nodetype)] > 0).any():  # hopeless classes need no room
                 wanted += demands[k] * len(classes[cls])
         target = _binpack_target(free, utilization, wanted)
@@ -260,7 +264,7 @@ def place(
         mask = eligible.mask(cls.nodetype)
         if cls.ports:
             mask = mask & ports.free_mask(cls.ports)
-        fit = fits[k] if fits is not None else fit_counts(free, demand)
+        fit = fit_of(k)
         if packing and len(members) == 1:  # the usual case live: no arrays of counts
             node = binpack_one(np.flatnonzero((fit > 0) & mask), target, utilization,
                                demand, inverse)

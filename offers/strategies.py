@@ -136,11 +136,7 @@ def binpack(caps: np.ndarray, n: int, ctx: FillContext) -> np.ndarray:
     target = feasible if ctx.target is None else feasible & ctx.target
     alloc = water_fill(caps, n, ctx, np.flatnonzero(target))
     left = n - int(alloc.sum())
-    if left == 1:  # the fullest node that still has room, ties to the lower index
-        rest = caps - alloc
-        if rest.max(initial=0) > 0:
-            alloc[int(np.argmax(np.where(rest > 0, ctx.utilization, -np.inf)))] += 1
-    elif left > 0:
+    if left > 0:
         rest = caps - alloc
         order = np.lexsort((np.arange(caps.size), -ctx.utilization))
         alloc += fill_in_order(rest, left, order)

@@ -128,10 +128,9 @@ class SimMaster:
         ids = [f"o{cycle}.{node}" for node in rows]
         self._outstanding.update(zip(ids, rows, strict=True))
         self._offered[index] = spare[index]
-        cached_ports = self._free_ports
         batch = OfferBatch(ids, [nodes.agent_ids[n] for n in rows],
                            [nodes.hostnames[n] for n in rows], spare[index],
-                           [cached_ports[n] or self._ports_free(n) for n in rows],
+                           [self._ports_free(n) for n in rows],
                            [nodes.attributes[n] for n in rows])
         self.counters.offers += len(rows)
         return rescinded, batch
