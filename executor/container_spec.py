@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from offers.launch import LABEL_AGENT_ID, LaunchSpec
@@ -28,34 +28,128 @@ MAX_NAME = 200
 
 
 @dataclass(frozen=True)
+class Bind:
+    """One host path as Docker will mount it: already resolved, already allowed."""
+
+    host_path: str  # resolved: no symlink left in it
+    container_path: str
+    mode: str
+    asked: str  # the path the task gave, for reasons
+
+
+@dataclass(frozen=True)
 class VolumePolicy:
     """Which host paths tasks may mount: under one of `allowed` prefixes, nothing else.
 
-    Prefixes match whole path components (`/data` allows `/data/x`, not `/database`), and
-    `..` is resolved first so a path cannot climb out of an allowed prefix.
+    Both the task's path and the prefixes are resolved with `realpath` (symlinks followed,
+    `..` folded) before they are compared, so neither `/srv/x/../../etc` nor a symlink
+    `/srv/x/root -> /` planted by an earlier task climbs out. Prefixes match whole path
+    components (`/data` allows `/data/x`, not `/database`). Docker is then handed the
+    resolved path only, and the backend resolves again right before it creates the
+    container, refusing a path whose resolution changed in between.
     """
 
     allowed: tuple[str, ...] = ()
     allow_privileged: bool = False
+    resolve: Callable[[str], str] = field(default=os.path.realpath, compare=False, repr=False)
 
     def refusal(self, spec: LaunchSpec) -> str | None:
         """Why this spec may not run on this agent, or None if it may."""
+        return self.check(spec)[0]
+
+    def check(self, spec: LaunchSpec) -> tuple[str | None, tuple[Bind, ...]]:
+        """(why not, None) or (None, the binds to hand Docker, resolved)."""
         if spec.privileged and not self.allow_privileged:
             return ("privileged containers are not allowed on this agent "
-                    "(the operator has not enabled them)")
+                    "(the operator has not enabled them)"), ()
+        binds = []
+        prefixes = [self.resolve(prefix) for prefix in self.allowed]
         for volume in spec.volumes:
-            path = os.path.normpath(volume.host_path)
-            if not any(_under(path, prefix) for prefix in self.allowed):
+            path = self.resolve(volume.host_path)
+            shown = volume.host_path if path == os.path.normpath(volume.host_path) else (
+                f"{volume.host_path} (which resolves to {path})")
+            if ":" in path or "\x00" in path:
+                return (f"host path {shown} may not be mounted: its resolved path contains "
+                        "':' or NUL"), ()
+            if not any(_under(path, prefix) for prefix in prefixes):
                 where = (", ".join(self.allowed) if self.allowed
                          else "none: start the agent with --allow-volume PATH")
-                return (f"host path {volume.host_path} may not be mounted on this agent; "
-                        f"allowed prefixes: {where}")
+                return (f"host path {shown} may not be mounted on this agent; "
+                        f"allowed prefixes: {where}"), ()
+            binds.append(Bind(path, volume.container_path, volume.mode, volume.host_path))
+        return None, tuple(binds)
+
+    def moved(self, binds: Sequence[Bind]) -> str | None:
+        """Why the checked binds may no longer be used (a path now resolves elsewhere)."""
+        for bind in binds:
+            now = self.resolve(bind.asked)
+            if now != bind.host_path:
+                return (f"host path {bind.asked} changed while the task was being launched: "
+                        f"it resolved to {bind.host_path} when checked and to {now} now; "
+                        "refused rather than mount something unchecked")
         return None
 
 
 def _under(path: str, prefix: str) -> bool:
-    prefix = os.path.normpath(prefix)
     return prefix == "/" or path == prefix or path.startswith(prefix.rstrip("/") + "/")
+
+
+# Linux capabilities Docker gives a container unless told otherwise (moby's defaults).
+DOCKER_DEFAULT_CAPS = frozenset({
+    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+    "NET_BIND_SERVICE", "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"})
+# Of those, dropped unless the operator adds them back (Podman's defaults drop the same):
+# raw sockets (spoofing on the bridge), device nodes, writing the host's audit log.
+DROPPED_BY_DEFAULT = ("AUDIT_WRITE", "MKNOD", "NET_RAW")
+LINUX_CAPS = DOCKER_DEFAULT_CAPS | frozenset({
+    "AUDIT_CONTROL", "AUDIT_READ", "BLOCK_SUSPEND", "BPF", "CHECKPOINT_RESTORE",
+    "DAC_READ_SEARCH", "IPC_LOCK", "IPC_OWNER", "LEASE", "LINUX_IMMUTABLE", "MAC_ADMIN",
+    "MAC_OVERRIDE", "NET_ADMIN", "NET_BROADCAST", "PERFMON", "SYS_ADMIN", "SYS_BOOT",
+    "SYS_MODULE", "SYS_NICE", "SYS_PACCT", "SYS_PTRACE", "SYS_RAWIO", "SYS_RESOURCE",
+    "SYS_TIME", "SYS_TTY_CONFIG", "SYSLOG", "WAKE_ALARM"})
+DEFAULT_PIDS_LIMIT = 1024  # processes per container: a fork bomb stays inside its box
+
+
+def capability(name: str) -> str:
+    """`net_admin`, `CAP_NET_ADMIN` -> `NET_ADMIN`; ValueError for a name Linux lacks."""
+    cap = name.strip().upper().removeprefix("CAP_")
+    if cap not in LINUX_CAPS:
+        raise ValueError(f"{name!r} is not a Linux capability (e.g. NET_ADMIN, SYS_PTRACE)")
+    return cap
+
+
+@dataclass(frozen=True)
+class ContainerPolicy:
+    """The operator's limits on every container of this agent; no task can raise them.
+
+    By default: at most `DEFAULT_PIDS_LIMIT` processes, `no-new-privileges` (setuid
+    binaries cannot gain privileges), Docker's default capabilities minus
+    `DROPPED_BY_DEFAULT`, and never more. `cap_add` is the operator's allow-list: each is
+    given to every container (one from `DROPPED_BY_DEFAULT` is simply not dropped).
+    """
+
+    pids_limit: int = DEFAULT_PIDS_LIMIT  # 0 = unlimited
+    allow_new_privileges: bool = False
+    cap_add: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.pids_limit < 0:
+            raise ValueError(f"pids limit {self.pids_limit} is negative; 0 means unlimited")
+        object.__setattr__(self, "cap_add",
+                           tuple(sorted({capability(c) for c in self.cap_add})))
+
+    def host_config(self) -> dict[str, Any]:
+        """Keyword arguments for `containers.create` that carry this policy."""
+        kwargs: dict[str, Any] = {
+            "pids_limit": self.pids_limit or -1,  # Docker: -1 is unlimited
+            "cap_drop": [c for c in DROPPED_BY_DEFAULT if c not in self.cap_add],
+        }
+        extra = [c for c in self.cap_add if c not in DOCKER_DEFAULT_CAPS]
+        if extra:
+            kwargs["cap_add"] = extra
+        if not self.allow_new_privileges:
+            kwargs["security_opt"] = ["no-new-privileges:true"]
+        return kwargs
 
 
 def container_name(task_id: str) -> str:
@@ -89,8 +183,13 @@ def entrypoint_and_command(spec: LaunchSpec) -> tuple[list[str] | None, list[str
     return entrypoint, list(spec.arguments) or None
 
 
-def create_kwargs(spec: LaunchSpec, agent_id: str) -> dict[str, Any]:
-    """Keyword arguments for `docker.client.containers.create`."""
+def create_kwargs(spec: LaunchSpec, agent_id: str, binds: Sequence[Bind] | None = None,
+                  policy: ContainerPolicy | None = None) -> dict[str, Any]:
+    """Keyword arguments for `docker.client.containers.create`.
+
+    `binds` are the checked, resolved volumes (VolumePolicy.check); without them the spec's
+    paths are taken as written (tests of the mapping only). `policy` is the operator's.
+    """
     entrypoint, command = entrypoint_and_command(spec)
     kwargs: dict[str, Any] = {
         "image": spec.image,
@@ -106,6 +205,7 @@ def create_kwargs(spec: LaunchSpec, agent_id: str) -> dict[str, Any]:
         # instead of waiting out the whole grace period; it also reaps zombies.
         "init": True,
         "detach": True,
+        **(policy or ContainerPolicy()).host_config(),
     }
     if entrypoint is not None:
         kwargs["entrypoint"] = entrypoint
@@ -113,9 +213,11 @@ def create_kwargs(spec: LaunchSpec, agent_id: str) -> dict[str, Any]:
         kwargs["command"] = command
     if spec.ports and spec.network is NetworkMode.BRIDGE:
         kwargs["ports"] = {f"{m.container_port}/{m.protocol}": m.host_port for m in spec.ports}
-    if spec.volumes:
-        kwargs["volumes"] = {v.host_path: {"bind": v.container_path, "mode": v.mode}
-                             for v in spec.volumes}
+    if binds is None:
+        binds = [Bind(v.host_path, v.container_path, v.mode, v.host_path) for v in spec.volumes]
+    if binds:
+        kwargs["volumes"] = {b.host_path: {"bind": b.container_path, "mode": b.mode}
+                             for b in binds}
     return kwargs
 
 

@@ -26,6 +26,7 @@ from executor.capacity import Amounts
 from executor.container_spec import (
     LABEL_NAME,
     LABEL_NOTMETERED,
+    ContainerPolicy,
     VolumePolicy,
     allocation_from_labels,
     container_name,
@@ -56,6 +57,7 @@ class DockerBackend:
         self,
         agent_id: str = "",
         policy: VolumePolicy | None = None,
+        container_policy: ContainerPolicy | None = None,
         client: docker.DockerClient | None = None,
         on_status: Callable[[StatusUpdate], None] | None = None,
         clock: Callable[[], float] = time.time,
@@ -63,6 +65,7 @@ class DockerBackend:
     ):
         self.agent_id = agent_id
         self.policy = policy or VolumePolicy()
+        self.container_policy = container_policy or ContainerPolicy()
         self.client = client or docker.from_env()
         self.on_status = on_status or (lambda update: None)
         self.clock = clock
@@ -153,7 +156,7 @@ class DockerBackend:
             allocated=Amounts(spec.cpus, spec.mem, spec.disk), host_ports=host_ports(spec),
             notmetered=spec.notmetered)
         self.tasks[spec.task_id] = task
-        refusal = self.policy.refusal(spec)
+        refusal, binds = self.policy.check(spec)
         if refusal:
             self._emit(task, TaskState.ERROR, refusal)
             return
@@ -167,7 +170,11 @@ class DockerBackend:
                                               f"{_docker_text(exc)}")
             return
         self._emit(task, TaskState.STARTING)
-        kwargs = create_kwargs(spec, self.agent_id)
+        kwargs = create_kwargs(spec, self.agent_id, binds, self.container_policy)
+        moved = self.policy.moved(binds)  # as late as it can be: right before the create
+        if moved:
+            self._emit(task, TaskState.ERROR, moved)
+            return
         try:
             container = await self._call(self.client.containers.create, **kwargs)
         except ImageNotFound:

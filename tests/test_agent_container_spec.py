@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from executor.container_spec import (
+    DEFAULT_PIDS_LIMIT,
+    ContainerPolicy,
     VolumePolicy,
     container_name,
     create_kwargs,
@@ -91,3 +93,101 @@ def test_names_and_bindings():
     assert container_name("a b/c") == "berth-a_b_c"
     assert ports_from_bindings({"80/tcp": [{"HostIp": "", "HostPort": "31001"}],
                                 "81/tcp": None}) == {31001}
+
+
+# -- volumes resolved for real (issue 9) ---------------------------------------------------
+
+
+def test_a_symlink_out_of_the_allowed_prefix_is_refused_and_named(tmp_path):
+    allowed = tmp_path / "x"
+    allowed.mkdir()
+    (allowed / "root").symlink_to("/")  # what an earlier task could plant
+    task = spec(volumes=(Volume(host_path=str(allowed / "root"), container_path="/h"),))
+    refusal = VolumePolicy(allowed=(str(allowed),)).refusal(task)
+    assert refusal is not None
+    assert f"host path {allowed / 'root'} (which resolves to /)" in refusal
+
+
+def test_a_symlink_that_stays_inside_binds_its_resolved_target(tmp_path):
+    allowed = tmp_path / "x"
+    (allowed / "real").mkdir(parents=True)
+    (allowed / "link").symlink_to(allowed / "real")
+    task = spec(volumes=(Volume(host_path=str(allowed / "link"), container_path="/v",
+                                mode="ro"),))
+    refusal, binds = VolumePolicy(allowed=(str(allowed),)).check(task)
+    assert refusal is None
+    assert create_kwargs(task, "a", binds)["volumes"] == {
+        str(allowed / "real"): {"bind": "/v", "mode": "ro"}}
+
+
+def test_allowed_prefixes_are_resolved_too(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "real")
+    task = spec(volumes=(Volume(host_path=str(tmp_path / "real" / "d"), container_path="/v"),))
+    assert VolumePolicy(allowed=(str(tmp_path / "alias"),)).refusal(task) is None
+
+
+def test_a_path_that_resolves_elsewhere_at_mount_time_is_refused():
+    answers = {"/data/v": ["/data/v", "/etc"]}
+
+    def resolve(path: str) -> str:
+        return answers[path].pop(0) if path in answers else path
+    policy = VolumePolicy(allowed=("/data",), resolve=resolve)
+    refusal, binds = policy.check(spec(volumes=(Volume(host_path="/data/v",
+                                                       container_path="/v"),)))
+    assert refusal is None
+    moved = policy.moved(binds)
+    assert moved is not None and "host path /data/v changed" in moved and "/etc" in moved
+
+
+def test_a_resolved_path_with_a_colon_is_refused():
+    policy = VolumePolicy(allowed=("/data",), resolve=lambda p: "/data/a:/etc" if p == "/data/a"
+                          else p)
+    refusal = policy.refusal(spec(volumes=(Volume(host_path="/data/a", container_path="/v"),)))
+    assert refusal is not None and "/data/a" in refusal and "':'" in refusal
+
+
+# -- safer containers by default (issue 9) -------------------------------------------------
+
+
+def test_containers_are_hardened_by_default():
+    kwargs = create_kwargs(spec(), "agent-1")
+    assert kwargs["pids_limit"] == DEFAULT_PIDS_LIMIT == 1024
+    assert kwargs["security_opt"] == ["no-new-privileges:true"]
+    assert kwargs["cap_drop"] == ["AUDIT_WRITE", "MKNOD", "NET_RAW"]
+    assert "cap_add" not in kwargs
+
+
+@pytest.mark.parametrize(("policy", "expected"), [
+    (ContainerPolicy(pids_limit=0), {"pids_limit": -1}),
+    (ContainerPolicy(pids_limit=64), {"pids_limit": 64}),
+    (ContainerPolicy(allow_new_privileges=True), {"security_opt": None}),
+    (ContainerPolicy(cap_add=("net_raw",)), {"cap_drop": ["AUDIT_WRITE", "MKNOD"],
+                                             "cap_add": None}),
+    (ContainerPolicy(cap_add=("CAP_SYS_PTRACE", "NET_ADMIN", "SYS_PTRACE")),
+     {"cap_add": ["NET_ADMIN", "SYS_PTRACE"]}),
+])
+def test_the_operator_overrides_the_defaults(policy, expected):
+    kwargs = create_kwargs(spec(), "agent-1", policy=policy)
+    for key, value in expected.items():
+        assert kwargs.get(key) == value, key
+
+
+def test_a_task_cannot_raise_the_operators_limits():
+    # Nothing a task's spec carries reaches the hardening keys: env, labels and arguments
+    # that look like Docker options are data, not options.
+    task = spec(env={"pids_limit": "0"}, labels={"security_opt": "x"},
+                arguments=("--cap-add", "SYS_ADMIN"))
+    hardened = {k: create_kwargs(task, "a")[k] for k in ("pids_limit", "security_opt",
+                                                        "cap_drop")}
+    assert hardened == {k: create_kwargs(spec(), "a")[k] for k in hardened}
+    assert "cap_add" not in create_kwargs(task, "a")
+
+
+@pytest.mark.parametrize(("fields", "problem"), [
+    ({"pids_limit": -1}, "negative"),
+    ({"cap_add": ("WIZARDRY",)}, "not a Linux capability"),
+])
+def test_bad_operator_policies_say_why(fields, problem):
+    with pytest.raises(ValueError, match=problem):
+        ContainerPolicy(**fields)
