@@ -9,7 +9,7 @@ import aiohttp
 import docker
 import pytest
 
-from executor.container_spec import VolumePolicy, container_name
+from executor.container_spec import ContainerPolicy, VolumePolicy, container_name
 from executor.docker_backend import DockerBackend
 from executor.tasks import StatusUpdate
 from offers.launch import LaunchSpec
@@ -321,3 +321,111 @@ async def test_the_seeds_stress60mb_task_runs_as_written(backend):
     await backend.kill(task.task_id, grace_seconds=5)
     killed = await wait_for(lambda: backend.recorder.reached(task.task_id, TaskState.KILLED))
     assert killed.exit_code != 137  # stopped by SIGTERM, not after the grace period
+
+
+# -- issue 9: volumes resolved for real, safer containers by default ------------------------
+
+
+async def test_a_planted_symlink_cannot_mount_what_lies_outside(backend, tmp_path,
+                                                               tmp_path_factory):
+    # One task plants /allowed/root -> somewhere outside; the next asks to mount it rw.
+    outside = tmp_path_factory.mktemp("outside")
+    (tmp_path / "root").symlink_to(outside)
+    escape = spec(shell=True, command="echo escaped > /h/escaped", volumes=(
+        Volume(host_path=str(tmp_path / "root"), container_path="/h", mode="rw"),))
+    await backend.launch(escape)
+    last = await wait_for(lambda: (u := backend.recorder.last(escape.task_id)) and
+                          u.state.terminal and u, what="a terminal status")
+    assert last.state is TaskState.ERROR
+    assert f"host path {tmp_path / 'root'} (which resolves to {outside})" in last.reason
+    assert not (outside / "escaped").exists()
+    assert not container_exists(escape.task_id)
+
+    # A link that stays inside works, and Docker is handed the resolved path only.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "data")
+    inside = spec(shell=True, command="echo hi > /d/file; sleep 30", volumes=(
+        Volume(host_path=str(tmp_path / "alias"), container_path="/d", mode="rw"),))
+    await backend.launch(inside)
+    running = await wait_for(lambda: backend.recorder.reached(inside.task_id, TaskState.RUNNING),
+                             what="RUNNING")
+    client = docker.from_env()
+    try:
+        binds = client.api.inspect_container(running.container_id)["HostConfig"]["Binds"]
+    finally:
+        client.close()
+    assert binds == [f"{tmp_path / 'data'}:/d:rw"]
+    await wait_for(lambda: (tmp_path / "data" / "file").exists(), what="the file written")
+
+
+async def test_a_path_redirected_between_check_and_create_is_refused(images, agent_id,
+                                                                    tmp_path):
+    (tmp_path / "v").mkdir()
+    seen: list[str] = []
+
+    def resolve(path: str) -> str:  # the check sees tmp/v, the re-check sees it moved to /
+        if path == str(tmp_path / "v"):
+            seen.append(path)
+            return path if len(seen) == 1 else "/"
+        return path
+    recorder = Recorder()
+    b = DockerBackend(agent_id=agent_id, on_status=recorder,
+                      policy=VolumePolicy(allowed=(str(tmp_path),), resolve=resolve))
+    await b.start()
+    try:
+        task = spec(shell=True, command="sleep 30", volumes=(
+            Volume(host_path=str(tmp_path / "v"), container_path="/v"),))
+        await b.launch(task)
+        last = recorder.last(task.task_id)
+        assert last.state is TaskState.ERROR
+        assert f"host path {tmp_path / 'v'} changed while the task was being launched" \
+            in last.reason
+        assert not container_exists(task.task_id)
+    finally:
+        await b.close()
+
+
+async def test_containers_run_with_a_pids_limit_and_no_new_privileges(backend):
+    task = spec(shell=True, command="sleep 30")
+    await backend.launch(task)
+    running = await wait_for(lambda: backend.recorder.reached(task.task_id, TaskState.RUNNING),
+                             what="RUNNING")
+    client = docker.from_env()
+    try:
+        container = client.containers.get(running.container_id)
+        host = container.attrs["HostConfig"]
+        assert host["PidsLimit"] == 1024
+        assert host["SecurityOpt"] == ["no-new-privileges:true"]
+        assert set(host["CapDrop"]) == {"AUDIT_WRITE", "MKNOD", "NET_RAW"}
+        assert not host.get("CapAdd")
+        # And the kernel agrees, seen from inside the container.
+        status = container.exec_run(["cat", "/proc/self/status"]).output.decode()
+        assert "NoNewPrivs:\t1" in status
+        caps = int(next(line for line in status.splitlines()
+                        if line.startswith("CapBnd:")).split()[1], 16)
+        assert not caps & (1 << 13)  # CAP_NET_RAW is gone from the bounding set
+    finally:
+        client.close()
+
+
+async def test_the_operator_can_lift_the_limits(images, agent_id):
+    recorder = Recorder()
+    b = DockerBackend(agent_id=agent_id, on_status=recorder, container_policy=ContainerPolicy(
+        pids_limit=0, allow_new_privileges=True, cap_add=("NET_RAW", "SYS_PTRACE")))
+    await b.start()
+    try:
+        task = spec(shell=True, command="sleep 30")
+        await b.launch(task)
+        running = await wait_for(lambda: recorder.reached(task.task_id, TaskState.RUNNING),
+                                 what="RUNNING")
+        client = docker.from_env()
+        try:
+            host = client.api.inspect_container(running.container_id)["HostConfig"]
+        finally:
+            client.close()
+        assert host["PidsLimit"] in (None, 0, -1)  # unlimited
+        assert not host.get("SecurityOpt")
+        assert set(host["CapDrop"]) == {"AUDIT_WRITE", "MKNOD"}
+        assert host["CapAdd"] == ["SYS_PTRACE"]
+    finally:
+        await b.close()
