@@ -17,7 +17,7 @@ from aiohttp import web
 
 from api.serving import serve_app
 from executor.agent import Agent, AgentConfig
-from executor.container_spec import VolumePolicy
+from executor.container_spec import ContainerPolicy, VolumePolicy
 from executor.docker_backend import DockerBackend
 from executor.measure import PsutilSampler
 
@@ -65,13 +65,15 @@ class AgentService:
 
 async def start_agent(config: AgentConfig, *, host: str = "0.0.0.0", port: int = 5051,
                       allowed_volumes: tuple[str, ...] = (), allow_privileged: bool = False,
+                      container_policy: ContainerPolicy | None = None,
                       docker_client: docker.DockerClient | None = None) -> AgentService:
     """Start an agent in the running loop: its HTTP server on host:port (0 = any free
     port), then its session with the master in a background task. The endpoint it
-    registers defaults to http://<hostname>:<bound port>."""
+    registers defaults to http://<hostname>:<bound port>. `container_policy` is the
+    operator's limits on every container (hardened defaults when None)."""
     backend = DockerBackend(
         policy=VolumePolicy(allowed=tuple(allowed_volumes), allow_privileged=allow_privileged),
-        client=docker_client or docker.from_env())
+        container_policy=container_policy, client=docker_client or docker.from_env())
     config.data_dir.mkdir(parents=True, exist_ok=True)
     agent = Agent(config, backend, PsutilSampler(str(config.data_dir)))
     runner, bound = await serve_app(agent_app(agent), host, port)

@@ -18,6 +18,7 @@ from api.agent_node import AgentService, start_agent
 from api.framework_service import RunningFramework, start_framework
 from api.master_app import RunningMaster, start_master
 from executor.agent import AgentConfig
+from executor.container_spec import ContainerPolicy
 from master import events as master_events
 from offers.states import TaskState
 
@@ -69,7 +70,8 @@ async def start_embedded(agent_config: AgentConfig, *, db_url: str, host: str = 
                          master_port: int = 5050, framework_port: int = 7075,
                          agent_port: int = 5051, strategy: str = "binpack",
                          allowed_volumes: tuple[str, ...] = (),
-                         allow_privileged: bool = False) -> Embedded:
+                         allow_privileged: bool = False,
+                         container_policy: ContainerPolicy | None = None) -> Embedded:
     master = await start_master(host, master_port, db_url=db_url)
     framework = agent = None
     try:
@@ -77,7 +79,8 @@ async def start_embedded(agent_config: AgentConfig, *, db_url: str, host: str = 
                                           strategy=strategy)
         agent = await start_agent(replace(agent_config, master=master.url), host=host,
                                   port=agent_port, allowed_volumes=allowed_volumes,
-                                  allow_privileged=allow_privileged)
+                                  allow_privileged=allow_privileged,
+                                  container_policy=container_policy)
     except BaseException:
         if framework is not None:
             with contextlib.suppress(Exception):

@@ -16,8 +16,9 @@ import docker
 from api.agent_node import AgentService, start_agent
 from executor.agent import AgentConfig
 from executor.capacity import parse_amounts, parse_resources
+from executor.container_spec import DEFAULT_PIDS_LIMIT, ContainerPolicy
 
-__all__ = ["AgentService", "agent_config", "start_agent"]
+__all__ = ["AgentService", "agent_config", "container_policy", "policy_options", "start_agent"]
 
 DEFAULT_HEADROOM = "cpus:0.25;mem:256"
 
@@ -59,6 +60,34 @@ def agent_config(master: str, *, hostname: str | None = None, nodetype: str | No
         measure_incumbent=not ignore_incumbent)
 
 
+def container_policy(pids_limit: int, allow_new_privileges: bool,
+                     cap_add: tuple[str, ...]) -> ContainerPolicy:
+    """The operator's container limits from the command line; UsageError names the flag."""
+    try:
+        return ContainerPolicy(pids_limit=pids_limit, allow_new_privileges=allow_new_privileges,
+                               cap_add=tuple(cap_add))
+    except ValueError as exc:
+        flag = "--pids-limit" if "pids" in str(exc) else "--cap-add"
+        raise click.UsageError(f"{flag}: {exc}") from None
+
+
+def policy_options(command):
+    """The container-hardening flags, shared by `berth agent` and `berth up`."""
+    for option in reversed([
+        click.option("--pids-limit", default=DEFAULT_PIDS_LIMIT, show_default=True,
+                     type=click.IntRange(min=0),
+                     help="Most processes per container (0 = unlimited)."),
+        click.option("--allow-new-privileges", is_flag=True,
+                     help="Let setuid programs in containers gain privileges "
+                          "(no-new-privileges is set by default)."),
+        click.option("--cap-add", "cap_add", multiple=True, metavar="CAP",
+                     help="Give every container this Linux capability (repeatable); by "
+                          "default they get Docker's set minus NET_RAW, MKNOD, AUDIT_WRITE."),
+    ]):
+        command = option(command)
+    return command
+
+
 @click.command("agent")
 @click.option("--master", required=True, help="The master: HOST:PORT or a URL.")
 @click.option("--port", default=5051, show_default=True, type=click.IntRange(0, 65535),
@@ -78,8 +107,10 @@ def agent_config(master: str, *, hostname: str | None = None, nodetype: str | No
               help="Do not subtract the node's own load (a node dedicated to berth).")
 @click.option("--data-dir", default=None, type=click.Path(),
               help="Where the agent keeps its id [~/.berth/agent-PORT].")
+@policy_options
 def agent_command(master, port, host, hostname, nodetype, attributes, resources, headroom,
-                  allow_volume, allow_privileged, ignore_incumbent, data_dir) -> None:
+                  allow_volume, allow_privileged, ignore_incumbent, data_dir, pids_limit,
+                  allow_new_privileges, cap_add) -> None:
     """Run an agent: offer this node's spare capacity and run tasks as containers."""
     try:
         config = agent_config(master, hostname=hostname, nodetype=nodetype,
@@ -90,14 +121,16 @@ def agent_command(master, port, host, hostname, nodetype, attributes, resources,
     for path in allow_volume:
         if not os.path.isabs(path):
             raise click.UsageError(f"--allow-volume: {path!r} is not an absolute path")
-    asyncio.run(_serve(config, host, port, tuple(allow_volume), allow_privileged))
+    policy = container_policy(pids_limit, allow_new_privileges, cap_add)
+    asyncio.run(_serve(config, host, port, tuple(allow_volume), allow_privileged, policy))
 
 
 async def _serve(config: AgentConfig, host: str, port: int, allowed: tuple[str, ...],
-                 allow_privileged: bool) -> None:
+                 allow_privileged: bool, policy: ContainerPolicy) -> None:
     try:
         service = await start_agent(config, host=host, port=port, allowed_volumes=allowed,
-                                    allow_privileged=allow_privileged)
+                                    allow_privileged=allow_privileged,
+                                    container_policy=policy)
     except docker.errors.DockerException as exc:
         raise click.ClickException(f"cannot reach the Docker engine: {exc}") from None
     except OSError as exc:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from cli.agent import policy_options
 from cli.framework import STRATEGIES
 from cli.signals import until_signalled
 
@@ -37,16 +38,18 @@ from cli.signals import until_signalled
 @click.option("--strategy", default="binpack", show_default=True, type=click.Choice(STRATEGIES))
 @click.option("--keep-tasks", is_flag=True,
               help="On Ctrl-C leave containers running; the next start adopts them.")
+@policy_options
 def up_command(data_dir: Path, db_url: str | None, host: str, port: int, master_port: int,
                agent_port: int, hostname: str | None, nodetype: str | None,
                attributes: str | None, resources: str | None, headroom: str | None,
                allow_volume: tuple[str, ...], allow_privileged: bool, ignore_incumbent: bool,
-               strategy: str, keep_tasks: bool) -> None:
+               strategy: str, keep_tasks: bool, pids_limit: int, allow_new_privileges: bool,
+               cap_add: tuple[str, ...]) -> None:
     """Run master, framework and one local agent together (SQLite under --data-dir)."""
     import docker
 
     from api.embedded import start_embedded
-    from cli.agent import DEFAULT_HEADROOM, agent_config
+    from cli.agent import DEFAULT_HEADROOM, agent_config, container_policy
     from framework.store import default_url
 
     for path in allow_volume:
@@ -60,6 +63,7 @@ def up_command(data_dir: Path, db_url: str | None, host: str, port: int, master_
                               ignore_incumbent=ignore_incumbent)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    policy = container_policy(pids_limit, allow_new_privileges, cap_add)
     url = db_url or default_url(data_dir)
 
     async def serve() -> None:
@@ -67,7 +71,7 @@ def up_command(data_dir: Path, db_url: str | None, host: str, port: int, master_
             running = await start_embedded(
                 config, db_url=url, host=host, master_port=master_port, framework_port=port,
                 agent_port=agent_port, strategy=strategy, allowed_volumes=allow_volume,
-                allow_privileged=allow_privileged)
+                allow_privileged=allow_privileged, container_policy=policy)
         except docker.errors.DockerException as exc:
             raise click.ClickException(f"cannot reach the Docker engine: {exc}") from None
         except OSError as exc:
