@@ -15,7 +15,7 @@ import json
 import random
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +24,7 @@ import aiohttp
 import structlog
 from pydantic import ValidationError
 
+from executor.backoff import Backoff
 from executor.capacity import (
     ZERO,
     Amounts,
@@ -86,7 +87,7 @@ class AgentConfig:
     sample_seconds: float = 1.0  # how often the node is measured
     meter_seconds: float = 5.0  # how often containers are metered
     capacity_every_heartbeats: int = 5  # CAPACITY at least this often, changed or not
-    backoff_seconds: tuple[float, float] = (0.5, 10.0)  # first and longest retry wait
+    backoff_seconds: tuple[float, float] = (0.5, 30.0)  # first and longest retry wait
     smoothing: float = 0.3
     ping_seconds: float = 10.0  # websocket ping period on the link to the master
     orphan_grace_seconds: float = 5.0  # for tasks the master says to kill at registration
@@ -102,11 +103,17 @@ class Agent:
     """One node's agent. `run()` until `stop()`; `state()` for the agent's HTTP server."""
 
     def __init__(self, config: AgentConfig, backend: Backend, sampler: Sampler,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time,
+                 wait: Callable[[float], Awaitable[None]] | None = None,
+                 rng: random.Random | None = None):
+        """`clock`, `wait` (between tries: returns early on stop) and `rng` (the jitter)
+        are injected so a test can run the retry schedule in virtual time."""
         self.config = config
         self.backend = backend
         self.sampler = sampler
         self.clock = clock
+        self._retry_wait = wait or (lambda seconds: _wait(self._stopping, seconds))
+        self._rng = rng or random.Random()
         backend.on_status = self._on_status
         self.agent_id: str | None = self._load_agent_id()
         if self.agent_id:
@@ -195,30 +202,40 @@ class Agent:
     # -- main loop ---------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Run until stop(): keep a session with the master, reconnecting with backoff."""
+        """Run until stop(): keep a session with the master, reconnecting with backoff.
+
+        Every failed try (unreachable, an error answer, a dropped stream) is logged once
+        with its reason and waits longer than the one before (executor/backoff.py); only a
+        session that held for `longest` seconds starts the schedule over.
+        """
         await self.backend.start()
         self._measure()
         self._spawn(self._measure_loop(), "measure")
         self._spawn(self._meter_loop(), "meter")
         first, longest = self.config.backoff_seconds
-        backoff = first
+        backoff = Backoff(first, longest)
         try:
             while not self._stopping.is_set():
-                started = self.clock()
+                started, before = self.clock(), self.registrations
+                reason = ""
                 try:
                     await self._session()
                 except (aiohttp.ClientError, OSError, TimeoutError, Rejected, KeyError,
                         ValueError) as exc:
-                    log.warning("master_unreachable", master=self.config.master_url,
-                                error=str(exc) or type(exc).__name__, retry_in=round(backoff, 2))
+                    reason = str(exc) or type(exc).__name__
                 finally:
+                    held = self.connected.is_set() and self.clock() - started >= longest
                     self.connected.clear()
                 if self._stopping.is_set():
                     break
-                if self.clock() - started > 10 * longest:
-                    backoff = first  # it had been up for a while: start over quickly
-                await _wait(self._stopping, backoff * random.uniform(0.8, 1.2))
-                backoff = min(backoff * 2, longest)
+                if held:
+                    backoff.reset()  # it had been up for a while: start over quickly
+                delay = backoff.next(self._rng.random())
+                log.warning("master_registration_failed" if self.registrations == before
+                            else "master_link_lost", master=self.config.master_url,
+                            attempt=backoff.failures, reason=reason or "the link ended",
+                            retry_in=round(delay, 2))
+                await self._retry_wait(delay)
         finally:
             for task in list(self._background):
                 task.cancel()
