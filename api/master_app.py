@@ -480,6 +480,17 @@ def _registration(data: Any) -> E.AgentRegister:
         except (KeyError, TypeError, ValueError):
             problems.append(FieldProblem(f"running[{i}]",
                                          "needs task_id and a berth task state"))
+    ended = []
+    for i, item in enumerate(data.get("ended") or []):
+        try:
+            end = _agent_message(agent_id or "", {**item, "type": "STATUS"})
+        except (SpecError, TypeError) as exc:
+            why = exc.problems[0].problem if isinstance(exc, SpecError) else "not an object"
+            problems.append(FieldProblem(f"ended[{i}]", why))
+            continue
+        if not end.state.terminal:
+            problems.append(FieldProblem(f"ended[{i}].state", "must be a terminal state"))
+        ended.append(end)
     total = spare = Resources()
     try:
         total = _resources(data.get("total"), "total")
@@ -490,7 +501,7 @@ def _registration(data: Any) -> E.AgentRegister:
         raise SpecError(problems)
     return E.AgentRegister(agent_id, hostname, str(data.get("endpoint") or ""),
                            {str(k): str(v) for k, v in attributes.items()}, total, spare,
-                           tuple(running))
+                           tuple(running), tuple(ended))
 
 
 def _agent_message(agent_id: str, data: Any) -> object | None:

@@ -4,7 +4,10 @@ It registers with the master (docs/agent-protocol.md), keeps one websocket open 
 heartbeats, capacity, statuses and metering going up and LAUNCH/KILL coming down, and
 when the master goes away it keeps its containers running, retries with backoff and
 registers again with what it runs, so the master can say what to keep and what to kill.
-Statuses are kept until the master has them: a reconnect loses none.
+Statuses are kept until the master has them: a reconnect loses none. A task's end is kept
+longer still, until a registration has carried it (`ended`): a STATUS sent down a link is
+not known to be stored (the master's disk may be full, the link may drop right after), and
+a master that never heard of the end would take the missing container for LOST.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import contextlib
 import json
 import random
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +48,7 @@ from offers.states import TaskState
 log = structlog.get_logger("executor.agent")
 
 MAX_METERING_BACKLOG = 5000  # samples kept while the master is away (oldest dropped)
+MAX_ENDED = 1000  # task ends re-reported at the next registration (oldest dropped)
 
 
 class Backend(Protocol):
@@ -122,6 +126,7 @@ class Agent:
         self.heartbeat_seconds = 2.0
         self.registrations = 0
         self._outbox: deque[dict[str, Any]] = deque()  # statuses, kept across reconnects
+        self._ended: OrderedDict[str, dict[str, Any]] = OrderedDict()  # task id -> its end
         self._metering: deque[dict[str, Any]] = deque(maxlen=MAX_METERING_BACKLOG)
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -193,11 +198,20 @@ class Agent:
     # -- backend callbacks -------------------------------------------------------------
 
     def _on_status(self, update: StatusUpdate) -> None:
-        self._outbox.append(update.as_message())
+        self._report(update)
         if update.state.terminal:
             self._usage.pop(update.task_id, None)
         self._recompute()  # allocation changed: spare moves at once, not at the next sample
         self._wake.set()
+
+    def _report(self, update: StatusUpdate) -> None:
+        message = update.as_message()
+        self._outbox.append(message)
+        if update.state.terminal:
+            self._ended[update.task_id] = message
+            self._ended.move_to_end(update.task_id)
+            while len(self._ended) > MAX_ENDED:
+                self._ended.popitem(last=False)
 
     # -- main loop ---------------------------------------------------------------------
 
@@ -309,9 +323,11 @@ class Agent:
             self._adopted = True
         else:
             running = self.backend.running()
+        ended = dict(self._ended)
         body = {"agent_id": self.agent_id, "hostname": self.config.hostname,
                 "endpoint": self.config.endpoint, "attributes": dict(self.config.attributes),
-                **self._capacity_fields(), "running": running}
+                **self._capacity_fields(), "running": running,
+                "ended": [{k: v for k, v in m.items() if k != "type"} for m in ended.values()]}
         async with session.post(f"{self.config.master_url}/agent/v1/register",
                                 json=body) as resp:
             text = await resp.text()
@@ -319,6 +335,11 @@ class Agent:
                 raise Rejected(f"registration answered {resp.status}: {text[:300]}")
             answer = json.loads(text)
         agent_id = str(answer["agent_id"])
+        # The master has these ends now (a 200 means stored): neither kept nor sent again.
+        for task_id, message in ended.items():
+            if self._ended.get(task_id) is message:
+                del self._ended[task_id]
+        self._outbox = deque(m for m in self._outbox if m.get("task_id") not in ended)
         if agent_id != self.agent_id:
             self._save_agent_id(agent_id)
         self.agent_id = agent_id
@@ -387,10 +408,10 @@ class Agent:
                 task_id = raw.get("task_id") if isinstance(raw, dict) else None
                 log.warning("bad_launch", task_id=task_id, error=str(exc))
                 if task_id:
-                    self._outbox.append(StatusUpdate(
+                    self._report(StatusUpdate(
                         str(task_id), TaskState.ERROR,
                         f"the agent could not read the launch: {exc.errors()[0]['msg']}",
-                        framework_id=str(raw.get("framework_id") or "")).as_message())
+                        framework_id=str(raw.get("framework_id") or "")))
                     self._wake.set()
                 return
             self._spawn(self.backend.launch(spec), f"launch-{spec.task_id}")
@@ -425,6 +446,7 @@ class Agent:
             "headroom": self.config.headroom.as_dict(),
             "tasks": self.backend.views(),
             "pending_statuses": len(self._outbox),
+            "ended_unconfirmed": len(self._ended),
         }
 
     def health(self) -> dict[str, Any]:

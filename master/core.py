@@ -222,6 +222,8 @@ class Master:
         self._count_total(agent.total, +1)
         self._tasks_on.setdefault(agent_id, set())
         out.append(C.SaveAgent(agent))
+        for end in ev.ended:  # what the agent saw end while unheard: real ends, not LOST
+            out += self._on_status(replace(end, agent_id=agent_id))
 
         keep, kill = [], []
         reported = set()

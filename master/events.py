@@ -35,6 +35,9 @@ class AgentRegister:
     total: Resources = field(default_factory=Resources)
     spare: Resources = field(default_factory=Resources)
     running: tuple[RunningTask, ...] = ()
+    # Tasks whose containers ended while the master may not have heard (their agent_id is
+    # the registering agent's): their real ends, taken before anything missing is LOST.
+    ended: tuple[AgentStatus, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -341,3 +341,68 @@ async def test_master_restart_agent_reconnects_and_keeps_its_task(images, tmp_pa
         await service.stop()
         await master.stop()
         remove_agent_containers(agent_id)
+
+
+async def test_a_container_killed_while_the_master_is_away_ends_failed_not_lost(images,
+                                                                             tmp_path):
+    # Issue 9: an operator's `docker kill` while the agent cannot reach the master. When the
+    # agent registers again, the master must take the agent's word for how the task ended
+    # (FAILED, exit 137), not declare it LOST because it is missing from `running`.
+    port = free_port()
+    db = tmp_path / "berth.db"
+
+    async def serve():
+        return await start_master("127.0.0.1", port, db_url=f"sqlite:///{db}",
+                                  agent_timeout=AGENT_TIMEOUT, tick_seconds=0.05)
+
+    master = await serve()
+    low, high = port_block()
+    config = agent_config(master.url, hostname="killed", nodetype="lab", headroom="",
+                          resources=f"cpus:1;mem:1024;ports:[{low}-{high}]",
+                          data_dir=tmp_path / "agent", ignore_incumbent=True)
+    service = await start_agent(replace(config, backoff_seconds=(0.2, 1.0)),
+                                host="127.0.0.1", port=0)
+    fw = None
+    try:
+        await wait_for(lambda: service.agent.connected.is_set(), what="agent connected")
+        fw = await SchedulerClient.subscribe(master.url, "killed")
+        offer = await first_offer(fw, service.agent.agent_id)
+        await fw.accept([offer["id"]["value"]], [
+            docker_task_info("victim-1", service.agent.agent_id, shell_command="sleep 600")])
+        await fw.next_update("victim-1", "TASK_RUNNING")
+        await fw.close()
+        fw = None
+
+        await master.stop()
+        await wait_for(lambda: not service.agent.connected.is_set(), what="link dropped")
+        client = docker.from_env()
+        try:
+            client.containers.get("berth-victim-1").kill()  # `docker kill`: SIGKILL, 137
+        finally:
+            client.close()
+        await wait_for(lambda: "victim-1" not in service.agent.backend.tasks,
+                       what="the agent saw victim-1 end")
+
+        master = await serve()
+        await wait_for(lambda: service.agent.registrations >= 2 and
+                       service.agent.connected.is_set(), timeout=30, what="re-registered")
+
+        def history():
+            states = [h["state"] for h in master.service.store.status_history("victim-1")]
+            return states if states and states[-1] in ("FAILED", "LOST") else None
+        states = await wait_for(history, what="victim-1's end recorded")
+        assert "LOST" not in states, states
+        assert states[-1] == "FAILED"
+        async with aiohttp.ClientSession() as s, s.get(f"{master.url}/state") as r:
+            (task,) = [t for t in (await r.json())["tasks"] if t["id"] == "victim-1"]
+        assert task["state"] == "FAILED"
+        assert task["exit_code"] == 137
+        assert "137" in (task.get("message") or "")
+        assert service.agent.state()["ended_unconfirmed"] == 0
+    finally:
+        if fw is not None:
+            await fw.close()
+        agent_id = service.agent.agent_id
+        await service.stop()
+        await master.stop()
+        remove_agent_containers(agent_id)
