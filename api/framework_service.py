@@ -24,7 +24,7 @@ from aiohttp import web
 
 from api import mesos_json as mj
 from api.mesos_client import MesosSchedulerClient, NotSubscribed
-from api.serving import local_url, serve_app
+from api.serving import ServerLimits, local_url, serve_app
 from framework import commands as cmd
 from framework import events as ev
 from framework.records import TaskRecord
@@ -390,6 +390,7 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                           *, db_url: str, strategy: str = "binpack", seed: int = 0,
                           tick_seconds: float = 1.0, usage_poll_seconds: float = 5.0,
                           clock: Callable[[], float] = time.time,
+                          limits: ServerLimits | None = None,
                           **core_options: Any) -> RunningFramework:
     """Open the store (migrating it), recover the core from it, subscribe, serve the REST
     API. Port 0 picks a free port."""
@@ -401,6 +402,6 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                                usage_poll_seconds=usage_poll_seconds, clock=clock)
     await service.start()
     app = build_charmander_app(service)
-    runner, bound = await serve_app(app, host, port)
+    runner, bound = await serve_app(app, host, port, limits=limits)
     log.info("framework_api_started", host=host, port=bound, strategy=strategy)
     return RunningFramework(service, runner, host, bound)

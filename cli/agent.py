@@ -14,6 +14,8 @@ import click
 import docker
 
 from api.agent_node import AgentService, start_agent
+from api.serving import ServerLimits, check_descriptor_budget, raise_descriptor_limit
+from cli.server_options import server_limit_options
 from executor.agent import AgentConfig
 from executor.capacity import parse_amounts, parse_resources
 
@@ -78,8 +80,9 @@ def agent_config(master: str, *, hostname: str | None = None, nodetype: str | No
               help="Do not subtract the node's own load (a node dedicated to berth).")
 @click.option("--data-dir", default=None, type=click.Path(),
               help="Where the agent keeps its id [~/.berth/agent-PORT].")
+@server_limit_options()
 def agent_command(master, port, host, hostname, nodetype, attributes, resources, headroom,
-                  allow_volume, allow_privileged, ignore_incumbent, data_dir) -> None:
+                  allow_volume, allow_privileged, ignore_incumbent, data_dir, limits) -> None:
     """Run an agent: offer this node's spare capacity and run tasks as containers."""
     try:
         config = agent_config(master, hostname=hostname, nodetype=nodetype,
@@ -90,14 +93,16 @@ def agent_command(master, port, host, hostname, nodetype, attributes, resources,
     for path in allow_volume:
         if not os.path.isabs(path):
             raise click.UsageError(f"--allow-volume: {path!r} is not an absolute path")
-    asyncio.run(_serve(config, host, port, tuple(allow_volume), allow_privileged))
+    raise_descriptor_limit()
+    check_descriptor_budget(limits)
+    asyncio.run(_serve(config, host, port, tuple(allow_volume), allow_privileged, limits))
 
 
 async def _serve(config: AgentConfig, host: str, port: int, allowed: tuple[str, ...],
-                 allow_privileged: bool) -> None:
+                 allow_privileged: bool, limits: ServerLimits | None = None) -> None:
     try:
         service = await start_agent(config, host=host, port=port, allowed_volumes=allowed,
-                                    allow_privileged=allow_privileged)
+                                    allow_privileged=allow_privileged, limits=limits)
     except docker.errors.DockerException as exc:
         raise click.ClickException(f"cannot reach the Docker engine: {exc}") from None
     except OSError as exc:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from cli.framework import STRATEGIES
+from cli.server_options import server_limit_options
 from cli.signals import until_signalled
 
 
@@ -37,15 +38,17 @@ from cli.signals import until_signalled
 @click.option("--strategy", default="binpack", show_default=True, type=click.Choice(STRATEGIES))
 @click.option("--keep-tasks", is_flag=True,
               help="On Ctrl-C leave containers running; the next start adopts them.")
+@server_limit_options()  # for each of the three listeners
 def up_command(data_dir: Path, db_url: str | None, host: str, port: int, master_port: int,
                agent_port: int, hostname: str | None, nodetype: str | None,
                attributes: str | None, resources: str | None, headroom: str | None,
                allow_volume: tuple[str, ...], allow_privileged: bool, ignore_incumbent: bool,
-               strategy: str, keep_tasks: bool) -> None:
+               strategy: str, keep_tasks: bool, limits) -> None:
     """Run master, framework and one local agent together (SQLite under --data-dir)."""
     import docker
 
     from api.embedded import start_embedded
+    from api.serving import check_descriptor_budget, raise_descriptor_limit
     from cli.agent import DEFAULT_HEADROOM, agent_config
     from framework.store import default_url
 
@@ -61,13 +64,15 @@ def up_command(data_dir: Path, db_url: str | None, host: str, port: int, master_
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     url = db_url or default_url(data_dir)
+    raise_descriptor_limit()
+    check_descriptor_budget(limits, limits, limits)  # master, framework, agent
 
     async def serve() -> None:
         try:
             running = await start_embedded(
                 config, db_url=url, host=host, master_port=master_port, framework_port=port,
                 agent_port=agent_port, strategy=strategy, allowed_volumes=allow_volume,
-                allow_privileged=allow_privileged)
+                allow_privileged=allow_privileged, limits=limits)
         except docker.errors.DockerException as exc:
             raise click.ClickException(f"cannot reach the Docker engine: {exc}") from None
         except OSError as exc:
