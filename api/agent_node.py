@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import docker
 from aiohttp import web
 
-from api.serving import serve_app
+from api.serving import ServerLimits, serve_app
 from executor.agent import Agent, AgentConfig
 from executor.container_spec import ContainerPolicy, VolumePolicy
 from executor.docker_backend import DockerBackend
@@ -66,7 +66,8 @@ class AgentService:
 async def start_agent(config: AgentConfig, *, host: str = "0.0.0.0", port: int = 5051,
                       allowed_volumes: tuple[str, ...] = (), allow_privileged: bool = False,
                       container_policy: ContainerPolicy | None = None,
-                      docker_client: docker.DockerClient | None = None) -> AgentService:
+                      docker_client: docker.DockerClient | None = None,
+                      limits: ServerLimits | None = None) -> AgentService:
     """Start an agent in the running loop: its HTTP server on host:port (0 = any free
     port), then its session with the master in a background task. The endpoint it
     registers defaults to http://<hostname>:<bound port>. `container_policy` is the
@@ -76,7 +77,7 @@ async def start_agent(config: AgentConfig, *, host: str = "0.0.0.0", port: int =
         container_policy=container_policy, client=docker_client or docker.from_env())
     config.data_dir.mkdir(parents=True, exist_ok=True)
     agent = Agent(config, backend, PsutilSampler(str(config.data_dir)))
-    runner, bound = await serve_app(agent_app(agent), host, port)
+    runner, bound = await serve_app(agent_app(agent), host, port, limits=limits)
     if not config.endpoint:
         agent.config = replace(config, endpoint=f"http://{config.hostname}:{bound}")
     task = asyncio.create_task(agent.run(), name="berth-agent")

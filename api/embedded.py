@@ -17,6 +17,7 @@ import structlog
 from api.agent_node import AgentService, start_agent
 from api.framework_service import RunningFramework, start_framework
 from api.master_app import RunningMaster, start_master
+from api.serving import ServerLimits
 from executor.agent import AgentConfig
 from executor.container_spec import ContainerPolicy
 from master import events as master_events
@@ -71,16 +72,18 @@ async def start_embedded(agent_config: AgentConfig, *, db_url: str, host: str = 
                          agent_port: int = 5051, strategy: str = "binpack",
                          allowed_volumes: tuple[str, ...] = (),
                          allow_privileged: bool = False,
-                         container_policy: ContainerPolicy | None = None) -> Embedded:
-    master = await start_master(host, master_port, db_url=db_url)
+                         container_policy: ContainerPolicy | None = None,
+                         limits: ServerLimits | None = None) -> Embedded:
+    """`limits` apply to each of the three listeners on its own (see api/serving.py)."""
+    master = await start_master(host, master_port, db_url=db_url, limits=limits)
     framework = agent = None
     try:
         framework = await start_framework(master.url, host, framework_port, db_url=db_url,
-                                          strategy=strategy)
+                                          strategy=strategy, limits=limits)
         agent = await start_agent(replace(agent_config, master=master.url), host=host,
                                   port=agent_port, allowed_volumes=allowed_volumes,
                                   allow_privileged=allow_privileged,
-                                  container_policy=container_policy)
+                                  container_policy=container_policy, limits=limits)
     except BaseException:
         if framework is not None:
             with contextlib.suppress(Exception):

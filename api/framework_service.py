@@ -4,6 +4,15 @@ Thin: REST requests, Mesos events, metering samples and clock ticks become event
 `framework.scheduler.CharmanderScheduler`; the commands that come back become Mesos calls.
 Writes go through one worker thread in batches (group commit): a submission is answered
 only once it is on disk, status updates are acknowledged only once their new state is.
+
+The store holds what is wanted, the core what is happening, and a write that fails must
+leave both as they were for the request that asked for it. So a request's desired-state
+change is written *ahead* of the core, never after: a submission before it is queued,
+a kill's (its prefix: submissions unwanted, instances killed) before the core is told and
+any KILL is sent, a reshuffle's mark before copies are replaced. If that write fails
+(StoreUnavailable: disk full, database down) the request answers 503 and the core never
+saw it. What the core changes afterwards (records, status updates) is kept and retried
+until the store takes it, so freeing the disk needs no restart.
 `start_framework(...)` runs it on an existing asyncio loop so `berth up` can share one.
 """
 
@@ -24,12 +33,12 @@ from aiohttp import web
 
 from api import mesos_json as mj
 from api.mesos_client import MesosSchedulerClient, NotSubscribed
-from api.serving import local_url, serve_app
+from api.serving import ServerLimits, local_url, serve_app
 from framework import commands as cmd
 from framework import events as ev
 from framework.records import TaskRecord
 from framework.scheduler import CharmanderScheduler
-from framework.store import FrameworkStore
+from framework.store import FrameworkStore, StoreUnavailable
 from offers.launch import LaunchSpec
 from offers.states import TaskState
 from offers.task import TaskSpec
@@ -38,7 +47,13 @@ log = structlog.get_logger("berth.framework")
 
 
 class _Writer:
-    """Batches writes onto one thread, in order; callers may await their batch's commit."""
+    """Batches writes onto one thread, in order; callers may await their batch's commit.
+
+    A batch the store cannot take (StoreUnavailable) fails its waiters; what belongs to a
+    request (submissions, kill prefixes, marks) is dropped, since the request is answered
+    503, while what mirrors the core's state (records, unwanted ids, the framework id) is
+    kept for the next batch and retried with backoff.
+    """
 
     def __init__(self, store: FrameworkStore) -> None:
         self.store = store
@@ -47,7 +62,11 @@ class _Writer:
         self._records: dict[str, TaskRecord] = {}
         self._unwanted: list[str] = []
         self._framework_id: str | None = None
+        self._killed_prefixes: list[str] = []
+        self._marks: dict[str, str] = {}
         self._waiters: list[asyncio.Future] = []
+        self._retry_in: float | None = None  # seconds, while kept state waits for the store
+        self.unavailable: str | None = None  # why the last write failed, until one succeeds
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self.batches = 0
@@ -61,10 +80,13 @@ class _Writer:
 
     def add(self, *, submission: tuple[str, TaskSpec, float] | None = None,
             records: list[TaskRecord] = (), unwanted: list[str] = (),
-            framework_id: str | None = None) -> asyncio.Future:
+            framework_id: str | None = None, killed_prefixes: list[str] = (),
+            marks: dict[str, str] | None = None) -> asyncio.Future:
         """Queue writes; the returned future resolves when they are committed."""
         if submission:
             self._subs.append(submission)
+        self._killed_prefixes.extend(killed_prefixes)
+        self._marks.update(marks or {})
         for record in records:
             self._records[record.task_id] = record
         self._unwanted.extend(unwanted)
@@ -78,14 +100,20 @@ class _Writer:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await self._wake.wait()
+            if self._retry_in is None:
+                await self._wake.wait()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._retry_in)
             self._wake.clear()
             subs, records, unwanted = self._subs, list(self._records.values()), self._unwanted
             framework_id, waiters = self._framework_id, self._waiters
+            prefixes, marks = self._killed_prefixes, self._marks
             self._subs, self._records, self._unwanted, self._waiters = [], {}, [], []
-            self._framework_id = None
+            self._framework_id, self._killed_prefixes, self._marks = None, [], {}
             write = functools.partial(self.store.write, submissions=subs, records=records,
-                                      unwanted=unwanted, framework_id=framework_id)
+                                      unwanted=unwanted, framework_id=framework_id,
+                                      killed_prefixes=prefixes, marks=marks)
             try:
                 if self.inline:
                     write()
@@ -93,7 +121,17 @@ class _Writer:
                     await loop.run_in_executor(self._pool, write)
                 self.batches += 1
                 error = None
-            except Exception as exc:  # the database is down: tell every waiter
+                if self.unavailable is not None:
+                    log.info("store_writable_again", was=self.unavailable)
+                self.unavailable, self._retry_in = None, None
+            except StoreUnavailable as exc:
+                if self.unavailable is None:
+                    log.error("store_unavailable", reason=exc.reason, submissions=len(subs),
+                              records=len(records))
+                self.unavailable = exc.reason
+                error = exc
+                self._keep(records, unwanted, framework_id)
+            except Exception as exc:  # not the disk: a bug; tell every waiter
                 log.error("store_write_failed", error=str(exc), submissions=len(subs))
                 error = exc
             for future in waiters:
@@ -102,6 +140,16 @@ class _Writer:
                         future.set_result(None)
                     else:
                         future.set_exception(error)
+
+    def _keep(self, records: list[TaskRecord], unwanted: list[str],
+              framework_id: str | None) -> None:
+        """Put back what mirrors the core's state, under anything newer, and retry later."""
+        for record in records:
+            self._records.setdefault(record.task_id, record)
+        self._unwanted[:0] = unwanted
+        self._framework_id = self._framework_id or framework_id
+        if self._records or self._unwanted or self._framework_id:
+            self._retry_in = min((self._retry_in or 0.25) * 2, 10.0)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -188,17 +236,25 @@ class FrameworkService:
         return task_id
 
     async def kill(self, prefix: str) -> list[str]:
-        """Kill every task instance whose id starts with `prefix`; the ids it matched."""
+        """Kill every task instance whose id starts with `prefix`; the ids it matched.
+
+        The kill is on disk before the core hears of it: StoreUnavailable means nothing
+        was killed and nothing changed."""
+        await self.writer.add(killed_prefixes=[prefix])
         matched: tuple[str, ...] = ()
         for command in self.apply(ev.KillRequested(prefix)):
             if isinstance(command, cmd.KillMatched):
                 matched = command.task_ids
-        await self._flush()
+        await self._settle()
         return list(matched)
 
     async def reshuffle(self) -> None:
+        """Replace running copies by usage. No desired state changes, but the store must
+        take a write first (a mark of when it was asked), so that a reshuffle is refused
+        rather than carried out unrecorded while the store is down."""
+        await self.writer.add(marks={"reshuffle_requested_at": repr(self.clock())})
         self.apply(ev.ReshuffleRequested())
-        await self._flush()
+        await self._settle()
 
     def observe_usage(self, task_id: str, cpus: float, mem: float) -> None:
         self.apply(ev.UsageObserved(task_id, cpus, mem))
@@ -240,6 +296,14 @@ class FrameworkService:
 
     async def _flush(self) -> None:
         await self.writer.add()
+
+    async def _settle(self) -> None:
+        """Wait for what a request changed to be written. Once its intent is on disk the
+        request has happened: records the store cannot take yet are kept and retried."""
+        try:
+            await self._flush()
+        except StoreUnavailable as exc:
+            log.warning("records_write_deferred", reason=exc.reason)
 
     def _call_for(self, command: cmd.Command) -> dict | None:
         framework_id = self.client.framework_id if self.client else None
@@ -390,6 +454,7 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                           *, db_url: str, strategy: str = "binpack", seed: int = 0,
                           tick_seconds: float = 1.0, usage_poll_seconds: float = 5.0,
                           clock: Callable[[], float] = time.time,
+                          limits: ServerLimits | None = None,
                           **core_options: Any) -> RunningFramework:
     """Open the store (migrating it), recover the core from it, subscribe, serve the REST
     API. Port 0 picks a free port."""
@@ -401,6 +466,6 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                                usage_poll_seconds=usage_poll_seconds, clock=clock)
     await service.start()
     app = build_charmander_app(service)
-    runner, bound = await serve_app(app, host, port)
+    runner, bound = await serve_app(app, host, port, limits=limits)
     log.info("framework_api_started", host=host, port=bound, strategy=strategy)
     return RunningFramework(service, runner, host, bound)

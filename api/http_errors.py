@@ -9,6 +9,7 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
+from framework.store import StoreUnavailable
 from offers.problems import FieldProblem, SpecError
 
 log = structlog.get_logger("berth.http")
@@ -47,6 +48,10 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
         response = error_response(exc.status, message, problems)
         if exc.status == 405 and "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
+        return response
+    except StoreUnavailable as exc:  # nothing was done; reads still work
+        response = error_response(503, str(exc))
+        response.headers["Retry-After"] = "5"
         return response
     except Exception:
         log.exception("unhandled_error", method=request.method, path=request.path)

@@ -24,7 +24,7 @@ from aiohttp import WSMsgType, web
 from api import mesos_json as mj
 from api.http_errors import error_response
 from api.master_metrics import MasterCollector, metrics_handler
-from api.serving import local_url, serve_app
+from api.serving import ServerLimits, local_url, serve_app
 from master import commands as C
 from master import events as E
 from master.core import Master
@@ -577,7 +577,8 @@ class RunningMaster:
 async def start_master(host: str = "127.0.0.1", port: int = 5050, *, db_url: str | None,
                        offer_timeout: float = 60.0, agent_timeout: float = 15.0,
                        clock: Callable[[], float] = time.time,
-                       tick_seconds: float = 0.25, **core_options: Any) -> RunningMaster:
+                       tick_seconds: float = 0.25, limits: ServerLimits | None = None,
+                       **core_options: Any) -> RunningMaster:
     """Open the store (migrating it), restore the core from it, serve. Port 0 picks one."""
     loop = asyncio.get_running_loop()
     store = await loop.run_in_executor(None, MasterStore, db_url) if db_url else None
@@ -586,7 +587,8 @@ async def start_master(host: str = "127.0.0.1", port: int = 5050, *, db_url: str
                   snapshot=snapshot, **core_options)
     service = MasterService(core, store, tick_seconds=tick_seconds)
     app = build_master_app(service)
-    runner, bound = await serve_app(app, host, port, shutdown_timeout=2.0)
+    runner, bound = await serve_app(app, host, port, limits=limits,
+                                    shutdown_timeout=2.0)
     service.master_info = mj.master_info(str(uuid.uuid4()), socket.gethostname(), bound)
     await service.start()
     log.info("master_started", host=host, port=bound, db=db_url and db_url.split("@")[-1],

@@ -14,6 +14,8 @@ import click
 import docker
 
 from api.agent_node import AgentService, start_agent
+from api.serving import ServerLimits, check_descriptor_budget, raise_descriptor_limit
+from cli.server_options import server_limit_options
 from executor.agent import AgentConfig
 from executor.capacity import parse_amounts, parse_resources
 from executor.container_spec import DEFAULT_PIDS_LIMIT, ContainerPolicy
@@ -108,9 +110,10 @@ def policy_options(command):
 @click.option("--data-dir", default=None, type=click.Path(),
               help="Where the agent keeps its id [~/.berth/agent-PORT].")
 @policy_options
+@server_limit_options()
 def agent_command(master, port, host, hostname, nodetype, attributes, resources, headroom,
                   allow_volume, allow_privileged, ignore_incumbent, data_dir, pids_limit,
-                  allow_new_privileges, cap_add) -> None:
+                  allow_new_privileges, cap_add, limits) -> None:
     """Run an agent: offer this node's spare capacity and run tasks as containers."""
     try:
         config = agent_config(master, hostname=hostname, nodetype=nodetype,
@@ -122,15 +125,19 @@ def agent_command(master, port, host, hostname, nodetype, attributes, resources,
         if not os.path.isabs(path):
             raise click.UsageError(f"--allow-volume: {path!r} is not an absolute path")
     policy = container_policy(pids_limit, allow_new_privileges, cap_add)
-    asyncio.run(_serve(config, host, port, tuple(allow_volume), allow_privileged, policy))
+    raise_descriptor_limit()
+    check_descriptor_budget(limits)
+    asyncio.run(_serve(config, host, port, tuple(allow_volume), allow_privileged, policy,
+                       limits))
 
 
 async def _serve(config: AgentConfig, host: str, port: int, allowed: tuple[str, ...],
-                 allow_privileged: bool, policy: ContainerPolicy) -> None:
+                 allow_privileged: bool, policy: ContainerPolicy,
+                 limits: ServerLimits | None = None) -> None:
     try:
         service = await start_agent(config, host=host, port=port, allowed_volumes=allowed,
                                     allow_privileged=allow_privileged,
-                                    container_policy=policy)
+                                    container_policy=policy, limits=limits)
     except docker.errors.DockerException as exc:
         raise click.ClickException(f"cannot reach the Docker engine: {exc}") from None
     except OSError as exc:

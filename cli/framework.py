@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from cli.server_options import server_limit_options
 from cli.signals import until_signalled
 
 STRATEGIES = ("binpack", "spread", "first-fit", "random", "intelligence")
@@ -28,18 +29,23 @@ def master_url(text: str) -> str:
 @click.option("--strategy", default="binpack", show_default=True,
               type=click.Choice(STRATEGIES), help="How pending tasks are placed on offers.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the random strategy.")
+@server_limit_options()
 def framework_command(master: str, host: str, port: int, db_url: str | None, data_dir: Path,
-                      strategy: str, seed: int) -> None:
+                      strategy: str, seed: int, limits) -> None:
     """Run the Charmander framework: its REST API, placing tasks on the master's offers."""
     from api.framework_service import start_framework
+    from api.serving import check_descriptor_budget, raise_descriptor_limit
     from framework.store import default_url
 
     url = db_url or default_url(data_dir)
 
+    raise_descriptor_limit()
+    check_descriptor_budget(limits)
+
     async def serve() -> None:
         try:
             running = await start_framework(master_url(master), host, port, db_url=url,
-                                            strategy=strategy, seed=seed)
+                                            strategy=strategy, seed=seed, limits=limits)
         except OSError as exc:
             raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
         click.echo(f"berth framework: REST API on {running.url}, master {master_url(master)}",

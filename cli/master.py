@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from cli.server_options import server_limit_options
 from cli.signals import until_signalled
 
 
@@ -23,17 +24,22 @@ from cli.signals import until_signalled
 @click.option("--agent-timeout", default=15.0, show_default=True,
               type=click.FloatRange(min=0.1),
               help="Seconds without a message before an agent is lost.")
+@server_limit_options(max_connections=1024)  # every agent and framework holds one open
 def master_command(host: str, port: int, db_url: str | None, data_dir: Path,
-                   offer_timeout: float, agent_timeout: float) -> None:
+                   offer_timeout: float, agent_timeout: float, limits) -> None:
     """Run the master: Mesos v1 scheduler API and the agent link on one port."""
     from api.master_app import start_master
+    from api.serving import check_descriptor_budget, raise_descriptor_limit
     from master.store import default_url
 
     url = db_url or default_url(data_dir)
 
+    raise_descriptor_limit()
+    check_descriptor_budget(limits)
+
     async def serve() -> None:
         running = await start_master(host, port, db_url=url, offer_timeout=offer_timeout,
-                                     agent_timeout=agent_timeout)
+                                     agent_timeout=agent_timeout, limits=limits)
         click.echo(f"berth master listening on {running.url} (db {url.split('@')[-1]})",
                    err=True)
         await until_signalled()

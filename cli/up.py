@@ -10,6 +10,7 @@ import click
 
 from cli.agent import policy_options
 from cli.framework import STRATEGIES
+from cli.server_options import server_limit_options
 from cli.signals import until_signalled
 
 
@@ -39,16 +40,18 @@ from cli.signals import until_signalled
 @click.option("--keep-tasks", is_flag=True,
               help="On Ctrl-C leave containers running; the next start adopts them.")
 @policy_options
+@server_limit_options()  # for each of the three listeners
 def up_command(data_dir: Path, db_url: str | None, host: str, port: int, master_port: int,
                agent_port: int, hostname: str | None, nodetype: str | None,
                attributes: str | None, resources: str | None, headroom: str | None,
                allow_volume: tuple[str, ...], allow_privileged: bool, ignore_incumbent: bool,
                strategy: str, keep_tasks: bool, pids_limit: int, allow_new_privileges: bool,
-               cap_add: tuple[str, ...]) -> None:
+               cap_add: tuple[str, ...], limits) -> None:
     """Run master, framework and one local agent together (SQLite under --data-dir)."""
     import docker
 
     from api.embedded import start_embedded
+    from api.serving import check_descriptor_budget, raise_descriptor_limit
     from cli.agent import DEFAULT_HEADROOM, agent_config, container_policy
     from framework.store import default_url
 
@@ -65,13 +68,15 @@ def up_command(data_dir: Path, db_url: str | None, host: str, port: int, master_
         raise click.UsageError(str(exc)) from None
     policy = container_policy(pids_limit, allow_new_privileges, cap_add)
     url = db_url or default_url(data_dir)
+    raise_descriptor_limit()
+    check_descriptor_budget(limits, limits, limits)  # master, framework, agent
 
     async def serve() -> None:
         try:
             running = await start_embedded(
                 config, db_url=url, host=host, master_port=master_port, framework_port=port,
                 agent_port=agent_port, strategy=strategy, allowed_volumes=allow_volume,
-                allow_privileged=allow_privileged, container_policy=policy)
+                allow_privileged=allow_privileged, container_policy=policy, limits=limits)
         except docker.errors.DockerException as exc:
             raise click.ClickException(f"cannot reach the Docker engine: {exc}") from None
         except OSError as exc:

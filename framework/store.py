@@ -14,18 +14,34 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event, select, update
+from sqlalchemy import create_engine, event, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from framework.events import TaskRecovered, TaskSubmitted
 from framework.models import InstanceRow, MetaRow, SubmissionRow
 from framework.records import TaskRecord
-from offers.states import TaskState
+from offers.states import TERMINAL, TaskState
 from offers.task import TaskSpec
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The states a kill no longer applies to (LOST may come back, so it is killed too).
+_DONE = sorted(str(s) for s in TERMINAL if s is not TaskState.LOST)
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be written now (disk full, read-only, database unreachable): the
+    write changed nothing and may succeed later. Not a bug, unlike other errors."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the framework's state store cannot be written: {reason}")
+        self.reason = reason
+
+
+def _reason(exc: OperationalError) -> str:
+    return str(getattr(exc, "orig", None) or exc).splitlines()[0]
 
 
 def default_url(data_dir: str | Path) -> str:
@@ -75,15 +91,28 @@ class FrameworkStore:
 
     def write(self, *, submissions: Sequence[tuple[str, TaskSpec, float]] = (),
               records: Sequence[TaskRecord] = (), unwanted: Iterable[str] = (),
-              framework_id: str | None = None) -> None:
+              framework_id: str | None = None, killed_prefixes: Sequence[str] = (),
+              marks: dict[str, str] | None = None) -> None:
         """Persist a batch in one transaction (the service's group commit).
 
         `submissions` are accepted tasks `(internal id, spec, created_at)`; `records` are
-        instance records to upsert; `unwanted` submission ids someone asked to kill.
+        instance records to upsert; `unwanted` submission ids someone asked to kill;
+        `killed_prefixes` a kill's desired state written ahead of it (every submission
+        and live instance whose id starts with one: unwanted, killed); `marks` meta
+        values. Raises StoreUnavailable when the database cannot take the write.
         """
         unwanted = list(unwanted)
-        if not (submissions or records or unwanted or framework_id):
+        if not (submissions or records or unwanted or framework_id or killed_prefixes
+                or marks):
             return
+        try:
+            self._write(submissions, records, unwanted, framework_id, killed_prefixes,
+                        marks or {})
+        except OperationalError as exc:  # the disk or the server, not the data
+            raise StoreUnavailable(_reason(exc)) from exc
+
+    def _write(self, submissions, records, unwanted, framework_id, killed_prefixes,
+               marks) -> None:
         with self.engine.begin() as conn:
             if submissions:
                 conn.execute(SubmissionRow.__table__.insert(), [
@@ -96,13 +125,25 @@ class FrameworkStore:
             for start in range(0, len(rows), 500):
                 stmt = self._insert(InstanceRow.__table__).values(rows[start:start + 500])
                 columns = {c: stmt.excluded[c] for c in rows[0] if c != "task_id"}
+                # A user's kill is never undone: a record written after a kill's
+                # write-ahead (but made before it) must not clear it.
+                columns["killed"] = or_(InstanceRow.__table__.c.killed,
+                                        stmt.excluded["killed"])
                 conn.execute(stmt.on_conflict_do_update(index_elements=["task_id"],
                                                         set_=columns))
+            for prefix in killed_prefixes:  # after the records, so they cannot undo it
+                conn.execute(update(SubmissionRow).where(
+                    SubmissionRow.id.startswith(prefix, autoescape=True),
+                    SubmissionRow.wanted.is_(True)).values(wanted=False))
+                conn.execute(update(InstanceRow).where(
+                    InstanceRow.task_id.startswith(prefix, autoescape=True),
+                    InstanceRow.state.not_in(_DONE)).values(killed=True))
             if framework_id:
-                stmt = self._insert(MetaRow.__table__).values(key="framework_id",
-                                                              value=framework_id)
+                marks = {**marks, "framework_id": framework_id}
+            for key, value in marks.items():
+                stmt = self._insert(MetaRow.__table__).values(key=key, value=value)
                 conn.execute(stmt.on_conflict_do_update(index_elements=["key"],
-                                                        set_={"value": framework_id}))
+                                                        set_={"value": value}))
 
     def add_submissions(self, items: Sequence[tuple[str, TaskSpec, float]]) -> None:
         self.write(submissions=items)

@@ -1,0 +1,47 @@
+"""The command-line options every berth server shares: its connection limits and timeouts
+(api/serving.py), and raising the descriptor limit before it listens."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from api.serving import DEFAULT_LIMITS, ServerLimits
+
+_NAMES = ("header_timeout", "body_timeout", "keepalive_timeout", "max_connections")
+
+
+def server_limit_options(max_connections: int = DEFAULT_LIMITS.max_connections
+                         ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add the limit options to a click command, which then gets `limits: ServerLimits`."""
+    seconds = click.FloatRange(min=0.001)
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> Any:
+            values = {name: kwargs.pop(name) for name in _NAMES}
+            return command(limits=ServerLimits(**values), **kwargs)
+
+        options = [
+            click.option("--header-timeout", default=DEFAULT_LIMITS.header_timeout,
+                         show_default=True, type=seconds,
+                         help="Seconds a client has to send a request's headers."),
+            click.option("--body-timeout", default=DEFAULT_LIMITS.body_timeout,
+                         show_default=True, type=seconds,
+                         help="Seconds a client has to send a request's body (else 408)."),
+            click.option("--keepalive-timeout", default=DEFAULT_LIMITS.keepalive_timeout,
+                         show_default=True, type=seconds,
+                         help="Seconds an idle keep-alive connection is kept open."),
+            click.option("--max-connections", default=max_connections, show_default=True,
+                         type=click.IntRange(min=1),
+                         help="Open connections per listener; beyond it the oldest idle "
+                              "one is closed, or a 503 if none is idle."),
+        ]
+        for option in reversed(options):
+            wrapper = option(wrapper)
+        return wrapper
+
+    return decorate
