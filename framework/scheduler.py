@@ -284,8 +284,11 @@ class CharmanderScheduler:
             return out  # stale or out-of-order news from the master: nothing changes
         now = self.clock()
         changes: dict[str, object] = {"state": e.state, "updated_at": now}
-        by_shutdown = (self.stopping and e.state in (S.KILLED, S.FAILED)
-                       and record.state is not S.KILLING and not record.killed)
+        # A container the shutdown stops (the agent may say KILLING first) ends "stopped by
+        # shutdown", unless someone had asked to kill it before.
+        by_shutdown = (self.stopping and e.state in (S.KILLING, S.KILLED, S.FAILED)
+                       and not record.killed and (record.state is not S.KILLING
+                                                  or record.reason == STOPPED_BY_SHUTDOWN))
         if by_shutdown:
             changes["reason"] = STOPPED_BY_SHUTDOWN
         elif e.reason is not None:
