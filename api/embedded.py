@@ -1,8 +1,9 @@
 """`berth up`: master, framework and one local agent in one asyncio loop, one database.
 
 Stopping it stops the agent's containers first (as `docker compose up` does on Ctrl-C),
-while master and framework still run so every task's end is recorded; with `keep_tasks`
-the containers keep running and the next start adopts them.
+while master and framework still run so every task's end is recorded, as stopped by the
+shutdown, not killed: the next start runs them again. With `keep_tasks` the containers
+keep running and the next start adopts them.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class Embedded:
     agent: AgentService
 
     async def stop(self, keep_tasks: bool = False, grace_seconds: float = 10.0) -> None:
+        # First, so that no container stopped below counts as killed and nothing is
+        # relaunched on the agent being stopped.
+        await self.framework.service.shutting_down()
         if not keep_tasks:
             await self._stop_containers(grace_seconds)
         await self.framework.stop()

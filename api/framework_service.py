@@ -198,8 +198,10 @@ class FrameworkService:
         recovered = await loop.run_in_executor(None, self.store.recover)
         for event in recovered:
             self.scheduler.handle(event)
-        self.scheduler.changed_records()  # what was just read needs no writing back
         self.writer.start()
+        # What was just read needs no writing back, but what recovery decided does (a
+        # stored spec that fails today's checks ends ERROR).
+        self._queue_writes()
         self._tasks.append(asyncio.create_task(self._ticker()))
         if self.master_url:
             self.client = MesosSchedulerClient(self.master_url, self._on_mesos_event,
@@ -281,18 +283,27 @@ class FrameworkService:
             call = self._call_for(command)
             if call is not None:
                 self._outbox.put_nowait((call, offers_at))
-        # A first instance still PENDING is rebuilt from its submission row on recovery.
-        records = [r for r in self.scheduler.changed_records()
-                   if r.state is not TaskState.PENDING or r.task_id != r.submission_id]
-        unwanted = self.scheduler.changed_unwanted()
-        if records or unwanted:
-            self.writer.add(records=records, unwanted=unwanted)
+        self._queue_writes()
         if isinstance(event, ev.TaskStatusChanged) and event.state is TaskState.RUNNING:
             record = self.scheduler.task(event.task_id)
             if (record is not None and before.get(event.task_id) is not TaskState.RUNNING
                     and record.launched_at is not None and record.running_at is not None):
                 self._observe("launch_latency", record.running_at - record.launched_at)
         return commands
+
+    def _queue_writes(self) -> None:
+        # A first instance still PENDING is rebuilt from its submission row on recovery.
+        records = [r for r in self.scheduler.changed_records()
+                   if r.state is not TaskState.PENDING or r.task_id != r.submission_id]
+        unwanted = self.scheduler.changed_unwanted()
+        if records or unwanted:
+            self.writer.add(records=records, unwanted=unwanted)
+
+    async def shutting_down(self) -> None:
+        """berth is stopping, not the user killing: what ends from now on is recorded as
+        stopped by the shutdown and runs again on the next start."""
+        self.apply(ev.ShutdownStarted())
+        await self._flush()
 
     async def _flush(self) -> None:
         await self.writer.add()
@@ -374,7 +385,7 @@ class FrameworkService:
             if view.message and view.reason and view.reason not in view.message:
                 reason = f"{view.message} ({view.reason})"
             self.apply(ev.TaskStatusChanged(view.task_id, view.state, reason, view.agent_id,
-                                            container_id=view.container_id))
+                                            container_id=view.container_id, code=view.reason))
             if view.uuid and self.client and self.client.framework_id:
                 ack = mj.acknowledge_call(self.client.framework_id, status)
                 done = self.writer.add()  # acknowledge only what is on disk

@@ -11,10 +11,15 @@ from offers.task import TaskSpec
 
 @dataclass(frozen=True)
 class TaskSubmitted:
-    """A task accepted by the REST API (already on disk). `task_id` is `<id>-<ns timestamp>`."""
+    """A task accepted by the REST API (already on disk). `task_id` is `<id>-<ns timestamp>`.
+
+    `invalid` says why a spec read back from the store fails today's checks (it was stored
+    before they existed): such a task is quarantined, ending `ERROR` with that reason.
+    """
 
     task_id: str
     spec: TaskSpec
+    invalid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,7 @@ class TaskRecovered:
     `submission_id` is the internal id the instance belongs to; `killed` says the user
     asked to kill this instance; `wanted` is the submission's desired state (False once
     someone asked to kill it). Launched instances are reconciled after SUBSCRIBED.
+    `invalid` as for TaskSubmitted.
     """
 
     task_id: str
@@ -39,6 +45,7 @@ class TaskRecovered:
     by_usage: bool = False
     wanted: bool = True
     launched_spec: TaskSpec | None = None
+    invalid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,10 @@ class OfferRescinded:
 
 @dataclass(frozen=True)
 class TaskStatusChanged:
-    """An UPDATE from the master about one task instance (a Mesos task id)."""
+    """An UPDATE from the master about one task instance (a Mesos task id).
+
+    `reason` is for people; `code` is the Mesos reason code (`REASON_TASK_INVALID`...),
+    which says whose fault an ERROR is."""
 
     task_id: str
     state: TaskState
@@ -70,6 +80,7 @@ class TaskStatusChanged:
     agent_id: str | None
     hostname: str | None = None
     container_id: str | None = None
+    code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,16 +110,23 @@ class UsageObserved:
 
 
 @dataclass(frozen=True)
+class ShutdownStarted:
+    """berth is stopping (SIGINT/SIGTERM), not the user: containers that end from now on
+    were stopped by the shutdown, and nothing is placed or relaunched until the next start.
+    No desired state changes: the next start runs again what should run."""
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time passed: retry timers and staging timeouts are checked against the clock."""
 
 
 Event = (TaskSubmitted | TaskRecovered | Subscribed | OffersReceived | OfferRescinded
          | TaskStatusChanged | AgentLost | KillRequested | ReshuffleRequested | UsageObserved
-         | Tick)
+         | ShutdownStarted | Tick)
 
 __all__ = [
     "AgentLost", "Event", "KillRequested", "OfferRescinded", "OffersReceived",
-    "ReshuffleRequested", "Subscribed", "TaskRecovered", "TaskStatusChanged", "TaskSubmitted",
-    "Tick", "UsageObserved",
+    "ReshuffleRequested", "ShutdownStarted", "Subscribed", "TaskRecovered",
+    "TaskStatusChanged", "TaskSubmitted", "Tick", "UsageObserved",
 ]

@@ -14,6 +14,16 @@ LAUNCHED = frozenset({TaskState.STAGING, TaskState.STARTING, TaskState.RUNNING,
                       TaskState.KILLING, TaskState.LOST})
 """States in which a container may exist on an agent: what reconciliation asks about."""
 
+SPEC_ERROR_CODES = frozenset({"REASON_TASK_INVALID"})
+"""Mesos reason codes of an ERROR that lies in the task's own spec (the master judged the
+TaskInfo itself invalid): the task is quarantined, never launched again."""
+
+STOPPED_BY_SHUTDOWN = "stopped: berth was shut down"
+"""The reason of an instance whose container berth stopped while shutting down. It is what
+recovery reads to queue the task again: stopping berth is not killing its tasks."""
+
+QUEUED_AFTER_SHUTDOWN = "queued again: berth was shut down while it ran"
+
 
 @dataclass(frozen=True)
 class TaskRecord:

@@ -9,6 +9,15 @@ It keeps the pending queue, places pending tasks on each batch of offers with th
   included; a second instance on one agent is killed.
 - none: placed once.
 
+A task whose launch fails for a reason in its own spec is quarantined: it ends `ERROR`
+with that reason and is not launched again (a singleton ending `ERROR` is not relaunched;
+a one-per-node task rejected as invalid by the master is placed nowhere any more, and one
+that fails on a node is retried there, backed off, `max_node_errors` times at most). A spec
+read back from the store that fails today's checks is quarantined the same way.
+
+Shutting berth down is not killing: what ends while it stops ends "stopped: berth was shut
+down", and the next start queues such tasks again.
+
 Reshuffle kills every running reshuffleable task (not one-per-node ones) and queues it
 again, to be placed with the `intelligence` strategy on its metered peak usage.
 """
@@ -25,7 +34,14 @@ import numpy as np
 
 from framework import commands as cmd
 from framework import events as ev
-from framework.records import LAUNCHED, LIVE, TaskRecord
+from framework.records import (
+    LAUNCHED,
+    LIVE,
+    QUEUED_AFTER_SHUTDOWN,
+    SPEC_ERROR_CODES,
+    STOPPED_BY_SHUTDOWN,
+    TaskRecord,
+)
 from offers import placement as placement_core
 from offers.cluster import ClusterState
 from offers.offer import Offer, OfferBatch, cluster_from_offers
@@ -59,6 +75,8 @@ class _Submission:
     live_on: dict[str, dict[str, None]] = field(default_factory=dict)  # agent id -> LIVE ids
     crowded: set[str] = field(default_factory=set)  # agent ids with more than one LIVE
     hosts: dict[str, int] = field(default_factory=dict)  # hostname -> HELD instances
+    quarantined: str | None = None  # why its spec cannot run: never launched again
+    errors_on: dict[str, int] = field(default_factory=dict)  # hostname -> ERRORs in a row
 
 
 class CharmanderScheduler:
@@ -67,7 +85,8 @@ class CharmanderScheduler:
     `clock` gives seconds (real or virtual); `refuse_seconds` is the decline filter for
     offers that were not used; failed SLA tasks are retried after `backoff_seconds`,
     doubling up to `max_backoff_seconds`; a launch with no status after
-    `staging_timeout` seconds is reconciled.
+    `staging_timeout` seconds is reconciled; a one-per-node task is given up on a node
+    after `max_node_errors` launches there in a row ended `ERROR`.
     """
 
     def __init__(
@@ -82,6 +101,7 @@ class CharmanderScheduler:
         max_backoff_seconds: float = 300.0,
         staging_timeout: float = 60.0,
         retain_finished: int = 10_000,
+        max_node_errors: int = 3,
     ) -> None:
         if clock is None:
             raise TypeError("CharmanderScheduler needs a clock: a callable returning seconds")
@@ -94,6 +114,8 @@ class CharmanderScheduler:
         self.max_backoff_seconds = max_backoff_seconds
         self.staging_timeout = staging_timeout
         self.retain_finished = retain_finished
+        self.max_node_errors = max_node_errors
+        self.stopping = False  # berth is shutting down: place nothing, relaunch nothing
         self.framework_id: str | None = None
         self._records: dict[str, TaskRecord] = {}
         self._subs: dict[str, _Submission] = {}
@@ -130,6 +152,7 @@ class CharmanderScheduler:
             ev.KillRequested: self._kill,
             ev.ReshuffleRequested: self._reshuffle,
             ev.UsageObserved: self._usage_observed,
+            ev.ShutdownStarted: self._shutdown,
             ev.Tick: self._tick,
         }
 
@@ -189,6 +212,8 @@ class CharmanderScheduler:
             return []  # a repeat (e.g. replayed from the store): already queued
         sub = self._add_submission(_Submission(e.task_id, e.spec, self.clock()))
         self._new_instance(sub, e.task_id)
+        if e.invalid:
+            self._quarantine(sub, e.invalid)
         return self._revive_if_needed()
 
     def _recovered(self, e: ev.TaskRecovered) -> list[cmd.Command]:
@@ -212,6 +237,8 @@ class CharmanderScheduler:
             self._agents[e.agent_id] = e.hostname
         if e.state.terminal:
             self._finished.append(e.task_id)
+        if e.invalid:
+            self._quarantine(sub, e.invalid)
         return self._revive_if_needed()
 
     def _subscribed(self, e: ev.Subscribed) -> list[cmd.Command]:
@@ -257,7 +284,14 @@ class CharmanderScheduler:
             return out  # stale or out-of-order news from the master: nothing changes
         now = self.clock()
         changes: dict[str, object] = {"state": e.state, "updated_at": now}
-        if e.reason is not None:
+        # A container the shutdown stops (the agent may say KILLING first) ends "stopped by
+        # shutdown", unless someone had asked to kill it before.
+        by_shutdown = (self.stopping and e.state in (S.KILLING, S.KILLED, S.FAILED)
+                       and not record.killed and (record.state is not S.KILLING
+                                                  or record.reason == STOPPED_BY_SHUTDOWN))
+        if by_shutdown:
+            changes["reason"] = STOPPED_BY_SHUTDOWN
+        elif e.reason is not None:
             changes["reason"] = e.reason
         elif e.state.terminal:
             keep = record.state is S.KILLING and record.reason
@@ -275,12 +309,17 @@ class CharmanderScheduler:
             changes["running_at"] = now
         record = self._replace(record, **changes)
         sub = self._subs[record.submission_id]
+        if self.stopping:
+            return out  # nothing is relaunched while berth stops; the next start decides
         if e.state is S.RUNNING:
             sub.failures = 0
+            sub.errors_on.pop(record.hostname or "", None)
         elif e.state in (S.FAILED, S.ERROR):
             sub.failures += 1
             if record.hostname:
                 sub.retry_after[record.hostname] = now + self._backoff(sub)
+        if e.state is S.ERROR:
+            out += self._after_error(sub, record, e.code)
         out += self._upkeep(sub, cause=record)
         if e.state.terminal and self._old_copy_stopped(sub):
             # The last copy a reshuffle replaced has stopped: ask for offers again now
@@ -317,12 +356,41 @@ class CharmanderScheduler:
         out.insert(0, cmd.KillMatched(e.prefix, tuple(matched)))
         return out + self._suppress_if_idle()
 
+    def _shutdown(self, e: ev.ShutdownStarted) -> list[cmd.Command]:
+        self.stopping = True
+        return []
+
+    def _after_error(self, sub: _Submission, record: TaskRecord,
+                     code: str | None) -> list[cmd.Command]:
+        """An instance could not be started. Its own spec's fault (the master says the
+        TaskInfo is invalid), or a singleton's: the task is quarantined, since launching the
+        same spec again fails the same way. A one-per-node task failing on one node (an
+        image missing there) says nothing of the others: that node is retried, backed off,
+        and given up after `max_node_errors` failures in a row."""
+        if code in SPEC_ERROR_CODES or sub.spec.sla is SLA.SINGLETON:
+            self._quarantine(sub, record.reason or _default_reason(S.ERROR))
+        elif sub.spec.sla is SLA.ONE_PER_NODE and record.hostname:
+            errors = sub.errors_on[record.hostname] = sub.errors_on.get(record.hostname, 0) + 1
+            if errors >= self.max_node_errors:
+                sub.retry_after[record.hostname] = float("inf")
+        return []
+
+    def _quarantine(self, sub: _Submission, reason: str) -> None:
+        """Launch this task no more: its waiting instances end ERROR with the reason.
+        Instances already running keep running (Docker took them); none replaces them."""
+        sub.quarantined = reason
+        self._daemons.pop(sub.id, None)
+        for task_id in list(sub.by_state.get(S.PENDING, ())):
+            self._replace(self._records[task_id], state=S.ERROR, reason=reason,
+                          updated_at=self.clock())
+
     def _reshuffle(self, e: ev.ReshuffleRequested) -> list[cmd.Command]:
         out: list[cmd.Command] = []
         for record in list(self._records.values()):
             sub = self._subs[record.submission_id]
             if (record.state is not S.RUNNING or not record.spec.reshuffleable
-                    or record.spec.sla is SLA.ONE_PER_NODE or not sub.wanted):
+                    or record.spec.sla is SLA.ONE_PER_NODE or not sub.wanted
+                    or sub.quarantined):
                 continue
             replacement = self._new_instance(sub, by_usage=True)
             out += self._kill_record(record, f"reshuffled: replaced by {replacement.task_id}")
@@ -351,7 +419,8 @@ class CharmanderScheduler:
         if stale:
             self._reconciling.update((task_id, now) for task_id, _ in stale)
             out.append(cmd.Reconcile(stale))
-        if self._suppressed and any(r.not_before <= now for r in self._pending_records()):
+        if (self._suppressed and not self.stopping
+                and any(r.not_before <= now for r in self._pending_records())):
             self._suppressed = False
             out.append(cmd.Revive())
         return out
@@ -362,6 +431,9 @@ class CharmanderScheduler:
         batch = OfferBatch.of(e.offers)
         if not len(batch):
             return []
+        if self.stopping:  # nothing starts while berth stops
+            self.counters["offers_declined"] += len(batch)
+            return [cmd.Decline(tuple(batch.ids), self.refuse_seconds)]
         self._rounds += 1
         self.counters["offers_received"] += len(batch)
         self._agents.update(zip(batch.agent_ids, batch.hostnames, strict=True))
@@ -520,7 +592,7 @@ class CharmanderScheduler:
 
     def _upkeep(self, sub: _Submission, cause: TaskRecord | None = None) -> list[cmd.Command]:
         """Bring one submission's instances back in line with its SLA."""
-        if not sub.wanted:
+        if not sub.wanted or sub.quarantined or self.stopping:
             return []
         if sub.spec.sla is SLA.ONE_PER_NODE:
             return self._upkeep_daemon(sub)
@@ -528,6 +600,11 @@ class CharmanderScheduler:
         instances = self._instances(sub)
         live = [r for r in instances if r.state in LIVE]
         pending = [r for r in instances if r.state is S.PENDING]
+        if not live and not pending and instances and _stopped_by_shutdown(instances[-1]):
+            # berth was stopped while this ran, not the task killed: run it again.
+            self._new_instance(sub, by_usage=instances[-1].by_usage,
+                               reason=QUEUED_AFTER_SHUTDOWN)
+            return out
         if sub.spec.sla is SLA.SINGLETON:
             if len(live) > 1:  # a lost instance came back: keep the newest launch
                 keep = max(live, key=self._newest_first_key(sub))
@@ -566,7 +643,9 @@ class CharmanderScheduler:
                         record, f"second instance on agent {record.agent_id}; "
                                 f"{keep.task_id} stays")
         if not any(sub.by_state.get(state) for state in OPEN):
-            self._new_instance(sub)
+            instances = self._instances(sub)
+            again = bool(instances) and _stopped_by_shutdown(instances[-1])
+            self._new_instance(sub, reason=QUEUED_AFTER_SHUTDOWN if again else None)
         return out
 
     def _newest_first_key(self, sub: _Submission) -> Callable[[TaskRecord], tuple[float, int]]:
@@ -581,13 +660,15 @@ class CharmanderScheduler:
     # -- record keeping -------------------------------------------------------------------
 
     def _new_instance(self, sub: _Submission, task_id: str | None = None, *,
-                      by_usage: bool = False, not_before: float = 0.0) -> TaskRecord:
+                      by_usage: bool = False, not_before: float = 0.0,
+                      reason: str | None = None) -> TaskRecord:
         if task_id is None:
             task_id = f"{sub.id}.{sub.next_instance}"
             sub.next_instance += 1
         now = self.clock()
-        reason = (f"retrying after a failure, not before t={not_before:.0f}"
-                  if not_before > now else WAITING)
+        if reason is None:
+            reason = (f"retrying after a failure, not before t={not_before:.0f}"
+                      if not_before > now else WAITING)
         record = TaskRecord(task_id=task_id, submission_id=sub.id, spec=sub.spec,
                             state=S.PENDING, created_at=now, reason=reason, by_usage=by_usage,
                             not_before=not_before, updated_at=now)
@@ -790,6 +871,11 @@ def _discard(index: dict, key: object, task_id: str) -> None:
         bucket.pop(task_id, None)
         if not bucket:
             del index[key]
+
+
+def _stopped_by_shutdown(record: TaskRecord) -> bool:
+    return (record.state in (S.KILLED, S.FAILED) and not record.killed
+            and record.reason == STOPPED_BY_SHUTDOWN)
 
 
 def _default_reason(state: TaskState) -> str:

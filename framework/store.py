@@ -23,8 +23,9 @@ from sqlalchemy.exc import OperationalError
 from framework.events import TaskRecovered, TaskSubmitted
 from framework.models import InstanceRow, MetaRow, SubmissionRow
 from framework.records import TaskRecord
+from offers.problems import SpecError
 from offers.states import TERMINAL, TaskState
-from offers.task import TaskSpec
+from offers.task import STORED, TaskSpec, parse_stored_task
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The states a kill no longer applies to (LOST may come back, so it is killed too).
@@ -168,7 +169,9 @@ class FrameworkStore:
         """Everything on disk as events for a fresh scheduler, oldest first.
 
         A submission with no instance yet (accepted, then the process stopped) comes back
-        as TaskSubmitted, so it is queued again: a 202 is never lost.
+        as TaskSubmitted, so it is queued again: a 202 is never lost. A spec that fails
+        today's checks (stored before they existed) comes back with `invalid` saying why,
+        to be quarantined; it never stops the recovery of the others.
         """
         with self.engine.connect() as conn:
             subs = conn.execute(select(SubmissionRow).order_by(
@@ -180,11 +183,11 @@ class FrameworkStore:
             by_sub.setdefault(row.submission_id, []).append(row)
         out: list[TaskSubmitted | TaskRecovered] = []
         for sub in subs:
-            spec = TaskSpec.model_validate(sub.spec)
+            spec, invalid = _stored_spec(sub.spec, sub.id)
             rows = by_sub.get(sub.id, [])
             if not rows:
                 if sub.wanted:
-                    out.append(TaskSubmitted(sub.id, spec))
+                    out.append(TaskSubmitted(sub.id, spec, invalid=invalid))
                 continue
             for row in rows:
                 out.append(TaskRecovered(
@@ -192,10 +195,31 @@ class FrameworkStore:
                     state=TaskState(row.state), created_at=row.created_at,
                     agent_id=row.agent_id, hostname=row.hostname,
                     container_id=row.container_id, reason=row.reason, killed=row.killed,
-                    by_usage=row.by_usage, wanted=sub.wanted,
-                    launched_spec=(TaskSpec.model_validate(row.launched_spec)
-                                   if row.launched_spec else None)))
+                    by_usage=row.by_usage, wanted=sub.wanted, invalid=invalid,
+                    launched_spec=_launched_spec(row.launched_spec)))
         return out
+
+
+def _stored_spec(data: dict, submission_id: str) -> tuple[TaskSpec, str | None]:
+    """A stored spec and, if it fails today's checks, why (as an ERROR reason)."""
+    try:
+        spec, problems = parse_stored_task(data)
+    except SpecError as exc:  # never valid: keep what can be shown
+        problems = exc.problems
+        spec = TaskSpec.model_construct(id=str(data.get("id") or submission_id),
+                                        dockerimage=str(data.get("dockerimage") or "?"))
+    if not problems:
+        return spec, None
+    return spec, "the spec fails today's checks: " + "; ".join(str(p) for p in problems)
+
+
+def _launched_spec(data: dict | None) -> TaskSpec | None:
+    if not data:
+        return None
+    try:
+        return TaskSpec.model_validate(data, context=STORED)
+    except ValueError:
+        return None
 
 
 def _row(record: TaskRecord) -> dict:

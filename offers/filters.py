@@ -32,17 +32,23 @@ def fit_counts(free: np.ndarray, demand: np.ndarray) -> np.ndarray:
 def fit_matrix(free: np.ndarray, demands: np.ndarray) -> np.ndarray:
     """`fit_counts` for many demands at once: row c of the [C, N] result is how many tasks
     of demand c each node can hold (resources a demand does not need do not limit it)."""
-    need = demands > 0
+    need = demands > 0  # (NaN is not > 0: a NaN demand limits nothing, like 0)
     least = np.full((demands.shape[0], free.shape[0]), np.inf)
-    for r in range(demands.shape[1]):  # resource by resource: contiguous [C, N] arrays
-        rows = np.flatnonzero(need[:, r])
-        if rows.size:
-            per = (free[:, r] + EPSILON)[None, :] / demands[rows, r][:, None]
-            least[rows] = np.minimum(least[rows], per)
+    # A tiny demand (5e-324 MiB) or a huge free amount makes the quotient infinite; that is
+    # fine here, since it is clipped below before becoming an integer.
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        for r in range(demands.shape[1]):  # resource by resource: contiguous [C, N] arrays
+            rows = np.flatnonzero(need[:, r])
+            if rows.size:
+                per = (free[:, r] + EPSILON)[None, :] / demands[rows, r][:, None]
+                least[rows] = np.minimum(least[rows], per)
     counts = np.floor(least)
-    counts = np.maximum(counts, 0.0, out=counts)
-    counts[~need.any(axis=1)] = 0.0
-    counts = counts.astype(np.int64)
+    # Clip before casting: an infinite or huge float cast to int64 is INT64_MIN, a negative
+    # count that numpy refuses to repeat by. No node holds more than UNBOUNDED tasks, and a
+    # NaN (free NaN) holds none.
+    counts = np.nan_to_num(counts, nan=0.0, posinf=float(UNBOUNDED), neginf=0.0, copy=False)
+    counts = np.clip(counts, 0.0, float(UNBOUNDED), out=counts).astype(np.int64)
+    counts = np.minimum(counts, UNBOUNDED, out=counts)  # float(UNBOUNDED) rounds up
     counts[~need.any(axis=1)] = UNBOUNDED
     return counts
 

@@ -20,15 +20,15 @@ from offers.cluster import ClusterState
 from offers.filters import PortBook, fit_counts, fit_matrix, nodetype_mask
 from offers.reasons import Reason, ReasonBook, explain_unplaced, node_shortfall
 from offers.strategies import STRATEGIES, FillContext, binpack_one
-from offers.task import SLA, TaskSpec
+from offers.task import MIN_CPUS, MIN_MEM_MIB, SLA, TaskSpec
 
 # Fit counts of all classes on all nodes are kept as one matrix up to this many cells
 # (classes x nodes); beyond, they are worked out per class.
 FIT_MATRIX_CELLS = 1 << 20
 
-# Floors for usage-based sizes: a task that was idle when metered still needs something.
-MIN_CPUS = 0.01
-MIN_MEM = 4.0
+# Floors for usage-based sizes: a task that was idle when metered still needs something,
+# and no less than a task may ask for (offers.task).
+MIN_MEM = MIN_MEM_MIB
 
 
 @dataclass(frozen=True)
@@ -271,7 +271,9 @@ def place(
             chosen = np.array([node] if node >= 0 else [], dtype=np.int64)
             counts = np.ones(chosen.size, dtype=np.int64)
         else:
-            caps = np.where(mask, fit, 0)
+            # No node needs room for more than the whole class: capped so, the strategies'
+            # sums stay small even when a tiny demand makes a node's fit unbounded.
+            caps = np.minimum(np.where(mask, fit, 0), len(members))
             if cls.ports:
                 caps = np.minimum(caps, 1)  # a host port can be given once per node
             ctx = FillContext(demand, inverse if balancing else None, utilization, target,

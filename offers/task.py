@@ -12,16 +12,18 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from offers.problems import SpecError, problems_from
+from offers.problems import FieldProblem, SpecError, problems_from
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MAX_ID_LENGTH = 128  # Docker allows longer names; the internal id adds 20 characters.
@@ -30,6 +32,20 @@ MAX_ID_LENGTH = 128  # Docker allows longer names; the internal id adds 20 chara
 MAX_CPUS = 4096.0
 MAX_MEM_MIB = 64 * 1024 * 1024  # 64 TiB
 MAX_DISK_MIB = 1024 * 1024 * 1024  # 1 EiB
+
+# Lower bounds Docker can honour: it refuses a CPU quota below 0.01 cores, and a TaskInfo
+# carries six decimals, so a smaller size reaches the master as 0. Memory below 4 MiB runs
+# nothing (Docker itself raises a limit to 6 MiB, which the agent does). Disk is optional
+# (0: no disk asked for); given, it is at least 1 MiB, the unit every backend counts in.
+# Each also keeps the placement core's arithmetic in range (free / demand stays finite).
+MIN_CPUS = 0.01
+MIN_MEM_MIB = 4.0
+MIN_DISK_MIB = 1.0
+
+# Validation context for specs read back from a store: checks added after they may have
+# been stored (the minimum sizes, NUL bytes) are skipped, so that such a spec can still be
+# shown and quarantined (see `parse_stored_task`) instead of stopping recovery.
+STORED = {"stored": True}
 
 DEFAULT_CPUS = 0.1  # Nomad's default is 100 MHz; Charmander's examples often give none.
 DEFAULT_MEM = 128.0  # Marathon's default.
@@ -65,6 +81,17 @@ def _number(value: Any) -> Any:
 def _finite(value: float) -> float:
     if not math.isfinite(value):
         raise ValueError("must be a finite number")
+    return value
+
+
+def _stored(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("stored"))
+
+
+def _no_nul(value: str, info: ValidationInfo) -> str:
+    """NUL ends a C string: Docker and the kernel would see something else than was asked."""
+    if "\x00" in value and not _stored(info):
+        raise ValueError("must not contain NUL (\\x00) bytes")
     return value
 
 
@@ -104,7 +131,7 @@ def normalize_id(value: str) -> str:
 
 Number = Annotated[float, BeforeValidator(_number)]
 Port = Annotated[int, BeforeValidator(_port), Field(ge=1, le=65535)]
-Text = Annotated[str, BeforeValidator(_text)]
+Text = Annotated[str, BeforeValidator(_text), AfterValidator(_no_nul)]
 
 
 class PortMapping(BaseModel):
@@ -145,12 +172,13 @@ class TaskSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     id: str
-    dockerimage: str = Field(min_length=1, max_length=512)
+    dockerimage: Annotated[str, AfterValidator(_no_nul)] = Field(min_length=1, max_length=512)
     mem: Number = Field(DEFAULT_MEM, gt=0, le=MAX_MEM_MIB)
     cpus: Number = Field(DEFAULT_CPUS, gt=0, le=MAX_CPUS)
     disk: Number = Field(0.0, ge=0, le=MAX_DISK_MIB)
     sla: SLA | None = None
-    nodetype: str | None = Field(None, min_length=1, max_length=64)
+    nodetype: Annotated[str, AfterValidator(_no_nul)] | None = Field(
+        None, min_length=1, max_length=64)
     notmetered: bool = False
     # The seed's field list spells it "reshuffeable"; both spellings are accepted.
     reshuffleable: bool = Field(False, validation_alias="reshuffleable")
@@ -182,6 +210,23 @@ class TaskSpec(BaseModel):
             raise ValueError(f"{image!r} is not an image name (it contains white space)")
         return image
 
+    @field_validator("mem", "cpus", "disk", mode="before")
+    @classmethod
+    def _below_minimum(cls, value: Any, info: ValidationInfo) -> Any:
+        """Sizes too small to run are refused by name before anything else is said of them
+        (a `mem` of 0 is "at least 4 MiB", not "greater than 0")."""
+        size = _number(value)
+        if isinstance(size, int | float) and not _stored(info):
+            if info.field_name == "cpus" and size < MIN_CPUS:
+                raise ValueError(f"must be at least {MIN_CPUS:g} cores (Docker cannot "
+                                 f"run a container on less), not {size:g}")
+            if info.field_name == "mem" and size < MIN_MEM_MIB:
+                raise ValueError(f"must be at least {MIN_MEM_MIB:g} MiB (no container "
+                                 f"runs in less), not {size:g}")
+            if info.field_name == "disk" and 0 < size < MIN_DISK_MIB:
+                raise ValueError(f"must be 0 or at least {MIN_DISK_MIB:g} MiB, not {size:g}")
+        return size
+
     @field_validator("mem", "cpus", "disk")
     @classmethod
     def _finite_sizes(cls, value: float) -> float:
@@ -189,9 +234,12 @@ class TaskSpec(BaseModel):
 
     @field_validator("env")
     @classmethod
-    def _env_names(cls, env: dict[str, str]) -> dict[str, str]:
+    def _env_names(cls, env: dict[str, str], info: ValidationInfo) -> dict[str, str]:
         for name in env:
-            if not name or "=" in name or "\x00" in name:
+            if "\x00" in name and not _stored(info):
+                raise ValueError(f"{name!r} is not an environment variable name (it "
+                                 "contains NUL)")
+            if not name or "=" in name:
                 raise ValueError(f"{name!r} is not an environment variable name")
         return env
 
@@ -246,7 +294,22 @@ def parse_task(data: Any) -> TaskSpec:
         raise SpecError(problems_from(exc)) from None
 
 
-def _problem(field: str, problem: str):
-    from offers.problems import FieldProblem
+def parse_stored_task(data: Any) -> tuple[TaskSpec, list[FieldProblem]]:
+    """A spec read back from a store: the spec and what today's validation says against it.
 
+    A spec stored before a check was added (a `cpus` of 0.0000001) still comes back, so
+    the task can be listed and ended `ERROR` with the problems as its reason; only a spec
+    that was never valid raises SpecError.
+    """
+    try:
+        return TaskSpec.model_validate(data), []
+    except ValidationError as exc:
+        problems = problems_from(exc)
+    try:
+        return TaskSpec.model_validate(data, context=STORED), problems
+    except ValidationError as exc:
+        raise SpecError(problems_from(exc)) from None
+
+
+def _problem(field: str, problem: str) -> FieldProblem:
     return FieldProblem(field, problem)

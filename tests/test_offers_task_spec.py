@@ -55,8 +55,21 @@ def _base(**fields):
 
 
 @pytest.mark.parametrize(("data", "field", "words"), [
-    (_base(mem="0"), "mem", "greater than 0"),
-    (_base(mem=-5), "mem", "greater than 0"),
+    (_base(mem="0"), "mem", "at least 4"),
+    (_base(mem=-5), "mem", "at least 4"),
+    # Sizes Docker cannot honour (and that round to 0 in a TaskInfo's six decimals).
+    (_base(cpus="0.0000001"), "cpus", "at least 0.01"),
+    (_base(cpus=0.009), "cpus", "at least 0.01"),
+    (_base(mem="5e-324"), "mem", "at least 4"),
+    (_base(mem=3.9), "mem", "at least 4"),
+    (_base(disk="5e-324"), "disk", "0 or at least 1"),
+    (_base(disk=0.5), "disk", "0 or at least 1"),
+    (_base(id="a\x00b"), "id", "container name"),
+    (_base(dockerimage="img\x00"), "dockerimage", "NUL"),
+    (_base(nodetype="lab\x00"), "nodetype", "NUL"),
+    (_base(arguments=["--vm", "1\x00"]), "arguments[1]", "NUL"),
+    (_base(env={"A\x00": "1"}), "env", "NUL"),
+    (_base(env={"A": "x\x00y"}), "env.A", "NUL"),
     (_base(cpus="nan"), "cpus", "finite"),
     (_base(mem=float("inf")), "mem", "finite"),
     (_base(mem=1e15), "mem", "less than or equal"),
@@ -109,3 +122,9 @@ def test_every_problem_is_reported_not_just_the_first():
     with pytest.raises(SpecError) as caught:
         parse_task({"id": "", "dockerimage": "", "mem": -1, "sla": "x"})
     assert {p.field for p in caught.value.problems} == {"id", "dockerimage", "mem", "sla"}
+
+
+def test_the_smallest_sizes_docker_honours_are_accepted():
+    spec = parse_task(_base(cpus="0.01", mem="4", disk="1"))
+    assert spec.demand() == (0.01, 4.0, 1.0)
+    assert parse_task(_base(disk=0)).disk == 0.0

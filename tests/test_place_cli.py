@@ -54,7 +54,7 @@ def test_place_writes_one_line_per_instance_and_prints_a_summary(tmp_path):
 
 @pytest.mark.parametrize(("tasks", "cluster", "expected"), [
     (TASKS[:1] + ['{"id": "x", "dockerimage": "y", "mem": -3}'], CLUSTER,
-     "t.jsonl:2: mem: Input should be greater than 0"),
+     "t.jsonl:2: mem: must be at least 4 MiB"),
     (TASKS[:2] + ['{"id": "x", "dockerimage": "y"'], CLUSTER, "t.jsonl:3: not valid JSON"),
     (TASKS[:1] + ['{"id": "x", "dockerimage": "y", "networkmode": "host", '
                   '"ports": [{"host_port": 1, "container_port": 2}]}'], CLUSTER,
