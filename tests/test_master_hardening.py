@@ -292,3 +292,27 @@ async def test_a_full_disk_answers_503_does_nothing_and_recovers_without_restart
         await agent.close()
         await master.stop()
         await asyncio.sleep(0)
+
+
+async def test_a_status_the_full_disk_cannot_take_closes_the_agent_link(tmp_path, small_disk):
+    master = await start_test_master(tmp_path, db_url=f"sqlite:///{small_disk / 'berth.db'}")
+    fw = await SchedulerClient.subscribe(master.url, "diskful")
+    agent = await FakeAgent.register(master.url, "node-1")
+    try:
+        offer = _offer_id(await fw.next_event("OFFERS"))
+        await fw.accept([offer], [docker_task_info("t1", agent.agent_id)])
+        await agent.next_message("LAUNCH")
+        _fill(small_disk)
+        await agent.status("t1", "FAILED", exit_code=3)
+        # Not recorded, so the agent is told to register again rather than be forgotten.
+        await wait_for(lambda: agent.ws.closed, what="the agent link closed")
+        assert agent.ws.close_code == 4002
+        _, state = await _get(f"{master.url}/state")
+        assert [(t["id"], t["state"]) for t in state["tasks"]] == [("t1", "STAGING")]
+        (small_disk / "filler").unlink()
+        back = await FakeAgent.register(master.url, "node-1", agent_id=agent.agent_id)
+        await back.close()
+    finally:
+        await fw.close()
+        await agent.close()
+        await master.stop()
