@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import socket
 import sys
 import time
@@ -24,6 +25,7 @@ from typing import Any
 
 import structlog
 from aiohttp import WSMsgType, web
+from sqlalchemy.exc import OperationalError
 
 from api import mesos_json as mj
 from api.http_errors import error_response
@@ -157,7 +159,12 @@ class MasterService:
             await asyncio.sleep(self.tick_seconds)
             try:
                 while self._closed_streams:  # disconnects the store could not take then
-                    await self.submit(self._closed_streams[0])
+                    try:
+                        await self.submit(self._closed_streams[0])
+                    except StoreUnwritable:
+                        raise
+                    except Exception:
+                        log.exception("stream_close_failed")
                     self._closed_streams.pop(0)
                 await self.submit(E.Tick())
             except StoreUnwritable:
@@ -181,7 +188,7 @@ class MasterService:
                     try:
                         await asyncio.get_running_loop().run_in_executor(
                             self._db, self.store.apply, cmds)
-                    except Exception as exc:
+                    except (OperationalError, OSError) as exc:  # disk full, I/O, link down
                         raise self._store_failed(exc) from exc
                     self._store_ok()
             except BaseException:
@@ -195,7 +202,7 @@ class MasterService:
 
     def _store_failed(self, exc: Exception) -> StoreUnwritable:
         failure = StoreUnwritable(exc)
-        if self.store_error is None:  # once per outage, with the traceback
+        if self.store_error is None and not self._stopping:  # once per outage, traceback
             log.exception("store_unwritable", error=str(failure))
         self.store_error = str(failure)
         return failure
@@ -630,17 +637,27 @@ def _agent_message(agent_id: str, data: Any) -> object | None:
                                                    "state")]) from None
         if not isinstance(data.get("task_id"), str):
             raise SpecError([FieldProblem("task_id", "is required")])
+        texts = {}
+        for name in ("reason", "message", "container_id"):
+            value = data.get(name)
+            if value is not None and not isinstance(value, str):
+                raise SpecError([FieldProblem(name, "must be a string or null")])
+            texts[name] = value
         exit_code = data.get("exit_code")
-        return E.AgentStatus(agent_id, data["task_id"], state, data.get("reason"),
-                             data.get("message"), data.get("container_id"),
-                             exit_code if isinstance(exit_code, int) else None)
+        if isinstance(exit_code, bool) or not isinstance(exit_code, int) \
+                or not -2**31 <= exit_code < 2**31:  # what a process can exit with, and fits
+            exit_code = None
+        return E.AgentStatus(agent_id, data["task_id"], state, texts["reason"],
+                             texts["message"], texts["container_id"], exit_code)
     if kind == "METERING":
         samples = []
         for i, s in enumerate(data.get("samples") or []):
             try:
-                samples.append(E.MeteringSample(str(s["task_id"]), float(s["t"]),
-                                                float(s["cpus"]), float(s["mem"])))
-            except (KeyError, TypeError, ValueError):
+                t, cpus, mem = (float(s[k]) for k in ("t", "cpus", "mem"))
+                if not all(math.isfinite(x) for x in (t, cpus, mem)):
+                    raise ValueError("not finite")
+                samples.append(E.MeteringSample(str(s["task_id"]), t, cpus, mem))
+            except (KeyError, TypeError, ValueError, OverflowError):
                 raise SpecError([FieldProblem(f"samples[{i}]",
                                               "needs task_id, t, cpus, mem")]) from None
         return E.AgentMetering(agent_id, tuple(samples))

@@ -164,6 +164,29 @@ async def test_deep_json_on_the_agent_link_is_answered_and_the_link_stays(master
         await agent.close()
 
 
+async def test_odd_values_on_the_agent_link_are_refused_by_field_not_taken_for_a_bad_disk(
+        master):
+    fw = await SchedulerClient.subscribe(master.url, "odd")
+    agent = await FakeAgent.register(master.url, "node-1")
+    try:
+        offer = _offer_id(await fw.next_event("OFFERS"))
+        await fw.accept([offer], [docker_task_info("t1", agent.agent_id)])
+        await agent.next_message("LAUNCH")
+        await agent.status("t1", "RUNNING", message={"not": "text"})
+        assert "message" in (await agent.next_message("ERROR"))["message"]
+        await agent.send_str('{"type": "METERING", "samples": [{"task_id": "t1", "t": '
+                             + "1" + "0" * 4000 + ', "cpus": 1, "mem": 1}]}')
+        assert "samples[0]" in (await agent.next_message("ERROR"))["message"]
+        await agent.status("t1", "FAILED", exit_code=10**30)
+        failed = await fw.next_update("t1", "TASK_FAILED")
+        assert "labels" not in failed  # no exit code that does not fit one
+        _, health = await _get(f"{master.url}/health")
+        assert health["store"]["writable"] is True
+    finally:
+        await fw.close()
+        await agent.close()
+
+
 # -- frameworks do not pile up ----------------------------------------------------------------
 
 
@@ -315,4 +338,26 @@ async def test_a_status_the_full_disk_cannot_take_closes_the_agent_link(tmp_path
     finally:
         await fw.close()
         await agent.close()
+        await master.stop()
+
+
+async def test_a_framework_that_leaves_while_the_disk_is_full_is_removed_once_it_has_room(
+        tmp_path, small_disk):
+    master = await start_test_master(tmp_path, db_url=f"sqlite:///{small_disk / 'berth.db'}")
+    try:
+        fw = await SchedulerClient.subscribe(master.url, "brief", failover_timeout=0)
+        _fill(small_disk)
+        await fw.close()
+
+        async def store_failed():
+            _, health = await _get(f"{master.url}/health")
+            return not health["store"]["writable"]
+        await wait_for(store_failed, what="the removal to fail on the full disk")
+        (small_disk / "filler").unlink()
+
+        async def removed():
+            _, state = await _get(f"{master.url}/state")
+            return [f["removed"] for f in state["frameworks"]] == [True]
+        await wait_for(removed, what="the framework removed once the disk has room")
+    finally:
         await master.stop()
