@@ -3,6 +3,9 @@
 Thin: each request or agent message becomes an event for `master.core.Master`; the
 commands that come back are persisted (on one worker thread, in order) and then sent.
 `start_master(...)` runs it on an existing asyncio loop so `berth up` can share one.
+
+Persist before act: events are handled one at a time, and an event whose commands could
+not be written is rolled back in the core and answered 503; nothing of it is sent.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -20,6 +25,7 @@ from typing import Any
 
 import structlog
 from aiohttp import WSMsgType, web
+from sqlalchemy.exc import OperationalError
 
 from api import mesos_json as mj
 from api.http_errors import error_response
@@ -27,7 +33,7 @@ from api.master_metrics import MasterCollector, metrics_handler
 from api.serving import ServerLimits, local_url, serve_app
 from master import commands as C
 from master import events as E
-from master.core import Master
+from master.core import DEFAULT_MAX_FRAMEWORKS, Master
 from master.resources import Resources
 from master.store import MasterStore
 from offers.problems import FieldProblem, SpecError
@@ -36,6 +42,40 @@ from offers.states import TaskState
 log = structlog.get_logger("berth.master")
 
 JSON = "application/json"
+
+
+class StoreUnwritable(Exception):
+    """The state store refused a write: the event that needed it was taken back."""
+
+    def __init__(self, error: BaseException):
+        self.error = error
+        cause = getattr(error, "orig", None) or error  # SQLAlchemy wraps the driver's error
+        super().__init__(f"the master's state store cannot be written: {cause}")
+
+
+def _store_unwritable(exc: StoreUnwritable) -> web.Response:
+    return error_response(503, str(exc))
+
+
+def loads(raw: bytes | str) -> Any:
+    """`json.loads` whose every failure is a ValueError naming the problem (so a 400, never
+    a 500): bytes that are not UTF-8, nesting deeper than Python recurses, integers longer
+    than Python converts. (The master's own reader; the REST API has api/json_body.py.)"""
+    try:
+        return json.loads(raw or b"null")
+    except RecursionError:
+        raise ValueError("JSON nested too deeply: the master reads at most a few hundred "
+                         "levels of arrays and objects") from None
+    except ValueError as exc:
+        if "integer string conversion" in str(exc):
+            raise ValueError(f"a number has more digits than the master reads (at most "
+                             f"{sys.get_int_max_str_digits()} digits)") from None
+        raise
+
+
+def _bad_json(exc: ValueError) -> web.Response:
+    return error_response(400, f"body is not JSON the master can read: {exc}",
+                          [FieldProblem("body", str(exc))])
 
 
 def _spec_error(exc: SpecError, prefix: str = "") -> web.Response:
@@ -71,11 +111,16 @@ class MasterService:
         self.tick_seconds = tick_seconds
         self.allocation_delay = allocation_delay
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="berth-master-db")
+        # One event at a time, persisted before the next is handled: the core never runs
+        # ahead of the store, so a failed write can be taken back exactly.
+        self._one_at_a_time = asyncio.Lock()
+        self.store_error: str | None = None  # why the store cannot be written, if it cannot
+        self._closed_streams: list[E.StreamClosed] = []  # to record once the store can
+        self._stopping = False
         self._streams: dict[str, _FrameworkStream] = {}  # stream id -> stream
         self._framework_stream: dict[str, _FrameworkStream] = {}  # framework id -> stream
         self._agents: dict[str, _AgentConn] = {}
         self._outbox: dict[str, list[dict[str, Any]]] = {}  # for agents not connected yet
-        self._tail: asyncio.Future | None = None
         self._allocation: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task] = set()
         self._ticker: asyncio.Task | None = None
@@ -89,6 +134,9 @@ class MasterService:
         self._ticker = asyncio.create_task(self._tick_forever())
 
     async def stop(self) -> None:
+        # Streams end because the master stops, not because their frameworks left: no
+        # StreamClosed (a framework without failover must survive a master restart).
+        self._stopping = True
         if self._ticker:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -110,29 +158,59 @@ class MasterService:
         while True:
             await asyncio.sleep(self.tick_seconds)
             try:
+                while self._closed_streams:  # disconnects the store could not take then
+                    try:
+                        await self.submit(self._closed_streams[0])
+                    except StoreUnwritable:
+                        raise
+                    except Exception:
+                        log.exception("stream_close_failed")
+                    self._closed_streams.pop(0)
                 await self.submit(E.Tick())
+            except StoreUnwritable:
+                pass  # logged once when the store failed; the next tick tries again
             except Exception:  # a failed tick must not stop the clock
                 log.exception("tick_failed")
 
     # -- events in, commands out ------------------------------------------------------------
 
     async def submit(self, event: object) -> list[object]:
-        """Hand an event to the core; persist what it decided, then send, in event order."""
-        cmds = self.core.handle(event)
-        self.metrics.count(event, cmds)
-        previous, done = self._tail, asyncio.get_running_loop().create_future()
-        self._tail = done
-        try:
-            if self.store is not None and any(isinstance(c, C.Persist) for c in cmds):
-                await asyncio.get_running_loop().run_in_executor(
-                    self._db, self.store.apply, cmds)
-            if previous is not None and not previous.done():
-                await asyncio.shield(previous)
+        """Hand an event to the core; persist what it decided, then send, in event order.
+
+        Raises StoreUnwritable when the decision could not be written; the core has then
+        been rolled back and nothing was sent, so the event never happened.
+        """
+        async with self._one_at_a_time:
+            self.core.begin()
+            try:
+                cmds = self.core.handle(event)
+                if self.store is not None and any(isinstance(c, C.Persist) for c in cmds):
+                    try:
+                        await asyncio.get_running_loop().run_in_executor(
+                            self._db, self.store.apply, cmds)
+                    except (OperationalError, OSError) as exc:  # disk full, I/O, link down
+                        raise self._store_failed(exc) from exc
+                    self._store_ok()
+            except BaseException:
+                self.core.rollback()
+                raise
+            self.core.commit()
+            self.metrics.count(event, cmds)
             self._dispatch(cmds)
-        finally:
-            done.set_result(None)
         self._schedule_allocation()
         return cmds
+
+    def _store_failed(self, exc: Exception) -> StoreUnwritable:
+        failure = StoreUnwritable(exc)
+        if self.store_error is None and not self._stopping:  # once per outage, traceback
+            log.exception("store_unwritable", error=str(failure))
+        self.store_error = str(failure)
+        return failure
+
+    def _store_ok(self) -> None:
+        if self.store_error is not None:
+            log.info("store_writable_again", was=self.store_error)
+            self.store_error = None
 
     def _schedule_allocation(self) -> None:
         if self._allocation is None and self.core.wants_allocation:
@@ -217,7 +295,8 @@ class MasterService:
             "status": "ok",
             "agents": len(self.core.live_agents()),
             "frameworks": sum(1 for f in self.core.frameworks.values() if f.active),
-            "uptime_seconds": round(time.time() - self.started_at, 3)})
+            "uptime_seconds": round(time.time() - self.started_at, 3),
+            "store": {"writable": self.store_error is None, "error": self.store_error}})
 
     async def state(self, request: web.Request) -> web.Response:
         core = self.core
@@ -276,9 +355,9 @@ class MasterService:
             return error_response(415, f"Content-Type {ctype!r} is not supported; berth "
                                        "speaks the JSON form of the API (application/json)")
         try:
-            data = json.loads(await request.read() or b"null")
-        except (ValueError, UnicodeDecodeError) as exc:
-            return error_response(400, f"body is not JSON: {exc}", [FieldProblem("", str(exc))])
+            data = loads(await request.read())
+        except ValueError as exc:
+            return _bad_json(exc)
         try:
             call = mj.parse_call(data)
         except SpecError as exc:
@@ -295,17 +374,29 @@ class MasterService:
             event = self._event_of(call, fid)
         except SpecError as exc:
             return _spec_error(exc)
-        await self.submit(event)
+        try:
+            await self.submit(event)
+        except StoreUnwritable as exc:
+            return _store_unwritable(exc)
         return web.Response(status=202)
 
     def _event_of(self, call: mj.Call, fid: str) -> object:
         kind = call.type
         if kind == "ACCEPT":
-            launches = []
+            launches: list[E.TaskLaunch | E.RefusedLaunch] = []
             for i, op in enumerate(call.accept.operations):
                 for j, info in enumerate(op.launch.task_infos):
-                    launches.append(mj.launch_from_task_info(
-                        info, fid, f"accept.operations[{i}].launch.task_infos[{j}]"))
+                    where = f"accept.operations[{i}].launch.task_infos[{j}]"
+                    try:
+                        launches.append(mj.launch_from_task_info(info, fid, where))
+                    except SpecError as exc:
+                        # Refused alone, with an update naming why; the rest still launch.
+                        # Only a task info without an id cannot be answered, so fails the call.
+                        task_id = _value_of(info, "task_id")
+                        if task_id is None:
+                            raise
+                        launches.append(E.RefusedLaunch(task_id, _value_of(info, "agent_id"),
+                                                        str(exc)))
             filters = call.accept.filters
             return E.Accept(fid, tuple(o.value for o in call.accept.offer_ids), tuple(launches),
                             filters.refuse_seconds if filters else None)
@@ -330,21 +421,33 @@ class MasterService:
         info = call.subscribe.framework_info
         fid = info.id.value if info.id else (call.framework_id.value if call.framework_id
                                              else None)
-        if fid and fid in self.core.frameworks and self.core.frameworks[fid].removed:
-            return error_response(403, f"framework {fid} has been torn down")
+        refusal = self.core.check_subscribe(fid)
+        if refusal is not None:
+            return error_response(*refusal)
         stream = _FrameworkStream(stream_id=str(uuid.uuid4()))
         self._streams[stream.stream_id] = stream
+        roles = tuple(info.roles) or ((info.role,) if info.role else ("*",))
+        capabilities = frozenset(str(c.get("type")) for c in info.capabilities
+                                 if isinstance(c, dict))
+        # Capabilities kept as their types only: what berth reads, never a client's tree.
+        echoed = {**info.model_dump(mode="json", exclude_none=True),
+                  "capabilities": [{"type": c} for c in sorted(capabilities)]}
+        try:  # recorded before the stream opens, so a refusal can still be a status code
+            cmds = await self.submit(E.Subscribe(
+                stream.stream_id, fid, name=info.name, user=info.user, roles=roles,
+                capabilities=capabilities, info=echoed))
+        except StoreUnwritable as exc:
+            self._streams.pop(stream.stream_id, None)
+            return _store_unwritable(exc)
+        if not any(isinstance(c, C.SendSubscribed) for c in cmds):
+            self._streams.pop(stream.stream_id, None)
+            refusal = self.core.check_subscribe(fid) or (409, "subscription refused")
+            return error_response(*refusal)
         response = web.StreamResponse(status=200, headers={
             "Content-Type": JSON, "Mesos-Stream-Id": stream.stream_id,
             "Cache-Control": "no-cache"})
         response.enable_chunked_encoding()
         await response.prepare(request)
-        roles = tuple(info.roles) or ((info.role,) if info.role else ("*",))
-        capabilities = frozenset(str(c.get("type")) for c in info.capabilities
-                                 if isinstance(c, dict))
-        await self.submit(E.Subscribe(
-            stream.stream_id, fid, name=info.name, user=info.user, roles=roles,
-            capabilities=capabilities, info=info.model_dump(mode="json", exclude_none=True)))
         heartbeat = self.core.framework_heartbeat_seconds
         log.info("framework_subscribed", framework_id=stream.framework_id,
                  stream_id=stream.stream_id, name=info.name)
@@ -368,11 +471,16 @@ class MasterService:
             pass
         finally:
             self._streams.pop(stream.stream_id, None)
-            if stream.framework_id:
+            if stream.framework_id and not self._stopping:
                 if self._framework_stream.get(stream.framework_id) is stream:
                     del self._framework_stream[stream.framework_id]
-                with contextlib.suppress(Exception):
-                    await self.submit(E.StreamClosed(stream.framework_id, stream.stream_id))
+                closed = E.StreamClosed(stream.framework_id, stream.stream_id)
+                try:
+                    await self.submit(closed)
+                except StoreUnwritable:  # it must still happen: the ticker retries it
+                    self._closed_streams.append(closed)
+                except Exception:
+                    log.exception("stream_close_failed", framework_id=stream.framework_id)
                 log.info("framework_disconnected", framework_id=stream.framework_id)
         with contextlib.suppress(Exception):
             await response.write_eof()
@@ -382,14 +490,17 @@ class MasterService:
 
     async def agent_register(self, request: web.Request) -> web.Response:
         try:
-            data = json.loads(await request.read() or b"null")
-        except (ValueError, UnicodeDecodeError) as exc:
-            return error_response(400, f"body is not JSON: {exc}")
+            data = loads(await request.read())
+        except ValueError as exc:
+            return _bad_json(exc)
         try:
             event = _registration(data)
         except SpecError as exc:
             return error_response(400, f"invalid registration: {exc}", exc.problems)
-        cmds = await self.submit(event)
+        try:
+            cmds = await self.submit(event)
+        except StoreUnwritable as exc:
+            return _store_unwritable(exc)
         answer = next(c for c in cmds if isinstance(c, C.AgentAccepted))
         old = self._agents.pop(answer.agent_id, None)
         if old is not None:  # a new registration replaces the old link
@@ -427,12 +538,21 @@ class MasterService:
                         break
                     continue
                 try:
-                    event = _agent_message(agent_id, json.loads(msg.data))
-                except (ValueError, SpecError) as exc:
+                    event = _agent_message(agent_id, loads(msg.data))
+                except ValueError as exc:  # SpecError is one
                     await ws.send_json({"type": "ERROR", "message": str(exc)})
                     continue
-                if event is not None:
+                if event is None:
+                    continue
+                try:
                     await self.submit(event)
+                except StoreUnwritable as exc:
+                    if isinstance(event, E.AgentStatus):
+                        # Not recorded, so not to be forgotten: the agent registers again
+                        # (answered 503 until the store can be written) and says it anew.
+                        await ws.close(code=4002, message=str(exc).encode()[:120])
+                        break
+                    # Metering samples are lossy by nature: these are dropped.
         finally:
             writer.cancel()
             if self._agents.get(agent_id) is conn:
@@ -445,6 +565,13 @@ class MasterService:
             while True:
                 message = await conn.queue.get()
                 await conn.ws.send_json(message)
+
+
+def _value_of(info: Any, key: str) -> str | None:
+    """`info[key]["value"]` when it is a non-empty string (a Mesos id), else None."""
+    value = info.get(key) if isinstance(info, dict) else None
+    value = value.get("value") if isinstance(value, dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 def _resources(data: Any, field: str) -> Resources:
@@ -521,17 +648,27 @@ def _agent_message(agent_id: str, data: Any) -> object | None:
                                                    "state")]) from None
         if not isinstance(data.get("task_id"), str):
             raise SpecError([FieldProblem("task_id", "is required")])
+        texts = {}
+        for name in ("reason", "message", "container_id"):
+            value = data.get(name)
+            if value is not None and not isinstance(value, str):
+                raise SpecError([FieldProblem(name, "must be a string or null")])
+            texts[name] = value
         exit_code = data.get("exit_code")
-        return E.AgentStatus(agent_id, data["task_id"], state, data.get("reason"),
-                             data.get("message"), data.get("container_id"),
-                             exit_code if isinstance(exit_code, int) else None)
+        if isinstance(exit_code, bool) or not isinstance(exit_code, int) \
+                or not -2**31 <= exit_code < 2**31:  # what a process can exit with, and fits
+            exit_code = None
+        return E.AgentStatus(agent_id, data["task_id"], state, texts["reason"],
+                             texts["message"], texts["container_id"], exit_code)
     if kind == "METERING":
         samples = []
         for i, s in enumerate(data.get("samples") or []):
             try:
-                samples.append(E.MeteringSample(str(s["task_id"]), float(s["t"]),
-                                                float(s["cpus"]), float(s["mem"])))
-            except (KeyError, TypeError, ValueError):
+                t, cpus, mem = (float(s[k]) for k in ("t", "cpus", "mem"))
+                if not all(math.isfinite(x) for x in (t, cpus, mem)):
+                    raise ValueError("not finite")
+                samples.append(E.MeteringSample(str(s["task_id"]), t, cpus, mem))
+            except (KeyError, TypeError, ValueError, OverflowError):
                 raise SpecError([FieldProblem(f"samples[{i}]",
                                               "needs task_id, t, cpus, mem")]) from None
         return E.AgentMetering(agent_id, tuple(samples))
@@ -578,13 +715,14 @@ async def start_master(host: str = "127.0.0.1", port: int = 5050, *, db_url: str
                        offer_timeout: float = 60.0, agent_timeout: float = 15.0,
                        clock: Callable[[], float] = time.time,
                        tick_seconds: float = 0.25, limits: ServerLimits | None = None,
+                       max_frameworks: int | None = DEFAULT_MAX_FRAMEWORKS,
                        **core_options: Any) -> RunningMaster:
     """Open the store (migrating it), restore the core from it, serve. Port 0 picks one."""
     loop = asyncio.get_running_loop()
     store = await loop.run_in_executor(None, MasterStore, db_url) if db_url else None
     snapshot = await loop.run_in_executor(None, store.load) if store else None
     core = Master(clock, offer_timeout=offer_timeout, agent_timeout=agent_timeout,
-                  snapshot=snapshot, **core_options)
+                  snapshot=snapshot, max_frameworks=max_frameworks, **core_options)
     service = MasterService(core, store, tick_seconds=tick_seconds)
     app = build_master_app(service)
     runner, bound = await serve_app(app, host, port, limits=limits,

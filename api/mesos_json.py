@@ -10,6 +10,7 @@ Client side: `*_call` builders, `task_info`, `RecordIODecoder`, `offer_from_meso
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -113,21 +114,24 @@ def resources_from_mesos(items: Any, field: str = "resources") -> Resources:
             continue
         name, kind = item["name"], item.get("type", "SCALAR")
         if name in scalars:
-            value = (item.get("scalar") or {}).get("value")
-            if kind != "SCALAR" or isinstance(value, bool) or not isinstance(
-                    value, int | float) or not value >= 0 or value == float("inf"):
+            scalar = item.get("scalar")
+            value = scalar.get("value") if isinstance(scalar, dict) else None
+            number = _finite(value)
+            if kind != "SCALAR" or number is None or not number >= 0:
                 problems.append(FieldProblem(f"{where}.scalar.value",
-                                             f"{name} needs a SCALAR value >= 0"))
+                                             f"{name} needs a finite SCALAR value >= 0"))
                 continue
-            scalars[name] += float(value)
+            scalars[name] += number
         elif name == "ports":
-            ranges = (item.get("ranges") or {}).get("range")
+            ranges = item.get("ranges")
+            ranges = ranges.get("range") if isinstance(ranges, dict) else None
             if kind != "RANGES" or not isinstance(ranges, list):
                 problems.append(FieldProblem(f"{where}.ranges.range",
                                              "ports need RANGES of {begin, end}"))
                 continue
             for j, r in enumerate(ranges):
-                lo, hi = (r or {}).get("begin"), (r or {}).get("end")
+                r = r if isinstance(r, dict) else {}
+                lo, hi = r.get("begin"), r.get("end")
                 if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi <= 65535):
                     problems.append(FieldProblem(f"{where}.ranges.range[{j}]",
                                                  "needs integer begin <= end within 1-65535"))
@@ -137,9 +141,24 @@ def resources_from_mesos(items: Any, field: str = "resources") -> Resources:
             problems.append(FieldProblem(f"{where}.name",
                                          f"{name!r} is not a resource berth offers "
                                          "(cpus, mem, disk, ports)"))
+    for name, total in scalars.items():
+        if not math.isfinite(total):  # finite entries whose sum is not
+            problems.append(FieldProblem(field, f"{name} adds up to more than a float holds"))
     if problems:
         raise SpecError(problems)
     return Resources(ports=()) + Resources(ports=tuple(ports), **scalars)
+
+
+def _finite(value: Any) -> float | None:
+    """A JSON number as a finite float, or None (not a number, NaN, infinite, an integer
+    too long for a float): what keeps a client's number from raising or poisoning sums."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 # -- server side: events ------------------------------------------------------------------
@@ -245,7 +264,7 @@ class _FrameworkInfo(_Model):
     roles: list[str] = Field(default_factory=list)
     role: str | None = None
     capabilities: list[dict[str, Any]] = Field(default_factory=list)
-    failover_timeout: float | None = None
+    failover_timeout: float | None = Field(None, ge=0, allow_inf_nan=False)
     hostname: str | None = None
 
 

@@ -9,6 +9,7 @@ import click
 
 from cli.server_options import server_limit_options
 from cli.signals import until_signalled
+from master.core import DEFAULT_MAX_FRAMEWORKS
 
 
 @click.command("master")
@@ -24,9 +25,14 @@ from cli.signals import until_signalled
 @click.option("--agent-timeout", default=15.0, show_default=True,
               type=click.FloatRange(min=0.1),
               help="Seconds without a message before an agent is lost.")
+@click.option("--max-frameworks", default=DEFAULT_MAX_FRAMEWORKS, show_default=True,
+              type=click.IntRange(min=1),
+              help="Frameworks subscribed or awaiting failover at once; a SUBSCRIBE beyond "
+                   "it is refused with 503 (torn-down frameworks do not count).")
 @server_limit_options(max_connections=1024)  # every agent and framework holds one open
 def master_command(host: str, port: int, db_url: str | None, data_dir: Path,
-                   offer_timeout: float, agent_timeout: float, limits) -> None:
+                   offer_timeout: float, agent_timeout: float, max_frameworks: int,
+                   limits) -> None:
     """Run the master: Mesos v1 scheduler API and the agent link on one port."""
     from api.master_app import start_master
     from api.serving import check_descriptor_budget, raise_descriptor_limit
@@ -39,7 +45,8 @@ def master_command(host: str, port: int, db_url: str | None, data_dir: Path,
 
     async def serve() -> None:
         running = await start_master(host, port, db_url=url, offer_timeout=offer_timeout,
-                                     agent_timeout=agent_timeout, limits=limits)
+                                     agent_timeout=agent_timeout, limits=limits,
+                                     max_frameworks=max_frameworks)
         click.echo(f"berth master listening on {running.url} (db {url.split('@')[-1]})",
                    err=True)
         await until_signalled()

@@ -119,6 +119,13 @@ class SaveFramework(Persist):
 
 
 @dataclass(frozen=True)
+class ForgetFramework(Persist):
+    """A removed framework no longer worth remembering (beyond `max_removed_frameworks`)."""
+
+    framework_id: str
+
+
+@dataclass(frozen=True)
 class SaveTask(Persist):
     task: TaskRecord
 

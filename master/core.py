@@ -2,7 +2,9 @@
 
 Sans-I/O. It owns the agent registry, the offer book, decline filters, the task registry
 and the unacknowledged status updates; time comes from the injected clock. The adapter
-persists the `Persist` commands, then carries out the rest.
+persists the `Persist` commands, then carries out the rest. Between `begin()` and
+`commit()` every change is journaled, so an event whose commands could not be persisted
+is taken back with `rollback()` as if it had never been handled.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import base64
 import uuid as uuidlib
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from itertools import count
 
 from master import commands as C
 from master import events as E
+from master.journal import Journal, JournaledDict
 from master.records import (
     AgentRecord,
     FrameworkRecord,
@@ -33,6 +37,11 @@ MIN_OFFER_CPUS = 0.01
 MIN_OFFER_MEM = 32.0
 
 DEFAULT_REFUSE_SECONDS = 5.0  # Mesos's Filters.refuse_seconds default
+
+# Frameworks that may be subscribed (or waited for) at once, and removed ones remembered
+# (for /state and to refuse their ids): both bounded so that no client makes them grow.
+DEFAULT_MAX_FRAMEWORKS = 100
+DEFAULT_MAX_REMOVED_FRAMEWORKS = 100
 
 REASON_AGENT_REMOVED = "REASON_AGENT_REMOVED"
 REASON_AGENT_RESTARTED = "REASON_AGENT_RESTARTED"
@@ -70,6 +79,9 @@ class Master:
         framework_heartbeat_seconds: float = 15.0,
         status_retry_seconds: float = 10.0,
         kill_grace_seconds: float = 10.0,
+        max_frameworks: int | None = None,
+        max_removed_frameworks: int = DEFAULT_MAX_REMOVED_FRAMEWORKS,
+        reregister_seconds: float = 60.0,
         snapshot: Snapshot | None = None,
         ids: Callable[[], str] = new_id,
         uuids: Callable[[], str] = new_uuid,
@@ -81,18 +93,30 @@ class Master:
         self.framework_heartbeat_seconds = framework_heartbeat_seconds
         self.status_retry_seconds = status_retry_seconds
         self.kill_grace_seconds = kill_grace_seconds
+        self.max_frameworks = max_frameworks
+        self.max_removed_frameworks = max(0, max_removed_frameworks)
+        # A framework without failover that was connected when the master stopped gets
+        # this long to subscribe again after a restart before it is removed.
+        self.reregister_seconds = reregister_seconds
         self._ids = ids
         self._uuids = uuids
-        self.agents: dict[str, AgentRecord] = {}
-        self.frameworks: dict[str, FrameworkRecord] = {}
-        self.tasks: dict[str, TaskRecord] = {}
-        self.offers: dict[str, OfferRecord] = {}
+        # Everything an event may change and that cannot be recounted is journaled.
+        self._journal = Journal()
+        self.agents: dict[str, AgentRecord] = JournaledDict(self._journal)
+        self.frameworks: dict[str, FrameworkRecord] = JournaledDict(self._journal)
+        self.tasks: dict[str, TaskRecord] = JournaledDict(self._journal)
+        self.offers: dict[str, OfferRecord] = JournaledDict(self._journal)
+        self._removed: dict[str, int] = JournaledDict(self._journal)  # id -> removal order
+        self._removals = count()
         self._tasks_on: dict[str, set[str]] = {}  # agent id -> ids of its non-terminal tasks
         self._offers_on: dict[str, set[str]] = {}  # agent id -> ids of its outstanding offers
-        self._refuse_until: dict[tuple[str, str], float] = {}  # (framework, agent) -> time
+        # (framework, agent) -> time
+        self._refuse_until: dict[tuple[str, str], float] = JournaledDict(self._journal)
         # uuid -> (update, next retry time, current retry interval)
-        self._unacked: dict[str, tuple[StatusUpdate, float, float]] = {}
-        self._latest_uuid: dict[str, str] = {}  # task id -> uuid of its newest update
+        self._unacked: dict[str, tuple[StatusUpdate, float, float]] = JournaledDict(
+            self._journal)
+        # task id -> uuid of its newest update
+        self._latest_uuid: dict[str, str] = JournaledDict(self._journal)
         self._dirty: set[str] = set()  # agents to consider at the next allocation
         # Kept up to date as offers and tasks come and go, so allocation stays O(changed):
         self._held: dict[str, list[float]] = {}  # framework -> [cpus, mem, disk] held
@@ -111,6 +135,8 @@ class Master:
         for fw in snapshot.frameworks:
             self.frameworks[fw.id] = replace(fw, active=False, stream_id=None,
                                              disconnected_at=None if fw.removed else now)
+            if fw.removed:
+                self._removed[fw.id] = next(self._removals)
         for task in snapshot.tasks:
             self.tasks[task.id] = replace(task, counted_by_agent=True)
             if not task.state.terminal:
@@ -125,6 +151,48 @@ class Master:
         if handler is None:
             raise TypeError(f"the master has no handler for {type(event).__name__}")
         return handler(self, event)
+
+    def begin(self) -> None:
+        """Start journaling: what the next events change can be taken back."""
+        self._journal.begin()
+
+    def commit(self) -> None:
+        """What was handled since `begin` stands (its commands were persisted)."""
+        self._journal.commit()
+
+    def rollback(self) -> None:
+        """Take back everything handled since `begin`, as if it never happened.
+
+        The registries are restored from the journal; the indexes kept for speed
+        (tasks and offers per agent, what each framework holds, the cluster total) are
+        recounted from them rather than journaled: a rollback is rare, a write is not.
+        """
+        self._journal.rollback()
+        self._tasks_on = {agent_id: set() for agent_id in self.agents}
+        self._offers_on = {}
+        self._held = {}
+        for task in self.tasks.values():
+            if not task.state.terminal:
+                self._tasks_on.setdefault(task.agent_id, set()).add(task.id)
+                self._hold(task.framework_id, task.resources, +1)
+        for offer in self.offers.values():
+            self._offers_on.setdefault(offer.agent_id, set()).add(offer.id)
+            self._hold(offer.framework_id, offer.resources, +1)
+        self._cluster = None
+        self._dirty = set(self.agents)
+
+    def check_subscribe(self, framework_id: str | None) -> tuple[int, str] | None:
+        """Why a SUBSCRIBE may not be made (HTTP status, message), or None."""
+        fw = self.frameworks.get(framework_id) if framework_id else None
+        if fw is not None and fw.removed:
+            return 403, f"framework {framework_id} has been torn down"
+        if fw is None and self.max_frameworks is not None:
+            held = sum(1 for f in self.frameworks.values() if not f.removed)
+            if held >= self.max_frameworks:
+                return 503, (f"the master already holds {held} frameworks, its maximum "
+                             f"(--max-frameworks {self.max_frameworks}); tear one down or "
+                             "raise the limit")
+        return None
 
     def check_call(self, framework_id: str | None, stream_id: str | None) -> tuple[int, str] | None:
         """Why a non-SUBSCRIBE call may not be made (HTTP status, message), or None."""
@@ -332,8 +400,9 @@ class Master:
         fid = ev.framework_id or self._ids()
         old = self.frameworks.get(fid)
         out: list[object] = []
-        if old is not None and old.removed:
-            return [C.CloseStream(fid, ev.stream_id, f"framework {fid} has been torn down")]
+        refusal = self.check_subscribe(fid)
+        if refusal is not None:  # no SendSubscribed: the adapter answers with the refusal
+            return [C.CloseStream(fid, ev.stream_id, refusal[1])]
         if old is not None and old.active and old.stream_id:
             out.append(C.CloseStream(fid, old.stream_id, "framework failed over"))
         fw = FrameworkRecord(
@@ -356,6 +425,8 @@ class Master:
         self.frameworks[fw.id] = replace(fw, active=False, stream_id=None,
                                          disconnected_at=self.clock())
         out = self._drop_offers_of(fw.id, rescind=False)
+        if fw.failover_timeout == 0:  # Mesos: 0 means no failover; gone with its stream
+            return out + self._on_teardown(E.Teardown(fw.id))
         return [C.SaveFramework(self.frameworks[fw.id]), *out]
 
     def _on_accept(self, ev: E.Accept) -> list[object]:
@@ -383,6 +454,11 @@ class Master:
                 self._remove_offer(offer.id)
         if problem is not None:
             for launch in ev.launches:
+                if isinstance(launch, E.RefusedLaunch):  # its own problem says more
+                    out.append(self._one_off_update(fid, launch.task_id, launch.agent_id,
+                                                    TaskState.ERROR, REASON_TASK_INVALID,
+                                                    launch.message))
+                    continue
                 out.append(self._one_off_update(
                     fid, launch.task_id, launch.agent_id, TaskState.LOST,
                     REASON_INVALID_OFFERS, problem))
@@ -391,6 +467,11 @@ class Master:
         agent_id = held[0].agent_id
         agent = self.agents.get(agent_id)
         for launch in ev.launches:
+            if isinstance(launch, E.RefusedLaunch):
+                out.append(self._one_off_update(fid, launch.task_id, launch.agent_id,
+                                                TaskState.ERROR, REASON_TASK_INVALID,
+                                                launch.message))
+                continue
             why = self._launch_problem(launch, agent_id, pool)
             if why is not None:
                 out.append(self._one_off_update(fid, launch.task_id, launch.agent_id,
@@ -529,9 +610,23 @@ class Master:
             del self._unacked[uuid]
         self.frameworks[fw.id] = replace(fw, removed=True, active=False, stream_id=None)
         out.append(C.SaveFramework(self.frameworks[fw.id]))
+        self._removed[fw.id] = next(self._removals)
+        out += self._forget_removed()
         if fw.stream_id:
             out.append(C.CloseStream(fw.id, fw.stream_id, "framework torn down"))
         self._dirty.update(self.agents)
+        return out
+
+    def _forget_removed(self) -> list[object]:
+        """Forget the oldest removed frameworks beyond `max_removed_frameworks`."""
+        out: list[object] = []
+        excess = len(self._removed) - self.max_removed_frameworks
+        if excess > 0:
+            for fid in sorted(self._removed, key=self._removed.__getitem__)[:excess]:
+                del self._removed[fid]
+                self.frameworks.pop(fid, None)
+                self._held.pop(fid, None)
+                out.append(C.ForgetFramework(fid))
         return out
 
     # -- time -------------------------------------------------------------------------------
@@ -551,6 +646,8 @@ class Master:
             self._dirty.add(key[1])
         for fw in list(self.frameworks.values()):
             timeout = fw.failover_timeout
+            if timeout == 0:  # disconnected by a restart rather than by a closed stream
+                timeout = self.reregister_seconds
             if not fw.active and not fw.removed and timeout is not None \
                     and fw.disconnected_at is not None and now - fw.disconnected_at >= timeout:
                 out += self._on_teardown(E.Teardown(fw.id))

@@ -109,10 +109,23 @@ class TaskLaunch:
 
 
 @dataclass(frozen=True)
+class RefusedLaunch:
+    """A TaskInfo the adapter could not turn into a launch (bad size, no container, ...).
+
+    It travels with the ACCEPT so that the core answers it alone, with a TASK_ERROR naming
+    the problem, and launches the rest: one unlaunchable operation never fails the others.
+    """
+
+    task_id: str
+    agent_id: str | None
+    message: str
+
+
+@dataclass(frozen=True)
 class Accept:
     framework_id: str
     offer_ids: tuple[str, ...]
-    launches: tuple[TaskLaunch, ...]
+    launches: tuple[TaskLaunch | RefusedLaunch, ...]  # in the order of the task infos
     refuse_seconds: float | None = None
 
 

@@ -48,9 +48,16 @@ class FrameworkRecord:
     @property
     def failover_timeout(self) -> float | None:
         """Seconds a disconnected framework is waited for before it is torn down; None
-        (berth's default, unlike Mesos's 0) waits for ever."""
+        (berth's default when none is given, unlike Mesos's 0) waits for ever. An explicit
+        0 means what it means in Mesos: no failover, removed as soon as it disconnects."""
         value = self.info.get("failover_timeout")
-        return float(value) if isinstance(value, int | float) and value > 0 else None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            return None
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer beyond any float: as good as for ever
+            return None
+        return seconds if seconds < float("inf") else None
 
 
 @dataclass(frozen=True)

@@ -120,10 +120,15 @@ class Resources:
         values = {}
         for name in ("cpus", "mem", "disk"):
             raw = data.get(name, 0)
-            if isinstance(raw, bool) or not isinstance(raw, int | float) or raw < 0 \
-                    or raw != raw or raw == float("inf"):
-                raise ValueError(f"{name}: must be a finite number >= 0, not {raw!r}")
-            values[name] = float(raw)
+            try:
+                value = None if isinstance(raw, bool) or not isinstance(raw, int | float) \
+                    else float(raw)
+            except OverflowError:  # an integer longer than any float
+                value = None
+            if value is None or not 0 <= value < float("inf"):
+                shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:40] + "..."
+                raise ValueError(f"{name}: must be a finite number >= 0, not {shown}")
+            values[name] = value
         ports = data.get("ports") or ()
         try:
             port_ranges = parse_port_ranges(ports) if ports else ()

@@ -95,6 +95,10 @@ class MasterStore:
                 id=f.id, name=f.name, user=f.user, roles=list(f.roles),
                 capabilities=sorted(f.capabilities), info=_jsonable(f.info),
                 registered_at=f.registered_at, suppressed=f.suppressed, removed=f.removed))
+        elif isinstance(cmd, C.ForgetFramework):
+            row = session.get(FrameworkRow, cmd.framework_id)
+            if row is not None:
+                session.delete(row)
         elif isinstance(cmd, C.SaveTask):
             t = cmd.task
             session.merge(TaskRow(

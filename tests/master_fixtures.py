@@ -60,14 +60,15 @@ class SchedulerClient:
 
     @classmethod
     async def subscribe(cls, url: str, name: str = "test", framework_id: str | None = None,
-                        capabilities=("PARTITION_AWARE", "TASK_KILLING_STATE")
-                        ) -> SchedulerClient:
+                        capabilities=("PARTITION_AWARE", "TASK_KILLING_STATE"),
+                        failover_timeout: float = 7 * 24 * 3600.0) -> SchedulerClient:
         client = cls(url, aiohttp.ClientSession())
-        await client._subscribe(name, framework_id, capabilities)
+        await client._subscribe(name, framework_id, capabilities, failover_timeout)
         return client
 
-    async def _subscribe(self, name, framework_id, capabilities) -> None:
-        call = mj.subscribe_call(name, framework_id=framework_id, capabilities=capabilities)
+    async def _subscribe(self, name, framework_id, capabilities, failover_timeout) -> None:
+        call = mj.subscribe_call(name, framework_id=framework_id, capabilities=capabilities,
+                                 failover_timeout=failover_timeout)
         self._response = await self.session.post(f"{self.url}/api/v1/scheduler", json=call,
                                                  timeout=aiohttp.ClientTimeout(total=None))
         assert self._response.status == 200, await self._response.text()
@@ -210,6 +211,9 @@ class FakeAgent:
 
     async def send(self, message: dict) -> None:
         await self.ws.send_json(message)
+
+    async def send_str(self, text: str) -> None:
+        await self.ws.send_str(text)
 
     async def status(self, task_id: str, state: str, **fields: Any) -> None:
         await self.send({"type": "STATUS", "task_id": task_id, "state": state, **fields})
