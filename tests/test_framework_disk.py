@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import subprocess
 
 import aiohttp
 import pytest
 
 from api.framework_service import start_framework
 from tests.master_fixtures import FakeAgent, start_test_master, wait_for
+from tests.small_disk import fill, free, small_disk
 
 STRESS60 = {"id": "stress60", "dockerimage": "stress", "mem": "100", "reshuffleable": True,
             "nodetype": "lab", "arguments": ["--vm-bytes", "60M", "--vm", "1"]}
@@ -27,30 +26,7 @@ FILLER = {"id": "filler", "dockerimage": "stress", "mem": "100", "nodetype": "no
           "arguments": ["x" * 2000]}
 STORE_DOWN = "the framework's state store cannot be written: "
 
-
-@pytest.fixture
-def small_disk(tmp_path):
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], check=True)
-    try:
-        yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
-
-
-def fill(disk) -> None:
-    """Fill the filesystem to the last byte."""
-    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    try:
-        for size in (65536, 4096, 1):
-            with contextlib.suppress(OSError):
-                while True:
-                    os.write(fd, b"\0" * size)
-    finally:
-        os.close(fd)
+__all__ = ["small_disk"]  # the fixture
 
 
 @pytest.fixture
@@ -65,7 +41,7 @@ async def cluster(tmp_path, small_disk):
         await agent.close()
     await session.close()
     with contextlib.suppress(FileNotFoundError):
-        (small_disk / "filler").unlink()  # so the framework can stop cleanly
+        free(small_disk)  # so the framework can stop cleanly
     await fw.stop()
     await master.stop()
 
@@ -137,7 +113,7 @@ async def test_full_disk_kills_nothing_answers_503_and_recovers(cluster):
         assert resp.status == 200
 
     # Room again: the same process takes writes, and the kill goes ahead.
-    (disk / "filler").unlink()
+    free(disk)
     async with session.delete(f"{fw.url}/client/task/stress60") as resp:
         assert resp.status == 200, await resp.text()
         assert await resp.json() == {"code": 200, "message": f"Kill task: {internal}"}

@@ -5,9 +5,7 @@ pile up, and a full disk answers 503 and does nothing until it has room again.""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import subprocess
 
 import aiohttp
 import pytest
@@ -21,6 +19,9 @@ from tests.master_fixtures import (
     start_test_master,
     wait_for,
 )
+from tests.small_disk import fill, free, small_disk
+
+__all__ = ["small_disk"]  # the fixture
 
 
 @pytest.fixture
@@ -246,30 +247,6 @@ async def test_subscriptions_beyond_max_frameworks_are_refused_with_503(tmp_path
 # -- a full disk ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 2 MiB tmpfs for the database, unmounted afterwards (needs root)."""
-    where = tmp_path / "disk"
-    where.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
-
-
-def _fill(disk) -> None:
-    """Write until the tmpfs refuses even the smallest write."""
-    with open(disk / "filler", "wb", buffering=0) as f:
-        for size in (65536, 4096, 512, 1):
-            with contextlib.suppress(OSError):
-                while True:
-                    f.write(b"\0" * size)
-
-
 async def test_a_full_disk_answers_503_does_nothing_and_recovers_without_restart(
         tmp_path, small_disk):
     master = await start_test_master(tmp_path, db_url=f"sqlite:///{small_disk / 'berth.db'}")
@@ -278,7 +255,7 @@ async def test_a_full_disk_answers_503_does_nothing_and_recovers_without_restart
     big = {f"k{i}": "x" * 1000 for i in range(200)}  # a registration that needs new pages
     try:
         offer = _offer_id(await fw.next_event("OFFERS"))
-        _fill(small_disk)
+        fill(small_disk)
 
         resp = await fw.accept([offer], [docker_task_info("t1", agent.agent_id)])
         assert resp.status == 503
@@ -298,7 +275,7 @@ async def test_a_full_disk_answers_503_does_nothing_and_recovers_without_restart
         status, health = await _get(f"{master.url}/health")
         assert status == 200 and health["store"]["writable"] is False
 
-        (small_disk / "filler").unlink()
+        free(small_disk)
 
         # The same offer is still good (the refused ACCEPT used nothing up), and the first
         # LAUNCH the agent ever sees is this one: the refused one was never sent.
@@ -325,14 +302,14 @@ async def test_a_status_the_full_disk_cannot_take_closes_the_agent_link(tmp_path
         offer = _offer_id(await fw.next_event("OFFERS"))
         await fw.accept([offer], [docker_task_info("t1", agent.agent_id)])
         await agent.next_message("LAUNCH")
-        _fill(small_disk)
+        fill(small_disk)
         await agent.status("t1", "FAILED", exit_code=3)
         # Not recorded, so the agent is told to register again rather than be forgotten.
         await wait_for(lambda: agent.ws.closed, what="the agent link closed")
         assert agent.ws.close_code == 4002
         _, state = await _get(f"{master.url}/state")
         assert [(t["id"], t["state"]) for t in state["tasks"]] == [("t1", "STAGING")]
-        (small_disk / "filler").unlink()
+        free(small_disk)
         back = await FakeAgent.register(master.url, "node-1", agent_id=agent.agent_id)
         await back.close()
     finally:
@@ -346,14 +323,14 @@ async def test_a_framework_that_leaves_while_the_disk_is_full_is_removed_once_it
     master = await start_test_master(tmp_path, db_url=f"sqlite:///{small_disk / 'berth.db'}")
     try:
         fw = await SchedulerClient.subscribe(master.url, "brief", failover_timeout=0)
-        _fill(small_disk)
+        fill(small_disk)
         await fw.close()
 
         async def store_failed():
             _, health = await _get(f"{master.url}/health")
             return not health["store"]["writable"]
         await wait_for(store_failed, what="the removal to fail on the full disk")
-        (small_disk / "filler").unlink()
+        free(small_disk)
 
         async def removed():
             _, state = await _get(f"{master.url}/state")
