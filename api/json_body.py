@@ -94,7 +94,7 @@ def foreign_request(request: web.Request, trusted: frozenset[str] = frozenset()
 def not_json(request: web.Request) -> web.Response | None:
     """A 415 unless the body is declared JSON (or not declared at all, as curl -T does)."""
     declared = request.headers.get("Content-Type")
-    if declared is None or request.content_type == JSON_TYPE:
+    if declared is None or declared == JSON_TYPE or request.content_type == JSON_TYPE:
         return None
     return error_response(415, f"the body must be sent as Content-Type: {JSON_TYPE}",
                           [FieldProblem("Content-Type", f"is {declared!r}; send {JSON_TYPE}")])
@@ -143,6 +143,9 @@ def _float(text: str) -> float:
     return _number(text, float)
 
 
+_DECODER = json.JSONDecoder(parse_int=_int, parse_float=_float, parse_constant=_constant)
+
+
 def read_json(body: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     """The JSON value of `body`, or BadBody naming what is wrong with it."""
     if not body.strip():
@@ -151,7 +154,7 @@ def read_json(body: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
         raise BadBody(f"the body is nested more than {max_depth} levels deep",
                       f"is nested more than {max_depth} levels deep")
     try:
-        return json.loads(body, parse_int=_int, parse_float=_float, parse_constant=_constant)
+        return _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
     except UnicodeDecodeError:
         raise BadBody("the body is not UTF-8 text", "is not UTF-8") from None
     except json.JSONDecodeError as exc:
