@@ -3,10 +3,14 @@ Prometheus metrics. Thin: parse, call the framework service, answer.
 
 Seed routes: `GET /admin/ping`, `POST /client/task` (also PUT: `curl -T` uploads),
 `GET /client/task`, `DELETE /client/task/<prefix>`, `GET /client/task/reshuffle`.
+
+Bodies are JSON only and no other site's page may call it (api.json_body); submissions
+honour `Idempotency-Key` (api.idempotency); listings never show `env` values.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from typing import Any
@@ -15,8 +19,10 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from api import idempotency
 from api.framework_service import FrameworkService
 from api.http_errors import error_response, json_errors, spec_error_response
+from api.json_body import BadBody, read_json, same_origin_json
 from api.openapi import openapi_document
 from framework.records import TaskRecord
 from offers.problems import FieldProblem, SpecError
@@ -25,6 +31,7 @@ from offers.task import parse_task
 
 MAX_BODY = 64 * 1024  # a task JSON is a few hundred bytes; this is generous
 JSON = "application/json"
+REDACTED = "***"
 
 
 # -- the task list, serialized once per change --------------------------------------------
@@ -41,6 +48,14 @@ def _json(body: Any, status: int = 200, **kwargs: Any) -> web.Response:
     return web.json_response(body, status=status, dumps=_compact, **kwargs)
 
 
+def _redacted(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec as anyone may see it: env names kept (they say what is configured), values
+    hidden (they are where secrets go)."""
+    if spec.get("env"):
+        spec["env"] = dict.fromkeys(spec["env"], REDACTED)
+    return spec
+
+
 class TaskListCache:
     """JSON of each task instance, remade only when its record changes.
 
@@ -55,7 +70,7 @@ class TaskListCache:
     def item(self, record: TaskRecord) -> dict[str, Any]:
         spec = self._specs.get(record.submission_id)
         if spec is None:
-            spec = self._specs[record.submission_id] = record.spec.to_json()
+            spec = self._specs[record.submission_id] = _redacted(record.spec.to_json())
         container_name = f"berth-{record.task_id}"  # the agent's name for the container
         item = dict(spec)
         item.update({
@@ -171,6 +186,11 @@ class CharmanderHandlers:
         self.cache = TaskListCache()
         self.api_counts = {"submitted": 0, "rejected": 0}
         self.registry = _metrics_registry(service, self.api_counts)
+        self.keys = idempotency.Idempotency(self._stored_key, service.clock)
+
+    async def _stored_key(self, key: str, now: float):
+        return await asyncio.get_running_loop().run_in_executor(
+            None, self.service.store.idempotency_key, key, now)
 
     def _bad(self, message: str, problems: list[FieldProblem], status: int = 400
              ) -> web.Response:
@@ -180,20 +200,16 @@ class CharmanderHandlers:
     async def ping(self, request: web.Request) -> web.Response:
         return web.Response(text="pong")
 
-    async def _read_task(self, request: web.Request):
+    async def _read_task(self, body: bytes):
         """The task spec from a request body, or an error response naming the field."""
-        body = await request.read()
         if not body.strip():
             return None, self._bad("a task JSON object is required in the body",
                                    [FieldProblem("body", "is empty")])
         try:
-            data = json.loads(body)
-        except UnicodeDecodeError:
-            return None, self._bad("the body is not UTF-8 text",
-                                   [FieldProblem("body", "is not UTF-8")])
-        except json.JSONDecodeError as exc:
-            problem = f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-            return None, self._bad(problem, [FieldProblem("body", problem)])
+            data = read_json(body)
+        except BadBody as exc:
+            self.api_counts["rejected"] += 1
+            return None, exc.response()
         try:
             return parse_task(data), None
         except SpecError as exc:
@@ -201,16 +217,35 @@ class CharmanderHandlers:
             return None, spec_error_response(exc)
 
     async def submit(self, request: web.Request) -> web.Response:
-        spec, error = await self._read_task(request)
+        raw = await request.read()
+        spec, error = await self._read_task(raw)
         if error is not None:
             return error
-        task_id = await self.service.submit(spec)
+        key = request.headers.get(idempotency.HEADER)
+        headers = {}
+        if key is None:
+            task_id = await self.service.submit(spec)
+        else:
+            problem = idempotency.key_problem(key)
+            if problem is not None:
+                return self._bad(f"unusable {idempotency.HEADER}", [problem])
+            fingerprint = idempotency.fingerprint(request.path, raw)
+            try:
+                task_id, replayed = await self.keys.submit(
+                    key, fingerprint, lambda: self.service.submit(spec, (key, fingerprint)))
+            except idempotency.KeyReused:
+                return self._bad(f"{idempotency.HEADER} {key!r} was used for another request",
+                                 [FieldProblem(idempotency.HEADER, "was first sent with a "
+                                               "different path or body; use a new key")],
+                                 status=422)
+            if replayed:
+                headers["Idempotent-Replayed"] = "true"
         self.api_counts["submitted"] += 1
         body: dict[str, Any] = {"code": 202, "message": f"Run task: {spec.id}"}
         if request.path.startswith("/v1/"):
             body["internal_id"] = task_id  # the seed's answer is kept exactly as it was
         return _json(body, status=202,
-                                 headers={"Location": f"/v1/tasks/{task_id}"})
+                     headers={"Location": f"/v1/tasks/{task_id}", **headers})
 
     async def list_tasks(self, request: web.Request) -> web.Response:
         body = self.cache.listing(self.service.scheduler.tasks())
@@ -278,9 +313,10 @@ class CharmanderHandlers:
         """Metering samples pushed by an outside collector: `{"samples": [{task_id, cpus,
         mem}]}`."""
         try:
-            data = json.loads(await request.read())
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return self._bad("malformed JSON", [FieldProblem("body", str(exc))])
+            data = read_json(await request.read())
+        except BadBody as exc:
+            self.api_counts["rejected"] += 1
+            return exc.response()
         samples = data.get("samples") if isinstance(data, dict) else None
         if not isinstance(samples, list):
             return self._bad("samples must be a list",
@@ -339,7 +375,8 @@ FRAMEWORK = web.AppKey("framework", FrameworkService)
 
 
 def build_charmander_app(service: FrameworkService) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[json_errors])
+    app = web.Application(client_max_size=MAX_BODY,
+                          middlewares=[json_errors, same_origin_json()])
     handlers = CharmanderHandlers(service)
     for method, path, name in ROUTES:
         app.router.add_route(method, path, getattr(handlers, name))

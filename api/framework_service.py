@@ -38,7 +38,7 @@ from framework import commands as cmd
 from framework import events as ev
 from framework.records import TaskRecord
 from framework.scheduler import CharmanderScheduler
-from framework.store import FrameworkStore, StoreUnavailable
+from framework.store import FrameworkStore, IdempotencyKey, StoreUnavailable
 from offers.launch import LaunchSpec
 from offers.states import TaskState
 from offers.task import TaskSpec
@@ -230,10 +230,14 @@ class FrameworkService:
         self._last_ns = ns
         return f"{name}-{ns}"
 
-    async def submit(self, spec: TaskSpec) -> str:
-        """Persist, then queue. Returns the internal id once the task is on disk."""
+    async def submit(self, spec: TaskSpec, key: tuple[str, str] | None = None) -> str:
+        """Persist, then queue. Returns the internal id once the task is on disk. `key`, a
+        client's `(Idempotency-Key, request fingerprint)`, is written in the same
+        transaction, so the task is never on disk without it."""
         task_id = self.new_task_id(spec.id)
-        await self.writer.add(submission=(task_id, spec, self.clock()))
+        now = self.clock()
+        await self.writer.add(submission=(task_id, spec, now) if key is None else
+                              (task_id, spec, now, IdempotencyKey(*key, task_id, now)))
         self.apply(ev.TaskSubmitted(task_id, spec))
         return task_id
 

@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 description of the framework's REST API (served at `/openapi.json`).
 
 The task schema comes from the TaskSpec model itself, so the document cannot drift from
-what `POST /client/task` accepts.
+what `POST /client/task` accepts. Every route may answer 403 to a request from another
+site's page, and every body-carrying one 415 to a body not sent as JSON (api.json_body).
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ def _bad(description: str = "bad input, naming the field") -> dict:
 
 def _op(summary: str, responses: dict, *, body: dict | None = None,
         params: list | None = None) -> dict:
+    responses = {**responses, "403": _bad("refused: sent by another site's page")}
     op: dict[str, Any] = {"summary": summary, "responses": responses}
     if body is not None:
+        responses["415"] = _bad("the body is not declared application/json")
         op["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": body}}}
     if params:
@@ -45,9 +48,17 @@ def openapi_document() -> dict[str, Any]:
     task_schema = TaskSpec.model_json_schema(ref_template="#/components/schemas/{model}")
     defs = task_schema.pop("$defs", {})
     submit = _op("Queue a task (Charmander task JSON); 202 once it is on disk",
-                 {"202": _json(_ANSWER, "accepted: {code: 202, message: 'Run task: <id>'}"),
-                  "400": _bad(), "413": _bad("body too large")},
-                 body={"$ref": "#/components/schemas/TaskSpec"})
+                 {"202": _json(_ANSWER, "accepted: {code: 202, message: 'Run task: <id>'}; "
+                               "a retry with the same Idempotency-Key gets the same answer"),
+                  "400": _bad("bad input, naming the field (body: malformed, nested deeper "
+                              "than 64 levels, a number longer than 64 characters)"),
+                  "413": _bad("body too large"),
+                  "422": _bad("the Idempotency-Key was first used for another request")},
+                 body={"$ref": "#/components/schemas/TaskSpec"},
+                 params=[{"name": "Idempotency-Key", "in": "header", "required": False,
+                          "description": "a fresh unique value per task (e.g. a UUID), the "
+                                         "same on retries; remembered 24 h",
+                          "schema": {"type": "string", "minLength": 1, "maxLength": 255}}])
     kill = _op("Kill every task whose internal id starts with the prefix",
                {"200": _json({"oneOf": [_ANSWER, {"type": "array", "items": _ANSWER}]},
                              "'Kill task: <internal id>' per task (a list when several)"),
@@ -104,7 +115,8 @@ def openapi_document() -> dict[str, Any]:
             "description": "text exposition format",
             "content": {"text/plain": {"schema": {"type": "string"}}}}})},
     }
-    instance = {"type": "object", "description": "The task's spec fields plus these",
+    instance = {"type": "object", "description": "The task's spec fields (env values shown "
+                "as \"***\": names only) plus these",
                 "properties": {
                     "internal_id": {"type": "string"}, "submission_id": {"type": "string"},
                     "state": {"type": "string", "enum": [

@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET_POSTS_PER_SECOND = 1000.0
 TARGET_POST_P99_MS = 50.0
 TARGET_LIST_MS = 100.0
+JSON = {"Content-Type": "application/json"}  # any other body type is a 415
 
 STRESS60 = json.dumps({"id": "stress60", "dockerimage": "stress", "mem": "100",
                        "reshuffleable": True, "nodetype": "lab",
@@ -78,7 +79,7 @@ async def _load(session: aiohttp.ClientSession, method: str, url: str, body: byt
         nonlocal errors
         while time.perf_counter() < stop_at:
             started = time.perf_counter()
-            async with session.request(method, url, data=body) as resp:
+            async with session.request(method, url, data=body, headers=JSON) as resp:
                 await resp.read()
                 if resp.status != expect:
                     errors += 1
@@ -117,7 +118,8 @@ async def _measure(url: str, proc: subprocess.Popen, seconds: float, concurrency
         queued = posts["requests"]
         while queued < list_tasks:  # top up to the listing size
             batch = min(concurrency * 8, list_tasks - queued)
-            await asyncio.gather(*(session.post(f"{url}/client/task", data=STRESS60)
+            await asyncio.gather(*(session.post(f"{url}/client/task", data=STRESS60,
+                                                headers=JSON)
                                    for _ in range(batch)))
             queued += batch
         await _sequential(session, f"{url}/client/task", 2)  # warm the serialization cache

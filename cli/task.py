@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +22,33 @@ STATE_STYLE = {"RUNNING": "green", "PENDING": "yellow", "STAGING": "cyan", "STAR
                "LOST": "red", "ERROR": "bold red"}
 
 
-def _request(method: str, url: str, body: bytes | None = None) -> tuple[int, Any]:
+# The connection broke after the request may have arrived: the answer is unknown.
+DROPPED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, TimeoutError,
+           http.client.RemoteDisconnected, http.client.IncompleteRead)
+
+
+def _request(method: str, url: str, body: bytes | None = None,
+             headers: dict[str, str] | None = None, retries: int = 0) -> tuple[int, Any]:
+    """One HTTP exchange; `retries` more attempts when the connection drops mid-way (only
+    for requests safe to repeat: reads, or POSTs carrying an Idempotency-Key)."""
     request = urllib.request.Request(url, data=body, method=method,
                                      headers={"Content-Type": "application/json",
-                                              "Accept": "application/json"})
+                                              "Accept": "application/json",
+                                              **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=30) as resp:
             raw = resp.read()
             status = resp.status
     except urllib.error.HTTPError as exc:
         raw, status = exc.read(), exc.code
-    except urllib.error.URLError as exc:
-        raise click.ClickException(f"cannot reach {url}: {exc.reason}") from None
+    except (urllib.error.URLError, *DROPPED) as exc:
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        if isinstance(reason, DROPPED) and retries > 0:
+            return _request(method, url, body, headers, retries - 1)
+        if isinstance(reason, DROPPED):
+            raise click.ClickException(f"the connection to {url} dropped before an "
+                                       f"answer: {reason or type(reason).__name__}") from None
+        raise click.ClickException(f"cannot reach {url}: {reason}") from None
     try:
         return status, json.loads(raw)
     except ValueError:
@@ -62,9 +79,15 @@ def task_group() -> None:
                                                                   path_type=Path))
 @url_option
 def submit(files: tuple[Path, ...], url: str) -> None:
-    """Submit task JSON files (one task each)."""
+    """Submit task JSON files (one task each).
+
+    Each file is sent with a fresh Idempotency-Key and sent again, once, if the connection
+    drops before the answer: the framework answers a retry with the task the first try
+    created, so a flaky network never queues a task twice."""
     for path in files:
-        status, answer = _request("POST", f"{url}/v1/tasks", path.read_bytes())
+        key = {"Idempotency-Key": str(uuid.uuid4())}
+        status, answer = _request("POST", f"{url}/v1/tasks", path.read_bytes(), key,
+                                  retries=1)
         if status != 202:
             _fail(status, answer)
         click.echo(f"{answer['message']} ({answer['internal_id']})")

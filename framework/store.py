@@ -2,26 +2,41 @@
 
 The scheduler core never sees a session: the service writes what the REST API accepted
 (`add_submissions`, before answering 202), what the core changed (`save_records`) and
-reads it all back as events on start (`recover`). SQLite by default, PostgreSQL by URL;
+reads it all back as events on start (`recover`). A submission may carry the client's
+`Idempotency-Key`, written in the same transaction as the task, so no crash can keep one
+without the other. SQLite by default, PostgreSQL by URL;
 the schema is brought up to date with Alembic on open. Blocking by design: callers run it
 on one worker thread so writes stay in order.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event, or_, select, update
+from sqlalchemy import (
+    Column,
+    Float,
+    String,
+    Table,
+    create_engine,
+    delete,
+    event,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from framework.events import TaskRecovered, TaskSubmitted
-from framework.models import InstanceRow, MetaRow, SubmissionRow
+from framework.models import Base, InstanceRow, MetaRow, SubmissionRow
 from framework.records import TaskRecord
 from offers.problems import SpecError
 from offers.states import TERMINAL, TaskState
@@ -43,6 +58,33 @@ class StoreUnavailable(Exception):
 
 def _reason(exc: OperationalError) -> str:
     return str(getattr(exc, "orig", None) or exc).splitlines()[0]
+
+
+IDEMPOTENCY_TTL = 24 * 3600.0  # how long a retried POST is recognised (Stripe keeps 24 h)
+_PRUNE_EVERY = 600.0  # seconds between deletions of expired keys
+
+# Declared here, next to its only user, on the models' metadata (migration f0002).
+IDEMPOTENCY = Table(
+    "framework_idempotency", Base.metadata,
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("task_id", String(200), nullable=False),
+    Column("created_at", Float, nullable=False, index=True),
+)
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """A client's `Idempotency-Key`, the fingerprint of the request that first used it and
+    the task that request created."""
+
+    key: str
+    fingerprint: str
+    task_id: str
+    created_at: float
+
+# A submission: (internal id, spec, created_at), optionally with the key that created it.
+Submission = tuple[str, TaskSpec, float] | tuple[str, TaskSpec, float, IdempotencyKey | None]
 
 
 def default_url(data_dir: str | Path) -> str:
@@ -74,6 +116,7 @@ class FrameworkStore:
         self.url = url
         self.engine = make_engine(url)
         self._insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        self._pruned_at = 0.0
 
     def migrate(self) -> None:
         """Bring the framework's tables to the newest revision (idempotent)."""
@@ -90,13 +133,13 @@ class FrameworkStore:
 
     # -- writes -------------------------------------------------------------------------
 
-    def write(self, *, submissions: Sequence[tuple[str, TaskSpec, float]] = (),
+    def write(self, *, submissions: Sequence[Submission] = (),
               records: Sequence[TaskRecord] = (), unwanted: Iterable[str] = (),
               framework_id: str | None = None, killed_prefixes: Sequence[str] = (),
               marks: dict[str, str] | None = None) -> None:
         """Persist a batch in one transaction (the service's group commit).
 
-        `submissions` are accepted tasks `(internal id, spec, created_at)`; `records` are
+        `submissions` are accepted tasks `(internal id, spec, created_at[, idempotency key])`; `records` are
         instance records to upsert; `unwanted` submission ids someone asked to kill;
         `killed_prefixes` a kill's desired state written ahead of it (every submission
         and live instance whose id starts with one: unwanted, killed); `marks` meta
@@ -117,8 +160,11 @@ class FrameworkStore:
         with self.engine.begin() as conn:
             if submissions:
                 conn.execute(SubmissionRow.__table__.insert(), [
-                    {"id": task_id, "spec": spec.to_json(), "created_at": created_at,
-                     "wanted": True} for task_id, spec, created_at in submissions])
+                    {"id": s[0], "spec": s[1].to_json(), "created_at": s[2], "wanted": True}
+                    for s in submissions])
+                keys = [s[3] for s in submissions if len(s) > 3 and s[3] is not None]
+                if keys:
+                    self._write_keys(conn, keys)
             for start in range(0, len(unwanted), 500):
                 conn.execute(update(SubmissionRow).where(
                     SubmissionRow.id.in_(unwanted[start:start + 500])).values(wanted=False))
@@ -146,7 +192,20 @@ class FrameworkStore:
                 conn.execute(stmt.on_conflict_do_update(index_elements=["key"],
                                                         set_={"value": value}))
 
-    def add_submissions(self, items: Sequence[tuple[str, TaskSpec, float]]) -> None:
+    def _write_keys(self, conn, keys: list[IdempotencyKey]) -> None:
+        # The service lets one request per key through at a time, so a conflict means
+        # another process (a second framework on the same database): keep its key.
+        conn.execute(self._insert(IDEMPOTENCY).values([
+            {"key": k.key, "fingerprint": k.fingerprint, "task_id": k.task_id,
+             "created_at": k.created_at} for k in keys]).on_conflict_do_nothing(
+            index_elements=["key"]))
+        newest = max(k.created_at for k in keys)
+        if newest - self._pruned_at >= _PRUNE_EVERY:
+            conn.execute(delete(IDEMPOTENCY).where(
+                IDEMPOTENCY.c.created_at < newest - IDEMPOTENCY_TTL))
+            self._pruned_at = newest
+
+    def add_submissions(self, items: Sequence[Submission]) -> None:
         self.write(submissions=items)
 
     def mark_unwanted(self, submission_ids: Iterable[str]) -> None:
@@ -164,6 +223,16 @@ class FrameworkStore:
         with self.engine.connect() as conn:
             return conn.execute(select(MetaRow.value).where(
                 MetaRow.key == "framework_id")).scalar_one_or_none()
+
+    def idempotency_key(self, key: str, now: float | None = None) -> IdempotencyKey | None:
+        """What the key was first used for, unless that is older than IDEMPOTENCY_TTL."""
+        now = time.time() if now is None else now
+        with self.engine.connect() as conn:
+            row = conn.execute(select(IDEMPOTENCY).where(
+                IDEMPOTENCY.c.key == key,
+                IDEMPOTENCY.c.created_at >= now - IDEMPOTENCY_TTL)).one_or_none()
+        return IdempotencyKey(row.key, row.fingerprint, row.task_id, row.created_at) \
+            if row is not None else None
 
     def recover(self) -> list[TaskSubmitted | TaskRecovered]:
         """Everything on disk as events for a fresh scheduler, oldest first.

@@ -26,7 +26,8 @@ async def framework(tmp_path):
 
 @pytest.fixture
 async def http():
-    async with aiohttp.ClientSession() as session:
+    # Bodies are declared JSON, as the seed's curl session does (text/plain is a 415).
+    async with aiohttp.ClientSession(headers={"Content-Type": "application/json"}) as session:
         yield session
 
 

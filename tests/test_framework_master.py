@@ -3,8 +3,6 @@ real agent link (tests/master_fixtures.FakeAgent runs nothing; Docker is not nee
 
 from __future__ import annotations
 
-import json
-
 import aiohttp
 import pytest
 
@@ -36,7 +34,7 @@ async def _tasks(session, fw) -> list[dict]:
 
 
 async def _submit(session, fw, spec) -> str:
-    async with session.post(f"{fw.url}/client/task", data=json.dumps(spec)) as resp:
+    async with session.post(f"{fw.url}/client/task", json=spec) as resp:
         assert resp.status == 202
         return resp.headers["Location"].removeprefix("/v1/tasks/")
 
