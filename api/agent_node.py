@@ -15,6 +15,8 @@ from typing import Any, Protocol
 import docker
 from aiohttp import web
 
+from api.http_errors import json_errors
+from api.json_body import same_origin_json
 from api.serving import ServerLimits, serve_app
 from executor.agent import Agent, AgentConfig
 from executor.container_spec import ContainerPolicy, VolumePolicy
@@ -40,7 +42,7 @@ def agent_app(agent: AgentView) -> web.Application:
                                      "this agent answers GET /health and GET /state",
              "errors": []}, status=404)
 
-    app = web.Application()
+    app = web.Application(middlewares=[json_errors, same_origin_json()])
     app.router.add_get("/health", health)
     app.router.add_get("/state", state)
     app.router.add_route("*", "/{tail:.*}", not_found)

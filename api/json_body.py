@@ -43,7 +43,7 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _FOREIGN_FETCH_SITES = frozenset({"cross-site", "same-site"})
 
 
-class BadBody(Exception):
+class BadBody(ValueError):
     """A request body that is not acceptable JSON; `problem` says why, for field "body"."""
 
     def __init__(self, message: str, problem: str | None = None) -> None:
@@ -122,7 +122,7 @@ def _too_deep(body: bytes, limit: int) -> bool:
 
 def _number(text: str, kind: type) -> float | int:
     if len(text) > MAX_NUMBER_CHARS:
-        raise BadBody(f"a number in the body has {len(text)} characters",
+        raise BadBody(f"a number in the body has {len(text)} digits; at most {MAX_NUMBER_CHARS}",
                       f"has a number of {len(text)} digits; at most {MAX_NUMBER_CHARS}")
     value = kind(text)
     if kind is float and not math.isfinite(value):

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import math
 import socket
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -28,7 +26,8 @@ from aiohttp import WSMsgType, web
 from sqlalchemy.exc import OperationalError
 
 from api import mesos_json as mj
-from api.http_errors import error_response
+from api.http_errors import error_response, json_errors
+from api.json_body import BadBody, read_json, request_json, same_origin_json
 from api.master_metrics import MasterCollector, metrics_handler
 from api.serving import ServerLimits, local_url, serve_app
 from master import commands as C
@@ -55,27 +54,6 @@ class StoreUnwritable(Exception):
 
 def _store_unwritable(exc: StoreUnwritable) -> web.Response:
     return error_response(503, str(exc))
-
-
-def loads(raw: bytes | str) -> Any:
-    """`json.loads` whose every failure is a ValueError naming the problem (so a 400, never
-    a 500): bytes that are not UTF-8, nesting deeper than Python recurses, integers longer
-    than Python converts. (The master's own reader; the REST API has api/json_body.py.)"""
-    try:
-        return json.loads(raw or b"null")
-    except RecursionError:
-        raise ValueError("JSON nested too deeply: the master reads at most a few hundred "
-                         "levels of arrays and objects") from None
-    except ValueError as exc:
-        if "integer string conversion" in str(exc):
-            raise ValueError(f"a number has more digits than the master reads (at most "
-                             f"{sys.get_int_max_str_digits()} digits)") from None
-        raise
-
-
-def _bad_json(exc: ValueError) -> web.Response:
-    return error_response(400, f"body is not JSON the master can read: {exc}",
-                          [FieldProblem("body", str(exc))])
 
 
 def _spec_error(exc: SpecError, prefix: str = "") -> web.Response:
@@ -355,9 +333,9 @@ class MasterService:
             return error_response(415, f"Content-Type {ctype!r} is not supported; berth "
                                        "speaks the JSON form of the API (application/json)")
         try:
-            data = loads(await request.read())
-        except ValueError as exc:
-            return _bad_json(exc)
+            data = await request_json(request)
+        except BadBody as exc:
+            return exc.response()
         try:
             call = mj.parse_call(data)
         except SpecError as exc:
@@ -490,9 +468,9 @@ class MasterService:
 
     async def agent_register(self, request: web.Request) -> web.Response:
         try:
-            data = loads(await request.read())
-        except ValueError as exc:
-            return _bad_json(exc)
+            data = await request_json(request)
+        except BadBody as exc:
+            return exc.response()
         try:
             event = _registration(data)
         except SpecError as exc:
@@ -538,7 +516,7 @@ class MasterService:
                         break
                     continue
                 try:
-                    event = _agent_message(agent_id, loads(msg.data))
+                    event = _agent_message(agent_id, read_json(msg.data.encode()))
                 except ValueError as exc:  # SpecError is one
                     await ws.send_json({"type": "ERROR", "message": str(exc)})
                     continue
@@ -680,7 +658,8 @@ MASTER = web.AppKey("master", MasterService)
 
 
 def build_master_app(service: MasterService) -> web.Application:
-    app = web.Application(client_max_size=16 * 1024 * 1024)
+    app = web.Application(client_max_size=16 * 1024 * 1024,
+                          middlewares=[json_errors, same_origin_json()])
     app.router.add_get("/version", service.version)
     app.router.add_get("/health", service.health)
     app.router.add_get("/state", service.state)
