@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import docker
 from aiohttp import web
 
-from api.http_errors import json_errors
+from api.http_errors import json_errors_with
 from api.json_body import same_origin_json
 from api.serving import ServerLimits, serve_app
 from executor.agent import Agent, AgentConfig
@@ -42,7 +42,7 @@ def agent_app(agent: AgentView) -> web.Application:
                                      "this agent answers GET /health and GET /state",
              "errors": []}, status=404)
 
-    app = web.Application(middlewares=[json_errors, same_origin_json()])
+    app = web.Application(middlewares=[json_errors_with(same_origin_json())])
     app.router.add_get("/health", health)
     app.router.add_get("/state", state)
     app.router.add_route("*", "/{tail:.*}", not_found)

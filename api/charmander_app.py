@@ -21,7 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from api import idempotency
 from api.framework_service import FrameworkService
-from api.http_errors import error_response, json_errors, spec_error_response
+from api.http_errors import error_response, json_errors_with, spec_error_response
 from api.json_body import BadBody, read_json, same_origin_json
 from api.openapi import openapi_document
 from framework.records import TaskRecord
@@ -200,7 +200,7 @@ class CharmanderHandlers:
     async def ping(self, request: web.Request) -> web.Response:
         return web.Response(text="pong")
 
-    async def _read_task(self, body: bytes):
+    def _read_task(self, body: bytes):
         """The task spec from a request body, or an error response naming the field."""
         if not body.strip():
             return None, self._bad("a task JSON object is required in the body",
@@ -218,7 +218,7 @@ class CharmanderHandlers:
 
     async def submit(self, request: web.Request) -> web.Response:
         raw = await request.read()
-        spec, error = await self._read_task(raw)
+        spec, error = self._read_task(raw)
         if error is not None:
             return error
         key = request.headers.get(idempotency.HEADER)
@@ -376,7 +376,7 @@ FRAMEWORK = web.AppKey("framework", FrameworkService)
 
 def build_charmander_app(service: FrameworkService) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY,
-                          middlewares=[json_errors, same_origin_json()])
+                          middlewares=[json_errors_with(same_origin_json())])
     handlers = CharmanderHandlers(service)
     for method, path, name in ROUTES:
         app.router.add_route(method, path, getattr(handlers, name))

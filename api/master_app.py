@@ -26,7 +26,7 @@ from aiohttp import WSMsgType, web
 from sqlalchemy.exc import OperationalError
 
 from api import mesos_json as mj
-from api.http_errors import error_response, json_errors
+from api.http_errors import error_response, json_errors_with
 from api.json_body import BadBody, read_json, request_json, same_origin_json
 from api.master_metrics import MasterCollector, metrics_handler
 from api.serving import ServerLimits, local_url, serve_app
@@ -659,7 +659,7 @@ MASTER = web.AppKey("master", MasterService)
 
 def build_master_app(service: MasterService) -> web.Application:
     app = web.Application(client_max_size=16 * 1024 * 1024,
-                          middlewares=[json_errors, same_origin_json()])
+                          middlewares=[json_errors_with(same_origin_json())])
     app.router.add_get("/version", service.version)
     app.router.add_get("/health", service.health)
     app.router.add_get("/state", service.state)

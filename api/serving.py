@@ -142,8 +142,14 @@ class _GuardedServer(web.Server):
         self.refusing = 0
         self.refused = 0
         self.evicted = 0
+        # One sweep per listener checks every connection's deadlines, instead of a timer
+        # per request: a POST whose body follows its headers costs no timer at all.
+        self._sweep_every = min(1.0, limits.header_timeout / 4, limits.body_timeout / 4)
+        self._sweeper: asyncio.TimerHandle | None = None
 
     def __call__(self) -> asyncio.Protocol:
+        if self._sweeper is None:
+            self._sweeper = self._loop.call_later(self._sweep_every, self._sweep)
         if len(self.open) >= self.limits.max_connections and not self._evict_idle():
             self.refused += 1
             if self.refused == 1 or self.refused % 1000 == 0:
@@ -153,6 +159,14 @@ class _GuardedServer(web.Server):
         handler = _GuardedHandler(self, loop=self._loop, **self._kwargs)
         self.open[handler] = None
         return handler
+
+    def _sweep(self) -> None:
+        """Enforce the header and body deadlines; runs while connections are open."""
+        now = self._loop.time()
+        for handler in list(self.open):
+            handler.check_deadlines(now)
+        self._sweeper = (self._loop.call_later(self._sweep_every, self._sweep)
+                         if self.open else None)
 
     def _evict_idle(self) -> bool:
         """Close the oldest connection with no request in progress; False if none."""
@@ -180,62 +194,54 @@ class _GuardedHandler(RequestHandler):
     def __init__(self, manager: _GuardedServer, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self._limits = manager.limits
-        self._header_deadline: asyncio.TimerHandle | None = None
-        self._body_deadline: asyncio.TimerHandle | None = None
-        self._finished = 0  # responses finished; aiohttp's `_request_count` counts requests
+        self._headers_since: float | None = None  # idle, and bytes of headers came at
+        self._body: Any = None  # the request body still being received ...
+        self._body_since = 0.0  # ... since its headers came
 
     @property
     def idle(self) -> bool:
-        """No request in progress (closing it loses nothing a client was promised)."""
-        return self._request_count == self._finished and not self._upgraded
+        """No request in progress or queued (closing it loses nothing a client was
+        promised). aiohttp's own flags: no per-response bookkeeping of ours."""
+        return not (self._request_in_progress or self._messages or self._upgraded)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        self._arm_header_deadline()
+        self._headers_since = self._loop.time()
 
     def data_received(self, data: bytes) -> None:
-        before = self._request_count
+        requests = self._request_count
         super().data_received(data)
-        if self._request_count != before:  # headers complete: a request began
-            self._cancel(header=True)
+        if self._request_count != requests:  # headers complete: a request began
+            self._headers_since = None
             if self._messages:
                 payload = self._messages[-1][1]
-                if not payload.is_eof() and self._body_deadline is None:
-                    self._body_deadline = self._loop.call_later(
-                        self._limits.body_timeout, self._body_expired, payload)
-        elif self._body_deadline is not None:
-            if self._messages and self._messages[-1][1].is_eof():
-                self._cancel(body=True)
-        elif self.idle and self._header_deadline is None:
-            self._arm_header_deadline()
+                if not payload.is_eof():
+                    self._body, self._body_since = payload, self._loop.time()
+        elif self._body is not None:
+            if self._body.is_eof():
+                self._body = None
+        elif self._headers_since is None and self.idle:
+            self._headers_since = self._loop.time()
 
-    async def finish_response(self, request: web.BaseRequest, resp: web.StreamResponse,
-                              start_time: float | None) -> tuple[web.StreamResponse, bool]:
-        try:
-            return await super().finish_response(request, resp, start_time)
-        finally:
-            self._finished += 1
-            self._cancel(body=True)
-
-    def connection_lost(self, exc: BaseException | None) -> None:
-        self._cancel(header=True, body=True)
-        super().connection_lost(exc)
-
-    def _arm_header_deadline(self) -> None:
-        self._header_deadline = self._loop.call_later(
-            self._limits.header_timeout, self._header_expired, self._request_count)
-
-    def _header_expired(self, requests_then: int) -> None:
-        self._header_deadline = None
-        if self._request_count == requests_then and self.idle and self.transport is not None:
-            log.info("connection_closed", why="headers not received in time",
-                     timeout=self._limits.header_timeout, peer=_peer(self.transport))
-            self.force_close()
-
-    def _body_expired(self, payload: Any) -> None:
-        self._body_deadline = None
-        if payload.is_eof() or self.transport is None:
+    def check_deadlines(self, now: float) -> None:
+        """Close a connection whose headers, or a request whose body, is overdue."""
+        if self.transport is None:
             return
+        if self._body is not None:
+            if self._body.is_eof():
+                self._body = None
+            elif now - self._body_since >= self._limits.body_timeout:
+                self._body_expired()
+        if self._headers_since is not None and now - self._headers_since \
+                >= self._limits.header_timeout:
+            self._headers_since = None
+            if self.idle:
+                log.info("connection_closed", why="headers not received in time",
+                         timeout=self._limits.header_timeout, peer=_peer(self.transport))
+                self.force_close()
+
+    def _body_expired(self) -> None:
+        payload, self._body = self._body, None
         log.info("request_timed_out", why="body not received in time",
                  timeout=self._limits.body_timeout, peer=_peer(self.transport))
         # The handler reading the body gets a 408 (in berth's format, from the error
@@ -247,14 +253,6 @@ class _GuardedHandler(RequestHandler):
         self._lingering_time = 0.0
         self.close()
         self._loop.call_later(max(self._limits.header_timeout, 1.0), self.force_close)
-
-    def _cancel(self, *, header: bool = False, body: bool = False) -> None:
-        if header and self._header_deadline is not None:
-            self._header_deadline.cancel()
-            self._header_deadline = None
-        if body and self._body_deadline is not None:
-            self._body_deadline.cancel()
-            self._body_deadline = None
 
 
 class _Refusal(asyncio.Protocol):

@@ -129,7 +129,28 @@ def normalize_id(value: str) -> str:
     return task_id
 
 
+def _size(value: Any, info: ValidationInfo) -> Any:
+    """A size (`mem`, `cpus`, `disk`): a number, and not below what can run. Refused by
+    name before anything else is said of it (a `mem` of 0 is "at least 4 MiB", not
+    "greater than 0"; a negative `disk` is left to its `ge=0`); specs read back from a store skip the minimums (`STORED`)."""
+    size = _number(value)
+    if isinstance(size, int | float) and not _stored(info):
+        minimum = _MINIMUMS[info.field_name]
+        if size < minimum[0] and not (info.field_name == "disk" and size <= 0):
+            raise ValueError(minimum[1].format(size))
+    return size
+
+
+_MINIMUMS = {
+    "cpus": (MIN_CPUS, f"must be at least {MIN_CPUS:g} cores (Docker cannot run a "
+                       "container on less), not {:g}"),
+    "mem": (MIN_MEM_MIB, f"must be at least {MIN_MEM_MIB:g} MiB (no container runs in "
+                         "less), not {:g}"),
+    "disk": (MIN_DISK_MIB, f"must be 0 or at least {MIN_DISK_MIB:g} MiB, not {{:g}}"),
+}
+
 Number = Annotated[float, BeforeValidator(_number)]
+Size = Annotated[float, BeforeValidator(_size)]
 Port = Annotated[int, BeforeValidator(_port), Field(ge=1, le=65535)]
 Text = Annotated[str, BeforeValidator(_text), AfterValidator(_no_nul)]
 
@@ -173,9 +194,9 @@ class TaskSpec(BaseModel):
 
     id: str
     dockerimage: Annotated[str, AfterValidator(_no_nul)] = Field(min_length=1, max_length=512)
-    mem: Number = Field(DEFAULT_MEM, gt=0, le=MAX_MEM_MIB)
-    cpus: Number = Field(DEFAULT_CPUS, gt=0, le=MAX_CPUS)
-    disk: Number = Field(0.0, ge=0, le=MAX_DISK_MIB)
+    mem: Size = Field(DEFAULT_MEM, gt=0, le=MAX_MEM_MIB)
+    cpus: Size = Field(DEFAULT_CPUS, gt=0, le=MAX_CPUS)
+    disk: Size = Field(0.0, ge=0, le=MAX_DISK_MIB)
     sla: SLA | None = None
     nodetype: Annotated[str, AfterValidator(_no_nul)] | None = Field(
         None, min_length=1, max_length=64)
@@ -209,23 +230,6 @@ class TaskSpec(BaseModel):
         if image != image.strip() or any(c.isspace() for c in image):
             raise ValueError(f"{image!r} is not an image name (it contains white space)")
         return image
-
-    @field_validator("mem", "cpus", "disk", mode="before")
-    @classmethod
-    def _below_minimum(cls, value: Any, info: ValidationInfo) -> Any:
-        """Sizes too small to run are refused by name before anything else is said of them
-        (a `mem` of 0 is "at least 4 MiB", not "greater than 0")."""
-        size = _number(value)
-        if isinstance(size, int | float) and not _stored(info):
-            if info.field_name == "cpus" and size < MIN_CPUS:
-                raise ValueError(f"must be at least {MIN_CPUS:g} cores (Docker cannot "
-                                 f"run a container on less), not {size:g}")
-            if info.field_name == "mem" and size < MIN_MEM_MIB:
-                raise ValueError(f"must be at least {MIN_MEM_MIB:g} MiB (no container "
-                                 f"runs in less), not {size:g}")
-            if info.field_name == "disk" and 0 < size < MIN_DISK_MIB:
-                raise ValueError(f"must be 0 or at least {MIN_DISK_MIB:g} MiB, not {size:g}")
-        return size
 
     @field_validator("mem", "cpus", "disk")
     @classmethod
