@@ -132,7 +132,8 @@ def normalize_id(value: str) -> str:
 def _size(value: Any, info: ValidationInfo) -> Any:
     """A size (`mem`, `cpus`, `disk`): a number, and not below what can run. Refused by
     name before anything else is said of it (a `mem` of 0 is "at least 4 MiB", not
-    "greater than 0"; a negative `disk` is left to its `ge=0`); specs read back from a store skip the minimums (`STORED`)."""
+    "greater than 0"; a negative `disk` is left to its `ge=0`); specs read back from a
+    store skip the minimums (`STORED`)."""
     size = _number(value)
     if isinstance(size, int | float) and not _stored(info):
         minimum = _MINIMUMS[info.field_name]
