@@ -33,6 +33,7 @@ from aiohttp import web
 
 from api import mesos_json as mj
 from api.mesos_client import MesosSchedulerClient, NotSubscribed
+from api.mesos_task_info import task_info
 from api.serving import ServerLimits, local_url, serve_app
 from framework import commands as cmd
 from framework import events as ev
@@ -325,7 +326,7 @@ class FrameworkService:
         if framework_id is None:
             return None  # no master yet: offers and kills are re-derived on subscribe
         if isinstance(command, cmd.Launch):
-            infos = [mj.task_info(LaunchSpec.from_task(task_id, framework_id, spec),
+            infos = [task_info(LaunchSpec.from_task(task_id, framework_id, spec),
                                   command.agent_id) for task_id, spec in command.tasks]
             return mj.accept_call(framework_id, command.offer_ids, infos)
         if isinstance(command, cmd.Decline):

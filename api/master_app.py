@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import socket
 import time
 import uuid
@@ -26,17 +25,18 @@ from aiohttp import WSMsgType, web
 from sqlalchemy.exc import OperationalError
 
 from api import mesos_json as mj
+from api.agent_messages import agent_message, registration
 from api.http_errors import error_response, json_errors_with
 from api.json_body import BadBody, read_json, request_json, same_origin_json
 from api.master_metrics import MasterCollector, metrics_handler
+from api.master_state import state_document
+from api.mesos_task_info import id_value, launch_from_task_info
 from api.serving import ServerLimits, local_url, serve_app
 from master import commands as C
 from master import events as E
 from master.core import DEFAULT_MAX_FRAMEWORKS, Master
-from master.resources import Resources
 from master.store import MasterStore
 from offers.problems import FieldProblem, SpecError
-from offers.states import TaskState
 
 log = structlog.get_logger("berth.master")
 
@@ -277,37 +277,7 @@ class MasterService:
             "store": {"writable": self.store_error is None, "error": self.store_error}})
 
     async def state(self, request: web.Request) -> web.Response:
-        core = self.core
-        agents = []
-        for agent in sorted(core.agents.values(), key=lambda a: a.hostname):
-            offered = core.offered(agent.id)
-            agents.append({
-                "id": agent.id, "hostname": agent.hostname, "endpoint": agent.endpoint,
-                "attributes": dict(agent.attributes), "total": agent.total.to_json(),
-                "spare": agent.spare.to_json(), "used": core.used(agent.id).to_json(),
-                "offered": offered.to_json(), "active": not agent.lost,
-                "connected": agent.id in self._agents, "last_seen": agent.last_seen})
-        offers_of: dict[str, int] = {}
-        for offer in core.offers.values():
-            offers_of[offer.framework_id] = offers_of.get(offer.framework_id, 0) + 1
-        frameworks = [{
-            "id": fw.id, "name": fw.name, "user": fw.user, "active": fw.active,
-            "suppressed": fw.suppressed, "removed": fw.removed,
-            "capabilities": sorted(fw.capabilities),
-            "offers": offers_of.get(fw.id, 0),
-            "allocated": core.allocated(fw.id).to_json(),
-        } for fw in core.frameworks.values()]
-        tasks = [{
-            "id": t.id, "name": t.name, "framework_id": t.framework_id, "agent_id": t.agent_id,
-            "hostname": core.agents[t.agent_id].hostname if t.agent_id in core.agents else None,
-            "state": t.state.value, "mesos_state": mj.STATE_TO_MESOS[t.state],
-            "reason": t.reason, "message": t.message, "container_id": t.container_id,
-            "exit_code": t.exit_code, "image": t.spec.image, "resources": t.resources.to_json(),
-            "created_at": t.created_at, "updated_at": t.updated_at,
-        } for t in core.tasks.values()]
-        return web.json_response({"version": mj.VERSION, "agents": agents,
-                                  "frameworks": frameworks, "tasks": tasks,
-                                  "outstanding_offers": len(core.offers)})
+        return web.json_response(state_document(self.core, self._agents.keys()))
 
     async def metering(self, request: web.Request) -> web.Response:
         """`GET /v1/metering?since=T`: metered usage samples newer than T, oldest first."""
@@ -366,14 +336,14 @@ class MasterService:
                 for j, info in enumerate(op.launch.task_infos):
                     where = f"accept.operations[{i}].launch.task_infos[{j}]"
                     try:
-                        launches.append(mj.launch_from_task_info(info, fid, where))
+                        launches.append(launch_from_task_info(info, fid, where))
                     except SpecError as exc:
                         # Refused alone, with an update naming why; the rest still launch.
                         # Only a task info without an id cannot be answered, so fails the call.
-                        task_id = _value_of(info, "task_id")
+                        task_id = id_value(info, "task_id")
                         if task_id is None:
                             raise
-                        launches.append(E.RefusedLaunch(task_id, _value_of(info, "agent_id"),
+                        launches.append(E.RefusedLaunch(task_id, id_value(info, "agent_id"),
                                                         str(exc)))
             filters = call.accept.filters
             return E.Accept(fid, tuple(o.value for o in call.accept.offer_ids), tuple(launches),
@@ -472,7 +442,7 @@ class MasterService:
         except BadBody as exc:
             return exc.response()
         try:
-            event = _registration(data)
+            event = registration(data)
         except SpecError as exc:
             return error_response(400, f"invalid registration: {exc}", exc.problems)
         try:
@@ -516,7 +486,7 @@ class MasterService:
                         break
                     continue
                 try:
-                    event = _agent_message(agent_id, read_json(msg.data.encode()))
+                    event = agent_message(agent_id, read_json(msg.data.encode()))
                 except ValueError as exc:  # SpecError is one
                     await ws.send_json({"type": "ERROR", "message": str(exc)})
                     continue
@@ -543,115 +513,6 @@ class MasterService:
             while True:
                 message = await conn.queue.get()
                 await conn.ws.send_json(message)
-
-
-def _value_of(info: Any, key: str) -> str | None:
-    """`info[key]["value"]` when it is a non-empty string (a Mesos id), else None."""
-    value = info.get(key) if isinstance(info, dict) else None
-    value = value.get("value") if isinstance(value, dict) else None
-    return value if isinstance(value, str) and value else None
-
-
-def _resources(data: Any, field: str) -> Resources:
-    if not isinstance(data, dict):
-        raise SpecError([FieldProblem(field, "must be an object {cpus, mem, disk, ports}")])
-    try:
-        return Resources.from_json(data)
-    except ValueError as exc:
-        raise SpecError([FieldProblem(f"{field}.{str(exc).split(':')[0]}",
-                                      str(exc).split(": ", 1)[-1])]) from None
-
-
-def _registration(data: Any) -> E.AgentRegister:
-    if not isinstance(data, dict):
-        raise SpecError([FieldProblem("", "a registration must be a JSON object")])
-    problems = []
-    hostname = data.get("hostname")
-    if not isinstance(hostname, str) or not hostname:
-        problems.append(FieldProblem("hostname", "is required"))
-    agent_id = data.get("agent_id")
-    if agent_id is not None and (not isinstance(agent_id, str) or not agent_id):
-        problems.append(FieldProblem("agent_id", "must be a non-empty string or null"))
-    attributes = data.get("attributes") or {}
-    if not isinstance(attributes, dict):
-        problems.append(FieldProblem("attributes", "must be an object of strings"))
-        attributes = {}
-    running = []
-    for i, item in enumerate(data.get("running") or []):
-        try:
-            running.append(E.RunningTask(str(item["task_id"]), item.get("framework_id"),
-                                         item.get("container_id"),
-                                         TaskState(item.get("state", "RUNNING"))))
-        except (KeyError, TypeError, ValueError):
-            problems.append(FieldProblem(f"running[{i}]",
-                                         "needs task_id and a berth task state"))
-    ended = []
-    for i, item in enumerate(data.get("ended") or []):
-        try:
-            end = _agent_message(agent_id or "", {**item, "type": "STATUS"})
-        except (SpecError, TypeError) as exc:
-            why = exc.problems[0].problem if isinstance(exc, SpecError) else "not an object"
-            problems.append(FieldProblem(f"ended[{i}]", why))
-            continue
-        if not end.state.terminal:
-            problems.append(FieldProblem(f"ended[{i}].state", "must be a terminal state"))
-        ended.append(end)
-    total = spare = Resources()
-    try:
-        total = _resources(data.get("total"), "total")
-        spare = _resources(data.get("spare", data.get("total")), "spare")
-    except SpecError as exc:
-        problems += exc.problems
-    if problems:
-        raise SpecError(problems)
-    return E.AgentRegister(agent_id, hostname, str(data.get("endpoint") or ""),
-                           {str(k): str(v) for k, v in attributes.items()}, total, spare,
-                           tuple(running), tuple(ended))
-
-
-def _agent_message(agent_id: str, data: Any) -> object | None:
-    if not isinstance(data, dict):
-        raise SpecError([FieldProblem("", "a message must be a JSON object")])
-    kind = data.get("type")
-    if kind == "HEARTBEAT":
-        return E.AgentHeartbeat(agent_id)
-    if kind == "CAPACITY":
-        return E.AgentCapacity(agent_id, _resources(data.get("total"), "total"),
-                               _resources(data.get("spare"), "spare"))
-    if kind == "STATUS":
-        try:
-            state = TaskState(data.get("state"))
-        except ValueError:
-            raise SpecError([FieldProblem("state", f"{data.get('state')!r} is not a task "
-                                                   "state")]) from None
-        if not isinstance(data.get("task_id"), str):
-            raise SpecError([FieldProblem("task_id", "is required")])
-        texts = {}
-        for name in ("reason", "message", "container_id"):
-            value = data.get(name)
-            if value is not None and not isinstance(value, str):
-                raise SpecError([FieldProblem(name, "must be a string or null")])
-            texts[name] = value
-        exit_code = data.get("exit_code")
-        if isinstance(exit_code, bool) or not isinstance(exit_code, int) \
-                or not -2**31 <= exit_code < 2**31:  # what a process can exit with, and fits
-            exit_code = None
-        return E.AgentStatus(agent_id, data["task_id"], state, texts["reason"],
-                             texts["message"], texts["container_id"], exit_code)
-    if kind == "METERING":
-        samples = []
-        for i, s in enumerate(data.get("samples") or []):
-            try:
-                t, cpus, mem = (float(s[k]) for k in ("t", "cpus", "mem"))
-                if not all(math.isfinite(x) for x in (t, cpus, mem)):
-                    raise ValueError("not finite")
-                samples.append(E.MeteringSample(str(s["task_id"]), t, cpus, mem))
-            except (KeyError, TypeError, ValueError, OverflowError):
-                raise SpecError([FieldProblem(f"samples[{i}]",
-                                              "needs task_id, t, cpus, mem")]) from None
-        return E.AgentMetering(agent_id, tuple(samples))
-    raise SpecError([FieldProblem("type", f"{kind!r} is not HEARTBEAT, CAPACITY, STATUS or "
-                                          "METERING")])
 
 
 MASTER = web.AppKey("master", MasterService)

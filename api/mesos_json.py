@@ -2,9 +2,9 @@
 (client). Field names and shapes follow Mesos's own JSON so that Mesos framework libraries
 work unchanged; berth's `Resources`, `TaskState` and `LaunchSpec` are what the rest sees.
 
-Server side: `parse_call`, `launch_from_task_info`, `*_event` encoders, `encode_record`.
-Client side: `*_call` builders, `task_info`, `RecordIODecoder`, `offer_from_mesos`,
-`status_from_mesos`.
+Server side: `parse_call`, `*_event` encoders, `encode_record`.
+Client side: `*_call` builders, `RecordIODecoder`, `offer_from_mesos`, `status_from_mesos`.
+A TaskInfo, both ways, is api/mesos_task_info.py.
 """
 
 from __future__ import annotations
@@ -17,14 +17,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from master.events import TaskLaunch
 from master.records import OfferRecord, StatusUpdate
 from master.resources import Resources
-from offers.launch import LaunchSpec
 from offers.offer import Offer
 from offers.problems import FieldProblem, SpecError, problems_from
 from offers.states import TaskState
-from offers.task import NetworkMode, PortMapping, Volume
 
 VERSION = "1.11.0"
 
@@ -50,8 +47,6 @@ MESOS_TO_STATE: dict[str, TaskState] = {
     "TASK_GONE_BY_OPERATOR": TaskState.LOST,
     "TASK_UNKNOWN": TaskState.LOST,
 }
-
-NOTMETERED_LABEL = "berth.notmetered"
 
 # -- RecordIO -------------------------------------------------------------------------------
 
@@ -245,22 +240,24 @@ HEARTBEAT_EVENT = {"type": "HEARTBEAT"}
 # -- server side: calls ---------------------------------------------------------------------
 
 
-class _Model(BaseModel):
+class MesosModel(BaseModel):
+    """Mesos JSON as read by the master: fields berth does not know are ignored."""
+
     model_config = ConfigDict(extra="ignore")  # Mesos libraries send fields berth ignores
 
 
-class _Value(_Model):
+class MesosValue(MesosModel):
     value: str = Field(min_length=1)
 
 
-class _Filters(_Model):
+class _Filters(MesosModel):
     refuse_seconds: float | None = Field(None, ge=0, allow_inf_nan=False)
 
 
-class _FrameworkInfo(_Model):
+class _FrameworkInfo(MesosModel):
     user: str = ""
     name: str = ""
-    id: _Value | None = None
+    id: MesosValue | None = None
     roles: list[str] = Field(default_factory=list)
     role: str | None = None
     capabilities: list[dict[str, Any]] = Field(default_factory=list)
@@ -268,47 +265,47 @@ class _FrameworkInfo(_Model):
     hostname: str | None = None
 
 
-class _Subscribe(_Model):
+class _Subscribe(MesosModel):
     framework_info: _FrameworkInfo
 
 
-class _Launch(_Model):
+class _Launch(MesosModel):
     task_infos: list[dict[str, Any]]
 
 
-class _Operation(_Model):
+class _Operation(MesosModel):
     type: str
     launch: _Launch | None = None
 
 
-class _Accept(_Model):
-    offer_ids: list[_Value]
+class _Accept(MesosModel):
+    offer_ids: list[MesosValue]
     operations: list[_Operation] = Field(default_factory=list)
     filters: _Filters | None = None
 
 
-class _Decline(_Model):
-    offer_ids: list[_Value]
+class _Decline(MesosModel):
+    offer_ids: list[MesosValue]
     filters: _Filters | None = None
 
 
-class _Kill(_Model):
-    task_id: _Value
-    agent_id: _Value | None = None
+class _Kill(MesosModel):
+    task_id: MesosValue
+    agent_id: MesosValue | None = None
 
 
-class _Acknowledge(_Model):
-    agent_id: _Value | None = None
-    task_id: _Value
+class _Acknowledge(MesosModel):
+    agent_id: MesosValue | None = None
+    task_id: MesosValue
     uuid: str = Field(min_length=1)
 
 
-class _ReconcileTask(_Model):
-    task_id: _Value
-    agent_id: _Value | None = None
+class _ReconcileTask(MesosModel):
+    task_id: MesosValue
+    agent_id: MesosValue | None = None
 
 
-class _Reconcile(_Model):
+class _Reconcile(MesosModel):
     tasks: list[_ReconcileTask] = Field(default_factory=list)
 
 
@@ -316,9 +313,9 @@ CALL_TYPES = ("SUBSCRIBE", "TEARDOWN", "ACCEPT", "DECLINE", "REVIVE", "KILL", "S
               "ACKNOWLEDGE", "RECONCILE", "MESSAGE", "REQUEST", "SUPPRESS")
 
 
-class Call(_Model):
+class Call(MesosModel):
     type: str
-    framework_id: _Value | None = None
+    framework_id: MesosValue | None = None
     subscribe: _Subscribe | None = None
     accept: _Accept | None = None
     decline: _Decline | None = None
@@ -356,134 +353,6 @@ def parse_call(data: Any) -> Call:
                 raise SpecError([FieldProblem(f"accept.operations[{i}].launch",
                                               "is required for a LAUNCH operation")])
     return call
-
-
-class _Docker(_Model):
-    image: str = Field(min_length=1)
-    network: str = "HOST"  # Mesos's default
-    port_mappings: list[dict[str, Any]] = Field(default_factory=list)
-    privileged: bool = False
-
-
-class _VolumeInfo(_Model):
-    container_path: str
-    host_path: str | None = None
-    mode: str = "RW"
-
-
-class _Container(_Model):
-    type: str
-    docker: _Docker | None = None
-    volumes: list[_VolumeInfo] = Field(default_factory=list)
-
-
-class _EnvVar(_Model):
-    name: str
-    value: str = ""
-
-
-class _Environment(_Model):
-    variables: list[_EnvVar] = Field(default_factory=list)
-
-
-class _Command(_Model):
-    shell: bool = True  # Mesos's default
-    value: str | None = None
-    arguments: list[str] = Field(default_factory=list)
-    environment: _Environment | None = None
-
-
-class _Label(_Model):
-    key: str
-    value: str = ""
-
-
-class _Labels(_Model):
-    labels: list[_Label] = Field(default_factory=list)
-
-
-class _TaskInfo(_Model):
-    name: str
-    task_id: _Value
-    agent_id: _Value
-    resources: list[Any]
-    command: _Command | None = None
-    container: _Container | None = None
-    labels: _Labels | None = None
-
-
-_NETWORKS = {"BRIDGE": NetworkMode.BRIDGE, "HOST": NetworkMode.HOST, "NONE": NetworkMode.NONE}
-
-
-def launch_from_task_info(data: Any, framework_id: str, field: str = "task_info") -> TaskLaunch:
-    """A Mesos TaskInfo with a DOCKER container -> berth's TaskLaunch; SpecError otherwise."""
-    try:
-        info = _TaskInfo.model_validate(data)
-    except ValidationError as exc:
-        raise SpecError([FieldProblem(f"{field}.{p.field}" if p.field else field, p.problem)
-                         for p in problems_from(exc)]) from None
-    res = resources_from_mesos(info.resources, f"{field}.resources")
-    container = info.container
-    if container is None or container.type != "DOCKER" or container.docker is None:
-        raise SpecError([FieldProblem(f"{field}.container",
-                                      "berth runs DOCKER containers only: give container "
-                                      "{type: DOCKER, docker: {image}}")])
-    docker = container.docker
-    network = _NETWORKS.get(docker.network)
-    if network is None:
-        raise SpecError([FieldProblem(f"{field}.container.docker.network",
-                                      f"{docker.network!r} is not one of BRIDGE, HOST, NONE")])
-    problems = []
-    mappings = []
-    for i, pm in enumerate(docker.port_mappings):
-        try:
-            mappings.append(PortMapping(host_port=pm.get("host_port"),
-                                        container_port=pm.get("container_port"),
-                                        protocol=pm.get("protocol") or "tcp"))
-        except (ValidationError, AttributeError):
-            problems.append(FieldProblem(f"{field}.container.docker.port_mappings[{i}]",
-                                         "needs integer host_port and container_port "
-                                         "(1-65535), protocol tcp or udp"))
-    volumes = []
-    for i, vol in enumerate(container.volumes):
-        mode = {"RO": "ro", "RW": "rw"}.get(vol.mode)
-        try:
-            if vol.host_path is None:
-                raise ValueError("host_path is required (berth mounts host paths only)")
-            if mode is None:
-                raise ValueError(f"mode {vol.mode!r} is not RO or RW")
-            volumes.append(Volume(host_path=vol.host_path, container_path=vol.container_path,
-                                  mode=mode))
-        except (ValidationError, ValueError) as exc:
-            text = str(exc).splitlines()[-1] if isinstance(exc, ValidationError) else str(exc)
-            problems.append(FieldProblem(f"{field}.container.volumes[{i}]", text.strip()))
-    command = info.command
-    shell, value, arguments, env = False, None, (), {}
-    if command is not None:
-        shell = command.shell
-        value = command.value
-        arguments = tuple(command.arguments)
-        if shell and not value:
-            problems.append(FieldProblem(f"{field}.command.value",
-                                         "is required when shell is true"))
-        if command.environment:
-            env = {v.name: v.value for v in command.environment.variables}
-    labels = {lb.key: lb.value for lb in info.labels.labels} if info.labels else {}
-    if problems:
-        raise SpecError(problems)
-    try:
-        spec = LaunchSpec(
-            task_id=info.task_id.value, framework_id=framework_id, name=info.name,
-            image=docker.image, shell=shell, command=value,
-            arguments=() if shell else arguments, network=network, ports=tuple(mappings),
-            volumes=tuple(volumes), cpus=res.cpus, mem=res.mem, disk=res.disk, env=env,
-            labels=labels, privileged=docker.privileged,
-            notmetered=labels.get(NOTMETERED_LABEL, "").lower() == "true")
-    except ValidationError as exc:
-        raise SpecError([FieldProblem(f"{field}.{p.field}" if p.field else field, p.problem)
-                         for p in problems_from(exc)]) from None
-    return TaskLaunch(task_id=info.task_id.value, name=info.name,
-                      agent_id=info.agent_id.value, resources=res, spec=spec)
 
 
 # -- client side ----------------------------------------------------------------------------
@@ -561,40 +430,6 @@ def suppress_call(framework_id: str) -> dict[str, Any]:
 
 def teardown_call(framework_id: str) -> dict[str, Any]:
     return _call("TEARDOWN", framework_id)
-
-
-def task_info(spec: LaunchSpec, agent_id: str) -> dict[str, Any]:
-    """A Mesos TaskInfo for a LaunchSpec, asking for exactly its size and host ports."""
-    host_ports = sorted({m.host_port for m in spec.ports})
-    res = Resources(cpus=spec.cpus, mem=spec.mem, disk=spec.disk,
-                    ports=tuple((p, p) for p in host_ports))
-    docker: dict[str, Any] = {
-        "image": spec.image, "network": spec.network.value.upper(),
-        "port_mappings": [{"host_port": m.host_port, "container_port": m.container_port,
-                           "protocol": m.protocol} for m in spec.ports],
-        "privileged": spec.privileged}
-    if spec.shell:
-        command: dict[str, Any] = {"shell": True, "value": spec.command or ""}
-    else:
-        command = {"shell": False, "arguments": list(spec.arguments)}
-        if spec.command:
-            command["value"] = spec.command
-    if spec.env:
-        command["environment"] = {"variables": [{"name": k, "value": v}
-                                                for k, v in spec.env.items()]}
-    labels = dict(spec.labels)
-    if spec.notmetered:
-        labels[NOTMETERED_LABEL] = "true"
-    info: dict[str, Any] = {
-        "name": spec.name, "task_id": {"value": spec.task_id},
-        "agent_id": {"value": agent_id}, "resources": resources_to_mesos(res),
-        "command": command,
-        "container": {"type": "DOCKER", "docker": docker, "volumes": [
-            {"host_path": v.host_path, "container_path": v.container_path,
-             "mode": v.mode.upper()} for v in spec.volumes]}}
-    if labels:
-        info["labels"] = {"labels": [{"key": k, "value": v} for k, v in labels.items()]}
-    return info
 
 
 def offer_from_mesos(data: Mapping[str, Any]) -> Offer:

@@ -29,6 +29,7 @@ import docker
 from api import mesos_json as mj
 from api.agent_node import start_agent
 from api.master_app import start_master
+from api.mesos_task_info import task_info
 from cli.agent import agent_config
 from executor.docker_backend import DockerBackend
 from executor.tasks import StatusUpdate
@@ -198,7 +199,7 @@ async def _accept_once(fw: _Framework, run_id: str, i: int) -> float:
     running = fw.expect(task_id, "TASK_RUNNING")
     killed = fw.expect(task_id, "TASK_KILLED")
     start = time.perf_counter()
-    await fw.call(mj.accept_call(fw.framework_id, [offer_id], [mj.task_info(spec, agent_id)],
+    await fw.call(mj.accept_call(fw.framework_id, [offer_id], [task_info(spec, agent_id)],
                                  refuse_seconds=0))
     await asyncio.wait_for(running, 60)
     elapsed = time.perf_counter() - start

@@ -12,6 +12,7 @@ import json
 from sqlalchemy import insert
 
 from api import mesos_json as mj
+from api.mesos_task_info import launch_from_task_info, task_info
 from framework import commands as cmd
 from framework import events as ev
 from framework.models import SubmissionRow
@@ -108,11 +109,11 @@ def _recovered(url: str) -> Harness:
 
 def _accept_through_the_master(launch: cmd.Launch, framework_id: str, master) -> list:
     """The ACCEPT as the framework sends it and the master's HTTP handler reads it."""
-    infos = [mj.task_info(LaunchSpec.from_task(task_id, framework_id, spec), launch.agent_id)
+    infos = [task_info(LaunchSpec.from_task(task_id, framework_id, spec), launch.agent_id)
              for task_id, spec in launch.tasks]
     call = mj.parse_call(json.loads(json.dumps(
         mj.accept_call(framework_id, launch.offer_ids, infos))))
-    launched = [mj.launch_from_task_info(info, framework_id)
+    launched = [launch_from_task_info(info, framework_id)
                 for op in call.accept.operations for info in op.launch.task_infos]
     return master.handle(ME.Accept(framework_id, launch.offer_ids, tuple(launched), None))
 

@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from api import mesos_json as mj
+from api.mesos_task_info import task_info
 from offers.launch import LaunchSpec
 from tests.master_fixtures import (
     FakeAgent,
@@ -65,7 +66,7 @@ async def test_one_bad_launch_is_refused_alone_and_the_rest_of_the_accept_launch
     try:
         offer = _offer_id(await fw.next_event("OFFERS"))
         # What the framework sends for a task of 0.0000001 cpus: six decimals round it to 0.
-        tiny = mj.task_info(LaunchSpec(task_id="tiny", framework_id=fw.framework_id,
+        tiny = task_info(LaunchSpec(task_id="tiny", framework_id=fw.framework_id,
                                        name="tiny", image="berth/busybox:latest",
                                        cpus=0.0000001, mem=32), agent.agent_id)
         bare = docker_task_info("bare", agent.agent_id)

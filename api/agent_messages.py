@@ -1,0 +1,118 @@
+"""The agent link's messages (docs/agent-protocol.md), read into master events.
+
+Pure parsing: every field an agent sends is checked here, and a bad one is a SpecError
+naming it, so the master answers 400 (registration) or an ERROR message (websocket) and
+never mistakes a lying or broken agent for a bad disk.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from master import events as E
+from master.resources import Resources
+from offers.problems import FieldProblem, SpecError
+from offers.states import TaskState
+
+
+def _resources(data: Any, field: str) -> Resources:
+    if not isinstance(data, dict):
+        raise SpecError([FieldProblem(field, "must be an object {cpus, mem, disk, ports}")])
+    try:
+        return Resources.from_json(data)
+    except ValueError as exc:
+        raise SpecError([FieldProblem(f"{field}.{str(exc).split(':')[0]}",
+                                      str(exc).split(": ", 1)[-1])]) from None
+
+
+def registration(data: Any) -> E.AgentRegister:
+    if not isinstance(data, dict):
+        raise SpecError([FieldProblem("", "a registration must be a JSON object")])
+    problems = []
+    hostname = data.get("hostname")
+    if not isinstance(hostname, str) or not hostname:
+        problems.append(FieldProblem("hostname", "is required"))
+    agent_id = data.get("agent_id")
+    if agent_id is not None and (not isinstance(agent_id, str) or not agent_id):
+        problems.append(FieldProblem("agent_id", "must be a non-empty string or null"))
+    attributes = data.get("attributes") or {}
+    if not isinstance(attributes, dict):
+        problems.append(FieldProblem("attributes", "must be an object of strings"))
+        attributes = {}
+    running = []
+    for i, item in enumerate(data.get("running") or []):
+        try:
+            running.append(E.RunningTask(str(item["task_id"]), item.get("framework_id"),
+                                         item.get("container_id"),
+                                         TaskState(item.get("state", "RUNNING"))))
+        except (KeyError, TypeError, ValueError):
+            problems.append(FieldProblem(f"running[{i}]",
+                                         "needs task_id and a berth task state"))
+    ended = []
+    for i, item in enumerate(data.get("ended") or []):
+        try:
+            end = agent_message(agent_id or "", {**item, "type": "STATUS"})
+        except (SpecError, TypeError) as exc:
+            why = exc.problems[0].problem if isinstance(exc, SpecError) else "not an object"
+            problems.append(FieldProblem(f"ended[{i}]", why))
+            continue
+        if not end.state.terminal:
+            problems.append(FieldProblem(f"ended[{i}].state", "must be a terminal state"))
+        ended.append(end)
+    total = spare = Resources()
+    try:
+        total = _resources(data.get("total"), "total")
+        spare = _resources(data.get("spare", data.get("total")), "spare")
+    except SpecError as exc:
+        problems += exc.problems
+    if problems:
+        raise SpecError(problems)
+    return E.AgentRegister(agent_id, hostname, str(data.get("endpoint") or ""),
+                           {str(k): str(v) for k, v in attributes.items()}, total, spare,
+                           tuple(running), tuple(ended))
+
+
+def agent_message(agent_id: str, data: Any) -> object | None:
+    if not isinstance(data, dict):
+        raise SpecError([FieldProblem("", "a message must be a JSON object")])
+    kind = data.get("type")
+    if kind == "HEARTBEAT":
+        return E.AgentHeartbeat(agent_id)
+    if kind == "CAPACITY":
+        return E.AgentCapacity(agent_id, _resources(data.get("total"), "total"),
+                               _resources(data.get("spare"), "spare"))
+    if kind == "STATUS":
+        try:
+            state = TaskState(data.get("state"))
+        except ValueError:
+            raise SpecError([FieldProblem("state", f"{data.get('state')!r} is not a task "
+                                                   "state")]) from None
+        if not isinstance(data.get("task_id"), str):
+            raise SpecError([FieldProblem("task_id", "is required")])
+        texts = {}
+        for name in ("reason", "message", "container_id"):
+            value = data.get(name)
+            if value is not None and not isinstance(value, str):
+                raise SpecError([FieldProblem(name, "must be a string or null")])
+            texts[name] = value
+        exit_code = data.get("exit_code")
+        if isinstance(exit_code, bool) or not isinstance(exit_code, int) \
+                or not -2**31 <= exit_code < 2**31:  # what a process can exit with, and fits
+            exit_code = None
+        return E.AgentStatus(agent_id, data["task_id"], state, texts["reason"],
+                             texts["message"], texts["container_id"], exit_code)
+    if kind == "METERING":
+        samples = []
+        for i, s in enumerate(data.get("samples") or []):
+            try:
+                t, cpus, mem = (float(s[k]) for k in ("t", "cpus", "mem"))
+                if not all(math.isfinite(x) for x in (t, cpus, mem)):
+                    raise ValueError("not finite")
+                samples.append(E.MeteringSample(str(s["task_id"]), t, cpus, mem))
+            except (KeyError, TypeError, ValueError, OverflowError):
+                raise SpecError([FieldProblem(f"samples[{i}]",
+                                              "needs task_id, t, cpus, mem")]) from None
+        return E.AgentMetering(agent_id, tuple(samples))
+    raise SpecError([FieldProblem("type", f"{kind!r} is not HEARTBEAT, CAPACITY, STATUS or "
+                                          "METERING")])

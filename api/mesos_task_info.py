@@ -1,0 +1,189 @@
+"""A Mesos TaskInfo, both ways: what the master reads from an ACCEPT's LAUNCH
+(`launch_from_task_info`) and what berth's framework sends (`task_info`). berth runs
+DOCKER containers only; everything it cannot run is a SpecError naming the field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from api.mesos_json import MesosModel, MesosValue, resources_from_mesos, resources_to_mesos
+from master.events import TaskLaunch
+from master.resources import Resources
+from offers.launch import LaunchSpec
+from offers.problems import FieldProblem, SpecError, problems_from
+from offers.task import NetworkMode, PortMapping, Volume
+
+NOTMETERED_LABEL = "berth.notmetered"
+
+
+def id_value(info: Any, key: str) -> str | None:
+    """`info[key]["value"]` when it is a non-empty string (a Mesos id), else None: what
+    names a TaskInfo that is too broken to read otherwise."""
+    value = info.get(key) if isinstance(info, dict) else None
+    value = value.get("value") if isinstance(value, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+class _Docker(MesosModel):
+    image: str = Field(min_length=1)
+    network: str = "HOST"  # Mesos's default
+    port_mappings: list[dict[str, Any]] = Field(default_factory=list)
+    privileged: bool = False
+
+
+class _VolumeInfo(MesosModel):
+    container_path: str
+    host_path: str | None = None
+    mode: str = "RW"
+
+
+class _Container(MesosModel):
+    type: str
+    docker: _Docker | None = None
+    volumes: list[_VolumeInfo] = Field(default_factory=list)
+
+
+class _EnvVar(MesosModel):
+    name: str
+    value: str = ""
+
+
+class _Environment(MesosModel):
+    variables: list[_EnvVar] = Field(default_factory=list)
+
+
+class _Command(MesosModel):
+    shell: bool = True  # Mesos's default
+    value: str | None = None
+    arguments: list[str] = Field(default_factory=list)
+    environment: _Environment | None = None
+
+
+class _Label(MesosModel):
+    key: str
+    value: str = ""
+
+
+class _Labels(MesosModel):
+    labels: list[_Label] = Field(default_factory=list)
+
+
+class _TaskInfo(MesosModel):
+    name: str
+    task_id: MesosValue
+    agent_id: MesosValue
+    resources: list[Any]
+    command: _Command | None = None
+    container: _Container | None = None
+    labels: _Labels | None = None
+
+
+_NETWORKS = {"BRIDGE": NetworkMode.BRIDGE, "HOST": NetworkMode.HOST, "NONE": NetworkMode.NONE}
+
+
+def launch_from_task_info(data: Any, framework_id: str, field: str = "task_info") -> TaskLaunch:
+    """A Mesos TaskInfo with a DOCKER container -> berth's TaskLaunch; SpecError otherwise."""
+    try:
+        info = _TaskInfo.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError([FieldProblem(f"{field}.{p.field}" if p.field else field, p.problem)
+                         for p in problems_from(exc)]) from None
+    res = resources_from_mesos(info.resources, f"{field}.resources")
+    container = info.container
+    if container is None or container.type != "DOCKER" or container.docker is None:
+        raise SpecError([FieldProblem(f"{field}.container",
+                                      "berth runs DOCKER containers only: give container "
+                                      "{type: DOCKER, docker: {image}}")])
+    docker = container.docker
+    network = _NETWORKS.get(docker.network)
+    if network is None:
+        raise SpecError([FieldProblem(f"{field}.container.docker.network",
+                                      f"{docker.network!r} is not one of BRIDGE, HOST, NONE")])
+    problems = []
+    mappings = []
+    for i, pm in enumerate(docker.port_mappings):
+        try:
+            mappings.append(PortMapping(host_port=pm.get("host_port"),
+                                        container_port=pm.get("container_port"),
+                                        protocol=pm.get("protocol") or "tcp"))
+        except (ValidationError, AttributeError):
+            problems.append(FieldProblem(f"{field}.container.docker.port_mappings[{i}]",
+                                         "needs integer host_port and container_port "
+                                         "(1-65535), protocol tcp or udp"))
+    volumes = []
+    for i, vol in enumerate(container.volumes):
+        mode = {"RO": "ro", "RW": "rw"}.get(vol.mode)
+        try:
+            if vol.host_path is None:
+                raise ValueError("host_path is required (berth mounts host paths only)")
+            if mode is None:
+                raise ValueError(f"mode {vol.mode!r} is not RO or RW")
+            volumes.append(Volume(host_path=vol.host_path, container_path=vol.container_path,
+                                  mode=mode))
+        except (ValidationError, ValueError) as exc:
+            text = str(exc).splitlines()[-1] if isinstance(exc, ValidationError) else str(exc)
+            problems.append(FieldProblem(f"{field}.container.volumes[{i}]", text.strip()))
+    command = info.command
+    shell, value, arguments, env = False, None, (), {}
+    if command is not None:
+        shell = command.shell
+        value = command.value
+        arguments = tuple(command.arguments)
+        if shell and not value:
+            problems.append(FieldProblem(f"{field}.command.value",
+                                         "is required when shell is true"))
+        if command.environment:
+            env = {v.name: v.value for v in command.environment.variables}
+    labels = {lb.key: lb.value for lb in info.labels.labels} if info.labels else {}
+    if problems:
+        raise SpecError(problems)
+    try:
+        spec = LaunchSpec(
+            task_id=info.task_id.value, framework_id=framework_id, name=info.name,
+            image=docker.image, shell=shell, command=value,
+            arguments=() if shell else arguments, network=network, ports=tuple(mappings),
+            volumes=tuple(volumes), cpus=res.cpus, mem=res.mem, disk=res.disk, env=env,
+            labels=labels, privileged=docker.privileged,
+            notmetered=labels.get(NOTMETERED_LABEL, "").lower() == "true")
+    except ValidationError as exc:
+        raise SpecError([FieldProblem(f"{field}.{p.field}" if p.field else field, p.problem)
+                         for p in problems_from(exc)]) from None
+    return TaskLaunch(task_id=info.task_id.value, name=info.name,
+                      agent_id=info.agent_id.value, resources=res, spec=spec)
+
+
+def task_info(spec: LaunchSpec, agent_id: str) -> dict[str, Any]:
+    """A Mesos TaskInfo for a LaunchSpec, asking for exactly its size and host ports."""
+    host_ports = sorted({m.host_port for m in spec.ports})
+    res = Resources(cpus=spec.cpus, mem=spec.mem, disk=spec.disk,
+                    ports=tuple((p, p) for p in host_ports))
+    docker: dict[str, Any] = {
+        "image": spec.image, "network": spec.network.value.upper(),
+        "port_mappings": [{"host_port": m.host_port, "container_port": m.container_port,
+                           "protocol": m.protocol} for m in spec.ports],
+        "privileged": spec.privileged}
+    if spec.shell:
+        command: dict[str, Any] = {"shell": True, "value": spec.command or ""}
+    else:
+        command = {"shell": False, "arguments": list(spec.arguments)}
+        if spec.command:
+            command["value"] = spec.command
+    if spec.env:
+        command["environment"] = {"variables": [{"name": k, "value": v}
+                                                for k, v in spec.env.items()]}
+    labels = dict(spec.labels)
+    if spec.notmetered:
+        labels[NOTMETERED_LABEL] = "true"
+    info: dict[str, Any] = {
+        "name": spec.name, "task_id": {"value": spec.task_id},
+        "agent_id": {"value": agent_id}, "resources": resources_to_mesos(res),
+        "command": command,
+        "container": {"type": "DOCKER", "docker": docker, "volumes": [
+            {"host_path": v.host_path, "container_path": v.container_path,
+             "mode": v.mode.upper()} for v in spec.volumes]}}
+    if labels:
+        info["labels"] = {"labels": [{"key": k, "value": v} for k, v in labels.items()]}
+    return info
