@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import pytest
 
 from api import mesos_json as mj
 from api.master_app import RunningMaster, start_master
@@ -28,6 +29,20 @@ async def start_test_master(tmp_path, **options: Any) -> RunningMaster:
     options.setdefault("db_url", f"sqlite:///{tmp_path / 'berth.db'}")
     options.setdefault("tick_seconds", 0.05)
     return await start_master("127.0.0.1", 0, **options)
+
+
+@pytest.fixture
+async def master(tmp_path):
+    """A test master, stopped after the test."""
+    running = await start_test_master(tmp_path)
+    yield running
+    await running.stop()
+
+
+async def get_json(url: str) -> tuple[int, dict]:
+    """GET `url`: the status and the JSON body."""
+    async with aiohttp.ClientSession() as s, s.get(url) as r:
+        return r.status, await r.json()
 
 
 async def wait_for(predicate: Callable[[], Any], timeout: float = DEFAULT_TIMEOUT,

@@ -17,24 +17,14 @@ from tests.master_fixtures import (
     FakeAgent,
     SchedulerClient,
     docker_task_info,
+    get_json,
+    master,
     start_test_master,
     wait_for,
 )
 from tests.small_disk import fill, free, small_disk
 
-__all__ = ["small_disk"]  # the fixture
-
-
-@pytest.fixture
-async def master(tmp_path):
-    running = await start_test_master(tmp_path)
-    yield running
-    await running.stop()
-
-
-async def _get(url: str) -> tuple[int, dict]:
-    async with aiohttp.ClientSession() as s, s.get(url) as r:
-        return r.status, await r.json()
+__all__ = ["master", "small_disk"]  # the fixtures
 
 
 async def _post(url: str, data: bytes, headers: dict | None = None) -> tuple[int, dict]:
@@ -82,7 +72,7 @@ async def test_one_bad_launch_is_refused_alone_and_the_rest_of_the_accept_launch
         assert "cpus" in error["message"] and "greater than 0" in error["message"]
         error = await fw.next_update("bare", "TASK_ERROR")
         assert error["reason"] == "REASON_TASK_INVALID" and "container" in error["message"]
-        _, state = await _get(f"{master.url}/state")
+        _, state = await get_json(f"{master.url}/state")
         assert [(t["id"], t["state"]) for t in state["tasks"]] == [("good", "STAGING")]
     finally:
         await fw.close()
@@ -182,7 +172,7 @@ async def test_odd_values_on_the_agent_link_are_refused_by_field_not_taken_for_a
         await agent.status("t1", "FAILED", exit_code=10**30)
         failed = await fw.next_update("t1", "TASK_FAILED")
         assert "labels" not in failed  # no exit code that does not fit one
-        _, health = await _get(f"{master.url}/health")
+        _, health = await get_json(f"{master.url}/health")
         assert health["store"]["writable"] is True
     finally:
         await fw.close()
@@ -202,7 +192,7 @@ async def test_a_framework_with_failover_timeout_0_is_removed_when_it_disconnect
         await agent.next_message("LAUNCH")
         await fw.close()
         assert (await agent.next_message("KILL"))["task_id"] == "t1"
-        _, state = await _get(f"{master.url}/state")
+        _, state = await get_json(f"{master.url}/state")
         assert [(f["id"], f["removed"]) for f in state["frameworks"]] == [
             (fw.framework_id, True)]
 
@@ -211,7 +201,7 @@ async def test_a_framework_with_failover_timeout_0_is_removed_when_it_disconnect
             await fw.close()
 
         async def settled():
-            _, state = await _get(f"{master.url}/state")
+            _, state = await get_json(f"{master.url}/state")
             return state if all(f["removed"] for f in state["frameworks"]) else None
         state = await wait_for(settled, what="every framework removed")
         assert len(state["frameworks"]) == 3  # only the newest removed ones are kept
@@ -269,11 +259,11 @@ async def test_a_full_disk_answers_503_does_nothing_and_recovers_without_restart
         assert status == 503 and "cannot be written" in answer["message"]
 
         # Reads keep working, and show that nothing happened.
-        status, state = await _get(f"{master.url}/state")
+        status, state = await get_json(f"{master.url}/state")
         assert status == 200
         assert state["tasks"] == [] and state["outstanding_offers"] == 1
         assert [a["hostname"] for a in state["agents"]] == ["node-1"]
-        status, health = await _get(f"{master.url}/health")
+        status, health = await get_json(f"{master.url}/health")
         assert status == 200 and health["store"]["writable"] is False
 
         free(small_disk)
@@ -286,7 +276,7 @@ async def test_a_full_disk_answers_503_does_nothing_and_recovers_without_restart
         status, answer = await _post(f"{master.url}/agent/v1/register",
                                      json.dumps(registration).encode())
         assert status == 200, answer
-        _, health = await _get(f"{master.url}/health")
+        _, health = await get_json(f"{master.url}/health")
         assert health["store"]["writable"] is True
     finally:
         await fw.close()
@@ -308,7 +298,7 @@ async def test_a_status_the_full_disk_cannot_take_closes_the_agent_link(tmp_path
         # Not recorded, so the agent is told to register again rather than be forgotten.
         await wait_for(lambda: agent.ws.closed, what="the agent link closed")
         assert agent.ws.close_code == 4002
-        _, state = await _get(f"{master.url}/state")
+        _, state = await get_json(f"{master.url}/state")
         assert [(t["id"], t["state"]) for t in state["tasks"]] == [("t1", "STAGING")]
         free(small_disk)
         back = await FakeAgent.register(master.url, "node-1", agent_id=agent.agent_id)
@@ -328,13 +318,13 @@ async def test_a_framework_that_leaves_while_the_disk_is_full_is_removed_once_it
         await fw.close()
 
         async def store_failed():
-            _, health = await _get(f"{master.url}/health")
+            _, health = await get_json(f"{master.url}/health")
             return not health["store"]["writable"]
         await wait_for(store_failed, what="the removal to fail on the full disk")
         free(small_disk)
 
         async def removed():
-            _, state = await _get(f"{master.url}/state")
+            _, state = await get_json(f"{master.url}/state")
             return [f["removed"] for f in state["frameworks"]] == [True]
         await wait_for(removed, what="the framework removed once the disk has room")
     finally:

@@ -10,20 +10,12 @@ from tests.master_fixtures import (
     FakeAgent,
     SchedulerClient,
     docker_task_info,
+    get_json,
+    master,
     start_test_master,
 )
 
-
-@pytest.fixture
-async def master(tmp_path):
-    running = await start_test_master(tmp_path)
-    yield running
-    await running.stop()
-
-
-async def _get(url: str) -> tuple[int, dict]:
-    async with aiohttp.ClientSession() as s, s.get(url) as r:
-        return r.status, await r.json()
+__all__ = ["master"]  # the fixture
 
 
 def _offer_resources(offer: dict) -> dict:
@@ -35,10 +27,10 @@ def _offer_resources(offer: dict) -> dict:
 
 
 async def test_version_health_and_empty_state(master):
-    assert await _get(f"{master.url}/version") == (200, {"version": "1.11.0", "build": "berth"})
-    status, health = await _get(f"{master.url}/health")
+    assert await get_json(f"{master.url}/version") == (200, {"version": "1.11.0", "build": "berth"})
+    status, health = await get_json(f"{master.url}/health")
     assert status == 200 and health["status"] == "ok"
-    status, state = await _get(f"{master.url}/state")
+    status, state = await get_json(f"{master.url}/state")
     assert (state["agents"], state["frameworks"], state["tasks"]) == ([], [], [])
 
 
@@ -81,7 +73,7 @@ async def test_subscribe_offer_launch_run_kill(master):
         assert running["agent_id"]["value"] == agent.agent_id and running["uuid"]
         assert (await fw.acknowledge(running)).status == 202
 
-        _, state = await _get(f"{master.url}/state")
+        _, state = await get_json(f"{master.url}/state")
         (task,) = state["tasks"]
         assert (task["state"], task["container_id"]) == ("RUNNING", "c-123")
         (a,) = state["agents"]
@@ -141,7 +133,7 @@ async def test_suppress_then_revive(master):
     try:
         assert (await fw.call(mj.suppress_call(fw.framework_id))).status == 202
         agent = await FakeAgent.register(master.url, "node-1")
-        _, state = await _get(f"{master.url}/state")
+        _, state = await get_json(f"{master.url}/state")
         assert state["frameworks"][0]["suppressed"] and state["outstanding_offers"] == 0
         assert (await fw.call(mj.revive_call(fw.framework_id))).status == 202
         offer = (await fw.next_event("OFFERS"))["offers"]["offers"][0]
@@ -221,7 +213,7 @@ async def test_a_silent_agent_is_lost_and_frameworks_hear_of_it(tmp_path):
         assert lost["reason"] == "REASON_AGENT_REMOVED" and "lost" in lost["message"]
         failure = await fw.next_event("FAILURE")
         assert failure["failure"]["agent_id"]["value"] == agent.agent_id
-        _, state = await _get(f"{master.url}/state")
+        _, state = await get_json(f"{master.url}/state")
         assert state["agents"][0]["active"] is False
         assert state["tasks"][0]["state"] == "LOST"
 
@@ -254,7 +246,7 @@ async def test_a_restarted_master_keeps_agents_frameworks_and_tasks(tmp_path):
 
     master = await start_test_master(tmp_path)
     try:
-        _, state = await _get(f"{master.url}/state")
+        _, state = await get_json(f"{master.url}/state")
         assert [a["id"] for a in state["agents"]] == [agent_id]
         assert [f["id"] for f in state["frameworks"]] == [framework_id]
         assert [(t["id"], t["state"]) for t in state["tasks"]] == [("t1", "RUNNING")]
@@ -285,7 +277,7 @@ async def test_teardown_kills_tasks_and_ends_the_stream(master):
         assert (await fw.call(mj.teardown_call(fw.framework_id))).status == 202
         assert (await agent.next_message("KILL"))["task_id"] == "t1"
         await fw.next_event("__CLOSED__")
-        _, state = await _get(f"{master.url}/state")
+        _, state = await get_json(f"{master.url}/state")
         assert state["frameworks"][0]["removed"] is True
     finally:
         await fw.close()

@@ -9,22 +9,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sys
-from pathlib import Path
 
 import aiohttp
 import pytest
 
-from api.framework_service import start_framework
+from tests.test_framework_task_cli import berth, framework
 
-ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["framework"]  # the fixture
 
 
 @pytest.fixture
-async def framework(tmp_path):
-    fw = await start_framework(None, "127.0.0.1", 0, db_url=f"sqlite:///{tmp_path / 'b.db'}")
-    yield fw
-    await fw.stop()
+def spec(tmp_path):
+    path = tmp_path / "stress60mb.json"
+    path.write_text(json.dumps({"id": "stress60", "dockerimage": "stress", "mem": "100"}))
+    return path
 
 
 class DroppingProxy:
@@ -71,18 +69,7 @@ class DroppingProxy:
         await self.server.wait_closed()
 
 
-async def berth(*args: str, url: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli", "task", *args, "--url", url, cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
-    out, _ = await proc.communicate()
-    return proc.returncode, out.decode()
-
-
-async def test_submit_retries_a_dropped_post_once_and_creates_one_task(framework, tmp_path):
-    spec = tmp_path / "stress60mb.json"
-    spec.write_text(json.dumps({"id": "stress60", "dockerimage": "stress", "mem": "100"}))
+async def test_submit_retries_a_dropped_post_once_and_creates_one_task(framework, spec):
     proxy = DroppingProxy(framework.port, drops=1)
     url = await proxy.start()
     try:
@@ -101,9 +88,7 @@ async def test_submit_retries_a_dropped_post_once_and_creates_one_task(framework
     assert len(keys) == 2 and keys[0] == keys[1]  # one fresh key, sent again on the retry
 
 
-async def test_two_submits_send_two_keys(framework, tmp_path):
-    spec = tmp_path / "stress60mb.json"
-    spec.write_text(json.dumps({"id": "stress60", "dockerimage": "stress", "mem": "100"}))
+async def test_two_submits_send_two_keys(framework, spec):
     for _ in range(2):
         code, out = await berth("submit", str(spec), url=framework.url)
         assert code == 0, out
@@ -112,9 +97,7 @@ async def test_two_submits_send_two_keys(framework, tmp_path):
         assert len(await resp.json()) == 2
 
 
-async def test_a_second_drop_is_reported_not_retried_forever(framework, tmp_path):
-    spec = tmp_path / "stress60mb.json"
-    spec.write_text(json.dumps({"id": "stress60", "dockerimage": "stress", "mem": "100"}))
+async def test_a_second_drop_is_reported_not_retried_forever(framework, spec):
     proxy = DroppingProxy(framework.port, drops=5)
     url = await proxy.start()
     try:
