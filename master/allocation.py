@@ -1,0 +1,150 @@
+"""Allocation: which framework is offered a changed agent next, and what is left to offer.
+
+Dominant resource fairness over cpus/mem/disk (`master.sorter.pick_next`), one agent at a
+time, only for agents that changed since the last `Allocate` (`_dirty`). What each
+framework holds and the cluster total are kept up to date as offers and tasks come and
+go rather than recounted, so an allocation costs O(changed agents), not O(cluster).
+"""
+
+from __future__ import annotations
+
+from master import commands as C
+from master import events as E
+from master.records import OfferRecord
+from master.resources import Resources, ports_of
+from master.sorter import pick_next
+
+# Mesos only offers an agent when at least this much is free (min_allocatable_resources).
+MIN_OFFER_CPUS = 0.01
+MIN_OFFER_MEM = 32.0
+
+
+class Allocation:
+    """The allocator and the resource views it and the API read; a mixin of
+    `master.core.Master`.
+
+    State: writes `offers`, `_offers_on`, `_held`, `_cluster`, `_dirty` (emptied);
+    reads `agents`, `frameworks`, `tasks`, `_tasks_on`, `_refuse_until`.
+    """
+
+    @property
+    def wants_allocation(self) -> bool:
+        """Something changed that an `Allocate` might turn into offers."""
+        return bool(self._dirty) and any(
+            fw.active and not fw.suppressed and not fw.removed for fw in self.frameworks.values())
+
+    def used(self, agent_id: str) -> Resources:
+        """Resources of the tasks the master believes are on the agent and not finished."""
+        total = Resources()
+        for tid in self._tasks_on.get(agent_id, ()):
+            total = total + self.tasks[tid].resources
+        return total
+
+    def offerable(self, agent_id: str) -> Resources:
+        """What may still be offered on an agent: `unallocated` less what is out in offers."""
+        avail = self.unallocated(agent_id)
+        for oid in self._offers_on.get(agent_id, ()):
+            avail = avail - self.offers[oid].resources
+        return avail
+
+    def unallocated(self, agent_id: str) -> Resources:
+        """An agent's spare, less what the master knows the agent has not counted yet,
+        capped by total - used, less the host ports of its live tasks."""
+        agent = self.agents[agent_id]
+        used = Resources()
+        uncounted = Resources()
+        task_ports: list[tuple[int, int]] = []
+        for tid in self._tasks_on.get(agent_id, ()):
+            task = self.tasks[tid]
+            used = used + task.resources
+            task_ports.extend(task.resources.ports)
+            task_ports.extend(ports_of(m.host_port for m in task.spec.ports))
+            if not task.counted_by_agent:
+                uncounted = uncounted + task.resources
+        avail = (agent.spare - uncounted).meet(agent.total - used)
+        return avail - Resources(ports=tuple(task_ports))
+
+    def offered(self, agent_id: str) -> Resources:
+        """What of an agent is out in offers right now."""
+        total = Resources()
+        for oid in self._offers_on.get(agent_id, ()):
+            total = total + self.offers[oid].resources
+        return total
+
+    def allocated(self, framework_id: str) -> Resources:
+        total = Resources()
+        for task in self.tasks.values():
+            if task.framework_id == framework_id and not task.state.terminal:
+                total = total + task.resources
+        for offer in self.offers.values():
+            if offer.framework_id == framework_id:
+                total = total + offer.resources
+        return total
+
+    def held(self, framework_id: str) -> Resources:
+        """cpus/mem/disk a framework holds in live tasks and outstanding offers (for DRF)."""
+        return Resources(*self._held.get(framework_id, (0.0, 0.0, 0.0)))
+
+    def _on_allocate(self, ev: E.Allocate) -> list[object]:
+        dirty, self._dirty = self._dirty, set()
+        now = self.clock()
+        eligible = [fw.id for fw in self.frameworks.values()
+                    if fw.active and not fw.suppressed and not fw.removed]
+        if not eligible or not dirty:
+            return []
+        cluster = self._cluster_total()
+        scalar_alloc = {fid: Resources(*self._held.get(fid, (0.0, 0.0, 0.0)))
+                        for fid in eligible}
+        order = {fid: self.frameworks[fid].registered_at for fid in eligible}
+        batches: dict[str, list[OfferRecord]] = {}
+        for agent_id in sorted(dirty):
+            agent = self.agents.get(agent_id)
+            if agent is None or agent.lost:
+                continue
+            avail = self.offerable(agent_id)
+            if avail.cpus < MIN_OFFER_CPUS and avail.mem < MIN_OFFER_MEM:
+                continue
+            candidates = [fid for fid in eligible
+                          if self._refuse_until.get((fid, agent_id), 0.0) <= now]
+            fid = pick_next(candidates, scalar_alloc, cluster, order)
+            if fid is None:
+                continue
+            offer = OfferRecord(
+                id=self._ids(), framework_id=fid, agent_id=agent_id, hostname=agent.hostname,
+                attributes=agent.attributes, resources=avail, created_at=now,
+                expires_at=now + self.offer_timeout)
+            self.offers[offer.id] = offer
+            self._offers_on.setdefault(agent_id, set()).add(offer.id)
+            self._hold(fid, avail, +1)
+            scalar_alloc[fid] = scalar_alloc[fid] + self._scalar(avail)
+            batches.setdefault(fid, []).append(offer)
+        return [C.SendOffers(fid, tuple(offers)) for fid, offers in batches.items()]
+
+    def _cluster_total(self) -> Resources:
+        """cpus/mem/disk of all live agents (what dominant shares are shares of)."""
+        if self._cluster is None:
+            cpus = mem = disk = 0.0
+            for agent in self.agents.values():
+                if not agent.lost:
+                    cpus += agent.total.cpus
+                    mem += agent.total.mem
+                    disk += agent.total.disk
+            self._cluster = Resources(cpus, mem, disk)
+        return self._cluster
+
+    def _count_total(self, total: Resources, sign: int) -> None:
+        if self._cluster is not None:
+            c = self._cluster
+            self._cluster = Resources(max(0.0, c.cpus + sign * total.cpus),
+                                      max(0.0, c.mem + sign * total.mem),
+                                      max(0.0, c.disk + sign * total.disk))
+
+    def _hold(self, framework_id: str, r: Resources, sign: int) -> None:
+        acc = self._held.setdefault(framework_id, [0.0, 0.0, 0.0])
+        acc[0] = max(0.0, acc[0] + sign * r.cpus)
+        acc[1] = max(0.0, acc[1] + sign * r.mem)
+        acc[2] = max(0.0, acc[2] + sign * r.disk)
+
+    @staticmethod
+    def _scalar(r: Resources) -> Resources:
+        return Resources(r.cpus, r.mem, r.disk)
