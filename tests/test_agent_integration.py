@@ -279,24 +279,64 @@ async def test_restart_kills_what_the_master_no_longer_wants(images, master, tmp
             remove_agent_containers(agent_id)
 
 
-async def test_master_restart_agent_reconnects_and_keeps_its_task(images, tmp_path):
-    port = free_port()
-    db = tmp_path / "berth.db"
-    async def serve():
-        return await start_master("127.0.0.1", port, db_url=f"sqlite:///{db}",
-                                  agent_timeout=AGENT_TIMEOUT, tick_seconds=0.05)
+class Outage:
+    """A master on a fixed port (so that it can be stopped and served again on the same
+    database) and one real agent that outlives it: the harness of the outage tests."""
 
-    master = await serve()
-    low, high = port_block()
-    config = agent_config(master.url, hostname="steady", nodetype="lab", headroom="",
-                          resources=f"cpus:1;mem:1024;ports:[{low}-{high}]",
-                          data_dir=tmp_path / "agent", ignore_incumbent=True)
-    config = replace(config, backoff_seconds=(0.2, 1.0))
-    service = await start_agent(config, host="127.0.0.1", port=0)
+    def __init__(self, tmp_path: Path, hostname: str) -> None:
+        self.port, self.db = free_port(), tmp_path / "berth.db"
+        low, high = port_block()
+        config = agent_config("http://127.0.0.1:1", hostname=hostname, nodetype="lab",
+                              headroom="", resources=f"cpus:1;mem:1024;ports:[{low}-{high}]",
+                              data_dir=tmp_path / "agent", ignore_incumbent=True)
+        self.config = replace(config, backoff_seconds=(0.2, 1.0))
+        self.master = self.service = None
+
+    async def start(self) -> Outage:
+        await self._serve()
+        self.service = await start_agent(replace(self.config, master=self.master.url),
+                                         host="127.0.0.1", port=0)
+        await wait_for(lambda: self.service.agent.connected.is_set(), what="agent connected")
+        return self
+
+    async def _serve(self) -> None:
+        self.master = await start_master("127.0.0.1", self.port,
+                                         db_url=f"sqlite:///{self.db}",
+                                         agent_timeout=AGENT_TIMEOUT, tick_seconds=0.05)
+
+    async def master_away(self) -> None:
+        await self.master.stop()
+        await wait_for(lambda: not self.service.agent.connected.is_set(), what="link dropped")
+
+    async def master_back(self) -> None:
+        await self._serve()
+        await wait_for(lambda: self.service.agent.registrations >= 2 and
+                       self.service.agent.connected.is_set(), timeout=30,
+                       what="re-registered")
+
+    async def stop(self) -> None:
+        if self.service is not None:
+            agent_id = self.service.agent.agent_id
+            await self.service.stop()
+            remove_agent_containers(agent_id)
+        if self.master is not None:
+            await self.master.stop()
+
+
+def docker_kill(container: str, sig: str = "SIGKILL") -> None:
+    client = docker.from_env()
+    try:
+        client.containers.get(container).kill(signal=sig)
+    finally:
+        client.close()
+
+
+async def test_master_restart_agent_reconnects_and_keeps_its_task(images, tmp_path):
+    outage = await Outage(tmp_path, "steady").start()
+    service = outage.service
     fw = None
     try:
-        await wait_for(lambda: service.agent.connected.is_set(), what="agent connected")
-        fw = await SchedulerClient.subscribe(master.url, "steady")
+        fw = await SchedulerClient.subscribe(outage.master.url, "steady")
         offer = await first_offer(fw, service.agent.agent_id)
         await fw.accept([offer["id"]["value"]], [
             docker_task_info("steady-1", service.agent.agent_id, shell_command="sleep 600"),
@@ -307,20 +347,14 @@ async def test_master_restart_agent_reconnects_and_keeps_its_task(images, tmp_pa
         await fw.close()
         fw = None
 
-        await master.stop()
-        await wait_for(lambda: not service.agent.connected.is_set(), what="link dropped")
+        await outage.master_away()
         # brief-1 ends while no master listens: its FINISHED must wait, not get lost.
-        client = docker.from_env()
-        try:
-            client.containers.get("berth-brief-1").kill(signal="SIGUSR1")
-        finally:
-            client.close()
+        docker_kill("berth-brief-1", "SIGUSR1")
         await wait_for(lambda: "brief-1" not in service.agent.backend.tasks,
                        what="brief-1 ended")
         assert service.agent.state()["pending_statuses"] >= 1
-        master = await serve()
-        await wait_for(lambda: service.agent.registrations >= 2 and
-                       service.agent.connected.is_set(), timeout=30, what="re-registered")
+        await outage.master_back()
+        master = outage.master
         async with aiohttp.ClientSession() as s, s.get(f"{master.url}/state") as r:
             state = await r.json()
         (task,) = [t for t in state["tasks"] if t["id"] == "steady-1"]
@@ -337,10 +371,7 @@ async def test_master_restart_agent_reconnects_and_keeps_its_task(images, tmp_pa
     finally:
         if fw is not None:
             await fw.close()
-        agent_id = service.agent.agent_id
-        await service.stop()
-        await master.stop()
-        remove_agent_containers(agent_id)
+        await outage.stop()
 
 
 async def test_a_container_killed_while_the_master_is_away_ends_failed_not_lost(images,
@@ -348,24 +379,11 @@ async def test_a_container_killed_while_the_master_is_away_ends_failed_not_lost(
     # Issue 9: an operator's `docker kill` while the agent cannot reach the master. When the
     # agent registers again, the master must take the agent's word for how the task ended
     # (FAILED, exit 137), not declare it LOST because it is missing from `running`.
-    port = free_port()
-    db = tmp_path / "berth.db"
-
-    async def serve():
-        return await start_master("127.0.0.1", port, db_url=f"sqlite:///{db}",
-                                  agent_timeout=AGENT_TIMEOUT, tick_seconds=0.05)
-
-    master = await serve()
-    low, high = port_block()
-    config = agent_config(master.url, hostname="killed", nodetype="lab", headroom="",
-                          resources=f"cpus:1;mem:1024;ports:[{low}-{high}]",
-                          data_dir=tmp_path / "agent", ignore_incumbent=True)
-    service = await start_agent(replace(config, backoff_seconds=(0.2, 1.0)),
-                                host="127.0.0.1", port=0)
+    outage = await Outage(tmp_path, "killed").start()
+    service = outage.service
     fw = None
     try:
-        await wait_for(lambda: service.agent.connected.is_set(), what="agent connected")
-        fw = await SchedulerClient.subscribe(master.url, "killed")
+        fw = await SchedulerClient.subscribe(outage.master.url, "killed")
         offer = await first_offer(fw, service.agent.agent_id)
         await fw.accept([offer["id"]["value"]], [
             docker_task_info("victim-1", service.agent.agent_id, shell_command="sleep 600")])
@@ -373,19 +391,13 @@ async def test_a_container_killed_while_the_master_is_away_ends_failed_not_lost(
         await fw.close()
         fw = None
 
-        await master.stop()
-        await wait_for(lambda: not service.agent.connected.is_set(), what="link dropped")
-        client = docker.from_env()
-        try:
-            client.containers.get("berth-victim-1").kill()  # `docker kill`: SIGKILL, 137
-        finally:
-            client.close()
+        await outage.master_away()
+        docker_kill("berth-victim-1")  # `docker kill`: SIGKILL, exit status 137
         await wait_for(lambda: "victim-1" not in service.agent.backend.tasks,
                        what="the agent saw victim-1 end")
 
-        master = await serve()
-        await wait_for(lambda: service.agent.registrations >= 2 and
-                       service.agent.connected.is_set(), timeout=30, what="re-registered")
+        await outage.master_back()
+        master = outage.master
 
         def history():
             states = [h["state"] for h in master.service.store.status_history("victim-1")]
@@ -402,7 +414,4 @@ async def test_a_container_killed_while_the_master_is_away_ends_failed_not_lost(
     finally:
         if fw is not None:
             await fw.close()
-        agent_id = service.agent.agent_id
-        await service.stop()
-        await master.stop()
-        remove_agent_containers(agent_id)
+        await outage.stop()
