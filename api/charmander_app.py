@@ -202,9 +202,6 @@ class CharmanderHandlers:
 
     def _read_task(self, body: bytes):
         """The task spec from a request body, or an error response naming the field."""
-        if not body.strip():
-            return None, self._bad("a task JSON object is required in the body",
-                                   [FieldProblem("body", "is empty")])
         try:
             data = read_json(body)
         except BadBody as exc:

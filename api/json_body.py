@@ -154,7 +154,7 @@ _DECODER = json.JSONDecoder(parse_int=_int, parse_float=_float, parse_constant=_
 def read_json(body: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     """The JSON value of `body`, or BadBody naming what is wrong with it."""
     if not body.strip():
-        raise BadBody("a JSON body is required", "is empty")
+        raise BadBody("a JSON object is required in the body", "is empty")
     if _too_deep(body, max_depth):
         raise BadBody(f"the body is nested more than {max_depth} levels deep",
                       f"is nested more than {max_depth} levels deep")
