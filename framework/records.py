@@ -14,6 +14,9 @@ LAUNCHED = frozenset({TaskState.STAGING, TaskState.STARTING, TaskState.RUNNING,
                       TaskState.KILLING, TaskState.LOST})
 """States in which a container may exist on an agent: what reconciliation asks about."""
 
+HELD = LIVE | {TaskState.KILLING}
+"""A container holds the host: what SLAs count as "runs there"."""
+
 SPEC_ERROR_CODES = frozenset({"REASON_TASK_INVALID"})
 """Mesos reason codes of an ERROR that lies in the task's own spec (the master judged the
 TaskInfo itself invalid): the task is quarantined, never launched again."""
@@ -60,3 +63,14 @@ class TaskRecord:
     @property
     def sla(self) -> SLA | None:
         return self.spec.sla
+
+
+def default_reason(state: TaskState) -> str:
+    """The reason of an instance that reached `state` without the master giving one."""
+    return {
+        TaskState.FINISHED: "the container exited with status 0",
+        TaskState.FAILED: "the container exited with an error",
+        TaskState.KILLED: "killed",
+        TaskState.LOST: "the agent running it was lost",
+        TaskState.ERROR: "the task could not be started",
+    }.get(state, str(state))

@@ -1,0 +1,231 @@
+"""Placement glue: one batch of offers in, launches and declines out.
+
+Pending instances are split into those placed on their metered peak (a reshuffle, with
+the `intelligence` strategy) and the rest (the scheduler's strategy, one-per-node tasks
+included through a stand-in); both go through the `offers.placement` core, and the rows
+it returns become `Launch` commands, one per agent, and one `Decline` for the other
+offers. An instance that fits nowhere keeps the placement's reason with its counts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Collection, Iterable
+
+import numpy as np
+
+from framework import commands as cmd
+from framework import events as ev
+from framework.instance_index import InstanceIndex, Submission
+from framework.records import TaskRecord
+from offers import placement as placement_core
+from offers.cluster import ClusterState
+from offers.offer import OfferBatch, cluster_from_offers
+from offers.resources import RESOURCES
+from offers.states import TaskState, check_transition
+from offers.task import SLA, TaskSpec
+
+S = TaskState
+INTELLIGENCE = "intelligence"
+
+
+class OfferRound:
+    """The offer handlers of `CharmanderScheduler` (a mixin: it has no state of its own).
+
+    It reads the scheduler's settings (`strategy`, `seed`, `margin`, `refuse_seconds`,
+    `stopping`, `clock`) and the instance index through the scheduler's aliases
+    (`_records`, `_subs`, `_order`, `_daemons`); it changes `_rounds`, `_agents` and
+    `counters`, and records through `_replace`, `_new_instance` and `_note_reason`.
+    """
+
+    strategy: str
+    seed: int
+    margin: float
+    refuse_seconds: float
+    stopping: bool
+    clock: Callable[[], float]
+    counters: dict[str, int]
+    _index: InstanceIndex
+    _records: dict[str, TaskRecord]
+    _subs: dict[str, Submission]
+    _order: dict[str, int]
+    _daemons: dict[str, None]
+    _agents: dict[str, str]
+    _usage: dict[str, tuple[float, float]]
+    _rounds: int
+
+    def _offers(self, e: ev.OffersReceived) -> list[cmd.Command]:
+        batch = OfferBatch.of(e.offers)
+        if not len(batch):
+            return []
+        if self.stopping:  # nothing starts while berth stops
+            self.counters["offers_declined"] += len(batch)
+            return [cmd.Decline(tuple(batch.ids), self.refuse_seconds)]
+        self._rounds += 1
+        self.counters["offers_received"] += len(batch)
+        self._agents.update(zip(batch.agent_ids, batch.hostnames, strict=True))
+        now = self.clock()
+        cluster, agent_of_row, row_of_offer = cluster_from_offers(batch)
+        row_of_host = cluster.host_index()
+
+        by_usage, regular, waiting = [], [], []
+        repacking = not self._old_copies_hold()
+        for record in self._index.pending():
+            if record.not_before > now:
+                waiting.append(record)
+            elif record.by_usage:
+                if not repacking or self._replaced_copy_holds(record):
+                    # Placed together once the old copies have stopped, so that what they
+                    # held counts as free and all are packed in one round: otherwise the
+                    # repacking a reshuffle is for would not happen.
+                    self._note_reason(record, "waiting for the reshuffled copies to stop")
+                else:
+                    by_usage.append(record)
+            elif record.spec.sla is not SLA.ONE_PER_NODE:
+                regular.append(record)
+        for record in waiting:
+            self._note_reason(record, f"retrying after a failure, not before "
+                                      f"t={record.not_before:.0f}")
+        launches: dict[int, list[tuple[str, TaskSpec]]] = {}
+
+        if by_usage:
+            # Placed with exactly the (rounded) spec that is launched, not re-sized from
+            # the peak, so the launch never asks for more than the offer it was placed on.
+            specs = [self._usage_spec(r) for r in by_usage]
+            placement = placement_core.place(
+                cluster, specs, keys=[r.task_id for r in by_usage], strategy=INTELLIGENCE,
+                seed=self.seed + self._rounds, running=self._running_hosts(by_usage),
+                margin=self.margin)
+            placed = self._apply(placement.rows(), by_usage, specs, agent_of_row, row_of_host,
+                                 launches)
+            cluster = without(cluster, placed)
+
+        opn = self._daemons_missing_on(cluster)
+        if regular or opn:
+            work = regular + [self._placeholder(sub) for sub in opn]
+            specs = [r.spec for r in work]
+            # Keyed by task instance: two submissions may share a user id.
+            placement = placement_core.place(
+                cluster, specs, keys=[r.task_id for r in work], strategy=self.strategy,
+                seed=self.seed + self._rounds, running=self._running_hosts(work))
+            self._apply(placement.rows(), work, specs, agent_of_row, row_of_host, launches)
+
+        # One ACCEPT per agent that got tasks, then one DECLINE for every other offer.
+        out: list[cmd.Command] = []
+        ids = batch.ids
+        accepted = np.isin(row_of_offer, list(launches))
+        offers_of: dict[int, list[int]] = {row: [] for row in launches}
+        for i, row in zip(np.flatnonzero(accepted).tolist(),
+                          row_of_offer[accepted].tolist(), strict=True):
+            offers_of[row].append(i)
+        for row in sorted(launches):
+            used = offers_of[row]
+            self.counters["offers_accepted"] += len(used)
+            self.counters["launches"] += 1
+            out.append(cmd.Launch(tuple(ids[i] for i in used), agent_of_row[row],
+                                  tuple(launches[row])))
+        declined = np.flatnonzero(~accepted).tolist()
+        if declined:
+            self.counters["offers_declined"] += len(declined)
+            out.append(cmd.Decline(tuple(ids[i] for i in declined), self.refuse_seconds))
+        return out + self._suppress_if_idle()
+
+    def _daemons_missing_on(self, cluster: ClusterState) -> list[Submission]:
+        """One-per-node tasks that some offered agent of their nodetype does not run yet:
+        the others have nothing to place in this round."""
+        eligible: dict[str | None, set[str]] = {}
+        out = []
+        for sub in map(self._subs.__getitem__, self._daemons):
+            nodetype = sub.spec.nodetype
+            hosts = eligible.get(nodetype)
+            if hosts is None:
+                rows = (np.arange(cluster.size) if nodetype is None else
+                        np.flatnonzero(cluster.nodetype == cluster.nodetype_code(nodetype)))
+                hosts = eligible[nodetype] = {cluster.hostnames[i] for i in rows.tolist()}
+            if not sub.hosts.keys() >= hosts or (not hosts and sub.by_state.get(S.PENDING)):
+                out.append(sub)  # (a pending one with no eligible agent learns why)
+        return out
+
+    def _apply(self, rows: Iterable, work: list[TaskRecord], specs: list[TaskSpec],
+               agent_of_row: list[str], row_of_host: dict[str, int],
+               launches: dict[int, list[tuple[str, TaskSpec]]]) -> list[tuple[int, TaskSpec]]:
+        """Turn placement rows into launches; unplaced tasks keep the reason."""
+        placed: list[tuple[int, TaskSpec]] = []
+        used: set[int] = set()
+        reasons: dict[int, str] = {}
+        now = self.clock()
+        for row in rows:
+            index = row.task_index
+            if row.hostname is None:
+                reasons.setdefault(index, row.reason or "no offer fits")
+                continue
+            record = work[index]
+            sub = self._subs[record.submission_id]
+            node = row_of_host[row.hostname]
+            if sub.spec.sla is SLA.ONE_PER_NODE:
+                if sub.retry_after.get(row.hostname, 0.0) > now:
+                    continue
+                current = self._records.get(record.task_id)
+                if index in used or current is None or current.state is not S.PENDING:
+                    record = self._new_instance(sub)
+            elif index in used:
+                continue  # a non-one-per-node task is placed once, whatever the rows say
+            used.add(index)
+            spec = specs[index]
+            self._replace(record, state=check_transition(record.state, S.STAGING),
+                          agent_id=agent_of_row[node], hostname=row.hostname,
+                          launched_spec=spec, reason=None, updated_at=now, launched_at=now)
+            launches.setdefault(node, []).append((record.task_id, spec))
+            placed.append((node, spec))
+            self.counters["tasks_placed"] += 1
+        for index, reason in reasons.items():
+            if index not in used:
+                self.counters["tasks_unplaced"] += 1
+                self._note_reason(work[index], reason)
+        return placed
+
+    def _usage_spec(self, record: TaskRecord) -> TaskSpec:
+        """The spec a reshuffled task is placed and launched with: sized by its metered peak
+        plus the margin, rounded to what people read (placement sees the rounded size)."""
+        peak = self._usage.get(record.submission_id)
+        if peak is None or record.spec.notmetered:
+            return record.spec
+        [(cpus, mem, _disk)] = placement_core.effective_demands(
+            (record.spec,), {record.task_id: peak}, self.margin, (record.task_id,))
+        return record.spec.model_copy(update={"mem": round(mem, 3), "cpus": round(cpus, 3)})
+
+    def _running_hosts(self, work: list[TaskRecord]) -> dict[str, Collection[str]]:
+        """Per placement key, hosts that already run an instance of that task (SLA)."""
+        out: dict[str, set[str]] = {}
+        for record in work:
+            sub = self._subs[record.submission_id]
+            if sub.spec.sla is None:
+                continue
+            if sub.hosts:
+                out[record.task_id] = sub.hosts.keys()
+        return out
+
+    def _placeholder(self, sub: Submission) -> TaskRecord:
+        """What a one-per-node task is placed as: its PENDING instance if it has one, else
+        a stand-in that becomes a real instance only if a new node gets it (so a task that
+        runs everywhere does not show a PENDING copy)."""
+        pending = sub.by_state.get(S.PENDING)
+        if pending:
+            return self._records[min(pending, key=self._order.__getitem__)]
+        return TaskRecord(task_id=f"{sub.id}.next", submission_id=sub.id, spec=sub.spec,
+                          state=S.PENDING, created_at=self.clock())
+
+
+
+def without(cluster: ClusterState, placed: list[tuple[int, TaskSpec]]) -> ClusterState:
+    """The cluster after the given launches: their resources and host ports taken."""
+    if not placed:
+        return cluster
+    free = cluster.free.copy()
+    used = [set(ports) for ports in cluster.used_ports]
+    for node, spec in placed:
+        free[node] -= np.asarray(spec.demand(), dtype=np.float64)[: len(RESOURCES)]
+        used[node].update(spec.host_ports)
+    return dataclasses.replace(cluster, free=np.maximum(free, 0.0),
+                               used_ports=tuple(frozenset(u) for u in used))
+
