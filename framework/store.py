@@ -117,6 +117,8 @@ class FrameworkStore:
         self.engine = make_engine(url)
         self._insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         self._pruned_at = 0.0
+        # Built once: constructing an Insert costs more than executing it for a small batch.
+        self._insert_submissions = SubmissionRow.__table__.insert()
 
     def migrate(self) -> None:
         """Bring the framework's tables to the newest revision (idempotent)."""
@@ -159,7 +161,7 @@ class FrameworkStore:
                marks) -> None:
         with self.engine.begin() as conn:
             if submissions:
-                conn.execute(SubmissionRow.__table__.insert(), [
+                conn.execute(self._insert_submissions, [
                     {"id": s[0], "spec": s[1].to_json(), "created_at": s[2], "wanted": True}
                     for s in submissions])
                 keys = [s[3] for s in submissions if len(s) > 3 and s[3] is not None]
