@@ -11,17 +11,11 @@ import aiohttp
 import pytest
 
 from api.framework_service import start_framework
+from tests.test_framework_api import STRESS60, framework
 
-STRESS60 = {"id": "stress60", "dockerimage": "stress", "mem": "100", "reshuffleable": True,
-            "nodetype": "lab", "arguments": ["--vm-bytes", "60M", "--vm", "1"]}
 JSON = {"Content-Type": "application/json"}
 
-
-@pytest.fixture
-async def framework(tmp_path):
-    fw = await start_framework(None, "127.0.0.1", 0, db_url=f"sqlite:///{tmp_path / 'b.db'}")
-    yield fw
-    await fw.stop()
+__all__ = ["framework"]  # the fixture
 
 
 @pytest.fixture
