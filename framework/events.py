@@ -1,9 +1,10 @@
-"""What the Charmander scheduler reacts to. Frozen: an event is a fact that happened."""
+"""What the scheduler reacts to. Frozen: an event is a fact that happened."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from offers.job import JobSpec
 from offers.offer import Offer, OfferBatch
 from offers.states import TaskState
 from offers.task import TaskSpec
@@ -46,6 +47,48 @@ class TaskRecovered:
     wanted: bool = True
     launched_spec: TaskSpec | None = None
     invalid: str | None = None
+    slot: tuple[int, int] | None = (0, 0)
+    exit_code: int | None = None
+    updated_at: float | None = None
+
+
+@dataclass(frozen=True)
+class JobSubmitted:
+    """A job accepted by the API (already on disk), or read back from the store
+    (`recovering`: its instances follow as TaskRecovered, in order). `count` is the count a
+    scale set, `steps` the steps of a stepped scale still to come, `wanted` False once
+    stopped."""
+
+    spec: JobSpec
+    created_at: float | None = None
+    count: int | None = None
+    steps: tuple[int, ...] = ()
+    wanted: bool = True
+    recovering: bool = False
+
+
+@dataclass(frozen=True)
+class JobScaled:
+    """Scale a job to `count` instances, or through `steps`, each step once every
+    instance of the one before runs (JuliaRun's `scale!(ctx, job, 2:2:10)`)."""
+
+    job_id: str
+    count: int = 0
+    steps: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class JobStopped:
+    """Kill every instance of a job and start none; the job is kept, `stopped`."""
+
+    job_id: str
+
+
+@dataclass(frozen=True)
+class JobDeleted:
+    """Forget a job; one still running is stopped first (`delete --force`)."""
+
+    job_id: str
 
 
 @dataclass(frozen=True)
@@ -81,6 +124,7 @@ class TaskStatusChanged:
     hostname: str | None = None
     container_id: str | None = None
     code: str | None = None
+    exit_code: int | None = None
 
 
 @dataclass(frozen=True)
@@ -121,12 +165,13 @@ class Tick:
     """Time passed: retry timers and staging timeouts are checked against the clock."""
 
 
-Event = (TaskSubmitted | TaskRecovered | Subscribed | OffersReceived | OfferRescinded
-         | TaskStatusChanged | AgentLost | KillRequested | ReshuffleRequested | UsageObserved
-         | ShutdownStarted | Tick)
+Event = (TaskSubmitted | TaskRecovered | JobSubmitted | JobScaled | JobStopped | JobDeleted
+         | Subscribed | OffersReceived | OfferRescinded | TaskStatusChanged | AgentLost
+         | KillRequested | ReshuffleRequested | UsageObserved | ShutdownStarted | Tick)
 
 __all__ = [
-    "AgentLost", "Event", "KillRequested", "OfferRescinded", "OffersReceived",
+    "AgentLost", "Event", "JobDeleted", "JobScaled", "JobStopped", "JobSubmitted",
+    "KillRequested", "OfferRescinded", "OffersReceived",
     "ReshuffleRequested", "ShutdownStarted", "Subscribed", "TaskRecovered",
     "TaskStatusChanged", "TaskSubmitted", "Tick", "UsageObserved",
 ]

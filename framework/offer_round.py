@@ -16,7 +16,8 @@ import numpy as np
 
 from framework import commands as cmd
 from framework import events as ev
-from framework.instance_index import InstanceIndex, Submission
+from framework.instance_index import InstanceIndex
+from framework.jobs import Job
 from framework.records import TaskRecord
 from offers import placement as placement_core
 from offers.cluster import ClusterState
@@ -47,7 +48,7 @@ class OfferRound:
     counters: dict[str, int]
     _index: InstanceIndex
     _records: dict[str, TaskRecord]
-    _subs: dict[str, Submission]
+    _subs: dict[str, Job]
     _order: dict[str, int]
     _daemons: dict[str, None]
     _agents: dict[str, str]
@@ -81,7 +82,7 @@ class OfferRound:
                     self._note_reason(record, "waiting for the reshuffled copies to stop")
                 else:
                     by_usage.append(record)
-            elif record.spec.sla is not SLA.ONE_PER_NODE:
+            elif record.slot is not None:
                 regular.append(record)
         for record in waiting:
             self._note_reason(record, f"retrying after a failure, not before "
@@ -130,13 +131,13 @@ class OfferRound:
             out.append(cmd.Decline(tuple(ids[i] for i in declined), self.refuse_seconds))
         return out + self._suppress_if_idle()
 
-    def _daemons_missing_on(self, cluster: ClusterState) -> list[Submission]:
+    def _daemons_missing_on(self, cluster: ClusterState) -> list[Job]:
         """One-per-node tasks that some offered agent of their nodetype does not run yet:
         the others have nothing to place in this round."""
         eligible: dict[str | None, set[str]] = {}
         out = []
         for sub in map(self._subs.__getitem__, self._daemons):
-            nodetype = sub.spec.nodetype
+            nodetype = sub.templates[0].nodetype
             hosts = eligible.get(nodetype)
             if hosts is None:
                 rows = (np.arange(cluster.size) if nodetype is None else
@@ -162,7 +163,7 @@ class OfferRound:
             record = work[index]
             sub = self._subs[record.submission_id]
             node = row_of_host[row.hostname]
-            if sub.spec.sla is SLA.ONE_PER_NODE:
+            if sub.daemon:
                 if sub.retry_after.get(row.hostname, 0.0) > now:
                     continue
                 current = self._records.get(record.task_id)
@@ -195,25 +196,34 @@ class OfferRound:
         return record.spec.model_copy(update={"mem": round(mem, 3), "cpus": round(cpus, 3)})
 
     def _running_hosts(self, work: list[TaskRecord]) -> dict[str, Collection[str]]:
-        """Per placement key, hosts that already run an instance of that task (SLA)."""
-        out: dict[str, set[str]] = {}
+        """Per placement key, hosts it must not go to: those that already run an instance
+        of its system job or singleton (SLA), and those its slot avoids after an
+        infrastructure failure there (the relaunch policy)."""
+        out: dict[str, Collection[str]] = {}
+        now = self.clock()
         for record in work:
-            sub = self._subs[record.submission_id]
-            if sub.spec.sla is None:
-                continue
-            if sub.hosts:
-                out[record.task_id] = sub.hosts.keys()
+            job = self._subs[record.submission_id]
+            hosts: Collection[str] = ()
+            if job.hosts and (job.daemon or job.sla is SLA.SINGLETON):
+                hosts = job.hosts.keys()
+            slot = job.slots.get(record.slot) if record.slot is not None else None
+            if slot is not None and slot.avoid:
+                avoided = {h for h, until in slot.avoid.items() if until > now}
+                hosts = avoided.union(hosts) if avoided else hosts
+            if hosts:
+                out[record.task_id] = hosts
         return out
 
-    def _placeholder(self, sub: Submission) -> TaskRecord:
+    def _placeholder(self, sub: Job) -> TaskRecord:
         """What a one-per-node task is placed as: its PENDING instance if it has one, else
         a stand-in that becomes a real instance only if a new node gets it (so a task that
         runs everywhere does not show a PENDING copy)."""
         pending = sub.by_state.get(S.PENDING)
         if pending:
             return self._records[min(pending, key=self._order.__getitem__)]
-        return TaskRecord(task_id=f"{sub.id}.next", submission_id=sub.id, spec=sub.spec,
-                          state=S.PENDING, created_at=self.clock())
+        return TaskRecord(task_id=f"{sub.id}.next", submission_id=sub.id,
+                          spec=sub.templates[0], state=S.PENDING, created_at=self.clock(),
+                          slot=None)
 
 
 

@@ -32,9 +32,11 @@ QUEUED_AFTER_SHUTDOWN = "queued again: berth was shut down while it ran"
 class TaskRecord:
     """One task instance as the scheduler sees it.
 
-    `task_id` is the Mesos task id: the internal id `<id>-<ns>` for a task's first instance,
-    `<internal id>.<n>` for later ones (singleton relaunches, reshuffles, one-per-node
-    instances on further agents). `submission_id` is the internal id the user got back.
+    `task_id` is the Mesos task id: the internal id `<id>-<ns>` for a Charmander task's
+    first instance, `<job id>.<n>` for later ones (restarts, relaunches, reshuffles, a
+    system job's instances on further agents) and for every instance of a job submitted as
+    a job. `submission_id` is the id of its job (a Charmander task's internal id). `slot` is
+    the instance position it fills in its job (`BERTH_JOB_INDEX` is its index).
     `spec` is what was asked; `launched_spec` what was launched (resized by usage after
     a reshuffle). `killed` records that someone asked to kill it (desired state).
     """
@@ -55,6 +57,9 @@ class TaskRecord:
     updated_at: float = 0.0
     launched_at: float | None = None
     running_at: float | None = None
+    slot: tuple[int, int] | None = (0, 0)  # (template, index) in its job; None: per node
+    exit_code: int | None = None
+    ending: str | None = None  # why berth is killing it: "stop", "infrastructure", "deadline"
 
     @property
     def running(self) -> bool:

@@ -1,7 +1,7 @@
 """Reshuffle: kill every running reshuffleable task and queue it again, to be placed
 with the `intelligence` strategy on its metered peak usage.
 
-One-per-node tasks are not reshuffled. The new copies of one reshuffle are placed
+System jobs (one-per-node tasks) are not reshuffled. The new copies of one reshuffle are placed
 together, once none of the old copies holds its node any more (or `staging_timeout` has
 passed): what the old copies held then counts as free, and all are packed in one round,
 which is what a reshuffle is for.
@@ -13,10 +13,9 @@ from collections.abc import Callable
 
 from framework import commands as cmd
 from framework import events as ev
-from framework.instance_index import Submission
+from framework.jobs import Job
 from framework.records import HELD, TaskRecord
 from offers.states import TaskState
-from offers.task import SLA
 
 S = TaskState
 
@@ -33,7 +32,7 @@ class Reshuffle:
     clock: Callable[[], float]
     staging_timeout: float
     _records: dict[str, TaskRecord]
-    _subs: dict[str, Submission]
+    _subs: dict[str, Job]
     _reshuffling: dict[str, None]
     _reshuffle_deadline: float
 
@@ -42,11 +41,11 @@ class Reshuffle:
         for record in list(self._records.values()):
             sub = self._subs[record.submission_id]
             if (record.state is not S.RUNNING or not record.spec.reshuffleable
-                    or record.spec.sla is SLA.ONE_PER_NODE or not sub.wanted
-                    or sub.quarantined):
+                    or sub.daemon or not sub.wanted or sub.quarantined):
                 continue
-            replacement = self._new_instance(sub, by_usage=True)
-            out += self._kill_record(record, f"reshuffled: replaced by {replacement.task_id}")
+            replacement = self._new_instance(sub, slot=record.slot, by_usage=True)
+            out += self._kill_record(record, f"reshuffled: replaced by {replacement.task_id}",
+                                     ending="stop")
             self._reshuffling[sub.id] = None
         self._reshuffle_deadline = self.clock() + self.staging_timeout
         return out + self._revive_if_needed()
@@ -58,7 +57,7 @@ class Reshuffle:
             self._reshuffling.clear()
         return bool(self._reshuffling)
 
-    def _old_copy_stopped(self, sub: Submission) -> bool:
+    def _old_copy_stopped(self, sub: Job) -> bool:
         """After a terminal update: True if it stopped the last old copy of a reshuffle."""
         if sub.id not in self._reshuffling or any(sub.by_state.get(s) for s in HELD):
             return False

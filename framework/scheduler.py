@@ -1,14 +1,16 @@
-"""The Charmander scheduler: events in, commands out, time from an injected clock.
+"""The framework's scheduler: events in, commands out, time and ids injected.
 
-It keeps the pending queue, places pending tasks on each batch of offers with the
-`offers.placement` core, and keeps the SLAs over time. One idea per module, all of them
-parts of the one `CharmanderScheduler`:
+It keeps jobs true over time: every workload is a job (a Charmander task is one too), and
+after every event that touches a job the pure reconciler says what to start and stop. One
+idea per module, all of them parts of the one `Scheduler`:
 
-- `framework.instance_index`: what was seen of every task instance (observed state) and
-  the indexes that spare every event a walk over all of them;
-- `framework.sla`: SLA upkeep (singleton, one-per-node), quarantine, shutdown;
+- `framework.jobs`: the jobs (desired state) and their slots' policy bookkeeping;
+- `framework.instance_index`: what was seen of every instance (observed state) and the
+  indexes that spare every event a walk over all of them;
+- `framework.reconciler`: desired + observed + now -> a plan (pure);
+- `framework.upkeep`: carrying plans out, quarantine, time limits, shutdown;
 - `framework.reshuffle`: kill and re-place running tasks on their metered peak;
-- `framework.offer_round`: offers in, launches and declines out;
+- `framework.offer_round`: offers in, launches and declines out (placement glue);
 - this module: the event table, the record changes every rule goes through, and the
   read-only views the service and the store use.
 """
@@ -21,7 +23,9 @@ from collections.abc import Callable
 
 from framework import commands as cmd
 from framework import events as ev
-from framework.instance_index import InstanceIndex, Submission, with_changes
+from framework import reconciler
+from framework.instance_index import InstanceIndex, with_changes
+from framework.jobs import MASTER, Job, SlotKey
 from framework.offer_round import OfferRound
 from framework.records import (
     HELD,
@@ -32,22 +36,24 @@ from framework.records import (
     default_reason,
 )
 from framework.reshuffle import Reshuffle
-from framework.sla import SlaUpkeep, ends_by_shutdown
+from framework.upkeep import Upkeep, ends_by_shutdown
+from offers.job import JobType, Phase, charmander_policies
 from offers.offer import Offer
 from offers.states import TaskState, check_transition
+from offers.task import SLA, TaskSpec
 
 S = TaskState
 WAITING = "waiting for an offer"
 
 
-class CharmanderScheduler(SlaUpkeep, Reshuffle, OfferRound):
+class Scheduler(Upkeep, Reshuffle, OfferRound):
     """The framework's decision logic. Feed it events with `handle`; carry out what it returns.
 
     `clock` gives seconds (real or virtual); `refuse_seconds` is the decline filter for
-    offers that were not used; failed SLA tasks are retried after `backoff_seconds`,
-    doubling up to `max_backoff_seconds`; a launch with no status after
-    `staging_timeout` seconds is reconciled; a one-per-node task is given up on a node
-    after `max_node_errors` launches there in a row ended `ERROR`.
+    offers that were not used; failed Charmander SLA tasks are retried after
+    `backoff_seconds`, doubling up to `max_backoff_seconds` (a job says its own); a launch
+    with no status after `staging_timeout` seconds is reconciled; a one-per-node task is
+    given up on a node after `max_node_errors` launches there in a row ended `ERROR`.
     """
 
     def __init__(
@@ -83,7 +89,7 @@ class CharmanderScheduler(SlaUpkeep, Reshuffle, OfferRound):
         # the loops over records.
         self._index = index = InstanceIndex()
         self._records = index.records
-        self._subs = index.subs
+        self._subs = self._jobs = index.jobs
         self._order = index.order
         self._by_state = index.by_state
         self._held_on = index.held_on
@@ -93,6 +99,11 @@ class CharmanderScheduler(SlaUpkeep, Reshuffle, OfferRound):
         self._agents: dict[str, str] = {}  # agent id -> hostname
         self._suppressed = False
         self._changed: dict[str, TaskRecord] = {}
+        self._changed_jobs: dict[str, None] = {}  # job ids whose phase or count changed
+        self._timed: dict[str, None] = {}  # job ids with a startup_timeout or max_runtime
+        self._charmander = {sla: charmander_policies(sla, backoff_seconds,
+                                                     max_backoff_seconds, max_node_errors)
+                            for sla in (None, *SLA)}
         self._unwanted: list[str] = []
         self._finished: deque[str] = deque()  # terminal record ids, oldest first, for pruning
         self._reconciling: dict[str, float] = {}  # task id -> when we last asked
@@ -107,6 +118,10 @@ class CharmanderScheduler(SlaUpkeep, Reshuffle, OfferRound):
         self._handlers: dict[type, Callable[[object], list[cmd.Command]]] = {
             ev.TaskSubmitted: self._submitted,
             ev.TaskRecovered: self._recovered,
+            ev.JobSubmitted: self._job_submitted,
+            ev.JobScaled: self._job_scaled,
+            ev.JobStopped: self._job_stopped,
+            ev.JobDeleted: self._job_deleted,
             ev.Subscribed: self._subscribed,
             ev.OffersReceived: self._offers,
             ev.OfferRescinded: lambda e: [],  # offers are never held past their batch
@@ -134,6 +149,16 @@ class CharmanderScheduler(SlaUpkeep, Reshuffle, OfferRound):
     def task(self, task_id: str) -> TaskRecord | None:
         return self._records.get(task_id)
 
+    def job(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def jobs(self) -> list[Job]:
+        """Every known job, oldest first (a Charmander task is one too)."""
+        return list(self._jobs.values())
+
+    def job_instances(self, job: Job) -> list[TaskRecord]:
+        return self._index.instances(job)
+
     def pending_reason(self, task_id: str) -> str | None:
         """Why a PENDING task is not running yet; None if it is not pending."""
         record = self._records.get(task_id)
@@ -142,7 +167,7 @@ class CharmanderScheduler(SlaUpkeep, Reshuffle, OfferRound):
         return record.reason or WAITING
 
     def usage(self) -> dict[str, tuple[float, float]]:
-        """Peak observed (cpus, mem MiB) per submission id, metered tasks only."""
+        """Peak observed (cpus, mem MiB) per job id, metered tasks only."""
         return dict(self._usage)
 
     def agents(self) -> dict[str, str]:
@@ -160,57 +185,144 @@ class CharmanderScheduler(SlaUpkeep, Reshuffle, OfferRound):
         return out
 
     def changed_unwanted(self) -> list[str]:
-        """Submission ids someone asked to kill since the last call (desired state)."""
+        """Job ids someone asked to kill or stop since the last call (desired state)."""
         out, self._unwanted = self._unwanted, []
         return out
 
+    def changed_jobs(self) -> list[Job]:
+        """Jobs whose phase, count or steps changed since the last call."""
+        out = [self._jobs[j] for j in self._changed_jobs if j in self._jobs]
+        self._changed_jobs.clear()
+        return out
+
     def has_work(self) -> bool:
-        """True while some task waits for offers (pending, or a one-per-node SLA to keep)."""
+        """True while some task waits for offers (pending, or a system job to keep)."""
         return bool(self._daemons) or any(True for _ in self._index.pending())
 
-    # -- events -----------------------------------------------------------------------
+    # -- events: what users ask -------------------------------------------------------
 
     def _submitted(self, e: ev.TaskSubmitted) -> list[cmd.Command]:
-        if e.task_id in self._subs:
+        if e.task_id in self._jobs:
             return []  # a repeat (e.g. replayed from the store): already queued
-        sub = self._index.add_submission(Submission(e.task_id, e.spec, self.clock()))
-        self._new_instance(sub, e.task_id)
+        job = self._index.add_job(Job.from_task(e.task_id, e.spec, self.clock(),
+                                                self._charmander[e.spec.sla]))
+        self._new_instance(job, e.task_id)
         if e.invalid:
-            self._quarantine(sub, e.invalid)
+            self._quarantine(job, e.invalid)
         return self._revive_if_needed()
 
+    def _job_submitted(self, e: ev.JobSubmitted) -> list[cmd.Command]:
+        if e.spec.name in self._jobs:
+            return []
+        job = Job.from_spec(e.spec, e.created_at if e.created_at is not None
+                            else self.clock(), scaled=e.count)
+        job.wanted = e.wanted
+        job.steps = list(e.steps)
+        self._index.add_job(job)
+        if job.startup_timeout is not None or job.max_runtime is not None:
+            self._timed[job.id] = None
+        if e.recovering:
+            return []  # instances follow; the upkeep runs on SUBSCRIBED
+        return self._upkeep(job) + self._revive_if_needed()
+
+    def _job_scaled(self, e: ev.JobScaled) -> list[cmd.Command]:
+        job = self._jobs[e.job_id]
+        if e.steps:
+            job.steps = list(e.steps[1:])
+            job.counts = (e.steps[0],)
+        else:
+            job.steps = []
+            job.counts = (e.count,)
+        self._changed_jobs[job.id] = None
+        return self._upkeep(job) + self._revive_if_needed() + self._suppress_if_idle()
+
+    def _job_stopped(self, e: ev.JobStopped) -> list[cmd.Command]:
+        job = self._jobs[e.job_id]
+        out: list[cmd.Command] = []
+        if job.wanted:
+            self._index.unwant(job)
+            self._unwanted.append(job.id)
+            for task_id in list(job.instances):
+                record = self._records.get(task_id)
+                if record is not None and not (record.state.terminal
+                                               and record.state is not S.LOST):
+                    out += self._kill_record(record, "the job was stopped", user=True)
+            out += self._upkeep(job)
+            self._changed_jobs[job.id] = None
+        return out + self._suppress_if_idle()
+
+    def _job_deleted(self, e: ev.JobDeleted) -> list[cmd.Command]:
+        """Forget a job (stopped first if it still runs: the caller said `force`)."""
+        out = self._job_stopped(ev.JobStopped(e.job_id))
+        job = self._jobs.pop(e.job_id)
+        self._daemons.pop(job.id, None)
+        self._timed.pop(job.id, None)
+        self._usage.pop(job.id, None)
+        for task_id in list(job.instances):
+            record = self._records.get(task_id)
+            if record is not None and record.state.terminal:
+                self._index.forget(record)
+        return out
+
+    def _kill(self, e: ev.KillRequested) -> list[cmd.Command]:
+        out: list[cmd.Command] = []
+        matched: list[str] = []
+        for job in self._jobs.values():
+            if job.id.startswith(e.prefix) and job.wanted:
+                self._index.unwant(job)
+                self._unwanted.append(job.id)
+        for record in list(self._records.values()):
+            if not record.task_id.startswith(e.prefix) or (
+                    record.state.terminal and record.state is not S.LOST):
+                continue
+            matched.append(record.task_id)
+            if record.state is S.KILLING and record.killed:
+                continue
+            out += self._kill_record(record, "killed on request", user=True)
+        out.insert(0, cmd.KillMatched(e.prefix, tuple(matched)))
+        return out + self._suppress_if_idle()
+
+    # -- events: what the cluster says ------------------------------------------------
+
     def _recovered(self, e: ev.TaskRecovered) -> list[cmd.Command]:
-        sub = self._subs.get(e.submission_id)
-        if sub is None:
-            sub = self._index.add_submission(Submission(e.submission_id, e.spec, e.created_at))
+        job = self._jobs.get(e.submission_id)
+        if job is None:
+            job = self._index.add_job(Job.from_task(
+                e.submission_id, e.spec, e.created_at, self._charmander[e.spec.sla]))
+        slot = e.slot if not job.daemon else None
+        spec = e.spec if job.charmander else self._instance_spec(job, slot)
         record = TaskRecord(
-            task_id=e.task_id, submission_id=e.submission_id, spec=e.spec, state=e.state,
+            task_id=e.task_id, submission_id=e.submission_id, spec=spec, state=e.state,
             created_at=e.created_at, reason=e.reason, agent_id=e.agent_id,
             hostname=e.hostname, container_id=e.container_id, by_usage=e.by_usage,
-            killed=e.killed, launched_spec=e.launched_spec, updated_at=self.clock())
+            killed=e.killed, launched_spec=e.launched_spec, updated_at=e.updated_at or
+            self.clock(), slot=slot, exit_code=e.exit_code,
+            running_at=e.updated_at if e.state is S.RUNNING else None)
         if not e.wanted:
-            self._index.unwant(sub)
-        if e.task_id not in sub.instances:
-            sub.instances[e.task_id] = None
-            suffix = e.task_id[len(sub.id) + 1:]
+            self._index.unwant(job)
+        if e.task_id not in job.instances:
+            job.instances[e.task_id] = None
+            suffix = e.task_id[len(job.id) + 1:]
             if suffix.isdigit():
-                sub.next_instance = max(sub.next_instance, int(suffix) + 1)
+                job.next_instance = max(job.next_instance, int(suffix) + 1)
         self._put(record)
         if e.agent_id and e.hostname:
             self._agents[e.agent_id] = e.hostname
         if e.state.terminal:
             self._finished.append(e.task_id)
+            # Replayed: what this end meant for its slot (done, failures, given up).
+            reconciler.note_end(job, record, record.updated_at)
         if e.invalid:
-            self._quarantine(sub, e.invalid)
+            self._quarantine(job, e.invalid)
         return self._revive_if_needed()
 
     def _subscribed(self, e: ev.Subscribed) -> list[cmd.Command]:
         """A (re)subscription: ask about every task that may have a container, then revive."""
         self.framework_id = e.framework_id
         self._suppressed = False
-        for sub in list(self._subs.values()):
-            self._upkeep(sub)
         out: list[cmd.Command] = []
+        for job in list(self._jobs.values()):
+            out += self._upkeep(job)
         launched = tuple((r.task_id, r.agent_id) for r in self._records.values()
                          if r.state in LAUNCHED)
         if launched:
@@ -235,26 +347,30 @@ class CharmanderScheduler(SlaUpkeep, Reshuffle, OfferRound):
                 self.counters["kills"] += 1
                 return [cmd.Kill(e.task_id, e.agent_id)]
             return []
-        out: list[cmd.Command] = []
         if e.state in LIVE and (record.state is S.KILLING or record.killed or (
                 record.state.terminal and record.state is not S.LOST)):
             # Alive (or alive again) but meant to be gone: ask again, change nothing.
             self.counters["kills"] += 1
             return [cmd.Kill(e.task_id, e.agent_id or record.agent_id)]
+        state = e.state
+        if record.ending == "deadline" and state is S.KILLED:
+            state = S.FAILED  # killed for running too long: that is the task's failure
         try:
-            check_transition(record.state, e.state)
+            check_transition(record.state, state)
         except Exception:
-            return out  # stale or out-of-order news from the master: nothing changes
+            return []  # stale or out-of-order news from the master: nothing changes
         now = self.clock()
-        changes: dict[str, object] = {"state": e.state, "updated_at": now}
-        if ends_by_shutdown(self.stopping, record, e.state):
+        changes: dict[str, object] = {"state": state, "updated_at": now}
+        if ends_by_shutdown(self.stopping, record, state):
             changes["reason"] = STOPPED_BY_SHUTDOWN
+        elif record.ending in ("deadline", "infrastructure") and state.terminal:
+            changes["reason"] = record.reason
         elif e.reason is not None:
             changes["reason"] = e.reason
-        elif e.state.terminal:
+        elif state.terminal:
             keep = record.state is S.KILLING and record.reason
-            changes["reason"] = record.reason if keep else default_reason(e.state)
-        elif e.state is S.RUNNING:
+            changes["reason"] = record.reason if keep else default_reason(state)
+        elif state is S.RUNNING:
             changes["reason"] = None
         if e.agent_id:
             changes["agent_id"] = e.agent_id
@@ -263,23 +379,22 @@ class CharmanderScheduler(SlaUpkeep, Reshuffle, OfferRound):
             changes["hostname"] = hostname
         if e.container_id:
             changes["container_id"] = e.container_id
-        if e.state is S.RUNNING and record.running_at is None:
+        if e.exit_code is not None:
+            changes["exit_code"] = e.exit_code
+        if state is S.RUNNING and record.running_at is None:
             changes["running_at"] = now
         record = self._replace(record, **changes)
-        sub = self._subs[record.submission_id]
+        job = self._jobs[record.submission_id]
         if self.stopping:
-            return out  # nothing is relaunched while berth stops; the next start decides
-        if e.state is S.RUNNING:
-            sub.failures = 0
-            sub.errors_on.pop(record.hostname or "", None)
-        elif e.state in (S.FAILED, S.ERROR):
-            sub.failures += 1
-            if record.hostname:
-                sub.retry_after[record.hostname] = now + self._backoff(sub)
-        if e.state is S.ERROR:
-            out += self._after_error(sub, record, e.code)
-        out += self._upkeep(sub, cause=record)
-        if e.state.terminal and self._old_copy_stopped(sub):
+            return []  # nothing is relaunched while berth stops; the next start decides
+        if state is S.RUNNING:
+            reconciler.note_running(job, record)
+        elif state.terminal:
+            reconciler.note_end(job, record, now, e.code)
+            if job.quarantined and job.phase is not Phase.FAILED:
+                self._quarantine(job, job.quarantined)
+        out = self._upkeep(job)
+        if state.terminal and self._old_copy_stopped(job):
             # The last copy a reshuffle replaced has stopped: ask for offers again now
             # rather than after the decline filters of the rounds the copies waited through.
             self._suppressed = False
@@ -295,25 +410,6 @@ class CharmanderScheduler(SlaUpkeep, Reshuffle, OfferRound):
                     record.task_id, S.LOST, f"agent {e.agent_id} was lost", e.agent_id))
         return out
 
-    def _kill(self, e: ev.KillRequested) -> list[cmd.Command]:
-        out: list[cmd.Command] = []
-        matched: list[str] = []
-        for sub in self._subs.values():
-            if sub.id.startswith(e.prefix) and sub.wanted:
-                self._index.unwant(sub)
-                self._unwanted.append(sub.id)
-        for record in list(self._records.values()):
-            if not record.task_id.startswith(e.prefix) or (
-                    record.state.terminal and record.state is not S.LOST):
-                continue
-            if record.state is S.KILLING and record.killed:
-                matched.append(record.task_id)
-                continue
-            matched.append(record.task_id)
-            out += self._kill_record(record, "killed on request", user=True)
-        out.insert(0, cmd.KillMatched(e.prefix, tuple(matched)))
-        return out + self._suppress_if_idle()
-
     def _usage_observed(self, e: ev.UsageObserved) -> list[cmd.Command]:
         record = self._records.get(e.task_id)
         if record is None or record.spec.notmetered:
@@ -324,7 +420,7 @@ class CharmanderScheduler(SlaUpkeep, Reshuffle, OfferRound):
 
     def _tick(self, e: ev.Tick) -> list[cmd.Command]:
         now = self.clock()
-        out: list[cmd.Command] = []
+        out: list[cmd.Command] = self._overdue(now) if self._timed else []
         in_flight = itertools.chain(self._by_state[S.STAGING], self._by_state[S.STARTING],
                                     self._by_state[S.KILLING])
         overdue = [r for r in map(self._records.__getitem__, in_flight)
@@ -343,23 +439,47 @@ class CharmanderScheduler(SlaUpkeep, Reshuffle, OfferRound):
 
     # -- record keeping -------------------------------------------------------------------
 
-    def _new_instance(self, sub: Submission, task_id: str | None = None, *,
-                      by_usage: bool = False, not_before: float = 0.0,
-                      reason: str | None = None) -> TaskRecord:
+    def _new_instance(self, job: Job, task_id: str | None = None, *,
+                      slot: SlotKey | object | None = ..., by_usage: bool = False,
+                      not_before: float = 0.0, reason: str | None = None) -> TaskRecord:
         if task_id is None:
-            task_id = f"{sub.id}.{sub.next_instance}"
-            sub.next_instance += 1
+            task_id = f"{job.id}.{job.next_instance}"
+            job.next_instance += 1
+        if slot is ...:
+            slot = None if job.daemon else (0, 0)
         now = self.clock()
         if reason is None:
             reason = (f"retrying after a failure, not before t={not_before:.0f}"
                       if not_before > now else WAITING)
-        record = TaskRecord(task_id=task_id, submission_id=sub.id, spec=sub.spec,
-                            state=S.PENDING, created_at=now, reason=reason, by_usage=by_usage,
-                            not_before=not_before, updated_at=now)
-        sub.instances[task_id] = None
+        record = TaskRecord(task_id=task_id, submission_id=job.id,
+                            spec=self._instance_spec(job, slot), state=S.PENDING,
+                            created_at=now, reason=reason, by_usage=by_usage,
+                            not_before=not_before, updated_at=now, slot=slot)
+        job.instances[task_id] = None
         self._put(record)
         self._changed[task_id] = record
         return record
+
+    def _instance_spec(self, job: Job, slot: SlotKey | None) -> TaskSpec:
+        """What an instance of `slot` runs: its template, plus the job's environment."""
+        if job.charmander or slot is None:
+            return job.templates[0]
+        spec = job.template(slot[0])
+        env = {"BERTH_JOB_INDEX": str(slot[1])}
+        if job.kind is JobType.PARALLEL and slot[0] != MASTER:
+            master = self._master_of(job)
+            if master is not None:
+                env["BERTH_MASTER_HOST"] = master.hostname or ""
+                env["BERTH_MASTER_PORTS"] = ",".join(
+                    str(p) for p in (master.launched_spec or master.spec).host_ports)
+        return spec.model_copy(update={"env": {**spec.env, **env}})
+
+    def _master_of(self, job: Job) -> TaskRecord | None:
+        for task_id in job.by_slot.get((MASTER, 0), ()):
+            record = self._records[task_id]
+            if record.state is S.RUNNING:
+                return record
+        return None
 
     def _replace(self, record: TaskRecord, **changes: object) -> TaskRecord:
         old_state = record.state
@@ -376,22 +496,23 @@ class CharmanderScheduler(SlaUpkeep, Reshuffle, OfferRound):
         if record.task_id in self._records and record.reason != reason:
             self._records[record.task_id] = with_changes(record, reason=reason)
 
-    def _kill_record(self, record: TaskRecord, reason: str, *, user: bool = False
-                     ) -> list[cmd.Command]:
+    def _kill_record(self, record: TaskRecord, reason: str, *, user: bool = False,
+                     ending: str | None = None) -> list[cmd.Command]:
         if record.state is S.PENDING:
             self._replace(record, state=check_transition(record.state, S.KILLED),
-                          reason=reason, killed=user, updated_at=self.clock())
+                          reason=reason, killed=user, updated_at=self.clock(),
+                          ending=ending)
             return []
         if record.state.terminal and record.state is not S.LOST:
             return []
         self._replace(record, state=check_transition(record.state, S.KILLING), reason=reason,
-                      killed=user or record.killed, updated_at=self.clock())
+                      killed=user or record.killed, updated_at=self.clock(), ending=ending)
         self.counters["kills"] += 1
         return [cmd.Kill(record.task_id, record.agent_id)]
 
     def _drop(self, record: TaskRecord, reason: str) -> None:
         self._replace(record, state=check_transition(record.state, S.KILLED), reason=reason,
-                      updated_at=self.clock())
+                      updated_at=self.clock(), ending="stop")
 
     def _prune(self) -> None:
         """Forget the oldest terminal records beyond `retain_finished`."""
@@ -401,14 +522,14 @@ class CharmanderScheduler(SlaUpkeep, Reshuffle, OfferRound):
             if record is None or not record.state.terminal:
                 continue
             self._index.forget(record)
-            sub = self._subs.get(record.submission_id)
-            if sub is not None:
-                del sub.instances[task_id]
-                # Nothing left to keep: a finished task's submission goes too (kept, it
-                # would be relaunched by the upkeep on the next re-subscription).
-                if not sub.instances and sub.id not in self._daemons:
-                    del self._subs[sub.id]
-                    self._usage.pop(sub.id, None)
+            job = self._jobs.get(record.submission_id)
+            if job is not None:
+                job.instances.pop(task_id, None)
+                # Nothing left to keep: a finished Charmander task's job goes too (kept,
+                # it would be run again by the upkeep on the next re-subscription).
+                if not job.instances and job.charmander and not job.daemon:
+                    del self._jobs[job.id]
+                    self._usage.pop(job.id, None)
 
     def _revive_if_needed(self) -> list[cmd.Command]:
         if self._suppressed and self.has_work():
@@ -423,4 +544,6 @@ class CharmanderScheduler(SlaUpkeep, Reshuffle, OfferRound):
         return []
 
 
-__all__ = ["CharmanderScheduler", "Offer", "TaskRecord"]
+CharmanderScheduler = Scheduler  # the name the Charmander surface has always used
+
+__all__ = ["CharmanderScheduler", "Offer", "Scheduler", "TaskRecord"]

@@ -1,0 +1,329 @@
+"""The reconciler: one job's desired state + its observed instances + now -> a plan.
+
+Pure: it reads a `Job` and its open instances and returns what to start (a slot, not
+before some time), what to stop and which waiting instances to drop, and the job's phase.
+It changes nothing; the scheduler carries the plan out (Nomad's reconciler is the model).
+
+`note_end` is the other half: when an instance ends, the job's policies decide what the
+end means for its slot (done, restart after a delay, relaunch elsewhere, give up). It
+only changes the job's slot bookkeeping; the next `reconcile` turns that into a plan.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from framework.jobs import MASTER, Job, Slot, SlotKey
+from framework.records import (
+    HELD,
+    LIVE,
+    QUEUED_AFTER_SHUTDOWN,
+    SPEC_ERROR_CODES,
+    STOPPED_BY_SHUTDOWN,
+    TaskRecord,
+    default_reason,
+)
+from offers.job import JobType, Phase, RestartWhen
+from offers.states import TaskState
+
+S = TaskState
+NEVER = math.inf
+
+
+@dataclass(frozen=True)
+class Start:
+    """Create a PENDING instance for `slot` (None: a system job's next node)."""
+
+    slot: SlotKey | None
+    not_before: float = 0.0
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Kill a launched instance, or drop a PENDING one, for `reason` (not a failure)."""
+
+    task_id: str
+    reason: str
+
+
+@dataclass
+class Plan:
+    starts: list[Start] = field(default_factory=list)
+    stops: list[Stop] = field(default_factory=list)
+    phase: Phase = Phase.PENDING
+    reason: str | None = None
+    counts: tuple[int, ...] | None = None  # the next step of a stepped scale was reached
+
+
+# -- ends ---------------------------------------------------------------------------------
+
+
+def note_end(job: Job, record: TaskRecord, now: float, code: str | None = None) -> None:
+    """An instance reached a terminal state: apply the policy of its failure class."""
+    if record.killed or not job.wanted or record.ending == "stop":
+        return
+    if record.reason == STOPPED_BY_SHUTDOWN:  # berth stopped, not the task: run it again
+        if record.slot is not None:
+            job.slot(record.slot).note = QUEUED_AFTER_SHUTDOWN
+        else:
+            job.note = QUEUED_AFTER_SHUTDOWN
+        return  # killed on request, or stopped by berth for a reason that is no failure
+    if code in SPEC_ERROR_CODES and record.state is S.ERROR:
+        job.quarantined = record.reason or default_reason(S.ERROR)
+        return
+    if record.slot is None:
+        _note_node_end(job, record, now)
+        return
+    slot = job.slot(record.slot)
+    state, host = record.state, record.hostname or ""
+    if state is S.FINISHED:
+        slot.errors = 0
+        if job.restart_when is RestartWhen.ON_FAILURE or _is_master_or_batch(job, record):
+            slot.done = True
+        else:
+            slot.retry_at = now + job.restart.delay
+            job.restarts += 1
+    elif record.ending == "deadline":
+        slot.gave_up = record.reason or "deadline exceeded"
+    elif state is S.FAILED:
+        slot.errors = 0
+        slot.failures = [t for t in slot.failures if t > now - job.restart.interval]
+        slot.failures.append(now)
+        attempts = job.restart.attempts
+        if attempts is not None and len(slot.failures) > attempts:
+            slot.gave_up = _spent(record, attempts, job.restart.interval)
+        else:
+            slot.retry_at = now + job.restart.delay_after(len(slot.failures))
+            job.restarts += 1
+    elif state is S.ERROR:
+        slot.errors += 1
+        limit = job.relaunch.errors
+        if limit is not None and slot.errors >= limit:
+            slot.gave_up = record.reason or default_reason(S.ERROR)
+        else:
+            _relaunch(job, slot, record, now, delay=job.restart.delay_after(slot.errors))
+    elif state is S.LOST or record.ending == "infrastructure":
+        if state is S.LOST and record.running_at is None:
+            return  # the launch went astray before it ran: placed again, nothing counted
+        _relaunch(job, slot, record, now, delay=0.0)
+    elif host:
+        pass  # KILLED by someone else (the agent's operator): restarted as it wants
+
+
+def _relaunch(job: Job, slot: Slot, record: TaskRecord, now: float, delay: float) -> None:
+    slot.relaunches += 1
+    attempts = job.relaunch.attempts
+    if attempts is not None and slot.relaunches > attempts:
+        slot.gave_up = record.reason or default_reason(record.state)
+        return
+    if record.hostname and job.relaunch.avoid > 0:
+        slot.avoid[record.hostname] = now + job.relaunch.avoid
+    slot.retry_at = now + delay
+    job.restarts += 1
+
+
+def _note_node_end(job: Job, record: TaskRecord, now: float) -> None:
+    """A system job's instance ended on a node: that node is retried, backed off; after
+    `relaunch.errors` ERRORs in a row there it is given up."""
+    host = record.hostname
+    if record.state in (S.FAILED, S.ERROR):
+        job.failures += 1
+        if host:
+            job.retry_after[host] = now + job.restart.delay_after(job.failures)
+    if record.state is S.ERROR and host:
+        errors = job.errors_on[host] = job.errors_on.get(host, 0) + 1
+        if job.relaunch.errors is not None and errors >= job.relaunch.errors:
+            job.retry_after[host] = NEVER
+
+
+def note_running(job: Job, record: TaskRecord) -> None:
+    """An instance runs: the ERRORs in a row of its slot (or node) are over."""
+    if record.slot is not None:
+        job.slot(record.slot).errors = 0
+    else:
+        job.failures = 0
+        job.errors_on.pop(record.hostname or "", None)
+
+
+def _is_master_or_batch(job: Job, record: TaskRecord) -> bool:
+    return job.kind is JobType.BATCH or (record.slot is not None and record.slot[0] == MASTER)
+
+
+def _spent(record: TaskRecord, attempts: int, interval: float) -> str:
+    ended = record.reason or default_reason(record.state)
+    tries = "no restart allowed" if attempts == 0 else (
+        f"restarted {attempts} time{'s' if attempts != 1 else ''} within {interval:g} s")
+    return f"{ended} ({tries})"
+
+
+# -- plans --------------------------------------------------------------------------------
+
+
+def reconcile(job: Job, records: Mapping[str, TaskRecord], now: float) -> Plan:
+    """What to do so that `job`'s instances match what it wants."""
+    plan = Plan()
+    if job.kind is JobType.SYSTEM:
+        return _system(job, records, plan)
+    counts = _stepped(job, plan)
+    wanted = _wanted_slots(job, counts, records)
+    plan.phase, plan.reason = _phase(job, counts, records)
+    if plan.phase.final or not job.wanted or job.quarantined:
+        wanted = {}
+    for key, ids in job.by_slot.items():
+        instances = [records[t] for t in ids]
+        if key not in wanted:
+            why = _unwanted_reason(job, plan.phase, key)
+            plan.stops += [Stop(r.task_id, why) for r in instances if r.state is not S.KILLING]
+            continue
+        live = [r for r in instances if r.state in LIVE]
+        pending = [r for r in instances if r.state is S.PENDING]
+        if len(live) > 1:  # a lost instance came back: keep the newest launch
+            keep = max(live, key=_newest)
+            plan.stops += [Stop(r.task_id, f"duplicate of {keep.task_id}")
+                           for r in live if r is not keep]
+        if live:
+            plan.stops += [Stop(r.task_id, f"not needed: {live[0].task_id} is running")
+                           for r in pending]
+    for key, slot in wanted.items():
+        if key not in job.by_slot:
+            plan.starts.append(Start(key, slot.retry_at, _start_reason(slot, now)))
+    return plan
+
+
+def _stepped(job: Job, plan: Plan) -> tuple[int, ...]:
+    """A stepped scale moves to its next step once every instance of this one runs."""
+    if job.steps and _running(job) >= sum(job.counts):
+        plan.counts = (job.steps[0],)
+        return plan.counts
+    return job.counts
+
+
+def _running(job: Job) -> int:
+    return len(job.by_state.get(S.RUNNING, ()))
+
+
+def _wanted_slots(job: Job, counts: tuple[int, ...],
+                  records: Mapping[str, TaskRecord]) -> dict[SlotKey, Slot]:
+    """The slots that should have an instance now, in start order."""
+    out: dict[SlotKey, Slot] = {}
+    if job.kind is JobType.PARALLEL:
+        master = job.slot((MASTER, 0))
+        if master.done or master.gave_up:
+            return out
+        out[(MASTER, 0)] = master
+        if not _master_runs(job, records):
+            return out  # workers need the master's host and ports
+    limit = job.parallelism if job.kind is JobType.BATCH and job.parallelism else None
+    busy = 0
+    for template, count in enumerate(counts):
+        for index in range(count):
+            key = (template, index)
+            slot = job.slots.get(key) or job.slot(key)
+            if slot.done or slot.gave_up:
+                continue
+            if limit is not None:
+                if key not in job.by_slot and busy >= limit:
+                    continue
+                busy += 1
+            out[key] = slot
+    return out
+
+
+def _master_runs(job: Job, records: Mapping[str, TaskRecord]) -> bool:
+    return any(records[t].state is S.RUNNING for t in job.by_slot.get((MASTER, 0), ()))
+
+
+def _phase(job: Job, counts: tuple[int, ...],
+           records: Mapping[str, TaskRecord]) -> tuple[Phase, str | None]:
+    if job.quarantined:
+        return Phase.FAILED, job.quarantined
+    given_up = [(key, s.gave_up) for key, s in job.slots.items() if s.gave_up]
+    if job.kind is JobType.PARALLEL:
+        master = job.slot((MASTER, 0))
+        if master.done:
+            return Phase.COMPLETE, "the master exited with status 0"
+        if master.gave_up:
+            return Phase.FAILED, f"master: {master.gave_up}"
+    elif given_up and job.kind in (JobType.BATCH, JobType.ARRAY):
+        key, why = min(given_up)
+        return Phase.FAILED, f"{_slot_name(job, key)}: {why}"
+    if not job.wanted:
+        return Phase.STOPPED, "stopped on request"
+    if job.kind in (JobType.BATCH, JobType.ARRAY) and all(
+            job.slots.get((t, i)) is not None and job.slots[(t, i)].done
+            for t, count in enumerate(counts) for i in range(count)):
+        done = sum(counts)
+        return Phase.COMPLETE, f"{done} instance{'s' if done != 1 else ''} exited 0"
+    if given_up and len(given_up) >= sum(counts) and not any(
+            job.by_state.get(s) for s in LIVE):
+        key, why = min(given_up)
+        return Phase.FAILED, f"{_slot_name(job, key)}: {why}"
+    if job.by_state.get(S.RUNNING):
+        return Phase.RUNNING, None
+    return Phase.PENDING, None
+
+
+def _unwanted_reason(job: Job, phase: Phase, key: SlotKey) -> str:
+    if phase is Phase.COMPLETE:
+        return "the job is complete"
+    if phase is Phase.FAILED:
+        return "the job failed"
+    if not job.wanted:
+        return "the job was stopped"
+    if key[0] != MASTER and job.kind is JobType.PARALLEL and job.slot((MASTER, 0)):
+        return "waiting for the job's master to run again"
+    return "scaled down"
+
+
+def _start_reason(slot: Slot, now: float) -> str | None:
+    if slot.note:
+        return slot.note
+    if slot.retry_at > now:
+        return f"restarting after a failure, not before t={slot.retry_at:.0f}"
+    return None
+
+
+def _slot_name(job: Job, key: SlotKey) -> str:
+    if key[0] == MASTER:
+        return "master"
+    if len(job.templates) > 1:
+        return f"tasks[{key[0]}] index {key[1]}"
+    return f"index {key[1]}"
+
+
+def _newest(record: TaskRecord) -> tuple[float, str]:
+    return (record.launched_at or 0.0, record.task_id)
+
+
+# -- system jobs --------------------------------------------------------------------------
+
+
+def _system(job: Job, records: Mapping[str, TaskRecord], plan: Plan) -> Plan:
+    """One instance per eligible node: second instances on one agent are stopped; one
+    instance is kept not finished (PENDING until a node takes it). O(crowded agents)."""
+    if job.quarantined:
+        plan.phase, plan.reason = Phase.FAILED, job.quarantined
+    elif not job.wanted:
+        plan.phase, plan.reason = Phase.STOPPED, "stopped on request"
+    else:
+        plan.phase = Phase.RUNNING if job.by_state.get(S.RUNNING) else Phase.PENDING
+    if plan.phase.final:
+        for ids in job.by_slot.values():
+            plan.stops += [Stop(t, _unwanted_reason(job, plan.phase, (0, 0))) for t in ids
+                           if records[t].state is not S.KILLING]
+        return plan
+    for agent in sorted(job.crowded):
+        live = [records[t] for t in job.live_on.get(agent, ())]
+        keep = max(live, key=_newest)
+        plan.stops += [Stop(r.task_id, f"second instance on agent {agent}; "
+                                       f"{keep.task_id} stays") for r in live if r is not keep]
+    if not any(job.by_state.get(state) for state in _OPEN):
+        plan.starts.append(Start(None, reason=job.note))
+    return plan
+
+
+_OPEN = tuple(state for state in TaskState if not state.terminal)
+__all__ = ["HELD", "Plan", "Start", "Stop", "note_end", "note_running", "reconcile"]
