@@ -1,4 +1,5 @@
-"""The framework's tables: what it accepted (submissions) and each task instance it launched.
+"""The framework's tables: what it accepted (submissions: Charmander tasks and jobs) and
+each task instance it launched.
 
 Kept apart from the master's tables (own names, own Alembic version table) so both roles
 can share one database.
@@ -6,7 +7,7 @@ can share one database.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Float, String
+from sqlalchemy import JSON, Boolean, Float, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -15,7 +16,9 @@ class Base(DeclarativeBase):
 
 
 class SubmissionRow(Base):
-    """One accepted task JSON: its internal id, its spec and whether it is still wanted."""
+    """One accepted job: a Charmander task (`kind` "task", `spec` the task JSON, `id` its
+    internal id) or a job JSON (`kind` "job", `id` its name); whether it is still wanted
+    (not stopped or killed); the count a scale set and the steps still to come."""
 
     __tablename__ = "framework_submissions"
 
@@ -23,6 +26,9 @@ class SubmissionRow(Base):
     spec: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[float] = mapped_column(Float)
     wanted: Mapped[bool] = mapped_column(Boolean, default=True)
+    kind: Mapped[str] = mapped_column(String(8), default="task", server_default="task")
+    count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    steps: Mapped[list | None] = mapped_column(JSON, nullable=True)
 
 
 class InstanceRow(Base):
@@ -42,6 +48,9 @@ class InstanceRow(Base):
     by_usage: Mapped[bool] = mapped_column(Boolean, default=False)
     killed: Mapped[bool] = mapped_column(Boolean, default=False)
     launched_spec: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    slot_template: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    slot_index: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: per node
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class MetaRow(Base):

@@ -1,4 +1,4 @@
-"""The framework's persistence: accepted tasks and their instances, in SQL.
+"""The framework's persistence: accepted tasks and jobs and their instances, in SQL.
 
 The scheduler core never sees a session: the service writes what the REST API accepted
 (`add_submissions`, before answering 202), what the core changed (`save_records`) and
@@ -33,11 +33,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from framework.events import TaskRecovered, TaskSubmitted
+from framework.events import JobSubmitted, TaskRecovered, TaskSubmitted
 from framework.models import Base, InstanceRow, MetaRow, SubmissionRow
 from framework.records import TaskRecord
+from offers.job import JobSpec
 from offers.problems import SpecError
 from offers.states import TERMINAL, TaskState
 from offers.task import STORED, TaskSpec, parse_stored_task
@@ -85,6 +86,21 @@ class IdempotencyKey:
 
 # A submission: (internal id, spec, created_at), optionally with the key that created it.
 Submission = tuple[str, TaskSpec, float] | tuple[str, TaskSpec, float, IdempotencyKey | None]
+
+
+@dataclass(frozen=True)
+class JobState:
+    """What may change of an accepted job: the count a scale set, the steps still to
+    come, whether it is still wanted."""
+
+    job_id: str
+    count: int | None
+    steps: tuple[int, ...]
+    wanted: bool
+
+
+class JobExists(Exception):
+    """A job of that name was already accepted: nothing was written."""
 
 
 def default_url(data_dir: str | Path) -> str:
@@ -138,28 +154,51 @@ class FrameworkStore:
     def write(self, *, submissions: Sequence[Submission] = (),
               records: Sequence[TaskRecord] = (), unwanted: Iterable[str] = (),
               framework_id: str | None = None, killed_prefixes: Sequence[str] = (),
-              marks: dict[str, str] | None = None) -> None:
+              marks: dict[str, str] | None = None,
+              jobs: Sequence[tuple[JobSpec, float]] = (),
+              job_states: Sequence[JobState] = (),
+              deleted_jobs: Sequence[str] = ()) -> None:
         """Persist a batch in one transaction (the service's group commit).
 
         `submissions` are accepted tasks `(internal id, spec, created_at[, idempotency key])`; `records` are
         instance records to upsert; `unwanted` submission ids someone asked to kill;
         `killed_prefixes` a kill's desired state written ahead of it (every submission
         and live instance whose id starts with one: unwanted, killed); `marks` meta
-        values. Raises StoreUnavailable when the database cannot take the write.
+        values; `jobs` accepted job JSONs with their creation time, `job_states` jobs whose
+        count, steps or wanted changed, `deleted_jobs` jobs to forget with their
+        instances. Raises StoreUnavailable when the database cannot take the write, and
+        JobExists when a job's name is taken.
         """
         unwanted = list(unwanted)
         if not (submissions or records or unwanted or framework_id or killed_prefixes
-                or marks):
+                or marks or jobs or job_states or deleted_jobs):
             return
         try:
             self._write(submissions, records, unwanted, framework_id, killed_prefixes,
-                        marks or {})
+                        marks or {}, jobs, job_states, deleted_jobs)
+        except IntegrityError as exc:
+            if jobs:
+                raise JobExists(str(exc.orig).splitlines()[0]) from None
+            raise
         except OperationalError as exc:  # the disk or the server, not the data
             raise StoreUnavailable(_reason(exc)) from exc
 
     def _write(self, submissions, records, unwanted, framework_id, killed_prefixes,
-               marks) -> None:
+               marks, jobs, job_states, deleted_jobs) -> None:
         with self.engine.begin() as conn:
+            if jobs:
+                conn.execute(self._insert_submissions, [
+                    {"id": spec.name, "spec": spec.to_json(), "created_at": created,
+                     "wanted": True, "kind": "job"} for spec, created in jobs])
+            for state in job_states:
+                conn.execute(update(SubmissionRow).where(
+                    SubmissionRow.id == state.job_id).values(
+                        count=state.count, steps=list(state.steps) or None,
+                        wanted=state.wanted))
+            for start in range(0, len(deleted_jobs), 500):
+                ids = list(deleted_jobs[start:start + 500])
+                conn.execute(delete(InstanceRow).where(InstanceRow.submission_id.in_(ids)))
+                conn.execute(delete(SubmissionRow).where(SubmissionRow.id.in_(ids)))
             if submissions:
                 conn.execute(self._insert_submissions, [
                     {"id": s[0], "spec": s[1].to_json(), "created_at": s[2], "wanted": True}
@@ -236,7 +275,7 @@ class FrameworkStore:
         return IdempotencyKey(row.key, row.fingerprint, row.task_id, row.created_at) \
             if row is not None else None
 
-    def recover(self) -> list[TaskSubmitted | TaskRecovered]:
+    def recover(self) -> list[TaskSubmitted | TaskRecovered | JobSubmitted]:
         """Everything on disk as events for a fresh scheduler, oldest first.
 
         A submission with no instance yet (accepted, then the process stopped) comes back
@@ -252,23 +291,34 @@ class FrameworkStore:
         by_sub: dict[str, list] = {}
         for row in instances:
             by_sub.setdefault(row.submission_id, []).append(row)
-        out: list[TaskSubmitted | TaskRecovered] = []
+        out: list[TaskSubmitted | TaskRecovered | JobSubmitted] = []
         for sub in subs:
-            spec, invalid = _stored_spec(sub.spec, sub.id)
             rows = by_sub.get(sub.id, [])
+            if sub.kind == "job":
+                job = JobSpec.model_validate(sub.spec, context=STORED)
+                out.append(JobSubmitted(job, sub.created_at, sub.count,
+                                        tuple(sub.steps or ()), sub.wanted, recovering=True))
+                out += [_recovered(row, sub, job.templates[0].task(job.name), None)
+                        for row in rows]
+                continue
+            spec, invalid = _stored_spec(sub.spec, sub.id)
             if not rows:
                 if sub.wanted:
                     out.append(TaskSubmitted(sub.id, spec, invalid=invalid))
                 continue
-            for row in rows:
-                out.append(TaskRecovered(
-                    task_id=row.task_id, submission_id=sub.id, spec=spec,
-                    state=TaskState(row.state), created_at=row.created_at,
-                    agent_id=row.agent_id, hostname=row.hostname,
-                    container_id=row.container_id, reason=row.reason, killed=row.killed,
-                    by_usage=row.by_usage, wanted=sub.wanted, invalid=invalid,
-                    launched_spec=_launched_spec(row.launched_spec)))
+            out += [_recovered(row, sub, spec, invalid) for row in rows]
         return out
+
+
+def _recovered(row, sub, spec: TaskSpec, invalid: str | None) -> TaskRecovered:
+    slot = (0, 0) if row.slot_template is None else (row.slot_template, row.slot_index)
+    return TaskRecovered(
+        task_id=row.task_id, submission_id=sub.id, spec=spec, state=TaskState(row.state),
+        created_at=row.created_at, agent_id=row.agent_id, hostname=row.hostname,
+        container_id=row.container_id, reason=row.reason, killed=row.killed,
+        by_usage=row.by_usage, wanted=sub.wanted, invalid=invalid,
+        launched_spec=_launched_spec(row.launched_spec), slot=slot, exit_code=row.exit_code,
+        updated_at=row.updated_at)
 
 
 def _stored_spec(data: dict, submission_id: str) -> tuple[TaskSpec, str | None]:
@@ -301,4 +351,7 @@ def _row(record: TaskRecord) -> dict:
         "container_id": record.container_id, "created_at": record.created_at,
         "updated_at": record.updated_at, "by_usage": record.by_usage, "killed": record.killed,
         "launched_spec": record.launched_spec.to_json() if record.launched_spec else None,
+        "slot_template": record.slot[0] if record.slot else None,
+        "slot_index": record.slot[1] if record.slot else None,
+        "exit_code": record.exit_code,
     }

@@ -1,0 +1,80 @@
+"""A job's status as people read it (`GET /v1/jobs/{name}`, `berth job status`): its
+phase, desired count, instances by state, what succeeded and failed, why instances wait.
+
+Built from the scheduler's read-only views: no second source of truth.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from framework.jobs import MASTER, Job
+from framework.records import TaskRecord
+from offers.job import JobType, job_from_task
+from offers.states import TaskState
+
+S = TaskState
+WAITING = "waiting for an offer"
+
+
+def job_summary(job: Job) -> dict[str, Any]:
+    """The short form, one row of `GET /v1/jobs`."""
+    counts = Counter({state: len(ids) for state, ids in job.by_state.items() if ids})
+    return {
+        "name": job.id,
+        "type": str(job.kind),
+        "phase": str(job.phase),
+        "reason": job.phase_reason,
+        "priority": job.priority,
+        "desired": _desired(job),
+        "running": counts[S.RUNNING],
+        "pending": counts[S.PENDING],
+        "succeeded": _succeeded(job),
+        "failed": counts[S.FAILED] + counts[S.ERROR],
+        "restarts": job.restarts,
+        "created_at": job.created_at,
+        "charmander": job.charmander,
+    }
+
+
+def job_document(job: Job, instances: Iterable[TaskRecord]) -> dict[str, Any]:
+    """The whole status: the summary, counts by state, every instance, the spec."""
+    instances = list(instances)
+    doc = job_summary(job)
+    doc["states"] = dict(sorted(Counter(str(r.state) for r in instances).items()))
+    doc["pending_instances"] = [
+        {"id": r.task_id, "reason": r.reason or WAITING} for r in instances
+        if r.state is S.PENDING]
+    doc["steps"] = list(job.steps)
+    doc["instances"] = [instance_document(r) for r in instances]
+    spec = job.spec if job.spec is not None else job_from_task(job.id, job.templates[0])
+    doc["spec"] = spec.to_json()
+    return doc
+
+
+def instance_document(record: TaskRecord) -> dict[str, Any]:
+    slot = record.slot
+    return {
+        "id": record.task_id,
+        "state": str(record.state),
+        "reason": record.reason,
+        "host": record.hostname,
+        "agent_id": record.agent_id,
+        "exit_code": record.exit_code,
+        "index": None if slot is None or slot[0] == MASTER else slot[1],
+        "role": "master" if slot is not None and slot[0] == MASTER else None,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+    }
+
+
+def _desired(job: Job) -> int:
+    if job.kind is JobType.SYSTEM:
+        return len(job.hosts) + len(job.by_state.get(S.PENDING, ()))
+    return job.desired() + (1 if job.kind is JobType.PARALLEL else 0)
+
+
+def _succeeded(job: Job) -> int:
+    return sum(1 for slot in job.slots.values() if slot.done)
