@@ -11,8 +11,8 @@ import math
 from typing import Any
 
 from master import events as E
-from master.resources import Resources
 from offers.problems import FieldProblem, SpecError
+from offers.resource_vector import Resources
 from offers.states import TaskState
 
 

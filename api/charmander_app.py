@@ -20,10 +20,10 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from api import idempotency
-from api.framework_service import FrameworkService
 from api.http_errors import error_response, json_errors_with, spec_error_response
 from api.json_body import BadBody, read_json, same_origin_json
 from api.openapi import openapi_document
+from framework.driver import FrameworkService
 from framework.records import TaskRecord
 from offers.problems import FieldProblem, SpecError
 from offers.states import TaskState

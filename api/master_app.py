@@ -1,11 +1,9 @@
 """The master's HTTP surface: the Mesos v1 scheduler API, the agent link, /state, /health.
 
-Thin: each request or agent message becomes an event for `master.core.Master`; the
-commands that come back are persisted (on one worker thread, in order) and then sent.
+Thin: each request or agent message becomes an event handed to the master's driver
+(master/driver.py), which persists what the core decides and then sends it; a decision
+the store could not take (StoreUnwritable) is answered 503.
 `start_master(...)` runs it on an existing asyncio loop so `berth up` can share one.
-
-Persist before act: events are handled one at a time, and an event whose commands could
-not be written is rolled back in the core and answered 503; nothing of it is sent.
 """
 
 from __future__ import annotations
@@ -16,15 +14,12 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from aiohttp import WSMsgType, web
-from sqlalchemy.exc import OperationalError
 
-from api import mesos_json as mj
 from api.agent_messages import agent_message, registration
 from api.http_errors import error_response, json_errors_with
 from api.json_body import BadBody, read_json, request_json, same_origin_json
@@ -35,21 +30,15 @@ from api.serving import ServerLimits, local_url, serve_app
 from master import commands as C
 from master import events as E
 from master.core import DEFAULT_MAX_FRAMEWORKS, Master
+from master.driver import CLOSE, AgentConn, MasterService, StoreUnwritable
 from master.store import MasterStore
 from offers.problems import FieldProblem, SpecError
+from offers.protocol import mesos as mj
+from offers.protocol import mesos_calls
 
 log = structlog.get_logger("berth.master")
 
 JSON = "application/json"
-
-
-class StoreUnwritable(Exception):
-    """The state store refused a write: the event that needed it was taken back."""
-
-    def __init__(self, error: BaseException):
-        self.error = error
-        cause = getattr(error, "orig", None) or error  # SQLAlchemy wraps the driver's error
-        super().__init__(f"the master's state store cannot be written: {cause}")
 
 
 def _store_unwritable(exc: StoreUnwritable) -> web.Response:
@@ -63,205 +52,14 @@ def _spec_error(exc: SpecError, prefix: str = "") -> web.Response:
                           "invalid call: " + "; ".join(str(p) for p in problems), problems)
 
 
-@dataclass
-class _FrameworkStream:
-    stream_id: str
-    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
-    framework_id: str | None = None
+class MasterApi:
+    """The master's HTTP handlers: parse, hand the event to the driver, answer."""
 
-
-@dataclass
-class _AgentConn:
-    ws: web.WebSocketResponse
-    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
-
-
-_CLOSE = object()
-
-
-class MasterService:
-    """Owns the core, the store and every live connection; carries out commands."""
-
-    def __init__(self, core: Master, store: MasterStore | None, *, tick_seconds: float = 0.25,
-                 allocation_delay: float = 0.002):
-        self.core = core
-        self.store = store
-        self.tick_seconds = tick_seconds
-        self.allocation_delay = allocation_delay
-        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="berth-master-db")
-        # One event at a time, persisted before the next is handled: the core never runs
-        # ahead of the store, so a failed write can be taken back exactly.
-        self._one_at_a_time = asyncio.Lock()
-        self.store_error: str | None = None  # why the store cannot be written, if it cannot
-        self._closed_streams: list[E.StreamClosed] = []  # to record once the store can
-        self._stopping = False
-        self._streams: dict[str, _FrameworkStream] = {}  # stream id -> stream
-        self._framework_stream: dict[str, _FrameworkStream] = {}  # framework id -> stream
-        self._agents: dict[str, _AgentConn] = {}
-        self._outbox: dict[str, list[dict[str, Any]]] = {}  # for agents not connected yet
-        self._allocation: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task] = set()
-        self._ticker: asyncio.Task | None = None
-        self.started_at = time.time()
-        self.master_info: dict[str, Any] = {}
-        self.metrics = MasterCollector(core)
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        self._ticker = asyncio.create_task(self._tick_forever())
-
-    async def stop(self) -> None:
-        # Streams end because the master stops, not because their frameworks left: no
-        # StreamClosed (a framework without failover must survive a master restart).
-        self._stopping = True
-        if self._ticker:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
-        if self._allocation:
-            self._allocation.cancel()
-        for stream in list(self._streams.values()):
-            stream.queue.put_nowait(_CLOSE)
-        await asyncio.gather(*(conn.ws.close(code=1001, message=b"master stopping")
-                               for conn in list(self._agents.values())),
-                             return_exceptions=True)
-        for task in list(self._tasks):
-            task.cancel()
-        self._db.shutdown(wait=True)
-        if self.store:
-            self.store.close()
-
-    async def _tick_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.tick_seconds)
-            try:
-                while self._closed_streams:  # disconnects the store could not take then
-                    try:
-                        await self.submit(self._closed_streams[0])
-                    except StoreUnwritable:
-                        raise
-                    except Exception:
-                        log.exception("stream_close_failed")
-                    self._closed_streams.pop(0)
-                await self.submit(E.Tick())
-            except StoreUnwritable:
-                pass  # logged once when the store failed; the next tick tries again
-            except Exception:  # a failed tick must not stop the clock
-                log.exception("tick_failed")
-
-    # -- events in, commands out ------------------------------------------------------------
-
-    async def submit(self, event: object) -> list[object]:
-        """Hand an event to the core; persist what it decided, then send, in event order.
-
-        Raises StoreUnwritable when the decision could not be written; the core has then
-        been rolled back and nothing was sent, so the event never happened.
-        """
-        async with self._one_at_a_time:
-            self.core.begin()
-            try:
-                cmds = self.core.handle(event)
-                if self.store is not None and any(isinstance(c, C.Persist) for c in cmds):
-                    try:
-                        await asyncio.get_running_loop().run_in_executor(
-                            self._db, self.store.apply, cmds)
-                    except (OperationalError, OSError) as exc:  # disk full, I/O, link down
-                        raise self._store_failed(exc) from exc
-                    self._store_ok()
-            except BaseException:
-                self.core.rollback()
-                raise
-            self.core.commit()
-            self.metrics.count(event, cmds)
-            self._dispatch(cmds)
-        self._schedule_allocation()
-        return cmds
-
-    def _store_failed(self, exc: Exception) -> StoreUnwritable:
-        failure = StoreUnwritable(exc)
-        if self.store_error is None and not self._stopping:  # once per outage, traceback
-            log.exception("store_unwritable", error=str(failure))
-        self.store_error = str(failure)
-        return failure
-
-    def _store_ok(self) -> None:
-        if self.store_error is not None:
-            log.info("store_writable_again", was=self.store_error)
-            self.store_error = None
-
-    def _schedule_allocation(self) -> None:
-        if self._allocation is None and self.core.wants_allocation:
-            loop = asyncio.get_running_loop()
-            self._allocation = loop.call_later(self.allocation_delay, self._allocate_soon)
-
-    def _allocate_soon(self) -> None:
-        self._allocation = None
-        self._spawn(self.submit(E.Allocate()))
-
-    def _spawn(self, coro) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _dispatch(self, cmds: list[object]) -> None:
-        for cmd in cmds:
-            if isinstance(cmd, C.ToFramework):
-                self._to_framework(cmd)
-            elif isinstance(cmd, C.LaunchOnAgent):
-                self._to_agent(cmd.agent_id, {"type": "LAUNCH",
-                                              "task": cmd.spec.model_dump(mode="json")})
-                log.info("launch", task_id=cmd.spec.task_id, agent_id=cmd.agent_id)
-            elif isinstance(cmd, C.KillOnAgent):
-                self._to_agent(cmd.agent_id, {"type": "KILL", "task_id": cmd.task_id,
-                                              "grace_seconds": cmd.grace_seconds})
-                log.info("kill", task_id=cmd.task_id, agent_id=cmd.agent_id)
-            elif isinstance(cmd, C.AgentRejected):
-                conn = self._agents.pop(cmd.agent_id, None)
-                if conn is not None:
-                    self._spawn(conn.ws.close(code=4000, message=cmd.reason.encode()[:120]))
-
-    def _to_framework(self, cmd: C.ToFramework) -> None:
-        if isinstance(cmd, C.SendSubscribed):
-            stream = self._streams.get(cmd.stream_id)
-            if stream is None:
-                return
-            stream.framework_id = cmd.framework_id
-            self._framework_stream[cmd.framework_id] = stream
-            stream.queue.put_nowait(mj.subscribed_event(
-                cmd.framework_id, cmd.heartbeat_interval_seconds, self.master_info))
-            return
-        if isinstance(cmd, C.CloseStream):
-            stream = self._streams.get(cmd.stream_id)
-            if stream is not None:
-                stream.queue.put_nowait(mj.error_event(cmd.message))
-                stream.queue.put_nowait(_CLOSE)
-                if self._framework_stream.get(cmd.framework_id) is stream:
-                    del self._framework_stream[cmd.framework_id]
-            return
-        stream = self._framework_stream.get(cmd.framework_id)
-        if stream is None:
-            return
-        if isinstance(cmd, C.SendOffers):
-            event = mj.offers_event(cmd.offers)
-        elif isinstance(cmd, C.SendRescind):
-            event = mj.rescind_event(cmd.offer_id)
-        elif isinstance(cmd, C.SendUpdate):
-            event = mj.update_event(cmd.status)
-        elif isinstance(cmd, C.SendFailure):
-            event = mj.failure_event(cmd.agent_id)
-        elif isinstance(cmd, C.SendError):
-            event = mj.error_event(cmd.message)
-        else:
-            return
-        stream.queue.put_nowait(event)
-
-    def _to_agent(self, agent_id: str, message: dict[str, Any]) -> None:
-        conn = self._agents.get(agent_id)
-        if conn is None:
-            self._outbox.setdefault(agent_id, []).append(message)
-        else:
-            conn.queue.put_nowait(message)
+    def __init__(self, driver: MasterService):
+        self.driver = driver
+        self.core = driver.core
+        self.metrics = MasterCollector(driver.core)
+        driver.observers.append(self.metrics.count)
 
     # -- HTTP: plain views -------------------------------------------------------------------
 
@@ -273,11 +71,12 @@ class MasterService:
             "status": "ok",
             "agents": len(self.core.live_agents()),
             "frameworks": sum(1 for f in self.core.frameworks.values() if f.active),
-            "uptime_seconds": round(time.time() - self.started_at, 3),
-            "store": {"writable": self.store_error is None, "error": self.store_error}})
+            "uptime_seconds": round(time.time() - self.driver.started_at, 3),
+            "store": {"writable": self.driver.store_error is None,
+                      "error": self.driver.store_error}})
 
     async def state(self, request: web.Request) -> web.Response:
-        return web.json_response(state_document(self.core, self._agents.keys()))
+        return web.json_response(state_document(self.core, self.driver.connected_agents()))
 
     async def metering(self, request: web.Request) -> web.Response:
         """`GET /v1/metering?since=T`: metered usage samples newer than T, oldest first."""
@@ -291,8 +90,7 @@ class MasterService:
         if not 1 <= limit <= 100_000:
             return error_response(400, "limit out of range",
                                   [FieldProblem("limit", "must be within 1-100000")])
-        samples = [] if self.store is None else await asyncio.get_running_loop().run_in_executor(
-            self._db, self.store.metering_since, since, limit)
+        samples = await self.driver.metering_since(since, limit)
         return web.json_response({"samples": samples})
 
     # -- HTTP: the scheduler API -------------------------------------------------------------
@@ -307,7 +105,7 @@ class MasterService:
         except BadBody as exc:
             return exc.response()
         try:
-            call = mj.parse_call(data)
+            call = mesos_calls.parse_call(data)
         except SpecError as exc:
             return _spec_error(exc)
         if call.type == "SUBSCRIBE":
@@ -323,12 +121,12 @@ class MasterService:
         except SpecError as exc:
             return _spec_error(exc)
         try:
-            await self.submit(event)
+            await self.driver.submit(event)
         except StoreUnwritable as exc:
             return _store_unwritable(exc)
         return web.Response(status=202)
 
-    def _event_of(self, call: mj.Call, fid: str) -> object:
+    def _event_of(self, call: mesos_calls.Call, fid: str) -> object:
         kind = call.type
         if kind == "ACCEPT":
             launches: list[E.TaskLaunch | E.RefusedLaunch] = []
@@ -365,15 +163,14 @@ class MasterService:
                                            else None) for t in tasks))
         return {"REVIVE": E.Revive, "SUPPRESS": E.Suppress, "TEARDOWN": E.Teardown}[kind](fid)
 
-    async def _subscribe(self, request: web.Request, call: mj.Call) -> web.StreamResponse:
+    async def _subscribe(self, request: web.Request, call: mesos_calls.Call) -> web.StreamResponse:
         info = call.subscribe.framework_info
         fid = info.id.value if info.id else (call.framework_id.value if call.framework_id
                                              else None)
         refusal = self.core.check_subscribe(fid)
         if refusal is not None:
             return error_response(*refusal)
-        stream = _FrameworkStream(stream_id=str(uuid.uuid4()))
-        self._streams[stream.stream_id] = stream
+        stream = self.driver.open_stream()
         roles = tuple(info.roles) or ((info.role,) if info.role else ("*",))
         capabilities = frozenset(str(c.get("type")) for c in info.capabilities
                                  if isinstance(c, dict))
@@ -381,14 +178,14 @@ class MasterService:
         echoed = {**info.model_dump(mode="json", exclude_none=True),
                   "capabilities": [{"type": c} for c in sorted(capabilities)]}
         try:  # recorded before the stream opens, so a refusal can still be a status code
-            cmds = await self.submit(E.Subscribe(
+            cmds = await self.driver.submit(E.Subscribe(
                 stream.stream_id, fid, name=info.name, user=info.user, roles=roles,
                 capabilities=capabilities, info=echoed))
         except StoreUnwritable as exc:
-            self._streams.pop(stream.stream_id, None)
+            self.driver.drop_stream(stream)
             return _store_unwritable(exc)
         if not any(isinstance(c, C.SendSubscribed) for c in cmds):
-            self._streams.pop(stream.stream_id, None)
+            self.driver.drop_stream(stream)
             refusal = self.core.check_subscribe(fid) or (409, "subscription refused")
             return error_response(*refusal)
         response = web.StreamResponse(status=200, headers={
@@ -412,24 +209,13 @@ class MasterService:
                         continue
                     item = mj.HEARTBEAT_EVENT
                     next_heartbeat = time.monotonic() + heartbeat
-                if item is _CLOSE:
+                if item is CLOSE:
                     break
                 await response.write(mj.encode_record(item))
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
-            self._streams.pop(stream.stream_id, None)
-            if stream.framework_id and not self._stopping:
-                if self._framework_stream.get(stream.framework_id) is stream:
-                    del self._framework_stream[stream.framework_id]
-                closed = E.StreamClosed(stream.framework_id, stream.stream_id)
-                try:
-                    await self.submit(closed)
-                except StoreUnwritable:  # it must still happen: the ticker retries it
-                    self._closed_streams.append(closed)
-                except Exception:
-                    log.exception("stream_close_failed", framework_id=stream.framework_id)
-                log.info("framework_disconnected", framework_id=stream.framework_id)
+            await self.driver.stream_ended(stream)
         with contextlib.suppress(Exception):
             await response.write_eof()
         return response
@@ -446,14 +232,11 @@ class MasterService:
         except SpecError as exc:
             return error_response(400, f"invalid registration: {exc}", exc.problems)
         try:
-            cmds = await self.submit(event)
+            cmds = await self.driver.submit(event)
         except StoreUnwritable as exc:
             return _store_unwritable(exc)
         answer = next(c for c in cmds if isinstance(c, C.AgentAccepted))
-        old = self._agents.pop(answer.agent_id, None)
-        if old is not None:  # a new registration replaces the old link
-            self._spawn(old.ws.close(code=4001, message=b"agent registered again"))
-        self._outbox.pop(answer.agent_id, None)
+        self.driver.agent_registered(answer.agent_id)
         log.info("agent_registered", agent_id=answer.agent_id, hostname=event.hostname,
                  keep=len(answer.keep), kill=len(answer.kill))
         return web.json_response({"agent_id": answer.agent_id,
@@ -470,13 +253,7 @@ class MasterService:
                                   "register again", [FieldProblem("agent_id", "not registered")])
         ws = web.WebSocketResponse(max_msg_size=16 * 1024 * 1024, timeout=2.0)
         await ws.prepare(request)
-        old = self._agents.get(agent_id)
-        if old is not None:
-            self._spawn(old.ws.close(code=4001, message=b"replaced by a newer link"))
-        conn = _AgentConn(ws)
-        for message in self._outbox.pop(agent_id, []):
-            conn.queue.put_nowait(message)
-        self._agents[agent_id] = conn
+        conn = self.driver.agent_connected(agent_id, ws)
         writer = asyncio.create_task(self._agent_writer(conn))
         log.info("agent_connected", agent_id=agent_id)
         try:
@@ -493,7 +270,7 @@ class MasterService:
                 if event is None:
                     continue
                 try:
-                    await self.submit(event)
+                    await self.driver.submit(event)
                 except StoreUnwritable as exc:
                     if isinstance(event, E.AgentStatus):
                         # Not recorded, so not to be forgotten: the agent registers again
@@ -503,12 +280,11 @@ class MasterService:
                     # Metering samples are lossy by nature: these are dropped.
         finally:
             writer.cancel()
-            if self._agents.get(agent_id) is conn:
-                del self._agents[agent_id]
+            self.driver.agent_disconnected(agent_id, conn)
             log.info("agent_disconnected", agent_id=agent_id)
         return ws
 
-    async def _agent_writer(self, conn: _AgentConn) -> None:
+    async def _agent_writer(self, conn: AgentConn) -> None:
         with contextlib.suppress(ConnectionResetError, asyncio.CancelledError, RuntimeError):
             while True:
                 message = await conn.queue.get()
@@ -518,7 +294,8 @@ class MasterService:
 MASTER = web.AppKey("master", MasterService)
 
 
-def build_master_app(service: MasterService) -> web.Application:
+def build_master_app(driver: MasterService) -> web.Application:
+    service = MasterApi(driver)
     app = web.Application(client_max_size=16 * 1024 * 1024,
                           middlewares=[json_errors_with(same_origin_json())])
     app.router.add_get("/version", service.version)
@@ -529,7 +306,7 @@ def build_master_app(service: MasterService) -> web.Application:
     app.router.add_post("/api/v1/scheduler", service.scheduler)
     app.router.add_post("/agent/v1/register", service.agent_register)
     app.router.add_get("/agent/v1/stream", service.agent_stream)
-    app[MASTER] = service
+    app[MASTER] = driver
     return app
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from api import mesos_json as mj
 from master.core import Master
+from offers.protocol import mesos as mj
 
 
 def state_document(core: Master, connected: Collection[str]) -> dict[str, Any]:

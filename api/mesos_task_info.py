@@ -1,6 +1,6 @@
-"""A Mesos TaskInfo, both ways: what the master reads from an ACCEPT's LAUNCH
-(`launch_from_task_info`) and what berth's framework sends (`task_info`). berth runs
-DOCKER containers only; everything it cannot run is a SpecError naming the field.
+"""A Mesos TaskInfo as the master reads it from an ACCEPT's LAUNCH (`launch_from_task_info`);
+what berth's framework sends is offers/protocol/task_info.py. berth runs DOCKER containers
+only; everything it cannot run is a SpecError naming the field.
 """
 
 from __future__ import annotations
@@ -9,14 +9,13 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from api.mesos_json import MesosModel, MesosValue, resources_from_mesos, resources_to_mesos
 from master.events import TaskLaunch
-from master.resources import Resources
 from offers.launch import LaunchSpec
 from offers.problems import FieldProblem, SpecError, problems_from
+from offers.protocol.mesos import resources_from_mesos
+from offers.protocol.mesos_calls import MesosModel, MesosValue
+from offers.protocol.task_info import NOTMETERED_LABEL
 from offers.task import NetworkMode, PortMapping, Volume
-
-NOTMETERED_LABEL = "berth.notmetered"
 
 
 def id_value(info: Any, key: str) -> str | None:
@@ -153,37 +152,3 @@ def launch_from_task_info(data: Any, framework_id: str, field: str = "task_info"
                          for p in problems_from(exc)]) from None
     return TaskLaunch(task_id=info.task_id.value, name=info.name,
                       agent_id=info.agent_id.value, resources=res, spec=spec)
-
-
-def task_info(spec: LaunchSpec, agent_id: str) -> dict[str, Any]:
-    """A Mesos TaskInfo for a LaunchSpec, asking for exactly its size and host ports."""
-    host_ports = sorted({m.host_port for m in spec.ports})
-    res = Resources(cpus=spec.cpus, mem=spec.mem, disk=spec.disk,
-                    ports=tuple((p, p) for p in host_ports))
-    docker: dict[str, Any] = {
-        "image": spec.image, "network": spec.network.value.upper(),
-        "port_mappings": [{"host_port": m.host_port, "container_port": m.container_port,
-                           "protocol": m.protocol} for m in spec.ports],
-        "privileged": spec.privileged}
-    if spec.shell:
-        command: dict[str, Any] = {"shell": True, "value": spec.command or ""}
-    else:
-        command = {"shell": False, "arguments": list(spec.arguments)}
-        if spec.command:
-            command["value"] = spec.command
-    if spec.env:
-        command["environment"] = {"variables": [{"name": k, "value": v}
-                                                for k, v in spec.env.items()]}
-    labels = dict(spec.labels)
-    if spec.notmetered:
-        labels[NOTMETERED_LABEL] = "true"
-    info: dict[str, Any] = {
-        "name": spec.name, "task_id": {"value": spec.task_id},
-        "agent_id": {"value": agent_id}, "resources": resources_to_mesos(res),
-        "command": command,
-        "container": {"type": "DOCKER", "docker": docker, "volumes": [
-            {"host_path": v.host_path, "container_path": v.container_path,
-             "mode": v.mode.upper()} for v in spec.volumes]}}
-    if labels:
-        info["labels"] = {"labels": [{"key": k, "value": v} for k, v in labels.items()]}
-    return info

@@ -26,14 +26,14 @@ from typing import Any
 import aiohttp
 import docker
 
-from api import mesos_json as mj
 from api.agent_node import start_agent
 from api.master_app import start_master
-from api.mesos_task_info import task_info
 from cli.agent import agent_config
 from executor.docker_backend import DockerBackend
 from executor.tasks import StatusUpdate
 from offers.launch import LaunchSpec
+from offers.protocol import mesos as mj
+from offers.protocol.task_info import task_info
 from offers.states import TaskState
 
 IMAGE = "berth/busybox:latest"

@@ -31,7 +31,7 @@ from typing import Any
 import aiohttp
 import psutil
 
-from api import mesos_json as mj
+from offers.protocol import mesos as mj
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_CYCLE_MS = 50.0

@@ -33,7 +33,7 @@ def master_url(text: str) -> str:
 def framework_command(master: str, host: str, port: int, db_url: str | None, data_dir: Path,
                       strategy: str, seed: int, limits) -> None:
     """Run the Charmander framework: its REST API, placing tasks on the master's offers."""
-    from api.framework_service import start_framework
+    from api.framework_server import start_framework
     from api.serving import check_descriptor_budget, raise_descriptor_limit
     from framework.store import default_url
 

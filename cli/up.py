@@ -50,9 +50,9 @@ def up_command(data_dir: Path, db_url: str | None, host: str, port: int, master_
     """Run master, framework and one local agent together (SQLite under --data-dir)."""
     import docker
 
-    from api.embedded import start_embedded
     from api.serving import check_descriptor_budget, raise_descriptor_limit
     from cli.agent import DEFAULT_HEADROOM, agent_config, container_policy
+    from cli.embedded import start_embedded
     from framework.store import default_url
 
     for path in allow_volume:

@@ -2,5 +2,6 @@
 
 `master.core.Master` is sans-I/O: events in (`master.events`), commands out
 (`master.commands`), time from an injected clock. `master.store` persists what the core
-decides; `api.master_app` wires both to HTTP and the agent link.
+decides; `master.driver` carries the commands out (persist, then send) and
+`api.master_app` turns HTTP and the agent link into events for it.
 """

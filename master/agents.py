@@ -15,7 +15,7 @@ from master import commands as C
 from master import events as E
 from master.reasons import DEFAULT_REASON, REASON_AGENT_REMOVED, REASON_AGENT_RESTARTED
 from master.records import AgentRecord
-from master.resources import Resources
+from offers.resource_vector import Resources
 from offers.states import IllegalTransition, TaskState
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from master import commands as C
 from master import events as E
 from master.records import OfferRecord
-from master.resources import Resources, ports_of
 from master.sorter import pick_next
+from offers.resource_vector import Resources, ports_of
 
 # Mesos only offers an agent when at least this much is free (min_allocatable_resources).
 MIN_OFFER_CPUS = 0.01

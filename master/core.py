@@ -45,8 +45,8 @@ from master.records import (
     StatusUpdate,
     TaskRecord,
 )
-from master.resources import Resources
 from master.updates import TaskUpdates
+from offers.resource_vector import Resources
 
 __all__ = [
     "DEFAULT_MAX_FRAMEWORKS",

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from master.resources import Resources
 from offers.launch import LaunchSpec
+from offers.resource_vector import Resources
 from offers.states import TaskState
 
 # -- from agents (docs/agent-protocol.md) ---------------------------------------------------

@@ -16,7 +16,7 @@ from master import commands as C
 from master import events as E
 from master.reasons import REASON_INVALID_OFFERS, REASON_TASK_INVALID
 from master.records import OfferRecord, TaskRecord
-from master.resources import Resources, ports_of
+from offers.resource_vector import Resources, ports_of
 from offers.states import TaskState
 
 DEFAULT_REFUSE_SECONDS = 5.0  # Mesos's Filters.refuse_seconds default

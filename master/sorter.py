@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from master.resources import Resources
+from offers.resource_vector import Resources
 
 SCALARS = ("cpus", "mem", "disk")
 

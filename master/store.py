@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from master import commands as C
 from master.models import AgentRow, FrameworkRow, MeteringRow, TaskRow, TaskStatusRow
 from master.records import AgentRecord, FrameworkRecord, Snapshot, TaskRecord
-from master.resources import Resources
 from offers.launch import LaunchSpec
+from offers.resource_vector import Resources
 from offers.states import TaskState
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -19,8 +19,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from api import mesos_json as mj
 from api.master_app import RunningMaster, start_master
+from offers.protocol import mesos as mj
 
 DEFAULT_TIMEOUT = 20.0  # a failure bound, not a performance expectation
 

@@ -7,8 +7,8 @@ import itertools
 from master import commands as C
 from master import events as E
 from master.core import Master
-from master.resources import Resources
 from offers.launch import LaunchSpec
+from offers.resource_vector import Resources
 from offers.resources import parse_port_ranges
 from offers.task import PortMapping
 

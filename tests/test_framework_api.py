@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from api.charmander_app import ROUTES
-from api.framework_service import start_framework
+from api.framework_server import start_framework
 
 STRESS60 = {"id": "stress60", "dockerimage": "stress", "mem": "100", "reshuffleable": True,
             "nodetype": "lab", "arguments": ["--vm-bytes", "60M", "--vm", "1"]}

@@ -19,7 +19,7 @@ import aiohttp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.framework_service import start_framework
+from api.framework_server import start_framework
 from tests.master_fixtures import FakeAgent, start_test_master, wait_for
 
 NORMAL = {"id": "normal", "dockerimage": "stress", "mem": "100", "cpus": "0.5",

@@ -15,7 +15,7 @@ import json
 import aiohttp
 import pytest
 
-from api.framework_service import start_framework
+from api.framework_server import start_framework
 from tests.master_fixtures import FakeAgent, start_test_master, wait_for
 from tests.small_disk import fill, free, small_disk
 

@@ -10,7 +10,7 @@ import json
 import aiohttp
 import pytest
 
-from api.framework_service import start_framework
+from api.framework_server import start_framework
 from tests.test_framework_api import STRESS60, framework
 
 JSON = {"Content-Type": "application/json"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from api.framework_service import start_framework
+from api.framework_server import start_framework
 from tests.master_fixtures import FakeAgent, start_test_master, wait_for
 
 STRESS60 = {"id": "stress60", "dockerimage": "stress", "mem": "100", "reshuffleable": True,
@@ -133,7 +133,7 @@ async def test_framework_restart_resubscribes_and_keeps_its_tasks(tmp_path):
 async def test_reshuffle_repacks_by_metered_usage_onto_fewer_agents(tmp_path):
     """Four tasks ask 100 MiB on 250 MiB agents (two per agent); they use 20 MiB each.
     After a reshuffle they are placed by that usage (22 MiB) and fit on one agent."""
-    from api.embedded import forward_metering
+    from cli.embedded import forward_metering
 
     master = await start_test_master(tmp_path)
     fw = await start_framework(master.url, "127.0.0.1", 0,

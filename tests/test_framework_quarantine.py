@@ -11,8 +11,7 @@ import json
 
 from sqlalchemy import insert
 
-from api import mesos_json as mj
-from api.mesos_task_info import launch_from_task_info, task_info
+from api.mesos_task_info import launch_from_task_info
 from framework import commands as cmd
 from framework import events as ev
 from framework.models import SubmissionRow
@@ -20,6 +19,9 @@ from framework.store import FrameworkStore
 from master import commands as MC
 from master import events as ME
 from offers.launch import LaunchSpec
+from offers.protocol import mesos as mj
+from offers.protocol.mesos_calls import parse_call
+from offers.protocol.task_info import task_info
 from offers.states import TaskState
 from tests.framework_harness import Harness, launches, task
 from tests.master_harness import make_master, offers_for, register, subscribe
@@ -111,7 +113,7 @@ def _accept_through_the_master(launch: cmd.Launch, framework_id: str, master) ->
     """The ACCEPT as the framework sends it and the master's HTTP handler reads it."""
     infos = [task_info(LaunchSpec.from_task(task_id, framework_id, spec), launch.agent_id)
              for task_id, spec in launch.tasks]
-    call = mj.parse_call(json.loads(json.dumps(
+    call = parse_call(json.loads(json.dumps(
         mj.accept_call(framework_id, launch.offer_ids, infos))))
     launched = [launch_from_task_info(info, framework_id)
                 for op in call.accept.operations for info in op.launch.task_infos]
@@ -138,7 +140,7 @@ def test_a_stored_tiny_task_ends_error_on_recovery_and_the_round_launches_the_ot
 
 
 async def test_the_service_recovers_around_a_stored_tiny_task_and_keeps_it_error(tmp_path):
-    from api.framework_service import start_framework
+    from api.framework_server import start_framework
 
     url = f"sqlite:///{tmp_path / 'b.db'}"
     _tiny_stored(url)

@@ -8,7 +8,7 @@ import json
 import aiohttp
 import pytest
 
-from api.framework_service import start_framework
+from api.framework_server import start_framework
 
 NORMAL = {"id": "normal", "dockerimage": "stress", "mem": "100", "cpus": "0.5"}
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from api.framework_service import start_framework
+from api.framework_server import start_framework
 
 ROOT = Path(__file__).resolve().parent.parent
 

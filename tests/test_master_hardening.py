@@ -10,9 +10,9 @@ import json
 import aiohttp
 import pytest
 
-from api import mesos_json as mj
-from api.mesos_task_info import task_info
 from offers.launch import LaunchSpec
+from offers.protocol import mesos as mj
+from offers.protocol.task_info import task_info
 from tests.master_fixtures import (
     FakeAgent,
     SchedulerClient,

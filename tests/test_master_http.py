@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from api import mesos_json as mj
+from offers.protocol import mesos as mj
 from tests.master_fixtures import (
     FakeAgent,
     SchedulerClient,

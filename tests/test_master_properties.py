@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from master import events as E
-from master.resources import EPSILON, Resources, ports_intersect
+from offers.resource_vector import EPSILON, Resources, ports_intersect
 from offers.states import TaskState
 from tests.master_harness import launch, make_master, offers_for, res
 

@@ -18,7 +18,7 @@ import time
 import aiohttp
 import pytest
 
-from api.framework_service import start_framework
+from api.framework_server import start_framework
 from api.master_app import start_master
 from api.serving import ServerLimits, raise_descriptor_limit
 

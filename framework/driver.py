@@ -1,9 +1,11 @@
-"""The Charmander framework at run time: the scheduler core wired to its store and master.
+"""The framework process (its driver): the scheduler core wired to its store and master.
 
-Thin: REST requests, Mesos events, metering samples and clock ticks become events for
-`framework.scheduler.CharmanderScheduler`; the commands that come back become Mesos calls.
-Writes go through one worker thread in batches (group commit): a submission is answered
-only once it is on disk, status updates are acknowledged only once their new state is.
+Thin: REST requests (api/charmander_app.py calls in here), Mesos events, metering
+samples and clock ticks become events for `framework.scheduler.CharmanderScheduler`; the
+commands that come back become Mesos calls.
+Writes go through `framework.store_writer` in batches (group commit): a submission is
+answered only once it is on disk, status updates are acknowledged only once their new
+state is.
 
 The store holds what is wanted, the core what is happening, and a write that fails must
 leave both as they were for the request that asked for it. So a request's desired-state
@@ -13,154 +15,33 @@ any KILL is sent, a reshuffle's mark before copies are replaced. If that write f
 (StoreUnavailable: disk full, database down) the request answers 503 and the core never
 saw it. What the core changes afterwards (records, status updates) is kept and retried
 until the store takes it, so freeing the disk needs no restart.
-`start_framework(...)` runs it on an existing asyncio loop so `berth up` can share one.
+`api.framework_server.start_framework(...)` runs it with its REST API on an existing loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import structlog
-from aiohttp import web
 
-from api import mesos_json as mj
-from api.mesos_client import MesosSchedulerClient, NotSubscribed
-from api.mesos_task_info import task_info
-from api.serving import ServerLimits, local_url, serve_app
 from framework import commands as cmd
 from framework import events as ev
-from framework.records import TaskRecord
+from framework.mesos_client import MesosSchedulerClient, NotSubscribed
 from framework.scheduler import CharmanderScheduler
 from framework.store import FrameworkStore, IdempotencyKey, StoreUnavailable
+from framework.store_writer import StoreWriter
 from offers.launch import LaunchSpec
+from offers.protocol import mesos as mj
+from offers.protocol.task_info import task_info
 from offers.states import TaskState
 from offers.task import TaskSpec
 
 log = structlog.get_logger("berth.framework")
-
-
-class _Writer:
-    """Batches writes onto one thread, in order; callers may await their batch's commit.
-
-    A batch the store cannot take (StoreUnavailable) fails its waiters; what belongs to a
-    request (submissions, kill prefixes, marks) is dropped, since the request is answered
-    503, while what mirrors the core's state (records, unwanted ids, the framework id) is
-    kept for the next batch and retried with backoff.
-    """
-
-    def __init__(self, store: FrameworkStore) -> None:
-        self.store = store
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="framework-store")
-        self._subs: list[tuple[str, TaskSpec, float]] = []
-        self._records: dict[str, TaskRecord] = {}
-        self._unwanted: list[str] = []
-        self._framework_id: str | None = None
-        self._killed_prefixes: list[str] = []
-        self._marks: dict[str, str] = {}
-        self._waiters: list[asyncio.Future] = []
-        self._retry_in: float | None = None  # seconds, while kept state waits for the store
-        self.unavailable: str | None = None  # why the last write failed, until one succeeds
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
-        self.batches = 0
-        # A local SQLite commit of a batch takes well under a millisecond: doing it on the
-        # loop beats handing the GIL back and forth with a thread. A server database
-        # (network round trips) gets the worker thread.
-        self.inline = store.engine.dialect.name == "sqlite"
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    def add(self, *, submission: tuple[str, TaskSpec, float] | None = None,
-            records: list[TaskRecord] = (), unwanted: list[str] = (),
-            framework_id: str | None = None, killed_prefixes: list[str] = (),
-            marks: dict[str, str] | None = None) -> asyncio.Future:
-        """Queue writes; the returned future resolves when they are committed."""
-        if submission:
-            self._subs.append(submission)
-        self._killed_prefixes.extend(killed_prefixes)
-        self._marks.update(marks or {})
-        for record in records:
-            self._records[record.task_id] = record
-        self._unwanted.extend(unwanted)
-        if framework_id:
-            self._framework_id = framework_id
-        future = asyncio.get_running_loop().create_future()
-        self._waiters.append(future)
-        self._wake.set()
-        return future
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            if self._retry_in is None:
-                await self._wake.wait()
-            else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._retry_in)
-            self._wake.clear()
-            subs, records, unwanted = self._subs, list(self._records.values()), self._unwanted
-            framework_id, waiters = self._framework_id, self._waiters
-            prefixes, marks = self._killed_prefixes, self._marks
-            self._subs, self._records, self._unwanted, self._waiters = [], {}, [], []
-            self._framework_id, self._killed_prefixes, self._marks = None, [], {}
-            write = functools.partial(self.store.write, submissions=subs, records=records,
-                                      unwanted=unwanted, framework_id=framework_id,
-                                      killed_prefixes=prefixes, marks=marks)
-            try:
-                if self.inline:
-                    write()
-                else:
-                    await loop.run_in_executor(self._pool, write)
-                self.batches += 1
-                error = None
-                if self.unavailable is not None:
-                    log.info("store_writable_again", was=self.unavailable)
-                self.unavailable, self._retry_in = None, None
-            except StoreUnavailable as exc:
-                if self.unavailable is None:
-                    log.error("store_unavailable", reason=exc.reason, submissions=len(subs),
-                              records=len(records))
-                self.unavailable = exc.reason
-                error = exc
-                self._keep(records, unwanted, framework_id)
-            except Exception as exc:  # not the disk: a bug; tell every waiter
-                log.error("store_write_failed", error=str(exc), submissions=len(subs))
-                error = exc
-            for future in waiters:
-                if not future.done():
-                    if error is None:
-                        future.set_result(None)
-                    else:
-                        future.set_exception(error)
-
-    def _keep(self, records: list[TaskRecord], unwanted: list[str],
-              framework_id: str | None) -> None:
-        """Put back what mirrors the core's state, under anything newer, and retry later."""
-        for record in records:
-            self._records.setdefault(record.task_id, record)
-        self._unwanted[:0] = unwanted
-        self._framework_id = self._framework_id or framework_id
-        if self._records or self._unwanted or self._framework_id:
-            self._retry_in = min((self._retry_in or 0.25) * 2, 10.0)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            if self._waiters:
-                with contextlib.suppress(Exception):
-                    await asyncio.gather(*self._waiters)
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._pool.shutdown(wait=True)
 
 
 class FrameworkService:
@@ -177,7 +58,7 @@ class FrameworkService:
         self.tick_seconds = tick_seconds
         self.usage_poll_seconds = usage_poll_seconds
         self.clock = clock
-        self.writer = _Writer(store)
+        self.writer = StoreWriter(store)
         self.client: MesosSchedulerClient | None = None
         self.started_at = clock()
         self.offer_round_trips: list[float] = []  # recent, for /metrics
@@ -446,42 +327,3 @@ class FrameworkService:
                         self.observe_usage(str(sample["task_id"]), float(sample["cpus"]),
                                            float(sample["mem"]))
                         self._usage_since = max(self._usage_since, float(sample["t"]))
-
-
-@dataclass
-class RunningFramework:
-    """A framework serving on a loop: `url` to reach its REST API, `stop()` to end it."""
-
-    service: FrameworkService
-    runner: web.AppRunner
-    host: str
-    port: int
-
-    @property
-    def url(self) -> str:
-        return local_url(self.host, self.port)
-
-    async def stop(self) -> None:
-        await self.runner.cleanup()
-        await self.service.stop()
-
-
-async def start_framework(master_url: str | None, host: str = "127.0.0.1", port: int = 7075,
-                          *, db_url: str, strategy: str = "binpack", seed: int = 0,
-                          tick_seconds: float = 1.0, usage_poll_seconds: float = 5.0,
-                          clock: Callable[[], float] = time.time,
-                          limits: ServerLimits | None = None,
-                          **core_options: Any) -> RunningFramework:
-    """Open the store (migrating it), recover the core from it, subscribe, serve the REST
-    API. Port 0 picks a free port."""
-    from api.charmander_app import build_charmander_app
-
-    store = FrameworkStore(db_url)
-    scheduler = CharmanderScheduler(strategy=strategy, seed=seed, clock=clock, **core_options)
-    service = FrameworkService(scheduler, store, master_url, tick_seconds=tick_seconds,
-                               usage_poll_seconds=usage_poll_seconds, clock=clock)
-    await service.start()
-    app = build_charmander_app(service)
-    runner, bound = await serve_app(app, host, port, limits=limits)
-    log.info("framework_api_started", host=host, port=bound, strategy=strategy)
-    return RunningFramework(service, runner, host, bound)

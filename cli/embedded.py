@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import structlog
 
 from api.agent_node import AgentService, start_agent
-from api.framework_service import RunningFramework, start_framework
+from api.framework_server import RunningFramework, start_framework
 from api.master_app import RunningMaster, start_master
 from api.serving import ServerLimits
 from executor.agent import AgentConfig
@@ -103,7 +103,7 @@ def forward_metering(master: RunningMaster, framework: RunningFramework) -> None
     """Hand the agents' metering samples, as the master receives them, to the framework.
 
     In one process this is a direct hand-over; a framework run apart polls the master's
-    `GET /v1/metering?since=T` instead (see FrameworkService._usage_poller).
+    `GET /v1/metering?since=T` instead (see framework/driver.py, `_usage_poller`).
     """
     service = master.service
     submit = service.submit

@@ -1,6 +1,6 @@
 """A Mesos v1 scheduler HTTP client: SUBSCRIBE, read the RecordIO stream, make calls.
 
-It knows the wire (via `api.mesos_json`), not the scheduling: every event is handed to
+It knows the wire (via `offers.protocol.mesos`), not the scheduling: every event is handed to
 `on_event` as decoded JSON, in order, and `call` sends one call with the stream id. After a
 disconnect (or a master that stops sending heartbeats) it subscribes again with the
 framework id it was given, backing off between attempts.
@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import structlog
 
-from api import mesos_json as mj
+from offers.protocol import mesos as mj
 
 log = structlog.get_logger("berth.framework.mesos")
 

@@ -1,0 +1,57 @@
+"""The framework serving its REST API on an existing asyncio loop (`berth framework`,
+`berth up`): the driver (framework/driver.py) started, then the Charmander app served."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from api.charmander_app import build_charmander_app
+from api.serving import ServerLimits, local_url, serve_app
+from framework.driver import FrameworkService
+from framework.scheduler import CharmanderScheduler
+from framework.store import FrameworkStore
+
+log = structlog.get_logger("berth.framework")
+
+
+@dataclass
+class RunningFramework:
+    """A framework serving on a loop: `url` to reach its REST API, `stop()` to end it."""
+
+    service: FrameworkService
+    runner: web.AppRunner
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return local_url(self.host, self.port)
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+        await self.service.stop()
+
+
+async def start_framework(master_url: str | None, host: str = "127.0.0.1", port: int = 7075,
+                          *, db_url: str, strategy: str = "binpack", seed: int = 0,
+                          tick_seconds: float = 1.0, usage_poll_seconds: float = 5.0,
+                          clock: Callable[[], float] = time.time,
+                          limits: ServerLimits | None = None,
+                          **core_options: Any) -> RunningFramework:
+    """Open the store (migrating it), recover the core from it, subscribe, serve the REST
+    API. Port 0 picks a free port."""
+    store = FrameworkStore(db_url)
+    scheduler = CharmanderScheduler(strategy=strategy, seed=seed, clock=clock, **core_options)
+    service = FrameworkService(scheduler, store, master_url, tick_seconds=tick_seconds,
+                               usage_poll_seconds=usage_poll_seconds, clock=clock)
+    await service.start()
+    app = build_charmander_app(service)
+    runner, bound = await serve_app(app, host, port, limits=limits)
+    log.info("framework_api_started", host=host, port=bound, strategy=strategy)
+    return RunningFramework(service, runner, host, bound)

@@ -1,0 +1,47 @@
+"""A Mesos TaskInfo as berth's framework writes it for a LaunchSpec: a DOCKER container
+asking for exactly the task's size and host ports. The master reads it back in
+api/mesos_task_info.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from offers.launch import LaunchSpec
+from offers.protocol.mesos import resources_to_mesos
+from offers.resource_vector import Resources
+
+NOTMETERED_LABEL = "berth.notmetered"
+
+
+def task_info(spec: LaunchSpec, agent_id: str) -> dict[str, Any]:
+    """A Mesos TaskInfo for a LaunchSpec, asking for exactly its size and host ports."""
+    host_ports = sorted({m.host_port for m in spec.ports})
+    res = Resources(cpus=spec.cpus, mem=spec.mem, disk=spec.disk,
+                    ports=tuple((p, p) for p in host_ports))
+    docker: dict[str, Any] = {
+        "image": spec.image, "network": spec.network.value.upper(),
+        "port_mappings": [{"host_port": m.host_port, "container_port": m.container_port,
+                           "protocol": m.protocol} for m in spec.ports],
+        "privileged": spec.privileged}
+    if spec.shell:
+        command: dict[str, Any] = {"shell": True, "value": spec.command or ""}
+    else:
+        command = {"shell": False, "arguments": list(spec.arguments)}
+        if spec.command:
+            command["value"] = spec.command
+    if spec.env:
+        command["environment"] = {"variables": [{"name": k, "value": v}
+                                                for k, v in spec.env.items()]}
+    labels = dict(spec.labels)
+    if spec.notmetered:
+        labels[NOTMETERED_LABEL] = "true"
+    info: dict[str, Any] = {
+        "name": spec.name, "task_id": {"value": spec.task_id},
+        "agent_id": {"value": agent_id}, "resources": resources_to_mesos(res),
+        "command": command,
+        "container": {"type": "DOCKER", "docker": docker, "volumes": [
+            {"host_path": v.host_path, "container_path": v.container_path,
+             "mode": v.mode.upper()} for v in spec.volumes]}}
+    if labels:
+        info["labels"] = {"labels": [{"key": k, "value": v} for k, v in labels.items()]}
+    return info
