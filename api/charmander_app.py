@@ -21,6 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from api import idempotency
 from api.http_errors import error_response, json_errors_with, spec_error_response
+from api.jobs_app import add_job_routes, job_errors
 from api.json_body import BadBody, read_json, same_origin_json
 from api.openapi import openapi_document
 from framework.driver import FrameworkService
@@ -373,9 +374,10 @@ FRAMEWORK = web.AppKey("framework", FrameworkService)
 
 def build_charmander_app(service: FrameworkService) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY,
-                          middlewares=[json_errors_with(same_origin_json())])
+                          middlewares=[json_errors_with(same_origin_json()), job_errors])
     handlers = CharmanderHandlers(service)
     for method, path, name in ROUTES:
         app.router.add_route(method, path, getattr(handlers, name))
+    add_job_routes(app, service)
     app[FRAMEWORK] = service
     return app

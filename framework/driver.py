@@ -31,6 +31,7 @@ import structlog
 
 from framework import commands as cmd
 from framework import events as ev
+from framework.job_operations import JobOperations, job_state
 from framework.mesos_client import MesosSchedulerClient, NotSubscribed
 from framework.scheduler import CharmanderScheduler
 from framework.store import FrameworkStore, IdempotencyKey, StoreUnavailable
@@ -70,6 +71,7 @@ class FrameworkService:
         self._usage_since = 0.0
         self._usage_supported = True
         self.recent_offers: list[dict[str, Any]] = []
+        self.jobs = JobOperations(self)
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -133,7 +135,7 @@ class FrameworkService:
         for command in self.apply(ev.KillRequested(prefix)):
             if isinstance(command, cmd.KillMatched):
                 matched = command.task_ids
-        await self._settle()
+        await self.settle()
         return list(matched)
 
     async def reshuffle(self) -> None:
@@ -142,7 +144,7 @@ class FrameworkService:
         rather than carried out unrecorded while the store is down."""
         await self.writer.add(marks={"reshuffle_requested_at": repr(self.clock())})
         self.apply(ev.ReshuffleRequested())
-        await self._settle()
+        await self.settle()
 
     def observe_usage(self, task_id: str, cpus: float, mem: float) -> None:
         self.apply(ev.UsageObserved(task_id, cpus, mem))
@@ -182,8 +184,12 @@ class FrameworkService:
         records = [r for r in self.scheduler.changed_records()
                    if r.state is not TaskState.PENDING or r.task_id != r.submission_id]
         unwanted = self.scheduler.changed_unwanted()
-        if records or unwanted:
-            self.writer.add(records=records, unwanted=unwanted)
+        jobs = self.scheduler.changed_jobs()
+        states = [job_state(job) for job in jobs if not job.charmander]
+        if records or unwanted or states:
+            self.writer.add(records=records, unwanted=unwanted, job_states=states)
+        if jobs:
+            self.jobs.changed(jobs)
 
     async def shutting_down(self) -> None:
         """berth is stopping, not the user killing: what ends from now on is recorded as
@@ -194,7 +200,7 @@ class FrameworkService:
     async def _flush(self) -> None:
         await self.writer.add()
 
-    async def _settle(self) -> None:
+    async def settle(self) -> None:
         """Wait for what a request changed to be written. Once its intent is on disk the
         request has happened: records the store cannot take yet are kept and retried."""
         try:
@@ -271,7 +277,8 @@ class FrameworkService:
             if view.message and view.reason and view.reason not in view.message:
                 reason = f"{view.message} ({view.reason})"
             self.apply(ev.TaskStatusChanged(view.task_id, view.state, reason, view.agent_id,
-                                            container_id=view.container_id, code=view.reason))
+                                            container_id=view.container_id, code=view.reason,
+                                            exit_code=view.exit_code))
             if view.uuid and self.client and self.client.framework_id:
                 ack = mj.acknowledge_call(self.client.framework_id, status)
                 done = self.writer.add()  # acknowledge only what is on disk

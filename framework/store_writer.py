@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import structlog
 
 from framework.records import TaskRecord
-from framework.store import FrameworkStore, StoreUnavailable
+from framework.store import FrameworkStore, JobState, StoreUnavailable
 from offers.task import TaskSpec
 
 log = structlog.get_logger("berth.framework")
@@ -39,6 +39,7 @@ class StoreWriter:
         self._framework_id: str | None = None
         self._killed_prefixes: list[str] = []
         self._marks: dict[str, str] = {}
+        self._job_states: dict[str, JobState] = {}
         self._waiters: list[asyncio.Future] = []
         self._retry_in: float | None = None  # seconds, while kept state waits for the store
         self.unavailable: str | None = None  # why the last write failed, until one succeeds
@@ -56,8 +57,11 @@ class StoreWriter:
     def add(self, *, submission: tuple[str, TaskSpec, float] | None = None,
             records: list[TaskRecord] = (), unwanted: list[str] = (),
             framework_id: str | None = None, killed_prefixes: list[str] = (),
-            marks: dict[str, str] | None = None) -> asyncio.Future:
+            marks: dict[str, str] | None = None,
+            job_states: list[JobState] = ()) -> asyncio.Future:
         """Queue writes; the returned future resolves when they are committed."""
+        for state in job_states:
+            self._job_states[state.job_id] = state
         if submission:
             self._subs.append(submission)
         self._killed_prefixes.extend(killed_prefixes)
@@ -84,11 +88,14 @@ class StoreWriter:
             subs, records, unwanted = self._subs, list(self._records.values()), self._unwanted
             framework_id, waiters = self._framework_id, self._waiters
             prefixes, marks = self._killed_prefixes, self._marks
+            job_states = list(self._job_states.values())
             self._subs, self._records, self._unwanted, self._waiters = [], {}, [], []
             self._framework_id, self._killed_prefixes, self._marks = None, [], {}
+            self._job_states = {}
             write = functools.partial(self.store.write, submissions=subs, records=records,
                                       unwanted=unwanted, framework_id=framework_id,
-                                      killed_prefixes=prefixes, marks=marks)
+                                      killed_prefixes=prefixes, marks=marks,
+                                      job_states=job_states)
             try:
                 if self.inline:
                     write()
@@ -105,7 +112,7 @@ class StoreWriter:
                               records=len(records))
                 self.unavailable = exc.reason
                 error = exc
-                self._keep(records, unwanted, framework_id)
+                self._keep(records, unwanted, framework_id, job_states)
             except Exception as exc:  # not the disk: a bug; tell every waiter
                 log.error("store_write_failed", error=str(exc), submissions=len(subs))
                 error = exc
@@ -117,13 +124,15 @@ class StoreWriter:
                         future.set_exception(error)
 
     def _keep(self, records: list[TaskRecord], unwanted: list[str],
-              framework_id: str | None) -> None:
+              framework_id: str | None, job_states: list[JobState]) -> None:
         """Put back what mirrors the core's state, under anything newer, and retry later."""
         for record in records:
             self._records.setdefault(record.task_id, record)
+        for state in job_states:
+            self._job_states.setdefault(state.job_id, state)
         self._unwanted[:0] = unwanted
         self._framework_id = self._framework_id or framework_id
-        if self._records or self._unwanted or self._framework_id:
+        if self._records or self._unwanted or self._framework_id or self._job_states:
             self._retry_in = min((self._retry_in or 0.25) * 2, 10.0)
 
     async def stop(self) -> None:

@@ -105,7 +105,7 @@ class Template(TaskSpec):
     """One template: the Charmander task JSON without `sla` (the job's type says that);
     its `id` defaults to the job's name."""
 
-    id: str = ""
+    id: str | None = None  # type: ignore[assignment]
     count: Count | None = Field(None, ge=0, le=MAX_INSTANCES)
 
     @field_validator("sla")

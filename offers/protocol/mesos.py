@@ -366,6 +366,7 @@ class TaskStatusView:
     uuid: str | None
     container_id: str | None
     raw: Mapping[str, Any]
+    exit_code: int | None = None
 
 
 def status_from_mesos(data: Mapping[str, Any]) -> TaskStatusView:
@@ -374,4 +375,15 @@ def status_from_mesos(data: Mapping[str, Any]) -> TaskStatusView:
         task_id=data["task_id"]["value"], state=MESOS_TO_STATE[data["state"]],
         mesos_state=data["state"], agent_id=(data.get("agent_id") or {}).get("value"),
         reason=data.get("reason"), message=data.get("message"), uuid=data.get("uuid"),
-        container_id=container.get("value"), raw=data)
+        container_id=container.get("value"), raw=data, exit_code=_exit_code(data))
+
+
+def _exit_code(data: Mapping[str, Any]) -> int | None:
+    """berth's masters put the container's exit code in a `berth.exit_code` label."""
+    for label in (data.get("labels") or {}).get("labels") or ():
+        if isinstance(label, Mapping) and label.get("key") == "berth.exit_code":
+            try:
+                return int(label.get("value"))
+            except (TypeError, ValueError):
+                return None
+    return None

@@ -1,0 +1,154 @@
+"""berth's job API on the framework's port: `/v1/jobs` (submit, list, status, scale,
+stop, wait, delete). Thin: parse, call `framework.job_operations`, answer.
+
+A `201` means the job is on disk. Errors are berth's JSON with the field named.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from aiohttp import web
+
+from api.http_errors import error_response, spec_error_response
+from api.json_body import BadBody, read_json
+from framework.driver import FrameworkService
+from framework.job_operations import JobConflict, JobNotFound
+from framework.job_status import job_document, job_summary
+from framework.store import JobExists
+from offers.job import MAX_INSTANCES, parse_job
+from offers.problems import FieldProblem, SpecError
+
+MAX_WAIT_SECONDS = 3600.0
+
+
+class JobHandlers:
+    def __init__(self, service: FrameworkService) -> None:
+        self.service = service
+        self.jobs = service.jobs
+
+    def _status(self, name: str) -> dict[str, Any]:
+        job = self.jobs.get(name)
+        return job_document(job, self.service.scheduler.job_instances(job))
+
+    async def submit(self, request: web.Request) -> web.Response:
+        try:
+            spec = parse_job(read_json(await request.read()))
+        except BadBody as exc:
+            return exc.response()
+        except SpecError as exc:
+            return spec_error_response(exc, "job")
+        try:
+            job = await self.jobs.submit(spec)
+        except JobExists as exc:
+            return error_response(409, str(exc), [FieldProblem("name", "is taken")])
+        return web.json_response(job_document(job, self.service.scheduler.job_instances(job)),
+                                 status=201, headers={"Location": f"/v1/jobs/{job.id}"})
+
+    async def list_jobs(self, request: web.Request) -> web.Response:
+        show_tasks = request.query.get("tasks") == "true"
+        jobs = [job_summary(job) for job in self.service.scheduler.jobs()
+                if show_tasks or not job.charmander]
+        return web.json_response({"jobs": jobs})
+
+    async def status(self, request: web.Request) -> web.Response:
+        return web.json_response(self._status(request.match_info["name"]))
+
+    async def scale(self, request: web.Request) -> web.Response:
+        try:
+            body = read_json(await request.read())
+        except BadBody as exc:
+            return exc.response()
+        count, steps, problems = _scale_request(body)
+        if problems:
+            return error_response(400, "invalid scale request", problems)
+        name = request.match_info["name"]
+        await self.jobs.scale(name, count, steps)
+        return web.json_response(self._status(name))
+
+    async def stop(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        await self.jobs.stop(name)
+        return web.json_response(self._status(name))
+
+    async def delete(self, request: web.Request) -> web.Response:
+        force = request.query.get("force", "false")
+        if force not in ("true", "false"):
+            return error_response(400, "force must be true or false",
+                                  [FieldProblem("force", f"{force!r} is not true or false")])
+        job = await self.jobs.delete(request.match_info["name"], force == "true")
+        return web.json_response({"code": 200, "message": f"deleted job {job.id}"})
+
+    async def wait(self, request: web.Request) -> web.Response:
+        raw = request.query.get("timeout", "60")
+        try:
+            timeout = float(raw)
+        except ValueError:
+            timeout = math.nan
+        if not 0 <= timeout <= MAX_WAIT_SECONDS:  # NaN fails too
+            return error_response(400, "invalid timeout", [FieldProblem(
+                "timeout", f"{raw!r} is not a number of seconds from 0 to "
+                           f"{MAX_WAIT_SECONDS:g}")])
+        name = request.match_info["name"]
+        job = await self.jobs.wait(name, timeout)
+        if self.service.scheduler.job(name) is not job:
+            return error_response(404, f"job {name!r} was deleted while waiting")
+        return web.json_response(self._status(name))
+
+
+def _scale_request(body: Any) -> tuple[int | None, tuple[int, ...], list[FieldProblem]]:
+    """`{"count": N}` or `{"steps": [N1, N2, ...]}`, each a count from 0 up."""
+    if not isinstance(body, dict):
+        return None, (), [FieldProblem("", "must be a JSON object with `count` or `steps`")]
+    unknown = sorted(set(body) - {"count", "steps"})
+    if unknown:
+        return None, (), [FieldProblem(k, "unknown field") for k in unknown]
+    if ("count" in body) == ("steps" in body):
+        return None, (), [FieldProblem("count", "give either `count` or `steps`")]
+    if "count" in body:
+        problem = _count_problem(body["count"])
+        return (body["count"], (), []) if problem is None else (
+            None, (), [FieldProblem("count", problem)])
+    steps = body["steps"]
+    if not isinstance(steps, list) or not steps:
+        return None, (), [FieldProblem("steps", "must be a non-empty list of counts")]
+    problems = [FieldProblem(f"steps[{i}]", p) for i, step in enumerate(steps)
+                if (p := _count_problem(step)) is not None]
+    return None, tuple(steps), problems
+
+
+def _count_problem(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"{value!r} is not a whole number"
+    if not 0 <= value <= MAX_INSTANCES:
+        return f"must be from 0 to {MAX_INSTANCES}, not {value}"
+    return None
+
+
+ROUTES: list[tuple[str, str, str]] = [
+    ("POST", "/v1/jobs", "submit"),
+    ("GET", "/v1/jobs", "list_jobs"),
+    ("GET", "/v1/jobs/{name}", "status"),
+    ("PUT", "/v1/jobs/{name}/scale", "scale"),
+    ("POST", "/v1/jobs/{name}/stop", "stop"),
+    ("GET", "/v1/jobs/{name}/wait", "wait"),
+    ("DELETE", "/v1/jobs/{name}", "delete"),
+]
+
+
+@web.middleware
+async def job_errors(request: web.Request, handler) -> web.StreamResponse:
+    """The operations' refusals as berth's errors: unknown job 404, conflict 409."""
+    try:
+        return await handler(request)
+    except JobNotFound as exc:
+        return error_response(404, str(exc), [FieldProblem("name", "no such job")])
+    except JobConflict as exc:
+        return error_response(409, str(exc))
+
+
+def add_job_routes(app: web.Application, service: FrameworkService) -> None:
+    handlers = JobHandlers(service)
+    for method, path, name in ROUTES:
+        app.router.add_route(method, path, getattr(handlers, name))

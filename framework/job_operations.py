@@ -1,0 +1,133 @@
+"""What users do to jobs (submit, scale, stop, delete, wait), carried out by the driver.
+
+As for tasks, a request's change of desired state is on disk before the core hears of
+it: a job is written before it is queued (so a `201` means it survives a restart), a
+scale's count, a stop and a delete before the core acts. A write that fails raises
+StoreUnavailable and the core never saw the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import functools
+from typing import TYPE_CHECKING
+
+from framework import events as ev
+from framework.jobs import Job
+from framework.store import JobExists, JobState
+from offers.job import JobSpec, JobType
+
+if TYPE_CHECKING:
+    from framework.driver import FrameworkService
+
+SCALABLE = (JobType.SERVICE, JobType.ARRAY, JobType.PARALLEL)
+
+
+class JobNotFound(LookupError):
+    """No job of that name."""
+
+
+class JobConflict(Exception):
+    """The request does not fit the job's type or phase (the API answers 409)."""
+
+
+def job_state(job: Job) -> JobState:
+    """What the store keeps of a job's changing desired state."""
+    count = job.counts[0] if job.spec is not None and job.spec.tasks is None else None
+    return JobState(job.id, count, tuple(job.steps), job.wanted)
+
+
+class JobOperations:
+    """The job requests of one framework process; `changed` wakes `wait`ers."""
+
+    def __init__(self, service: FrameworkService) -> None:
+        self.service = service
+        self._lock = asyncio.Lock()  # one job write at a time: names are checked, then taken
+        self._waiters: dict[str, list[asyncio.Future]] = {}
+
+    def get(self, name: str) -> Job:
+        job = self.service.scheduler.job(name)
+        if job is None:
+            raise JobNotFound(f"no job named {name!r}")
+        return job
+
+    async def submit(self, spec: JobSpec) -> Job:
+        """Persist, then queue. JobExists if the name is taken (nothing is written)."""
+        async with self._lock:
+            if self.service.scheduler.job(spec.name) is not None:
+                raise JobExists(f"a job named {spec.name!r} exists already")
+            now = self.service.clock()
+            await self._write(jobs=[(spec, now)])
+            self.service.apply(ev.JobSubmitted(spec, now))
+        await self.service.settle()
+        return self.get(spec.name)
+
+    async def scale(self, name: str, count: int | None = None,
+                    steps: tuple[int, ...] = ()) -> Job:
+        job = self.get(name)
+        if job.kind not in SCALABLE or job.charmander:
+            raise JobConflict(f"a {job.kind} job cannot be scaled; scale a service, "
+                              "array or parallel job")
+        if job.spec is not None and job.spec.tasks is not None:
+            raise JobConflict("a job of several templates is scaled by each template's "
+                              "count; submit it again")
+        if job.phase.final:
+            raise JobConflict(f"the job is {job.phase}; submit it again to run it")
+        first = steps[0] if steps else count
+        async with self._lock:
+            await self._write(job_states=[JobState(name, first, tuple(steps[1:]), True)])
+            self.service.apply(ev.JobScaled(name, count or 0, tuple(steps)))
+        await self.service.settle()
+        return job
+
+    async def stop(self, name: str) -> Job:
+        job = self.get(name)
+        async with self._lock:
+            await self._write(job_states=[dataclasses.replace(job_state(job), wanted=False)])
+            self.service.apply(ev.JobStopped(name))
+        await self.service.settle()
+        return job
+
+    async def delete(self, name: str, force: bool = False) -> Job:
+        job = self.get(name)
+        if not job.phase.final and not force:
+            raise JobConflict(f"the job is {job.phase}: stop it first, or delete with "
+                              "force=true")
+        async with self._lock:
+            await self._write(deleted_jobs=[name])
+            self.service.apply(ev.JobDeleted(name))
+        await self.service.settle()
+        self._wake(name)
+        return job
+
+    async def wait(self, name: str, timeout: float) -> Job:
+        """Until the job is complete, failed or stopped, or `timeout` seconds pass."""
+        job = self.get(name)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(timeout, 0.0)
+        while not job.phase.final and self.service.scheduler.job(name) is job:
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            future = loop.create_future()
+            self._waiters.setdefault(name, []).append(future)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(future, left)
+        return job
+
+    def changed(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            self._wake(job.id)
+
+    def _wake(self, name: str) -> None:
+        for future in self._waiters.pop(name, ()):
+            if not future.done():
+                future.set_result(None)
+
+    async def _write(self, **changes) -> None:
+        """A request's write, in its own transaction (a taken name fails only it)."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, functools.partial(self.service.store.write,
+                                                           **changes))
