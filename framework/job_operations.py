@@ -12,15 +12,27 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
+from framework import commands as cmd
 from framework import events as ev
 from framework.jobs import Job
-from framework.store import JobExists, JobState
+from framework.scheduler import Scheduler
+from framework.store import FrameworkStore, JobExists, JobState
 from offers.job import JobSpec, JobType
 
-if TYPE_CHECKING:
-    from framework.driver import FrameworkService
+
+class Driver(Protocol):
+    """What the operations need of the framework's driver."""
+
+    scheduler: Scheduler
+    store: FrameworkStore
+    clock: Callable[[], float]
+
+    def apply(self, event: ev.Event) -> list[cmd.Command]: ...
+
+    def settle(self) -> Awaitable[None]: ...
 
 SCALABLE = (JobType.SERVICE, JobType.ARRAY, JobType.PARALLEL)
 
@@ -42,7 +54,7 @@ def job_state(job: Job) -> JobState:
 class JobOperations:
     """The job requests of one framework process; `changed` wakes `wait`ers."""
 
-    def __init__(self, service: FrameworkService) -> None:
+    def __init__(self, service: Driver) -> None:
         self.service = service
         self._lock = asyncio.Lock()  # one job write at a time: names are checked, then taken
         self._waiters: dict[str, list[asyncio.Future]] = {}
