@@ -30,6 +30,7 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, lazy={
     "agent": "cli.agent:agent_command",
     "framework": "cli.framework:framework_command",
+    "job": "cli.job:job_group",
     "master": "cli.master:master_command",
     "place": "cli.place:place_command",
     "sim": "cli.sim:sim_command",

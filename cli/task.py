@@ -2,71 +2,16 @@
 
 from __future__ import annotations
 
-import http.client
 import json
-import os
 import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-DEFAULT_URL = "http://127.0.0.1:7075"
-STATE_STYLE = {"RUNNING": "green", "PENDING": "yellow", "STAGING": "cyan", "STARTING": "cyan",
-               "KILLING": "magenta", "FINISHED": "dim", "KILLED": "dim", "FAILED": "red",
-               "LOST": "red", "ERROR": "bold red"}
-
-
-# The connection broke after the request may have arrived: the answer is unknown.
-DROPPED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, TimeoutError,
-           http.client.RemoteDisconnected, http.client.IncompleteRead)
-
-
-def _request(method: str, url: str, body: bytes | None = None,
-             headers: dict[str, str] | None = None, retries: int = 0) -> tuple[int, Any]:
-    """One HTTP exchange; `retries` more attempts when the connection drops mid-way (only
-    for requests safe to repeat: reads, or POSTs carrying an Idempotency-Key)."""
-    request = urllib.request.Request(url, data=body, method=method,
-                                     headers={"Content-Type": "application/json",
-                                              "Accept": "application/json",
-                                              **(headers or {})})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as resp:
-            raw = resp.read()
-            status = resp.status
-    except urllib.error.HTTPError as exc:
-        raw, status = exc.read(), exc.code
-    except (urllib.error.URLError, *DROPPED) as exc:
-        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-        if isinstance(reason, DROPPED) and retries > 0:
-            return _request(method, url, body, headers, retries - 1)
-        if isinstance(reason, DROPPED):
-            raise click.ClickException(f"the connection to {url} dropped before an "
-                                       f"answer: {reason or type(reason).__name__}") from None
-        raise click.ClickException(f"cannot reach {url}: {reason}") from None
-    try:
-        return status, json.loads(raw)
-    except ValueError:
-        return status, raw.decode(errors="replace")
-
-
-def _fail(status: int, answer: Any) -> None:
-    if isinstance(answer, dict):
-        lines = [answer.get("message", "")]
-        lines += [f"  {e.get('field') or '(body)'}: {e.get('problem')}"
-                  for e in answer.get("errors", [])]
-        raise click.ClickException(f"{status}: " + "\n".join(lines))
-    raise click.ClickException(f"{status}: {answer}")
-
-
-url_option = click.option("--url", default=lambda: os.environ.get("BERTH_URL", DEFAULT_URL),
-                          show_default="$BERTH_URL or " + DEFAULT_URL,
-                          help="The framework's REST API.")
+from cli.client import STATE_STYLE, fail, request, url_option
 
 
 @click.group("task")
@@ -86,10 +31,10 @@ def submit(files: tuple[Path, ...], url: str) -> None:
     created, so a flaky network never queues a task twice."""
     for path in files:
         key = {"Idempotency-Key": str(uuid.uuid4())}
-        status, answer = _request("POST", f"{url}/v1/tasks", path.read_bytes(), key,
+        status, answer = request("POST", f"{url}/v1/tasks", path.read_bytes(), key,
                                   retries=1)
         if status != 202:
-            _fail(status, answer)
+            fail(status, answer)
         click.echo(f"{answer['message']} ({answer['internal_id']})")
 
 
@@ -107,9 +52,9 @@ def _age(created_at: float) -> str:
 @click.option("--json", "as_json", is_flag=True, help="The raw JSON list.")
 def list_tasks(url: str, show_all: bool, as_json: bool) -> None:
     """Scheduled and running tasks, with why pending ones wait."""
-    status, answer = _request("GET", f"{url}/client/task")
+    status, answer = request("GET", f"{url}/client/task")
     if status != 200:
-        _fail(status, answer)
+        fail(status, answer)
     if as_json:
         click.echo(json.dumps(answer, indent=2))
         return
@@ -135,9 +80,9 @@ def list_tasks(url: str, show_all: bool, as_json: bool) -> None:
 @url_option
 def kill(prefix: str, url: str) -> None:
     """Kill every task whose internal id starts with PREFIX."""
-    status, answer = _request("DELETE", f"{url}/client/task/{prefix}")
+    status, answer = request("DELETE", f"{url}/client/task/{prefix}")
     if status != 200:
-        _fail(status, answer)
+        fail(status, answer)
     for item in answer if isinstance(answer, list) else [answer]:
         click.echo(item["message"])
 
@@ -146,7 +91,7 @@ def kill(prefix: str, url: str) -> None:
 @url_option
 def reshuffle(url: str) -> None:
     """Restart running reshuffleable tasks, placed by their metered usage."""
-    status, answer = _request("GET", f"{url}/client/task/reshuffle")
+    status, answer = request("GET", f"{url}/client/task/reshuffle")
     if status != 202:
-        _fail(status, answer)
+        fail(status, answer)
     click.echo(answer["message"])
