@@ -260,8 +260,9 @@ class Scheduler(Upkeep, Reshuffle, OfferRound):
         self._usage.pop(job.id, None)
         for task_id in list(job.instances):
             record = self._records.get(task_id)
-            if record is not None and record.state.terminal:
+            if record is not None:  # updates about it from now on are about no one's task
                 self._index.forget(record)
+                self._changed.pop(task_id, None)
         return out
 
     def _kill(self, e: ev.KillRequested) -> list[cmd.Command]:

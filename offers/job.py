@@ -18,7 +18,6 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
 from offers.problems import FieldProblem, SpecError, problems_from
@@ -118,7 +117,7 @@ class Template(TaskSpec):
 
     def task(self, job: str) -> TaskSpec:
         """The task spec every instance of this template starts from."""
-        data = self.model_dump(exclude={"count"}, by_alias=False)
+        data = {name: value for name, value in self if name != "count"}  # models kept
         data["id"] = self.id or job
         return TaskSpec.model_construct(**data)
 
@@ -147,35 +146,6 @@ class JobSpec(BaseModel):
     @classmethod
     def _name(cls, value: Any) -> Any:
         return normalize_id(value) if isinstance(value, str) else value
-
-    @model_validator(mode="after")
-    def _shape(self) -> JobSpec:
-        problems: list[str] = []
-        if (self.task is None) == (self.tasks is None):
-            problems.append("task: give either `task` (one template) or `tasks` (several)")
-        if self.type is JobType.PARALLEL and self.master is None:
-            problems.append("master: a parallel job needs a `master` template")
-        if self.type is not JobType.PARALLEL and self.master is not None:
-            problems.append(f"master: only a parallel job has a master, not a {self.type} job")
-        if self.type is not JobType.BATCH:
-            for name in ("completions", "parallelism"):
-                if getattr(self, name) is not None:
-                    problems.append(f"{name}: only a batch job has {name}; use `count`")
-        if self.type is JobType.BATCH and self.count is not None:
-            problems.append("count: a batch job counts `completions`, not `count`")
-        if self.type is JobType.SYSTEM and self.count is not None:
-            problems.append("count: a system job runs one instance on every eligible node")
-        if self.tasks is not None:
-            for i, template in enumerate(self.tasks):
-                if template.count is None and self.type is not JobType.SYSTEM:
-                    problems.append(f"tasks[{i}].count: is required with several templates")
-            if self.count is not None or self.completions is not None:
-                problems.append("count: with several templates each has its own `count`")
-        elif self.task is not None and self.task.count is not None:
-            problems.append("task.count: give the job's `count` (or `completions`) instead")
-        if problems:
-            raise ValueError(problems[0] if len(problems) == 1 else "; ".join(problems))
-        return self
 
     # -- what the reconciler reads ------------------------------------------------------
 
@@ -211,9 +181,49 @@ def parse_job(data: Any) -> JobSpec:
         raise SpecError([FieldProblem("", "a job must be a JSON object, not "
                                           f"{type(data).__name__}")])
     try:
-        return JobSpec.model_validate(data)
+        spec = JobSpec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(problems_from(exc)) from None
+    problems = shape_problems(spec)
+    if problems:
+        raise SpecError(problems)
+    return spec
+
+
+def shape_problems(spec: JobSpec) -> list[FieldProblem]:
+    """What the fields say together: which of them the job's type takes."""
+    out: list[FieldProblem] = []
+    kind = spec.type
+    if (spec.task is None) == (spec.tasks is None):
+        out.append(FieldProblem("task", "give either `task` (one template) or `tasks` "
+                                        "(several)"))
+    if kind is JobType.PARALLEL and spec.master is None:
+        out.append(FieldProblem("master", "a parallel job needs a `master` template"))
+    if kind is not JobType.PARALLEL and spec.master is not None:
+        out.append(FieldProblem("master", f"only a parallel job has a master, not a "
+                                          f"{kind} job"))
+    if spec.master is not None and spec.master.count is not None:
+        out.append(FieldProblem("master.count", "a parallel job has one master; `count` "
+                                                "is the number of workers"))
+    if kind is not JobType.BATCH:
+        out += [FieldProblem(name, f"only a batch job has {name}; use `count`")
+                for name in ("completions", "parallelism") if getattr(spec, name) is not None]
+    if kind is JobType.BATCH and spec.count is not None:
+        out.append(FieldProblem("count", "a batch job counts `completions`, not `count`"))
+    if kind is JobType.SYSTEM and spec.count is not None:
+        out.append(FieldProblem("count", "a system job runs one instance on every "
+                                         "eligible node"))
+    if spec.tasks is not None:
+        out += [FieldProblem(f"tasks[{i}].count", "is required with several templates")
+                for i, template in enumerate(spec.tasks)
+                if template.count is None and kind is not JobType.SYSTEM]
+        if spec.count is not None or spec.completions is not None:
+            out.append(FieldProblem("count", "with several templates each has its own "
+                                             "`count`"))
+    elif spec.task is not None and spec.task.count is not None:
+        out.append(FieldProblem("task.count", "give the job's `count` (or `completions`) "
+                                              "instead"))
+    return out
 
 
 # -- Charmander tasks as jobs ------------------------------------------------------------
