@@ -65,3 +65,33 @@ def bench_api(seconds: float, concurrency: int, list_tasks: int, as_json: bool) 
     from benchmarks.api_load import run
 
     emit(run(seconds=seconds, concurrency=concurrency, list_tasks=list_tasks), as_json)
+
+
+@click.command("jobs")
+@click.option("--sizes", default="100,1000,10000", show_default=True,
+              help="Job counts to sweep (10 instances each); the first is the baseline.")
+@click.option("--quick", is_flag=True, help="Only 100 and 1,000 jobs (a few seconds).")
+@click.option("--rounds", default=5, show_default=True,
+              help="Rounds of status updates per size; the median round counts.")
+@click.option("--events", default=2_000, show_default=True,
+              help="Instances ended per round (half FAILED, half FINISHED); their restarts "
+                   "then report RUNNING.")
+@click.option("--agents", type=int, default=None,
+              help="Agents offering (default: jobs / 10, from 100 to 1,000).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One line of JSON.")
+def bench_jobs(sizes: str, quick: bool, rounds: int, events: int, agents: int | None,
+               seed: int, as_json: bool) -> None:
+    """The reconciler's cost per status update at 100 to 10,000 jobs of 10 instances, through
+    the real scheduler on a virtual clock, and its ratio largest/smallest (target <= 1.5)."""
+    from benchmarks.jobs import run
+
+    try:
+        counts = [100, 1_000] if quick else [int(s) for s in sizes.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"not a list of integers: {sizes!r}",
+                                 param_hint="--sizes") from None
+    if not counts or min(counts) < 1:
+        raise click.BadParameter("give at least one job count, each >= 1",
+                                 param_hint="--sizes")
+    emit(run(counts, rounds=rounds, events=events, agents=agents, seed=seed), as_json)

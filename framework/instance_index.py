@@ -7,7 +7,8 @@ that no status update, kill or offer round walks all 100,000 records.
 
 The scheduler owns one `InstanceIndex` and reads its dicts directly, in hot loops through
 aliases taken once: the index never rebinds `records`, `jobs`, `order`, `by_state`,
-`held_on` or `daemons`, only changes them in place.
+`held_on` or `daemons`, only changes them in place (it may replace a bucket of `by_state`:
+hold none across a change).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class InstanceIndex:
         self.order: dict[str, int] = {}  # task id -> position in `records` (its age)
         self._next_order = itertools.count()
         self.by_state: dict[TaskState, dict[str, None]] = {state: {} for state in TaskState}
+        self._deleted = dict.fromkeys(TaskState, 0)  # keys deleted from each since rebuilt
         self._pending_unsorted = False  # a known record became PENDING again: re-sort once
         self.held_on: dict[str, dict[str, None]] = {}  # agent id -> HELD task ids
         self.daemons: dict[str, None] = {}  # wanted system job ids, oldest first
@@ -61,6 +63,7 @@ class InstanceIndex:
         if self._pending_unsorted:
             pending = self.by_state[S.PENDING]
             self.by_state[S.PENDING] = dict.fromkeys(sorted(pending, key=self.order.__getitem__))
+            self._deleted[S.PENDING] = 0
             self._pending_unsorted = False
         records, jobs = self.records, self.jobs
         for task_id in self.by_state[S.PENDING]:
@@ -87,7 +90,7 @@ class InstanceIndex:
             self._place(job, record)
             return
         else:
-            del self.by_state[old.state][task_id]
+            self._unlist(old.state, task_id)
             discard(job.by_state, old.state, task_id)
             self._unplace(job, old)
             if record.state.terminal and not old.state.terminal:
@@ -105,13 +108,27 @@ class InstanceIndex:
         task_id = record.task_id
         del self.records[task_id]
         del self.order[task_id]
-        del self.by_state[record.state][task_id]
+        self._unlist(record.state, task_id)
         job = self.jobs.get(record.submission_id)
         if job is not None:
             discard(job.by_state, record.state, task_id)
             self._unplace(job, record)
             if not record.state.terminal:
                 discard(job.by_slot, record.slot, task_id)
+
+    def _unlist(self, state: TaskState, task_id: str) -> None:
+        """Take a task id out of `by_state`. A dict keeps a dead slot for every key deleted
+        from it until it grows again, and iterating it walks them all: once 100,000 pending
+        tasks were launched, the empty PENDING bucket cost every `pending()` (every status
+        update, through `has_work`) a walk of 100,000 slots. So a bucket is rebuilt once
+        its deletions outnumber its keys: O(1) amortized, iteration O(keys)."""
+        bucket = self.by_state[state]
+        del bucket[task_id]
+        deleted = self._deleted[state] + 1
+        if deleted > len(bucket) + 1024:
+            self.by_state[state] = dict(bucket)
+            deleted = 0
+        self._deleted[state] = deleted
 
     def _place(self, job: Job, record: TaskRecord) -> None:
         """Index where a launched record's container is (the agent/host indexes)."""

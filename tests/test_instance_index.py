@@ -1,0 +1,53 @@
+"""The instance index's by-state buckets: always a recount of the records, and an emptied
+bucket does not keep the size of what it once held (iterating a dict walks the slots of
+every key ever deleted from it until it is rebuilt)."""
+
+import random
+import sys
+
+from framework.instance_index import InstanceIndex, with_changes
+from framework.jobs import Job
+from framework.records import TaskRecord
+from offers.job import charmander_policies
+from offers.states import TaskState as S
+from offers.task import parse_task
+
+SPEC = parse_task({"id": "t", "dockerimage": "x", "mem": 10, "cpus": 0.1})
+
+
+def index_with(n: int) -> InstanceIndex:
+    index = InstanceIndex()
+    index.add_job(Job.from_task("j", SPEC, 0.0, charmander_policies(None)))
+    for i in range(n):
+        index.put(TaskRecord(task_id=f"j.{i}", submission_id="j", spec=SPEC,
+                             state=S.PENDING, created_at=0.0))
+    return index
+
+
+def test_the_pending_bucket_shrinks_back_once_its_tasks_are_launched():
+    index = index_with(20_000)
+    full = sys.getsizeof(index.by_state[S.PENDING])
+    for record in list(index.records.values()):
+        index.put(with_changes(record, state=S.STAGING, agent_id="a1", hostname="h1"))
+    assert not index.by_state[S.PENDING]
+    assert sys.getsizeof(index.by_state[S.PENDING]) < full / 10
+    assert list(index.pending()) == []
+
+
+def test_buckets_match_a_recount_through_churn_and_pending_stays_oldest_first():
+    rng = random.Random(3)
+    index = index_with(3_000)
+    moves = {S.PENDING: (S.STAGING,), S.STAGING: (S.RUNNING, S.LOST),
+             S.RUNNING: (S.FINISHED, S.LOST), S.LOST: (S.PENDING, S.RUNNING),
+             S.FINISHED: (S.FINISHED,)}
+    for _ in range(30_000):
+        record = index.records[f"j.{rng.randrange(3_000)}"]
+        state = rng.choice(moves[record.state])
+        index.put(with_changes(record, state=state, agent_id="a1", hostname="h1"))
+    recount: dict = {}
+    for record in index.records.values():
+        recount.setdefault(record.state, set()).add(record.task_id)
+    for state in S:
+        assert set(index.by_state[state]) == recount.get(state, set()), state
+    pending = [r.task_id for r in index.pending()]
+    assert pending == sorted(recount.get(S.PENDING, ()), key=lambda t: int(t[2:]))
