@@ -28,6 +28,7 @@ from api import mesos_json as mj
 from api.agent_messages import agent_message, registration
 from api.http_errors import error_response, json_errors_with
 from api.json_body import BadBody, read_json, request_json, same_origin_json
+from api.master_logs import LogRelay
 from api.master_metrics import MasterCollector, metrics_handler
 from api.master_state import state_document
 from api.mesos_task_info import id_value, launch_from_task_info
@@ -105,6 +106,8 @@ class MasterService:
         self.started_at = time.time()
         self.master_info: dict[str, Any] = {}
         self.metrics = MasterCollector(core)
+        self.logs = LogRelay(self._agents.get,  # GET /v1/tasks/{id}/logs (api/master_logs.py)
+                             lambda task_id: getattr(core.tasks.get(task_id), "agent_id", None))
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -486,7 +489,10 @@ class MasterService:
                         break
                     continue
                 try:
-                    event = agent_message(agent_id, read_json(msg.data.encode()))
+                    data = read_json(msg.data.encode())
+                    if self.logs.receive(conn, data):
+                        continue
+                    event = agent_message(agent_id, data)
                 except ValueError as exc:  # SpecError is one
                     await ws.send_json({"type": "ERROR", "message": str(exc)})
                     continue
@@ -503,6 +509,7 @@ class MasterService:
                     # Metering samples are lossy by nature: these are dropped.
         finally:
             writer.cancel()
+            self.logs.link_closed(conn)
             if self._agents.get(agent_id) is conn:
                 del self._agents[agent_id]
             log.info("agent_disconnected", agent_id=agent_id)
@@ -526,6 +533,7 @@ def build_master_app(service: MasterService) -> web.Application:
     app.router.add_get("/state", service.state)
     app.router.add_get("/metrics", metrics_handler(service.metrics))
     app.router.add_get("/v1/metering", service.metering)
+    app.router.add_get("/v1/tasks/{task_id}/logs", service.logs.handle)
     app.router.add_post("/api/v1/scheduler", service.scheduler)
     app.router.add_post("/agent/v1/register", service.agent_register)
     app.router.add_get("/agent/v1/stream", service.agent_stream)
