@@ -2,8 +2,10 @@
 
 Each reader is one thread of its own, not one of the backend's pool: a `follow` can last
 as long as the container does, and must not starve launches and kills of threads. The
-thread hands chunks to the loop through a small bounded queue, so a slow reader slows the
-Docker stream down instead of piling the log up in memory; closing the stream ends it.
+thread appends to a buffer of bounded size and wakes the loop once per batch, not once per
+frame (Docker sends one frame per line, and a wake-up per line costs more than the line);
+a slow reader so slows the Docker stream down instead of piling the log up in memory.
+Closing the stream ends it.
 
 Docker's `tail` counts the lines of both streams together; berth's counts the lines of the
 stream asked for, so the reader first widens Docker's window until it holds `tail` of them.
@@ -25,7 +27,7 @@ from offers.launch import LABEL_AGENT_ID, LABEL_TASK_ID
 STREAMS = ("stdout", "stderr")
 MAX_READERS = 64  # concurrent log readers per agent
 CHUNK_BYTES = 64 * 1024  # what one yielded chunk holds at most (coalesced small writes)
-QUEUE_ITEMS = 16
+BUFFER_BYTES = 1024 * 1024  # what a reader's thread may hold before it waits
 MAX_WINDOW = 200_000  # most lines (both streams) searched back for a stream's tail
 
 
@@ -59,33 +61,22 @@ class ContainerLogs:
         if self.readers >= self.max_readers:
             raise LogsUnavailable("busy", f"this agent already serves {self.readers} log "
                                           "readers; try again later")
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(QUEUE_ITEMS)
         reader = _Reader(self.client, self.agent_id(), task_id, stream, tail, follow,
-                         loop, queue)
+                         asyncio.get_running_loop())
         self.readers += 1
         thread = threading.Thread(target=reader.run, name=f"logs-{task_id}"[:60], daemon=True)
         thread.start()
         try:
             while True:
-                kind, value = await queue.get()
-                if kind == "data":
-                    parts, size = [value], len(value)
-                    while size < CHUNK_BYTES and not queue.empty():
-                        kind, value = queue.get_nowait()
-                        if kind != "data":
-                            break
-                        parts.append(value)
-                        size += len(value)
-                    yield b"".join(parts)
-                    if kind == "data":
-                        continue
-                if kind == "open":
+                opened, data, ending = await reader.take()
+                if opened:
                     yield b""
-                elif kind == "end":
+                for start in range(0, len(data), CHUNK_BYTES):
+                    yield data[start:start + CHUNK_BYTES]
+                if isinstance(ending, LogsUnavailable):
+                    raise ending
+                if ending is not None:
                     return
-                elif kind == "error":
-                    raise value
         finally:
             self.readers -= 1
             reader.cancel()
@@ -95,38 +86,68 @@ class _Reader:
     """One log stream, read on its own thread."""
 
     def __init__(self, client: docker.DockerClient, agent_id: str, task_id: str, stream: str,
-                 tail: int | None, follow: bool, loop: asyncio.AbstractEventLoop,
-                 queue: asyncio.Queue):
+                 tail: int | None, follow: bool, loop: asyncio.AbstractEventLoop):
         self.client, self.agent_id, self.task_id = client, agent_id, task_id
         self.stream, self.tail, self.follow = stream, tail, follow
-        self.loop, self.queue = loop, queue
+        self.loop = loop
         self.cancelled = threading.Event()
         self._docker_stream: Any = None
+        # Shared with the loop, under `_lock`: what the thread has read and not yet taken.
+        self._lock = threading.Condition()
+        self._opened = False
+        self._buffer = bytearray()
+        self._ending: object = None  # "end" or a LogsUnavailable, after all the data
+        self._wake_pending = False
+        self._ready = asyncio.Event()  # set on the loop when there is something to take
+
+    async def take(self) -> tuple[bool, bytes, object]:
+        """Wait for news: (opened since last time, the data, "end"/LogsUnavailable/None)."""
+        await self._ready.wait()
+        self._ready.clear()
+        with self._lock:
+            self._wake_pending = False
+            opened, self._opened = self._opened, False
+            data, self._buffer = bytes(self._buffer), bytearray()
+            ending = self._ending
+            self._lock.notify_all()
+        return opened, data, ending
+
+    def _wake(self) -> None:
+        """Under `_lock`: make sure the loop will look (one wake-up per batch)."""
+        if not self._wake_pending:
+            self._wake_pending = True
+            self.loop.call_soon_threadsafe(self._ready.set)
 
     def cancel(self) -> None:
         self.cancelled.set()
+        with self._lock:
+            self._lock.notify_all()
         docker_stream = self._docker_stream
         if docker_stream is not None:
             with contextlib.suppress(Exception):
                 docker_stream.close()
 
     def _put(self, kind: str, value: Any = None) -> bool:
-        """Hand one item to the loop, waiting while the queue is full; False once
-        cancelled (the consumer left) or the loop is gone."""
-        try:
-            future = asyncio.run_coroutine_threadsafe(self.queue.put((kind, value)), self.loop)
-        except RuntimeError:  # the loop closed
-            return False
-        while not self.cancelled.is_set():
-            try:
-                future.result(timeout=0.5)
-                return True
-            except TimeoutError:
-                continue
-            except Exception:
+        """Hand `open`, `data` (waiting while the buffer is full), `end` or `error` to the
+        loop; False once cancelled (the consumer left) or the loop is gone."""
+        with self._lock:
+            while kind == "data" and len(self._buffer) >= BUFFER_BYTES:
+                if self.cancelled.is_set():
+                    return False
+                self._lock.wait(0.5)
+            if self.cancelled.is_set():
                 return False
-        future.cancel()
-        return False
+            if kind == "open":
+                self._opened = True
+            elif kind == "data":
+                self._buffer += value
+            else:
+                self._ending = value if kind == "error" else "end"
+            try:
+                self._wake()
+            except RuntimeError:  # the loop closed
+                return False
+        return True
 
     def run(self) -> None:
         try:

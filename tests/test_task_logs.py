@@ -185,6 +185,7 @@ async def test_a_removed_container_is_404_saying_so(cluster):
     task_id = await cluster.submit(TALKER)
     await cluster.reach(task_id, "FINISHED")
     backend = cluster.agent.agent.backend
+    await wait_for(lambda: len(backend.ended) == 1, what="the ended container kept")
     backend.ended.delay = 0  # as if the gc delay were over
     await backend.collect_garbage()
     status, text = await cluster.get("framework", task_id)
