@@ -8,6 +8,7 @@ never mistakes a lying or broken agent for a bad disk.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from master import events as E
@@ -116,3 +117,32 @@ def agent_message(agent_id: str, data: Any) -> object | None:
         return E.AgentMetering(agent_id, tuple(samples))
     raise SpecError([FieldProblem("type", f"{kind!r} is not HEARTBEAT, CAPACITY, STATUS or "
                                           "METERING")])
+
+
+@dataclass(frozen=True)
+class LogsData:
+    """A piece of a task's log, answering the master's LOGS request `request_id`."""
+
+    request_id: str
+    data: str
+    eof: bool = False
+    error: str | None = None  # why the log cannot be read (with eof)
+    problem: str | None = None  # not_found, busy, bad_request, docker
+
+
+def logs_data(data: dict[str, Any]) -> LogsData:
+    """A LOGS_DATA message (docs/agent-protocol.md, "Logs"); SpecError names a bad field."""
+    problems = []
+    request_id, text = data.get("request_id"), data.get("data", "")
+    if not isinstance(request_id, str) or not request_id:
+        problems.append(FieldProblem("request_id", "is required"))
+    if not isinstance(text, str):
+        problems.append(FieldProblem("data", "must be a string"))
+    error, problem = data.get("error"), data.get("problem")
+    for name, value in (("error", error), ("problem", problem)):
+        if value is not None and not isinstance(value, str):
+            problems.append(FieldProblem(name, "must be a string or null"))
+    if problems:
+        raise SpecError(problems)
+    return LogsData(request_id, text, bool(data.get("eof")) or error is not None, error,
+                    problem)

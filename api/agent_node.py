@@ -76,7 +76,8 @@ async def start_agent(config: AgentConfig, *, host: str = "0.0.0.0", port: int =
     operator's limits on every container (hardened defaults when None)."""
     backend = DockerBackend(
         policy=VolumePolicy(allowed=tuple(allowed_volumes), allow_privileged=allow_privileged),
-        container_policy=container_policy, client=docker_client or docker.from_env())
+        container_policy=container_policy, client=docker_client or docker.from_env(),
+        gc_delay=config.container_gc_seconds)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     agent = Agent(config, backend, PsutilSampler(str(config.data_dir)))
     runner, bound = await serve_app(agent_app(agent), host, port, limits=limits)

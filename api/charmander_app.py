@@ -24,6 +24,7 @@ from api.http_errors import error_response, json_errors_with, spec_error_respons
 from api.jobs_app import add_job_routes, job_errors
 from api.json_body import BadBody, read_json, same_origin_json
 from api.openapi import openapi_document
+from api.task_logs import add_task_logs_route
 from framework.driver import FrameworkService
 from framework.records import TaskRecord
 from offers.problems import FieldProblem, SpecError
@@ -379,5 +380,6 @@ def build_charmander_app(service: FrameworkService) -> web.Application:
     for method, path, name in ROUTES:
         app.router.add_route(method, path, getattr(handlers, name))
     add_job_routes(app, service)
+    add_task_logs_route(app, service)
     app[FRAMEWORK] = service
     return app

@@ -23,6 +23,7 @@ from aiohttp import WSMsgType, web
 from api.agent_messages import agent_message, registration
 from api.http_errors import error_response, json_errors_with
 from api.json_body import BadBody, read_json, request_json, same_origin_json
+from api.master_logs import LogRelay
 from api.master_metrics import MasterCollector, metrics_handler
 from api.master_state import state_document
 from api.mesos_task_info import id_value, launch_from_task_info
@@ -60,6 +61,9 @@ class MasterApi:
         self.core = driver.core
         self.metrics = MasterCollector(driver.core)
         driver.observers.append(self.metrics.count)
+        core = driver.core
+        self.logs = LogRelay(driver.agent_link,  # GET /v1/tasks/{id}/logs (api/master_logs.py)
+                             lambda task_id: getattr(core.tasks.get(task_id), "agent_id", None))
 
     # -- HTTP: plain views -------------------------------------------------------------------
 
@@ -263,7 +267,10 @@ class MasterApi:
                         break
                     continue
                 try:
-                    event = agent_message(agent_id, read_json(msg.data.encode()))
+                    data = read_json(msg.data.encode())
+                    if self.logs.receive(conn, data):
+                        continue
+                    event = agent_message(agent_id, data)
                 except ValueError as exc:  # SpecError is one
                     await ws.send_json({"type": "ERROR", "message": str(exc)})
                     continue
@@ -280,6 +287,7 @@ class MasterApi:
                     # Metering samples are lossy by nature: these are dropped.
         finally:
             writer.cancel()
+            self.logs.link_closed(conn)
             self.driver.agent_disconnected(agent_id, conn)
             log.info("agent_disconnected", agent_id=agent_id)
         return ws
@@ -292,6 +300,7 @@ class MasterApi:
 
 
 MASTER = web.AppKey("master", MasterService)
+MASTER_LOGS = web.AppKey("master_logs", LogRelay)
 
 
 def build_master_app(driver: MasterService) -> web.Application:
@@ -303,10 +312,12 @@ def build_master_app(driver: MasterService) -> web.Application:
     app.router.add_get("/state", service.state)
     app.router.add_get("/metrics", metrics_handler(service.metrics))
     app.router.add_get("/v1/metering", service.metering)
+    app.router.add_get("/v1/tasks/{task_id}/logs", service.logs.handle)
     app.router.add_post("/api/v1/scheduler", service.scheduler)
     app.router.add_post("/agent/v1/register", service.agent_register)
     app.router.add_get("/agent/v1/stream", service.agent_stream)
     app[MASTER] = driver
+    app[MASTER_LOGS] = service.logs
     return app
 
 
@@ -322,6 +333,11 @@ class RunningMaster:
     @property
     def url(self) -> str:
         return local_url(self.host, self.port)
+
+    @property
+    def logs(self) -> LogRelay:
+        """The relay of `GET /v1/tasks/{id}/logs` (its open requests)."""
+        return self.runner.app[MASTER_LOGS]
 
     async def stop(self) -> None:
         await self.service.stop()

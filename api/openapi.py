@@ -90,6 +90,24 @@ def openapi_document() -> dict[str, Any]:
             {"200": _json({"$ref": "#/components/schemas/TaskInstance"}, "the instance"),
              "404": _bad("unknown task")},
             params=[_path_param("task_id", "internal id")])},
+        "/v1/tasks/{task_id}/logs": {"get": _op(
+            "The instance's container output, as text: one stream, the last lines of it, "
+            "or followed until the container ends (ended containers are kept an hour)",
+            {"200": {"description": "the log", "content": {"text/plain": {
+                "schema": {"type": "string"}}}},
+             "400": _bad("stream, tail or follow not understood"),
+             "404": _bad("unknown task, or its container is gone"),
+             "502": _bad("the master or agent failed while reading"),
+             "503": _bad("the task's agent is not connected to the master")},
+            params=[_path_param("task_id", "internal id"),
+                    *({"name": name, "in": "query", "required": False, "description": text,
+                       "schema": schema} for name, text, schema in (
+                        ("stream", "stdout (default) or stderr",
+                         {"type": "string", "enum": ["stdout", "stderr"]}),
+                        ("tail", "only the last N lines of the stream",
+                         {"type": "integer", "minimum": 0}),
+                        ("follow", "keep streaming until the container ends",
+                         {"type": "boolean"})))])},
         "/v1/tasks/{prefix}": {"delete": kill},
         "/v1/reshuffle": {"post": reshuffle},
         "/v1/agents": {"get": _op("Agents seen in offers and updates, with task counts",

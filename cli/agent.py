@@ -41,7 +41,8 @@ def parse_attributes(text: str | None, nodetype: str | None) -> dict[str, str]:
 def agent_config(master: str, *, hostname: str | None = None, nodetype: str | None = None,
                  attributes: str | None = None, resources: str | None = None,
                  headroom: str | None = DEFAULT_HEADROOM, data_dir: str | Path | None = None,
-                 port: int = 5051, ignore_incumbent: bool = False) -> AgentConfig:
+                 port: int = 5051, ignore_incumbent: bool = False,
+                 container_gc_delay: float = 3600.0) -> AgentConfig:
     """An AgentConfig from the command line's strings; ValueError names the bad one."""
     try:
         limits = parse_resources(resources)
@@ -59,7 +60,7 @@ def agent_config(master: str, *, hostname: str | None = None, nodetype: str | No
         master=master, hostname=hostname or socket.gethostname(), attributes=attrs,
         limits=limits, headroom=room,
         data_dir=Path(data_dir) if data_dir else Path.home() / ".berth" / f"agent-{port}",
-        measure_incumbent=not ignore_incumbent)
+        measure_incumbent=not ignore_incumbent, container_gc_seconds=container_gc_delay)
 
 
 def container_policy(pids_limit: int, allow_new_privileges: bool,
@@ -109,16 +110,22 @@ def policy_options(command):
               help="Do not subtract the node's own load (a node dedicated to berth).")
 @click.option("--data-dir", default=None, type=click.Path(),
               help="Where the agent keeps its id [~/.berth/agent-PORT].")
+@click.option("--container-gc-delay", default=3600.0, show_default=True,
+              type=click.FloatRange(min=0), metavar="SECONDS",
+              help="Keep ended containers this long so their logs can be read (0 = remove "
+                   "at once).")
 @policy_options
 @server_limit_options()
 def agent_command(master, port, host, hostname, nodetype, attributes, resources, headroom,
-                  allow_volume, allow_privileged, ignore_incumbent, data_dir, pids_limit,
-                  allow_new_privileges, cap_add, limits) -> None:
+                  allow_volume, allow_privileged, ignore_incumbent, data_dir,
+                  container_gc_delay, pids_limit, allow_new_privileges, cap_add,
+                  limits) -> None:
     """Run an agent: offer this node's spare capacity and run tasks as containers."""
     try:
         config = agent_config(master, hostname=hostname, nodetype=nodetype,
                               attributes=attributes, resources=resources, headroom=headroom,
-                              data_dir=data_dir, port=port, ignore_incumbent=ignore_incumbent)
+                              data_dir=data_dir, port=port, ignore_incumbent=ignore_incumbent,
+                              container_gc_delay=container_gc_delay)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     for path in allow_volume:

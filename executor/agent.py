@@ -1,7 +1,7 @@
 """The agent daemon: one per node, between the master and the container backend.
 
 It registers with the master (docs/agent-protocol.md), keeps one websocket open for
-heartbeats, capacity, statuses and metering going up and LAUNCH/KILL coming down, and
+heartbeats, capacity, statuses, metering and logs going up and LAUNCH/KILL/LOGS coming down, and
 when the master goes away it keeps its containers running, retries with backoff and
 registers again with what it runs, so the master can say what to keep and what to kill.
 Statuses are kept until the master has them: a reconnect loses none. A task's end is kept
@@ -18,7 +18,7 @@ import json
 import random
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -40,6 +40,7 @@ from executor.capacity import (
     incumbent_share,
     spare_capacity,
 )
+from executor.log_forwarding import LogForwarder
 from executor.tasks import StatusUpdate, UsageSample
 from offers.launch import LaunchSpec
 from offers.resources import free_ports
@@ -64,6 +65,8 @@ class Backend(Protocol):
     async def kill(self, task_id: str, grace_seconds: float = 10.0) -> None: ...
     async def meter(self) -> list[UsageSample]: ...
     async def reconcile(self) -> None: ...
+    def logs(self, task_id: str, stream: str, tail: int | None,
+             follow: bool) -> AsyncIterator[bytes]: ...
     def allocated(self) -> Amounts: ...
     def used_ports(self) -> frozenset[int]: ...
     def running(self) -> list[dict[str, Any]]: ...
@@ -95,6 +98,7 @@ class AgentConfig:
     smoothing: float = 0.3
     ping_seconds: float = 10.0  # websocket ping period on the link to the master
     orphan_grace_seconds: float = 5.0  # for tasks the master says to kill at registration
+    container_gc_seconds: float = 3600.0  # ended containers kept this long for their logs
     threshold: ChangeThreshold = field(default_factory=ChangeThreshold)
 
     @property
@@ -138,6 +142,7 @@ class Agent:
         self._sent_capacity: Capacity | None = None
         self._capacity_dirty = True
         self._background: set[asyncio.Task] = set()
+        self.logs = LogForwarder(backend, self._wake.set)
         self._adopted = False
 
     # -- identity ----------------------------------------------------------------------
@@ -310,6 +315,7 @@ class Agent:
                                                    return_when=asyncio.FIRST_COMPLETED)
                 for task in pending:
                     task.cancel()
+                self.logs.cancel_all()  # the master gave up on them with the link
                 await asyncio.gather(*pending, return_exceptions=True)
                 for task in done:
                     if task is not stopper and task.exception() is not None:
@@ -363,6 +369,10 @@ class Agent:
             while self._outbox:
                 await ws.send_json(self._outbox[0])
                 self._outbox.popleft()
+            for _ in range(32):  # log data, a bounded share per round
+                if self.logs.outgoing.empty():
+                    break
+                await ws.send_json(self.logs.outgoing.get_nowait())
             if self._metering:
                 samples = list(self._metering)
                 await ws.send_json({"type": "METERING", "samples": samples})
@@ -381,7 +391,8 @@ class Agent:
                 await ws.send_json({"type": "CAPACITY", **self._capacity_fields()})
                 self._sent_capacity = capacity
             self._wake.clear()
-            if self._outbox or self._metering or self._capacity_dirty:
+            if self._outbox or self._metering or self._capacity_dirty \
+                    or not self.logs.outgoing.empty():
                 continue
             await _wait(self._wake, max(next_beat - loop.time(), 0))
 
@@ -421,6 +432,8 @@ class Agent:
             grace = 10.0 if grace is None else max(float(grace), 0.0)
             if task_id:
                 self._spawn(self.backend.kill(task_id, grace), f"kill-{task_id}")
+        elif kind in ("LOGS", "LOGS_CANCEL"):
+            self.logs.handle(data)
         elif kind in ("REJECTED", "REREGISTER"):
             raise Rejected(str(data.get("reason") or data.get("message") or kind))
         elif kind == "ERROR":  # the master could not read something we sent
@@ -447,6 +460,7 @@ class Agent:
             "tasks": self.backend.views(),
             "pending_statuses": len(self._outbox),
             "ended_unconfirmed": len(self._ended),
+            "log_readers": self.logs.active,
         }
 
     def health(self) -> dict[str, Any]:

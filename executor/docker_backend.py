@@ -1,9 +1,10 @@
 """Runs tasks as Docker containers through the `docker` SDK (DOCKER_HOST honoured).
 
-Launch, watch, meter, kill, adopt. Never pulls: no registry is reachable, so a missing
+Launch, watch, meter, kill, adopt, read logs. Never pulls: no registry is reachable, so a missing
 image ends the task `ERROR` at once instead of hanging. Every SDK call blocks, so each runs
 in a small thread pool and the agent's asyncio loop stays responsive; Docker's event
 stream is read by one thread and handed to the loop. Status changes go to `on_status`.
+Ended containers are kept `gc_delay` seconds for their logs (executor/container_gc.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import functools
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -23,6 +24,14 @@ import structlog
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from executor.capacity import Amounts
+from executor.container_gc import (
+    DEFAULT_GC_DELAY,
+    EndedContainers,
+    ended_name,
+    finished_at,
+    is_ended_name,
+)
+from executor.container_logs import ContainerLogs
 from executor.container_spec import (
     LABEL_NAME,
     LABEL_NOTMETERED,
@@ -62,6 +71,7 @@ class DockerBackend:
         on_status: Callable[[StatusUpdate], None] | None = None,
         clock: Callable[[], float] = time.time,
         threads: int = 8,
+        gc_delay: float = DEFAULT_GC_DELAY,
     ):
         self.agent_id = agent_id
         self.policy = policy or VolumePolicy()
@@ -78,6 +88,8 @@ class DockerBackend:
         self._closing = threading.Event()
         self._consumer: asyncio.Task | None = None
         self._watching = threading.Event()
+        self.ended = EndedContainers(gc_delay)
+        self.container_logs = ContainerLogs(self.client, lambda: self.agent_id)
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -341,7 +353,27 @@ class DockerBackend:
         else:
             self._emit(task, TaskState.FAILED, f"exited with code {exit_code}", exit_code, logs)
         if container_id:
+            await self._retire(task, container_id)
+
+    async def _retire(self, task: TrackedTask, container_id: str) -> None:
+        """Its end is reported: keep it (renamed, so never adopted again) for its logs."""
+        if self.ended.delay <= 0:
             await self._remove(container_id)
+            return
+        try:
+            await self._call(self.client.api.rename, container_id,
+                             ended_name(container_name(task.task_id), container_id))
+        except NotFound:
+            return
+        except DockerException as exc:  # kept anyway; a restarted agent reports it again
+            log.warning("rename_failed", task_id=task.task_id, error=_docker_text(exc))
+        self.ended.add(container_id, self.clock())
+
+    async def collect_garbage(self) -> None:
+        """Remove the ended containers kept longer than the gc delay."""
+        for container_id in self.ended.due(self.clock()):
+            await self._remove(container_id)
+            self.ended.discard(container_id)
 
     async def _remove(self, container_id: str) -> None:
         with contextlib.suppress(DockerException):
@@ -353,7 +385,8 @@ class DockerBackend:
         """Take over this agent's labelled containers after a restart.
 
         Running ones are tracked again and returned (the registration's `running`); ones
-        that stopped while the agent was away are reported (FINISHED/FAILED) and removed.
+        that stopped while the agent was away are reported (FINISHED/FAILED) and kept for
+        the gc delay; ones whose end was reported before are only kept for it.
         """
         if not self.agent_id:
             return []
@@ -365,6 +398,10 @@ class DockerBackend:
             labels = container.labels
             task_id = labels.get(LABEL_TASK_ID)
             if not task_id or task_id in self.tasks:
+                continue
+            if is_ended_name(container.name):
+                self.ended.add(container.id, finished_at(container.attrs.get("State") or {},
+                                                         self.clock()))
                 continue
             bindings = container.attrs.get("HostConfig", {}).get("PortBindings")
             task = TrackedTask(
@@ -386,7 +423,9 @@ class DockerBackend:
 
     async def reconcile(self) -> None:
         """Catch what the event stream missed (it reconnects after an engine restart):
-        a tracked container that stopped or vanished is reported as such."""
+        a tracked container that stopped or vanished is reported as such. Also removes
+        the ended containers whose gc delay is over."""
+        await self.collect_garbage()
         watched = {t.container_id: t for t in self.tasks.values()
                    if t.container_id and t.state in (TaskState.RUNNING, TaskState.KILLING)}
         if not watched:
@@ -403,6 +442,13 @@ class DockerBackend:
                            "its container was removed")
             elif status[container_id] in ("exited", "dead"):
                 await self._finish(task, container_id)
+
+    # -- logs --------------------------------------------------------------------------
+
+    def logs(self, task_id: str, stream: str, tail: int | None,
+             follow: bool) -> AsyncIterator[bytes]:
+        """The task's container output (see ContainerLogs.read); exited ones until removed."""
+        return self.container_logs.read(task_id, stream, tail, follow)
 
     # -- metering ----------------------------------------------------------------------
 

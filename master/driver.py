@@ -304,6 +304,10 @@ class MasterService:
         self._agents[agent_id] = conn
         return conn
 
+    def agent_link(self, agent_id: str) -> AgentConn | None:
+        """The agent's open link, if it has one (the log relay sends on it)."""
+        return self._agents.get(agent_id)
+
     def agent_disconnected(self, agent_id: str, conn: AgentConn) -> None:
         if self._agents.get(agent_id) is conn:
             del self._agents[agent_id]

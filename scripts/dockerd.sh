@@ -20,7 +20,8 @@ fi
 # A container (as on CI and fresh machines) may have no cgroup mounts of its own and no
 # iptables NAT tables loaded; dockerd copes with both when started like this.
 mkdir -p /var/lib/docker /run
-nohup dockerd --host=unix:///var/run/docker.sock >"$log" 2>&1 &
+# Its own session: an engine started from a job must outlive the job's process group.
+setsid nohup dockerd --host=unix:///var/run/docker.sock >"$log" 2>&1 </dev/null &
 for _ in $(seq 1 120); do
   if docker info >/dev/null 2>&1; then
     echo "dockerd.sh: Docker engine is up" >&2

@@ -127,7 +127,7 @@ async def test_httpd_with_published_port_and_read_only_volume_then_kill(backend,
                             what="KILLED")
     assert killed.reason
     assert TaskState.KILLING in backend.recorder.states(task.task_id)
-    await wait_for(lambda: not container_exists(task.task_id), what="container removed")
+    await wait_for(lambda: not container_exists(task.task_id), what="the task's name freed")
     assert task.task_id not in backend.tasks
 
 
@@ -148,7 +148,7 @@ async def test_exit_code_is_failed_with_it(backend):
     assert failed.exit_code == 3
     assert "3" in failed.reason
     assert "about to fail" in failed.message
-    await wait_for(lambda: not container_exists(task.task_id), what="container removed")
+    await wait_for(lambda: not container_exists(task.task_id), what="the task's name freed")
 
 
 async def test_exit_zero_is_finished(backend):
@@ -170,7 +170,7 @@ async def test_port_clash_is_error_with_reason(backend):
     error = await wait_for(lambda: backend.recorder.reached(second.task_id, TaskState.ERROR),
                            what="ERROR")
     assert f"host port {port} is already in use" in error.reason
-    await wait_for(lambda: not container_exists(second.task_id), what="container removed")
+    await wait_for(lambda: not container_exists(second.task_id), what="the task's name freed")
     assert backend.tasks[first.task_id].state is TaskState.RUNNING
 
 
