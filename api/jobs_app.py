@@ -13,6 +13,7 @@ from aiohttp import web
 
 from api.http_errors import error_response, spec_error_response
 from api.json_body import BadBody, read_json
+from api.task_logs import stream_task_logs
 from framework.driver import FrameworkService
 from framework.job_operations import JobConflict, JobNotFound
 from framework.job_status import job_document, job_summary
@@ -96,6 +97,25 @@ class JobHandlers:
             return error_response(404, f"job {name!r} was deleted while waiting")
         return web.json_response(self._status(name))
 
+    async def logs(self, request: web.Request) -> web.StreamResponse:
+        """An instance's output: `instance=ID`, by default the newest that was launched."""
+        job = self.jobs.get(request.match_info["name"])
+        instances = self.service.scheduler.job_instances(job)
+        wanted = request.query.get("instance")
+        if wanted is not None:
+            if wanted not in {r.task_id for r in instances}:
+                return error_response(404, f"job {job.id!r} has no instance {wanted!r}",
+                                      [FieldProblem("instance", "is not an instance of "
+                                                                "this job")])
+            task_id = wanted
+        else:
+            launched = [r for r in instances if r.launched_at is not None]
+            if not launched:
+                return error_response(404, f"job {job.id!r} has no launched instance yet",
+                                      [FieldProblem("instance", "none was launched")])
+            task_id = max(launched, key=lambda r: (r.launched_at, r.task_id)).task_id
+        return await stream_task_logs(request, self.service, task_id)
+
 
 def _scale_request(body: Any) -> tuple[int | None, tuple[int, ...], list[FieldProblem]]:
     """`{"count": N}` or `{"steps": [N1, N2, ...]}`, each a count from 0 up."""
@@ -133,6 +153,7 @@ ROUTES: list[tuple[str, str, str]] = [
     ("PUT", "/v1/jobs/{name}/scale", "scale"),
     ("POST", "/v1/jobs/{name}/stop", "stop"),
     ("GET", "/v1/jobs/{name}/wait", "wait"),
+    ("GET", "/v1/jobs/{name}/logs", "logs"),
     ("DELETE", "/v1/jobs/{name}", "delete"),
 ]
 

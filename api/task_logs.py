@@ -21,47 +21,53 @@ from offers.problems import FieldProblem, SpecError
 def add_task_logs_route(app: web.Application, service: FrameworkService) -> None:
     async def handle(request: web.Request) -> web.StreamResponse:
         task_id = request.match_info["task_id"]
-        try:
-            params = log_params(request.query)
-        except SpecError as exc:
-            return error_response(400, f"invalid log request: {exc}", exc.problems)
         if service.scheduler.task(task_id) is None:
             return error_response(404, f"no task {task_id!r}",
                                   [FieldProblem("task_id", "is not a known task instance")])
-        if not service.master_url:
-            return error_response(503, "this framework runs without a master; no logs")
-        chunks = task_logs(service.master_url, task_id, params.stream, params.tail,
-                           params.follow)
-        response: web.StreamResponse | None = None
-        try:
-            async for chunk in _while_connected(request, chunks):
-                if response is None:
-                    response = web.StreamResponse(headers={
-                        "Content-Type": "text/plain; charset=utf-8",
-                        "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
-                    response.enable_chunked_encoding()
-                    await response.prepare(request)
-                if chunk:
-                    await response.write(chunk)
-        except MasterLogsError as exc:
-            if response is None:
-                problems = [FieldProblem(str(e.get("field")), str(e.get("problem")))
-                            for e in exc.errors if isinstance(e, dict)]
-                return error_response(exc.status, exc.message, problems)
-            if request.transport is not None:  # broken off: no clean end for the reader
-                request.transport.close()
-            return response
-        except (ConnectionError, RuntimeError):  # the reader went away
-            return response or web.Response(status=499)
-        finally:
-            await chunks.aclose()
-        if response is None:  # an empty log
-            return web.Response(text="", content_type="text/plain", charset="utf-8")
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await response.write_eof()
-        return response
+        return await stream_task_logs(request, service, task_id)
 
     app.router.add_get("/v1/tasks/{task_id}/logs", handle)
+
+
+async def stream_task_logs(request: web.Request, service: FrameworkService,
+                           task_id: str) -> web.StreamResponse:
+    """Answer with a known instance's output, as the request's query asks."""
+    try:
+        params = log_params(request.query)
+    except SpecError as exc:
+        return error_response(400, f"invalid log request: {exc}", exc.problems)
+    if not service.master_url:
+        return error_response(503, "this framework runs without a master; no logs")
+    chunks = task_logs(service.master_url, task_id, params.stream, params.tail,
+                       params.follow)
+    response: web.StreamResponse | None = None
+    try:
+        async for chunk in _while_connected(request, chunks):
+            if response is None:
+                response = web.StreamResponse(headers={
+                    "Content-Type": "text/plain; charset=utf-8",
+                    "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+                response.enable_chunked_encoding()
+                await response.prepare(request)
+            if chunk:
+                await response.write(chunk)
+    except MasterLogsError as exc:
+        if response is None:
+            problems = [FieldProblem(str(e.get("field")), str(e.get("problem")))
+                        for e in exc.errors if isinstance(e, dict)]
+            return error_response(exc.status, exc.message, problems)
+        if request.transport is not None:  # broken off: no clean end for the reader
+            request.transport.close()
+        return response
+    except (ConnectionError, RuntimeError):  # the reader went away
+        return response or web.Response(status=499)
+    finally:
+        await chunks.aclose()
+    if response is None:  # an empty log
+        return web.Response(text="", content_type="text/plain", charset="utf-8")
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await response.write_eof()
+    return response
 
 
 async def _while_connected(request: web.Request,

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -83,6 +86,16 @@ def test_exit_3_is_restarted_attempts_times_then_the_job_fails_with_the_code(ber
     assert len(failed) == 3  # the first run and 2 restarts
     assert {i["exit_code"] for i in failed} == {3}
     assert job["restarts"] == 2
+    assert "about to fail" in job["reason"]  # the last lines of its log
+    # Its output, read by the agent from Docker, through the master and the framework:
+    with urllib.request.urlopen(f"http://{base}/v1/jobs/three/logs?stream=stderr",
+                                timeout=60) as resp:
+        assert resp.read() == b"about to fail\n"
+    cli = subprocess.run([sys.executable, "-m", "cli", "job", "logs", "three", "--stream",
+                          "stderr", "--instance", failed[0]["id"], "--url", f"http://{base}"],
+                         capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert cli.returncode == 0 and cli.stdout == "about to fail\n", cli.stderr
 
 
 def test_kill_9_mid_batch_then_restart_finishes_without_rerunning_a_success(berth_up):
