@@ -82,6 +82,9 @@ class Job:
     errors_on: dict[str, int] = field(default_factory=dict)
     failures: int = 0  # failures in a row of a system job (its backoff's exponent)
     restarts: int = 0  # instances started again after a failure, over the job's life
+    done: int = 0  # slots that exited 0 for good
+    given_up: dict[SlotKey, str] = field(default_factory=dict)  # slots whose policy is spent
+    cursor: int = 0  # a batch job's indexes below it were looked at since the last full pass
     note: str | None = None  # a system job's next instance's reason (for people)
 
     @classmethod

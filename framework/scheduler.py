@@ -394,7 +394,7 @@ class Scheduler(Upkeep, Reshuffle, OfferRound):
             reconciler.note_end(job, record, now, e.code)
             if job.quarantined and job.phase is not Phase.FAILED:
                 self._quarantine(job, job.quarantined)
-        out = self._upkeep(job)
+        out = self._upkeep(job, record.slot)
         if state.terminal and self._old_copy_stopped(job):
             # The last copy a reshuffle replaced has stopped: ask for offers again now
             # rather than after the decline filters of the rounds the copies waited through.

@@ -14,7 +14,7 @@ from framework import commands as cmd
 from framework import events as ev
 from framework import reconciler
 from framework.instance_index import InstanceIndex
-from framework.jobs import Job
+from framework.jobs import Job, SlotKey
 from framework.records import STOPPED_BY_SHUTDOWN, TaskRecord
 from offers.job import Phase
 from offers.states import TaskState
@@ -38,11 +38,12 @@ class Upkeep:
     _changed_jobs: dict[str, None]
     _timed: dict[str, None]
 
-    def _upkeep(self, job: Job) -> list[cmd.Command]:
-        """Bring one job's instances back in line with what it wants."""
+    def _upkeep(self, job: Job, cause: SlotKey | None = None) -> list[cmd.Command]:
+        """Bring one job's instances back in line with what it wants (`cause`: only the
+        instance of that slot changed)."""
         if self.stopping:
             return []
-        plan = reconciler.reconcile(job, self._records, self.clock())
+        plan = reconciler.reconcile(job, self._records, self.clock(), cause)
         if plan.counts is not None:
             job.counts = plan.counts
             job.steps.pop(0)
