@@ -29,7 +29,7 @@ def run_one(nodes: int, tasks: int, horizon: float, seed: int) -> dict:
             "cpu_s": round(cpu, 3), "events": result.events,
             "events_per_s": round(result.events / max(wall, 1e-9)),
             "sla_violations": result.checker.violations,
-            "invalid_launches": result.master.counters.invalid_launches}
+            "invalid_launches": result.agents.counters.invalid_launches}
 
 
 def run(sizes: list[tuple[int, int]], horizon: float, seed: int) -> dict:
@@ -40,3 +40,13 @@ def run(sizes: list[tuple[int, int]], horizon: float, seed: int) -> dict:
         r["cost_ratio"] = round((r["cpu_s"] / r["tasks"]) / max(base_cost, 1e-12), 3)
     return {"benchmark": "sim", "horizon_s": horizon, "seed": seed, "baseline": base,
             "runs": runs}
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    # python -m benchmarks.sim [NODESxTASKS ...]: the sizes of `berth bench sim`, 2 h each
+    pairs = [tuple(int(x) for x in arg.split("x")) for arg in sys.argv[1:]] or [
+        (100, 2000), (300, 6000), (1000, 20000)]
+    print(json.dumps(run(pairs, 7200.0, 0), indent=2))

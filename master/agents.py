@@ -86,7 +86,10 @@ class AgentSide:
         agent = self.agents.get(agent_id)
         if agent is None or agent.lost:
             return None
-        agent = replace(agent, last_seen=self.clock())
+        # Built directly, not with `replace`: every message of every agent passes here.
+        agent = AgentRecord(agent.id, agent.hostname, agent.endpoint, agent.attributes,
+                            agent.total, agent.spare, agent.registered_at, self.clock(),
+                            agent.lost)
         self.agents[agent_id] = agent
         return agent
 
@@ -110,6 +113,7 @@ class AgentSide:
             task = self.tasks[tid]
             if task.state is not TaskState.STAGING and not task.counted_by_agent:
                 self.tasks[tid] = replace(task, counted_by_agent=True)
+                self._forget_unallocated(agent.id)
         out: list[object] = []
         # An agent that shrank below what is out in offers: take those offers back.
         offered = Resources()

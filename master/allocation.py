@@ -12,7 +12,7 @@ from master import commands as C
 from master import events as E
 from master.records import OfferRecord
 from master.sorter import pick_next
-from offers.resource_vector import Resources, ports_of
+from offers.resource_vector import Resources, ports_intersect, ports_minus, ports_of
 
 # Mesos only offers an agent when at least this much is free (min_allocatable_resources).
 MIN_OFFER_CPUS = 0.01
@@ -49,20 +49,45 @@ class Allocation:
 
     def unallocated(self, agent_id: str) -> Resources:
         """An agent's spare, less what the master knows the agent has not counted yet,
-        capped by total - used, less the host ports of its live tasks."""
+        capped by total - used, less the host ports of its live tasks.
+
+        Remembered per agent until its tasks change (`_forget_unallocated`) or it reports
+        another spare or total: an allocation after a REVIVE considers every agent, and
+        most have not changed since the last one."""
         agent = self.agents[agent_id]
-        used = Resources()
-        uncounted = Resources()
+        known = self._unallocated.get(agent_id)
+        if known is not None and known[0] is agent.spare and known[1] is agent.total:
+            return known[2]
+        used = [0.0, 0.0, 0.0]
+        uncounted = [0.0, 0.0, 0.0]
         task_ports: list[tuple[int, int]] = []
+        tasks = self.tasks
         for tid in self._tasks_on.get(agent_id, ()):
-            task = self.tasks[tid]
-            used = used + task.resources
-            task_ports.extend(task.resources.ports)
-            task_ports.extend(ports_of(m.host_port for m in task.spec.ports))
+            task = tasks[tid]
+            r = task.resources
+            used[0] += r.cpus
+            used[1] += r.mem
+            used[2] += r.disk
+            if r.ports:
+                task_ports.extend(r.ports)
+            if task.spec.ports:
+                task_ports.extend(ports_of(m.host_port for m in task.spec.ports))
             if not task.counted_by_agent:
-                uncounted = uncounted + task.resources
-        avail = (agent.spare - uncounted).meet(agent.total - used)
-        return avail - Resources(ports=tuple(task_ports))
+                uncounted[0] += r.cpus
+                uncounted[1] += r.mem
+                uncounted[2] += r.disk
+        spare, total = agent.spare, agent.total
+        avail = Resources(
+            min(max(0.0, spare.cpus - uncounted[0]), max(0.0, total.cpus - used[0])),
+            min(max(0.0, spare.mem - uncounted[1]), max(0.0, total.mem - used[1])),
+            min(max(0.0, spare.disk - uncounted[2]), max(0.0, total.disk - used[2])),
+            ports_minus(ports_intersect(spare.ports, total.ports), task_ports))
+        self._unallocated[agent_id] = (spare, total, avail)
+        return avail
+
+    def _forget_unallocated(self, agent_id: str) -> None:
+        """The agent's tasks changed: its `unallocated` must be worked out again."""
+        self._unallocated.pop(agent_id, None)
 
     def offered(self, agent_id: str) -> Resources:
         """What of an agent is out in offers right now."""
@@ -97,18 +122,22 @@ class Allocation:
                         for fid in eligible}
         order = {fid: self.frameworks[fid].registered_at for fid in eligible}
         batches: dict[str, list[OfferRecord]] = {}
+        several = len(eligible) > 1
+        refuse_until = self._refuse_until.get
         for agent_id in sorted(dirty):
             agent = self.agents.get(agent_id)
             if agent is None or agent.lost:
                 continue
+            candidates = [fid for fid in eligible
+                          if refuse_until((fid, agent_id), 0.0) <= now]
+            if not candidates:  # every framework refuses it: no need to size it
+                continue
             avail = self.offerable(agent_id)
             if avail.cpus < MIN_OFFER_CPUS and avail.mem < MIN_OFFER_MEM:
                 continue
-            candidates = [fid for fid in eligible
-                          if self._refuse_until.get((fid, agent_id), 0.0) <= now]
-            fid = pick_next(candidates, scalar_alloc, cluster, order)
-            if fid is None:
-                continue
+            # One candidate is its own lowest share: no shares to work out.
+            fid = candidates[0] if len(candidates) == 1 else pick_next(
+                candidates, scalar_alloc, cluster, order)
             offer = OfferRecord(
                 id=self._ids(), framework_id=fid, agent_id=agent_id, hostname=agent.hostname,
                 attributes=agent.attributes, resources=avail, created_at=now,
@@ -116,7 +145,8 @@ class Allocation:
             self.offers[offer.id] = offer
             self._offers_on.setdefault(agent_id, set()).add(offer.id)
             self._hold(fid, avail, +1)
-            scalar_alloc[fid] = scalar_alloc[fid] + self._scalar(avail)
+            if several:  # the shares only matter to a choice between frameworks
+                scalar_alloc[fid] = scalar_alloc[fid] + self._scalar(avail)
             batches.setdefault(fid, []).append(offer)
         return [C.SendOffers(fid, tuple(offers)) for fid, offers in batches.items()]
 

@@ -135,6 +135,8 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
         # Kept up to date as offers and tasks come and go, so allocation stays O(changed):
         self._held: dict[str, list[float]] = {}  # framework -> [cpus, mem, disk] held
         self._cluster: Resources | None = None  # scalar total of live agents, when known
+        # agent -> (spare, total, unallocated) as last worked out; see `unallocated`
+        self._unallocated: dict[str, tuple[Resources, Resources, Resources]] = {}
         if snapshot is not None:
             self._restore(snapshot)
 
@@ -193,6 +195,7 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
             self._offers_on.setdefault(offer.agent_id, set()).add(offer.id)
             self._hold(offer.framework_id, offer.resources, +1)
         self._cluster = None
+        self._unallocated = {}
         self._dirty = set(self.agents)
 
     # -- time --------------------------------------------------------------------------------

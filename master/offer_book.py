@@ -93,6 +93,7 @@ class OfferBook:
                                       now))
             out.append(C.LaunchOnAgent(agent_id, launch.spec))
         self._refuse(fid, agent_id, ev.refuse_seconds)
+        self._forget_unallocated(agent_id)
         self._dirty.add(agent_id)
         return out
 

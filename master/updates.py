@@ -47,6 +47,7 @@ class TaskUpdates:
             else:  # the framework cannot read TASK_KILLING: record it, tell no one
                 check_transition(task.state, TaskState.KILLING)
                 now = self.clock()
+                self._forget_unallocated(task.agent_id)
                 self.tasks[task.id] = replace(task, state=TaskState.KILLING, message=message,
                                               updated_at=now)
                 out.append(C.SaveTask(self.tasks[task.id]))
@@ -86,6 +87,7 @@ class TaskUpdates:
         """Move a task through the transition table; persist and tell its framework."""
         check_transition(task.state, state)
         now = self.clock()
+        self._forget_unallocated(task.agent_id)
         if state == task.state:
             # A repeat: remember what is new (container id, agent has counted it), tell no one.
             quiet = replace(task, container_id=container_id or task.container_id,

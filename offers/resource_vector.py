@@ -16,8 +16,11 @@ EPSILON = 1e-6
 
 
 def _merge(ranges: Iterable[tuple[int, int]]) -> PortRanges:
+    ranges = sorted(ranges)
+    if len(ranges) < 2:  # nothing to merge (most resources have no ports or one range)
+        return tuple((lo, hi) for lo, hi in ranges)
     out: list[tuple[int, int]] = []
-    for lo, hi in sorted(ranges):
+    for lo, hi in ranges:
         if out and lo <= out[-1][1] + 1:
             out[-1] = (out[-1][0], max(out[-1][1], hi))
         else:
@@ -31,6 +34,8 @@ def ports_union(a: PortRanges, b: PortRanges) -> PortRanges:
 
 def ports_minus(a: PortRanges, b: PortRanges) -> PortRanges:
     """The ports of `a` that are not in `b`."""
+    if not b or not a:
+        return _merge(a)
     out: list[tuple[int, int]] = []
     b = _merge(b)
     for lo, hi in _merge(a):

@@ -94,6 +94,13 @@ class SimNodes:
     def spare(self) -> np.ndarray:
         return np.maximum(self.total - self.incumbent - self.allocated, 0.0)
 
+    def spare_of(self, node: int) -> tuple[float, float, float]:
+        """One node's row of `spare()`, as plain floats."""
+        total, incumbent, allocated = (self.total[node].tolist(), self.incumbent[node].tolist(),
+                                       self.allocated[node].tolist())
+        return tuple(max(t - i - a, 0.0)
+                     for t, i, a in zip(total, incumbent, allocated, strict=True))
+
     def set_incumbent_share(self, share: np.ndarray) -> None:
         self.incumbent[:, 0] = self.total[:, 0] * share
         self.incumbent[:, 1] = self.total[:, 1] * share

@@ -29,7 +29,8 @@ TIMING_KEY = "run"  # the only part of a summary that differs between identical 
 
 def summarize(result: SimResult) -> dict:
     """Everything a person compares between runs; deterministic except `run`."""
-    rec, m, cfg = result.recorder, result.master, result.config
+    rec, m, cfg = result.recorder, result.agents, result.config
+    calls = result.wiring.counts
     rows = rec.rows
     pending = rec.pending_time
 
@@ -96,9 +97,9 @@ def summarize(result: SimResult) -> dict:
                                              for r in rec.reshuffles), 3),
         },
         "agents": {"losses": m.counters.agent_losses, "tasks_lost": m.counters.lost},
-        "master": {"offer_cycles": m.counters.offer_cycles, "offers": m.counters.offers,
-                   "launches": m.counters.launches, "tasks_launched": m.counters.tasks_launched,
-                   "declines": m.counters.declines, "kills": m.counters.kills,
+        "master": {"offer_cycles": result.offer_cycles, "offers": calls["offers"],
+                   "launches": calls["accepts"], "tasks_launched": m.counters.tasks_launched,
+                   "declines": calls["declines"], "kills": calls["kills"],
                    "finished": m.counters.finished},
         TIMING_KEY: {"events": result.events, "wall_s": round(result.wall_seconds, 3),
                      "events_per_s": round(result.events / max(result.wall_seconds, 1e-9))},

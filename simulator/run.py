@@ -1,13 +1,13 @@
-"""The simulation loop: pop the next event, turn it into framework events, feed them to the
-framework's own `CharmanderScheduler.handle`, and carry out the commands it returns on the
-simulated master. Virtual time only; no I/O.
+"""The simulation loop: pop the next event and hand it to berth's own cores, wired in
+memory (`simulator.wiring`): the real master core (`master.core.Master`) between the
+simulated agents and the framework's `CharmanderScheduler`. Virtual time only; no I/O.
 """
 
 from __future__ import annotations
 
 import gc
+import itertools
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,14 +16,17 @@ import numpy as np
 
 from framework import events as ev
 from framework.scheduler import CharmanderScheduler
+from master import events as E
+from master.core import Master
 from offers.cluster import NodeSpec
+from simulator.agents import ItemState, SimAgents
 from simulator.checker import SLAChecker
 from simulator.clock import VirtualClock
 from simulator.inputs import WorkItem
-from simulator.master import ItemState, SimMaster
 from simulator.metrics import Recorder, Reshuffle
 from simulator.nodes import DAY, IncumbentLoad, SimNodes
 from simulator.queue import EventQueue, Kind
+from simulator.wiring import Wiring
 
 FRAMEWORK_ID = "berth-sim"
 
@@ -35,7 +38,10 @@ class SimConfig:
     `fail_rate`: agent losses per node per hour; a lost agent comes back after an
     exponential `repair_time`. `incumbent_load`: the nodes' own programs use about this
     share of cpus and mem, following a daily cycle, updated every `load_interval`.
-    `reshuffle_every`: a ReshuffleRequested this often (None: never).
+    `reshuffle_every`: a ReshuffleRequested this often (None: never). `agent_timeout`: the
+    master declares an agent lost after this long without a message; the simulated agents
+    heartbeat just often enough not to be (each offer cycle, the master ticks and
+    allocates).
     """
 
     strategy: str = "binpack"
@@ -51,13 +57,16 @@ class SimConfig:
     reshuffle_every: float | None = None
     meter_after: float = 60.0
     refuse_seconds: float = 60.0  # the framework's decline filter
+    agent_timeout: float = 120.0
 
 
 @dataclass
 class SimResult:
     config: SimConfig
     nodes: SimNodes
-    master: SimMaster
+    agents: SimAgents
+    master: Master
+    wiring: Wiring
     checker: SLAChecker
     recorder: Recorder
     scheduler: CharmanderScheduler
@@ -67,6 +76,7 @@ class SimResult:
     wall_seconds: float
     end_time: float
     unplaced: dict[str, int] = field(default_factory=dict)
+    offer_cycles: int = 0
 
 
 class Simulation:
@@ -80,18 +90,22 @@ class Simulation:
         self.queue = EventQueue()
         self.nodes = SimNodes(nodes)
         self.checker = SLAChecker(self.nodes.total, self.nodes.nodetype, self.nodes.hostnames)
-        self.master = SimMaster(self.nodes, self.checker, self.clock, self.queue,
+        self.agents = SimAgents(self.nodes, self.checker, self.clock, self.queue,
                                 meter_after=config.meter_after)
+        ids, uuids = itertools.count(1), itertools.count(1)
+        self.master = Master(self.clock, agent_timeout=config.agent_timeout,
+                             ids=lambda: f"o{next(ids)}", uuids=lambda: f"u{next(uuids)}")
         self.scheduler = CharmanderScheduler(config.strategy, config.seed, self.clock,
                                              refuse_seconds=config.refuse_seconds)
+        self.wiring = Wiring(self.master, self.scheduler, self.agents, FRAMEWORK_ID,
+                             refused=self.agents.refused)
         self.recorder = Recorder(self.nodes, len(workload))
-        self.master.pending_time = self.recorder.pending_time
+        self.agents.pending_time = self.recorder.pending_time
         self.rng = np.random.default_rng([config.seed, 0xFA11])
         self.load = (IncumbentLoad(self.nodes.size, config.incumbent_load, config.seed)
                      if config.incumbent_load > 0 else None)
-        self.events = 0
         self.submitted = 0
-        self._pending: deque = deque()
+        self.offer_cycles = 0
         self._next_tick = 0.0
 
     # -- the loop -----------------------------------------------------------------------
@@ -114,12 +128,14 @@ class Simulation:
             q.push(cfg.reshuffle_every, Kind.RESHUFFLE)
         if cfg.fail_rate > 0 and self.nodes.size:
             q.push(self._next_failure(0.0), Kind.AGENT_DOWN)
-        self._deliver(ev.Subscribed(FRAMEWORK_ID))
+        wiring = self.wiring
+        wiring.to_master_all([self.agents.register(n) for n in range(self.nodes.size)])
+        wiring.subscribe()
         workload, total = self.workload, len(self.workload)
         k = 0
         next_item = workload[0] if total else None
         next_progress = 0.0
-        master, clock = self.master, self.clock
+        agents, clock = self.agents, self.clock
         while True:
             when, kind = q.peek()
             if next_item is not None and (next_item.submit_at, Kind.SUBMIT) < (when, kind):
@@ -136,9 +152,10 @@ class Simulation:
             when, kind, payload = q.pop()
             clock.advance_to(when)
             if kind == Kind.FINISH:
-                self._deliver_all(master.finish(payload))
+                wiring.to_master_all(agents.finish(payload))
             elif kind == Kind.USAGE:
-                self._deliver_all(master.usage(payload))
+                for event in agents.usage(payload):
+                    wiring.to_framework(event)
             elif kind == Kind.OFFER_CYCLE:
                 self._offer_cycle()
                 q.push(when + cfg.offer_interval, Kind.OFFER_CYCLE)
@@ -151,9 +168,10 @@ class Simulation:
             elif kind == Kind.AGENT_DOWN:
                 self._agent_down(payload)
             elif kind == Kind.AGENT_UP:
-                master.agent_returns(payload)
+                wiring.to_master(agents.rejoin(payload))
             elif kind == Kind.LOAD:
                 self.nodes.set_incumbent_share(self.load.share_at(when))
+                agents.all_changed()
                 q.push(when + cfg.load_interval, Kind.LOAD)
             elif kind == Kind.RESHUFFLE:
                 self._reshuffle()
@@ -164,40 +182,31 @@ class Simulation:
         if self.progress is not None:
             self.progress(horizon)
         wall = time.perf_counter() - started
-        return SimResult(cfg, self.nodes, master, self.checker, self.recorder, self.scheduler,
-                         total, self.submitted, self.events, wall, clock.now,
-                         self._unplaced())
+        return SimResult(cfg, self.nodes, agents, self.master, wiring, self.checker,
+                         self.recorder, self.scheduler, total, self.submitted,
+                         wiring.framework_events, wall, clock.now, self._unplaced(),
+                         self.offer_cycles)
 
     # -- event handlers ----------------------------------------------------------------
 
-    def _deliver(self, event: object) -> None:
-        """Hand one event to the framework and everything that follows from it, in order."""
-        pending = self._pending
-        pending.append(event)
-        handle, execute = self.scheduler.handle, self.master.execute
-        while pending:
-            self.events += 1
-            for command in handle(pending.popleft()):
-                pending.extend(execute(command))
-
-    def _deliver_all(self, events: list) -> None:
-        for event in events:
-            self._deliver(event)
-
     def _submit(self, item: WorkItem, index: int) -> None:
         self.submitted += 1
-        self.master.items[item.spec.id] = ItemState(item, index)
+        self.agents.items[item.spec.id] = ItemState(item, index)
         task_id = f"{item.spec.id}-{round(item.submit_at * 1e9):d}"
-        self._deliver(ev.TaskSubmitted(task_id, item.spec))
+        self.wiring.to_framework(ev.TaskSubmitted(task_id, item.spec))
 
     def _offer_cycle(self) -> None:
-        if self.clock.now >= self._next_tick:
-            self._next_tick = self.clock.now + self.config.tick_interval
-            self._deliver(ev.Tick())
-        rescinded, offers = self.master.offer_cycle()
-        self._deliver_all(rescinded)
-        if offers:
-            self._deliver(ev.OffersReceived(offers))
+        """The agents report what changed (and heartbeat when they have said nothing for
+        a while), the master ticks and allocates what is spare."""
+        now, wiring = self.clock.now, self.wiring
+        if now >= self._next_tick:
+            self._next_tick = now + self.config.tick_interval
+            wiring.to_framework(ev.Tick())
+        self.offer_cycles += 1
+        quiet = now - self.config.agent_timeout + 2 * self.config.offer_interval
+        wiring.to_master_all(self.agents.capacity_reports() + self.agents.heartbeats(quiet))
+        wiring.to_master(E.Tick())
+        wiring.to_master(E.Allocate())
 
     def _agent_down(self, node: int | None) -> None:
         now = self.clock.now
@@ -205,7 +214,7 @@ class Simulation:
             node = int(self.rng.integers(self.nodes.size))
             self.queue.push(self._next_failure(now), Kind.AGENT_DOWN)
         if self.nodes.up[node]:
-            self._deliver_all(self.master.lose_agent(node))
+            self.agents.lose(node)
             back = now + float(self.rng.exponential(self.config.repair_time))
             self.queue.push(back, Kind.AGENT_UP, node)
 
@@ -214,15 +223,15 @@ class Simulation:
         return now + float(self.rng.exponential(1.0 / rate))
 
     def _sample(self) -> None:
-        m = self.master
+        m = self.agents
         self.recorder.sample(self.clock.now, len(m.instances), self.submitted - m.first_runs,
                              self.submitted, m.counters.finished, m.counters.lost)
 
     def _reshuffle(self) -> None:
         alloc = self.nodes.allocated.sum(axis=0)
         record = Reshuffle(self.clock.now, self.recorder.nodes_used(), float(alloc[0]),
-                           float(alloc[1]), self.master.counters.killed)
-        self._deliver(ev.ReshuffleRequested())
+                           float(alloc[1]), self.agents.counters.killed)
+        self.wiring.to_framework(ev.ReshuffleRequested())
         self.queue.push(self.clock.now + 3 * self.config.offer_interval, Kind.MEASURE, record)
 
     def _measure(self, record: Reshuffle) -> None:
@@ -230,7 +239,7 @@ class Simulation:
         record.nodes_used_after = self.recorder.nodes_used()
         record.requested_cpus_after = float(alloc[0])
         record.requested_mem_after = float(alloc[1])
-        record.tasks_moved = self.master.counters.killed - record.kills_before
+        record.tasks_moved = self.agents.counters.killed - record.kills_before
         self.recorder.reshuffles.append(record)
 
     def _unplaced(self) -> dict[str, int]:
@@ -239,7 +248,7 @@ class Simulation:
         for record in self.scheduler.tasks():
             if record.state.value != "PENDING":
                 continue
-            state = self.master.items.get(record.spec.id)
+            state = self.agents.items.get(record.spec.id)
             if state is None or state.first_run is not None:
                 continue
             reason = _reason_class(self.scheduler.pending_reason(record.task_id) or "")

@@ -26,10 +26,12 @@ def test_handmade_workload_outcome_matches_the_hand_worked_timeline():
           the other node (B) is declined; nothing pends, so the framework suppresses.
     t=10  c (4 cpus, 100 s) arrives; the framework revives (clearing filters); c -> B.
     t=20  d (3 cpus, 10 s) arrives; A and B have no spare cpus: nothing to offer.
-    t=50  b ends; A offers 2 cpus; d needs 3: declined (filter 30 s on those 2 cpus).
-    t=100 a ends; A now offers 4 cpus, more than was declined, so the filter does not
-          hold; d -> A. Pending times: a, b, c 0 s; d 80 s.
-    t=110 c and d end. Everything finished; never more than 2 nodes used.
+    t=50  b ends; A offers 2 cpus; d needs 3: declined (filter 30 s).
+    t=80  the filter lifts; A, still 2 cpus, is offered and declined again (until 110).
+    t=100 a ends; A has 4 cpus, but berth's master keeps a refuse filter for its whole
+          time (it does not compare with what was declined): nothing is offered.
+    t=110 c ends; the filter lifts; d -> A. Pending times: a, b, c 0 s; d 90 s.
+    t=120 d ends. Everything finished; never more than 2 nodes used.
     """
     workload = [item("a", 2, 1024, 0, 100), item("b", 2, 1024, 0, 50),
                 item("c", 4, 1024, 10, 100), item("d", 3, 512, 20, 10)]
@@ -39,11 +41,11 @@ def test_handmade_workload_outcome_matches_the_hand_worked_timeline():
     result = sim.run()
 
     pending = dict(zip("abcd", result.recorder.pending_time.tolist(), strict=True))
-    assert pending == {"a": 0.0, "b": 0.0, "c": 0.0, "d": 80.0}
-    assert all(state.finished for state in result.master.items.values())
-    assert result.master.counters.finished == 4
+    assert pending == {"a": 0.0, "b": 0.0, "c": 0.0, "d": 90.0}
+    assert all(state.finished for state in result.agents.items.values())
+    assert result.agents.counters.finished == 4
     assert result.checker.violations == 0
-    assert result.master.counters.invalid_launches == 0
+    assert result.agents.counters.invalid_launches == 0
     rows = {row[0]: row for row in result.recorder.rows}
     # At t=20 both nodes are full (a+b on one, c on the other): 8 of 8 cpus requested.
     assert rows[20.0][7] == 8.0
@@ -59,7 +61,7 @@ def test_a_and_b_share_a_node_under_binpack_and_not_under_spread():
     def hosts(strategy: str) -> set[str]:
         sim = Simulation(two_nodes(), workload, SimConfig(strategy=strategy, horizon=5))
         result = sim.run()
-        return {result.nodes.hostnames[i.node] for i in result.master.instances.values()}
+        return {result.nodes.hostnames[i.node] for i in result.agents.instances.values()}
 
     assert len(hosts("binpack")) == 1
     assert len(hosts("spread")) == 2
@@ -68,8 +70,8 @@ def test_a_and_b_share_a_node_under_binpack_and_not_under_spread():
 def test_a_task_larger_than_every_node_never_runs_and_says_why():
     workload = [item("huge", 64, 1024, 0, 100), item("small", 1, 128, 0, 100)]
     result = Simulation(two_nodes(), workload, SimConfig(horizon=60)).run()
-    assert result.master.items["small"].first_run == 0.0
-    assert result.master.items["huge"].first_run is None
+    assert result.agents.items["small"].first_run == 0.0
+    assert result.agents.items["huge"].first_run is None
     assert sum(result.unplaced.values()) == 1
     (reason,) = result.unplaced
     assert "cpus" in reason

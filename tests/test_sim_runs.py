@@ -75,7 +75,7 @@ def test_placement_at_time_zero_equals_place_on_the_same_cluster(strategy):
     nodes, items = heterogeneous_cluster(), time_zero_tasks()
     result = Simulation(nodes, items, SimConfig(strategy=strategy, horizon=1)).run()
     simulated = {i.spec.id: result.nodes.hostnames[i.node]
-                 for i in result.master.instances.values()}
+                 for i in result.agents.instances.values()}
 
     placement = place(ClusterState.from_nodes(nodes), [w.spec for w in items],
                       strategy=strategy, seed=1)
@@ -90,22 +90,22 @@ def test_sla_invariants_hold_through_a_run_with_failures():
     independent checker (which watches what runs, not what the scheduler believes)
     never sees two singletons, two daemons on a node, a port clash or an overfull node."""
     result = synthetic_run(seed=3, fail_rate=0.3, nodes=10, tasks=400, hours=4)
-    assert result.master.counters.agent_losses > 5
-    assert result.master.counters.lost > 0
+    assert result.agents.counters.agent_losses > 5
+    assert result.agents.counters.lost > 0
     assert result.checker.violations == 0, result.checker.examples
-    assert result.master.counters.invalid_launches == 0
+    assert result.agents.counters.invalid_launches == 0
     # The books balance: every node's allocation is the sum of what runs on it.
     expected = np.zeros_like(result.nodes.allocated)
-    for inst in result.master.instances.values():
+    for inst in result.agents.instances.values():
         expected[inst.node] += inst.demand
     assert np.allclose(result.nodes.allocated, expected)
     assert np.all(result.nodes.allocated <= result.nodes.total + 1e-6)
     # Daemons came back on the nodes that returned: each up node runs daemon0 once.
-    daemon_nodes = [i.node for i in result.master.instances.values() if i.spec.id == "daemon0"]
+    daemon_nodes = [i.node for i in result.agents.instances.values() if i.spec.id == "daemon0"]
     assert len(daemon_nodes) == len(set(daemon_nodes))
-    singletons = {i.spec.id for i in result.master.instances.values()
+    singletons = {i.spec.id for i in result.agents.instances.values()
                   if i.spec.sla is SLA.SINGLETON}
-    assert len(singletons) == sum(1 for i in result.master.instances.values()
+    assert len(singletons) == sum(1 for i in result.agents.instances.values()
                                   if i.spec.sla is SLA.SINGLETON)
 
 

@@ -1,0 +1,255 @@
+"""The simulated agents: what the containers on the simulated nodes do, told to the master
+core as an agent would tell it (register, capacity, status, heartbeat).
+
+The master core decides (offers, refuse filters, launch checks, lost agents); this module
+only runs what it is told to run. A container runs for its item's duration and uses what
+the item says it uses; a node that fails takes its containers with it and goes silent,
+so the master finds out the way it would in life: by not hearing from the agent.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from framework import events as ev
+from master import events as E
+from master.records import StatusUpdate
+from offers.launch import LaunchSpec
+from offers.resource_vector import Resources
+from offers.states import TaskState
+from offers.task import SLA, TaskSpec
+from simulator.checker import SLAChecker
+from simulator.inputs import WorkItem
+from simulator.nodes import SimNodes
+from simulator.queue import EventQueue, Kind
+
+S = TaskState
+MAX_EXAMPLES = 5
+
+
+@dataclass(slots=True, eq=False)
+class ItemState:
+    """One submitted workload item: how long it has run so far, when it first ran."""
+
+    item: WorkItem
+    index: int  # position in submission order
+    ran: float = 0.0
+    first_run: float | None = None
+    live: int = 0  # instances running now
+    finished: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class Instance:
+    """One task instance (a Mesos task) running on a simulated node."""
+
+    task_id: str
+    state: ItemState
+    spec: TaskSpec  # as submitted (its SLA, ports, nodetype)
+    launched: LaunchSpec  # as launched (a reshuffled task's size)
+    node: int
+    agent_id: str
+    demand: np.ndarray
+    used: np.ndarray
+    started: float
+    alive: bool = True
+
+
+@dataclass
+class AgentCounters:
+    tasks_launched: int = 0
+    launches_lost: int = 0  # sent to an agent that was already gone
+    unknown_kills: int = 0
+    finished: int = 0
+    lost: int = 0  # containers gone with their node
+    killed: int = 0
+    agent_losses: int = 0
+    invalid_launches: int = 0
+    invalid_reasons: Counter = field(default_factory=Counter)
+    invalid_examples: list[str] = field(default_factory=list)
+
+
+class SimAgents:
+    """One simulated agent per node of `nodes`; FINISH and USAGE events go on `queue`."""
+
+    def __init__(self, nodes: SimNodes, checker: SLAChecker, clock: Callable[[], float],
+                 queue: EventQueue, *, meter_after: float = 60.0) -> None:
+        self.nodes = nodes
+        self.checker = checker
+        self.clock = clock
+        self.queue = queue
+        self.meter_after = meter_after
+        self.items: dict[str, ItemState] = {}  # the user's task id -> state
+        self.instances: dict[str, Instance] = {}
+        self.on_node: list[set[str]] = [set() for _ in range(nodes.size)]
+        self.node_of: dict[str, int] = {a: n for n, a in enumerate(nodes.agent_ids)}
+        self.counters = AgentCounters()
+        self.first_runs = 0  # items that have started at least once
+        self.pending_time: np.ndarray | None = None  # by submission index, set by the driver
+        self.changed: set[int] = set()  # nodes whose spare changed since the last report
+        self.heard = np.zeros(nodes.size)  # when each agent last sent the master anything
+        self._totals = [Resources(*row, ports=nodes.port_ranges[n])
+                        for n, row in enumerate(nodes.total.tolist())]
+
+    # -- what the agents tell the master -----------------------------------------------
+
+    def register(self, node: int) -> E.AgentRegister:
+        nodes = self.nodes
+        self.heard[node] = self.clock()
+        return E.AgentRegister(nodes.agent_ids[node], nodes.hostnames[node], "",
+                               nodes.attributes[node], self._totals[node], self._spare(node))
+
+    def _spare(self, node: int) -> Resources:
+        cpus, mem, disk = self.nodes.spare_of(node)
+        return Resources(cpus, mem, disk, self.nodes.port_ranges[node])
+
+    def capacity_reports(self) -> list[object]:
+        """What changed nodes report: their spare after launches, ends and load."""
+        nodes, out = self.nodes, []
+        if self.changed:
+            now = self.clock()
+            up = nodes.up
+            for node in sorted(self.changed):
+                if up[node]:
+                    out.append(E.AgentCapacity(nodes.agent_ids[node], self._totals[node],
+                                               self._spare(node)))
+                    self.heard[node] = now
+            self.changed.clear()
+        return out
+
+    def all_changed(self) -> None:
+        """The incumbent load moved: every node's spare is news."""
+        self.changed.update(range(self.nodes.size))
+
+    def heartbeats(self, older_than: float) -> list[object]:
+        """Heartbeats from the live agents not heard from since `older_than`."""
+        nodes = self.nodes
+        quiet = np.flatnonzero(nodes.up & (self.heard < older_than)).tolist()
+        if quiet:
+            self.heard[quiet] = self.clock()
+        ids = nodes.agent_ids
+        return [E.AgentHeartbeat(ids[node]) for node in quiet]
+
+    # -- what the master tells the agents ---------------------------------------------
+
+    def launch(self, agent_id: str, spec: LaunchSpec) -> list[object]:
+        node = self.node_of.get(agent_id)
+        nodes = self.nodes
+        if node is None or not nodes.up[node] or nodes.agent_ids[node] != agent_id:
+            self.counters.launches_lost += 1  # the link is down: nothing reaches the node
+            return []
+        now = self.clock()
+        state = self.items.get(spec.name)
+        if state is None:
+            raise KeyError(f"launched task {spec.task_id} ({spec.name}) was never submitted")
+        item = state.item
+        task_spec = item.spec
+        demand = np.array((spec.cpus, spec.mem, spec.disk), dtype=np.float64)
+        used = np.array(item.used if item.used is not None else (task_spec.cpus, task_spec.mem),
+                        dtype=np.float64)
+        inst = Instance(spec.task_id, state, task_spec, spec, node, agent_id, demand, used, now)
+        self.instances[spec.task_id] = inst
+        self.on_node[node].add(spec.task_id)
+        nodes.allocated[node] += demand
+        nodes.used[node] += used
+        nodes.task_count[node] += 1
+        if task_spec.sla is not SLA.ONE_PER_NODE:
+            nodes.work_count[node] += 1
+        self.changed.add(node)
+        self.heard[node] = now
+        state.live += 1
+        if state.first_run is None:
+            state.first_run = now
+            self.first_runs += 1
+            if self.pending_time is not None:
+                self.pending_time[state.index] = now - item.submit_at
+        self.counters.tasks_launched += 1
+        self.checker.started(spec.task_id, task_spec, node, nodes.allocated[node], now)
+        if item.duration is not None:
+            self.queue.push(now + max(item.duration - state.ran, 0.0), Kind.FINISH, inst)
+        if not spec.notmetered and not task_spec.notmetered:
+            self.queue.push(now + self.meter_after, Kind.USAGE, inst)
+        return [E.AgentStatus(agent_id, spec.task_id, S.RUNNING,
+                              container_id=f"sim-{spec.task_id}")]
+
+    def kill(self, agent_id: str, task_id: str) -> list[object]:
+        inst = self.instances.get(task_id)
+        if inst is None or inst.agent_id != agent_id:
+            self.counters.unknown_kills += 1
+            return []
+        self._stop(inst)
+        self.counters.killed += 1
+        return [E.AgentStatus(agent_id, task_id, S.KILLED, message="killed by the framework")]
+
+    # -- what happens on the nodes ------------------------------------------------------
+
+    def finish(self, inst: Instance) -> list[object]:
+        if not inst.alive:
+            return []
+        self._stop(inst)
+        inst.state.finished = True
+        self.counters.finished += 1
+        return [E.AgentStatus(inst.agent_id, inst.task_id, S.FINISHED,
+                              message="the task ran its duration")]
+
+    def usage(self, inst: Instance) -> list[object]:
+        """A metering sample, as the framework reads it from the master's metrics."""
+        if not inst.alive:
+            return []
+        cpus, mem = inst.used.tolist()
+        return [ev.UsageObserved(inst.task_id, cpus, mem)]
+
+    def lose(self, node: int) -> None:
+        """The node fails: its containers end with it and its agent goes silent."""
+        nodes = self.nodes
+        if not nodes.up[node]:
+            return
+        nodes.up[node] = False
+        self.counters.agent_losses += 1
+        for task_id in sorted(self.on_node[node]):
+            self._stop(self.instances[task_id])
+            self.counters.lost += 1
+        self.changed.discard(node)
+
+    def rejoin(self, node: int) -> E.AgentRegister:
+        """The node is repaired; its agent registers again, under a new id as in Mesos."""
+        self.nodes.rejoin(node)
+        self.node_of[self.nodes.agent_ids[node]] = node
+        return self.register(node)
+
+    def refused(self, status: StatusUpdate) -> None:
+        """The master refused a launch: in berth's own framework, a scheduler bug."""
+        c = self.counters
+        c.invalid_launches += 1
+        message = status.message or ""
+        kind = message.split(":", 1)[0] if ":" in message else (status.reason or "refused")
+        if message.startswith("offer(s)"):
+            kind = "unknown-offer"
+        c.invalid_reasons[kind] += 1
+        if len(c.invalid_examples) < MAX_EXAMPLES:
+            c.invalid_examples.append(f"t={self.clock():.1f}s {status.agent_id}: {message}")
+
+    def _stop(self, inst: Instance) -> None:
+        now = self.clock()
+        inst.alive = False
+        node = inst.node
+        del self.instances[inst.task_id]
+        self.on_node[node].discard(inst.task_id)
+        nodes = self.nodes
+        nodes.allocated[node] -= inst.demand
+        nodes.used[node] -= inst.used
+        nodes.task_count[node] -= 1
+        if inst.spec.sla is not SLA.ONE_PER_NODE:
+            nodes.work_count[node] -= 1
+        if nodes.task_count[node] == 0:  # no float dust on an empty node
+            nodes.allocated[node] = 0.0
+            nodes.used[node] = 0.0
+        self.changed.add(node)
+        self.heard[node] = now
+        inst.state.live -= 1
+        inst.state.ran += now - inst.started
+        self.checker.stopped(inst.spec, node)

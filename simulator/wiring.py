@@ -1,0 +1,196 @@
+"""The framework core and the master core wired together in memory, as berth's HTTP
+drivers (framework/driver.py, master/driver.py) wire them over the network.
+
+The translation is the same: a framework `Launch` is an ACCEPT with one LAUNCH, a
+`Decline` a DECLINE with its refuse filter, and so on; the master's OFFERS, RESCIND,
+UPDATE and FAILURE become the framework's events, and every acknowledgeable update is
+acknowledged once the framework has handled it. What the master tells agents goes to an
+`Agents` backend (simulated nodes, or a recording executor in the tests), whose answers
+are master events again. Everything is handled in the order it happened, one at a time;
+no clock is read here: the cores read the one they were given.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+from framework import commands as cmd
+from framework import events as ev
+from master import commands as C
+from master import events as E
+from master.core import Master
+from master.reasons import REASON_INVALID_OFFERS, REASON_TASK_INVALID
+from master.records import OfferRecord, StatusUpdate
+from offers.launch import LaunchSpec
+from offers.offer import OfferBatch
+from offers.resource_vector import Resources, ports_of
+from offers.task import TaskSpec
+
+# Reasons the master gives a launch it refused: in a berth framework, a scheduler bug.
+REFUSED_LAUNCH = frozenset({REASON_TASK_INVALID, REASON_INVALID_OFFERS})
+
+
+class Agents(Protocol):
+    """Where the master's agent commands are carried out; each answer is a list of
+    master events (what the agents report back)."""
+
+    def launch(self, agent_id: str, spec: LaunchSpec) -> list[object]: ...
+
+    def kill(self, agent_id: str, task_id: str) -> list[object]: ...
+
+
+class FrameworkCore(Protocol):
+    def handle(self, event: object) -> list[object]: ...
+
+
+# -- framework commands -> master events ----------------------------------------------------
+
+
+def task_launch(task_id: str, spec: TaskSpec, agent_id: str, framework_id: str) -> E.TaskLaunch:
+    """One TaskInfo of a LAUNCH: the spec's cpus, mem, disk and host ports."""
+    return E.TaskLaunch(task_id, spec.id, agent_id,
+                        Resources(spec.cpus, spec.mem, spec.disk, ports_of(spec.host_ports)),
+                        LaunchSpec.from_task(task_id, framework_id, spec))
+
+
+def master_event(command: object, framework_id: str) -> object | None:
+    """The scheduler call a framework command is; None for what is not a call."""
+    if isinstance(command, cmd.Launch):
+        return E.Accept(framework_id, command.offer_ids,
+                        tuple(task_launch(task_id, spec, command.agent_id, framework_id)
+                              for task_id, spec in command.tasks))
+    if isinstance(command, cmd.Decline):
+        return E.Decline(framework_id, command.offer_ids, command.refuse_seconds)
+    if isinstance(command, cmd.Kill):
+        return E.Kill(framework_id, command.task_id, command.agent_id)
+    if isinstance(command, cmd.Revive):
+        return E.Revive(framework_id)
+    if isinstance(command, cmd.Suppress):
+        return E.Suppress(framework_id)
+    if isinstance(command, cmd.Reconcile):
+        return E.Reconcile(framework_id, command.tasks)
+    return None  # KillMatched: an answer to the framework's own caller
+
+
+# -- master commands -> framework events ----------------------------------------------------
+
+
+def offers_event(offers: tuple[OfferRecord, ...]) -> ev.OffersReceived:
+    """One OFFERS event as columns (`OfferBatch`): no object per offer on the way."""
+    rows = np.array([(o.resources.cpus, o.resources.mem, o.resources.disk) for o in offers],
+                    dtype=np.float64).reshape(len(offers), 3)
+    return ev.OffersReceived(OfferBatch(
+        [o.id for o in offers], [o.agent_id for o in offers], [o.hostname for o in offers],
+        rows, [o.resources.ports for o in offers], [o.attributes for o in offers]))
+
+
+def status_event(status: StatusUpdate) -> ev.TaskStatusChanged:
+    """An UPDATE as the framework reads it: the message for people, the code kept."""
+    reason = status.message or status.reason
+    if status.message and status.reason and status.reason not in status.message:
+        reason = f"{status.message} ({status.reason})"
+    return ev.TaskStatusChanged(status.task_id, status.state, reason, status.agent_id,
+                                container_id=status.container_id, code=status.reason)
+
+
+class Wiring:
+    """One master core, one framework core (subscribed as `framework_id`) and the agents.
+
+    `to_master` and `to_framework` hand an event in and carry out everything that
+    follows from it before returning. `refused` is told of every launch the master
+    refused (an update with a `REFUSED_LAUNCH` reason); `counts` says how many calls
+    and events went each way.
+    """
+
+    def __init__(self, master: Master, framework: FrameworkCore, agents: Agents,
+                 framework_id: str,
+                 refused: Callable[[StatusUpdate], None] | None = None) -> None:
+        self.master = master
+        self.framework = framework
+        self.agents = agents
+        self.framework_id = framework_id
+        self.refused = refused
+        self.framework_events = 0
+        self.counts = {"offers": 0, "offer_batches": 0, "accepts": 0, "declines": 0,
+                       "kills": 0, "updates": 0}
+        self._pending: deque[tuple[bool, object]] = deque()  # (to the master?, event)
+        self._running = False
+
+    def subscribe(self, stream_id: str = "sim-stream") -> None:
+        self.to_master(E.Subscribe(stream_id, self.framework_id, name=self.framework_id))
+
+    def to_master(self, event: object) -> None:
+        self._pending.append((True, event))
+        self._run()
+
+    def to_framework(self, event: object) -> None:
+        self._pending.append((False, event))
+        self._run()
+
+    def to_master_all(self, events: list[object]) -> None:
+        self._pending.extend((True, e) for e in events)
+        self._run()
+
+    def _run(self) -> None:
+        if self._running:  # called from inside a handler: the loop below gets to it
+            return
+        self._running = True
+        pending = self._pending
+        try:
+            while pending:
+                to_master, event = pending.popleft()
+                if to_master:
+                    self._carry_out(self.master.handle(event))
+                else:
+                    self.framework_events += 1
+                    fid = self.framework_id
+                    for command in self.framework.handle(event):
+                        call = master_event(command, fid)
+                        if call is not None:
+                            self._count_call(call)
+                            pending.append((True, call))
+        finally:
+            self._running = False
+
+    def _count_call(self, call: object) -> None:
+        counts = self.counts
+        if isinstance(call, E.Accept):
+            counts["accepts"] += 1
+        elif isinstance(call, E.Decline):
+            counts["declines"] += 1
+        elif isinstance(call, E.Kill):
+            counts["kills"] += 1
+
+    def _carry_out(self, commands: list[object]) -> None:
+        pending, fid = self._pending, self.framework_id
+        for c in commands:
+            kind = type(c)
+            if kind is C.SendUpdate:
+                status = c.status
+                self.counts["updates"] += 1
+                if status.reason in REFUSED_LAUNCH and self.refused is not None:
+                    self.refused(status)
+                pending.append((False, status_event(status)))
+                if status.uuid is not None:  # acknowledged once the framework has it
+                    pending.append((True, E.Acknowledge(fid, status.agent_id, status.task_id,
+                                                        status.uuid)))
+            elif kind is C.LaunchOnAgent:
+                pending.extend((True, e) for e in self.agents.launch(c.agent_id, c.spec))
+            elif kind is C.KillOnAgent:
+                pending.extend((True, e) for e in self.agents.kill(c.agent_id, c.task_id))
+            elif kind is C.SendOffers:
+                self.counts["offers"] += len(c.offers)
+                self.counts["offer_batches"] += 1
+                pending.append((False, offers_event(c.offers)))
+            elif kind is C.SendRescind:
+                pending.append((False, ev.OfferRescinded(c.offer_id)))
+            elif kind is C.SendFailure:
+                pending.append((False, ev.AgentLost(c.agent_id)))
+            elif kind is C.SendSubscribed:
+                pending.append((False, ev.Subscribed(c.framework_id)))
+            # Persist commands, agent (re)registration answers, stream closes: nothing to
+            # carry out in memory.
