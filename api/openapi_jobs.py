@@ -115,7 +115,8 @@ _STATUS = {"type": "object", "description": "JobSummary plus these", "properties
     "steps": {"type": "array", "items": {"type": "integer"},
               "description": "counts a stepped scale has still to reach"},
     "instances": {"type": "array", "items": {"$ref": "#/components/schemas/JobInstance"}},
-    "spec": {"$ref": "#/components/schemas/JobSpec"}}}
+    "spec": {"$ref": "#/components/schemas/JobSpec",
+             "description": "the job JSON, defaults filled in, env values as \"***\""}}}
 
 
 def job_schemas() -> dict[str, Any]:
