@@ -27,12 +27,12 @@ def request(method: str, url: str, body: bytes | None = None,
              headers: dict[str, str] | None = None, retries: int = 0) -> tuple[int, Any]:
     """One HTTP exchange; `retries` more attempts when the connection drops mid-way (only
     for requests safe to repeat: reads, or POSTs carrying an Idempotency-Key)."""
-    request = urllib.request.Request(url, data=body, method=method,
-                                     headers={"Content-Type": "application/json",
-                                              "Accept": "application/json",
-                                              **(headers or {})})
+    outgoing = urllib.request.Request(url, data=body, method=method,
+                                      headers={"Content-Type": "application/json",
+                                               "Accept": "application/json",
+                                               **(headers or {})})
     try:
-        with urllib.request.urlopen(request, timeout=30) as resp:
+        with urllib.request.urlopen(outgoing, timeout=30) as resp:
             raw = resp.read()
             status = resp.status
     except urllib.error.HTTPError as exc:

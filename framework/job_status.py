@@ -17,6 +17,7 @@ from offers.states import TaskState
 
 S = TaskState
 WAITING = "waiting for an offer"
+REDACTED = "***"
 
 
 def job_summary(job: Job) -> dict[str, Any]:
@@ -50,8 +51,17 @@ def job_document(job: Job, instances: Iterable[TaskRecord]) -> dict[str, Any]:
     doc["steps"] = list(job.steps)
     doc["instances"] = [instance_document(r) for r in instances]
     spec = job.spec if job.spec is not None else job_from_task(job.id, job.templates[0])
-    doc["spec"] = spec.to_json()
+    doc["spec"] = redacted(spec.to_json())
     return doc
+
+
+def redacted(spec: dict[str, Any]) -> dict[str, Any]:
+    """A job JSON as anyone may see it: each template's env names kept (they say what is
+    configured), the values hidden (they are where secrets go), as task listings do."""
+    for template in (spec.get("task"), spec.get("master"), *spec.get("tasks", ())):
+        if template and template.get("env"):
+            template["env"] = dict.fromkeys(template["env"], REDACTED)
+    return spec
 
 
 def instance_document(record: TaskRecord) -> dict[str, Any]:

@@ -10,7 +10,6 @@ import json
 import aiohttp
 import pytest
 
-from api.charmander_app import ROUTES
 from api.framework_server import start_framework
 
 STRESS60 = {"id": "stress60", "dockerimage": "stress", "mem": "100", "reshuffleable": True,
@@ -204,13 +203,6 @@ async def test_v1_endpoints(framework, http):
     for path in ("/v1/agents", "/v1/offers"):
         async with http.get(f"{framework.url}{path}") as resp:
             assert resp.status == 200
-
-
-async def test_openapi_describes_every_route(framework, http):
-    async with http.get(f"{framework.url}/openapi.json") as resp:
-        doc = await resp.json()
-    for method, path, _ in ROUTES:
-        assert method.lower() in doc["paths"][path], (method, path)
 
 
 async def test_metrics_count_tasks_by_state(framework, http):
