@@ -13,7 +13,7 @@ from aiohttp import web
 
 from api.http_errors import error_response, spec_error_response
 from api.json_body import BadBody, read_json
-from api.task_logs import stream_task_logs
+from api.task_logs import checked_params, stream_task_logs
 from framework.driver import FrameworkService
 from framework.job_operations import JobConflict, JobNotFound
 from framework.job_status import job_document, job_summary
@@ -99,6 +99,9 @@ class JobHandlers:
 
     async def logs(self, request: web.Request) -> web.StreamResponse:
         """An instance's output: `instance=ID`, by default the newest that was launched."""
+        params = checked_params(request)
+        if isinstance(params, web.Response):
+            return params
         job = self.jobs.get(request.match_info["name"])
         instances = self.service.scheduler.job_instances(job)
         wanted = request.query.get("instance")
@@ -114,7 +117,7 @@ class JobHandlers:
                 return error_response(404, f"job {job.id!r} has no launched instance yet",
                                       [FieldProblem("instance", "none was launched")])
             task_id = max(launched, key=lambda r: (r.launched_at, r.task_id)).task_id
-        return await stream_task_logs(request, self.service, task_id)
+        return await stream_task_logs(request, self.service, task_id, params)
 
 
 def _scale_request(body: Any) -> tuple[int | None, tuple[int, ...], list[FieldProblem]]:

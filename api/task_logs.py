@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from api.http_errors import error_response
-from api.log_params import log_params
+from api.log_params import LogParams, log_params
 from framework.driver import FrameworkService
 from framework.master_logs import MasterLogsError, task_logs
 from offers.problems import FieldProblem, SpecError
@@ -21,21 +21,28 @@ from offers.problems import FieldProblem, SpecError
 def add_task_logs_route(app: web.Application, service: FrameworkService) -> None:
     async def handle(request: web.Request) -> web.StreamResponse:
         task_id = request.match_info["task_id"]
+        params = checked_params(request)
+        if isinstance(params, web.Response):
+            return params
         if service.scheduler.task(task_id) is None:
             return error_response(404, f"no task {task_id!r}",
                                   [FieldProblem("task_id", "is not a known task instance")])
-        return await stream_task_logs(request, service, task_id)
+        return await stream_task_logs(request, service, task_id, params)
 
     app.router.add_get("/v1/tasks/{task_id}/logs", handle)
 
 
-async def stream_task_logs(request: web.Request, service: FrameworkService,
-                           task_id: str) -> web.StreamResponse:
-    """Answer with a known instance's output, as the request's query asks."""
+def checked_params(request: web.Request) -> LogParams | web.Response:
+    """The query's log parameters, or the 400 naming each bad one."""
     try:
-        params = log_params(request.query)
+        return log_params(request.query)
     except SpecError as exc:
         return error_response(400, f"invalid log request: {exc}", exc.problems)
+
+
+async def stream_task_logs(request: web.Request, service: FrameworkService, task_id: str,
+                           params: LogParams) -> web.StreamResponse:
+    """Answer with a known instance's output, as `params` ask."""
     if not service.master_url:
         return error_response(503, "this framework runs without a master; no logs")
     chunks = task_logs(service.master_url, task_id, params.stream, params.tail,
