@@ -11,7 +11,7 @@ from framework import commands as cmd
 from framework import events as ev
 from offers.job import Phase, parse_job
 from offers.states import TaskState as S
-from tests.framework_harness import Harness, launches
+from tests.framework_harness import Harness, launches, task
 
 T = {"dockerimage": "busybox", "mem": 100, "cpus": 0.5}
 
@@ -317,3 +317,64 @@ def test_recovered_batch_never_reruns_a_finished_index():
     job = h.scheduler.job("b")
     assert job.phase is Phase.COMPLETE
     assert len(by_state(h, "b", S.FINISHED)) == 6
+
+
+@pytest.mark.xfail(strict=True, raises=KeyError, reason="JobDeleted of a complete job turns "
+                   "its LOST instance into KILLING and pops the job; that instance's KILLED "
+                   "update then raises KeyError in InstanceIndex.put")
+def test_delete_of_a_complete_job_with_a_lost_instance():
+    name = submit(h := Harness.make(), name="b", type="batch", completions=1)
+    [(first, *_)] = offer_round(h, "a1")
+    h.status(first, "RUNNING")
+    h.send(ev.AgentLost("a1"))
+    [(second, *_)] = offer_round(h, "a2")
+    h.status(second, "RUNNING")
+    exit_(h, second, 0)
+    assert h.scheduler.job(name).phase is Phase.COMPLETE
+    h.send(ev.JobDeleted(name))
+    h.status(first, "RUNNING", agent="a1")  # the agent comes back: the kill goes out
+    h.status(first, "KILLED", agent="a1")
+    assert h.scheduler.job(name) is None
+
+
+def test_charmander_one_per_node_runs_once_on_every_agent():
+    h = Harness.make()
+    h.submit(task("d", sla="one-per-node"))
+    first = offer_round(h, "a1")
+    assert [agent for *_, agent in first] == ["a1"]
+    assert sorted(agent for *_, agent in offer_round(h, "a1", "a2", "a3")) == ["a2", "a3"]
+
+
+@pytest.mark.xfail(strict=True, reason="a system job's instances are placed as ordinary "
+                   "tasks: placement treats a task as one-per-node only by its spec's sla, "
+                   "and a job template has none, so the second offer round binpacks another "
+                   "instance onto the agent that already runs one")
+def test_system_job_runs_once_on_every_agent():
+    name = submit(h := Harness.make(), name="d", type="system")
+    assert [agent for *_, agent in offer_round(h, "a1")] == ["a1"]
+    assert sorted(agent for *_, agent in offer_round(h, "a1", "a2", "a3")) == ["a2", "a3"]
+    assert len(h.scheduler.job_instances(h.scheduler.job(name))) == 3
+
+
+@pytest.mark.xfail(strict=True, reason="reconciler._phase checks `not job.wanted` before "
+                   "batch completion: stopping a complete batch job turns it `stopped` "
+                   "(while a failed one stays `failed`), so its completion is lost")
+def test_stopping_a_complete_job_keeps_it_complete():
+    name = submit(h := Harness.make(), name="b", type="batch", completions=1)
+    [(task_id, *_)] = offer_round(h)
+    h.status(task_id, "RUNNING")
+    exit_(h, task_id, 0)
+    assert h.scheduler.job(name).phase is Phase.COMPLETE
+    h.send(ev.JobStopped(name))
+    assert h.scheduler.job(name).phase is Phase.COMPLETE
+
+
+def test_stopping_a_failed_job_keeps_it_failed():
+    name = submit(h := Harness.make(), name="b", type="batch", completions=1,
+                  restart={"attempts": 0})
+    [(task_id, *_)] = offer_round(h)
+    h.status(task_id, "RUNNING")
+    exit_(h, task_id, 3)
+    assert h.scheduler.job(name).phase is Phase.FAILED
+    h.send(ev.JobStopped(name))
+    assert h.scheduler.job(name).phase is Phase.FAILED
