@@ -301,12 +301,12 @@ def _phase(job: Job, counts: tuple[int, ...]) -> tuple[Phase, str | None]:
     elif given_up and job.kind in (JobType.BATCH, JobType.ARRAY):
         key = min(given_up)
         return Phase.FAILED, f"{_slot_name(job, key)}: {given_up[key]}"
-    if not job.wanted:
-        return Phase.STOPPED, "stopped on request"
     if (job.kind in (JobType.BATCH, JobType.ARRAY) and job.done >= sum(counts)
             and _all_done(job, counts)):
         done = sum(counts)
         return Phase.COMPLETE, f"{done} instance{'s' if done != 1 else ''} exited 0"
+    if not job.wanted:
+        return Phase.STOPPED, "stopped on request"
     if given_up and len(given_up) >= sum(counts) and not any(
             job.by_state.get(s) for s in LIVE):
         key = min(given_up)

@@ -154,6 +154,9 @@ def test_reconcile(case: Case):
     for key, values in case.slots.items():
         for name, value in values.items():
             setattr(job.slot(key), name, value)
+        job.done += bool(values.get("done"))  # the counters note_end keeps beside
+        if values.get("gave_up"):
+            job.given_up[key] = values["gave_up"]
     for name, value in case.job_fields.items():
         setattr(job, name, value)
     put(index, job, *(record(job, *row) for row in case.observed))

@@ -183,13 +183,7 @@ def test_parallel_workers_get_the_masters_host():
     assert h.scheduler.job(name).phase is Phase.COMPLETE
 
 
-PORTS_AS_DICTS = ("Template.task builds the instance spec with TaskSpec.model_construct("
-                  "**model_dump()): nested models stay dicts, so `ports` is a tuple of dicts; "
-                  "placement hashes it (TypeError: unhashable type: 'dict') and "
-                  "TaskSpec.host_ports fails ('dict' has no attribute 'host_port')")
 
-
-@pytest.mark.xfail(strict=True, raises=(TypeError, AttributeError), reason=PORTS_AS_DICTS)
 def test_a_template_with_host_ports_is_placed():
     submit(h := Harness.make(), name="web", count=1,
            task={**T, "ports": [{"host_port": 31080, "container_port": 80}]})
@@ -197,7 +191,6 @@ def test_a_template_with_host_ports_is_placed():
     assert agent == "a1"
 
 
-@pytest.mark.xfail(strict=True, raises=(TypeError, AttributeError), reason=PORTS_AS_DICTS)
 def test_parallel_workers_get_the_masters_host_and_ports():
     master = {**T, "dockerimage": "julia",
               "ports": [{"host_port": 31005, "container_port": 8080}]}
@@ -280,9 +273,6 @@ def test_delete_forgets_a_stopped_job():
     assert h.scheduler.job(name).phase is Phase.PENDING
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError, reason="JobDeleted pops the job while "
-                   "its instances are KILLING; their KILLED update then raises KeyError "
-                   "in InstanceIndex.put (self.jobs[record.submission_id])")
 def test_force_delete_of_a_running_job_then_its_kill_is_reported():
     name = submit(h := Harness.make(), name="s", count=1)
     [(task_id, *_)] = offer_round(h)
@@ -319,9 +309,6 @@ def test_recovered_batch_never_reruns_a_finished_index():
     assert len(by_state(h, "b", S.FINISHED)) == 6
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError, reason="JobDeleted of a complete job turns "
-                   "its LOST instance into KILLING and pops the job; that instance's KILLED "
-                   "update then raises KeyError in InstanceIndex.put")
 def test_delete_of_a_complete_job_with_a_lost_instance():
     name = submit(h := Harness.make(), name="b", type="batch", completions=1)
     [(first, *_)] = offer_round(h, "a1")
@@ -356,9 +343,6 @@ def test_system_job_runs_once_on_every_agent():
     assert len(h.scheduler.job_instances(h.scheduler.job(name))) == 3
 
 
-@pytest.mark.xfail(strict=True, reason="reconciler._phase checks `not job.wanted` before "
-                   "batch completion: stopping a complete batch job turns it `stopped` "
-                   "(while a failed one stays `failed`), so its completion is lost")
 def test_stopping_a_complete_job_keeps_it_complete():
     name = submit(h := Harness.make(), name="b", type="batch", completions=1)
     [(task_id, *_)] = offer_round(h)

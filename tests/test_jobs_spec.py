@@ -99,8 +99,6 @@ NESTED = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="problems_from only splits 'field: problem' when the "
-                   "field is alphanumeric: 'tasks[1].count' / 'task.count' end up as field ''")
 @pytest.mark.parametrize(("data", "field", "words"), [c[1:] for c in NESTED],
                          ids=[c[0] for c in NESTED])
 def test_shape_problem_about_a_nested_field_names_it(data, field, words):
@@ -112,16 +110,12 @@ def test_shape_problem_about_a_nested_field_names_it(data, field, words):
     (job(type="parallel", completions=3), {"master", "completions"}),
     (job(completions=3, parallelism=2), {"completions", "parallelism"}),
 ], ids=["parallel without master and with completions", "completions and parallelism"])
-@pytest.mark.xfail(strict=True, reason="JobSpec._shape joins its problems with '; ' into one "
-                   "ValueError: the second field is buried in the first one's problem")
 def test_shape_problems_are_each_named_by_their_field(data, fields):
     found = problems(data)
     assert {f for f, _ in found} == fields, found
     assert all(": " not in p for _, p in found), found
 
 
-@pytest.mark.xfail(strict=True, reason="a parallel job has one master: `master.count` is "
-                   "accepted and silently ignored")
 def test_master_with_a_count_is_refused():
     found = problems(job(type="parallel", count=2, master={**T, "count": 3}))
     assert [f for f, _ in found] == ["master.count"], found
@@ -189,9 +183,6 @@ def test_unlimited_restarts_and_zero_count_are_allowed():
     assert spec.counts() == (0,) and spec.restart.attempts is None
 
 
-@pytest.mark.xfail(strict=True, reason="to_json writes the template's defaulted id as "
-                   "'task.id': '', which parse_job refuses ('must not be empty'): a job "
-                   "echoed by the API or read back from a store cannot be parsed again")
 def test_round_trip_through_json():
     spec = parse_job(job(type="batch", completions=5, restart={"delay": 2}))
     assert parse_job(spec.to_json()) == spec
