@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from offers.constraints import Constraint, parse_constraint
 from offers.problems import FieldProblem, SpecError, problems_from
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -154,6 +155,8 @@ Number = Annotated[float, BeforeValidator(_number)]
 Size = Annotated[float, BeforeValidator(_size)]
 Port = Annotated[int, BeforeValidator(_port), Field(ge=1, le=65535)]
 Text = Annotated[str, BeforeValidator(_text), AfterValidator(_no_nul)]
+# Marathon's `[field, OPERATOR, value?]`; a problem names its position (`constraints[1][2]`).
+ConstraintItem = Annotated[Constraint, BeforeValidator(parse_constraint)]
 
 
 class PortMapping(BaseModel):
@@ -210,6 +213,10 @@ class TaskSpec(BaseModel):
     arguments: tuple[Text, ...] = ()
     env: dict[str, Text] = Field(default_factory=dict)
     privileged: bool = False
+    # berth's own: placement constraints on agent attributes, and the order of service
+    # (higher first; equal priorities in submission order).
+    constraints: tuple[ConstraintItem, ...] = ()
+    priority: int = Field(0, ge=-1_000_000, le=1_000_000)
 
     @model_validator(mode="before")
     @classmethod
@@ -219,6 +226,13 @@ class TaskSpec(BaseModel):
             value = data.pop("reshuffeable")
             data.setdefault("reshuffleable", value)
         return data
+
+    @field_validator("priority", mode="before")
+    @classmethod
+    def _whole(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(f"must be a whole number, not {value!r}")
+        return value
 
     @field_validator("id", mode="before")
     @classmethod
