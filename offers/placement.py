@@ -125,47 +125,57 @@ def effective_demands(tasks: Sequence[TaskSpec], usage: Mapping[str, tuple[float
     return out
 
 
-_SHAPE = attrgetter("cpus", "mem", "disk", "nodetype", "sla", "ports", "constraints")
-_PRIORITY = attrgetter("priority")
+_SHAPE = attrgetter("placement_key")
+_PLAIN = ((), 0)  # no constraints, priority 0: what a short placement key leaves out
 
 
-def service_order(tasks: Sequence[TaskSpec]) -> list[int] | range:
+class _Prioritized(Exception):
+    """A task with a priority: the batch is grouped again, in order of service."""
+
+
+def service_order(tasks: Sequence[TaskSpec]) -> list[int]:
     """Task indices in order of service: higher priority first, then input order."""
-    if not any(map(_PRIORITY, tasks)):
-        return range(len(tasks))
     return sorted(range(len(tasks)), key=lambda i: -tasks[i].priority)
 
 
 def _group(tasks, order, ids, groups, strategy, usage, margin, running, rows, book):
     """Tasks into classes of identical demand and constraints, members in order of
-    service, classes in order of their first member.
+    service, classes in order of their first member. With `order` None, input order,
+    until a task with a priority shows (then `_Prioritized`).
 
     This is the one loop over tasks, kept to a few C-level calls per task."""
     sized = strategy == "intelligence" and usage
     by_key: dict[tuple, list[int]] = {}
     seen_singletons: set[str] = set()
     singleton, daemon = SLA.SINGLETON, SLA.ONE_PER_NODE
-    for i in order:
-        task, task_id = tasks[i], ids[i]
+    in_input_order = order is None
+    for i, task in enumerate(tasks) if in_input_order else ((i, tasks[i]) for i in order):
         key = _SHAPE(task)
-        if key[4] is singleton:
-            where = Running.of(running.get(task_id))
-            if where and where.hosts:
-                rows.add([i], 0, -1, book.id(Reason(
-                    "singleton-running", f"singleton {task_id} already runs on "
-                                         f"{sorted(where.hosts)[0]}")))
-                continue
-            if task_id in seen_singletons:
-                rows.add([i], 0, -1, book.id(Reason(
-                    "singleton-duplicate", f"singleton {task_id} is already in this batch")))
-                continue
-            seen_singletons.add(task_id)
-        if sized and task_id in usage:
-            key = (*effective_demands((task,), usage, margin, (task_id,))[0], *key[3:])
-        if key[4] is daemon:  # each one-per-node task on its own: one instance per node
-            key = (*key, i)
-        elif key[6] and any(c.counting for c in key[6]):  # counted per group
-            key = (*key, groups[i])
+        if key[4] is not None or len(key) > 6:  # the rare cases, in one test
+            if len(key) == 6:
+                key = (*key, *_PLAIN)
+            if key[7] and in_input_order:
+                raise _Prioritized
+            task_id = ids[i]
+            if key[4] is singleton:
+                where = Running.of(running.get(task_id))
+                if where and where.hosts:
+                    rows.add([i], 0, -1, book.id(Reason(
+                        "singleton-running", f"singleton {task_id} already runs on "
+                                             f"{sorted(where.hosts)[0]}")))
+                    continue
+                if task_id in seen_singletons:
+                    rows.add([i], 0, -1, book.id(Reason(
+                        "singleton-duplicate",
+                        f"singleton {task_id} is already in this batch")))
+                    continue
+                seen_singletons.add(task_id)
+            if key[4] is daemon:  # each one-per-node task on its own: one per node
+                key = (*key, i)
+            elif key[6] and any(c.counting for c in key[6]):  # counted per group
+                key = (*key, groups[i])
+        if sized and ids[i] in usage:
+            key = (*effective_demands((task,), usage, margin, (ids[i],))[0], *key[3:])
         members = by_key.get(key)
         if members is None:
             members = by_key[key] = []
@@ -175,11 +185,12 @@ def _group(tasks, order, ids, groups, strategy, usage, margin, running, rows, bo
     for key, members in by_key.items():
         host_ports = tuple(sorted({m.host_port for m in key[5]}))
         wanted_ports.update(host_ports)
-        group = (f"#{key[7]}" if key[4] is daemon else key[7]) if len(key) > 7 else None
-        cls = TaskClass(key[:3], key[3], key[4], host_ports, key[6], group)
+        group = (f"#{key[8]}" if key[4] is daemon else key[8]) if len(key) > 8 else None
+        cls = TaskClass(key[:3], key[3], key[4], host_ports, key[6] if len(key) > 6 else (),
+                        group)
         if cls in classes:  # same host ports, other container ports: one class
             merged = classes[cls] + members
-            rank = {i: k for k, i in enumerate(order)} if isinstance(order, list) else None
+            rank = None if in_input_order else {i: k for k, i in enumerate(order)}
             merged.sort(key=rank.__getitem__ if rank else None)
             classes[cls] = merged
         else:
@@ -219,9 +230,13 @@ def place(
     book = ReasonBook()
     rows = _Rows()
     ids = [task.id for task in tasks] if keys is None else keys
-    order = service_order(tasks)
-    classes, wanted_ports = _group(tasks, order, ids, ids if groups is None else groups,
-                                   strategy, usage, margin, running, rows, book)
+    args = (ids, ids if groups is None else groups, strategy, usage, margin, running)
+    try:
+        order: Sequence[int] = range(len(tasks))
+        classes, wanted_ports = _group(tasks, None, *args, rows, book)
+    except _Prioritized:
+        order, rows, book = service_order(tasks), _Rows(), ReasonBook()
+        classes, wanted_ports = _group(tasks, order, *args, rows, book)
 
     def running_of(cls: TaskClass) -> Running | None:
         return Running.of(running.get(ids[classes[cls][0]]))

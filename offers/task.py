@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any
 
 from pydantic import (
@@ -283,6 +284,15 @@ class TaskSpec(BaseModel):
 
     # -- views used by placement -------------------------------------------------------
 
+    @cached_property
+    def placement_key(self) -> tuple:
+        """What tells placement classes apart: (cpus, mem, disk, nodetype, sla, ports),
+        then (constraints, priority) when either is set. Kept with the spec (and its
+        copies under other ids), since a batch asks for it once per task."""
+        key = (self.cpus, self.mem, self.disk, self.nodetype, self.sla, self.ports)
+        return (*key, self.constraints, self.priority) if (
+            self.constraints or self.priority) else key
+
     @property
     def host_ports(self) -> tuple[int, ...]:
         return tuple(sorted({m.host_port for m in self.ports}))
@@ -290,6 +300,13 @@ class TaskSpec(BaseModel):
     def demand(self) -> tuple[float, float, float]:
         """Requested (cpus, mem MiB, disk MiB), in the column order of `offers.resources`."""
         return (self.cpus, self.mem, self.disk)
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False
+                   ) -> TaskSpec:
+        copied = super().model_copy(update=update, deep=deep)
+        if update and set(update) != {"id"}:
+            copied.__dict__.pop("placement_key", None)  # cached from the old values
+        return copied
 
     def with_id(self, task_id: str) -> TaskSpec:
         """The same spec under another (already normalized) id, sharing everything else:
