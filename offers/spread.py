@@ -77,22 +77,40 @@ class GroupCounts:
         other.outside_values = [set(v) for v in self.outside_values]
         return other
 
-    def allowance(self, k: int, n: int) -> np.ndarray:
-        """How many more instances each value of field k may take when n are placed."""
+    def allowance(self, k: int, n: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """How many more instances each value of field k may take when n are placed:
+        (each value's share, then at most one more on each value of `extra`, `more` of
+        those in all). Only GROUP_BY has the second part: its values are raised to a
+        common level, and what does not divide evenly goes one each to values at it."""
         c, counts = self.constraints[k], self.counts[k]
+        none = np.zeros_like(counts)
         if c.operator is Operator.UNIQUE:
-            allow = 1 - counts
-        elif c.operator is Operator.MAX_PER:
-            allow = c.count - counts
-        else:  # GROUP_BY: every value raised to the same level, at most one apart
-            values = max(counts.size + len(self.outside_values[k]), c.count or 1)
-            level = math.ceil((int(counts.sum()) + self.outside[k] + n) / values)
-            allow = level - counts
-        return np.maximum(allow, 0)
+            return np.maximum(1 - counts, 0), none, 0
+        if c.operator is Operator.MAX_PER:
+            return np.maximum(c.count - counts, 0), none, 0
+        if not counts.size:
+            return counts, none, 0
+        # No value above ceil(all / values), counting values no node here has (GROUP_BY n).
+        values = max(counts.size + len(self.outside_values[k]), c.count or 1)
+        cap = math.ceil((int(counts.sum()) + self.outside[k] + n) / values)
+        lo, hi = int(counts.min()), int(counts.min()) + n
+        while lo < hi:  # the highest level the n instances raise every value to
+            mid = (lo + hi + 1) // 2
+            if int(np.maximum(mid - counts, 0).sum()) <= n:
+                lo = mid
+            else:
+                hi = mid - 1
+        level = min(lo, cap)
+        share = np.maximum(level - counts, 0)
+        extra = ((counts <= level) & (level + 1 <= cap)).astype(np.int64)
+        return share, extra, n - int(share.sum())
 
     def node_allowance(self, k: int, n: int) -> np.ndarray:
-        """`allowance` read per node: 0 on nodes without the field."""
-        return np.append(self.allowance(k, n), 0)[self.codes[k]]
+        """`allowance` read per node (share, plus the extra one if any is to be had): 0 on
+        nodes without the field."""
+        share, extra, more = self.allowance(k, n)
+        allow = share + extra if more > 0 else share
+        return np.append(allow, 0)[self.codes[k]]
 
     def room_mask(self, n: int = 1) -> np.ndarray:
         """Nodes where the group may take one more instance."""
@@ -114,23 +132,37 @@ class GroupCounts:
 def spread_fill(caps: np.ndarray, n: int, fill: Callable[[np.ndarray, int], np.ndarray],
                 group: GroupCounts) -> np.ndarray:
     """`fill` under the group's per-value allowances: fill, trim every value back to what
-    it allows (lowest node index first), and fill again on the values still open."""
-    allow = [group.allowance(k, n) for k in range(len(group.constraints))]
+    it allows (lowest node index first), and fill again on the values still open; then
+    GROUP_BY's remainder, one more on each of some values at the common level."""
+    parts = [group.allowance(k, n) for k in range(len(group.constraints))]
+    allow = [share for share, _, _ in parts]
+    total = _fill_within(caps, n, fill, group.codes, allow)
+    more = [m for _, _, m in parts if m > 0]
+    left = n - int(total.sum())
+    if left > 0 and more:
+        allow = [extra if m > 0 else a for (_, extra, m), a in zip(parts, allow, strict=True)]
+        total += _fill_within(caps - total, min(left, *more), fill, group.codes, allow)
+    return total
+
+
+def _fill_within(caps: np.ndarray, n: int, fill: Callable[[np.ndarray, int], np.ndarray],
+                 codes: list[np.ndarray], allow: list[np.ndarray]) -> np.ndarray:
+    """Up to n tasks, no value of field k beyond `allow[k]` (which it lowers)."""
     total = np.zeros_like(caps)
     left = n
     while left > 0:
         room = caps - total
-        for k, codes in enumerate(group.codes):
-            room = np.minimum(room, np.append(allow[k], 0)[codes])
+        for k, field_codes in enumerate(codes):
+            room = np.minimum(room, np.append(allow[k], 0)[field_codes])
         if not room.any():
             break
         alloc = fill(room, left)
         trimmed = False
-        for k, codes in enumerate(group.codes):
-            trimmed |= _trim(alloc, codes, allow[k])
-        for k, codes in enumerate(group.codes):
+        for k, field_codes in enumerate(codes):
+            trimmed |= _trim(alloc, field_codes, allow[k])
+        for k, field_codes in enumerate(codes):
             nodes = np.flatnonzero(alloc)
-            allow[k] -= np.bincount(codes[nodes], weights=alloc[nodes],
+            allow[k] -= np.bincount(field_codes[nodes], weights=alloc[nodes],
                                     minlength=allow[k].size).astype(np.int64)
         total += alloc
         left -= int(alloc.sum())
