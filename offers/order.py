@@ -4,9 +4,10 @@ One pass per class places a whole batch whenever everything fits, in whatever or
 best. When something is left over, that is only right if no later-served task took a
 node the left-over task fitted on; `passed_over` checks it from the pass's rows. If it
 was passed over, the batch is served again as a sequence: the longest prefix that places
-whole (found by bisection, each try one vectorized pass), then the next task alone, which
-either fits or leaves its class unplaced for good (free capacity only shrinks), and so on.
-That costs a few passes per class that runs out of room, not one per task.
+whole (chunks that grow while they place whole and are cut before the first task they
+leave over, each one vectorized pass), then the next task alone, which either fits or
+leaves its class unplaced for good (free capacity only shrinks), and so on. That costs a
+few passes per class that runs out of room, not one per task.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from offers.filters import STATIC, Scene, TaskClass, fit_counts
+from offers.filters import BEFORE_RESOURCES, STATIC, Scene, TaskClass, fit_counts, fit_matrix
 from offers.passes import Daemon, PassResult, Settings, run_pass, utilization
 
 Placed = dict[TaskClass, list[tuple[np.ndarray, np.ndarray]]]
@@ -32,7 +33,9 @@ def serve_in_order(settings: Settings, before: Scene, after: Scene, result: Pass
     if not passed_over(before, after, result, classes, regular, daemons, rank):
         return after, {c: [result.chosen[c]] for c in regular if c in result.chosen}, \
             result.daemons
-    return _in_sequence(settings, before, classes, regular, daemons, rank)
+    first_short = min(int(rank[classes[c][result.placed(c)]]) for c in regular
+                      if result.placed(c) < len(classes[c]))
+    return _in_sequence(settings, before, classes, regular, daemons, rank, first_short)
 
 
 def passed_over(before: Scene, after: Scene, result: PassResult,
@@ -76,8 +79,10 @@ def passed_over(before: Scene, after: Scene, result: PassResult,
 
 def _in_sequence(settings: Settings, start: Scene, classes: dict[TaskClass, list[int]],
                  regular: Sequence[TaskClass], daemons: Sequence[TaskClass],
-                 rank: np.ndarray) -> tuple[Scene, Placed, dict[TaskClass, Daemon]]:
-    """Serve tasks by rank: the longest prefix that places whole, then the next alone."""
+                 rank: np.ndarray, first_short: int
+                 ) -> tuple[Scene, Placed, dict[TaskClass, Daemon]]:
+    """Serve tasks by rank, in chunks that place whole; `first_short` is where the first
+    pass left its first task over (the chunk before it likely places whole)."""
     scene = start.copy()
     util = utilization(settings, scene.free)
     ranks = {c: rank[classes[c]] for c in (*regular, *daemons)}
@@ -101,10 +106,17 @@ def _in_sequence(settings: Settings, start: Scene, classes: dict[TaskClass, list
         return wants, ds
 
     def attempt(pos: int, length: int):
+        """A pass over ranks [pos, pos + length) on a copy: whether it placed them all,
+        the outcome, and the rank of the first one it left over."""
         wants, ds = prefix(pos, length)
-        s, u = scene.copy(), None if util is None else util.copy()
-        r = run_pass(settings, s, u, wants, ds)
-        return all(r.placed(c) == k for c, k in wants), (s, u, r, wants)
+        sc, u = scene.copy(), None if util is None else util.copy()
+        r = run_pass(settings, sc, u, wants, ds)
+        first = end
+        for c, k in wants:
+            got = r.placed(c)
+            if got < k:
+                first = min(first, int(ranks[c][np.searchsorted(ranks[c], pos) + got]))
+        return first == end, (sc, u, r, wants), first
 
     def commit(outcome) -> None:
         nonlocal scene, util
@@ -113,31 +125,35 @@ def _in_sequence(settings: Settings, start: Scene, classes: dict[TaskClass, list
             if c in r.chosen:
                 placed[c].append(r.chosen[c])
         daemon_rows.update(r.daemons)
+        # A class with no room left now never has any: its later tasks wait (at their
+        # turn there is no more room than now), and no pass needs to try them again.
+        open_classes = [c for c in regular if c not in blocked]
+        if open_classes:
+            fits = fit_matrix(scene.free, np.array([c.demand for c in open_classes]))
+            for c, fit in zip(open_classes, fits, strict=True):
+                if not (fit[scene.mask(c, BEFORE_RESOURCES)] > 0).any():
+                    blocked.add(c)
 
-    pos = 0
+    # Chunks of the sequence, each placed whole and kept, growing while they fit; one
+    # that does not is cut before its first left-over task; a task left over alone (its
+    # turn, with only earlier ones placed) blocks its class.
+    pos, size = 0, max(first_short, 1)
     while pos < end:
-        whole, outcome = attempt(pos, end - pos)
+        size = min(size, end - pos)
+        whole, outcome, first = attempt(pos, size)
         if whole:
             commit(outcome)
-            break
-        lo, hi = 0, end - pos  # a prefix of lo places whole, one of hi does not
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            whole, tried = attempt(pos, mid)
-            if whole:
-                lo, outcome = mid, tried
-            else:
-                hi = mid
-        if lo:
-            commit(outcome)
-        pos += lo
-        cls = of_rank.get(pos)
-        if cls is not None and cls not in blocked:
-            # Its turn: what is left is all it could have had. Fits, or never will.
-            whole, outcome = attempt(pos, 1)
-            if whole:
-                commit(outcome)
-            else:
+            pos += size
+            size *= 2
+        elif first > pos:
+            size = first - pos
+        else:
+            cls = of_rank.get(pos)
+            if size > 1:
+                whole, outcome, _ = attempt(pos, 1)
+                if whole:
+                    commit(outcome)
+            if not whole and cls is not None:
                 blocked.add(cls)
-        pos += 1
+            pos, size = pos + 1, 1
     return scene, placed, daemon_rows

@@ -284,11 +284,17 @@ class TaskSpec(BaseModel):
 
     # -- views used by placement -------------------------------------------------------
 
+    @model_validator(mode="after")
+    def _keep_placement_key(self) -> TaskSpec:
+        # Made here, with the spec, and copied with it under other ids (`with_id`): a
+        # batch of a hundred thousand tasks then reads it, never builds it.
+        self.__dict__["placement_key"] = TaskSpec.placement_key.func(self)
+        return self
+
     @cached_property
     def placement_key(self) -> tuple:
         """What tells placement classes apart: (cpus, mem, disk, nodetype, sla, ports),
-        then (constraints, priority) when either is set. Kept with the spec (and its
-        copies under other ids), since a batch asks for it once per task."""
+        then (constraints, priority) when either is set."""
         key = (self.cpus, self.mem, self.disk, self.nodetype, self.sla, self.ports)
         return (*key, self.constraints, self.priority) if (
             self.constraints or self.priority) else key
