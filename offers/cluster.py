@@ -17,6 +17,28 @@ from offers.problems import FieldProblem, SpecError, problems_from
 from offers.resources import DEFAULT_PORTS, RESOURCES, PortRanges, parse_port_ranges
 
 NODETYPE = "nodetype"
+HOSTNAME = "hostname"  # not an attribute, but constraints name it like one (Marathon)
+
+
+@dataclass(frozen=True, eq=False)
+class AttributeColumn:
+    """One attribute over all nodes: `codes[i]` indexes `values` (-1: node lacks it)."""
+
+    codes: np.ndarray
+    values: tuple[str, ...]
+
+    def code(self, value: str) -> int:
+        """The code of a value, -2 when no node has it."""
+        try:
+            return self.values.index(value)
+        except ValueError:
+            return -2
+
+    def value_mask(self, accepts) -> np.ndarray:
+        """Nodes whose value `accepts(value or None)` says yes to: asked once per distinct
+        value, never per node."""
+        ok = np.array([accepts(v) for v in self.values] + [accepts(None)], dtype=bool)
+        return ok[self.codes]  # code -1 reads the last entry: the nodes without it
 
 
 class NodeSpec(BaseModel):
@@ -67,6 +89,8 @@ class ClusterState:
     - `nodetype`: int32 [N] codes into `nodetypes` (-1 for none)
     - `port_ranges`: per node, the host ports it offers
     - `used_ports`: per node, the host ports already taken there
+    - `attributes`: per node, every attribute it has (string values; `nodetype` too);
+      `column(name)` gives one of them, or `hostname`, as codes into its distinct values
     """
 
     hostnames: tuple[str, ...]
@@ -76,7 +100,10 @@ class ClusterState:
     nodetypes: tuple[str, ...]
     port_ranges: tuple[PortRanges, ...]
     used_ports: tuple[frozenset[int], ...]
+    attributes: tuple[Mapping[str, str], ...] = ()
     _index: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    _columns: dict[str, AttributeColumn] = field(default_factory=dict, compare=False,
+                                                  repr=False)
 
     @property
     def size(self) -> int:
@@ -106,7 +133,7 @@ class ClusterState:
             [(node.cpus, node.mem, node.disk) for node in nodes],
             [node.nodetype for node in nodes],
             [node.ports for node in nodes],
-            free=free, used_ports=used_ports,
+            free=free, used_ports=used_ports, attributes=[node.attributes for node in nodes],
         )
 
     @classmethod
@@ -118,6 +145,7 @@ class ClusterState:
         port_ranges: Sequence[PortRanges],
         free: np.ndarray | None = None,
         used_ports: Mapping[str, Iterable[int]] | None = None,
+        attributes: Sequence[Mapping[str, str]] | None = None,
     ) -> ClusterState:
         """Build arrays from already-valid columns (offers, simulated nodes): no per-node
         model is made, which matters at ten thousand nodes per offer cycle."""
@@ -143,7 +171,30 @@ class ClusterState:
             port_ranges=tuple(port_ranges),
             used_ports=(tuple(frozenset(used_ports.get(h, ())) for h in hostnames) if used_ports
                         else (frozenset(),) * n),
+            attributes=tuple(attributes) if attributes is not None else (),
         )
+
+    def column(self, name: str) -> AttributeColumn:
+        """One attribute (or `hostname`) of every node, made on first use per cluster: most
+        batches name no attribute but `nodetype`."""
+        col = self._columns.get(name)
+        if col is None:
+            col = self._columns[name] = self._make_column(name)
+        return col
+
+    def _make_column(self, name: str) -> AttributeColumn:
+        n = self.size
+        if name == HOSTNAME:
+            return AttributeColumn(np.arange(n, dtype=np.int32), self.hostnames)
+        if name == NODETYPE:
+            return AttributeColumn(self.nodetype, self.nodetypes)
+        names: dict[str, int] = {}
+        codes = np.full(n, -1, dtype=np.int32)
+        for i, attrs in enumerate(self.attributes):
+            value = attrs.get(name)
+            if value is not None:
+                codes[i] = names.setdefault(value, len(names))
+        return AttributeColumn(codes, tuple(names))
 
     def nodetype_code(self, name: str | None) -> int | None:
         """The code of a nodetype, -2 when no node has it, None when no constraint."""

@@ -1,17 +1,25 @@
 """Feasibility filters: which nodes could take one more task of a class.
 
-Each filter is a small function over the cluster arrays returning a boolean mask [N].
-Cheap filters first; the placement core combines them and, when a task stays unplaced,
-asks them again to count who said no and why.
+`FILTERS` is the one list of them, cheap ones first: each is a small function
+`(scene, cls) -> (mask, code)` over the cluster arrays, the mask [N] saying which nodes
+pass (None: every node, so the core skips it) and the code naming the reason for the
+others. The placement core combines them; when a task stays unplaced, `offers.reasons`
+asks the same list who said no and counts each node once, under the first filter that
+refused it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
-from offers.cluster import ClusterState
+from offers.cluster import HOSTNAME, NODETYPE, ClusterState
+from offers.constraints import Constraint, Operator
+from offers.spread import GroupCounts, Running
+from offers.task import SLA, TaskSpec
 
 EPSILON = 1e-9  # float slack so that 0.1 + 0.2 cpus still fit into 0.3
 UNBOUNDED = np.iinfo(np.int64).max // 4  # how many tasks that need nothing a node holds
@@ -22,6 +30,22 @@ def nodetype_mask(cluster: ClusterState, code: int | None) -> np.ndarray:
     if code is None:
         return np.ones(cluster.size, dtype=bool)
     return cluster.nodetype == code
+
+
+def attribute_mask(cluster: ClusterState, constraints: Iterable[Constraint]) -> np.ndarray:
+    """Nodes every constraint accepts by their attribute values alone (CLUSTER, LIKE,
+    UNLIKE; a counting constraint only asks that the node has the attribute)."""
+    mask = np.ones(cluster.size, dtype=bool)
+    for c in constraints:
+        mask &= cluster.column(c.field).value_mask(c.accepts)
+    return mask
+
+
+def eligible_nodes(cluster: ClusterState, spec: TaskSpec) -> np.ndarray:
+    """Nodes a task may ever run on, whatever is free or already running: its nodetype and
+    the constraints that do not count instances. A `system` job runs one instance on each."""
+    return nodetype_mask(cluster, cluster.nodetype_code(spec.nodetype)) & attribute_mask(
+        cluster, spec.constraints)
 
 
 def fit_counts(free: np.ndarray, demand: np.ndarray) -> np.ndarray:
@@ -94,3 +118,123 @@ class PortBook:
     def take(self, ports: tuple[int, ...], nodes: np.ndarray) -> None:
         for p in ports:
             self.taken[p][nodes] = True
+
+    def copy(self) -> PortBook:
+        """The same offered ports; its own record of what is taken."""
+        other = object.__new__(PortBook)
+        other._cluster, other.offered = self._cluster, self.offered
+        other.taken = {p: mask.copy() for p, mask in self.taken.items()}
+        return other
+
+
+@dataclass(frozen=True)
+class TaskClass:
+    """Tasks the core treats as one: same demand, nodetype, SLA, host ports, constraints,
+    and, when a constraint counts instances, the same group (whose instances it counts)."""
+
+    demand: tuple[float, float, float]
+    nodetype: str | None
+    sla: SLA | None
+    ports: tuple[int, ...]
+    constraints: tuple[Constraint, ...] = ()
+    group: str | None = None
+
+    @cached_property
+    def counting(self) -> tuple[Constraint, ...]:
+        """The constraints that count instances; a one-per-node task never runs two
+        instances on one host (SLA anti-affinity, said as Marathon would)."""
+        own = tuple(c for c in self.constraints if c.counting)
+        if self.sla is SLA.ONE_PER_NODE:
+            own += (Constraint(field=HOSTNAME, operator=Operator.UNIQUE),)
+        return own
+
+
+class Scene:
+    """What the filters look at: the cluster and what the batch has taken of it so far.
+
+    `free`, `ports` and the per-group counts change as classes are placed; `copy()` gives
+    a scene an attempt may change and then throw away. Masks that depend on the cluster
+    alone are made once per batch and shared by copies."""
+
+    def __init__(self, cluster: ClusterState, free: np.ndarray, ports: PortBook,
+                 running: Callable[[TaskClass], Running | None]) -> None:
+        self.cluster = cluster
+        self.free = free
+        self.ports = ports
+        self.counts: dict[tuple, GroupCounts] = {}
+        self._running = running
+        self._static: dict[object, np.ndarray] = {}
+
+    def copy(self) -> Scene:
+        other = Scene(self.cluster, self.free.copy(), self.ports.copy(), self._running)
+        other.counts = {k: c.copy() for k, c in self.counts.items()}
+        other._static = self._static
+        return other
+
+    def static_mask(self, key: object, make: Callable[[], np.ndarray]) -> np.ndarray:
+        """Read-only: combine with `&`, never in place."""
+        mask = self._static.get(key)
+        if mask is None:
+            mask = self._static[key] = make()
+        return mask
+
+    def counts_of(self, cls: TaskClass) -> GroupCounts:
+        """Instances of the class's group per value of each counted field: those already
+        running (from `place`'s `running`) and those this batch placed."""
+        key = (cls.group, cls.counting)
+        counts = self.counts.get(key)
+        if counts is None:
+            counts = self.counts[key] = GroupCounts(self.cluster, cls.counting,
+                                                    self._running(cls))
+        return counts
+
+    def mask(self, cls: TaskClass, filters: tuple[Filter, ...]) -> np.ndarray:
+        """Nodes every one of `filters` lets through."""
+        mask = None
+        for f in filters:
+            m, _ = f(self, cls)
+            if m is not None:
+                mask = m if mask is None else mask & m
+        return np.ones(self.cluster.size, dtype=bool) if mask is None else mask
+
+
+Filter = Callable[[Scene, TaskClass], tuple[np.ndarray | None, str]]
+
+
+def nodetype_filter(scene: Scene, cls: TaskClass) -> tuple[np.ndarray | None, str]:
+    if cls.nodetype is None:
+        return None, NODETYPE
+    cluster = scene.cluster
+    return scene.static_mask((NODETYPE, cls.nodetype), lambda: nodetype_mask(
+        cluster, cluster.nodetype_code(cls.nodetype))), NODETYPE
+
+
+def attribute_filter(scene: Scene, cls: TaskClass) -> tuple[np.ndarray | None, str]:
+    if not cls.constraints:
+        return None, "constraint"
+    return scene.static_mask(cls.constraints, lambda: attribute_mask(
+        scene.cluster, cls.constraints)), "constraint"
+
+
+def ports_filter(scene: Scene, cls: TaskClass) -> tuple[np.ndarray | None, str]:
+    if not cls.ports:
+        return None, "port-taken"
+    return scene.ports.free_mask(cls.ports), "port-taken"
+
+
+def instances_filter(scene: Scene, cls: TaskClass) -> tuple[np.ndarray | None, str]:
+    """UNIQUE, MAX_PER, GROUP_BY and one-per-node: values the group may take one more on."""
+    if not cls.counting:
+        return None, "spread"
+    return scene.counts_of(cls).room_mask(1), "spread"
+
+
+def resources_filter(scene: Scene, cls: TaskClass) -> tuple[np.ndarray | None, str]:
+    return fit_counts(scene.free, np.asarray(cls.demand)) >= 1, "resources"
+
+
+# Cheap first. The core takes the resources filter's counts from its fit matrix instead.
+FILTERS: tuple[Filter, ...] = (nodetype_filter, attribute_filter, ports_filter,
+                               instances_filter, resources_filter)
+BEFORE_RESOURCES = FILTERS[:-1]
+STATIC = (nodetype_filter, attribute_filter)  # what no placement changes

@@ -76,7 +76,7 @@ def cluster_from_offers(offers: OfferBatch | Iterable[Offer]
     n = len(agents)
     if len(set(agents)) == n:  # one offer per agent, as masters usually send
         cluster = ClusterState.from_rows(batch.hostnames, batch.resources, nodetypes,
-                                         batch.ports)
+                                         batch.ports, attributes=batch.attributes)
         return cluster, list(agents), np.arange(n)
     row_of: dict[str, int] = {}
     row_of_offer = np.array([row_of.setdefault(agent, len(row_of)) for agent in agents])
@@ -87,5 +87,6 @@ def cluster_from_offers(offers: OfferBatch | Iterable[Offer]
         [batch.hostnames[g[0]] for g in groups],
         np.array([batch.resources[g].sum(axis=0) for g in groups]),
         [nodetypes[g[0]] for g in groups],
-        [tuple(sorted(r for i in g for r in batch.ports[i])) for g in groups])
+        [tuple(sorted(r for i in g for r in batch.ports[i])) for g in groups],
+        attributes=[batch.attributes[g[0]] for g in groups])
     return cluster, list(row_of), row_of_offer

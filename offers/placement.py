@@ -1,30 +1,30 @@
 """The placement core: which node each task goes to.
 
 `place(cluster, tasks)` groups tasks into classes of identical demand and constraints and
-places each class in one vectorized pass: filters say how many tasks of the class every
-node can hold, a strategy decides how many each node gets, and tasks are handed out in
-input order. Deterministic for the same input and seed. Every task left unplaced gets a
-reason a person can act on.
+places each class in one vectorized pass (`offers.passes`): filters say how many tasks of
+the class every node can hold, a strategy decides how many each node gets. Tasks are
+served by priority (higher first), then age (input order), across classes as well as
+within one: a task is never left unplaced while a later-served task took a node it would
+have fitted on. Deterministic for the same input and seed. Every task left unplaced gets
+a reason a person can act on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from operator import attrgetter
 
 import numpy as np
 
 from offers.cluster import ClusterState
-from offers.filters import PortBook, fit_counts, fit_matrix, nodetype_mask
-from offers.reasons import Reason, ReasonBook, explain_unplaced, node_shortfall
-from offers.strategies import STRATEGIES, FillContext, binpack_one
+from offers.filters import PortBook, Scene, TaskClass
+from offers.order import serve_in_order
+from offers.passes import Settings, dominant, inverse, run_pass, utilization
+from offers.reasons import Reason, ReasonBook, explain_unplaced
+from offers.spread import Running
+from offers.strategies import STRATEGIES
 from offers.task import MIN_CPUS, MIN_MEM_MIB, SLA, TaskSpec
-
-# Fit counts of all classes on all nodes are kept as one matrix up to this many cells
-# (classes x nodes); beyond, they are worked out per class.
-FIT_MATRIX_CELLS = 1 << 20
 
 # Floors for usage-based sizes: a task that was idle when metered still needs something,
 # and no less than a task may ask for (offers.task).
@@ -81,14 +81,6 @@ class Placement:
         return dict(sorted(out.items()))
 
 
-@dataclass(frozen=True)
-class _Class:
-    demand: tuple[float, float, float]
-    nodetype: str | None
-    sla: SLA | None
-    ports: tuple[int, ...]
-
-
 class _Rows:
     """Accumulates output rows class by class as arrays, never task by task."""
 
@@ -133,56 +125,74 @@ def effective_demands(tasks: Sequence[TaskSpec], usage: Mapping[str, tuple[float
     return out
 
 
-def _inverse(total: np.ndarray) -> np.ndarray:
-    """1/total, with 0 for resources a node does not have (nothing fits there anyway)."""
-    with np.errstate(divide="ignore"):
-        return np.where(total > 0, 1.0 / np.where(total > 0, total, 1.0), 0.0)
+_SHAPE = attrgetter("placement_key")
+_PLAIN = ((), 0)  # no constraints, priority 0: what a short placement key leaves out
 
 
-def _dominant(values: np.ndarray, inverse_total: np.ndarray) -> np.ndarray:
-    """Dominant share: the largest fraction of any one resource (DRF's measure)."""
-    return (values * inverse_total).max(axis=-1)
+class _Prioritized(Exception):
+    """A task with a priority: the batch is grouped again, in order of service."""
 
 
-_SHAPE = attrgetter("cpus", "mem", "disk", "nodetype", "sla", "ports")
+def service_order(tasks: Sequence[TaskSpec]) -> list[int]:
+    """Task indices in order of service: higher priority first, then input order."""
+    return sorted(range(len(tasks)), key=lambda i: -tasks[i].priority)
 
 
-def _group(tasks, ids, strategy, usage, margin, running, rows, book):
-    """Tasks into classes of identical demand and constraints, in first-seen order.
+def _group(tasks, order, ids, groups, strategy, usage, margin, running, rows, book):
+    """Tasks into classes of identical demand and constraints, members in order of
+    service, classes in order of their first member. With `order` None, input order,
+    until a task with a priority shows (then `_Prioritized`).
 
     This is the one loop over tasks, kept to a few C-level calls per task."""
     sized = strategy == "intelligence" and usage
     by_key: dict[tuple, list[int]] = {}
     seen_singletons: set[str] = set()
-    singleton = SLA.SINGLETON
-    for i, (task, task_id) in enumerate(zip(tasks, ids, strict=True)):
+    singleton, daemon = SLA.SINGLETON, SLA.ONE_PER_NODE
+    in_input_order = order is None
+    for i, task in enumerate(tasks) if in_input_order else ((i, tasks[i]) for i in order):
         key = _SHAPE(task)
-        if key[4] is singleton:
-            where = running.get(task_id)
-            if where:
-                rows.add([i], 0, -1, book.id(Reason(
-                    "singleton-running", f"singleton {task_id} already runs on {sorted(where)[0]}")))
-                continue
-            if task_id in seen_singletons:
-                rows.add([i], 0, -1, book.id(Reason(
-                    "singleton-duplicate", f"singleton {task_id} is already in this batch")))
-                continue
-            seen_singletons.add(task_id)
-        if sized and task_id in usage:
-            key = (*effective_demands((task,), usage, margin, (task_id,))[0], *key[3:])
+        if key[4] is not None or len(key) > 6:  # the rare cases, in one test
+            if len(key) == 6:
+                key = (*key, *_PLAIN)
+            if key[7] and in_input_order:
+                raise _Prioritized
+            task_id = ids[i]
+            if key[4] is singleton:
+                where = Running.of(running.get(task_id))
+                if where and where.hosts:
+                    rows.add([i], 0, -1, book.id(Reason(
+                        "singleton-running", f"singleton {task_id} already runs on "
+                                             f"{sorted(where.hosts)[0]}")))
+                    continue
+                if task_id in seen_singletons:
+                    rows.add([i], 0, -1, book.id(Reason(
+                        "singleton-duplicate",
+                        f"singleton {task_id} is already in this batch")))
+                    continue
+                seen_singletons.add(task_id)
+            if key[4] is daemon:  # each one-per-node task on its own: one per node
+                key = (*key, i)
+            elif key[6] and any(c.counting for c in key[6]):  # counted per group
+                key = (*key, groups[i])
+        if sized and ids[i] in usage:
+            key = (*effective_demands((task,), usage, margin, (ids[i],))[0], *key[3:])
         members = by_key.get(key)
         if members is None:
             members = by_key[key] = []
         members.append(i)
-    classes: dict[_Class, list[int]] = {}
+    classes: dict[TaskClass, list[int]] = {}
     wanted_ports: set[int] = set()
     for key, members in by_key.items():
         host_ports = tuple(sorted({m.host_port for m in key[5]}))
         wanted_ports.update(host_ports)
-        cls = _Class(key[:3], key[3], key[4], host_ports)
+        group = (f"#{key[8]}" if key[4] is daemon else key[8]) if len(key) > 8 else None
+        cls = TaskClass(key[:3], key[3], key[4], host_ports, key[6] if len(key) > 6 else (),
+                        group)
         if cls in classes:  # same host ports, other container ports: one class
-            classes[cls].extend(members)
-            classes[cls].sort()
+            merged = classes[cls] + members
+            rank = None if in_input_order else {i: k for k, i in enumerate(order)}
+            merged.sort(key=rank.__getitem__ if rank else None)
+            classes[cls] = merged
         else:
             classes[cls] = members
     return classes, wanted_ports
@@ -195,118 +205,87 @@ def place(
     strategy: str = "binpack",
     seed: int = 0,
     usage: Mapping[str, tuple[float, float]] | None = None,
-    running: Mapping[str, Collection[str]] | None = None,
+    running: Mapping[str, Running | Mapping[str, int] | Collection[str]] | None = None,
     margin: float = 0.1,
     keys: Sequence[str] | None = None,
+    groups: Sequence[str] | None = None,
 ) -> Placement:
-    """Place `tasks` on `cluster`; input order is priority within a class.
+    """Place `tasks` on `cluster`, serving higher `priority` first, then input order.
 
     - `usage`: task id -> observed peak (cpus, mem MiB); the `intelligence` strategy sizes
       those tasks by it (times 1 + margin) instead of by what they asked for.
-    - `running`: task id -> hostnames where an instance already runs, so that a `singleton`
-      is not started twice and a `one-per-node` task only fills the nodes it is missing on.
+    - `running`: task id -> where instances of its group already run: hostnames, hostname
+      -> instances, or a `Running` (which also carries the attributes of hosts outside
+      `cluster`). A `singleton` is not started twice, a `one-per-node` task only fills the
+      nodes it is missing on, and UNIQUE, MAX_PER and GROUP_BY count these instances.
     - `keys`: the id each task is known by in `usage` and `running`, when that is not its
       own id (the framework keys by task instance, and two submissions may share an id).
+    - `groups`: the group each task's counting constraints count over (a job); default
+      its key, so that tasks of one id are one group.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
     usage = usage or {}
     running = running or {}
-    rng = _SeededGenerator(seed)
-    free = cluster.free.copy()
-    total = cluster.total
     book = ReasonBook()
     rows = _Rows()
     ids = [task.id for task in tasks] if keys is None else keys
-    classes, wanted_ports = _group(tasks, ids, strategy, usage, margin, running, rows, book)
-    ports = PortBook(cluster, wanted_ports)
+    args = (ids, ids if groups is None else groups, strategy, usage, margin, running)
+    try:
+        order: Sequence[int] = range(len(tasks))
+        classes, wanted_ports = _group(tasks, None, *args, rows, book)
+    except _Prioritized:
+        order, rows, book = service_order(tasks), _Rows(), ReasonBook()
+        classes, wanted_ports = _group(tasks, order, *args, rows, book)
 
-    daemon = [c for c in classes if c.sla is SLA.ONE_PER_NODE]
-    others = [c for c in classes if c.sla is not SLA.ONE_PER_NODE]
-    packing = strategy in ("binpack", "intelligence")
-    if packing:
-        # Largest first packs best (first-fit decreasing, by dominant share of the biggest node).
+    def running_of(cls: TaskClass) -> Running | None:
+        return Running.of(running.get(ids[classes[cls][0]]))
+
+    scene = Scene(cluster, cluster.free.copy(), PortBook(cluster, wanted_ports), running_of)
+    settings = Settings(strategy, cluster.total, _SeededGenerator(seed), book)
+    daemons = [c for c in classes if c.sla is SLA.ONE_PER_NODE]
+    regular = [c for c in classes if c.sla is not SLA.ONE_PER_NODE]
+    if settings.packing:
+        # Largest first packs best (first-fit decreasing, by dominant share of the biggest
+        # node); the order of service is kept by `serve_in_order` when it matters.
+        total = cluster.total
         biggest = total.max(axis=0) if cluster.size else np.ones(total.shape[1])
-        inverse_biggest = _inverse(biggest)
-        others.sort(key=lambda c: -float(_dominant(np.asarray(c.demand), inverse_biggest)))
+        inverse_biggest = inverse(biggest)
+        regular.sort(key=lambda c: -float(dominant(np.asarray(c.demand), inverse_biggest)))
 
-    fill = STRATEGIES[strategy]
-    inverse = _inverse(total)
-    balancing = strategy in ("binpack", "intelligence", "spread")
-    for cls in daemon:
-        _place_daemon(cluster, ids, cls, classes[cls], free, ports, running, rows, book)
+    before = scene.copy()
+    result = run_pass(settings, scene, utilization(settings, scene.free),
+                      [(c, len(classes[c])) for c in regular], daemons)
+    placed = {c: [result.chosen[c]] for c in regular if c in result.chosen}
+    daemon_rows = result.daemons
+    if any(result.placed(c) < len(classes[c]) for c in regular):
+        # Someone is short: all placed in one pass unless a later-served task took a node
+        # an earlier one fitted on; then in order of service (rarely needed, costlier).
+        scene, placed, daemon_rows = serve_in_order(settings, before, scene, result, classes,
+                                                    regular, daemons, order)
 
-    eligible = _EligibleNodes(cluster)
-    # Kept up to date node by node as classes are placed, never recomputed for all nodes.
-    utilization = _dominant(total - free, inverse) if balancing else None
-    demands = np.array([c.demand for c in others]).reshape(len(others), total.shape[1])
-    # Fit counts of every class on every node, kept current as classes are placed (only the
-    # columns of the nodes a class took change); per class instead when that is too big.
-    fits = (fit_matrix(free, demands) if len(others) * cluster.size <= FIT_MATRIX_CELLS
-            else None)
-
-    def fit_of(k: int) -> np.ndarray:
-        return fits[k] if fits is not None else fit_counts(free, demands[k])
-
-    target = None
-    if packing and others and cluster.size:
-        wanted = np.zeros(total.shape[1])
-        for k, cls in enumerate(others):
-            fit = fit_of(k)
-            if (fit[eligible.mask(cls.nodetype)] > 0).any():  # hopeless classes need no room
-                wanted += demands[k] * len(classes[cls])
-        target = _binpack_target(free, utilization, wanted)
-
-    short: list[tuple[_Class, list[int]]] = []
-    for k, cls in enumerate(others):
+    for cls in regular:
         members = classes[cls]
-        demand = demands[k]
-        mask = eligible.mask(cls.nodetype)
-        if cls.ports:
-            mask = mask & ports.free_mask(cls.ports)
-        fit = fit_of(k)
-        if packing and len(members) == 1:  # the usual case live: no arrays of counts
-            node = binpack_one(np.flatnonzero((fit > 0) & mask), target, utilization,
-                               demand, inverse)
-            chosen = np.array([node] if node >= 0 else [], dtype=np.int64)
-            counts = np.ones(chosen.size, dtype=np.int64)
-        else:
-            # No node needs room for more than the whole class: capped so, the strategies'
-            # sums stay small even when a tiny demand makes a node's fit unbounded.
-            caps = np.minimum(np.where(mask, fit, 0), len(members))
-            if cls.ports:
-                caps = np.minimum(caps, 1)  # a host port can be given once per node
-            ctx = FillContext(demand, inverse if balancing else None, utilization, target,
-                              rng)
-            alloc = fill(caps, len(members), ctx)
-            chosen = np.flatnonzero(alloc)
-            counts = alloc[chosen]
-        placed = 0
-        if chosen.size:
-            placed = int(counts.sum())
-            # Input order is priority: the first tasks of the class take the chosen slots,
-            # in the strategy's node order (lowest index first for ties).
-            rows.add(members[:placed], 0, np.repeat(chosen, counts), -1)
-            free[chosen] -= counts[:, None] * demand[None, :]
-            if fits is not None and k + 1 < len(others):
-                fits[k + 1:, chosen] = fit_matrix(free[chosen], demands[k + 1:])
-            if utilization is not None:
-                utilization[chosen] = _dominant(total[chosen] - free[chosen], inverse[chosen])
-            if cls.ports:
-                ports.take(cls.ports, chosen)
-        if placed < len(members):
-            short.append((cls, members[placed:]))
-
-    # Reasons speak of the cluster as the whole batch left it, which is what people see.
-    for cls, left in short:
-        reason = explain_unplaced(cluster, free, np.asarray(cls.demand),
-                                  cluster.nodetype_code(cls.nodetype), cls.nodetype, cls.ports,
-                                  ports)
-        rows.add(left, 0, -1, book.id(reason))
+        nodes = [np.repeat(chosen, counts) for chosen, counts in placed.get(cls, ())]
+        got = int(sum(n.size for n in nodes))
+        if got:
+            rows.add(members[:got], 0, np.concatenate(nodes), -1)
+        if got < len(members):
+            # Reasons speak of the cluster as the whole batch left it: what people see.
+            rows.add(members[got:], 0, -1, book.id(explain_unplaced(scene, cls)))
+    for cls in daemons:
+        i = classes[cls][0]
+        out = daemon_rows[cls]
+        if out.nowhere >= 0:
+            rows.add([i], 0, -1, out.nowhere)
+        if out.placed.size:
+            rows.add(np.full(out.placed.size, i), np.arange(out.placed.size), out.placed, -1)
+        for k, (_node, reason) in enumerate(out.short, start=out.placed.size):
+            rows.add([i], k, -1, reason)
 
     task_index, instance, node, reason_id = rows.arrays()
     return Placement(task_index, instance, node, reason_id, book.reasons(), cluster.hostnames,
-                     free)
+                     scene.free)
 
 
 class _SeededGenerator:
@@ -321,67 +300,3 @@ class _SeededGenerator:
         if self._rng is None:
             self._rng = np.random.default_rng(self._seed)
         return self._rng
-
-
-class _EligibleNodes:
-    """Nodetype masks, one per nodetype a batch names, made once per batch."""
-
-    def __init__(self, cluster: ClusterState) -> None:
-        self._cluster = cluster
-        self._masks: dict[str | None, np.ndarray] = {}
-
-    def mask(self, nodetype: str | None) -> np.ndarray:
-        """Read-only: combine with `&`, never in place."""
-        mask = self._masks.get(nodetype)
-        if mask is None:
-            cluster = self._cluster
-            mask = self._masks[nodetype] = nodetype_mask(cluster,
-                                                         cluster.nodetype_code(nodetype))
-        return mask
-
-
-def _binpack_target(free: np.ndarray, utilization: np.ndarray,
-                    wanted: np.ndarray) -> np.ndarray:
-    """The fewest of the fullest nodes whose free capacity covers the whole batch."""
-    order = np.lexsort((np.arange(free.shape[0]), -utilization))
-    covered = np.cumsum(free[order], axis=0) >= wanted[None, :] - 1e-9
-    enough = np.flatnonzero(covered.all(axis=1))
-    k = int(enough[0]) + 1 if enough.size else free.shape[0]
-    target = np.zeros(free.shape[0], dtype=bool)
-    target[order[:k]] = True
-    return target
-
-
-def _place_daemon(cluster, ids, cls, members, free, ports, running, rows, book) -> None:
-    """`one-per-node`: one instance on every eligible node that has room, never two."""
-    demand = np.asarray(cls.demand)
-    code = cluster.nodetype_code(cls.nodetype)
-    eligible = nodetype_mask(cluster, code)
-    for i in members:
-        have = running.get(ids[i], ())
-        mask = eligible.copy()
-        if len(have) > cluster.size:  # runs on more nodes than this batch has: ask per node
-            if not isinstance(have, AbstractSet):
-                have = set(have)
-            mask &= np.fromiter((h not in have for h in cluster.hostnames), dtype=bool,
-                                count=cluster.size)
-        elif have:
-            index = cluster.host_index()
-            mask[[index[h] for h in have if h in index]] = False
-        if not mask.any():
-            if not eligible.any():
-                reason = explain_unplaced(cluster, free, demand, code, cls.nodetype, (), ports)
-                rows.add([i], 0, -1, book.id(reason))
-            continue
-        room = mask & (fit_counts(free, demand) >= 1)
-        if cls.ports:
-            room &= ports.free_mask(cls.ports)
-        nodes = np.flatnonzero(room)
-        if nodes.size:
-            rows.add(np.full(nodes.size, i), np.arange(nodes.size), nodes, -1)
-            free[nodes] -= demand
-            ports.take(cls.ports, nodes)
-        short = np.flatnonzero(mask & ~room)
-        for k, node in enumerate(short.tolist(), start=nodes.size):
-            reason = node_shortfall(cluster, free, demand, cls.ports, ports, node)
-            rows.add([i], k, -1, book.id(reason))

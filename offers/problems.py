@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -19,6 +20,11 @@ class FieldProblem:
 
     def __str__(self) -> str:
         return f"{self.field}: {self.problem}" if self.field else self.problem
+
+
+# A validator that checks the items of a JSON list itself (a constraint's `[field, OP,
+# value]`) names the bad item by starting its message with `[2]: `; that joins the path.
+_INNER_PATH = re.compile(r"^((?:\[\d+\])+): (.*)$", re.DOTALL)
 
 
 def _field_path(loc: tuple) -> str:
@@ -49,7 +55,11 @@ def problems_from(exc: ValidationError) -> list[FieldProblem]:
         # Say it in JSON's words: callers send lists and objects, not tuples and dicts.
         msg = msg.replace("a valid tuple", "a JSON list").replace("a valid dictionary",
                                                                    "a JSON object")
-        out.append(FieldProblem(_field_path(loc), msg))
+        path = _field_path(loc)
+        inner = _INNER_PATH.match(msg)
+        if inner and path:
+            path, msg = path + inner.group(1), inner.group(2)
+        out.append(FieldProblem(path, msg))
     return out
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from offers.cluster import ClusterState
-from offers.filters import EPSILON, PortBook, nodetype_mask
+from offers.filters import EPSILON, FILTERS, PortBook, Scene, TaskClass
 from offers.resources import RESOURCES, UNITS
 
 
@@ -15,6 +15,8 @@ from offers.resources import RESOURCES, UNITS
 class Reason:
     code: str  # stable, for counting: "nodetype", "port-taken", "insufficient-mem", ...
     message: str  # for people: what is missing and where the best candidate falls short
+    # (what refused, how many nodes), each node counted once; empty for one node's reason
+    tally: tuple[tuple[str, int], ...] = ()
 
 
 class ReasonBook:
@@ -41,49 +43,56 @@ def need(r: int, value: float) -> str:
     return amount(r, value) if unit == RESOURCES[r] else f"{amount(r, value)} {RESOURCES[r]}"
 
 
-def explain_unplaced(
-    cluster: ClusterState,
-    free: np.ndarray,
-    demand: np.ndarray,
-    code: int | None,
-    nodetype: str | None,
-    ports: tuple[int, ...],
-    book: PortBook,
-) -> Reason:
-    """The reason a task of this class found no node, after the class was placed."""
+def explain_unplaced(scene: Scene, cls: TaskClass) -> Reason:
+    """The reason a task of this class found no node, after the class was placed.
+
+    It asks `FILTERS`, the list the core placed with, and counts every node once, under the
+    first filter that refused it (a node refused for resources under the resource it lacks
+    most): the counts add up to the number of nodes."""
+    cluster, free = scene.cluster, scene.free
     n = cluster.size
     if n == 0:
         return Reason("no-nodes", "no nodes to place on")
-    typed = nodetype_mask(cluster, code)
-    mismatched = n - int(typed.sum())
-    if not typed.any():
-        return Reason("nodetype", f"no node with nodetype={nodetype}")
+    demand = np.asarray(cls.demand)
+    masks = {f.__name__: f(scene, cls)[0] for f in FILTERS}
+    ones = np.ones(n, dtype=bool)
+    typed = _or(masks["nodetype_filter"], ones)
+    matching = typed & _or(masks["attribute_filter"], ones)
+    ported = matching & _or(masks["ports_filter"], ones)
+    candidates = ported & _or(masks["instances_filter"], ones)
+    tally = _tally(scene, cls, typed, matching, ported, candidates, masks["resources_filter"])
 
-    port_ok = np.ones(n, dtype=bool)
-    for p in ports:
-        offered = book.offered[p] & typed
+    if not typed.any():
+        return Reason("nodetype", f"no node with nodetype={cls.nodetype}", tally)
+    if not matching.any():
+        wanted = "; ".join(f"[{c}]" for c in cls.constraints if not c.counting) or \
+            "; ".join(f"a {c.field} attribute" for c in cls.constraints)
+        return Reason("constraint", f"no eligible node satisfies {wanted}{_words(tally)}",
+                      tally)
+    book = scene.ports
+    for p in cls.ports:
+        offered = book.offered[p] & matching
         if not offered.any():
             return Reason("port-not-offered",
-                          f"host port {p} is outside the port range of every eligible node")
-        ok = offered & ~book.taken[p]
-        if not ok.any():
-            return Reason("port-taken", f"host port {p} is taken on every eligible node")
-        port_ok &= book.offered[p] & ~book.taken[p]
-    candidates = typed & port_ok
-    if not candidates.any():
+                          f"host port {p} is outside the port range of every eligible node",
+                          tally)
+        if not (offered & ~book.taken[p]).any():
+            return Reason("port-taken", f"host port {p} is taken on every eligible node",
+                          tally)
+    if not ported.any():
         return Reason("port-taken",
-                      f"host ports {', '.join(map(str, ports))} are not all free on any "
-                      "eligible node")
+                      f"host ports {', '.join(map(str, cls.ports))} are not all free on any "
+                      "eligible node", tally)
+    if not candidates.any():
+        full = [c for c, refused in zip(cls.counting, scene.counts_of(cls).first_full(),
+                                         strict=True) if (refused & ported).any()]
+        first = full[0] if full else cls.counting[0]
+        return Reason(f"constraint-{first.operator.lower().replace('_', '-')}",
+                      f"[{first}]: no eligible node's {first.field} may take another "
+                      f"instance of this group{_words(tally)}", tally)
 
     short = (free[candidates] + EPSILON) < demand[None, :]
     counts = short.sum(axis=0)
-    parts = [f"{int(c)} insufficient {RESOURCES[r]}" for r, c in enumerate(counts) if c]
-    if mismatched:
-        parts.append(f"{mismatched} nodetype mismatch")
-    if ports and (typed & ~port_ok).any():
-        parts.append(f"{int((typed & ~port_ok).sum())} port taken")
-    tally = f" [0/{n} nodes: {', '.join(parts)}]" if parts else ""
-
     binding = int(np.argmax(counts))
     if counts[binding] == int(candidates.sum()):
         # Every candidate lacks this resource: name the best one.
@@ -93,12 +102,54 @@ def explain_unplaced(
             f"insufficient-{RESOURCES[binding]}",
             f"needs {need(binding, demand[binding])}; the largest free on an eligible node is "
             f"{amount(binding, max(float(free[best, binding]), 0.0)).split()[0]} "
-            f"({cluster.hostnames[best]}){tally}",
-        )
+            f"({cluster.hostnames[best]}){_words(tally)}", tally)
     return Reason("resources",
                   "no eligible node has "
                   + ", ".join(need(r, demand[r]) for r in range(len(demand)) if demand[r] > 0)
-                  + f" free at once{tally}")
+                  + f" free at once{_words(tally)}", tally)
+
+
+def _or(mask: np.ndarray | None, default: np.ndarray) -> np.ndarray:
+    return default if mask is None else mask
+
+
+def _tally(scene: Scene, cls: TaskClass, typed, matching, ported, candidates,
+           fits) -> tuple[tuple[str, int], ...]:
+    """(what refused, how many nodes) in the order the message lists them: resources
+    first, as they are what an operator can change soonest."""
+    n = scene.cluster.size
+    parts: list[tuple[str, int]] = []
+    refused = candidates & ~fits
+    if refused.any():
+        demand = np.asarray(cls.demand)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lack = np.where(demand > 0, (demand - scene.free[refused]) / demand, -np.inf)
+        most = np.bincount(np.argmax(lack, axis=1), minlength=len(RESOURCES))
+        parts += [(f"insufficient {RESOURCES[r]}", int(c)) for r, c in enumerate(most) if c]
+    parts.append(("nodetype mismatch", n - int(typed.sum())))
+    left = typed.copy()
+    for c in cls.constraints:
+        ok = scene.cluster.column(c.field).value_mask(c.accepts)
+        label = f"no {c.field} attribute" if c.counting else f"fail {c}"
+        parts.append((label, int((left & ~ok).sum())))
+        left &= ok
+    parts.append(("port taken", int((matching & ~ported).sum())))
+    if cls.counting:
+        left = ported.copy()
+        for c, full in zip(cls.counting, scene.counts_of(cls).first_full(), strict=True):
+            label = "already running" if c not in cls.constraints else f"fail {c}"
+            parts.append((label, int((left & full).sum())))
+            left &= ~full
+    passing = int((candidates & fits).sum())
+    parts.append(("room now", passing))  # none when the core did its job
+    return tuple((label, count) for label, count in parts if count)
+
+
+def _words(tally: tuple[tuple[str, int], ...]) -> str:
+    if not tally:
+        return ""
+    n = sum(count for _, count in tally)
+    return f" [0/{n} nodes: {', '.join(f'{count} {label}' for label, count in tally)}]"
 
 
 def node_shortfall(cluster: ClusterState, free: np.ndarray, demand: np.ndarray,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any
 
 from pydantic import (
@@ -23,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from offers.constraints import Constraint, parse_constraint
 from offers.problems import FieldProblem, SpecError, problems_from
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -154,6 +156,8 @@ Number = Annotated[float, BeforeValidator(_number)]
 Size = Annotated[float, BeforeValidator(_size)]
 Port = Annotated[int, BeforeValidator(_port), Field(ge=1, le=65535)]
 Text = Annotated[str, BeforeValidator(_text), AfterValidator(_no_nul)]
+# Marathon's `[field, OPERATOR, value?]`; a problem names its position (`constraints[1][2]`).
+ConstraintItem = Annotated[Constraint, BeforeValidator(parse_constraint)]
 
 
 class PortMapping(BaseModel):
@@ -210,6 +214,10 @@ class TaskSpec(BaseModel):
     arguments: tuple[Text, ...] = ()
     env: dict[str, Text] = Field(default_factory=dict)
     privileged: bool = False
+    # berth's own: placement constraints on agent attributes, and the order of service
+    # (higher first; equal priorities in submission order).
+    constraints: tuple[ConstraintItem, ...] = ()
+    priority: int = Field(0, ge=-1_000_000, le=1_000_000)
 
     @model_validator(mode="before")
     @classmethod
@@ -219,6 +227,13 @@ class TaskSpec(BaseModel):
             value = data.pop("reshuffeable")
             data.setdefault("reshuffleable", value)
         return data
+
+    @field_validator("priority", mode="before")
+    @classmethod
+    def _whole(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(f"must be a whole number, not {value!r}")
+        return value
 
     @field_validator("id", mode="before")
     @classmethod
@@ -269,6 +284,21 @@ class TaskSpec(BaseModel):
 
     # -- views used by placement -------------------------------------------------------
 
+    @model_validator(mode="after")
+    def _keep_placement_key(self) -> TaskSpec:
+        # Made here, with the spec, and copied with it under other ids (`with_id`): a
+        # batch of a hundred thousand tasks then reads it, never builds it.
+        self.__dict__["placement_key"] = TaskSpec.placement_key.func(self)
+        return self
+
+    @cached_property
+    def placement_key(self) -> tuple:
+        """What tells placement classes apart: (cpus, mem, disk, nodetype, sla, ports),
+        then (constraints, priority) when either is set."""
+        key = (self.cpus, self.mem, self.disk, self.nodetype, self.sla, self.ports)
+        return (*key, self.constraints, self.priority) if (
+            self.constraints or self.priority) else key
+
     @property
     def host_ports(self) -> tuple[int, ...]:
         return tuple(sorted({m.host_port for m in self.ports}))
@@ -276,6 +306,13 @@ class TaskSpec(BaseModel):
     def demand(self) -> tuple[float, float, float]:
         """Requested (cpus, mem MiB, disk MiB), in the column order of `offers.resources`."""
         return (self.cpus, self.mem, self.disk)
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False
+                   ) -> TaskSpec:
+        copied = super().model_copy(update=update, deep=deep)
+        if update and set(update) != {"id"}:
+            copied.__dict__.pop("placement_key", None)  # cached from the old values
+        return copied
 
     def with_id(self, task_id: str) -> TaskSpec:
         """The same spec under another (already normalized) id, sharing everything else:

@@ -7,6 +7,7 @@ while a node that could take it still has room.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
@@ -240,3 +241,141 @@ def test_binpack_one_picks_the_node_binpack_would(nodes, demand):
     alloc = binpack(caps, 1, ctx)
     got = binpack_one(np.flatnonzero(caps > 0), target, utilization, demand, inverse)
     assert got == (int(np.argmax(alloc)) if alloc.sum() else -1)
+
+
+# -- constraints, attributes and the order of service -------------------------------------
+
+RACKS = [None, "r1", "r2", "r3"]
+CONSTRAINTS = [
+    ["rack", "UNIQUE"], ["hostname", "UNIQUE"], ["rack", "MAX_PER", "2"],
+    ["hostname", "MAX_PER", "2"], ["rack", "CLUSTER", "r1"], ["rack", "LIKE", "r[12]"],
+    ["rack", "UNLIKE", "r1"], ["rack", "GROUP_BY"], ["zone", "CLUSTER", "z1"],
+]
+
+
+@st.composite
+def constrained(draw):
+    node_list = []
+    for i in range(draw(st.integers(0, 8))):
+        rack = draw(st.sampled_from(RACKS))
+        attributes = {"zone": draw(st.sampled_from(["z1", "z2"]))}
+        if rack:
+            attributes["rack"] = rack
+        node_list.append(NodeSpec(hostname=f"n{i}", cpus=draw(st.sampled_from([1.0, 2.0, 4.0])),
+                                  mem=draw(st.sampled_from([1000.0, 4096.0])),
+                                  ports=((31000, 31004),), attributes=attributes))
+    cluster = ClusterState.from_nodes(node_list)
+    pool = []
+    for _ in range(draw(st.integers(1, 4))):
+        pool.append(dict(
+            dockerimage="img", cpus=draw(st.sampled_from([0.25, 0.5, 1.0, 3.0])),
+            mem=draw(st.sampled_from([100.0, 500.0, 2000.0])),
+            constraints=draw(st.lists(st.sampled_from(CONSTRAINTS), max_size=2)),
+            ports=draw(st.sampled_from([[], [{"host_port": 31001, "container_port": 80}]])),
+        ))
+    specs = []
+    for _ in range(draw(st.integers(0, 25))):
+        k = draw(st.integers(0, len(pool) - 1))
+        specs.append(TaskSpec(id=f"g{k}", priority=draw(st.sampled_from([0, 0, 0, 1, -1])),
+                              **pool[k]))
+    running = {}
+    for t in specs:
+        if node_list and draw(st.integers(0, 4)) == 0:
+            running[t.id] = {draw(st.sampled_from(node_list)).hostname}
+    strategy = draw(st.sampled_from(["binpack", "spread", "first-fit", "random"]))
+    return cluster, specs, running, strategy, draw(st.integers(0, 3))
+
+
+def _value(cluster, field, node):
+    if field == "hostname":
+        return cluster.hostnames[node]
+    return cluster.attributes[node].get(field)
+
+
+def _matches(cluster, c, node) -> bool:
+    value = _value(cluster, c.field, node)
+    if value is None:
+        return c.operator == "UNLIKE"
+    if c.operator == "CLUSTER":
+        return value == c.value
+    if c.operator == "LIKE":
+        return re.fullmatch(c.value, value) is not None
+    if c.operator == "UNLIKE":
+        return re.fullmatch(c.value, value) is None
+    return True
+
+
+@given(constrained())
+def test_constraints_capacity_and_the_order_of_service(scenario):
+    cluster, specs, running, strategy, seed = scenario
+    out = place(cluster, specs, strategy=strategy, seed=seed, running=running)
+    rows = list(out.rows())
+    placed = [(r.task_index, cluster.index_of(r.hostname)) for r in rows if r.hostname]
+
+    # No free capacity overcommitted, no host port given twice on a node.
+    used = np.zeros_like(cluster.free)
+    port_taken: dict[int, set[int]] = {i: set() for i in range(cluster.size)}
+    for i, node in placed:
+        used[node] += specs[i].demand()
+        for p in specs[i].host_ports:
+            assert p not in port_taken[node]
+            port_taken[node].add(p)
+    assert (used <= cluster.free + 1e-6).all()
+
+    # Every constraint holds, counting what already runs (by the group's id).
+    instances: dict[tuple[str, str, str], int] = Counter()
+    for task_id, hosts in running.items():
+        for h in hosts:
+            node = cluster.index_of(h)
+            for field in ("rack", "hostname", "zone"):
+                v = _value(cluster, field, node)
+                if v is not None:
+                    instances[(task_id, field, v)] += 1
+    for i, node in placed:
+        for c in specs[i].constraints:
+            assert _matches(cluster, c, node), (c, cluster.attributes[node])
+        for field in {c.field for c in specs[i].constraints}:
+            instances[(specs[i].id, field, _value(cluster, field, node))] += 1
+    for i, _node in placed:
+        for c in specs[i].constraints:
+            limit = {"UNIQUE": 1, "MAX_PER": c.count}.get(c.operator)
+            if limit is None:
+                continue
+            for (task_id, field, _v), count in instances.items():
+                if task_id == specs[i].id and field == c.field:
+                    ran = sum(1 for h in running.get(task_id, ())
+                              if _value(cluster, field, cluster.index_of(h)) == _v)
+                    assert count <= max(limit, ran), (c, _v, count)
+
+    # Reasons count every node once.
+    for reason in out.reasons:
+        if reason.tally:
+            assert sum(n for _, n in reason.tally) == cluster.size, reason
+
+    # The order of service: an unplaced task (without counting constraints, which a later
+    # task of its own group may also have used) had no node with room once every task
+    # served after it was taken off again. Served after: lower priority, or equal and
+    # later in the input.
+    def after(j, i):
+        return (specs[j].priority, -j) < (specs[i].priority, -i)
+
+    left = cluster.free - used
+    for r in rows:
+        i = r.task_index
+        spec = specs[i]
+        if r.hostname is not None or any(c.counting for c in spec.constraints):
+            continue
+        for node in range(cluster.size):
+            if not all(_matches(cluster, c, node) for c in spec.constraints):
+                continue
+            room = left[node].copy()
+            ports = set()
+            for j, n in placed:
+                if n == node:
+                    if after(j, i):
+                        room += specs[j].demand()
+                    else:
+                        ports |= set(specs[j].host_ports)
+            if set(spec.host_ports) & ports:
+                continue
+            assert not (room + EPSILON >= np.asarray(spec.demand())).all(), (i, node, r.reason)

@@ -1,0 +1,176 @@
+"""One vectorized pass: how many tasks of each class go to each node, class by class.
+
+A pass takes how many members of each class are wanted and a scene (what is free, which
+host ports and constraint values are taken) and changes that scene as it places. Which
+classes are wanted, and in which order of service, is `offers.placement`'s business; a
+pass that turns out to be wrong for the order of service is run on a copy and dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from offers.filters import BEFORE_RESOURCES, STATIC, Scene, TaskClass, fit_counts, fit_matrix
+from offers.reasons import ReasonBook, explain_unplaced, node_shortfall
+from offers.spread import spread_fill
+from offers.strategies import STRATEGIES, FillContext, binpack_one
+
+# Fit counts of all classes on all nodes are kept as one matrix up to this many cells
+# (classes x nodes); beyond, they are worked out per class.
+FIT_MATRIX_CELLS = 1 << 20
+
+
+def inverse(total: np.ndarray) -> np.ndarray:
+    """1/total, with 0 for resources a node does not have (nothing fits there anyway)."""
+    with np.errstate(divide="ignore"):
+        return np.where(total > 0, 1.0 / np.where(total > 0, total, 1.0), 0.0)
+
+
+def dominant(values: np.ndarray, inverse_total: np.ndarray) -> np.ndarray:
+    """Dominant share: the largest fraction of any one resource (DRF's measure)."""
+    return (values * inverse_total).max(axis=-1)
+
+
+@dataclass
+class Settings:
+    """What stays the same for every pass of one batch."""
+
+    strategy: str
+    total: np.ndarray
+    rng: object  # offers.placement's seeded generator, made on first use
+    book: ReasonBook
+    inverse: np.ndarray = field(init=False)
+    packing: bool = field(init=False)
+    balancing: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.inverse = inverse(self.total)
+        self.packing = self.strategy in ("binpack", "intelligence")
+        self.balancing = self.strategy in ("binpack", "intelligence", "spread")
+
+
+@dataclass
+class Daemon:
+    """A one-per-node task's rows from a pass: nodes it got, and nodes it had no room on."""
+
+    placed: np.ndarray
+    short: list[tuple[int, int]]  # (node, reason id)
+    nowhere: int = -1  # reason id when no node is eligible at all
+
+
+@dataclass
+class PassResult:
+    chosen: dict[TaskClass, tuple[np.ndarray, np.ndarray]]  # nodes, tasks on each
+    daemons: dict[TaskClass, Daemon]
+
+    def placed(self, cls: TaskClass) -> int:
+        got = self.chosen.get(cls)
+        return int(got[1].sum()) if got else 0
+
+
+def utilization(settings: Settings, free: np.ndarray) -> np.ndarray | None:
+    return dominant(settings.total - free, settings.inverse) if settings.balancing else None
+
+
+def run_pass(settings: Settings, scene: Scene, util: np.ndarray | None,
+             wants: Sequence[tuple[TaskClass, int]], daemons: Sequence[TaskClass]) -> PassResult:
+    """Place `daemons` (one-per-node, first), then `wants` in the order given. Changes
+    `scene` and `util` (the dominant share used per node) as it goes."""
+    result = PassResult({}, {})
+    for cls in daemons:
+        result.daemons[cls] = _place_daemon(settings, scene, cls)
+    if util is not None and daemons:
+        util[:] = utilization(settings, scene.free)
+    if not wants:
+        return result
+    free, total, inv = scene.free, settings.total, settings.inverse
+    fill = STRATEGIES[settings.strategy]
+    demands = np.array([c.demand for c, _ in wants]).reshape(len(wants), total.shape[1])
+    # Fit counts of every class on every node, kept current as classes are placed (only the
+    # columns of the nodes a class took change); per class instead when that is too big.
+    fits = (fit_matrix(free, demands) if len(wants) * scene.cluster.size <= FIT_MATRIX_CELLS
+            else None)
+
+    def fit_of(k: int) -> np.ndarray:
+        return fits[k] if fits is not None else fit_counts(free, demands[k])
+
+    target = None
+    if settings.packing and scene.cluster.size:
+        wanted = np.zeros(total.shape[1])
+        for k, (cls, n) in enumerate(wants):
+            if (fit_of(k)[scene.mask(cls, STATIC)] > 0).any():  # hopeless ones need no room
+                wanted += demands[k] * n
+        target = _binpack_target(free, util, wanted)
+
+    balancing = inv if settings.balancing else None
+    for k, (cls, n) in enumerate(wants):
+        demand = demands[k]
+        mask = scene.mask(cls, BEFORE_RESOURCES)
+        fit = fit_of(k)
+        if settings.packing and n == 1:  # the usual case live: no arrays of counts
+            node = binpack_one(np.flatnonzero((fit > 0) & mask), target, util, demand, inv)
+            chosen = np.array([node] if node >= 0 else [], dtype=np.int64)
+            counts = np.ones(chosen.size, dtype=np.int64)
+        else:
+            # No node needs room for more than the whole class: capped so, the strategies'
+            # sums stay small even when a tiny demand makes a node's fit unbounded.
+            caps = np.minimum(np.where(mask, fit, 0), n)
+            if cls.ports:
+                caps = np.minimum(caps, 1)  # a host port can be given once per node
+            ctx = FillContext(demand, balancing, util, target, settings.rng)
+            if cls.counting:
+                alloc = spread_fill(caps, n, lambda c, m, ctx=ctx: fill(c, m, ctx),
+                                    scene.counts_of(cls))
+            else:
+                alloc = fill(caps, n, ctx)
+            chosen = np.flatnonzero(alloc)
+            counts = alloc[chosen]
+        if not chosen.size:
+            continue
+        result.chosen[cls] = (chosen, counts)
+        free[chosen] -= counts[:, None] * demand[None, :]
+        if fits is not None and k + 1 < len(wants):
+            fits[k + 1:, chosen] = fit_matrix(free[chosen], demands[k + 1:])
+        if util is not None:
+            util[chosen] = dominant(total[chosen] - free[chosen], inv[chosen])
+        if cls.ports:
+            scene.ports.take(cls.ports, chosen)
+        if cls.counting:
+            scene.counts_of(cls).add(chosen, counts)
+    return result
+
+
+def _binpack_target(free: np.ndarray, util: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The fewest of the fullest nodes whose free capacity covers the whole batch."""
+    order = np.lexsort((np.arange(free.shape[0]), -util))
+    covered = np.cumsum(free[order], axis=0) >= wanted[None, :] - 1e-9
+    enough = np.flatnonzero(covered.all(axis=1))
+    k = int(enough[0]) + 1 if enough.size else free.shape[0]
+    target = np.zeros(free.shape[0], dtype=bool)
+    target[order[:k]] = True
+    return target
+
+
+def _place_daemon(settings: Settings, scene: Scene, cls: TaskClass) -> Daemon:
+    """`one-per-node`: one instance on every eligible node that has room, never two (nor
+    where one runs already); every eligible node without room says why."""
+    demand = np.asarray(cls.demand)
+    eligible = scene.mask(cls, STATIC)
+    if not eligible.any():
+        return Daemon(np.zeros(0, dtype=np.int64), [],
+                      settings.book.id(explain_unplaced(scene, cls)))
+    mask = scene.mask(cls, BEFORE_RESOURCES[len(STATIC):]) & eligible
+    open_nodes = eligible & scene.counts_of(cls).room_mask(1)  # not where it runs
+    room = mask & (fit_counts(scene.free, demand) >= 1)
+    nodes = np.flatnonzero(room)
+    if nodes.size:
+        scene.free[nodes] -= demand
+        scene.ports.take(cls.ports, nodes)
+        scene.counts_of(cls).add(nodes, np.ones(nodes.size, dtype=np.int64))
+    short = [(node, settings.book.id(node_shortfall(scene.cluster, scene.free, demand,
+                                                    cls.ports, scene.ports, node)))
+             for node in np.flatnonzero(open_nodes & ~room).tolist()]
+    return Daemon(nodes, short)
