@@ -10,7 +10,7 @@ offers. An instance that fits nowhere keeps the placement's reason with its coun
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from framework.jobs import Job
 from framework.records import TaskRecord
 from offers import placement as placement_core
 from offers.cluster import ClusterState
+from offers.filters import eligible_nodes
 from offers.offer import OfferBatch, cluster_from_offers
 from offers.resources import RESOURCES
 from offers.states import TaskState, check_transition
@@ -70,6 +71,7 @@ class OfferRound:
         row_of_host = cluster.host_index()
 
         by_usage, regular, waiting = [], [], []
+        avoiding: dict[frozenset[int], list[TaskRecord]] = {}  # rows a relaunch must avoid
         repacking = not self._old_copies_hold()
         for record in self._index.pending():
             if record.not_before > now:
@@ -83,7 +85,11 @@ class OfferRound:
                 else:
                     by_usage.append(record)
             elif record.slot is not None:
-                regular.append(record)
+                avoided = self._avoided(record, now, row_of_host)
+                if avoided:
+                    avoiding.setdefault(avoided, []).append(record)
+                else:
+                    regular.append(record)
         for record in waiting:
             self._note_reason(record, f"retrying after a failure, not before "
                                       f"t={record.not_before:.0f}")
@@ -101,15 +107,17 @@ class OfferRound:
                                  launches)
             cluster = without(cluster, placed)
 
+        for rows, work in avoiding.items():
+            # Relaunched after an infrastructure failure: placed first (they were placed
+            # before), on the offered nodes but the ones they avoid for a while.
+            placed = self._place(without_rows(cluster, rows), work, agent_of_row,
+                                 row_of_host, launches)
+            cluster = without(cluster, placed)
+
         opn = self._daemons_missing_on(cluster)
         if regular or opn:
             work = regular + [self._placeholder(sub) for sub in opn]
-            specs = [r.spec for r in work]
-            # Keyed by task instance: two submissions may share a user id.
-            placement = placement_core.place(
-                cluster, specs, keys=[r.task_id for r in work], strategy=self.strategy,
-                seed=self.seed + self._rounds, running=self._running_hosts(work))
-            self._apply(placement.rows(), work, specs, agent_of_row, row_of_host, launches)
+            self._place(cluster, work, agent_of_row, row_of_host, launches)
 
         # One ACCEPT per agent that got tasks, then one DECLINE for every other offer.
         out: list[cmd.Command] = []
@@ -131,20 +139,43 @@ class OfferRound:
             out.append(cmd.Decline(tuple(ids[i] for i in declined), self.refuse_seconds))
         return out + self._suppress_if_idle()
 
+    def _place(self, cluster: ClusterState, work: list[TaskRecord], agent_of_row: list[str],
+               row_of_host: dict[str, int],
+               launches: dict[int, list[tuple[str, TaskSpec]]]) -> list[tuple[int, TaskSpec]]:
+        """Place with the scheduler's strategy. Keyed by task instance (two Charmander
+        tasks may share a user id); counting constraints count over the whole job."""
+        specs = [r.spec for r in work]
+        placement = placement_core.place(
+            cluster, specs, keys=[r.task_id for r in work], strategy=self.strategy,
+            seed=self.seed + self._rounds, running=self._running_hosts(work),
+            groups=[r.submission_id for r in work])
+        return self._apply(placement.rows(), work, specs, agent_of_row, row_of_host, launches)
+
+    def _avoided(self, record: TaskRecord, now: float,
+                 row_of_host: dict[str, int]) -> frozenset[int]:
+        """Offered rows this instance's slot avoids after an infrastructure failure there
+        (the relaunch policy's `avoid`)."""
+        slot = self._subs[record.submission_id].slots.get(record.slot)
+        if slot is None or not slot.avoid:
+            return frozenset()
+        return frozenset(row_of_host[host] for host, until in slot.avoid.items()
+                         if until > now and host in row_of_host)
+
     def _daemons_missing_on(self, cluster: ClusterState) -> list[Job]:
-        """One-per-node tasks that some offered agent of their nodetype does not run yet:
-        the others have nothing to place in this round."""
-        eligible: dict[str | None, set[str]] = {}
+        """System jobs (one-per-node tasks) that some offered agent they may run on does
+        not run yet: the others have nothing to place in this round."""
+        eligible: dict[tuple, set[str]] = {}  # (nodetype, constraints) -> hostnames
         out = []
-        for sub in map(self._subs.__getitem__, self._daemons):
-            nodetype = sub.templates[0].nodetype
-            hosts = eligible.get(nodetype)
+        hostnames = cluster.hostnames
+        for job in map(self._subs.__getitem__, self._daemons):
+            spec = job.templates[0]
+            where = (spec.nodetype, spec.constraints)
+            hosts = eligible.get(where)
             if hosts is None:
-                rows = (np.arange(cluster.size) if nodetype is None else
-                        np.flatnonzero(cluster.nodetype == cluster.nodetype_code(nodetype)))
-                hosts = eligible[nodetype] = {cluster.hostnames[i] for i in rows.tolist()}
-            if not sub.hosts.keys() >= hosts or (not hosts and sub.by_state.get(S.PENDING)):
-                out.append(sub)  # (a pending one with no eligible agent learns why)
+                rows = np.flatnonzero(eligible_nodes(cluster, spec)).tolist()
+                hosts = eligible[where] = {hostnames[i] for i in rows}
+            if not job.hosts.keys() >= hosts or (not hosts and job.by_state.get(S.PENDING)):
+                out.append(job)  # (a pending one with no eligible agent learns why)
         return out
 
     def _apply(self, rows: Iterable, work: list[TaskRecord], specs: list[TaskSpec],
@@ -195,23 +226,15 @@ class OfferRound:
             (record.spec,), {record.task_id: peak}, self.margin, (record.task_id,))
         return record.spec.model_copy(update={"mem": round(mem, 3), "cpus": round(cpus, 3)})
 
-    def _running_hosts(self, work: list[TaskRecord]) -> dict[str, Collection[str]]:
-        """Per placement key, hosts it must not go to: those that already run an instance
-        of its system job or singleton (SLA), and those its slot avoids after an
-        infrastructure failure there (the relaunch policy)."""
-        out: dict[str, Collection[str]] = {}
-        now = self.clock()
+    def _running_hosts(self, work: list[TaskRecord]) -> dict[str, Mapping[str, int]]:
+        """Per placement key, where its job already runs (hostname -> instances): what a
+        singleton, a system job and counting constraints (UNIQUE, MAX_PER, GROUP_BY) need."""
+        out: dict[str, Mapping[str, int]] = {}
         for record in work:
             job = self._subs[record.submission_id]
-            hosts: Collection[str] = ()
-            if job.hosts and (job.daemon or job.sla is SLA.SINGLETON):
-                hosts = job.hosts.keys()
-            slot = job.slots.get(record.slot) if record.slot is not None else None
-            if slot is not None and slot.avoid:
-                avoided = {h for h, until in slot.avoid.items() if until > now}
-                hosts = avoided.union(hosts) if avoided else hosts
-            if hosts:
-                out[record.task_id] = hosts
+            if job.hosts and (job.daemon or job.sla is SLA.SINGLETON
+                              or record.spec.constraints):
+                out[record.task_id] = job.hosts
         return out
 
     def _placeholder(self, sub: Job) -> TaskRecord:
@@ -225,6 +248,13 @@ class OfferRound:
                           spec=sub.templates[0], state=S.PENDING, created_at=self.clock(),
                           slot=None)
 
+
+
+def without_rows(cluster: ClusterState, rows: frozenset[int]) -> ClusterState:
+    """The cluster with nothing free on `rows`."""
+    free = cluster.free.copy()
+    free[sorted(rows)] = 0.0
+    return dataclasses.replace(cluster, free=free)
 
 
 def without(cluster: ClusterState, placed: list[tuple[int, TaskSpec]]) -> ClusterState:

@@ -298,7 +298,7 @@ class FrameworkStore:
                 job = JobSpec.model_validate(sub.spec, context=STORED)
                 out.append(JobSubmitted(job, sub.created_at, sub.count,
                                         tuple(sub.steps or ()), sub.wanted, recovering=True))
-                out += [_recovered(row, sub, job.templates[0].task(job.name), None)
+                out += [_recovered(row, sub, job.templates[0].task(job), None)
                         for row in rows]
                 continue
             spec, invalid = _stored_spec(sub.spec, sub.id)

@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from offers.problems import FieldProblem, SpecError, problems_from
-from offers.task import SLA, TaskSpec, _number, normalize_id
+from offers.task import SLA, ConstraintItem, TaskSpec, _number, normalize_id
 
 MAX_INSTANCES = 100_000  # per template: beyond it a typo, not a job
 MAX_SECONDS = 366 * 24 * 3600.0
@@ -115,10 +115,13 @@ class Template(TaskSpec):
                              "(singleton: service of 1; one-per-node: system)")
         return value
 
-    def task(self, job: str) -> TaskSpec:
-        """The task spec every instance of this template starts from."""
+    def task(self, job: JobSpec) -> TaskSpec:
+        """The task spec every instance of this template starts from: the job's priority
+        and constraints added to its own."""
         data = {name: value for name, value in self if name != "count"}  # models kept
-        data["id"] = self.id or job
+        data["id"] = self.id or job.name
+        data["priority"] = job.priority
+        data["constraints"] = (*job.constraints, *self.constraints)
         return TaskSpec.model_construct(**data)
 
 
@@ -140,7 +143,7 @@ class JobSpec(BaseModel):
     relaunch: RelaunchPolicy = RelaunchPolicy()
     startup_timeout: Seconds | None = Field(None, gt=0, le=MAX_SECONDS)
     max_runtime: Seconds | None = Field(None, gt=0, le=MAX_SECONDS)
-    constraints: tuple[tuple[Any, ...], ...] = ()
+    constraints: tuple[ConstraintItem, ...] = ()  # on every template, beside its own
 
     @field_validator("name", mode="before")
     @classmethod

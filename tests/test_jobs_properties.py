@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -123,8 +122,7 @@ class JobMachine(RuleBasedStateMachine):
     @rule(data=st.data(), how=st.sampled_from(["stop", "kill", "delete"]))
     def user_ends_a_job(self, data, how):
         """`berth job stop`, Charmander's DELETE (by prefix), or `berth job delete` of a
-        job that is over and has no LOST instance (a forced delete, or one with a LOST
-        instance, crashes later: see the xfails in test_jobs_scheduler)."""
+        job that is over."""
         jobs = [j for j in self.jobs if self.h.scheduler.job(j) is not None]
         if how == "stop" and jobs:
             self.h.send(ev.JobStopped(data.draw(st.sampled_from(jobs))))
@@ -280,9 +278,5 @@ class SystemJobMachine(JobMachine):
 
 SystemJobMachine.TestCase.settings = settings(
     max_examples=100, stateful_step_count=50, deadline=None, derandomize=True,
-    phases=[Phase.generate],  # a known failure: not worth shrinking
     suppress_health_check=[HealthCheck.too_slow])
-test_job_invariants_with_system_jobs = pytest.mark.xfail(
-    strict=True, reason="a system job's instances are placed as ordinary tasks (see "
-    "test_jobs_scheduler.py::test_system_job_runs_once_on_every_agent): two live on an "
-    "agent")(SystemJobMachine.TestCase)
+test_job_invariants_with_system_jobs = SystemJobMachine.TestCase

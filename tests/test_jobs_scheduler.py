@@ -3,9 +3,8 @@ what a user of `berth job` would see."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
-
-import pytest
 
 from framework import commands as cmd
 from framework import events as ev
@@ -116,13 +115,7 @@ def test_startup_timeout_kills_a_staging_instance_and_relaunches_it():
     assert h.scheduler.job(name).restarts == 1
 
 
-AVOID_IGNORED = ("relaunch.avoid is not enforced: OfferRound._running_hosts passes the "
-                 "avoided hosts as `running`, but offers.placement only reads `running` for "
-                 "singleton and one-per-node tasks, so a job's instance goes back to the node "
-                 "it just failed on")
 
-
-@pytest.mark.xfail(strict=True, reason=AVOID_IGNORED)
 def test_startup_timeout_relaunch_avoids_the_node():
     submit(h := Harness.make(), name="s", count=1, startup_timeout=30,
            relaunch={"avoid": 600})
@@ -135,7 +128,6 @@ def test_startup_timeout_relaunch_avoids_the_node():
     assert agent == "a2"
 
 
-@pytest.mark.xfail(strict=True, reason=AVOID_IGNORED)
 def test_lost_instance_is_relaunched_away_from_its_node():
     submit(h := Harness.make(), name="s", count=1, relaunch={"avoid": 600})
     [(first, *_)] = offer_round(h, "a1")
@@ -332,10 +324,6 @@ def test_charmander_one_per_node_runs_once_on_every_agent():
     assert sorted(agent for *_, agent in offer_round(h, "a1", "a2", "a3")) == ["a2", "a3"]
 
 
-@pytest.mark.xfail(strict=True, reason="a system job's instances are placed as ordinary "
-                   "tasks: placement treats a task as one-per-node only by its spec's sla, "
-                   "and a job template has none, so the second offer round binpacks another "
-                   "instance onto the agent that already runs one")
 def test_system_job_runs_once_on_every_agent():
     name = submit(h := Harness.make(), name="d", type="system")
     assert [agent for *_, agent in offer_round(h, "a1")] == ["a1"]
@@ -362,3 +350,45 @@ def test_stopping_a_failed_job_keeps_it_failed():
     assert h.scheduler.job(name).phase is Phase.FAILED
     h.send(ev.JobStopped(name))
     assert h.scheduler.job(name).phase is Phase.FAILED
+
+
+def test_unique_hostname_spreads_a_service_and_says_why_the_rest_waits():
+    h = Harness.make()
+    submit(h, name="web", type="service", count=3, constraints=[["hostname", "UNIQUE"]])
+    first = offer_round(h, "a1", "a2")
+    assert sorted(agent for *_, agent in first) == ["a1", "a2"]  # one per host
+    for task_id, _env, agent in first:
+        h.status(task_id, "RUNNING", agent=agent)
+    assert offer_round(h, "a1", "a2") == []  # both hosts have one already
+    [waiting] = by_state(h, "web", S.PENDING)
+    assert "UNIQUE" in h.scheduler.pending_reason(waiting) or "hostname" in \
+        h.scheduler.pending_reason(waiting)
+    assert [agent for *_, agent in offer_round(h, "a3")] == ["a3"]
+
+
+def test_max_per_counts_the_whole_job_across_rounds():
+    h = Harness.make()
+    submit(h, name="w", type="service", count=5, constraints=[["hostname", "MAX_PER", "2"]])
+    for task_id, _env, agent in offer_round(h, "a1"):
+        h.status(task_id, "RUNNING", agent=agent)
+    assert len(by_state(h, "w", S.RUNNING)) == 2
+    assert offer_round(h, "a1") == []  # a1 holds its 2 already
+    assert len(offer_round(h, "a2")) == 2
+
+
+def test_a_higher_priority_job_is_placed_first_on_a_full_offer():
+    h = Harness.make()
+    submit(h, name="low", type="batch", completions=1, task={**T, "cpus": 3})
+    submit(h, name="high", type="batch", completions=1, priority=10, task={**T, "cpus": 3})
+    [(task_id, _env, _agent)] = launched(h.offers(h.offer("a1", cpus=4)))
+    assert h.scheduler.task(task_id).submission_id == "high"
+
+
+def test_a_system_job_skips_nodes_its_constraints_exclude():
+    h = Harness.make()
+    submit(h, name="mon", type="system", constraints=[["rack", "CLUSTER", "r1"]])
+    offers = [h.offer("a1"), h.offer("a2"), h.offer("a3")]
+    offers = [dataclasses.replace(o, attributes={"rack": rack})
+              for o, rack in zip(offers, ("r1", "r2", "r1"), strict=True)]
+    placed = launched(h.offers(*offers))
+    assert sorted(agent for *_, agent in placed) == ["a1", "a3"]

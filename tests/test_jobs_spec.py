@@ -136,7 +136,7 @@ def test_defaults():
     assert (spec.relaunch.attempts, spec.relaunch.avoid, spec.relaunch.errors) == (
         None, 300.0, 3)
     assert spec.startup_timeout is None and spec.max_runtime is None
-    assert spec.templates[0].task("j").id == "j"
+    assert spec.templates[0].task(spec).id == "j"
 
 
 def test_numbers_as_strings_are_accepted():
@@ -165,7 +165,7 @@ def test_several_templates_each_with_its_count():
     spec = parse_job({"name": "multi", "type": "array", "tasks": [
         {**T, "id": "a", "count": 2}, {**T, "id": "b", "dockerimage": "nginx", "count": "3"}]})
     assert spec.counts() == (2, 3)
-    assert [t.task("multi").id for t in spec.templates] == ["a", "b"]
+    assert [t.task(spec).id for t in spec.templates] == ["a", "b"]
 
 
 def test_parallel_job_with_master_and_workers():
