@@ -32,8 +32,8 @@ FIELDS = {
             "instances kept running; system: one instance on every eligible node; "
             "parallel: a `master` plus `count` workers, done when the master exits 0; "
             "array: `count` units scaled as one, done when all exited 0",
-    "priority": "-1,000,000 .. 1,000,000; kept and shown, placement does not read it "
-                "yet (instances are placed oldest first)",
+    "priority": "-1,000,000 .. 1,000,000, default 0: placed higher first, then older "
+                "first, across jobs and tasks",
     "task": "the one template: a Charmander task JSON without `sla`; its `id` defaults "
             "to the job's name",
     "tasks": "several templates instead of `task`, each with its own `count`",
@@ -50,8 +50,9 @@ FIELDS = {
                        "and relaunched elsewhere (an infrastructure failure)",
     "max_runtime": "seconds an instance may run; past it it is killed and ends FAILED "
                    "(`deadline exceeded`), not restarted",
-    "constraints": "kept with the job; placement does not read them yet (a template's "
-                   "`nodetype` does constrain)",
+    "constraints": "Marathon's [field, OPERATOR, value?] on any agent attribute or "
+                   "hostname (UNIQUE, CLUSTER, GROUP_BY, LIKE, UNLIKE, MAX_PER), on every "
+                   "template beside its own; UNIQUE, MAX_PER and GROUP_BY count the job",
 }
 POLICY_FIELDS = {
     "RestartPolicy": {
