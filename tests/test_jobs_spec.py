@@ -190,3 +190,15 @@ def test_round_trip_through_json():
 
 def test_phase_final():
     assert {p for p in Phase if p.final} == {Phase.COMPLETE, Phase.FAILED, Phase.STOPPED}
+
+
+@pytest.mark.parametrize(("constraints", "field", "words"), [
+    ([["hostname", "NEAR"]], "constraints[0][1]", "not an operator"),
+    ([["hostname", "UNIQUE"], ["rack", "MAX_PER"]], "constraints[1]", "MAX_PER needs a number"),
+    ([["rack", "LIKE", "["]], "constraints[0][2]", "not a regular expression"),
+])
+def test_a_jobs_constraints_are_checked_by_position(constraints, field, words):
+    with pytest.raises(SpecError) as caught:
+        parse_job({"name": "j", "task": {"dockerimage": "x"}, "constraints": constraints})
+    [problem] = caught.value.problems
+    assert problem.field == field and words in problem.problem
