@@ -101,6 +101,8 @@ class Job:
     def from_spec(cls, spec: JobSpec, created_at: float, scaled: int | None = None) -> Job:
         job_env = {"BERTH_JOB": spec.name}
         templates = tuple(_with_env(t.task(spec.name), job_env) for t in spec.templates)
+        if spec.type is JobType.SYSTEM:  # so the placement core puts one on each node
+            templates = tuple(t.model_copy(update={"sla": SLA.ONE_PER_NODE}) for t in templates)
         master = _with_env(spec.master.task(spec.name), job_env) if spec.master else None
         return cls(id=spec.name, kind=spec.type, templates=templates,
                    counts=spec.counts(scaled), restart=spec.restart, relaunch=spec.relaunch,
