@@ -31,7 +31,7 @@ def _strategies(text: str) -> list[str]:
 @click.option("--node-shape", default="cpus:16,mem:65536,disk:500000", show_default=True,
               help="Size of each --nodes node.")
 @click.option("--workload", "workload_path", type=click.Path(path_type=Path),
-              help="Workload: JSON Lines of tasks with submit_at, duration, used.")
+              help="Workload: JSON Lines of tasks (or jobs) with submit_at, duration, used.")
 @click.option("--synthetic", is_flag=True, help="Or: generate a seeded synthetic workload.")
 @click.option("--tasks", default=1000, show_default=True, type=click.IntRange(1),
               help="Tasks in the synthetic workload.")

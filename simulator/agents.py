@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from simulator.inputs import WorkItem
 from simulator.nodes import SimNodes
 from simulator.queue import EventQueue, Kind
 
+if TYPE_CHECKING:
+    from framework.records import TaskRecord
+
 S = TaskState
 MAX_EXAMPLES = 5
 
@@ -41,6 +45,18 @@ class ItemState:
     first_run: float | None = None
     live: int = 0  # instances running now
     finished: bool = False
+    job: JobInstances | None = None  # a job's instance has a state of its own; its job
+    exit_code: int = 0  # what it exits with once its duration has run
+
+
+class JobInstances(Protocol):
+    """What the agents need of a submitted job (`simulator.job_runs.JobRun`)."""
+
+    def instance(self, spec: TaskSpec) -> ItemState: ...
+
+    def launched(self, state: ItemState) -> None: ...
+
+    def exited(self, code: int) -> None: ...
 
 
 @dataclass(slots=True, eq=False)
@@ -65,6 +81,7 @@ class AgentCounters:
     launches_lost: int = 0  # sent to an agent that was already gone
     unknown_kills: int = 0
     finished: int = 0
+    failed: int = 0  # ran their duration and exited non-zero
     lost: int = 0  # containers gone with their node
     killed: int = 0
     agent_losses: int = 0
@@ -84,6 +101,9 @@ class SimAgents:
         self.queue = queue
         self.meter_after = meter_after
         self.items: dict[str, ItemState] = {}  # the user's task id -> state
+        self.jobs: dict[str, JobInstances] = {}  # job name -> what its instances did
+        # The framework's record of a task id (its job, its instance spec); set by the driver.
+        self.task_of: Callable[[str], TaskRecord | None] = lambda task_id: None
         self.instances: dict[str, Instance] = {}
         self.on_node: list[set[str]] = [set() for _ in range(nodes.size)]
         self.node_of: dict[str, int] = {a: n for n, a in enumerate(nodes.agent_ids)}
@@ -143,7 +163,9 @@ class SimAgents:
             self.counters.launches_lost += 1  # the link is down: nothing reaches the node
             return []
         now = self.clock()
-        state = self.items.get(spec.name)
+        state = self._job_instance(spec.task_id) if self.jobs else None
+        if state is None:
+            state = self.items.get(spec.name)
         if state is None:
             raise KeyError(f"launched task {spec.task_id} ({spec.name}) was never submitted")
         item = state.item
@@ -167,6 +189,8 @@ class SimAgents:
             self.first_runs += 1
             if self.pending_time is not None:
                 self.pending_time[state.index] = now - item.submit_at
+        if state.job is not None:
+            state.job.launched(state)
         self.counters.tasks_launched += 1
         self.checker.started(spec.task_id, task_spec, node, nodes.allocated[node], now)
         if item.duration is not None:
@@ -191,7 +215,16 @@ class SimAgents:
         if not inst.alive:
             return []
         self._stop(inst)
-        inst.state.finished = True
+        state = inst.state
+        state.finished = True
+        if state.job is not None:
+            state.job.exited(state.exit_code)
+        if state.exit_code:
+            self.counters.failed += 1
+            return [E.AgentStatus(inst.agent_id, inst.task_id, S.FAILED,
+                                  message="the task ran its duration and failed "
+                                          "(simulated)",  # the master adds the exit code
+                                  exit_code=state.exit_code)]
         self.counters.finished += 1
         return [E.AgentStatus(inst.agent_id, inst.task_id, S.FINISHED,
                               message="the task ran its duration")]
@@ -232,6 +265,13 @@ class SimAgents:
         c.invalid_reasons[kind] += 1
         if len(c.invalid_examples) < MAX_EXAMPLES:
             c.invalid_examples.append(f"t={self.clock():.1f}s {status.agent_id}: {message}")
+
+    def _job_instance(self, task_id: str) -> ItemState | None:
+        """A fresh state if `task_id` is an instance of a submitted job (one dict lookup in
+        the framework's index, one here), else None."""
+        record = self.task_of(task_id)
+        run = self.jobs.get(record.submission_id) if record is not None else None
+        return run.instance(record.spec) if run is not None else None
 
     def _stop(self, inst: Instance) -> None:
         now = self.clock()

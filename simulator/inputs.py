@@ -2,7 +2,9 @@
 
 - workload: JSON Lines, one Charmander task JSON per line plus the simulator-only keys
   `submit_at` (seconds, default 0), `duration` (seconds; absent or null: runs until the end)
-  and `used` (`{"cpus", "mem"}` actually used, for metering and `intelligence`).
+  and `used` (`{"cpus", "mem"}` actually used, for metering and `intelligence`); or a job
+  line `{"submit_at", "job": {the job JSON}, "duration", "fail_rate", "used"}`, whose
+  every instance runs `duration` and then exits 1 with probability `fail_rate`, else 0.
 - cluster: a JSON list of nodes as `offers.cluster.NodeSpec`, read by `offers.formats`.
 """
 
@@ -17,10 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from offers.cluster import NodeSpec
 from offers.formats import FileError, parse_cluster
+from offers.job import JobSpec, parse_job
 from offers.problems import FieldProblem, SpecError, problems_from
 from offers.task import TaskSpec, parse_task
 
 WORKLOAD_KEYS = ("submit_at", "duration", "used")
+JOB_KEYS = ("submit_at", "job", "duration", "fail_rate", "used")
 
 
 class InputError(ValueError):
@@ -44,6 +48,22 @@ class WorkItem:
     line: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class JobItem:
+    """One submitted job and what each of its instances will do."""
+
+    spec: JobSpec
+    submit_at: float
+    duration: float | None  # per instance; None: runs until the end of the simulation
+    fail_rate: float  # the share of instances that exit 1 instead of 0
+    used: tuple[float, float] | None
+    line: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
 class _Used(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     cpus: float = Field(ge=0, le=1e6, allow_inf_nan=False)
@@ -57,10 +77,16 @@ class _Timing(BaseModel):
     used: _Used | None = None
 
 
-def parse_work_item(data: Any, line: int = 0) -> WorkItem:
+class _JobTiming(_Timing):
+    fail_rate: float = Field(0.0, ge=0, le=1, allow_inf_nan=False)
+
+
+def parse_work_item(data: Any, line: int = 0) -> WorkItem | JobItem:
     """One workload line (already decoded JSON); raises SpecError naming every bad field."""
     if not isinstance(data, dict):
         raise SpecError([FieldProblem("", "a workload line must be a JSON object")])
+    if "job" in data:
+        return parse_job_item(data, line)
     extras = {k: data[k] for k in WORKLOAD_KEYS if k in data}
     task = {k: v for k, v in data.items() if k not in WORKLOAD_KEYS}
     problems: list[FieldProblem] = []
@@ -79,9 +105,31 @@ def parse_work_item(data: Any, line: int = 0) -> WorkItem:
     return WorkItem(spec, timing.submit_at, timing.duration, used, line)
 
 
-def read_workload(path: str | Path) -> list[WorkItem]:
+def parse_job_item(data: dict[str, Any], line: int = 0) -> JobItem:
+    """A job line; the job's own problems are named `job.<field>`."""
+    problems = [FieldProblem(key, f"unknown field (a job line has {', '.join(JOB_KEYS)}; "
+                                  "the job's own fields go inside `job`)")
+                for key in data if key not in JOB_KEYS]
+    spec = timing = None
+    try:
+        spec = parse_job(data["job"])
+    except SpecError as exc:
+        problems.extend(FieldProblem(f"job.{p.field}" if p.field else "job", p.problem)
+                        for p in exc.problems)
+    try:
+        timing = _JobTiming.model_validate({k: data[k] for k in JOB_KEYS
+                                            if k in data and k != "job"})
+    except ValidationError as exc:
+        problems.extend(problems_from(exc))
+    if problems or spec is None or timing is None:
+        raise SpecError(problems)
+    used = (timing.used.cpus, timing.used.mem) if timing.used else None
+    return JobItem(spec, timing.submit_at, timing.duration, timing.fail_rate, used, line)
+
+
+def read_workload(path: str | Path) -> list[WorkItem | JobItem]:
     """All items of a workload file in submission order (stable for equal `submit_at`)."""
-    items: list[WorkItem] = []
+    items: list[WorkItem | JobItem] = []
     problems: list[tuple[int, FieldProblem]] = []
     seen: dict[str, int] = {}
     with open(path, encoding="utf-8") as fh:
@@ -99,12 +147,14 @@ def read_workload(path: str | Path) -> list[WorkItem]:
             except SpecError as exc:
                 problems.extend((number, p) for p in exc.problems)
                 continue
-            if item.spec.id in seen:
+            name, field = ((item.spec.name, "job.name") if isinstance(item, JobItem)
+                           else (item.spec.id, "id"))
+            if name in seen:
                 problems.append((number, FieldProblem(
-                    "id", f"{item.spec.id!r} is already used on line {seen[item.spec.id]}; "
-                          "ids in a workload must be unique")))
+                    field, f"{name!r} is already used on line {seen[name]}; "
+                           "ids and job names in a workload must be unique")))
                 continue
-            seen[item.spec.id] = number
+            seen[name] = number
             items.append(item)
     if problems:
         raise InputError(path, problems)

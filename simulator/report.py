@@ -21,6 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from simulator.job_runs import job_report, jobs_markdown
 from simulator.metrics import INTERVAL_COLUMNS
 from simulator.run import SimResult, percentile
 
@@ -53,6 +54,7 @@ def summarize(result: SimResult) -> dict:
         else:
             states["stopped_at_end"] += 1
     moved = sum(r.tasks_moved for r in rec.reshuffles)
+    jobs = {"jobs": job_report(m, result.scheduler)} if m.jobs else {}
     return {
         "strategy": cfg.strategy,
         "seed": cfg.seed,
@@ -100,7 +102,8 @@ def summarize(result: SimResult) -> dict:
         "master": {"offer_cycles": result.offer_cycles, "offers": calls["offers"],
                    "launches": calls["accepts"], "tasks_launched": m.counters.tasks_launched,
                    "declines": calls["declines"], "kills": calls["kills"],
-                   "finished": m.counters.finished},
+                   "finished": m.counters.finished, "failed": m.counters.failed},
+        **jobs,
         TIMING_KEY: {"events": result.events, "wall_s": round(result.wall_seconds, 3),
                      "events_per_s": round(result.events / max(result.wall_seconds, 1e-9))},
     }
@@ -142,7 +145,7 @@ def write_report(result: SimResult, out: Path, summary: dict | None = None) -> d
     _plot_utilization({summary["strategy"]: result}, out / "utilization.png")
     _plot_pending({summary["strategy"]: result}, out / "pending.png")
     _plot_packing(result, out / "packing.png")
-    (out / "report.md").write_text(_markdown(summary, result))
+    (out / "report.md").write_text(_markdown(summary, result) + jobs_markdown(summary))
     return summary
 
 

@@ -22,7 +22,8 @@ from offers.cluster import NodeSpec
 from simulator.agents import ItemState, SimAgents
 from simulator.checker import SLAChecker
 from simulator.clock import VirtualClock
-from simulator.inputs import WorkItem
+from simulator.inputs import JobItem, WorkItem
+from simulator.job_runs import JobRun
 from simulator.metrics import Recorder, Reshuffle
 from simulator.nodes import DAY, IncumbentLoad, SimNodes
 from simulator.queue import EventQueue, Kind
@@ -80,7 +81,7 @@ class SimResult:
 
 
 class Simulation:
-    def __init__(self, nodes: Sequence[NodeSpec], workload: Sequence[WorkItem],
+    def __init__(self, nodes: Sequence[NodeSpec], workload: Sequence[WorkItem | JobItem],
                  config: SimConfig,
                  progress: Callable[[float], None] | None = None) -> None:
         self.config = config
@@ -101,11 +102,13 @@ class Simulation:
                              refused=self.agents.refused)
         self.recorder = Recorder(self.nodes, len(workload))
         self.agents.pending_time = self.recorder.pending_time
+        self.agents.task_of = self.scheduler.task
         self.rng = np.random.default_rng([config.seed, 0xFA11])
         self.load = (IncumbentLoad(self.nodes.size, config.incumbent_load, config.seed)
                      if config.incumbent_load > 0 else None)
         self.submitted = 0
         self.offer_cycles = 0
+        self.jobs: dict[str, JobRun] = {}  # the submitted jobs' runs (the agents hold them too)
         self._next_tick = 0.0
 
     # -- the loop -----------------------------------------------------------------------
@@ -135,8 +138,10 @@ class Simulation:
         k = 0
         next_item = workload[0] if total else None
         next_progress = 0.0
-        agents, clock = self.agents, self.clock
+        agents, clock, jobs = self.agents, self.clock, self.jobs
         while True:
+            if jobs:  # the workload has jobs: when did the last event end one?
+                self._note_job_ends()
             when, kind = q.peek()
             if next_item is not None and (next_item.submit_at, Kind.SUBMIT) < (when, kind):
                 if next_item.submit_at > horizon:
@@ -178,6 +183,8 @@ class Simulation:
                 q.push(when + cfg.reshuffle_every, Kind.RESHUFFLE)
             elif kind == Kind.MEASURE:
                 self._measure(payload)
+        if jobs:
+            self._note_job_ends()
         clock.advance_to(max(clock.now, horizon))
         if self.progress is not None:
             self.progress(horizon)
@@ -189,11 +196,25 @@ class Simulation:
 
     # -- event handlers ----------------------------------------------------------------
 
-    def _submit(self, item: WorkItem, index: int) -> None:
+    def _submit(self, item: WorkItem | JobItem, index: int) -> None:
         self.submitted += 1
+        if isinstance(item, JobItem):
+            run = self.jobs[item.name] = JobRun.of(item, index, self.config.seed)
+            self.agents.jobs[item.name] = run
+            self.wiring.to_framework(ev.JobSubmitted(item.spec))
+            return
         self.agents.items[item.spec.id] = ItemState(item, index)
         task_id = f"{item.spec.id}-{round(item.submit_at * 1e9):d}"
         self.wiring.to_framework(ev.TaskSubmitted(task_id, item.spec))
+
+    def _note_job_ends(self) -> None:
+        """A job whose phase became complete or failed ended now (the clock is still at the
+        event that ended it)."""
+        runs = self.jobs
+        for job in self.scheduler.changed_jobs():
+            run = runs.get(job.id)
+            if run is not None and run.ended_at is None and job.phase.final:
+                run.ended_at = self.clock.now
 
     def _offer_cycle(self) -> None:
         """The agents report what changed (and heartbeat when they have said nothing for

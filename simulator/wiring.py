@@ -94,7 +94,8 @@ def status_event(status: StatusUpdate) -> ev.TaskStatusChanged:
     if status.message and status.reason and status.reason not in status.message:
         reason = f"{status.message} ({status.reason})"
     return ev.TaskStatusChanged(status.task_id, status.state, reason, status.agent_id,
-                                container_id=status.container_id, code=status.reason)
+                                container_id=status.container_id, code=status.reason,
+                                exit_code=status.exit_code)
 
 
 class Wiring:
