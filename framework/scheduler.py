@@ -8,6 +8,7 @@ idea per module, all of them parts of the one `Scheduler`:
 - `framework.instance_index`: what was seen of every instance (observed state) and the
   indexes that spare every event a walk over all of them;
 - `framework.reconciler`: desired + observed + now -> a plan (pure);
+- `framework.requests`: what users ask (submit, scale, stop, delete, kill);
 - `framework.upkeep`: carrying plans out, quarantine, time limits, shutdown;
 - `framework.reshuffle`: kill and re-place running tasks on their metered peak;
 - `framework.offer_round`: offers in, launches and declines out (placement glue);
@@ -35,6 +36,7 @@ from framework.records import (
     TaskRecord,
     default_reason,
 )
+from framework.requests import Requests
 from framework.reshuffle import Reshuffle
 from framework.upkeep import Upkeep, ends_by_shutdown
 from offers.job import JobType, Phase, charmander_policies
@@ -46,7 +48,7 @@ S = TaskState
 WAITING = "waiting for an offer"
 
 
-class Scheduler(Upkeep, Reshuffle, OfferRound):
+class Scheduler(Requests, Upkeep, Reshuffle, OfferRound):
     """The framework's decision logic. Feed it events with `handle`; carry out what it returns.
 
     `clock` gives seconds (real or virtual); `refuse_seconds` is the decline filter for
@@ -198,90 +200,6 @@ class Scheduler(Upkeep, Reshuffle, OfferRound):
     def has_work(self) -> bool:
         """True while some task waits for offers (pending, or a system job to keep)."""
         return bool(self._daemons) or any(True for _ in self._index.pending())
-
-    # -- events: what users ask -------------------------------------------------------
-
-    def _submitted(self, e: ev.TaskSubmitted) -> list[cmd.Command]:
-        if e.task_id in self._jobs:
-            return []  # a repeat (e.g. replayed from the store): already queued
-        job = self._index.add_job(Job.from_task(e.task_id, e.spec, self.clock(),
-                                                self._charmander[e.spec.sla]))
-        self._new_instance(job, e.task_id)
-        if e.invalid:
-            self._quarantine(job, e.invalid)
-        return self._revive_if_needed()
-
-    def _job_submitted(self, e: ev.JobSubmitted) -> list[cmd.Command]:
-        if e.spec.name in self._jobs:
-            return []
-        job = Job.from_spec(e.spec, e.created_at if e.created_at is not None
-                            else self.clock(), scaled=e.count)
-        job.wanted = e.wanted
-        job.steps = list(e.steps)
-        self._index.add_job(job)
-        if job.startup_timeout is not None or job.max_runtime is not None:
-            self._timed[job.id] = None
-        if e.recovering:
-            return []  # instances follow; the upkeep runs on SUBSCRIBED
-        return self._upkeep(job) + self._revive_if_needed()
-
-    def _job_scaled(self, e: ev.JobScaled) -> list[cmd.Command]:
-        job = self._jobs[e.job_id]
-        if e.steps:
-            job.steps = list(e.steps[1:])
-            job.counts = (e.steps[0],)
-        else:
-            job.steps = []
-            job.counts = (e.count,)
-        self._changed_jobs[job.id] = None
-        return self._upkeep(job) + self._revive_if_needed() + self._suppress_if_idle()
-
-    def _job_stopped(self, e: ev.JobStopped) -> list[cmd.Command]:
-        job = self._jobs[e.job_id]
-        out: list[cmd.Command] = []
-        if job.wanted:
-            self._index.unwant(job)
-            self._unwanted.append(job.id)
-            for task_id in list(job.instances):
-                record = self._records.get(task_id)
-                if record is not None and not (record.state.terminal
-                                               and record.state is not S.LOST):
-                    out += self._kill_record(record, "the job was stopped", user=True)
-            out += self._upkeep(job)
-            self._changed_jobs[job.id] = None
-        return out + self._suppress_if_idle()
-
-    def _job_deleted(self, e: ev.JobDeleted) -> list[cmd.Command]:
-        """Forget a job (stopped first if it still runs: the caller said `force`)."""
-        out = self._job_stopped(ev.JobStopped(e.job_id))
-        job = self._jobs.pop(e.job_id)
-        self._daemons.pop(job.id, None)
-        self._timed.pop(job.id, None)
-        self._usage.pop(job.id, None)
-        for task_id in list(job.instances):
-            record = self._records.get(task_id)
-            if record is not None:  # updates about it from now on are about no one's task
-                self._index.forget(record)
-                self._changed.pop(task_id, None)
-        return out
-
-    def _kill(self, e: ev.KillRequested) -> list[cmd.Command]:
-        out: list[cmd.Command] = []
-        matched: list[str] = []
-        for job in self._jobs.values():
-            if job.id.startswith(e.prefix) and job.wanted:
-                self._index.unwant(job)
-                self._unwanted.append(job.id)
-        for record in list(self._records.values()):
-            if not record.task_id.startswith(e.prefix) or (
-                    record.state.terminal and record.state is not S.LOST):
-                continue
-            matched.append(record.task_id)
-            if record.state is S.KILLING and record.killed:
-                continue
-            out += self._kill_record(record, "killed on request", user=True)
-        out.insert(0, cmd.KillMatched(e.prefix, tuple(matched)))
-        return out + self._suppress_if_idle()
 
     # -- events: what the cluster says ------------------------------------------------
 
