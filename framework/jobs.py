@@ -77,10 +77,9 @@ class Job:
     hosts: dict[str, int] = field(default_factory=dict)  # hostname -> HELD instances
     by_slot: dict[SlotKey, dict[str, None]] = field(default_factory=dict)  # open instances
     quarantined: str | None = None  # why its spec cannot run: never launched again
-    # A system job's per-node retries (hostname -> time; ERRORs in a row).
+    # A system job's nodes are its slots: hostname -> not retried there before; -> Slot.
     retry_after: dict[str, float] = field(default_factory=dict)
-    errors_on: dict[str, int] = field(default_factory=dict)
-    failures: int = 0  # failures in a row of a system job (its backoff's exponent)
+    on_node: dict[str, Slot] = field(default_factory=dict)
     restarts: int = 0  # instances started again after a failure, over the job's life
     done: int = 0  # slots that exited 0 for good
     given_up: dict[SlotKey, str] = field(default_factory=dict)  # slots whose policy is spent

@@ -137,26 +137,36 @@ def _relaunch(job: Job, slot: Slot, record: TaskRecord, now: float, delay: float
 
 
 def _note_node_end(job: Job, record: TaskRecord, now: float) -> None:
-    """A system job's instance ended on a node: that node is retried, backed off; after
-    `relaunch.errors` ERRORs in a row there it is given up."""
+    """A system job's instance ended on a node: the node is that instance's slot. It is
+    retried there, backed off; given up after `restart.attempts` failures within the
+    interval, or `relaunch.errors` ERRORs in a row there."""
     host = record.hostname
-    if record.state in (S.FAILED, S.ERROR):
-        job.failures += 1
-        if host:
-            job.retry_after[host] = now + job.restart.delay_after(job.failures)
-    if record.state is S.ERROR and host:
-        errors = job.errors_on[host] = job.errors_on.get(host, 0) + 1
-        if job.relaunch.errors is not None and errors >= job.relaunch.errors:
-            job.retry_after[host] = NEVER
+    if not host or record.state not in (S.FAILED, S.ERROR):
+        return
+    node = job.on_node.setdefault(host, Slot())
+    if record.state is S.ERROR:
+        node.errors += 1
+        spent = job.relaunch.errors is not None and node.errors >= job.relaunch.errors
+    else:
+        node.failures = [t for t in node.failures if t > now - job.restart.interval]
+        node.failures.append(now)
+        attempts = job.restart.attempts
+        spent = attempts is not None and len(node.failures) > attempts
+    if spent:
+        node.gave_up = record.reason or default_reason(record.state)
+        job.retry_after[host] = NEVER
+    else:
+        tries = max(len(node.failures), node.errors)
+        job.retry_after[host] = now + job.restart.delay_after(tries)
+        job.restarts += 1
 
 
 def note_running(job: Job, record: TaskRecord) -> None:
     """An instance runs: the ERRORs in a row of its slot (or node) are over."""
     if record.slot is not None:
         job.slot(record.slot).errors = 0
-    else:
-        job.failures = 0
-        job.errors_on.pop(record.hostname or "", None)
+    elif record.hostname in job.on_node:
+        job.on_node[record.hostname].errors = 0
 
 
 def _is_master_or_batch(job: Job, record: TaskRecord) -> bool:

@@ -65,7 +65,7 @@ def counted(record) -> bool:
     """An end the policies count: not of an instance someone (or berth) was stopping. (A
     lost instance that berth replaced and then, stopping the job, killed may still report
     FINISHED: its container ran on; that is the agent's news, not a second success.)"""
-    return not record.killed and record.ending != "stop"
+    return not record.killed and record.ending is None
 
 
 class JobMachine(RuleBasedStateMachine):
@@ -247,7 +247,8 @@ class JobMachine(RuleBasedStateMachine):
             failed: dict[tuple, list[float]] = {}
             for r in self.h.scheduler.job_instances(job):
                 if r.state is S.FAILED and not r.killed and r.ending is None:
-                    failed.setdefault(r.slot, []).append(r.updated_at)
+                    where = r.slot if r.slot is not None else r.hostname  # system: per node
+                    failed.setdefault(where, []).append(r.updated_at)
             for slot, times in failed.items():
                 for t in times:
                     within = [u for u in times if t - job.restart.interval < u <= t]
