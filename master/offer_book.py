@@ -9,6 +9,7 @@ framework for `refuse_seconds`: the refuse filter.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -27,8 +28,8 @@ class OfferBook:
     `master.core.Master`.
 
     State: writes `offers`, `_offers_on`, `tasks` and `_tasks_on` (launches),
-    `_refuse_until`, `frameworks` (suppressed), `_dirty`; reads `agents`. Uses
-    `_hold` (allocation) and `_one_off_update` (updates).
+    `_refuse_until` (and its heap `_refuse_heap`), `frameworks` (suppressed), `_dirty`;
+    reads `agents`. Uses `_hold` (allocation) and `_one_off_update` (updates).
     """
 
     def _on_accept(self, ev: E.Accept) -> list[object]:
@@ -115,11 +116,20 @@ class OfferBook:
 
     def _on_decline(self, ev: E.Decline) -> list[object]:
         agents = set()
+        offers, offers_on, fid = self.offers, self._offers_on, ev.framework_id
+        freed = [0.0, 0.0, 0.0]  # taken from `_held` once, after the loop
         for oid in ev.offer_ids:
-            offer = self.offers.get(oid)
-            if offer is not None and offer.framework_id == ev.framework_id:
+            offer = offers.get(oid)
+            if offer is not None and offer.framework_id == fid:
                 agents.add(offer.agent_id)
-                self._remove_offer(oid)
+                del offers[oid]
+                offers_on[offer.agent_id].discard(oid)
+                r = offer.resources
+                freed[0] += r.cpus
+                freed[1] += r.mem
+                freed[2] += r.disk
+        if agents:
+            self._hold(fid, Resources(*freed), -1)
         for agent_id in agents:
             self._refuse(ev.framework_id, agent_id, ev.refuse_seconds)
         self._dirty.update(agents)
@@ -128,7 +138,9 @@ class OfferBook:
     def _refuse(self, framework_id: str, agent_id: str, refuse_seconds: float | None) -> None:
         seconds = DEFAULT_REFUSE_SECONDS if refuse_seconds is None else refuse_seconds
         if seconds > 0:
-            self._refuse_until[(framework_id, agent_id)] = self.clock() + seconds
+            until = self.clock() + seconds
+            self._refuse_until[(framework_id, agent_id)] = until
+            heapq.heappush(self._refuse_heap, (until, framework_id, agent_id))
         else:
             self._refuse_until.pop((framework_id, agent_id), None)
 
@@ -183,7 +195,12 @@ class OfferBook:
         return out
 
     def _expire_refusals(self, now: float) -> None:
-        """Lift the refuse filters that have run out."""
-        for key in [k for k, until in self._refuse_until.items() if until <= now]:
-            del self._refuse_until[key]
-            self._dirty.add(key[1])
+        """Lift the refuse filters that have run out (soonest first from `_refuse_heap`,
+        whose entries for filters since replaced or lifted are passed over)."""
+        heap, refuse_until = self._refuse_heap, self._refuse_until
+        while heap and heap[0][0] <= now:
+            until, framework_id, agent_id = heapq.heappop(heap)
+            key = (framework_id, agent_id)
+            if refuse_until.get(key) == until:
+                del refuse_until[key]
+                self._dirty.add(agent_id)

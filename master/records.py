@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from offers.launch import LaunchSpec
 from offers.resource_vector import Resources
 from offers.states import TaskState
+
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -116,3 +119,13 @@ class Snapshot:
     agents: tuple[AgentRecord, ...] = ()
     frameworks: tuple[FrameworkRecord, ...] = ()
     tasks: tuple[TaskRecord, ...] = ()
+
+
+def evolve(record: _R, **changes: object) -> _R:
+    """`dataclasses.replace` without running `__init__` again: a record of this module
+    holds plain values and no `__post_init__`, and the core replaces one per message."""
+    new = object.__new__(type(record))
+    fields = new.__dict__
+    fields.update(record.__dict__)
+    fields.update(changes)
+    return new
