@@ -113,11 +113,13 @@ class AgentSide:
         if ev.total != agent.total:
             self._count_total(agent.total, -1)
             self._count_total(ev.total, +1)
-        for tid in self._tasks_on.get(agent.id, ()):
-            task = self.tasks[tid]
-            if task.state is not TaskState.STAGING and not task.counted_by_agent:
-                self.tasks[tid] = evolve(task, counted_by_agent=True)
-                self._forget_unallocated(agent.id)
+        use = self._task_use.get(agent.id)  # its tasks' use, when still known
+        if use is None or any(use[1]):  # some task the agent has not counted yet
+            for tid in self._tasks_on.get(agent.id, ()):
+                task = self.tasks[tid]
+                if task.state is not TaskState.STAGING and not task.counted_by_agent:
+                    self.tasks[tid] = evolve(task, counted_by_agent=True)
+                    self._forget_unallocated(agent.id)
         out: list[object] = []
         # An agent that shrank below what is out in offers: take those offers back.
         offered = Resources()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from master import commands as C
 from master import events as E
-from master.records import OfferRecord
+from master.records import OfferRecord, new_offer
 from master.sorter import pick_next
 from offers.resource_vector import Resources, ports_intersect, ports_minus, ports_of
 
@@ -161,7 +161,7 @@ class Allocation:
             # One candidate is its own lowest share: no shares to work out.
             fid = only if not several else candidates[0] if len(candidates) == 1 \
                 else pick_next(candidates, scalar_alloc, cluster, order)
-            offer = OfferRecord(self._ids(), fid, agent_id, agent.hostname, agent.attributes,
+            offer = new_offer(self._ids(), fid, agent_id, agent.hostname, agent.attributes,
                                 avail, now, expires_at)
             offers[offer.id] = offer
             on_agent = offers_on.get(agent_id)

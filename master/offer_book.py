@@ -130,19 +130,26 @@ class OfferBook:
                 freed[2] += r.disk
         if agents:
             self._hold(fid, Resources(*freed), -1)
-        for agent_id in agents:
-            self._refuse(ev.framework_id, agent_id, ev.refuse_seconds)
+            self._refuse_all(fid, agents, ev.refuse_seconds)
         self._dirty.update(agents)
         return []
 
-    def _refuse(self, framework_id: str, agent_id: str, refuse_seconds: float | None) -> None:
+    def _refuse_all(self, framework_id: str, agent_ids: Iterable[str],
+                    refuse_seconds: float | None) -> None:
+        """`_refuse` for each of the agents (a decline names a whole round's offers)."""
         seconds = DEFAULT_REFUSE_SECONDS if refuse_seconds is None else refuse_seconds
-        if seconds > 0:
-            until = self.clock() + seconds
-            self._refuse_until[(framework_id, agent_id)] = until
-            heapq.heappush(self._refuse_heap, (until, framework_id, agent_id))
-        else:
-            self._refuse_until.pop((framework_id, agent_id), None)
+        if seconds <= 0:
+            for agent_id in agent_ids:
+                self._refuse_until.pop((framework_id, agent_id), None)
+            return
+        until = self.clock() + seconds
+        refuse_until, heap = self._refuse_until, self._refuse_heap
+        for agent_id in agent_ids:
+            refuse_until[(framework_id, agent_id)] = until
+            heapq.heappush(heap, (until, framework_id, agent_id))
+
+    def _refuse(self, framework_id: str, agent_id: str, refuse_seconds: float | None) -> None:
+        self._refuse_all(framework_id, (agent_id,), refuse_seconds)
 
     def _on_revive(self, ev: E.Revive) -> list[object]:
         fw = self.frameworks[ev.framework_id]
