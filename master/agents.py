@@ -15,7 +15,6 @@ from master import commands as C
 from master import events as E
 from master.reasons import DEFAULT_REASON, REASON_AGENT_REMOVED, REASON_AGENT_RESTARTED
 from master.records import AgentRecord, evolve
-from offers.resource_vector import Resources
 from offers.states import IllegalTransition, TaskState
 
 
@@ -110,7 +109,7 @@ class AgentSide:
             return self._rejected(ev.agent_id)
         self.agents[agent.id] = evolve(agent, total=ev.total, spare=ev.spare,
                                        last_seen=self._heard[agent.id])
-        if ev.total != agent.total:
+        if ev.total is not agent.total and ev.total != agent.total:
             self._count_total(agent.total, -1)
             self._count_total(ev.total, +1)
         use = self._task_use.get(agent.id)  # its tasks' use, when still known
@@ -122,10 +121,8 @@ class AgentSide:
                     self._forget_unallocated(agent.id)
         out: list[object] = []
         # An agent that shrank below what is out in offers: take those offers back.
-        offered = Resources()
-        for oid in self._offers_on.get(agent.id, ()):
-            offered = offered + self.offers[oid].resources
-        if self._offers_on.get(agent.id) and not self.unallocated(agent.id).contains(offered):
+        if self._offers_on.get(agent.id) and not self.unallocated(agent.id).contains(
+                self.offered(agent.id)):
             out += self._drop_offers_on(agent.id, rescind=True)
         self._dirty.add(agent.id)
         return out

@@ -17,7 +17,7 @@ from master import commands as C
 from master import events as E
 from master.reasons import REASON_INVALID_OFFERS, REASON_TASK_INVALID
 from master.records import OfferRecord, TaskRecord
-from offers.resource_vector import Resources, ports_of
+from offers.resource_vector import Resources, ports_contain, ports_of
 from offers.states import TaskState
 
 DEFAULT_REFUSE_SECONDS = 5.0  # Mesos's Filters.refuse_seconds default
@@ -108,8 +108,8 @@ class OfferBook:
         short = pool.shortfall(launch.resources)
         if short:
             return "resources: " + "; ".join(short)
-        mapped = ports_of(m.host_port for m in launch.spec.ports)
-        if not Resources(ports=launch.resources.ports).contains(Resources(ports=mapped)):
+        mapped = ports_of(m.host_port for m in launch.spec.ports) if launch.spec.ports else ()
+        if mapped and not ports_contain(launch.resources.ports, mapped):
             return ("container.docker.port_mappings: host ports must be among the task's "
                     "'ports' resources")
         return None
