@@ -118,7 +118,7 @@ class AgentSide:
                 task = self.tasks[tid]
                 if task.state is not TaskState.STAGING and not task.counted_by_agent:
                     self.tasks[tid] = evolve(task, counted_by_agent=True)
-                    self._forget_unallocated(agent.id)
+                    self._use_changed(task, self.tasks[tid])
         out: list[object] = []
         # An agent that shrank below what is out in offers: take those offers back.
         if self._offers_on.get(agent.id) and not self.unallocated(agent.id).contains(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from master import commands as C
 from master import events as E
-from master.records import OfferRecord, new_offer
+from master.records import OfferRecord, TaskRecord, new_offer
 from master.sorter import pick_next
 from offers.resource_vector import Resources, ports_intersect, ports_minus, ports_of
 
@@ -57,18 +57,19 @@ class Allocation:
         agent = self.agents[agent_id]
         spare, total = agent.spare, agent.total
         known = self._unallocated.get(agent_id)
-        ports = None
-        if known is not None:
-            if known[0] is spare and known[1] is total:
-                return known[2]
-            if known[0].ports is spare.ports and known[1].ports is total.ports:
-                ports = known[2].ports  # only the scalars moved (an agent's usual report)
+        if known is not None and known[0] is spare and known[1] is total:
+            return known[2]
         use = self._task_use.get(agent_id)
         if use is None:
             use = self._task_use[agent_id] = self._count_use(agent_id)
         used, uncounted, task_ports = use
-        if ports is None:
+        free = self._free_ports.get(agent_id)
+        if free is not None and free[0] is spare.ports and free[1] is total.ports \
+                and free[2] is task_ports:
+            ports = free[3]  # only the scalars moved (an agent's usual report, a launch)
+        else:
             ports = ports_minus(ports_intersect(spare.ports, total.ports), task_ports)
+            self._free_ports[agent_id] = (spare.ports, total.ports, task_ports, ports)
         avail = Resources(
             min(max(0.0, spare.cpus - uncounted[0]), max(0.0, total.cpus - used[0])),
             min(max(0.0, spare.mem - uncounted[1]), max(0.0, total.mem - used[1])),
@@ -100,10 +101,43 @@ class Allocation:
                 uncounted[2] += r.disk
         return used, uncounted, task_ports
 
+    def _use_changed(self, old: TaskRecord | None, new: TaskRecord) -> None:
+        """A task's record went from `old` (None: it is new) to `new`. Its agent's
+        remembered use follows by adding and taking away rather than by a recount of the
+        agent's tasks, unless host ports change (they are recounted) or the agent has no
+        live task left (it starts again from exact zeros, not float dust)."""
+        was_on = old is not None and not old.state.terminal
+        now_on = not new.state.terminal
+        was_new = was_on and not old.counted_by_agent
+        now_new = now_on and not new.counted_by_agent
+        if was_on == now_on and was_new == now_new:
+            return  # the agent's use is what it was (most updates: a state, an id)
+        agent_id, r = new.agent_id, new.resources
+        self._unallocated.pop(agent_id, None)
+        use = self._task_use.get(agent_id)
+        if use is None:
+            return
+        if (was_on != now_on and (r.ports or new.spec.ports)) \
+                or not self._tasks_on.get(agent_id):
+            del self._task_use[agent_id]
+            return
+        used, uncounted, _ports = use
+        if was_on != now_on:
+            sign = 1.0 if now_on else -1.0
+            used[0] += sign * r.cpus
+            used[1] += sign * r.mem
+            used[2] += sign * r.disk
+        if was_new != now_new:
+            sign = 1.0 if now_new else -1.0
+            uncounted[0] += sign * r.cpus
+            uncounted[1] += sign * r.mem
+            uncounted[2] += sign * r.disk
+
     def _forget_unallocated(self, agent_id: str) -> None:
         """The agent's tasks changed: its `unallocated` must be worked out again."""
         self._unallocated.pop(agent_id, None)
         self._task_use.pop(agent_id, None)
+        self._free_ports.pop(agent_id, None)
 
     def offered(self, agent_id: str) -> Resources:
         """What of an agent is out in offers right now."""

@@ -142,6 +142,7 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
         # agent -> (spare, total, unallocated) as last worked out; see `unallocated`
         self._unallocated: dict[str, tuple[Resources, Resources, Resources]] = {}
         self._task_use: dict[str, tuple] = {}  # agent -> its tasks' use; see `unallocated`
+        self._free_ports: dict[str, tuple] = {}  # agent -> its free host ports, as last known
         if snapshot is not None:
             self._restore(snapshot)
 
@@ -204,6 +205,7 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
         self._cluster = None
         self._unallocated = {}
         self._task_use = {}
+        self._free_ports = {}
         self._refuse_heap = [(until, fid, aid) for (fid, aid), until in self._refuse_until.items()]
         heapq.heapify(self._refuse_heap)
         self._dirty = set(self.agents)

@@ -87,6 +87,7 @@ class OfferBook:
                 created_at=now, updated_at=now)
             self.tasks[task.id] = task
             self._tasks_on.setdefault(agent_id, set()).add(task.id)
+            self._use_changed(None, task)
             self._hold(fid, task.resources, +1)
             out.append(C.SaveTask(task))
             out.append(C.RecordStatus(task.id, task.state.value, None,
@@ -94,7 +95,6 @@ class OfferBook:
                                       now))
             out.append(C.LaunchOnAgent(agent_id, launch.spec))
         self._refuse(fid, agent_id, ev.refuse_seconds)
-        self._forget_unallocated(agent_id)
         self._dirty.add(agent_id)
         return out
 

@@ -85,13 +85,13 @@ class TaskUpdates:
         """Move a task through the transition table; persist and tell its framework."""
         check_transition(task.state, state)
         now = self.clock()
-        self._forget_unallocated(task.agent_id)
         if state == task.state:
             # A repeat: remember what is new (container id, agent has counted it), tell no one.
             quiet = evolve(task, container_id=container_id or task.container_id,
                             counted_by_agent=task.counted_by_agent or counted)
             if quiet != task:
                 self.tasks[task.id] = quiet
+                self._use_changed(task, quiet)
                 return [C.SaveTask(quiet)] if quiet.container_id != task.container_id else []
             return []
         updated = evolve(
@@ -107,6 +107,7 @@ class TaskUpdates:
             on_agent.discard(task.id)
         else:
             on_agent.add(task.id)
+        self._use_changed(task, updated)
         self._dirty.add(task.agent_id)
         out: list[object] = [C.SaveTask(updated),
                              C.RecordStatus(task.id, state.value, reason, message, now)]
