@@ -23,8 +23,9 @@ class Allocation:
     """The allocator and the resource views it and the API read; a mixin of
     `master.core.Master`.
 
-    State: writes `offers`, `_offers_on`, `_held`, `_cluster`, `_dirty` (emptied);
-    reads `agents`, `frameworks`, `tasks`, `_tasks_on`, `_refuse_until`.
+    State: writes `offers`, `_offers_on`, `_held`, `_cluster`, `_dirty` (emptied), and
+    the per-agent caches `_unallocated`, `_task_use`, `_free_ports`; reads `agents`,
+    `frameworks`, `tasks`, `_tasks_on`, `_refuse_until`.
     """
 
     @property
@@ -51,9 +52,10 @@ class Allocation:
         """An agent's spare, less what the master knows the agent has not counted yet,
         capped by total - used, less the host ports of its live tasks.
 
-        Remembered per agent until its tasks change (`_forget_unallocated`) or it reports
-        another spare or total: an allocation after a REVIVE considers every agent, and
-        most have not changed since the last one."""
+        Remembered per agent until its tasks' use changes (`_use_changed`, which keeps
+        that use as running sums, or `_forget_unallocated`) or it reports another spare
+        or total: an allocation after a REVIVE considers every agent, and most have not
+        changed since the last one."""
         agent = self.agents[agent_id]
         spare, total = agent.spare, agent.total
         known = self._unallocated.get(agent_id)
@@ -196,7 +198,7 @@ class Allocation:
             fid = only if not several else candidates[0] if len(candidates) == 1 \
                 else pick_next(candidates, scalar_alloc, cluster, order)
             offer = new_offer(self._ids(), fid, agent_id, agent.hostname, agent.attributes,
-                                avail, now, expires_at)
+                              avail, now, expires_at)
             offers[offer.id] = offer
             on_agent = offers_on.get(agent_id)
             if on_agent is None:
