@@ -21,9 +21,10 @@ from offers.states import IllegalTransition, TaskState
 class AgentSide:
     """Handlers for agent messages; a mixin of `master.core.Master`.
 
-    State: writes `agents`, `tasks` (container ids, counted_by_agent), `_tasks_on`,
-    `_dirty`; reads `frameworks`, `offers`, `_offers_on`. Uses `_set_state` (updates),
-    `_count_total` and `unallocated` (allocation), `_drop_offers_on` (offer book).
+    State: writes `agents`, `_heard`, `tasks` (container ids, counted_by_agent),
+    `_tasks_on`, `_dirty`; reads `frameworks`, `offers`, `_offers_on`, `_uncounted_on`.
+    Uses `_set_state` (updates), `_count_total`, `_use_changed` and `unallocated`
+    (allocation), `_drop_offers_on` (offer book).
     """
 
     def live_agents(self) -> list[AgentRecord]:
@@ -112,13 +113,11 @@ class AgentSide:
         if ev.total is not agent.total and ev.total != agent.total:
             self._count_total(agent.total, -1)
             self._count_total(ev.total, +1)
-        use = self._task_use.get(agent.id)  # its tasks' use, when still known
-        if use is None or any(use[1]):  # some task the agent has not counted yet
-            for tid in self._tasks_on.get(agent.id, ()):
-                task = self.tasks[tid]
-                if task.state is not TaskState.STAGING and not task.counted_by_agent:
-                    self.tasks[tid] = evolve(task, counted_by_agent=True)
-                    self._use_changed(task, self.tasks[tid])
+        for tid in list(self._uncounted_on.get(agent.id, ())):
+            task = self.tasks[tid]
+            if task.state is not TaskState.STAGING:  # started: this report counts it
+                self.tasks[tid] = evolve(task, counted_by_agent=True)
+                self._use_changed(task, self.tasks[tid])
         out: list[object] = []
         # An agent that shrank below what is out in offers: take those offers back.
         if self._offers_on.get(agent.id) and not self.unallocated(agent.id).contains(
@@ -179,7 +178,10 @@ class AgentSide:
         """Declare lost every agent not heard from for `agent_timeout`."""
         out: list[object] = []
         timeout = self.agent_timeout
-        silent = {a for a, heard in self._heard.items() if now - heard >= timeout}
+        heard = self._heard
+        if not heard or now - min(heard.values()) < timeout:
+            return out  # the usual sweep: everyone was heard from lately
+        silent = {a for a, at in heard.items() if now - at >= timeout}
         if silent:  # in the registry's order
             for agent in [a for a in self.agents.values() if a.id in silent]:
                 out += self._lose_agent(agent, now)

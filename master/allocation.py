@@ -24,7 +24,8 @@ class Allocation:
     `master.core.Master`.
 
     State: writes `offers`, `_offers_on`, `_held`, `_cluster`, `_dirty` (emptied), and
-    the per-agent caches `_unallocated`, `_task_use`, `_free_ports`; reads `agents`,
+    the per-agent caches `_unallocated`, `_task_use`, `_free_ports` and the index
+    `_uncounted_on` (through `_use_changed`); reads `agents`,
     `frameworks`, `tasks`, `_tasks_on`, `_refuse_until`.
     """
 
@@ -115,6 +116,11 @@ class Allocation:
         if was_on == now_on and was_new == now_new:
             return  # the agent's use is what it was (most updates: a state, an id)
         agent_id, r = new.agent_id, new.resources
+        if was_new != now_new:
+            if now_new:
+                self._uncounted_on.setdefault(agent_id, set()).add(new.id)
+            else:
+                self._uncounted_on.get(agent_id, set()).discard(new.id)
         self._unallocated.pop(agent_id, None)
         use = self._task_use.get(agent_id)
         if use is None:

@@ -124,6 +124,8 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
         self._removed: dict[str, int] = self._journal.dict()  # id -> removal order
         self._removals = count()
         self._tasks_on: dict[str, set[str]] = {}  # agent id -> ids of its non-terminal tasks
+        # agent id -> ids of its non-terminal tasks it has not counted in its spare yet
+        self._uncounted_on: dict[str, set[str]] = {}
         self._offers_on: dict[str, set[str]] = {}  # agent id -> ids of its outstanding offers
         # (framework, agent) -> time
         self._refuse_until: dict[tuple[str, str], float] = self._journal.dict()
@@ -193,11 +195,14 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
         """
         self._journal.rollback()
         self._tasks_on = {agent_id: set() for agent_id in self.agents}
+        self._uncounted_on = {}
         self._offers_on = {}
         self._held = {}
         for task in self.tasks.values():
             if not task.state.terminal:
                 self._tasks_on.setdefault(task.agent_id, set()).add(task.id)
+                if not task.counted_by_agent:
+                    self._uncounted_on.setdefault(task.agent_id, set()).add(task.id)
                 self._hold(task.framework_id, task.resources, +1)
         for offer in self.offers.values():
             self._offers_on.setdefault(offer.agent_id, set()).add(offer.id)

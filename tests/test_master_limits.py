@@ -31,6 +31,7 @@ def _view(m: Master) -> tuple:
             dict(m._refuse_until), dict(m._unacked), dict(m._latest_uuid), dict(m._removed),
             {a: set(t) for a, t in m._tasks_on.items() if t},
             {a: set(o) for a, o in m._offers_on.items() if o},
+            {a: set(t) for a, t in m._uncounted_on.items() if t},
             held, m._cluster_total(), {a: m.offerable(a) for a in m.agents})
 
 
