@@ -23,7 +23,7 @@ def state_document(core: Master, connected: Collection[str]) -> dict[str, Any]:
             "attributes": dict(agent.attributes), "total": agent.total.to_json(),
             "spare": agent.spare.to_json(), "used": core.used(agent.id).to_json(),
             "offered": offered.to_json(), "active": not agent.lost,
-            "connected": agent.id in connected, "last_seen": agent.last_seen})
+            "connected": agent.id in connected, "last_seen": core.last_seen(agent.id)})
     offers_of: dict[str, int] = {}
     for offer in core.offers.values():
         offers_of[offer.framework_id] = offers_of.get(offer.framework_id, 0) + 1

@@ -14,17 +14,17 @@ from dataclasses import replace
 from master import commands as C
 from master import events as E
 from master.reasons import DEFAULT_REASON, REASON_AGENT_REMOVED, REASON_AGENT_RESTARTED
-from master.records import AgentRecord
-from offers.resource_vector import Resources
+from master.records import AgentRecord, evolve
 from offers.states import IllegalTransition, TaskState
 
 
 class AgentSide:
     """Handlers for agent messages; a mixin of `master.core.Master`.
 
-    State: writes `agents`, `tasks` (container ids, counted_by_agent), `_tasks_on`,
-    `_dirty`; reads `frameworks`, `offers`, `_offers_on`. Uses `_set_state` (updates),
-    `_count_total` and `unallocated` (allocation), `_drop_offers_on` (offer book).
+    State: writes `agents`, `_heard`, `tasks` (container ids, counted_by_agent),
+    `_tasks_on`, `_dirty`; reads `frameworks`, `offers`, `_offers_on`, `_uncounted_on`.
+    Uses `_set_state` (updates), `_count_total`, `_use_changed` and `unallocated`
+    (allocation), `_drop_offers_on` (offer book).
     """
 
     def live_agents(self) -> list[AgentRecord]:
@@ -42,6 +42,7 @@ class AgentSide:
             attributes=dict(ev.attributes), total=ev.total, spare=ev.spare,
             registered_at=old.registered_at if old else now, last_seen=now, lost=False)
         self.agents[agent_id] = agent
+        self._heard[agent_id] = now
         if old is not None and not old.lost:
             self._count_total(old.total, -1)
         self._count_total(agent.total, +1)
@@ -82,15 +83,17 @@ class AgentSide:
                                    self.agent_heartbeat_seconds))
         return out
 
+    def last_seen(self, agent_id: str) -> float:
+        """When the agent last sent anything (its record's `last_seen` is only as fresh
+        as the record: every message of every agent passes here, and sets only this)."""
+        heard = self._heard.get(agent_id)
+        return heard if heard is not None else self.agents[agent_id].last_seen
+
     def _live(self, agent_id: str) -> AgentRecord | None:
         agent = self.agents.get(agent_id)
         if agent is None or agent.lost:
             return None
-        # Built directly, not with `replace`: every message of every agent passes here.
-        agent = AgentRecord(agent.id, agent.hostname, agent.endpoint, agent.attributes,
-                            agent.total, agent.spare, agent.registered_at, self.clock(),
-                            agent.lost)
-        self.agents[agent_id] = agent
+        self._heard[agent_id] = self.clock()
         return agent
 
     def _rejected(self, agent_id: str) -> list[object]:
@@ -105,21 +108,20 @@ class AgentSide:
         agent = self._live(ev.agent_id)
         if agent is None:
             return self._rejected(ev.agent_id)
-        self.agents[agent.id] = replace(agent, total=ev.total, spare=ev.spare)
-        if ev.total != agent.total:
+        self.agents[agent.id] = evolve(agent, total=ev.total, spare=ev.spare,
+                                       last_seen=self._heard[agent.id])
+        if ev.total is not agent.total and ev.total != agent.total:
             self._count_total(agent.total, -1)
             self._count_total(ev.total, +1)
-        for tid in self._tasks_on.get(agent.id, ()):
+        for tid in list(self._uncounted_on.get(agent.id, ())):
             task = self.tasks[tid]
-            if task.state is not TaskState.STAGING and not task.counted_by_agent:
-                self.tasks[tid] = replace(task, counted_by_agent=True)
-                self._forget_unallocated(agent.id)
+            if task.state is not TaskState.STAGING:  # started: this report counts it
+                self.tasks[tid] = evolve(task, counted_by_agent=True)
+                self._use_changed(task, self.tasks[tid])
         out: list[object] = []
         # An agent that shrank below what is out in offers: take those offers back.
-        offered = Resources()
-        for oid in self._offers_on.get(agent.id, ()):
-            offered = offered + self.offers[oid].resources
-        if self._offers_on.get(agent.id) and not self.unallocated(agent.id).contains(offered):
+        if self._offers_on.get(agent.id) and not self.unallocated(agent.id).contains(
+                self.offered(agent.id)):
             out += self._drop_offers_on(agent.id, rescind=True)
         self._dirty.add(agent.id)
         return out
@@ -155,11 +157,13 @@ class AgentSide:
         return [C.RecordMetering(ev.agent_id, ev.samples)] if ev.samples else []
 
     def _lose_agent(self, agent: AgentRecord, now: float) -> list[object]:
-        self.agents[agent.id] = replace(agent, lost=True)
+        last_seen = self.last_seen(agent.id)
+        self._heard.pop(agent.id, None)
+        self.agents[agent.id] = replace(agent, lost=True, last_seen=last_seen)
         self._count_total(agent.total, -1)
         out: list[object] = [C.SaveAgent(self.agents[agent.id])]
         out += self._drop_offers_on(agent.id, rescind=True)
-        silent = now - agent.last_seen
+        silent = now - last_seen
         for tid in sorted(self._tasks_on.get(agent.id, set())):
             out += self._set_state(
                 self.tasks[tid], TaskState.LOST, reason=REASON_AGENT_REMOVED,
@@ -173,7 +177,12 @@ class AgentSide:
     def _lose_silent_agents(self, now: float) -> list[object]:
         """Declare lost every agent not heard from for `agent_timeout`."""
         out: list[object] = []
-        for agent in list(self.agents.values()):
-            if not agent.lost and now - agent.last_seen >= self.agent_timeout:
+        timeout = self.agent_timeout
+        heard = self._heard
+        if not heard or now - min(heard.values()) < timeout:
+            return out  # the usual sweep: everyone was heard from lately
+        silent = {a for a, at in heard.items() if now - at >= timeout}
+        if silent:  # in the registry's order
+            for agent in [a for a in self.agents.values() if a.id in silent]:
                 out += self._lose_agent(agent, now)
         return out

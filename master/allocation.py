@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from master import commands as C
 from master import events as E
-from master.records import OfferRecord
+from master.records import OfferRecord, TaskRecord, new_offer
 from master.sorter import pick_next
 from offers.resource_vector import Resources, ports_intersect, ports_minus, ports_of
 
@@ -23,8 +23,10 @@ class Allocation:
     """The allocator and the resource views it and the API read; a mixin of
     `master.core.Master`.
 
-    State: writes `offers`, `_offers_on`, `_held`, `_cluster`, `_dirty` (emptied);
-    reads `agents`, `frameworks`, `tasks`, `_tasks_on`, `_refuse_until`.
+    State: writes `offers`, `_offers_on`, `_held`, `_cluster`, `_dirty` (emptied), and
+    the per-agent caches `_unallocated`, `_task_use`, `_free_ports` and the index
+    `_uncounted_on` (through `_use_changed`); reads `agents`,
+    `frameworks`, `tasks`, `_tasks_on`, `_refuse_until`.
     """
 
     @property
@@ -51,13 +53,37 @@ class Allocation:
         """An agent's spare, less what the master knows the agent has not counted yet,
         capped by total - used, less the host ports of its live tasks.
 
-        Remembered per agent until its tasks change (`_forget_unallocated`) or it reports
-        another spare or total: an allocation after a REVIVE considers every agent, and
-        most have not changed since the last one."""
+        Remembered per agent until its tasks' use changes (`_use_changed`, which keeps
+        that use as running sums, or `_forget_unallocated`) or it reports another spare
+        or total: an allocation after a REVIVE considers every agent, and most have not
+        changed since the last one."""
         agent = self.agents[agent_id]
+        spare, total = agent.spare, agent.total
         known = self._unallocated.get(agent_id)
-        if known is not None and known[0] is agent.spare and known[1] is agent.total:
+        if known is not None and known[0] is spare and known[1] is total:
             return known[2]
+        use = self._task_use.get(agent_id)
+        if use is None:
+            use = self._task_use[agent_id] = self._count_use(agent_id)
+        used, uncounted, task_ports = use
+        free = self._free_ports.get(agent_id)
+        if free is not None and free[0] is spare.ports and free[1] is total.ports \
+                and free[2] is task_ports:
+            ports = free[3]  # only the scalars moved (an agent's usual report, a launch)
+        else:
+            ports = ports_minus(ports_intersect(spare.ports, total.ports), task_ports)
+            self._free_ports[agent_id] = (spare.ports, total.ports, task_ports, ports)
+        avail = Resources(
+            min(max(0.0, spare.cpus - uncounted[0]), max(0.0, total.cpus - used[0])),
+            min(max(0.0, spare.mem - uncounted[1]), max(0.0, total.mem - used[1])),
+            min(max(0.0, spare.disk - uncounted[2]), max(0.0, total.disk - used[2])),
+            ports)
+        self._unallocated[agent_id] = (spare, total, avail)
+        return avail
+
+    def _count_use(self, agent_id: str) -> tuple[list[float], list[float], list]:
+        """What the agent's live tasks use, what of it the agent has not counted yet, and
+        their host ports: remembered until its tasks change."""
         used = [0.0, 0.0, 0.0]
         uncounted = [0.0, 0.0, 0.0]
         task_ports: list[tuple[int, int]] = []
@@ -76,18 +102,50 @@ class Allocation:
                 uncounted[0] += r.cpus
                 uncounted[1] += r.mem
                 uncounted[2] += r.disk
-        spare, total = agent.spare, agent.total
-        avail = Resources(
-            min(max(0.0, spare.cpus - uncounted[0]), max(0.0, total.cpus - used[0])),
-            min(max(0.0, spare.mem - uncounted[1]), max(0.0, total.mem - used[1])),
-            min(max(0.0, spare.disk - uncounted[2]), max(0.0, total.disk - used[2])),
-            ports_minus(ports_intersect(spare.ports, total.ports), task_ports))
-        self._unallocated[agent_id] = (spare, total, avail)
-        return avail
+        return used, uncounted, task_ports
+
+    def _use_changed(self, old: TaskRecord | None, new: TaskRecord) -> None:
+        """A task's record went from `old` (None: it is new) to `new`. Its agent's
+        remembered use follows by adding and taking away rather than by a recount of the
+        agent's tasks, unless host ports change (they are recounted) or the agent has no
+        live task left (it starts again from exact zeros, not float dust)."""
+        was_on = old is not None and not old.state.terminal
+        now_on = not new.state.terminal
+        was_new = was_on and not old.counted_by_agent
+        now_new = now_on and not new.counted_by_agent
+        if was_on == now_on and was_new == now_new:
+            return  # the agent's use is what it was (most updates: a state, an id)
+        agent_id, r = new.agent_id, new.resources
+        if was_new != now_new:
+            if now_new:
+                self._uncounted_on.setdefault(agent_id, set()).add(new.id)
+            else:
+                self._uncounted_on.get(agent_id, set()).discard(new.id)
+        self._unallocated.pop(agent_id, None)
+        use = self._task_use.get(agent_id)
+        if use is None:
+            return
+        if (was_on != now_on and (r.ports or new.spec.ports)) \
+                or not self._tasks_on.get(agent_id):
+            del self._task_use[agent_id]
+            return
+        used, uncounted, _ports = use
+        if was_on != now_on:
+            sign = 1.0 if now_on else -1.0
+            used[0] += sign * r.cpus
+            used[1] += sign * r.mem
+            used[2] += sign * r.disk
+        if was_new != now_new:
+            sign = 1.0 if now_new else -1.0
+            uncounted[0] += sign * r.cpus
+            uncounted[1] += sign * r.mem
+            uncounted[2] += sign * r.disk
 
     def _forget_unallocated(self, agent_id: str) -> None:
         """The agent's tasks changed: its `unallocated` must be worked out again."""
         self._unallocated.pop(agent_id, None)
+        self._task_use.pop(agent_id, None)
+        self._free_ports.pop(agent_id, None)
 
     def offered(self, agent_id: str) -> Resources:
         """What of an agent is out in offers right now."""
@@ -122,32 +180,48 @@ class Allocation:
                         for fid in eligible}
         order = {fid: self.frameworks[fid].registered_at for fid in eligible}
         batches: dict[str, list[OfferRecord]] = {}
+        gained: dict[str, list[float]] = {}  # added to `_held` once, after the loop
         several = len(eligible) > 1
+        only = eligible[0]
         refuse_until = self._refuse_until.get
+        agents, offers, offers_on = self.agents, self.offers, self._offers_on
+        expires_at = now + self.offer_timeout
         for agent_id in sorted(dirty):
-            agent = self.agents.get(agent_id)
+            agent = agents.get(agent_id)
             if agent is None or agent.lost:
                 continue
-            candidates = [fid for fid in eligible
-                          if refuse_until((fid, agent_id), 0.0) <= now]
-            if not candidates:  # every framework refuses it: no need to size it
+            if several:
+                candidates = [fid for fid in eligible
+                              if refuse_until((fid, agent_id), 0.0) <= now]
+                if not candidates:  # every framework refuses it: no need to size it
+                    continue
+            elif refuse_until((only, agent_id), 0.0) > now:
                 continue
             avail = self.offerable(agent_id)
             if avail.cpus < MIN_OFFER_CPUS and avail.mem < MIN_OFFER_MEM:
                 continue
             # One candidate is its own lowest share: no shares to work out.
-            fid = candidates[0] if len(candidates) == 1 else pick_next(
-                candidates, scalar_alloc, cluster, order)
-            offer = OfferRecord(
-                id=self._ids(), framework_id=fid, agent_id=agent_id, hostname=agent.hostname,
-                attributes=agent.attributes, resources=avail, created_at=now,
-                expires_at=now + self.offer_timeout)
-            self.offers[offer.id] = offer
-            self._offers_on.setdefault(agent_id, set()).add(offer.id)
-            self._hold(fid, avail, +1)
+            fid = only if not several else candidates[0] if len(candidates) == 1 \
+                else pick_next(candidates, scalar_alloc, cluster, order)
+            offer = new_offer(self._ids(), fid, agent_id, agent.hostname, agent.attributes,
+                              avail, now, expires_at)
+            offers[offer.id] = offer
+            on_agent = offers_on.get(agent_id)
+            if on_agent is None:
+                on_agent = offers_on[agent_id] = set()
+            on_agent.add(offer.id)
+            acc = gained.get(fid)
+            if acc is None:
+                acc = gained[fid] = [0.0, 0.0, 0.0]
+                batches[fid] = []
+            acc[0] += avail.cpus
+            acc[1] += avail.mem
+            acc[2] += avail.disk
             if several:  # the shares only matter to a choice between frameworks
                 scalar_alloc[fid] = scalar_alloc[fid] + self._scalar(avail)
-            batches.setdefault(fid, []).append(offer)
+            batches[fid].append(offer)
+        for fid, acc in gained.items():
+            self._hold(fid, Resources(*acc), +1)
         return [C.SendOffers(fid, tuple(offers)) for fid, offers in batches.items()]
 
     def _cluster_total(self) -> Resources:
@@ -170,10 +244,14 @@ class Allocation:
                                       max(0.0, c.disk + sign * total.disk))
 
     def _hold(self, framework_id: str, r: Resources, sign: int) -> None:
-        acc = self._held.setdefault(framework_id, [0.0, 0.0, 0.0])
-        acc[0] = max(0.0, acc[0] + sign * r.cpus)
-        acc[1] = max(0.0, acc[1] + sign * r.mem)
-        acc[2] = max(0.0, acc[2] + sign * r.disk)
+        acc = self._held.get(framework_id)
+        if acc is None:
+            acc = self._held[framework_id] = [0.0, 0.0, 0.0]
+        cpus, mem, disk = acc[0] + sign * r.cpus, acc[1] + sign * r.mem, acc[2] + sign * r.disk
+        # Never below zero (float dust of many additions and subtractions).
+        acc[0] = cpus if cpus > 0.0 else 0.0
+        acc[1] = mem if mem > 0.0 else 0.0
+        acc[2] = disk if disk > 0.0 else 0.0
 
     @staticmethod
     def _scalar(r: Resources) -> Resources:

@@ -17,6 +17,7 @@ from here (limits, reasons, `new_id`) stay importable from here.
 from __future__ import annotations
 
 import base64
+import heapq
 import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import replace
@@ -26,7 +27,7 @@ from master import events as E
 from master.agents import AgentSide
 from master.allocation import MIN_OFFER_CPUS, MIN_OFFER_MEM, Allocation
 from master.frameworks import DEFAULT_MAX_FRAMEWORKS, DEFAULT_MAX_REMOVED_FRAMEWORKS, FrameworkSide
-from master.journal import Journal, JournaledDict
+from master.journal import Journal
 from master.offer_book import DEFAULT_REFUSE_SECONDS, OfferBook
 from master.reasons import (
     REASON_AGENT_REMOVED,
@@ -116,27 +117,34 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
         self._uuids = uuids
         # Everything an event may change and that cannot be recounted is journaled.
         self._journal = Journal()
-        self.agents: dict[str, AgentRecord] = JournaledDict(self._journal)
-        self.frameworks: dict[str, FrameworkRecord] = JournaledDict(self._journal)
-        self.tasks: dict[str, TaskRecord] = JournaledDict(self._journal)
-        self.offers: dict[str, OfferRecord] = JournaledDict(self._journal)
-        self._removed: dict[str, int] = JournaledDict(self._journal)  # id -> removal order
+        self.agents: dict[str, AgentRecord] = self._journal.dict()
+        self.frameworks: dict[str, FrameworkRecord] = self._journal.dict()
+        self.tasks: dict[str, TaskRecord] = self._journal.dict()
+        self.offers: dict[str, OfferRecord] = self._journal.dict()
+        self._removed: dict[str, int] = self._journal.dict()  # id -> removal order
         self._removals = count()
         self._tasks_on: dict[str, set[str]] = {}  # agent id -> ids of its non-terminal tasks
+        # agent id -> ids of its non-terminal tasks it has not counted in its spare yet
+        self._uncounted_on: dict[str, set[str]] = {}
         self._offers_on: dict[str, set[str]] = {}  # agent id -> ids of its outstanding offers
         # (framework, agent) -> time
-        self._refuse_until: dict[tuple[str, str], float] = JournaledDict(self._journal)
+        self._refuse_until: dict[tuple[str, str], float] = self._journal.dict()
+        # (time, framework, agent) for each filter set, a heap: what lifts next
+        self._refuse_heap: list[tuple[float, str, str]] = []
         # uuid -> (update, next retry time, current retry interval)
-        self._unacked: dict[str, tuple[StatusUpdate, float, float]] = JournaledDict(
-            self._journal)
+        self._unacked: dict[str, tuple[StatusUpdate, float, float]] = self._journal.dict()
         # task id -> uuid of its newest update
-        self._latest_uuid: dict[str, str] = JournaledDict(self._journal)
+        self._latest_uuid: dict[str, str] = self._journal.dict()
+        # live agent -> when it last sent anything (its record's `last_seen` lags)
+        self._heard: dict[str, float] = self._journal.dict()
         self._dirty: set[str] = set()  # agents to consider at the next allocation
         # Kept up to date as offers and tasks come and go, so allocation stays O(changed):
         self._held: dict[str, list[float]] = {}  # framework -> [cpus, mem, disk] held
         self._cluster: Resources | None = None  # scalar total of live agents, when known
         # agent -> (spare, total, unallocated) as last worked out; see `unallocated`
         self._unallocated: dict[str, tuple[Resources, Resources, Resources]] = {}
+        self._task_use: dict[str, tuple] = {}  # agent -> its tasks' use; see `unallocated`
+        self._free_ports: dict[str, tuple] = {}  # agent -> its free host ports, as last known
         if snapshot is not None:
             self._restore(snapshot)
 
@@ -147,6 +155,8 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
         now = self.clock()
         for agent in snapshot.agents:
             self.agents[agent.id] = replace(agent, last_seen=now)
+            if not agent.lost:
+                self._heard[agent.id] = now
             self._tasks_on.setdefault(agent.id, set())
         for fw in snapshot.frameworks:
             self.frameworks[fw.id] = replace(fw, active=False, stream_id=None,
@@ -185,17 +195,24 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
         """
         self._journal.rollback()
         self._tasks_on = {agent_id: set() for agent_id in self.agents}
+        self._uncounted_on = {}
         self._offers_on = {}
         self._held = {}
         for task in self.tasks.values():
             if not task.state.terminal:
                 self._tasks_on.setdefault(task.agent_id, set()).add(task.id)
+                if not task.counted_by_agent:
+                    self._uncounted_on.setdefault(task.agent_id, set()).add(task.id)
                 self._hold(task.framework_id, task.resources, +1)
         for offer in self.offers.values():
             self._offers_on.setdefault(offer.agent_id, set()).add(offer.id)
             self._hold(offer.framework_id, offer.resources, +1)
         self._cluster = None
         self._unallocated = {}
+        self._task_use = {}
+        self._free_ports = {}
+        self._refuse_heap = [(until, fid, aid) for (fid, aid), until in self._refuse_until.items()]
+        heapq.heapify(self._refuse_heap)
         self._dirty = set(self.agents)
 
     # -- time --------------------------------------------------------------------------------

@@ -5,6 +5,10 @@ The adapter persists what an event decided before it acts on it. When the write 
 in tasks, offers and agents the database never heard of. The core's registries are dicts of
 frozen records, so remembering each key's previous value the first time an event changes it
 is a complete undo, at the cost of one list append per write (not a copy of the state).
+
+Outside a transaction (between `commit` and the next `begin`, or in a core nobody
+persists for, as in the simulator) there is nothing to undo, and the registries are plain
+dicts: their writes cost what a dict's cost, not a Python call each.
 """
 
 from __future__ import annotations
@@ -14,21 +18,39 @@ from typing import Any
 _MISSING = object()
 
 
+def _refused(self: dict, *args: Any, **kwargs: Any) -> Any:
+    raise TypeError("this write is not journaled; use item assignment, del or pop")
+
+
 class Journal:
     """Records, while open, how to put every journaled dict back as it was."""
 
     def __init__(self) -> None:
         self.entries: list[tuple[dict, Any, Any]] | None = None
+        self._dicts: list[JournaledDict] = []
+
+    def dict(self) -> JournaledDict:
+        """A new registry whose writes this journal records while it is open."""
+        d = JournaledDict(self)
+        if self.entries is None:
+            d.__class__ = _Closed
+        self._dicts.append(d)
+        return d
 
     def begin(self) -> None:
         self.entries = []
+        for d in self._dicts:
+            d.__class__ = JournaledDict
 
     def commit(self) -> None:
         self.entries = None
+        for d in self._dicts:
+            d.__class__ = _Closed
 
     def rollback(self) -> None:
         """Undo every change since `begin`, newest first."""
-        entries, self.entries = self.entries or [], None
+        entries = self.entries or []
+        self.commit()
         for target, key, old in reversed(entries):
             if old is _MISSING:
                 dict.pop(target, key, None)
@@ -40,7 +62,8 @@ class JournaledDict(dict):
     """A dict whose item writes are recorded in a `Journal` while it is open.
 
     Only the writes the core uses are journaled; the others are refused rather than
-    silently left out of the undo.
+    silently left out of the undo. While the journal is closed the dict's class is
+    `_Closed`: the same layout with dict's own writes (the journal switches it).
     """
 
     __slots__ = ("_journal",)
@@ -73,7 +96,14 @@ class JournaledDict(dict):
             self[key] = default
         return dict.__getitem__(self, key)
 
-    def _refused(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError("this write is not journaled; use item assignment, del or pop")
-
     update = popitem = clear = __ior__ = _refused  # type: ignore[assignment]
+
+
+class _Closed(JournaledDict):
+    """A journaled dict while its journal is closed: plain dict writes, nothing recorded."""
+
+    __slots__ = ()
+    __setitem__ = dict.__setitem__  # type: ignore[assignment]
+    __delitem__ = dict.__delitem__  # type: ignore[assignment]
+    pop = dict.pop  # type: ignore[assignment]
+    setdefault = dict.setdefault  # type: ignore[assignment]

@@ -9,6 +9,7 @@ framework for `refuse_seconds`: the refuse filter.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -16,7 +17,7 @@ from master import commands as C
 from master import events as E
 from master.reasons import REASON_INVALID_OFFERS, REASON_TASK_INVALID
 from master.records import OfferRecord, TaskRecord
-from offers.resource_vector import Resources, ports_of
+from offers.resource_vector import Resources, ports_contain, ports_of
 from offers.states import TaskState
 
 DEFAULT_REFUSE_SECONDS = 5.0  # Mesos's Filters.refuse_seconds default
@@ -27,8 +28,8 @@ class OfferBook:
     `master.core.Master`.
 
     State: writes `offers`, `_offers_on`, `tasks` and `_tasks_on` (launches),
-    `_refuse_until`, `frameworks` (suppressed), `_dirty`; reads `agents`. Uses
-    `_hold` (allocation) and `_one_off_update` (updates).
+    `_refuse_until` (and its heap `_refuse_heap`), `frameworks` (suppressed), `_dirty`;
+    reads `agents`. Uses `_hold` (allocation) and `_one_off_update` (updates).
     """
 
     def _on_accept(self, ev: E.Accept) -> list[object]:
@@ -86,6 +87,7 @@ class OfferBook:
                 created_at=now, updated_at=now)
             self.tasks[task.id] = task
             self._tasks_on.setdefault(agent_id, set()).add(task.id)
+            self._use_changed(None, task)
             self._hold(fid, task.resources, +1)
             out.append(C.SaveTask(task))
             out.append(C.RecordStatus(task.id, task.state.value, None,
@@ -93,7 +95,6 @@ class OfferBook:
                                       now))
             out.append(C.LaunchOnAgent(agent_id, launch.spec))
         self._refuse(fid, agent_id, ev.refuse_seconds)
-        self._forget_unallocated(agent_id)
         self._dirty.add(agent_id)
         return out
 
@@ -107,30 +108,48 @@ class OfferBook:
         short = pool.shortfall(launch.resources)
         if short:
             return "resources: " + "; ".join(short)
-        mapped = ports_of(m.host_port for m in launch.spec.ports)
-        if not Resources(ports=launch.resources.ports).contains(Resources(ports=mapped)):
+        mapped = ports_of(m.host_port for m in launch.spec.ports) if launch.spec.ports else ()
+        if mapped and not ports_contain(launch.resources.ports, mapped):
             return ("container.docker.port_mappings: host ports must be among the task's "
                     "'ports' resources")
         return None
 
     def _on_decline(self, ev: E.Decline) -> list[object]:
         agents = set()
+        offers, offers_on, fid = self.offers, self._offers_on, ev.framework_id
+        freed = [0.0, 0.0, 0.0]  # taken from `_held` once, after the loop
         for oid in ev.offer_ids:
-            offer = self.offers.get(oid)
-            if offer is not None and offer.framework_id == ev.framework_id:
+            offer = offers.get(oid)
+            if offer is not None and offer.framework_id == fid:
                 agents.add(offer.agent_id)
-                self._remove_offer(oid)
-        for agent_id in agents:
-            self._refuse(ev.framework_id, agent_id, ev.refuse_seconds)
+                del offers[oid]
+                offers_on[offer.agent_id].discard(oid)
+                r = offer.resources
+                freed[0] += r.cpus
+                freed[1] += r.mem
+                freed[2] += r.disk
+        if agents:
+            self._hold(fid, Resources(*freed), -1)
+            self._refuse_all(fid, agents, ev.refuse_seconds)
         self._dirty.update(agents)
         return []
 
-    def _refuse(self, framework_id: str, agent_id: str, refuse_seconds: float | None) -> None:
+    def _refuse_all(self, framework_id: str, agent_ids: Iterable[str],
+                    refuse_seconds: float | None) -> None:
+        """`_refuse` for each of the agents (a decline names a whole round's offers)."""
         seconds = DEFAULT_REFUSE_SECONDS if refuse_seconds is None else refuse_seconds
-        if seconds > 0:
-            self._refuse_until[(framework_id, agent_id)] = self.clock() + seconds
-        else:
-            self._refuse_until.pop((framework_id, agent_id), None)
+        if seconds <= 0:
+            for agent_id in agent_ids:
+                self._refuse_until.pop((framework_id, agent_id), None)
+            return
+        until = self.clock() + seconds
+        refuse_until, heap = self._refuse_until, self._refuse_heap
+        for agent_id in agent_ids:
+            refuse_until[(framework_id, agent_id)] = until
+            heapq.heappush(heap, (until, framework_id, agent_id))
+
+    def _refuse(self, framework_id: str, agent_id: str, refuse_seconds: float | None) -> None:
+        self._refuse_all(framework_id, (agent_id,), refuse_seconds)
 
     def _on_revive(self, ev: E.Revive) -> list[object]:
         fw = self.frameworks[ev.framework_id]
@@ -183,7 +202,12 @@ class OfferBook:
         return out
 
     def _expire_refusals(self, now: float) -> None:
-        """Lift the refuse filters that have run out."""
-        for key in [k for k, until in self._refuse_until.items() if until <= now]:
-            del self._refuse_until[key]
-            self._dirty.add(key[1])
+        """Lift the refuse filters that have run out (soonest first from `_refuse_heap`,
+        whose entries for filters since replaced or lifted are passed over)."""
+        heap, refuse_until = self._refuse_heap, self._refuse_until
+        while heap and heap[0][0] <= now:
+            until, framework_id, agent_id = heapq.heappop(heap)
+            key = (framework_id, agent_id)
+            if refuse_until.get(key) == until:
+                del refuse_until[key]
+                self._dirty.add(agent_id)

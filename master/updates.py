@@ -8,12 +8,10 @@ acknowledged; only the newest per task is, since it supersedes the older ones.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from master import commands as C
 from master import events as E
 from master.reasons import REASON_RECONCILIATION
-from master.records import StatusUpdate, TaskRecord
+from master.records import StatusUpdate, TaskRecord, evolve
 from offers.states import TaskState, check_transition
 
 
@@ -48,7 +46,7 @@ class TaskUpdates:
                 check_transition(task.state, TaskState.KILLING)
                 now = self.clock()
                 self._forget_unallocated(task.agent_id)
-                self.tasks[task.id] = replace(task, state=TaskState.KILLING, message=message,
+                self.tasks[task.id] = evolve(task, state=TaskState.KILLING, message=message,
                                               updated_at=now)
                 out.append(C.SaveTask(self.tasks[task.id]))
                 out.append(C.RecordStatus(task.id, TaskState.KILLING.value, None, message, now))
@@ -87,16 +85,16 @@ class TaskUpdates:
         """Move a task through the transition table; persist and tell its framework."""
         check_transition(task.state, state)
         now = self.clock()
-        self._forget_unallocated(task.agent_id)
         if state == task.state:
             # A repeat: remember what is new (container id, agent has counted it), tell no one.
-            quiet = replace(task, container_id=container_id or task.container_id,
+            quiet = evolve(task, container_id=container_id or task.container_id,
                             counted_by_agent=task.counted_by_agent or counted)
             if quiet != task:
                 self.tasks[task.id] = quiet
+                self._use_changed(task, quiet)
                 return [C.SaveTask(quiet)] if quiet.container_id != task.container_id else []
             return []
-        updated = replace(
+        updated = evolve(
             task, state=state, reason=reason, message=message, updated_at=now,
             container_id=container_id or task.container_id,
             exit_code=exit_code if exit_code is not None else task.exit_code,
@@ -109,6 +107,7 @@ class TaskUpdates:
             on_agent.discard(task.id)
         else:
             on_agent.add(task.id)
+        self._use_changed(task, updated)
         self._dirty.add(task.agent_id)
         out: list[object] = [C.SaveTask(updated),
                              C.RecordStatus(task.id, state.value, reason, message, now)]

@@ -8,6 +8,7 @@ import pytest
 from master import commands as C
 from master import events as E
 from master.core import Master
+from master.records import Snapshot
 from master.store import MasterStore
 from offers.states import TaskState
 from tests.master_harness import (
@@ -30,6 +31,7 @@ def _view(m: Master) -> tuple:
             dict(m._refuse_until), dict(m._unacked), dict(m._latest_uuid), dict(m._removed),
             {a: set(t) for a, t in m._tasks_on.items() if t},
             {a: set(o) for a, o in m._offers_on.items() if o},
+            {a: set(t) for a, t in m._uncounted_on.items() if t},
             held, m._cluster_total(), {a: m.offerable(a) for a in m.agents})
 
 
@@ -115,7 +117,6 @@ def test_after_a_restart_a_framework_without_failover_gets_time_to_come_back():
 
 
 def _snapshot_of(m: Master):
-    from master.records import Snapshot
     return Snapshot(tuple(m.agents.values()), tuple(m.frameworks.values()),
                     tuple(m.tasks.values()))
 
@@ -146,3 +147,31 @@ def test_only_the_newest_removed_frameworks_are_remembered(tmp_path):
     assert sorted(m.frameworks) == ["f3", "f4"]
     assert sorted(f.id for f in store.load().frameworks) == ["f3", "f4"]
     store.close()
+
+
+def test_what_is_offered_after_launches_and_ends_is_what_a_recount_finds():
+    """The core keeps each agent's use as running sums; a restarted master recounts it
+    from the tasks. Both must offer the same remainder, host ports included."""
+    m, clock = make_master()
+    register(m, "a1", cpus=8.0, mem=8192.0, ports="31000-31009")
+    subscribe(m)
+    sizes = [(0.5, 300.0, ()), (1.25, 700.0, (31003,)), (2.0, 1000.0, ()), (0.75, 128.0, ())]
+    for n, (cpus, mem, ports) in enumerate(sizes):
+        offer = offers_for(m.handle(E.Allocate()))[0]
+        accept(m, [offer.id], launch(f"t{n}", cpus=cpus, mem=mem, host_ports=ports))
+        if n % 2 == 0:  # the agent has started it and counted it in what it reports
+            m.handle(E.AgentStatus("a1", f"t{n}", TaskState.RUNNING))
+            m.handle(E.AgentCapacity("a1", m.agents["a1"].total, m.agents["a1"].spare))
+    for done in ("t1", "t2"):
+        m.handle(E.AgentStatus("a1", done, TaskState.FINISHED))
+    clock.now += 1
+    after = offers_for(m.handle(E.Allocate()))[0].resources
+
+    snap = Snapshot(tuple(m.agents.values()), tuple(m.frameworks.values()),
+                    tuple(m.tasks.values()))
+    m2, _ = make_master(snapshot=snap)
+    subscribe(m2)
+    recounted = offers_for(m2.handle(E.Allocate()))[0].resources
+    assert after == recounted
+    assert after.cpus == pytest.approx(8.0 - 0.5 - 0.75)
+    assert after.ports == ((31000, 31009),)  # t1's host port is free again
