@@ -13,7 +13,7 @@ from aiohttp import web
 
 from api.charmander_app import build_charmander_app
 from api.serving import ServerLimits, local_url, serve_app
-from framework.driver import FrameworkService
+from framework.driver import FrameworkService, timestamp_ids
 from framework.scheduler import CharmanderScheduler
 from framework.store import FrameworkStore
 
@@ -47,7 +47,8 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
     """Open the store (migrating it), recover the core from it, subscribe, serve the REST
     API. Port 0 picks a free port."""
     store = FrameworkStore(db_url)
-    scheduler = CharmanderScheduler(strategy=strategy, seed=seed, clock=clock, **core_options)
+    scheduler = CharmanderScheduler(strategy=strategy, seed=seed, clock=clock,
+                                    ids=timestamp_ids(), **core_options)
     service = FrameworkService(scheduler, store, master_url, tick_seconds=tick_seconds,
                                usage_poll_seconds=usage_poll_seconds, clock=clock)
     await service.start()

@@ -45,6 +45,19 @@ from offers.task import TaskSpec
 log = structlog.get_logger("berth.framework")
 
 
+def timestamp_ids() -> Callable[[str], str]:
+    """`<id>-<nanosecond timestamp>`, strictly increasing, so an id is never reused, not
+    even across restarts (the scheduler's id source in a live framework)."""
+    last = 0
+
+    def new_id(name: str) -> str:
+        nonlocal last
+        last = max(time.time_ns(), last + 1)
+        return f"{name}-{last}"
+
+    return new_id
+
+
 class FrameworkService:
     """The scheduler core plus its adapters: store writer, master link, clock, metrics."""
 
@@ -67,7 +80,6 @@ class FrameworkService:
         self.observers: list[Callable[[str, float], None]] = []  # (metric, seconds)
         self._outbox: asyncio.Queue[tuple[dict, float | None]] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
-        self._last_ns = 0
         self._usage_since = 0.0
         self._usage_supported = True
         self.recent_offers: list[dict[str, Any]] = []
@@ -108,17 +120,11 @@ class FrameworkService:
 
     # -- what the REST API calls ----------------------------------------------------------
 
-    def new_task_id(self, name: str) -> str:
-        """`<id>-<nanosecond timestamp>`, strictly increasing so never reused."""
-        ns = max(time.time_ns(), self._last_ns + 1)
-        self._last_ns = ns
-        return f"{name}-{ns}"
-
     async def submit(self, spec: TaskSpec, key: tuple[str, str] | None = None) -> str:
         """Persist, then queue. Returns the internal id once the task is on disk. `key`, a
         client's `(Idempotency-Key, request fingerprint)`, is written in the same
         transaction, so the task is never on disk without it."""
-        task_id = self.new_task_id(spec.id)
+        task_id = self.scheduler.new_id(spec.id)
         now = self.clock()
         await self.writer.add(submission=(task_id, spec, now) if key is None else
                               (task_id, spec, now, IdempotencyKey(*key, task_id, now)))

@@ -71,9 +71,13 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound):
         staging_timeout: float = 60.0,
         retain_finished: int = 10_000,
         max_node_errors: int = 3,
+        ids: Callable[[str], str] | None = None,
     ) -> None:
         if clock is None:
             raise TypeError("CharmanderScheduler needs a clock: a callable returning seconds")
+        # Where new ids come from (`name` -> a unique id): injected like the clock, so that
+        # what runs in the core (a schedule firing) can name what it creates.
+        self.new_id = ids or counting_ids()
         self.strategy = strategy
         self.seed = seed
         self.clock = clock
@@ -461,6 +465,12 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound):
             self._suppressed = True
             return [cmd.Suppress()]
         return []
+
+
+def counting_ids() -> Callable[[str], str]:
+    """`<name>-<n>`, n counting up from 1: deterministic ids for tests and the simulator."""
+    numbers = itertools.count(1)
+    return lambda name: f"{name}-{next(numbers)}"
 
 
 CharmanderScheduler = Scheduler  # the name the Charmander surface has always used

@@ -392,3 +392,16 @@ def test_a_system_job_skips_nodes_its_constraints_exclude():
               for o, rack in zip(offers, ("r1", "r2", "r1"), strict=True)]
     placed = launched(h.offers(*offers))
     assert sorted(agent for *_, agent in placed) == ["a1", "a3"]
+
+
+def test_ids_come_from_the_injected_source():
+    from framework.driver import timestamp_ids
+    from framework.scheduler import Scheduler
+
+    assert [Scheduler(clock=lambda: 0.0).new_id("t") for _ in range(2)] == ["t-1", "t-1"]
+    numbers = iter(["7", "8"])
+    core = Scheduler(clock=lambda: 0.0, ids=lambda name: f"{name}-{next(numbers)}")
+    assert [core.new_id("x"), core.new_id("x")] == ["x-7", "x-8"]
+    live = timestamp_ids()
+    first, second = live("t"), live("t")
+    assert first != second and int(second.split("-")[1]) > int(first.split("-")[1])
