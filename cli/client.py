@@ -24,15 +24,17 @@ DROPPED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, Timeou
 
 
 def request(method: str, url: str, body: bytes | None = None,
-             headers: dict[str, str] | None = None, retries: int = 0) -> tuple[int, Any]:
+             headers: dict[str, str] | None = None, retries: int = 0,
+             timeout: float = 30.0) -> tuple[int, Any]:
     """One HTTP exchange; `retries` more attempts when the connection drops mid-way (only
-    for requests safe to repeat: reads, or POSTs carrying an Idempotency-Key)."""
+    for requests safe to repeat: reads, or POSTs carrying an Idempotency-Key); `timeout`
+    seconds for the answer (longer for a request that waits by design)."""
     outgoing = urllib.request.Request(url, data=body, method=method,
                                       headers={"Content-Type": "application/json",
                                                "Accept": "application/json",
                                                **(headers or {})})
     try:
-        with urllib.request.urlopen(outgoing, timeout=30) as resp:
+        with urllib.request.urlopen(outgoing, timeout=timeout) as resp:
             raw = resp.read()
             status = resp.status
     except urllib.error.HTTPError as exc:
@@ -40,7 +42,7 @@ def request(method: str, url: str, body: bytes | None = None,
     except (urllib.error.URLError, *DROPPED) as exc:
         reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
         if isinstance(reason, DROPPED) and retries > 0:
-            return request(method, url, body, headers, retries - 1)
+            return request(method, url, body, headers, retries - 1, timeout)
         if isinstance(reason, DROPPED):
             raise click.ClickException(f"the connection to {url} dropped before an "
                                        f"answer: {reason or type(reason).__name__}") from None

@@ -26,9 +26,10 @@ def job_group() -> None:
     """Submit, inspect, scale, wait for, stop and delete jobs."""
 
 
-def _call(method: str, url: str, body: Any = None, ok: tuple[int, ...] = (200,)) -> Any:
+def _call(method: str, url: str, body: Any = None, ok: tuple[int, ...] = (200,),
+          timeout: float = 30.0) -> Any:
     data = None if body is None else json.dumps(body).encode()
-    status, answer = request(method, url, data)
+    status, answer = request(method, url, data, timeout=timeout)
     if status not in ok:
         fail(status, answer)
     return answer
@@ -125,7 +126,8 @@ def scale(name: str, counts: tuple[int, ...], url: str) -> None:
 @url_option
 def wait(name: str, timeout: float, url: str) -> None:
     """Wait until NAME is complete, failed or stopped; exit 1 unless complete."""
-    answer = _call("GET", f"{url}/v1/jobs/{_quoted(name)}/wait?timeout={timeout:g}")
+    answer = _call("GET", f"{url}/v1/jobs/{_quoted(name)}/wait?timeout={timeout:g}",
+                   timeout=timeout + 30)
     _print_status(answer)
     if answer["phase"] != "complete":
         sys.exit(1)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's first command. Sets everything up (scripts/setup.sh), runs `berth up` (master,
 # framework and one local agent with nodetype "lab", SQLite under ./data) and plays the
-# Charmander seed's curl session against it with its stress60mb task.
+# Charmander seed's curl session against it with its stress60mb task, then a job: a batch
+# of 20 iterations (examples/jobs/batch-20.json) through `berth job`.
 # On a terminal berth stays up with the task running until Ctrl-C; otherwise (CI, scripts,
 # fresh-machine checks) the session ends by killing the task and stopping berth cleanly.
 set -euo pipefail
@@ -42,14 +43,21 @@ echo "\$ berth task list"
 .venv/bin/berth task list
 echo "\$ docker ps --filter label=berth.task_id"
 docker ps --filter label=berth.task_id --format 'table {{.Names}}\t{{.Image}}\t{{.Status}}'
+echo "\$ berth job submit examples/jobs/batch-20.json"
+.venv/bin/berth job submit examples/jobs/batch-20.json
 
 if [ -t 0 ] && [ -z "${CI:-}" ]; then
   echo
-  echo "berth is up: try 'curl $api/client/task' or '.venv/bin/berth task list'; Ctrl-C stops it."
+  echo "berth is up: try 'curl $api/client/task', '.venv/bin/berth task list' or"
+  echo "'.venv/bin/berth job status iterations'; Ctrl-C stops it."
   wait "$berth"
   exit 0
 fi
 
+echo "\$ berth job wait iterations --timeout 300"
+.venv/bin/berth job wait iterations --timeout 300
+echo "\$ berth job logs iterations --tail 1"
+.venv/bin/berth job logs iterations --tail 1
 echo "\$ curl $api/client/task/reshuffle"
 curl -s "$api/client/task/reshuffle"
 echo
