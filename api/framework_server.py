@@ -1,5 +1,5 @@
 """The framework serving its REST API on an existing asyncio loop (`berth framework`,
-`berth up`): the driver (framework/driver.py) started, then the Charmander app served."""
+`berth up`): the driver (framework/driver/) started, then the Charmander app served."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """berth's job API on the framework's port: `/v1/jobs` (submit, list, status, scale,
-stop, wait, delete). Thin: parse, call `framework.job_operations`, answer.
+stop, wait, delete). Thin: parse, call `framework.driver.job_operations`, answer.
 
 A `201` means the job is on disk. Errors are berth's JSON with the field named.
 """
@@ -15,7 +15,7 @@ from api.http_errors import error_response, spec_error_response
 from api.json_body import BadBody, read_json
 from api.task_logs import checked_params, stream_task_logs
 from framework.driver import FrameworkService
-from framework.job_operations import JobConflict, JobNotFound
+from framework.driver.job_operations import JobConflict, JobNotFound
 from framework.job_status import job_document, job_summary
 from framework.store import JobExists
 from offers.job import MAX_INSTANCES, parse_job

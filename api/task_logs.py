@@ -1,6 +1,6 @@
 """`GET /v1/tasks/{task_id}/logs?stream=stdout|stderr&tail=N&follow=true` on the framework:
 a task instance's container output, passed on from the master as it comes
-(framework/master_logs.py), so `curl` at the framework is enough to read it.
+(framework/driver/master_logs.py), so `curl` at the framework is enough to read it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from aiohttp import web
 from api.http_errors import error_response
 from api.log_params import LogParams, log_params
 from framework.driver import FrameworkService
-from framework.master_logs import MasterLogsError, task_logs
+from framework.driver.master_logs import MasterLogsError, task_logs
 from offers.problems import FieldProblem, SpecError
 
 

@@ -134,8 +134,9 @@ def test_no_import_cycles_between_modules():
 
 @pytest.mark.parametrize("role", ROLES_WITH_A_PROCESS)
 def test_a_role_that_runs_as_a_process_has_its_driver(role):
-    """Its process code (I/O in, commands out) lives in the role, not in `api/`."""
-    assert (ROOT / role / "driver.py").exists()
+    """Its process code (I/O in, commands out) lives in the role, not in `api/`: a
+    `driver.py`, or a `driver/` package when the I/O has several parts."""
+    assert (ROOT / role / "driver.py").exists() or (ROOT / role / "driver" / "__init__.py").exists()
 
 
 def test_the_checks_see_a_forbidden_import(tmp_path, monkeypatch):

@@ -1,9 +1,14 @@
 """The framework process (its driver): the scheduler core wired to its store and master.
 
+This package is the framework's only I/O: the service here, the scheduler-API client
+(`mesos_client`), the store's writer (`store_writer`), the job requests (`job_operations`)
+and the master's log stream (`master_logs`). The decision code beside it
+(`framework.scheduler` and its parts) takes time and ids from here and does no I/O.
+
 Thin: REST requests (api/charmander_app.py calls in here), Mesos events, metering
 samples and clock ticks become events for `framework.scheduler.CharmanderScheduler`; the
 commands that come back become Mesos calls.
-Writes go through `framework.store_writer` in batches (group commit): a submission is
+Writes go through `framework.driver.store_writer` in batches (group commit): a submission is
 answered only once it is on disk, status updates are acknowledged only once their new
 state is.
 
@@ -31,11 +36,11 @@ import structlog
 
 from framework import commands as cmd
 from framework import events as ev
-from framework.job_operations import JobOperations, job_state
-from framework.mesos_client import MesosSchedulerClient, NotSubscribed
+from framework.driver.job_operations import JobOperations, job_state
+from framework.driver.mesos_client import MesosSchedulerClient, NotSubscribed
+from framework.driver.store_writer import StoreWriter
 from framework.scheduler import CharmanderScheduler
 from framework.store import FrameworkStore, IdempotencyKey, StoreUnavailable
-from framework.store_writer import StoreWriter
 from offers.launch import LaunchSpec
 from offers.protocol import mesos as mj
 from offers.protocol.task_info import task_info
