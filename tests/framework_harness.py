@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from framework import commands as cmd
 from framework import events as ev
 from framework.scheduler import CharmanderScheduler
+from framework.store import FrameworkStore
 from offers.offer import Offer
 from offers.states import TaskState
 from offers.task import parse_task
@@ -41,6 +42,18 @@ class Harness:
     def make(cls, **kwargs) -> Harness:
         clock = Clock()
         return cls(CharmanderScheduler(clock=clock, **kwargs), clock)
+
+    @classmethod
+    def recovered(cls, url: str, **kwargs) -> Harness:
+        """A fresh scheduler fed what the store at `url` holds (migrated first), as a
+        restarted framework is."""
+        store = FrameworkStore(url)
+        store.migrate()
+        fresh = cls.make(**kwargs)
+        for event in store.recover():
+            fresh.send(event)
+        store.close()
+        return fresh
 
     def send(self, event) -> list:
         out = self.scheduler.handle(event)

@@ -12,16 +12,6 @@ from tests.master_db import db_url
 __all__ = ["db_url"]  # the fixture: SQLite, and PostgreSQL when BERTH_TEST_POSTGRES_URL is set
 
 
-def _restart(url: str, h: Harness) -> Harness:
-    store = FrameworkStore(url)
-    store.migrate()
-    fresh = Harness.make()
-    for event in store.recover():
-        fresh.send(event)
-    store.close()
-    return fresh
-
-
 def test_accepted_tasks_and_instances_survive_a_restart(db_url):
     url = db_url
     store = FrameworkStore(url)
@@ -44,7 +34,7 @@ def test_accepted_tasks_and_instances_survive_a_restart(db_url):
 
     again = FrameworkStore(url)
     assert again.framework_id() == "fw-1"
-    fresh = _restart(url, h)
+    fresh = Harness.recovered(url)
     states = fresh.states()
     assert states[running] == "RUNNING"
     assert states[waiting] == "PENDING"

@@ -20,16 +20,6 @@ BATCH = {"name": "b", "type": "batch", "completions": 4, "parallelism": 2,
          "task": {"dockerimage": "x", "mem": 100, "cpus": 0.5}}
 
 
-def _recovered(url: str) -> Harness:
-    store = FrameworkStore(url)
-    store.migrate()
-    fresh = Harness.make()
-    for event in store.recover():
-        fresh.send(event)
-    store.close()
-    return fresh
-
-
 def test_a_batch_job_comes_back_with_its_finished_indexes_never_run_again(db_url):
     store = FrameworkStore(db_url)
     store.migrate()
@@ -47,7 +37,7 @@ def test_a_batch_job_comes_back_with_its_finished_indexes_never_run_again(db_url
         pass
     store.close()
 
-    fresh = _recovered(db_url)
+    fresh = Harness.recovered(db_url)
     fresh.send(ev.Subscribed("fw"))
     indexes = [spec_.env["BERTH_JOB_INDEX"] for c in launches(
         fresh.offers(fresh.offer("a1", cpus=8, mem=8192))) for _, spec_ in c.tasks]
@@ -64,7 +54,7 @@ def test_a_scaled_and_stopped_job_comes_back_scaled_and_stopped(db_url):
     store.write(jobs=[(spec, 1.0)])
     store.write(job_states=[JobState("web", 5, (7,), False)])
     store.close()
-    fresh = _recovered(db_url)
+    fresh = Harness.recovered(db_url)
     fresh.send(ev.Subscribed("fw"))
     job = fresh.scheduler.job("web")
     assert job.counts == (5,) and job.steps == [7] and not job.wanted
@@ -92,7 +82,7 @@ def test_a_data_dir_from_before_jobs_is_carried_over_with_its_tasks(tmp_path):
             "'c2', 2.0, 2.5, 0, 0, NULL)"))
     store.close()
 
-    fresh = _recovered(url)  # migrates to head
+    fresh = Harness.recovered(url)  # migrates to head
     web, once = fresh.scheduler.job("web-1"), fresh.scheduler.job("once-2")
     assert web.kind == "service" and web.charmander
     assert fresh.scheduler.task("web-1").state is TaskState.RUNNING
