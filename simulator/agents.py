@@ -9,6 +9,7 @@ so the master finds out the way it would in life: by not hearing from the agent.
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from framework.records import TaskRecord
 
 S = TaskState
+FINISH, USAGE = int(Kind.FINISH), int(Kind.USAGE)
 MAX_EXAMPLES = 5
 
 
@@ -69,9 +71,10 @@ class Instance:
     launched: LaunchSpec  # as launched (a reshuffled task's size)
     node: int
     agent_id: str
-    demand: np.ndarray
-    used: np.ndarray
+    demand: tuple[float, float, float]  # cpus, mem, disk as launched
+    used: tuple[float, float]  # cpus, mem it actually uses
     started: float
+    work: bool  # not a one-per-node daemon (`SimNodes.work_count`)
     alive: bool = True
 
 
@@ -111,15 +114,19 @@ class SimAgents:
         self.first_runs = 0  # items that have started at least once
         self.pending_time: np.ndarray | None = None  # by submission index, set by the driver
         self.changed: set[int] = set()  # nodes whose spare changed since the last report
-        self.heard = np.zeros(nodes.size)  # when each agent last sent the master anything
+        # When each agent last sent the master anything; one node's time is set through the
+        # buffer (a plain float write), the array over it is read for all nodes at once.
+        self._heard = array("d", bytes(8 * nodes.size))
+        self.heard = np.frombuffer(self._heard, dtype=np.float64)
         self._totals = [Resources(*row, ports=nodes.port_ranges[n])
                         for n, row in enumerate(nodes.total.tolist())]
+        self._beats: dict[str, E.AgentHeartbeat] = {}  # a heartbeat is the same every time
 
     # -- what the agents tell the master -----------------------------------------------
 
     def register(self, node: int) -> E.AgentRegister:
         nodes = self.nodes
-        self.heard[node] = self.clock()
+        self._heard[node] = self.clock()
         return E.AgentRegister(nodes.agent_ids[node], nodes.hostnames[node], "",
                                nodes.attributes[node], self._totals[node], self._spare(node))
 
@@ -129,17 +136,15 @@ class SimAgents:
 
     def capacity_reports(self) -> list[object]:
         """What changed nodes report: their spare after launches, ends and load."""
-        nodes, out = self.nodes, []
-        if self.changed:
-            now = self.clock()
-            up = nodes.up
-            for node in sorted(self.changed):
-                if up[node]:
-                    out.append(E.AgentCapacity(nodes.agent_ids[node], self._totals[node],
-                                               self._spare(node)))
-                    self.heard[node] = now
-            self.changed.clear()
-        return out
+        if not self.changed:
+            return []
+        nodes, totals, capacity = self.nodes, self._totals, E.AgentCapacity
+        up, ids, ports, spare_of = nodes.up, nodes.agent_ids, nodes.port_ranges, nodes.spare_of
+        reporting = [node for node in sorted(self.changed) if up[node]]
+        self.changed.clear()
+        self.heard[reporting] = self.clock()
+        return [capacity(ids[node], totals[node], Resources(*spare_of(node), ports[node]))
+                for node in reporting]
 
     def all_changed(self) -> None:
         """The incumbent load moved: every node's spare is news."""
@@ -149,10 +154,17 @@ class SimAgents:
         """Heartbeats from the live agents not heard from since `older_than`."""
         nodes = self.nodes
         quiet = np.flatnonzero(nodes.up & (self.heard < older_than)).tolist()
-        if quiet:
-            self.heard[quiet] = self.clock()
-        ids = nodes.agent_ids
-        return [E.AgentHeartbeat(ids[node]) for node in quiet]
+        if not quiet:
+            return []
+        self.heard[quiet] = self.clock()
+        ids, beats = nodes.agent_ids, self._beats
+        out = []
+        for node in quiet:
+            beat = beats.get(ids[node])
+            if beat is None:
+                beat = beats[ids[node]] = E.AgentHeartbeat(ids[node])
+            out.append(beat)
+        return out
 
     # -- what the master tells the agents ---------------------------------------------
 
@@ -170,19 +182,17 @@ class SimAgents:
             raise KeyError(f"launched task {spec.task_id} ({spec.name}) was never submitted")
         item = state.item
         task_spec = item.spec
-        demand = np.array((spec.cpus, spec.mem, spec.disk), dtype=np.float64)
-        used = np.array(item.used if item.used is not None else (task_spec.cpus, task_spec.mem),
-                        dtype=np.float64)
-        inst = Instance(spec.task_id, state, task_spec, spec, node, agent_id, demand, used, now)
-        self.instances[spec.task_id] = inst
-        self.on_node[node].add(spec.task_id)
-        nodes.allocated[node] += demand
-        nodes.used[node] += used
-        nodes.task_count[node] += 1
-        if task_spec.sla is not SLA.ONE_PER_NODE:
-            nodes.work_count[node] += 1
+        task_id = spec.task_id
+        demand = (spec.cpus, spec.mem, spec.disk)
+        cpus, mem = item.used if item.used is not None else (task_spec.cpus, task_spec.mem)
+        used = (float(cpus), float(mem))
+        work = task_spec.sla is not SLA.ONE_PER_NODE
+        inst = Instance(task_id, state, task_spec, spec, node, agent_id, demand, used, now, work)
+        self.instances[task_id] = inst
+        self.on_node[node].add(task_id)
+        allocated = nodes.start(node, demand, used, work)
         self.changed.add(node)
-        self.heard[node] = now
+        self._heard[node] = now
         state.live += 1
         if state.first_run is None:
             state.first_run = now
@@ -192,13 +202,12 @@ class SimAgents:
         if state.job is not None:
             state.job.launched(state)
         self.counters.tasks_launched += 1
-        self.checker.started(spec.task_id, task_spec, node, nodes.allocated[node], now)
+        self.checker.started(task_id, task_spec, node, allocated, now)
         if item.duration is not None:
-            self.queue.push(now + max(item.duration - state.ran, 0.0), Kind.FINISH, inst)
+            self.queue.push(now + max(item.duration - state.ran, 0.0), FINISH, inst)
         if not spec.notmetered and not task_spec.notmetered:
-            self.queue.push(now + self.meter_after, Kind.USAGE, inst)
-        return [E.AgentStatus(agent_id, spec.task_id, S.RUNNING,
-                              container_id=f"sim-{spec.task_id}")]
+            self.queue.push(now + self.meter_after, USAGE, inst)
+        return [E.AgentStatus(agent_id, task_id, S.RUNNING, container_id=f"sim-{task_id}")]
 
     def kill(self, agent_id: str, task_id: str) -> list[object]:
         inst = self.instances.get(task_id)
@@ -233,7 +242,7 @@ class SimAgents:
         """A metering sample, as the framework reads it from the master's metrics."""
         if not inst.alive:
             return []
-        cpus, mem = inst.used.tolist()
+        cpus, mem = inst.used
         return [ev.UsageObserved(inst.task_id, cpus, mem)]
 
     def lose(self, node: int) -> None:
@@ -279,17 +288,9 @@ class SimAgents:
         node = inst.node
         del self.instances[inst.task_id]
         self.on_node[node].discard(inst.task_id)
-        nodes = self.nodes
-        nodes.allocated[node] -= inst.demand
-        nodes.used[node] -= inst.used
-        nodes.task_count[node] -= 1
-        if inst.spec.sla is not SLA.ONE_PER_NODE:
-            nodes.work_count[node] -= 1
-        if nodes.task_count[node] == 0:  # no float dust on an empty node
-            nodes.allocated[node] = 0.0
-            nodes.used[node] = 0.0
+        self.nodes.stop(node, inst.demand, inst.used, inst.work)
         self.changed.add(node)
-        self.heard[node] = now
+        self._heard[node] = now
         inst.state.live -= 1
         inst.state.ran += now - inst.started
         self.checker.stopped(inst.spec, node)

@@ -9,6 +9,7 @@ node, nodetype constraints honoured, no node allocated beyond its total.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -24,6 +25,7 @@ class SLAChecker:
         self.total = total
         self.nodetypes = nodetypes
         self.hostnames = hostnames
+        self._limits = (np.asarray(total, dtype=np.float64) + EPS).tolist()
         self._singletons: Counter[str] = Counter()
         self._per_node: Counter[tuple[str, int]] = Counter()
         self._ports: dict[int, Counter[int]] = {}
@@ -31,21 +33,23 @@ class SLAChecker:
         self.by_kind: Counter[str] = Counter()
         self.examples: list[str] = []
 
-    def started(self, task_id: str, spec: TaskSpec, node: int, allocated: np.ndarray,
+    def started(self, task_id: str, spec: TaskSpec, node: int, allocated: Sequence[float],
                 now: float) -> None:
-        """Record a launch on `node`; `allocated` is the node's row after the launch."""
-        if spec.sla is SLA.SINGLETON:
-            self._singletons[spec.id] += 1
-            if self._singletons[spec.id] > 1:
-                self._violate("singleton", now, f"{spec.id} has "
-                              f"{self._singletons[spec.id]} live instances ({task_id})")
-        elif spec.sla is SLA.ONE_PER_NODE:
+        """Record a launch on `node`; `allocated` is the node's (cpus, mem, disk) after the
+        launch."""
+        sla = spec.sla
+        if sla is SLA.SINGLETON:
+            live = self._singletons[spec.id] = self._singletons[spec.id] + 1
+            if live > 1:
+                self._violate("singleton", now, f"{spec.id} has {live} live instances "
+                              f"({task_id})")
+        elif sla is SLA.ONE_PER_NODE:
             key = (spec.id, node)
-            self._per_node[key] += 1
-            if self._per_node[key] > 1:
+            live = self._per_node[key] = self._per_node[key] + 1
+            if live > 1:
                 self._violate("one-per-node", now, f"{spec.id} runs "
-                              f"{self._per_node[key]} times on {self.hostnames[node]}")
-        if spec.host_ports:
+                              f"{live} times on {self.hostnames[node]}")
+        if spec.ports:
             ports = self._ports.setdefault(node, Counter())
             for port in spec.host_ports:
                 ports[port] += 1
@@ -55,16 +59,20 @@ class SLAChecker:
         if spec.nodetype is not None and spec.nodetype != self.nodetypes[node]:
             self._violate("nodetype", now, f"{task_id} wants nodetype {spec.nodetype}, "
                           f"{self.hostnames[node]} is {self.nodetypes[node]}")
-        if np.any(allocated > self.total[node] + EPS):
+        cpus, mem, disk = allocated
+        limit = self._limits[node]
+        if cpus > limit[0] or mem > limit[1] or disk > limit[2]:
             self._violate("capacity", now, f"{self.hostnames[node]} allocated "
-                          f"{allocated.tolist()} > total {self.total[node].tolist()}")
+                          f"{[float(x) for x in allocated]} > total "
+                          f"{self.total[node].tolist()}")
 
     def stopped(self, spec: TaskSpec, node: int) -> None:
-        if spec.sla is SLA.SINGLETON:
+        sla = spec.sla
+        if sla is SLA.SINGLETON:
             self._singletons[spec.id] -= 1
-        elif spec.sla is SLA.ONE_PER_NODE:
+        elif sla is SLA.ONE_PER_NODE:
             self._per_node[(spec.id, node)] -= 1
-        if spec.host_ports:
+        if spec.ports:
             ports = self._ports[node]
             for port in spec.host_ports:
                 ports[port] -= 1

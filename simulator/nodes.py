@@ -1,12 +1,16 @@
 """The simulated nodes as arrays: totals, incumbent load, berth allocations, up or down.
 
 Per-node state is kept in numpy rows so an offer cycle or a report sample costs a few
-vectorized passes, never a Python loop over every node.
+vectorized passes, never a Python loop over every node. The rows a launch or an end
+changes (one node's allocation, use and task counts) sit in `array.array` buffers that the
+numpy arrays are views of: one node's numbers are read and written as plain Python floats
+(a numpy row operation costs more than the arithmetic it does), and the arrays see them.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Sequence
 
 import numpy as np
@@ -67,7 +71,11 @@ class IncumbentLoad:
 
 
 class SimNodes:
-    """Row i is node i. Spare = total - incumbent - allocated (never below zero)."""
+    """Row i is node i. Spare = total - incumbent - allocated (never below zero).
+
+    `start` and `stop` book a container's demand and use on its node; `allocated`, `used`,
+    `task_count` and `work_count` are views of those books.
+    """
 
     def __init__(self, specs: Sequence[NodeSpec]) -> None:
         self.specs = list(specs)
@@ -76,13 +84,19 @@ class SimNodes:
         self.attributes = [dict(s.attributes) for s in self.specs]
         self.port_ranges: list[PortRanges] = [s.ports for s in self.specs]
         self.nodetype = [s.nodetype for s in self.specs]
-        self.total = np.array([(s.cpus, s.mem, s.disk) for s in self.specs],
-                              dtype=np.float64).reshape(n, 3)
-        self.incumbent = np.zeros((n, 3))
-        self.allocated = np.zeros((n, 3))
-        self.used = np.zeros((n, 2))  # what berth's tasks actually use (cpus, mem)
-        self.task_count = np.zeros(n, dtype=np.int64)
-        self.work_count = np.zeros(n, dtype=np.int64)  # tasks other than one-per-node daemons
+        # Flat, node i at 3i (2i for use): cpus, mem, disk.
+        self._total = array("d", [x for s in self.specs for x in (s.cpus, s.mem, s.disk)])
+        self._incumbent = _zeros("d", 3 * n)
+        self._allocated = _zeros("d", 3 * n)
+        self._used = _zeros("d", 2 * n)
+        self._tasks = _zeros("q", n)
+        self._work = _zeros("q", n)
+        self.total = _view(self._total, n, 3)
+        self.incumbent = _view(self._incumbent, n, 3)
+        self.allocated = _view(self._allocated, n, 3)
+        self.used = _view(self._used, n, 2)  # what berth's tasks actually use (cpus, mem)
+        self.task_count = _view(self._tasks, n)
+        self.work_count = _view(self._work, n)  # tasks other than one-per-node daemons
         self.up = np.ones(n, dtype=bool)
         self.epoch = [0] * n
         self.agent_ids = [f"{h}-S0" for h in self.hostnames]
@@ -91,15 +105,47 @@ class SimNodes:
     def size(self) -> int:
         return len(self.hostnames)
 
+    def start(self, node: int, demand: tuple[float, float, float], used: tuple[float, float],
+              work: bool) -> tuple[float, float, float]:
+        """Book a container on `node`; returns the node's allocation after it."""
+        a, k = self._allocated, 3 * node
+        cpus = a[k] = a[k] + demand[0]
+        mem = a[k + 1] = a[k + 1] + demand[1]
+        disk = a[k + 2] = a[k + 2] + demand[2]
+        u, k = self._used, 2 * node
+        u[k] += used[0]
+        u[k + 1] += used[1]
+        self._tasks[node] += 1
+        if work:
+            self._work[node] += 1
+        return cpus, mem, disk
+
+    def stop(self, node: int, demand: tuple[float, float, float], used: tuple[float, float],
+             work: bool) -> None:
+        """Take a container's booking off `node`."""
+        if work:
+            self._work[node] -= 1
+        self._tasks[node] -= 1
+        a, k = self._allocated, 3 * node
+        u, j = self._used, 2 * node
+        if self._tasks[node] == 0:  # no float dust on an empty node
+            a[k] = a[k + 1] = a[k + 2] = 0.0
+            u[j] = u[j + 1] = 0.0
+            return
+        a[k] -= demand[0]
+        a[k + 1] -= demand[1]
+        a[k + 2] -= demand[2]
+        u[j] -= used[0]
+        u[j + 1] -= used[1]
+
     def spare(self) -> np.ndarray:
         return np.maximum(self.total - self.incumbent - self.allocated, 0.0)
 
     def spare_of(self, node: int) -> tuple[float, float, float]:
         """One node's row of `spare()`, as plain floats."""
-        total, incumbent, allocated = (self.total[node].tolist(), self.incumbent[node].tolist(),
-                                       self.allocated[node].tolist())
-        return tuple(max(t - i - a, 0.0)
-                     for t, i, a in zip(total, incumbent, allocated, strict=True))
+        t, i, a, k = self._total, self._incumbent, self._allocated, 3 * node
+        return (max(t[k] - i[k] - a[k], 0.0), max(t[k + 1] - i[k + 1] - a[k + 1], 0.0),
+                max(t[k + 2] - i[k + 2] - a[k + 2], 0.0))
 
     def set_incumbent_share(self, share: np.ndarray) -> None:
         self.incumbent[:, 0] = self.total[:, 0] * share
@@ -110,3 +156,14 @@ class SimNodes:
         self.up[node] = True
         self.epoch[node] += 1
         self.agent_ids[node] = f"{self.hostnames[node]}-S{self.epoch[node]}"
+
+
+
+def _zeros(typecode: str, count: int) -> array:
+    return array(typecode, bytes(8 * count))
+
+
+def _view(buffer: array, *shape: int) -> np.ndarray:
+    """The numpy array over `buffer` (shared memory: a write to either shows in both)."""
+    dtype = np.float64 if buffer.typecode == "d" else np.int64
+    return np.frombuffer(buffer, dtype=dtype).reshape(shape)

@@ -13,7 +13,7 @@ no clock is read here: the cores read the one they were given.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 import numpy as np
@@ -52,8 +52,9 @@ class FrameworkCore(Protocol):
 
 def task_launch(task_id: str, spec: TaskSpec, agent_id: str, framework_id: str) -> E.TaskLaunch:
     """One TaskInfo of a LAUNCH: the spec's cpus, mem, disk and host ports."""
+    ports = ports_of(spec.host_ports) if spec.ports else ()
     return E.TaskLaunch(task_id, spec.id, agent_id,
-                        Resources(spec.cpus, spec.mem, spec.disk, ports_of(spec.host_ports)),
+                        Resources(spec.cpus, spec.mem, spec.disk, ports),
                         LaunchSpec.from_task(task_id, framework_id, spec))
 
 
@@ -81,11 +82,16 @@ def master_event(command: object, framework_id: str) -> object | None:
 
 def offers_event(offers: tuple[OfferRecord, ...]) -> ev.OffersReceived:
     """One OFFERS event as columns (`OfferBatch`): no object per offer on the way."""
-    rows = np.array([(o.resources.cpus, o.resources.mem, o.resources.disk) for o in offers],
-                    dtype=np.float64).reshape(len(offers), 3)
+    flat: list[float] = []  # cpus, mem, disk of each offer in turn: one flat array to fill
+    ports = []
+    for offer in offers:
+        r = offer.resources
+        flat += (r.cpus, r.mem, r.disk)
+        ports.append(r.ports)
+    rows = np.array(flat, dtype=np.float64).reshape(len(offers), 3)
     return ev.OffersReceived(OfferBatch(
         [o.id for o in offers], [o.agent_id for o in offers], [o.hostname for o in offers],
-        rows, [o.resources.ports for o in offers], [o.attributes for o in offers]))
+        rows, ports, [o.attributes for o in offers]))
 
 
 def status_event(status: StatusUpdate) -> ev.TaskStatusChanged:
@@ -93,9 +99,8 @@ def status_event(status: StatusUpdate) -> ev.TaskStatusChanged:
     reason = status.message or status.reason
     if status.message and status.reason and status.reason not in status.message:
         reason = f"{status.message} ({status.reason})"
-    return ev.TaskStatusChanged(status.task_id, status.state, reason, status.agent_id,
-                                container_id=status.container_id, code=status.reason,
-                                exit_code=status.exit_code)
+    return ev.TaskStatusChanged(status.task_id, status.state, reason, status.agent_id, None,
+                                status.container_id, status.reason, status.exit_code)
 
 
 class Wiring:
@@ -125,15 +130,32 @@ class Wiring:
         self.to_master(E.Subscribe(stream_id, self.framework_id, name=self.framework_id))
 
     def to_master(self, event: object) -> None:
-        self._pending.append((True, event))
-        self._run()
+        self.to_master_all((event,))
 
     def to_framework(self, event: object) -> None:
         self._pending.append((False, event))
         self._run()
 
-    def to_master_all(self, events: list[object]) -> None:
-        self._pending.extend((True, e) for e in events)
+    def to_master_all(self, events: Iterable[object]) -> None:
+        """Hand the master these events in order, then carry out what follows from them.
+
+        From a standing start the master takes them one after another (what follows from
+        each queues behind the rest, as it would in the loop); from inside a handler they
+        queue behind what is already pending.
+        """
+        if self._running or self._pending:
+            self._pending.extend((True, e) for e in events)
+            self._run()
+            return
+        self._running = True
+        try:
+            handle = self.master.handle
+            for event in events:
+                commands = handle(event)
+                if commands:
+                    self._carry_out(commands)
+        finally:
+            self._running = False
         self._run()
 
     def _run(self) -> None:
@@ -141,19 +163,22 @@ class Wiring:
             return
         self._running = True
         pending = self._pending
+        master, framework = self.master.handle, self.framework.handle
+        fid = self.framework_id
         try:
             while pending:
                 to_master, event = pending.popleft()
                 if to_master:
-                    self._carry_out(self.master.handle(event))
-                else:
-                    self.framework_events += 1
-                    fid = self.framework_id
-                    for command in self.framework.handle(event):
-                        call = master_event(command, fid)
-                        if call is not None:
-                            self._count_call(call)
-                            pending.append((True, call))
+                    commands = master(event)
+                    if commands:
+                        self._carry_out(commands)
+                    continue
+                self.framework_events += 1
+                for command in framework(event):
+                    call = master_event(command, fid)
+                    if call is not None:
+                        self._count_call(call)
+                        pending.append((True, call))
         finally:
             self._running = False
 
@@ -180,9 +205,11 @@ class Wiring:
                     pending.append((True, E.Acknowledge(fid, status.agent_id, status.task_id,
                                                         status.uuid)))
             elif kind is C.LaunchOnAgent:
-                pending.extend((True, e) for e in self.agents.launch(c.agent_id, c.spec))
+                for e in self.agents.launch(c.agent_id, c.spec):
+                    pending.append((True, e))
             elif kind is C.KillOnAgent:
-                pending.extend((True, e) for e in self.agents.kill(c.agent_id, c.task_id))
+                for e in self.agents.kill(c.agent_id, c.task_id):
+                    pending.append((True, e))
             elif kind is C.SendOffers:
                 self.counts["offers"] += len(c.offers)
                 self.counts["offer_batches"] += 1
