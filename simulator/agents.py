@@ -25,6 +25,7 @@ from offers.resource_vector import Resources
 from offers.states import TaskState
 from offers.task import SLA, TaskSpec
 from simulator.checker import SLAChecker
+from simulator.frozen import maker
 from simulator.inputs import WorkItem
 from simulator.nodes import SimNodes
 from simulator.queue import EventQueue, Kind
@@ -34,6 +35,11 @@ if TYPE_CHECKING:
 
 S = TaskState
 FINISH, USAGE = int(Kind.FINISH), int(Kind.USAGE)
+# What the agents report at every launch, end and change, each of all its fields in order.
+_status = maker(E.AgentStatus)  # agent, task, state, reason, message, container, exit code
+_capacity = maker(E.AgentCapacity)
+_resources = maker(Resources)
+_usage = maker(ev.UsageObserved)
 MAX_EXAMPLES = 5
 
 
@@ -138,12 +144,12 @@ class SimAgents:
         """What changed nodes report: their spare after launches, ends and load."""
         if not self.changed:
             return []
-        nodes, totals, capacity = self.nodes, self._totals, E.AgentCapacity
+        nodes, totals = self.nodes, self._totals
         up, ids, ports, spare_of = nodes.up, nodes.agent_ids, nodes.port_ranges, nodes.spare_of
         reporting = [node for node in sorted(self.changed) if up[node]]
         self.changed.clear()
         self.heard[reporting] = self.clock()
-        return [capacity(ids[node], totals[node], Resources(*spare_of(node), ports[node]))
+        return [_capacity(ids[node], totals[node], _resources(*spare_of(node), ports[node]))
                 for node in reporting]
 
     def all_changed(self) -> None:
@@ -207,7 +213,7 @@ class SimAgents:
             self.queue.push(now + max(item.duration - state.ran, 0.0), FINISH, inst)
         if not spec.notmetered and not task_spec.notmetered:
             self.queue.push(now + self.meter_after, USAGE, inst)
-        return [E.AgentStatus(agent_id, task_id, S.RUNNING, container_id=f"sim-{task_id}")]
+        return [_status(agent_id, task_id, S.RUNNING, None, None, f"sim-{task_id}", None)]
 
     def kill(self, agent_id: str, task_id: str) -> list[object]:
         inst = self.instances.get(task_id)
@@ -216,7 +222,7 @@ class SimAgents:
             return []
         self._stop(inst)
         self.counters.killed += 1
-        return [E.AgentStatus(agent_id, task_id, S.KILLED, message="killed by the framework")]
+        return [_status(agent_id, task_id, S.KILLED, None, "killed by the framework", None, None)]
 
     # -- what happens on the nodes ------------------------------------------------------
 
@@ -230,20 +236,19 @@ class SimAgents:
             state.job.exited(state.exit_code)
         if state.exit_code:
             self.counters.failed += 1
-            return [E.AgentStatus(inst.agent_id, inst.task_id, S.FAILED,
-                                  message="the task ran its duration and failed "
-                                          "(simulated)",  # the master adds the exit code
-                                  exit_code=state.exit_code)]
+            return [_status(inst.agent_id, inst.task_id, S.FAILED, None,
+                            "the task ran its duration and failed (simulated)",  # the master
+                            None, state.exit_code)]  # adds the exit code
         self.counters.finished += 1
-        return [E.AgentStatus(inst.agent_id, inst.task_id, S.FINISHED,
-                              message="the task ran its duration")]
+        return [_status(inst.agent_id, inst.task_id, S.FINISHED, None,
+                        "the task ran its duration", None, None)]
 
     def usage(self, inst: Instance) -> list[object]:
         """A metering sample, as the framework reads it from the master's metrics."""
         if not inst.alive:
             return []
         cpus, mem = inst.used
-        return [ev.UsageObserved(inst.task_id, cpus, mem)]
+        return [_usage(inst.task_id, cpus, mem)]
 
     def lose(self, node: int) -> None:
         """The node fails: its containers end with it and its agent goes silent."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections import deque
 from enum import IntEnum
 from typing import Any
 
@@ -26,27 +27,48 @@ class Kind(IntEnum):
 
 
 class EventQueue:
-    """A heap of `(time, kind, seq, payload)`; `seq` keeps equal events in insertion order."""
+    """A heap of `(time, kind, seq, payload)`; `seq` keeps equal events in insertion order.
 
-    __slots__ = ("_heap", "_seq")
+    Events of the `in_order` kind, pushed a fixed delay after the current time and so never
+    earlier than the last one of their kind, wait in a first-in first-out line beside the
+    heap: the same order as in the heap, without its sifting. One pushed out of order goes
+    to the heap; `pop` takes the earlier of the two heads.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_heap", "_line", "_line_kind", "_seq")
+
+    def __init__(self, in_order: Kind | None = None) -> None:
         self._heap: list[tuple[float, int, int, Any]] = []
+        self._line: deque[tuple[float, int, int, Any]] = deque()
+        self._line_kind = None if in_order is None else int(in_order)
         self._seq = itertools.count()
 
     def push(self, when: float, kind: Kind, payload: Any = None) -> None:
-        heapq.heappush(self._heap, (when, int(kind), next(self._seq), payload))
+        entry = (when, int(kind), next(self._seq), payload)
+        line = self._line
+        if entry[1] == self._line_kind and (not line or when >= line[-1][0]):
+            line.append(entry)
+        else:
+            heapq.heappush(self._heap, entry)
 
     def pop(self) -> tuple[float, int, Any]:
-        when, kind, _, payload = heapq.heappop(self._heap)
+        heap, line = self._heap, self._line
+        if line and (not heap or line[0] < heap[0]):
+            when, kind, _, payload = line.popleft()
+        else:
+            when, kind, _, payload = heapq.heappop(heap)
         return when, kind, payload  # kind as a plain int: compares equal to Kind
 
     def peek(self) -> tuple[float, int]:
         """(time, kind) of the next event; (inf, 0) when empty."""
-        if not self._heap:
+        heap, line = self._heap, self._line
+        if line and (not heap or line[0] < heap[0]):
+            head = line[0]
+        elif heap:
+            head = heap[0]
+        else:
             return float("inf"), 0
-        head = self._heap[0]
         return head[0], head[1]
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return len(self._heap) + len(self._line)

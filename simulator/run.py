@@ -22,6 +22,7 @@ from offers.cluster import NodeSpec
 from simulator.agents import ItemState, SimAgents
 from simulator.checker import SLAChecker
 from simulator.clock import VirtualClock
+from simulator.frozen import maker
 from simulator.inputs import JobItem, WorkItem
 from simulator.job_runs import JobRun
 from simulator.metrics import Recorder, Reshuffle
@@ -30,6 +31,9 @@ from simulator.queue import EventQueue, Kind
 from simulator.wiring import Wiring
 
 FRAMEWORK_ID = "berth-sim"
+_task_submitted = maker(ev.TaskSubmitted)  # task id, spec, invalid
+FINISH, SUBMIT, USAGE, OFFER_CYCLE = (int(k) for k in (Kind.FINISH, Kind.SUBMIT, Kind.USAGE,
+                                                      Kind.OFFER_CYCLE))
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ class Simulation:
         self.workload = workload
         self.progress = progress
         self.clock = VirtualClock()
-        self.queue = EventQueue()
+        self.queue = EventQueue(in_order=Kind.USAGE)  # metered a fixed delay after launch
         self.nodes = SimNodes(nodes)
         self.checker = SLAChecker(self.nodes.total, self.nodes.nodetype, self.nodes.hostnames)
         self.agents = SimAgents(self.nodes, self.checker, self.clock, self.queue,
@@ -143,7 +147,9 @@ class Simulation:
             if jobs:  # the workload has jobs: when did the last event end one?
                 self._note_job_ends()
             when, kind = q.peek()
-            if next_item is not None and (next_item.submit_at, Kind.SUBMIT) < (when, kind):
+            # (submit_at, SUBMIT) < (when, kind): the next submission comes first
+            if next_item is not None and (next_item.submit_at < when or (
+                    next_item.submit_at == when and kind > SUBMIT)):
                 if next_item.submit_at > horizon:
                     next_item = None
                     continue
@@ -156,12 +162,12 @@ class Simulation:
                 break
             when, kind, payload = q.pop()
             clock.advance_to(when)
-            if kind == Kind.FINISH:
+            if kind == FINISH:
                 wiring.to_master_all(agents.finish(payload))
-            elif kind == Kind.USAGE:
+            elif kind == USAGE:
                 for event in agents.usage(payload):
                     wiring.to_framework(event)
-            elif kind == Kind.OFFER_CYCLE:
+            elif kind == OFFER_CYCLE:
                 self._offer_cycle()
                 q.push(when + cfg.offer_interval, Kind.OFFER_CYCLE)
             elif kind == Kind.SAMPLE:
@@ -205,7 +211,7 @@ class Simulation:
             return
         self.agents.items[item.spec.id] = ItemState(item, index)
         task_id = f"{item.spec.id}-{round(item.submit_at * 1e9):d}"
-        self.wiring.to_framework(ev.TaskSubmitted(task_id, item.spec))
+        self.wiring.to_framework(_task_submitted(task_id, item.spec, None))
 
     def _note_job_ends(self) -> None:
         """A job whose phase became complete or failed ended now (the clock is still at the

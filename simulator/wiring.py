@@ -29,9 +29,22 @@ from offers.launch import LaunchSpec
 from offers.offer import OfferBatch
 from offers.resource_vector import Resources, ports_of
 from offers.task import TaskSpec
+from simulator.frozen import maker
 
 # Reasons the master gives a launch it refused: in a berth framework, a scheduler bug.
 REFUSED_LAUNCH = frozenset({REASON_TASK_INVALID, REASON_INVALID_OFFERS})
+
+# The master commands the wiring carries out (the two most frequent by name).
+SendUpdate, LaunchOnAgent = C.SendUpdate, C.LaunchOnAgent
+_CARRIED = frozenset({SendUpdate, LaunchOnAgent, C.KillOnAgent, C.SendOffers, C.SendRescind,
+                      C.SendFailure, C.SendSubscribed})
+
+# The records made for every launch and update, each of all its fields in order.
+_resources = maker(Resources)
+_task_launch = maker(E.TaskLaunch)
+_accept = maker(E.Accept)
+_acknowledge = maker(E.Acknowledge)
+_status_changed = maker(ev.TaskStatusChanged)
 
 
 class Agents(Protocol):
@@ -53,17 +66,17 @@ class FrameworkCore(Protocol):
 def task_launch(task_id: str, spec: TaskSpec, agent_id: str, framework_id: str) -> E.TaskLaunch:
     """One TaskInfo of a LAUNCH: the spec's cpus, mem, disk and host ports."""
     ports = ports_of(spec.host_ports) if spec.ports else ()
-    return E.TaskLaunch(task_id, spec.id, agent_id,
-                        Resources(spec.cpus, spec.mem, spec.disk, ports),
+    return _task_launch(task_id, spec.id, agent_id,
+                        _resources(spec.cpus, spec.mem, spec.disk, ports),
                         LaunchSpec.from_task(task_id, framework_id, spec))
 
 
 def master_event(command: object, framework_id: str) -> object | None:
     """The scheduler call a framework command is; None for what is not a call."""
     if isinstance(command, cmd.Launch):
-        return E.Accept(framework_id, command.offer_ids,
-                        tuple(task_launch(task_id, spec, command.agent_id, framework_id)
-                              for task_id, spec in command.tasks))
+        return _accept(framework_id, command.offer_ids,
+                       tuple(task_launch(task_id, spec, command.agent_id, framework_id)
+                             for task_id, spec in command.tasks), None)
     if isinstance(command, cmd.Decline):
         return E.Decline(framework_id, command.offer_ids, command.refuse_seconds)
     if isinstance(command, cmd.Kill):
@@ -99,8 +112,8 @@ def status_event(status: StatusUpdate) -> ev.TaskStatusChanged:
     reason = status.message or status.reason
     if status.message and status.reason and status.reason not in status.message:
         reason = f"{status.message} ({status.reason})"
-    return ev.TaskStatusChanged(status.task_id, status.state, reason, status.agent_id, None,
-                                status.container_id, status.reason, status.exit_code)
+    return _status_changed(status.task_id, status.state, reason, status.agent_id, None,
+                           status.container_id, status.reason, status.exit_code)
 
 
 class Wiring:
@@ -192,27 +205,29 @@ class Wiring:
             counts["kills"] += 1
 
     def _carry_out(self, commands: list[object]) -> None:
-        pending, fid = self._pending, self.framework_id
+        pending, fid, counts = self._pending, self.framework_id, self.counts
         for c in commands:
             kind = type(c)
-            if kind is C.SendUpdate:
+            if kind not in _CARRIED:  # persist commands, agent (re)registration answers,
+                continue  # stream closes: nothing to carry out in memory
+            if kind is SendUpdate:
                 status = c.status
-                self.counts["updates"] += 1
+                counts["updates"] += 1
                 if status.reason in REFUSED_LAUNCH and self.refused is not None:
                     self.refused(status)
                 pending.append((False, status_event(status)))
                 if status.uuid is not None:  # acknowledged once the framework has it
-                    pending.append((True, E.Acknowledge(fid, status.agent_id, status.task_id,
-                                                        status.uuid)))
-            elif kind is C.LaunchOnAgent:
+                    pending.append((True, _acknowledge(fid, status.agent_id, status.task_id,
+                                                       status.uuid)))
+            elif kind is LaunchOnAgent:
                 for e in self.agents.launch(c.agent_id, c.spec):
                     pending.append((True, e))
             elif kind is C.KillOnAgent:
                 for e in self.agents.kill(c.agent_id, c.task_id):
                     pending.append((True, e))
             elif kind is C.SendOffers:
-                self.counts["offers"] += len(c.offers)
-                self.counts["offer_batches"] += 1
+                counts["offers"] += len(c.offers)
+                counts["offer_batches"] += 1
                 pending.append((False, offers_event(c.offers)))
             elif kind is C.SendRescind:
                 pending.append((False, ev.OfferRescinded(c.offer_id)))
@@ -220,5 +235,3 @@ class Wiring:
                 pending.append((False, ev.AgentLost(c.agent_id)))
             elif kind is C.SendSubscribed:
                 pending.append((False, ev.Subscribed(c.framework_id)))
-            # Persist commands, agent (re)registration answers, stream closes: nothing to
-            # carry out in memory.
