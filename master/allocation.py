@@ -13,6 +13,7 @@ from master import events as E
 from master.records import OfferRecord, TaskRecord, new_offer
 from master.sorter import pick_next
 from offers.resource_vector import Resources, ports_intersect, ports_minus, ports_of
+from offers.states import TERMINAL
 
 # Mesos only offers an agent when at least this much is free (min_allocatable_resources).
 MIN_OFFER_CPUS = 0.01
@@ -73,11 +74,10 @@ class Allocation:
         else:
             ports = ports_minus(ports_intersect(spare.ports, total.ports), task_ports)
             self._free_ports[agent_id] = (spare.ports, total.ports, task_ports, ports)
-        avail = Resources(
-            min(max(0.0, spare.cpus - uncounted[0]), max(0.0, total.cpus - used[0])),
-            min(max(0.0, spare.mem - uncounted[1]), max(0.0, total.mem - used[1])),
-            min(max(0.0, spare.disk - uncounted[2]), max(0.0, total.disk - used[2])),
-            ports)
+        avail = Resources(_least_of(spare.cpus - uncounted[0], total.cpus - used[0]),
+                          _least_of(spare.mem - uncounted[1], total.mem - used[1]),
+                          _least_of(spare.disk - uncounted[2], total.disk - used[2]),
+                          ports)
         self._unallocated[agent_id] = (spare, total, avail)
         return avail
 
@@ -109,8 +109,8 @@ class Allocation:
         remembered use follows by adding and taking away rather than by a recount of the
         agent's tasks, unless host ports change (they are recounted) or the agent has no
         live task left (it starts again from exact zeros, not float dust)."""
-        was_on = old is not None and not old.state.terminal
-        now_on = not new.state.terminal
+        was_on = old is not None and old.state not in TERMINAL
+        now_on = new.state not in TERMINAL
         was_new = was_on and not old.counted_by_agent
         now_new = now_on and not new.counted_by_agent
         if was_on == now_on and was_new == now_new:
@@ -180,49 +180,66 @@ class Allocation:
                         for fid in eligible}
         order = {fid: self.frameworks[fid].registered_at for fid in eligible}
         batches: dict[str, list[OfferRecord]] = {}
-        gained: dict[str, list[float]] = {}  # added to `_held` once, after the loop
         several = len(eligible) > 1
-        only = eligible[0]
-        refuse_until = self._refuse_until.get
         agents, offers, offers_on = self.agents, self.offers, self._offers_on
+        known_unallocated, new_id = self._unallocated.get, self._ids
         expires_at = now + self.offer_timeout
-        for agent_id in sorted(dirty):
+        for agent_id, candidates in self._unrefused(dirty, eligible, now):
             agent = agents.get(agent_id)
             if agent is None or agent.lost:
                 continue
-            if several:
-                candidates = [fid for fid in eligible
-                              if refuse_until((fid, agent_id), 0.0) <= now]
-                if not candidates:  # every framework refuses it: no need to size it
-                    continue
-            elif refuse_until((only, agent_id), 0.0) > now:
-                continue
-            avail = self.offerable(agent_id)
+            on_agent = offers_on.get(agent_id)
+            if on_agent:
+                avail = self.offerable(agent_id)
+            else:  # `offerable` is `unallocated`, most often as remembered
+                known = known_unallocated(agent_id)
+                if known is not None and known[0] is agent.spare and known[1] is agent.total:
+                    avail = known[2]
+                else:
+                    avail = self.unallocated(agent_id)
             if avail.cpus < MIN_OFFER_CPUS and avail.mem < MIN_OFFER_MEM:
                 continue
             # One candidate is its own lowest share: no shares to work out.
-            fid = only if not several else candidates[0] if len(candidates) == 1 \
+            fid = candidates[0] if len(candidates) == 1 \
                 else pick_next(candidates, scalar_alloc, cluster, order)
-            offer = new_offer(self._ids(), fid, agent_id, agent.hostname, agent.attributes,
+            offer_id = new_id()
+            offer = new_offer(offer_id, fid, agent_id, agent.hostname, agent.attributes,
                               avail, now, expires_at)
-            offers[offer.id] = offer
-            on_agent = offers_on.get(agent_id)
+            offers[offer_id] = offer
             if on_agent is None:
                 on_agent = offers_on[agent_id] = set()
-            on_agent.add(offer.id)
-            acc = gained.get(fid)
-            if acc is None:
-                acc = gained[fid] = [0.0, 0.0, 0.0]
-                batches[fid] = []
-            acc[0] += avail.cpus
-            acc[1] += avail.mem
-            acc[2] += avail.disk
+            on_agent.add(offer_id)
+            batch = batches.get(fid)
+            if batch is None:
+                batch = batches[fid] = []
+            batch.append(offer)
             if several:  # the shares only matter to a choice between frameworks
                 scalar_alloc[fid] = scalar_alloc[fid] + self._scalar(avail)
-            batches[fid].append(offer)
-        for fid, acc in gained.items():
-            self._hold(fid, Resources(*acc), +1)
-        return [C.SendOffers(fid, tuple(offers)) for fid, offers in batches.items()]
+        for fid, batch in batches.items():  # added to `_held` once per framework
+            cpus = mem = disk = 0.0
+            for offer in batch:
+                r = offer.resources
+                cpus += r.cpus
+                mem += r.mem
+                disk += r.disk
+            self._hold(fid, cpus, mem, disk, +1)
+        return [C.SendOffers(fid, tuple(batch)) for fid, batch in batches.items()]
+
+    def _unrefused(self, agent_ids: set[str], eligible: list[str],
+                   now: float) -> list[tuple[str, list[str]]]:
+        """The agents in id order, each with the eligible frameworks that do not refuse
+        it; an agent every one of them refuses is left out (no need to size it)."""
+        refuse_until = self._refuse_until.get
+        if len(eligible) == 1:
+            only = eligible[0]
+            return [(agent_id, eligible) for agent_id in sorted(
+                [a for a in agent_ids if refuse_until((only, a), 0.0) <= now])]
+        out = []
+        for agent_id in sorted(agent_ids):
+            candidates = [fid for fid in eligible if refuse_until((fid, agent_id), 0.0) <= now]
+            if candidates:
+                out.append((agent_id, candidates))
+        return out
 
     def _cluster_total(self) -> Resources:
         """cpus/mem/disk of all live agents (what dominant shares are shares of)."""
@@ -243,16 +260,28 @@ class Allocation:
                                       max(0.0, c.mem + sign * total.mem),
                                       max(0.0, c.disk + sign * total.disk))
 
-    def _hold(self, framework_id: str, r: Resources, sign: int) -> None:
+    def _hold(self, framework_id: str, cpus: float, mem: float, disk: float,
+              sign: int) -> None:
+        """Add (sign +1) or take (-1) cpus/mem/disk to what the framework holds."""
         acc = self._held.get(framework_id)
         if acc is None:
             acc = self._held[framework_id] = [0.0, 0.0, 0.0]
-        cpus, mem, disk = acc[0] + sign * r.cpus, acc[1] + sign * r.mem, acc[2] + sign * r.disk
+        cpus, mem, disk = acc[0] + sign * cpus, acc[1] + sign * mem, acc[2] + sign * disk
         # Never below zero (float dust of many additions and subtractions).
         acc[0] = cpus if cpus > 0.0 else 0.0
         acc[1] = mem if mem > 0.0 else 0.0
         acc[2] = disk if disk > 0.0 else 0.0
 
+    def _hold_resources(self, framework_id: str, r: Resources, sign: int) -> None:
+        self._hold(framework_id, r.cpus, r.mem, r.disk, sign)
+
     @staticmethod
     def _scalar(r: Resources) -> Resources:
         return Resources(r.cpus, r.mem, r.disk)
+
+
+def _least_of(a: float, b: float) -> float:
+    """`min(max(0.0, a), max(0.0, b))`, without three calls."""
+    a = a if a > 0.0 else 0.0
+    b = b if b > 0.0 else 0.0
+    return b if b < a else a
