@@ -8,9 +8,12 @@ go rather than recounted, so an allocation costs O(changed agents), not O(cluste
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import NamedTuple
+
 from master import commands as C
 from master import events as E
-from master.records import OfferRecord, TaskRecord, new_offer
+from master.records import AgentRecord, OfferRecord, TaskRecord, new_offer
 from master.sorter import pick_next
 from offers.resource_vector import Resources, ports_intersect, ports_minus, ports_of
 from offers.states import TERMINAL
@@ -52,17 +55,21 @@ class Allocation:
 
     def unallocated(self, agent_id: str) -> Resources:
         """An agent's spare, less what the master knows the agent has not counted yet,
-        capped by total - used, less the host ports of its live tasks.
+        capped by total - used, less the host ports of its live tasks."""
+        return self._sized(agent_id)[1]
+
+    def _sized(self, agent_id: str) -> Sized:
+        """The agent's `unallocated` with what the allocator reads beside it.
 
         Remembered per agent until its tasks' use changes (`_use_changed`, which keeps
-        that use as running sums, or `_forget_unallocated`) or it reports another spare
-        or total: an allocation after a REVIVE considers every agent, and most have not
-        changed since the last one."""
+        that use as running sums, or `_forget_unallocated`) or its record is replaced
+        (it reported another spare or total): an allocation after a REVIVE considers
+        every agent, and most have not changed since the last one."""
         agent = self.agents[agent_id]
-        spare, total = agent.spare, agent.total
         known = self._unallocated.get(agent_id)
-        if known is not None and known[0] is spare and known[1] is total:
-            return known[2]
+        if known is not None and known[0] is agent:
+            return known
+        spare, total = agent.spare, agent.total
         use = self._task_use.get(agent_id)
         if use is None:
             use = self._task_use[agent_id] = self._count_use(agent_id)
@@ -78,8 +85,10 @@ class Allocation:
                           _least_of(spare.mem - uncounted[1], total.mem - used[1]),
                           _least_of(spare.disk - uncounted[2], total.disk - used[2]),
                           ports)
-        self._unallocated[agent_id] = (spare, total, avail)
-        return avail
+        sized = self._unallocated[agent_id] = Sized(
+            agent, avail, not agent.lost and not _too_small(avail), agent.hostname,
+            agent.attributes)
+        return sized
 
     def _count_use(self, agent_id: str) -> tuple[list[float], list[float], list]:
         """What the agent's live tasks use, what of it the agent has not counted yet, and
@@ -117,10 +126,13 @@ class Allocation:
             return  # the agent's use is what it was (most updates: a state, an id)
         agent_id, r = new.agent_id, new.resources
         if was_new != now_new:
+            uncounted_on = self._uncounted_on.get(agent_id)
             if now_new:
-                self._uncounted_on.setdefault(agent_id, set()).add(new.id)
-            else:
-                self._uncounted_on.get(agent_id, set()).discard(new.id)
+                if uncounted_on is None:
+                    uncounted_on = self._uncounted_on[agent_id] = set()
+                uncounted_on.add(new.id)
+            elif uncounted_on is not None:
+                uncounted_on.discard(new.id)
         self._unallocated.pop(agent_id, None)
         use = self._task_use.get(agent_id)
         if use is None:
@@ -182,29 +194,32 @@ class Allocation:
         batches: dict[str, list[OfferRecord]] = {}
         several = len(eligible) > 1
         agents, offers, offers_on = self.agents, self.offers, self._offers_on
-        known_unallocated, new_id = self._unallocated.get, self._ids
+        known_sizes, new_id = self._unallocated.get, self._ids
         expires_at = now + self.offer_timeout
         for agent_id, candidates in self._unrefused(dirty, eligible, now):
+            # `_sized` as remembered (the usual case), without a call or the record read
             agent = agents.get(agent_id)
-            if agent is None or agent.lost:
-                continue
+            sized = known_sizes(agent_id)
+            if sized is None or sized[0] is not agent:
+                if agent is None:
+                    continue
+                sized = self._sized(agent_id)
+            _, avail, worth_offering, hostname, attributes = sized
             on_agent = offers_on.get(agent_id)
-            if on_agent:
+            if on_agent:  # some of it is out in offers already
+                if agent.lost:
+                    continue
                 avail = self.offerable(agent_id)
-            else:  # `offerable` is `unallocated`, most often as remembered
-                known = known_unallocated(agent_id)
-                if known is not None and known[0] is agent.spare and known[1] is agent.total:
-                    avail = known[2]
-                else:
-                    avail = self.unallocated(agent_id)
-            if avail.cpus < MIN_OFFER_CPUS and avail.mem < MIN_OFFER_MEM:
+                if _too_small(avail):
+                    continue
+            elif not worth_offering:
                 continue
             # One candidate is its own lowest share: no shares to work out.
             fid = candidates[0] if len(candidates) == 1 \
                 else pick_next(candidates, scalar_alloc, cluster, order)
             offer_id = new_id()
-            offer = new_offer(offer_id, fid, agent_id, agent.hostname, agent.attributes,
-                              avail, now, expires_at)
+            offer = new_offer(offer_id, fid, agent_id, hostname, attributes, avail, now,
+                              expires_at)
             offers[offer_id] = offer
             if on_agent is None:
                 on_agent = offers_on[agent_id] = set()
@@ -229,14 +244,15 @@ class Allocation:
                    now: float) -> list[tuple[str, list[str]]]:
         """The agents in id order, each with the eligible frameworks that do not refuse
         it; an agent every one of them refuses is left out (no need to size it)."""
-        refuse_until = self._refuse_until.get
+        no_filters: dict[str, float] = {}
+        refused = {fid: self._refuse_until.get(fid, no_filters).get for fid in eligible}
         if len(eligible) == 1:
-            only = eligible[0]
+            until = refused[eligible[0]]
             return [(agent_id, eligible) for agent_id in sorted(
-                [a for a in agent_ids if refuse_until((only, a), 0.0) <= now])]
+                [a for a in agent_ids if until(a, 0.0) <= now])]
         out = []
         for agent_id in sorted(agent_ids):
-            candidates = [fid for fid in eligible if refuse_until((fid, agent_id), 0.0) <= now]
+            candidates = [fid for fid in eligible if refused[fid](agent_id, 0.0) <= now]
             if candidates:
                 out.append((agent_id, candidates))
         return out
@@ -278,6 +294,22 @@ class Allocation:
     @staticmethod
     def _scalar(r: Resources) -> Resources:
         return Resources(r.cpus, r.mem, r.disk)
+
+
+class Sized(NamedTuple):
+    """An agent's `unallocated` as worked out for one record of it, and what an offer
+    of it copies from that record."""
+
+    agent: AgentRecord
+    unallocated: Resources
+    worth_offering: bool  # not lost, and not `_too_small` with no offer out
+    hostname: str
+    attributes: Mapping[str, str]
+
+
+def _too_small(r: Resources) -> bool:
+    """Below what Mesos offers at all (`MIN_OFFER_CPUS` and `MIN_OFFER_MEM`)."""
+    return r.cpus < MIN_OFFER_CPUS and r.mem < MIN_OFFER_MEM
 
 
 def _least_of(a: float, b: float) -> float:

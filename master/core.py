@@ -25,7 +25,7 @@ from itertools import count
 
 from master import events as E
 from master.agents import AgentSide
-from master.allocation import MIN_OFFER_CPUS, MIN_OFFER_MEM, Allocation
+from master.allocation import MIN_OFFER_CPUS, MIN_OFFER_MEM, Allocation, Sized
 from master.frameworks import DEFAULT_MAX_FRAMEWORKS, DEFAULT_MAX_REMOVED_FRAMEWORKS, FrameworkSide
 from master.journal import Journal
 from master.offer_book import DEFAULT_REFUSE_SECONDS, OfferBook
@@ -127,8 +127,8 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
         # agent id -> ids of its non-terminal tasks it has not counted in its spare yet
         self._uncounted_on: dict[str, set[str]] = {}
         self._offers_on: dict[str, set[str]] = {}  # agent id -> ids of its outstanding offers
-        # (framework, agent) -> time
-        self._refuse_until: dict[tuple[str, str], float] = self._journal.dict()
+        # framework -> agent -> time: the refuse filters (each framework's dict journaled too)
+        self._refuse_until: dict[str, dict[str, float]] = self._journal.dict()
         # (time, order, framework, agents) for each decline or accept, a heap: what lifts
         # next (an agent whose filter was since replaced or lifted is passed over)
         self._refuse_heap: list[tuple[float, int, str, tuple[str, ...]]] = []
@@ -143,8 +143,8 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
         # Kept up to date as offers and tasks come and go, so allocation stays O(changed):
         self._held: dict[str, list[float]] = {}  # framework -> [cpus, mem, disk] held
         self._cluster: Resources | None = None  # scalar total of live agents, when known
-        # agent -> (spare, total, unallocated) as last worked out; see `unallocated`
-        self._unallocated: dict[str, tuple[Resources, Resources, Resources]] = {}
+        # agent -> its unallocated resources as last worked out; see `Allocation._sized`
+        self._unallocated: dict[str, Sized] = {}
         self._task_use: dict[str, tuple] = {}  # agent -> its tasks' use; see `unallocated`
         self._free_ports: dict[str, tuple] = {}  # agent -> its free host ports, as last known
         if snapshot is not None:
@@ -214,7 +214,8 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
         self._task_use = {}
         self._free_ports = {}
         self._refuse_heap = [(until, next(self._refusals), fid, (aid,))
-                             for (fid, aid), until in self._refuse_until.items()]
+                             for fid, refused in self._refuse_until.items()
+                             for aid, until in refused.items()]
         heapq.heapify(self._refuse_heap)
         self._dirty = set(self.agents)
 

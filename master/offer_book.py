@@ -155,14 +155,17 @@ class OfferBook:
         """`_refuse` for each of the agents (a decline names a whole round's offers): one
         entry in `_refuse_heap` for all of them, as they all lift at once."""
         seconds = DEFAULT_REFUSE_SECONDS if refuse_seconds is None else refuse_seconds
+        refused = self._refuse_until.get(framework_id)
         if seconds <= 0:
-            for agent_id in agent_ids:
-                self._refuse_until.pop((framework_id, agent_id), None)
+            if refused:
+                for agent_id in agent_ids:
+                    refused.pop(agent_id, None)
             return
+        if refused is None:
+            refused = self._refuse_until[framework_id] = self._journal.dict()
         until = self.clock() + seconds
-        refuse_until = self._refuse_until
         for agent_id in agent_ids:
-            refuse_until[(framework_id, agent_id)] = until
+            refused[agent_id] = until
         heapq.heappush(self._refuse_heap,
                        (until, next(self._refusals), framework_id, agent_ids))
 
@@ -171,8 +174,10 @@ class OfferBook:
 
     def _on_revive(self, ev: E.Revive) -> list[object]:
         fw = self.frameworks[ev.framework_id]
-        for key in [k for k in self._refuse_until if k[0] == fw.id]:
-            del self._refuse_until[key]
+        refused = self._refuse_until.get(fw.id)
+        if refused:  # emptied, not dropped: the framework will likely decline again
+            for agent_id in list(refused):
+                del refused[agent_id]
         self.frameworks[fw.id] = replace(fw, suppressed=False)
         self._dirty.update(self.agents)
         return [C.SaveFramework(self.frameworks[fw.id])] if fw.suppressed else []
@@ -187,7 +192,9 @@ class OfferBook:
     def _remove_offer(self, offer_id: str) -> OfferRecord | None:
         offer = self.offers.pop(offer_id, None)
         if offer is not None:
-            self._offers_on.get(offer.agent_id, set()).discard(offer_id)
+            on_agent = self._offers_on.get(offer.agent_id)
+            if on_agent is not None:
+                on_agent.discard(offer_id)
             self._hold_resources(offer.framework_id, offer.resources, -1)
         return offer
 
@@ -225,8 +232,10 @@ class OfferBook:
         heap, refuse_until, dirty = self._refuse_heap, self._refuse_until, self._dirty
         while heap and heap[0][0] <= now:
             until, _, framework_id, agent_ids = heapq.heappop(heap)
+            refused = refuse_until.get(framework_id)
+            if refused is None:
+                continue
             for agent_id in agent_ids:
-                key = (framework_id, agent_id)
-                if refuse_until.get(key) == until:
-                    del refuse_until[key]
+                if refused.get(agent_id) == until:
+                    del refused[agent_id]
                     dirty.add(agent_id)
