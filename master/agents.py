@@ -102,33 +102,42 @@ class AgentSide:
                                 else "unknown agent; register first")]
 
     def _on_heartbeat(self, ev: E.AgentHeartbeat) -> list[object]:
-        return [] if self._live(ev.agent_id) else self._rejected(ev.agent_id)
+        heard = self._heard  # holds the live agents: `_live` without reading the record
+        if ev.agent_id not in heard:
+            return self._rejected(ev.agent_id)
+        heard[ev.agent_id] = self.clock()
+        return []
 
     def _on_capacity(self, ev: E.AgentCapacity) -> list[object]:
         agent = self._live(ev.agent_id)
         if agent is None:
             return self._rejected(ev.agent_id)
-        self.agents[agent.id] = evolve(agent, total=ev.total, spare=ev.spare,
-                                       last_seen=self._heard[agent.id])
+        agent_id = agent.id
+        self.agents[agent_id] = evolve(agent, total=ev.total, spare=ev.spare,
+                                       last_seen=self._heard[agent_id])
         if ev.total is not agent.total and ev.total != agent.total:
             self._count_total(agent.total, -1)
             self._count_total(ev.total, +1)
-        for tid in list(self._uncounted_on.get(agent.id, ())):
-            task = self.tasks[tid]
-            if task.state is not TaskState.STAGING:  # started: this report counts it
-                self.tasks[tid] = evolve(task, counted_by_agent=True)
-                self._use_changed(task, self.tasks[tid])
-        out: list[object] = []
+        uncounted = self._uncounted_on.get(agent_id)
+        if uncounted:
+            tasks = self.tasks
+            for tid in list(uncounted):
+                task = tasks[tid]
+                if task.state is not TaskState.STAGING:  # started: this report counts it
+                    counted = tasks[tid] = evolve(task, counted_by_agent=True)
+                    self._use_changed(task, counted)
+        self._dirty.add(agent_id)
         # An agent that shrank below what is out in offers: take those offers back.
-        if self._offers_on.get(agent.id) and not self.unallocated(agent.id).contains(
-                self.offered(agent.id)):
-            out += self._drop_offers_on(agent.id, rescind=True)
-        self._dirty.add(agent.id)
-        return out
+        if self._offers_on.get(agent_id) and not self.unallocated(agent_id).contains(
+                self.offered(agent_id)):
+            return self._drop_offers_on(agent_id, rescind=True)
+        return []
 
     def _on_status(self, ev: E.AgentStatus) -> list[object]:
-        if self._live(ev.agent_id) is None:
+        heard = self._heard  # as in `_on_heartbeat`
+        if ev.agent_id not in heard:
             return self._rejected(ev.agent_id)
+        heard[ev.agent_id] = self.clock()
         task = self.tasks.get(ev.task_id)
         if task is None or task.agent_id != ev.agent_id:
             if ev.state.terminal:

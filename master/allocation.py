@@ -8,11 +8,15 @@ go rather than recounted, so an allocation costs O(changed agents), not O(cluste
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import NamedTuple
+
 from master import commands as C
 from master import events as E
-from master.records import OfferRecord, TaskRecord, new_offer
+from master.records import AgentRecord, OfferRecord, TaskRecord, new_offer
 from master.sorter import pick_next
 from offers.resource_vector import Resources, ports_intersect, ports_minus, ports_of
+from offers.states import TERMINAL
 
 # Mesos only offers an agent when at least this much is free (min_allocatable_resources).
 MIN_OFFER_CPUS = 0.01
@@ -51,17 +55,21 @@ class Allocation:
 
     def unallocated(self, agent_id: str) -> Resources:
         """An agent's spare, less what the master knows the agent has not counted yet,
-        capped by total - used, less the host ports of its live tasks.
+        capped by total - used, less the host ports of its live tasks."""
+        return self._sized(agent_id)[1]
+
+    def _sized(self, agent_id: str) -> Sized:
+        """The agent's `unallocated` with what the allocator reads beside it.
 
         Remembered per agent until its tasks' use changes (`_use_changed`, which keeps
-        that use as running sums, or `_forget_unallocated`) or it reports another spare
-        or total: an allocation after a REVIVE considers every agent, and most have not
-        changed since the last one."""
+        that use as running sums, or `_forget_unallocated`) or its record is replaced
+        (it reported another spare or total): an allocation after a REVIVE considers
+        every agent, and most have not changed since the last one."""
         agent = self.agents[agent_id]
-        spare, total = agent.spare, agent.total
         known = self._unallocated.get(agent_id)
-        if known is not None and known[0] is spare and known[1] is total:
-            return known[2]
+        if known is not None and known[0] is agent:
+            return known
+        spare, total = agent.spare, agent.total
         use = self._task_use.get(agent_id)
         if use is None:
             use = self._task_use[agent_id] = self._count_use(agent_id)
@@ -73,13 +81,14 @@ class Allocation:
         else:
             ports = ports_minus(ports_intersect(spare.ports, total.ports), task_ports)
             self._free_ports[agent_id] = (spare.ports, total.ports, task_ports, ports)
-        avail = Resources(
-            min(max(0.0, spare.cpus - uncounted[0]), max(0.0, total.cpus - used[0])),
-            min(max(0.0, spare.mem - uncounted[1]), max(0.0, total.mem - used[1])),
-            min(max(0.0, spare.disk - uncounted[2]), max(0.0, total.disk - used[2])),
-            ports)
-        self._unallocated[agent_id] = (spare, total, avail)
-        return avail
+        avail = Resources(_least_of(spare.cpus - uncounted[0], total.cpus - used[0]),
+                          _least_of(spare.mem - uncounted[1], total.mem - used[1]),
+                          _least_of(spare.disk - uncounted[2], total.disk - used[2]),
+                          ports)
+        sized = self._unallocated[agent_id] = Sized(
+            agent, avail, not agent.lost and not _too_small(avail), agent.hostname,
+            agent.attributes)
+        return sized
 
     def _count_use(self, agent_id: str) -> tuple[list[float], list[float], list]:
         """What the agent's live tasks use, what of it the agent has not counted yet, and
@@ -109,18 +118,21 @@ class Allocation:
         remembered use follows by adding and taking away rather than by a recount of the
         agent's tasks, unless host ports change (they are recounted) or the agent has no
         live task left (it starts again from exact zeros, not float dust)."""
-        was_on = old is not None and not old.state.terminal
-        now_on = not new.state.terminal
+        was_on = old is not None and old.state not in TERMINAL
+        now_on = new.state not in TERMINAL
         was_new = was_on and not old.counted_by_agent
         now_new = now_on and not new.counted_by_agent
         if was_on == now_on and was_new == now_new:
             return  # the agent's use is what it was (most updates: a state, an id)
         agent_id, r = new.agent_id, new.resources
         if was_new != now_new:
+            uncounted_on = self._uncounted_on.get(agent_id)
             if now_new:
-                self._uncounted_on.setdefault(agent_id, set()).add(new.id)
-            else:
-                self._uncounted_on.get(agent_id, set()).discard(new.id)
+                if uncounted_on is None:
+                    uncounted_on = self._uncounted_on[agent_id] = set()
+                uncounted_on.add(new.id)
+            elif uncounted_on is not None:
+                uncounted_on.discard(new.id)
         self._unallocated.pop(agent_id, None)
         use = self._task_use.get(agent_id)
         if use is None:
@@ -180,49 +192,70 @@ class Allocation:
                         for fid in eligible}
         order = {fid: self.frameworks[fid].registered_at for fid in eligible}
         batches: dict[str, list[OfferRecord]] = {}
-        gained: dict[str, list[float]] = {}  # added to `_held` once, after the loop
         several = len(eligible) > 1
-        only = eligible[0]
-        refuse_until = self._refuse_until.get
         agents, offers, offers_on = self.agents, self.offers, self._offers_on
+        known_sizes, new_id = self._unallocated.get, self._ids
         expires_at = now + self.offer_timeout
-        for agent_id in sorted(dirty):
+        for agent_id, candidates in self._unrefused(dirty, eligible, now):
+            # `_sized` as remembered (the usual case), without a call or the record read
             agent = agents.get(agent_id)
-            if agent is None or agent.lost:
-                continue
-            if several:
-                candidates = [fid for fid in eligible
-                              if refuse_until((fid, agent_id), 0.0) <= now]
-                if not candidates:  # every framework refuses it: no need to size it
+            sized = known_sizes(agent_id)
+            if sized is None or sized[0] is not agent:
+                if agent is None:
                     continue
-            elif refuse_until((only, agent_id), 0.0) > now:
-                continue
-            avail = self.offerable(agent_id)
-            if avail.cpus < MIN_OFFER_CPUS and avail.mem < MIN_OFFER_MEM:
+                sized = self._sized(agent_id)
+            _, avail, worth_offering, hostname, attributes = sized
+            on_agent = offers_on.get(agent_id)
+            if on_agent:  # some of it is out in offers already
+                if agent.lost:
+                    continue
+                avail = self.offerable(agent_id)
+                if _too_small(avail):
+                    continue
+            elif not worth_offering:
                 continue
             # One candidate is its own lowest share: no shares to work out.
-            fid = only if not several else candidates[0] if len(candidates) == 1 \
+            fid = candidates[0] if len(candidates) == 1 \
                 else pick_next(candidates, scalar_alloc, cluster, order)
-            offer = new_offer(self._ids(), fid, agent_id, agent.hostname, agent.attributes,
-                              avail, now, expires_at)
-            offers[offer.id] = offer
-            on_agent = offers_on.get(agent_id)
+            offer_id = new_id()
+            offer = new_offer(offer_id, fid, agent_id, hostname, attributes, avail, now,
+                              expires_at)
+            offers[offer_id] = offer
             if on_agent is None:
                 on_agent = offers_on[agent_id] = set()
-            on_agent.add(offer.id)
-            acc = gained.get(fid)
-            if acc is None:
-                acc = gained[fid] = [0.0, 0.0, 0.0]
-                batches[fid] = []
-            acc[0] += avail.cpus
-            acc[1] += avail.mem
-            acc[2] += avail.disk
+            on_agent.add(offer_id)
+            batch = batches.get(fid)
+            if batch is None:
+                batch = batches[fid] = []
+            batch.append(offer)
             if several:  # the shares only matter to a choice between frameworks
                 scalar_alloc[fid] = scalar_alloc[fid] + self._scalar(avail)
-            batches[fid].append(offer)
-        for fid, acc in gained.items():
-            self._hold(fid, Resources(*acc), +1)
-        return [C.SendOffers(fid, tuple(offers)) for fid, offers in batches.items()]
+        for fid, batch in batches.items():  # added to `_held` once per framework
+            cpus = mem = disk = 0.0
+            for offer in batch:
+                r = offer.resources
+                cpus += r.cpus
+                mem += r.mem
+                disk += r.disk
+            self._hold(fid, cpus, mem, disk, +1)
+        return [C.SendOffers(fid, tuple(batch)) for fid, batch in batches.items()]
+
+    def _unrefused(self, agent_ids: set[str], eligible: list[str],
+                   now: float) -> list[tuple[str, list[str]]]:
+        """The agents in id order, each with the eligible frameworks that do not refuse
+        it; an agent every one of them refuses is left out (no need to size it)."""
+        no_filters: dict[str, float] = {}
+        refused = {fid: self._refuse_until.get(fid, no_filters).get for fid in eligible}
+        if len(eligible) == 1:
+            until = refused[eligible[0]]
+            return [(agent_id, eligible) for agent_id in sorted(
+                [a for a in agent_ids if until(a, 0.0) <= now])]
+        out = []
+        for agent_id in sorted(agent_ids):
+            candidates = [fid for fid in eligible if refused[fid](agent_id, 0.0) <= now]
+            if candidates:
+                out.append((agent_id, candidates))
+        return out
 
     def _cluster_total(self) -> Resources:
         """cpus/mem/disk of all live agents (what dominant shares are shares of)."""
@@ -243,16 +276,44 @@ class Allocation:
                                       max(0.0, c.mem + sign * total.mem),
                                       max(0.0, c.disk + sign * total.disk))
 
-    def _hold(self, framework_id: str, r: Resources, sign: int) -> None:
+    def _hold(self, framework_id: str, cpus: float, mem: float, disk: float,
+              sign: int) -> None:
+        """Add (sign +1) or take (-1) cpus/mem/disk to what the framework holds."""
         acc = self._held.get(framework_id)
         if acc is None:
             acc = self._held[framework_id] = [0.0, 0.0, 0.0]
-        cpus, mem, disk = acc[0] + sign * r.cpus, acc[1] + sign * r.mem, acc[2] + sign * r.disk
+        cpus, mem, disk = acc[0] + sign * cpus, acc[1] + sign * mem, acc[2] + sign * disk
         # Never below zero (float dust of many additions and subtractions).
         acc[0] = cpus if cpus > 0.0 else 0.0
         acc[1] = mem if mem > 0.0 else 0.0
         acc[2] = disk if disk > 0.0 else 0.0
 
+    def _hold_resources(self, framework_id: str, r: Resources, sign: int) -> None:
+        self._hold(framework_id, r.cpus, r.mem, r.disk, sign)
+
     @staticmethod
     def _scalar(r: Resources) -> Resources:
         return Resources(r.cpus, r.mem, r.disk)
+
+
+class Sized(NamedTuple):
+    """An agent's `unallocated` as worked out for one record of it, and what an offer
+    of it copies from that record."""
+
+    agent: AgentRecord
+    unallocated: Resources
+    worth_offering: bool  # not lost, and not `_too_small` with no offer out
+    hostname: str
+    attributes: Mapping[str, str]
+
+
+def _too_small(r: Resources) -> bool:
+    """Below what Mesos offers at all (`MIN_OFFER_CPUS` and `MIN_OFFER_MEM`)."""
+    return r.cpus < MIN_OFFER_CPUS and r.mem < MIN_OFFER_MEM
+
+
+def _least_of(a: float, b: float) -> float:
+    """`min(max(0.0, a), max(0.0, b))`, without three calls."""
+    a = a if a > 0.0 else 0.0
+    b = b if b > 0.0 else 0.0
+    return b if b < a else a

@@ -25,7 +25,7 @@ from itertools import count
 
 from master import events as E
 from master.agents import AgentSide
-from master.allocation import MIN_OFFER_CPUS, MIN_OFFER_MEM, Allocation
+from master.allocation import MIN_OFFER_CPUS, MIN_OFFER_MEM, Allocation, Sized
 from master.frameworks import DEFAULT_MAX_FRAMEWORKS, DEFAULT_MAX_REMOVED_FRAMEWORKS, FrameworkSide
 from master.journal import Journal
 from master.offer_book import DEFAULT_REFUSE_SECONDS, OfferBook
@@ -127,10 +127,12 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
         # agent id -> ids of its non-terminal tasks it has not counted in its spare yet
         self._uncounted_on: dict[str, set[str]] = {}
         self._offers_on: dict[str, set[str]] = {}  # agent id -> ids of its outstanding offers
-        # (framework, agent) -> time
-        self._refuse_until: dict[tuple[str, str], float] = self._journal.dict()
-        # (time, framework, agent) for each filter set, a heap: what lifts next
-        self._refuse_heap: list[tuple[float, str, str]] = []
+        # framework -> agent -> time: the refuse filters (each framework's dict journaled too)
+        self._refuse_until: dict[str, dict[str, float]] = self._journal.dict()
+        # (time, order, framework, agents) for each decline or accept, a heap: what lifts
+        # next (an agent whose filter was since replaced or lifted is passed over)
+        self._refuse_heap: list[tuple[float, int, str, tuple[str, ...]]] = []
+        self._refusals = count()  # the order of the heap's entries, so no two tie
         # uuid -> (update, next retry time, current retry interval)
         self._unacked: dict[str, tuple[StatusUpdate, float, float]] = self._journal.dict()
         # task id -> uuid of its newest update
@@ -141,8 +143,8 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
         # Kept up to date as offers and tasks come and go, so allocation stays O(changed):
         self._held: dict[str, list[float]] = {}  # framework -> [cpus, mem, disk] held
         self._cluster: Resources | None = None  # scalar total of live agents, when known
-        # agent -> (spare, total, unallocated) as last worked out; see `unallocated`
-        self._unallocated: dict[str, tuple[Resources, Resources, Resources]] = {}
+        # agent -> its unallocated resources as last worked out; see `Allocation._sized`
+        self._unallocated: dict[str, Sized] = {}
         self._task_use: dict[str, tuple] = {}  # agent -> its tasks' use; see `unallocated`
         self._free_ports: dict[str, tuple] = {}  # agent -> its free host ports, as last known
         if snapshot is not None:
@@ -167,7 +169,7 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
             self.tasks[task.id] = replace(task, counted_by_agent=True)
             if not task.state.terminal:
                 self._tasks_on.setdefault(task.agent_id, set()).add(task.id)
-                self._hold(task.framework_id, task.resources, +1)
+                self._hold_resources(task.framework_id, task.resources, +1)
         self._dirty.update(self.agents)
 
     # -- entry point -------------------------------------------------------------------------
@@ -203,15 +205,17 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
                 self._tasks_on.setdefault(task.agent_id, set()).add(task.id)
                 if not task.counted_by_agent:
                     self._uncounted_on.setdefault(task.agent_id, set()).add(task.id)
-                self._hold(task.framework_id, task.resources, +1)
+                self._hold_resources(task.framework_id, task.resources, +1)
         for offer in self.offers.values():
             self._offers_on.setdefault(offer.agent_id, set()).add(offer.id)
-            self._hold(offer.framework_id, offer.resources, +1)
+            self._hold_resources(offer.framework_id, offer.resources, +1)
         self._cluster = None
         self._unallocated = {}
         self._task_use = {}
         self._free_ports = {}
-        self._refuse_heap = [(until, fid, aid) for (fid, aid), until in self._refuse_until.items()]
+        self._refuse_heap = [(until, next(self._refusals), fid, (aid,))
+                             for fid, refused in self._refuse_until.items()
+                             for aid, until in refused.items()]
         heapq.heapify(self._refuse_heap)
         self._dirty = set(self.agents)
 

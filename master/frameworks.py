@@ -100,8 +100,9 @@ class FrameworkSide:
             if task.framework_id == fw.id and not task.state.terminal:
                 out += self._kill(task, "framework torn down")
         out += self._drop_offers_of(fw.id, rescind=False)
-        for key in [k for k in self._refuse_until if k[0] == fw.id]:
-            del self._refuse_until[key]
+        refused = self._refuse_until.pop(fw.id, None)
+        if refused is not None:  # never refused again: removed frameworks get no offers
+            self._journal.release(refused)
         for uuid in [u for u, held in self._unacked.items() if held[0].framework_id == fw.id]:
             del self._unacked[uuid]
         self.frameworks[fw.id] = replace(fw, removed=True, active=False, stream_id=None)

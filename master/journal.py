@@ -27,24 +27,30 @@ class Journal:
 
     def __init__(self) -> None:
         self.entries: list[tuple[dict, Any, Any]] | None = None
-        self._dicts: list[JournaledDict] = []
+        self._dicts: dict[int, JournaledDict] = {}  # id -> dict
 
     def dict(self) -> JournaledDict:
         """A new registry whose writes this journal records while it is open."""
         d = JournaledDict(self)
         if self.entries is None:
             d.__class__ = _Closed
-        self._dicts.append(d)
+        self._dicts[id(d)] = d
         return d
+
+    def release(self, d: JournaledDict) -> None:
+        """Forget a registry its owner dropped for good, so that the journal does not
+        hold every registry ever made. Should a rollback bring it back (it was dropped
+        while the journal was open, so it is a `JournaledDict`), it stays correct."""
+        self._dicts.pop(id(d), None)
 
     def begin(self) -> None:
         self.entries = []
-        for d in self._dicts:
+        for d in self._dicts.values():
             d.__class__ = JournaledDict
 
     def commit(self) -> None:
         self.entries = None
-        for d in self._dicts:
+        for d in self._dicts.values():
             d.__class__ = _Closed
 
     def rollback(self) -> None:

@@ -16,8 +16,8 @@ from dataclasses import replace
 from master import commands as C
 from master import events as E
 from master.reasons import REASON_INVALID_OFFERS, REASON_TASK_INVALID
-from master.records import OfferRecord, TaskRecord
-from offers.resource_vector import Resources, ports_contain, ports_of
+from master.records import OfferRecord, TaskRecord, make
+from offers.resource_vector import EPSILON, Resources, ports_contain, ports_of
 from offers.states import TaskState
 
 DEFAULT_REFUSE_SECONDS = 5.0  # Mesos's Filters.refuse_seconds default
@@ -53,7 +53,8 @@ class OfferBook:
         for offer in held:
             if offer is not None and offer.framework_id == fid:
                 agent_ids.add(offer.agent_id)
-                pool = pool + offer.resources
+                # One offer is its own pool (the sum would be the same resources again).
+                pool = offer.resources if len(held) == 1 else pool + offer.resources
                 self._remove_offer(offer.id)
         if problem is not None:
             for launch in ev.launches:
@@ -69,30 +70,40 @@ class OfferBook:
             return out
         agent_id = held[0].agent_id
         agent = self.agents.get(agent_id)
+        launched_on = f"launched on {agent.hostname if agent else agent_id}"
+        tasks, tasks_on = self.tasks, self._tasks_on
+        taken = None  # the last launch's resources, taken from the pool if another follows
         for launch in ev.launches:
             if isinstance(launch, E.RefusedLaunch):
                 out.append(self._one_off_update(fid, launch.task_id, launch.agent_id,
                                                 TaskState.ERROR, REASON_TASK_INVALID,
                                                 launch.message))
                 continue
+            if taken is not None:
+                pool, taken = pool - taken, None
             why = self._launch_problem(launch, agent_id, pool)
             if why is not None:
                 out.append(self._one_off_update(fid, launch.task_id, launch.agent_id,
                                                 TaskState.ERROR, REASON_TASK_INVALID, why))
                 continue
-            pool = pool - launch.resources
-            task = TaskRecord(
-                id=launch.task_id, framework_id=fid, agent_id=agent_id, name=launch.name,
-                state=TaskState.STAGING, resources=launch.resources, spec=launch.spec,
-                created_at=now, updated_at=now)
-            self.tasks[task.id] = task
-            self._tasks_on.setdefault(agent_id, set()).add(task.id)
+            r, task_id = launch.resources, launch.task_id
+            taken = r
+            task = make(TaskRecord, {
+                "id": task_id, "framework_id": fid, "agent_id": agent_id, "name": launch.name,
+                "state": TaskState.STAGING, "resources": r, "spec": launch.spec,
+                "reason": None, "message": None, "container_id": None, "exit_code": None,
+                "created_at": now, "updated_at": now, "counted_by_agent": False})
+            tasks[task_id] = task
+            on_agent = tasks_on.get(agent_id)
+            if on_agent is None:
+                on_agent = tasks_on[agent_id] = set()
+            on_agent.add(task_id)
             self._use_changed(None, task)
-            self._hold(fid, task.resources, +1)
+            self._hold(fid, r.cpus, r.mem, r.disk, +1)
             out.append(C.SaveTask(task))
-            out.append(C.RecordStatus(task.id, task.state.value, None,
-                                      f"launched on {agent.hostname if agent else agent_id}",
-                                      now))
+            out.append(make(C.RecordStatus, {
+                "task_id": task_id, "state": TaskState.STAGING._value_, "reason": None,
+                "message": launched_on, "at": now}))
             out.append(C.LaunchOnAgent(agent_id, launch.spec))
         self._refuse(fid, agent_id, ev.refuse_seconds)
         self._dirty.add(agent_id)
@@ -103,13 +114,17 @@ class OfferBook:
             return f"task_id: {launch.task_id} is already in use by another task"
         if launch.agent_id != agent_id:
             return f"agent_id: {launch.agent_id} is not the agent of the accepted offers"
-        if launch.resources.cpus <= 0 or launch.resources.mem <= 0:
+        r = launch.resources
+        if r.cpus <= 0 or r.mem <= 0:
             return "resources: a task needs cpus > 0 and mem > 0"
-        short = pool.shortfall(launch.resources)
-        if short:
-            return "resources: " + "; ".join(short)
-        mapped = ports_of(m.host_port for m in launch.spec.ports) if launch.spec.ports else ()
-        if mapped and not ports_contain(launch.resources.ports, mapped):
+        if r.cpus > pool.cpus + EPSILON or r.mem > pool.mem + EPSILON \
+                or r.disk > pool.disk + EPSILON or r.ports:  # else nothing falls short
+            short = pool.shortfall(r)
+            if short:
+                return "resources: " + "; ".join(short)
+        ports = launch.spec.ports
+        mapped = ports_of(m.host_port for m in ports) if ports else ()
+        if mapped and not ports_contain(r.ports, mapped):
             return ("container.docker.port_mappings: host ports must be among the task's "
                     "'ports' resources")
         return None
@@ -117,44 +132,52 @@ class OfferBook:
     def _on_decline(self, ev: E.Decline) -> list[object]:
         agents = set()
         offers, offers_on, fid = self.offers, self._offers_on, ev.framework_id
-        freed = [0.0, 0.0, 0.0]  # taken from `_held` once, after the loop
+        cpus = mem = disk = 0.0  # taken from `_held` once, after the loop
         for oid in ev.offer_ids:
             offer = offers.get(oid)
             if offer is not None and offer.framework_id == fid:
-                agents.add(offer.agent_id)
+                agent_id = offer.agent_id
+                agents.add(agent_id)
                 del offers[oid]
-                offers_on[offer.agent_id].discard(oid)
+                offers_on[agent_id].discard(oid)
                 r = offer.resources
-                freed[0] += r.cpus
-                freed[1] += r.mem
-                freed[2] += r.disk
+                cpus += r.cpus
+                mem += r.mem
+                disk += r.disk
         if agents:
-            self._hold(fid, Resources(*freed), -1)
-            self._refuse_all(fid, agents, ev.refuse_seconds)
-        self._dirty.update(agents)
+            self._hold(fid, cpus, mem, disk, -1)
+            self._refuse_all(fid, tuple(agents), ev.refuse_seconds)
+            self._dirty.update(agents)
         return []
 
-    def _refuse_all(self, framework_id: str, agent_ids: Iterable[str],
+    def _refuse_all(self, framework_id: str, agent_ids: tuple[str, ...],
                     refuse_seconds: float | None) -> None:
-        """`_refuse` for each of the agents (a decline names a whole round's offers)."""
+        """`_refuse` for each of the agents (a decline names a whole round's offers): one
+        entry in `_refuse_heap` for all of them, as they all lift at once."""
         seconds = DEFAULT_REFUSE_SECONDS if refuse_seconds is None else refuse_seconds
+        refused = self._refuse_until.get(framework_id)
         if seconds <= 0:
-            for agent_id in agent_ids:
-                self._refuse_until.pop((framework_id, agent_id), None)
+            if refused:
+                for agent_id in agent_ids:
+                    refused.pop(agent_id, None)
             return
+        if refused is None:
+            refused = self._refuse_until[framework_id] = self._journal.dict()
         until = self.clock() + seconds
-        refuse_until, heap = self._refuse_until, self._refuse_heap
         for agent_id in agent_ids:
-            refuse_until[(framework_id, agent_id)] = until
-            heapq.heappush(heap, (until, framework_id, agent_id))
+            refused[agent_id] = until
+        heapq.heappush(self._refuse_heap,
+                       (until, next(self._refusals), framework_id, agent_ids))
 
     def _refuse(self, framework_id: str, agent_id: str, refuse_seconds: float | None) -> None:
         self._refuse_all(framework_id, (agent_id,), refuse_seconds)
 
     def _on_revive(self, ev: E.Revive) -> list[object]:
         fw = self.frameworks[ev.framework_id]
-        for key in [k for k in self._refuse_until if k[0] == fw.id]:
-            del self._refuse_until[key]
+        refused = self._refuse_until.get(fw.id)
+        if refused:  # emptied, not dropped: the framework will likely decline again
+            for agent_id in list(refused):
+                del refused[agent_id]
         self.frameworks[fw.id] = replace(fw, suppressed=False)
         self._dirty.update(self.agents)
         return [C.SaveFramework(self.frameworks[fw.id])] if fw.suppressed else []
@@ -169,8 +192,10 @@ class OfferBook:
     def _remove_offer(self, offer_id: str) -> OfferRecord | None:
         offer = self.offers.pop(offer_id, None)
         if offer is not None:
-            self._offers_on.get(offer.agent_id, set()).discard(offer_id)
-            self._hold(offer.framework_id, offer.resources, -1)
+            on_agent = self._offers_on.get(offer.agent_id)
+            if on_agent is not None:
+                on_agent.discard(offer_id)
+            self._hold_resources(offer.framework_id, offer.resources, -1)
         return offer
 
     def _drop_offers_on(self, agent_id: str, rescind: bool) -> list[object]:
@@ -203,11 +228,14 @@ class OfferBook:
 
     def _expire_refusals(self, now: float) -> None:
         """Lift the refuse filters that have run out (soonest first from `_refuse_heap`,
-        whose entries for filters since replaced or lifted are passed over)."""
-        heap, refuse_until = self._refuse_heap, self._refuse_until
+        whose agents with a filter since replaced or lifted are passed over)."""
+        heap, refuse_until, dirty = self._refuse_heap, self._refuse_until, self._dirty
         while heap and heap[0][0] <= now:
-            until, framework_id, agent_id = heapq.heappop(heap)
-            key = (framework_id, agent_id)
-            if refuse_until.get(key) == until:
-                del refuse_until[key]
-                self._dirty.add(agent_id)
+            until, _, framework_id, agent_ids = heapq.heappop(heap)
+            refused = refuse_until.get(framework_id)
+            if refused is None:
+                continue
+            for agent_id in agent_ids:
+                if refused.get(agent_id) == until:
+                    del refused[agent_id]
+                    dirty.add(agent_id)

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from offers.launch import LaunchSpec
 from offers.resource_vector import Resources
 from offers.states import TaskState
 
 _R = TypeVar("_R")
+_object_new, _object_setattr, _tuple_new = object.__new__, object.__setattr__, tuple.__new__
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,10 @@ class TaskRecord:
     counted_by_agent: bool = False
 
 
-@dataclass(frozen=True)
-class OfferRecord:
+class OfferRecord(NamedTuple):
+    """One offer: a row rather than a dataclass, as the allocator makes one for every
+    agent it offers (a million and more a day) and a tuple is the cheapest to make."""
+
     id: str
     framework_id: str
     agent_id: str
@@ -98,13 +101,9 @@ class OfferRecord:
 def new_offer(id: str, framework_id: str, agent_id: str, hostname: str,
               attributes: Mapping[str, str], resources: Resources, created_at: float,
               expires_at: float) -> OfferRecord:
-    """`OfferRecord(...)` without its frozen `__init__` (a call per field): the
-    allocator makes one for every agent it offers, a million and more a day."""
-    offer = object.__new__(OfferRecord)
-    offer.__dict__.update(id=id, framework_id=framework_id, agent_id=agent_id,
-                          hostname=hostname, attributes=attributes, resources=resources,
-                          created_at=created_at, expires_at=expires_at)
-    return offer
+    """`OfferRecord(...)` without its `__new__` (a Python call of its own)."""
+    return _tuple_new(OfferRecord, (id, framework_id, agent_id, hostname, attributes,
+                                    resources, created_at, expires_at))
 
 
 @dataclass(frozen=True)
@@ -136,8 +135,16 @@ class Snapshot:
 def evolve(record: _R, **changes: object) -> _R:
     """`dataclasses.replace` without running `__init__` again: a record of this module
     holds plain values and no `__post_init__`, and the core replaces one per message."""
-    new = object.__new__(type(record))
-    fields = new.__dict__
-    fields.update(record.__dict__)
+    fields = record.__dict__.copy()
     fields.update(changes)
-    return new
+    return make(type(record), fields)
+
+
+def make(cls: type[_R], fields: dict[str, object]) -> _R:
+    """`cls(**fields)` for a frozen dataclass without its `__init__`, which sets each
+    field with a call of its own; `fields` must name every field, and becomes the
+    record's (so it must not be used again). For the records and commands the core
+    makes for every task update."""
+    record = _object_new(cls)
+    _object_setattr(record, "__dict__", fields)
+    return record

@@ -11,8 +11,8 @@ from __future__ import annotations
 from master import commands as C
 from master import events as E
 from master.reasons import REASON_RECONCILIATION
-from master.records import StatusUpdate, TaskRecord, evolve
-from offers.states import TaskState, check_transition
+from master.records import StatusUpdate, TaskRecord, evolve, make
+from offers.states import TERMINAL, TaskState, check_transition
 
 
 class TaskUpdates:
@@ -99,18 +99,23 @@ class TaskUpdates:
             container_id=container_id or task.container_id,
             exit_code=exit_code if exit_code is not None else task.exit_code,
             counted_by_agent=task.counted_by_agent or counted)
-        self.tasks[task.id] = updated
-        if state.terminal != task.state.terminal:
-            self._hold(task.framework_id, task.resources, -1 if state.terminal else +1)
-        on_agent = self._tasks_on.setdefault(task.agent_id, set())
-        if state.terminal:
-            on_agent.discard(task.id)
+        task_id, agent_id = task.id, task.agent_id
+        self.tasks[task_id] = updated
+        ends = state in TERMINAL
+        if ends != (task.state in TERMINAL):
+            self._hold_resources(task.framework_id, task.resources, -1 if ends else +1)
+        on_agent = self._tasks_on.get(agent_id)
+        if on_agent is None:
+            on_agent = self._tasks_on[agent_id] = set()
+        if ends:
+            on_agent.discard(task_id)
         else:
-            on_agent.add(task.id)
+            on_agent.add(task_id)
         self._use_changed(task, updated)
-        self._dirty.add(task.agent_id)
-        out: list[object] = [C.SaveTask(updated),
-                             C.RecordStatus(task.id, state.value, reason, message, now)]
+        self._dirty.add(agent_id)
+        out: list[object] = [C.SaveTask(updated), make(C.RecordStatus, {
+            "task_id": task_id, "state": state._value_, "reason": reason, "message": message,
+            "at": now})]
         fw = self.frameworks.get(task.framework_id)
         if fw is not None and not fw.removed and state is not TaskState.STAGING:
             update = self._status_of(updated, uuid=self._uuids(), source=source)
@@ -121,12 +126,12 @@ class TaskUpdates:
 
     def _status_of(self, task: TaskRecord, uuid: str | None = None,
                    reason: str | None = None, source: str = "SOURCE_MASTER") -> StatusUpdate:
-        return StatusUpdate(
-            task_id=task.id, framework_id=task.framework_id, agent_id=task.agent_id,
-            state=task.state, reason=reason or task.reason or (
-                REASON_RECONCILIATION if uuid is None else None),
-            message=task.message, source=source, timestamp=task.updated_at, uuid=uuid,
-            container_id=task.container_id, exit_code=task.exit_code)
+        return make(StatusUpdate, {
+            "task_id": task.id, "framework_id": task.framework_id, "agent_id": task.agent_id,
+            "state": task.state,
+            "reason": reason or task.reason or (REASON_RECONCILIATION if uuid is None else None),
+            "message": task.message, "source": source, "timestamp": task.updated_at,
+            "uuid": uuid, "container_id": task.container_id, "exit_code": task.exit_code})
 
     def _one_off_update(self, framework_id: str, task_id: str, agent_id: str | None,
                         state: TaskState, reason: str, message: str,
@@ -141,13 +146,15 @@ class TaskUpdates:
         return C.SendUpdate(framework_id, update)
 
     def _track(self, update: StatusUpdate) -> None:
-        assert update.uuid is not None
-        previous = self._latest_uuid.get(update.task_id)
+        uuid = update.uuid
+        assert uuid is not None
+        latest = self._latest_uuid
+        previous = latest.get(update.task_id)
         if previous is not None:
             self._unacked.pop(previous, None)  # superseded: only the newest is re-sent
-        self._latest_uuid[update.task_id] = update.uuid
-        self._unacked[update.uuid] = (update, self.clock() + self.status_retry_seconds,
-                                      self.status_retry_seconds)
+        latest[update.task_id] = uuid
+        retry = self.status_retry_seconds
+        self._unacked[uuid] = (update, self.clock() + retry, retry)
 
     def _retry_updates(self, now: float) -> list[object]:
         """Re-send the unacknowledged updates that are due, to connected frameworks."""

@@ -97,9 +97,11 @@ class Simulation:
         self.checker = SLAChecker(self.nodes.total, self.nodes.nodetype, self.nodes.hostnames)
         self.agents = SimAgents(self.nodes, self.checker, self.clock, self.queue,
                                 meter_after=config.meter_after)
-        ids, uuids = itertools.count(1), itertools.count(1)
+        # o1, o2, ... and u1, u2, ...: counters, one call each (not a lambda around one)
+        ids = map("o{}".format, itertools.count(1)).__next__
+        uuids = map("u{}".format, itertools.count(1)).__next__
         self.master = Master(self.clock, agent_timeout=config.agent_timeout,
-                             ids=lambda: f"o{next(ids)}", uuids=lambda: f"u{next(uuids)}")
+                             ids=ids, uuids=uuids)
         self.scheduler = CharmanderScheduler(config.strategy, config.seed, self.clock,
                                              refuse_seconds=config.refuse_seconds)
         self.wiring = Wiring(self.master, self.scheduler, self.agents, FRAMEWORK_ID,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from master import commands as C
@@ -110,6 +112,55 @@ def test_decline_filter_holds_for_refuse_seconds_then_expires():
     clock.advance(1)
     m.handle(E.Tick())
     assert len(offers_for(m.handle(ALLOCATE))) == 1
+
+
+def test_a_filter_renewed_before_it_lifts_holds_until_the_later_time():
+    m, clock = make_master()
+    m.handle(E.AgentRegister("a1", "host-a1", total=res(8, 8192), spare=res(4, 4096)))
+    subscribe(m)
+    first = offers_for(m.handle(ALLOCATE))[0]
+    m.handle(E.AgentCapacity("a1", res(8, 8192), res(8, 8192)))  # the rest, a second offer
+    second = offers_for(m.handle(ALLOCATE))[0]
+    m.handle(E.Decline("f1", (first.id,), 20.0))
+    m.handle(E.Decline("f1", (second.id,), 50.0))  # the same agent: its filter is renewed
+    clock.advance(20)
+    m.handle(E.Tick())
+    assert offers_for(m.handle(ALLOCATE)) == []
+    clock.advance(30)
+    m.handle(E.Tick())
+    assert offers_for(m.handle(ALLOCATE))[0].resources == res(8, 8192)
+
+
+def test_the_agents_of_one_decline_are_offered_again_together():
+    m, clock = make_master()
+    for agent_id in ("a1", "a2", "a3"):
+        register(m, agent_id)
+    subscribe(m)
+    offers = offers_for(m.handle(ALLOCATE))
+    m.handle(E.Decline("f1", tuple(o.id for o in offers), 20.0))
+    clock.advance(20)
+    m.handle(E.Tick())
+    assert sorted(o.agent_id for o in offers_for(m.handle(ALLOCATE))) == ["a1", "a2", "a3"]
+
+
+def test_records_made_without_their_init_hold_exactly_their_fields():
+    """The core makes its most frequent records and commands with `records.make`, not
+    `__init__`: each must still hold every field of its class, and nothing else."""
+    m, _ = make_master()
+    register(m)
+    subscribe(m, capabilities=("TASK_KILLING_STATE",))
+    offer = offers_for(m.handle(ALLOCATE))[0]
+    cmds = accept(m, [offer.id], launch("t1"), launch("t2"))
+    cmds += m.handle(E.AgentStatus("a1", "t1", TaskState.RUNNING, container_id="c1"))
+    cmds += m.handle(E.AgentCapacity("a1", res(4, 4096), res(3, 3584)))
+    cmds += m.handle(E.AgentStatus("a1", "t1", TaskState.FAILED, exit_code=2))
+    cmds += m.handle(E.Kill("f1", "t2"))
+    for made in [*cmds, *m.tasks.values(), *m.agents.values()]:
+        assert set(vars(made)) == {f.name for f in dataclasses.fields(made)}, made
+        for f in dataclasses.fields(made):
+            value = getattr(made, f.name)
+            if dataclasses.is_dataclass(value):
+                assert set(vars(value)) == {g.name for g in dataclasses.fields(value)}, value
 
 
 def test_a_declined_agent_goes_to_the_other_framework_and_revive_clears_filters():

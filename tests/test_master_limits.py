@@ -175,3 +175,16 @@ def test_what_is_offered_after_launches_and_ends_is_what_a_recount_finds():
     assert after == recounted
     assert after.cpus == pytest.approx(8.0 - 0.5 - 0.75)
     assert after.ports == ((31000, 31009),)  # t1's host port is free again
+
+
+def test_torn_down_frameworks_leave_no_registry_behind_in_the_journal():
+    m, _ = make_master(max_removed_frameworks=1)
+    register(m)
+    journaled = []
+    for i in range(4):
+        subscribe(m, f"f{i}")
+        offer = offers_for(m.handle(E.Allocate()))[0]
+        m.handle(E.Decline(f"f{i}", (offer.id,), 60.0))  # a filter: the framework's own
+        m.handle(E.Teardown(f"f{i}"))
+        journaled.append(len(m._journal._dicts))
+    assert len(set(journaled)) == 1
