@@ -50,31 +50,58 @@ def eligible_nodes(cluster: ClusterState, spec: TaskSpec) -> np.ndarray:
 
 def fit_counts(free: np.ndarray, demand: np.ndarray) -> np.ndarray:
     """How many tasks of this demand each node can still hold, by every resource at once."""
-    return fit_matrix(free, demand[None, :])[0]
+    return Demands(demand[None, :]).fits(free)[0]
 
 
 def fit_matrix(free: np.ndarray, demands: np.ndarray) -> np.ndarray:
     """`fit_counts` for many demands at once: row c of the [C, N] result is how many tasks
     of demand c each node can hold (resources a demand does not need do not limit it)."""
-    need = demands > 0  # (NaN is not > 0: a NaN demand limits nothing, like 0)
-    least = np.full((demands.shape[0], free.shape[0]), np.inf)
-    # A tiny demand (5e-324 MiB) or a huge free amount makes the quotient infinite; that is
-    # fine here, since it is clipped below before becoming an integer.
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        for r in range(demands.shape[1]):  # resource by resource: contiguous [C, N] arrays
-            rows = np.flatnonzero(need[:, r])
-            if rows.size:
-                per = (free[:, r] + EPSILON)[None, :] / demands[rows, r][:, None]
-                least[rows] = np.minimum(least[rows], per)
-    counts = np.floor(least)
-    # Clip before casting: an infinite or huge float cast to int64 is INT64_MIN, a negative
-    # count that numpy refuses to repeat by. No node holds more than UNBOUNDED tasks, and a
-    # NaN (free NaN) holds none.
-    counts = np.nan_to_num(counts, nan=0.0, posinf=float(UNBOUNDED), neginf=0.0, copy=False)
-    counts = np.clip(counts, 0.0, float(UNBOUNDED), out=counts).astype(np.int64)
-    counts = np.minimum(counts, UNBOUNDED, out=counts)  # float(UNBOUNDED) rounds up
-    counts[~need.any(axis=1)] = UNBOUNDED
-    return counts
+    return Demands(demands).fits(free)
+
+
+_UNBOUNDED_FLOAT = float(UNBOUNDED)  # rounds up: the int64 result is capped once more
+
+
+class Demands:
+    """Demands [C, R] ready to be fitted into free capacity again and again (a pass fits
+    the same classes after every class it places): what does not depend on `free` is
+    worked out once, and each fit is a few whole-array operations, not one per resource.
+
+    They work over [C, R, N], nodes innermost (numpy is slow over a short innermost axis
+    such as R), a few classes at a time when nodes are many: a big temporary costs more
+    in fresh memory than the arithmetic on it."""
+
+    CELLS = 1 << 13  # classes x nodes per step
+
+    def __init__(self, demands: np.ndarray) -> None:
+        self.demands = demands
+        need = demands > 0  # (NaN is not > 0: a NaN demand limits nothing, like 0)
+        self.skip = ~need[:, :, None]  # [C, R, 1]
+        self.divisor = np.where(need, demands, 1.0)[:, :, None]
+
+    def fits(self, free: np.ndarray, first: int = 0) -> np.ndarray:
+        """[C - first, N] counts for `free` [N, R]: row c is `fit_counts(free,
+        demands[first + c])`."""
+        have = np.add(free.T, EPSILON, order="C")  # [R, N]
+        rows = self.demands.shape[0]
+        least = np.empty((rows - first, free.shape[0]))
+        step = max(self.CELLS // max(free.shape[0], 1), 1)
+        for start in range(first, rows, step):
+            end = min(start + step, rows)
+            # A tiny demand (5e-324 MiB) or a huge free amount makes the quotient
+            # infinite; that is fine here, since it is clipped below before becoming an
+            # integer.
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+                per = np.divide(have, self.divisor[start:end])  # [c, R, N]
+            np.copyto(per, np.inf, where=self.skip[start:end])
+            np.minimum.reduce(per, axis=1, out=least[start - first:end - first])
+        # Clip before casting: an infinite or huge float cast to int64 is INT64_MIN, a
+        # negative count that numpy refuses to repeat by. No node holds more than UNBOUNDED
+        # tasks, and a NaN (free NaN) holds none: fmax and fmin pass over NaN.
+        counts = np.floor(least, out=least)
+        np.fmax(counts, 0.0, out=counts)
+        np.fmin(counts, _UNBOUNDED_FLOAT, out=counts)
+        return np.minimum(counts.astype(np.int64), UNBOUNDED)
 
 
 class PortBook:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from offers.filters import BEFORE_RESOURCES, STATIC, Scene, TaskClass, fit_counts, fit_matrix
+from offers.filters import BEFORE_RESOURCES, STATIC, Demands, Scene, TaskClass, fit_counts
 from offers.reasons import ReasonBook, explain_unplaced, node_shortfall
 from offers.spread import spread_fill
 from offers.strategies import STRATEGIES, FillContext, binpack_one
@@ -91,8 +91,8 @@ def run_pass(settings: Settings, scene: Scene, util: np.ndarray | None,
     demands = np.array([c.demand for c, _ in wants]).reshape(len(wants), total.shape[1])
     # Fit counts of every class on every node, kept current as classes are placed (only the
     # columns of the nodes a class took change); per class instead when that is too big.
-    fits = (fit_matrix(free, demands) if len(wants) * scene.cluster.size <= FIT_MATRIX_CELLS
-            else None)
+    fitting = Demands(demands)
+    fits = fitting.fits(free) if len(wants) * scene.cluster.size <= FIT_MATRIX_CELLS else None
 
     def fit_of(k: int) -> np.ndarray:
         return fits[k] if fits is not None else fit_counts(free, demands[k])
@@ -133,7 +133,7 @@ def run_pass(settings: Settings, scene: Scene, util: np.ndarray | None,
         result.chosen[cls] = (chosen, counts)
         free[chosen] -= counts[:, None] * demand[None, :]
         if fits is not None and k + 1 < len(wants):
-            fits[k + 1:, chosen] = fit_matrix(free[chosen], demands[k + 1:])
+            fits[k + 1:, chosen] = fitting.fits(free[chosen], k + 1)
         if util is not None:
             util[chosen] = dominant(total[chosen] - free[chosen], inv[chosen])
         if cls.ports:
