@@ -217,12 +217,18 @@ class Scene:
 
     def mask(self, cls: TaskClass, filters: tuple[Filter, ...]) -> np.ndarray:
         """Nodes every one of `filters` lets through."""
+        mask = self.limit(cls, filters)
+        return np.ones(self.cluster.size, dtype=bool) if mask is None else mask
+
+    def limit(self, cls: TaskClass, filters: tuple[Filter, ...]) -> np.ndarray | None:
+        """`mask`, or None when none of `filters` refuses any node (most classes: then
+        there is nothing to combine)."""
         mask = None
         for f in filters:
             m, _ = f(self, cls)
             if m is not None:
                 mask = m if mask is None else mask & m
-        return np.ones(self.cluster.size, dtype=bool) if mask is None else mask
+        return mask
 
 
 Filter = Callable[[Scene, TaskClass], tuple[np.ndarray | None, str]]

@@ -14,6 +14,16 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def dominant(values: np.ndarray, inverse_total: np.ndarray) -> np.ndarray:
+    """Dominant share: the largest fraction of any one resource (DRF's measure)."""
+    shares = values * inverse_total
+    # Resource by resource: numpy is slow at a maximum over a short last axis.
+    most = shares[..., 0]
+    for r in range(1, shares.shape[-1]):
+        most = np.maximum(most, shares[..., r])
+    return most
+
+
 @dataclass
 class FillContext:
     """What a strategy may look at besides the capacities."""
@@ -31,7 +41,7 @@ class FillContext:
     def share(self, nodes: np.ndarray) -> np.ndarray:
         """The dominant share one task of the class takes on each of `nodes` (computed for
         those nodes only: with ten thousand nodes, most classes look at a few)."""
-        return (self.demand * self.inverse_total[nodes]).max(axis=1)
+        return dominant(self.demand, self.inverse_total[nodes])
 
 
 def fill_in_order(caps: np.ndarray, n: int, order: np.ndarray) -> np.ndarray:
@@ -151,7 +161,7 @@ def binpack_one(room: np.ndarray, target: np.ndarray | None, utilization: np.nda
         return -1
     preferred = room if target is None else room[target[room]]
     if preferred.size:
-        share = np.maximum((demand * inverse_total[preferred]).max(axis=1), 1e-12)
+        share = np.maximum(dominant(demand, inverse_total[preferred]), 1e-12)
         return int(preferred[np.argmin(utilization[preferred] + share)])
     return int(room[np.argmax(utilization[room])])  # the fullest; ties to the lower index
 
