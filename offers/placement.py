@@ -264,6 +264,7 @@ def place(
         scene, placed, daemon_rows = serve_in_order(settings, before, scene, result, classes,
                                                     regular, daemons, order)
 
+    seen: dict = {}  # what the reasons share: the scene no longer changes
     for cls in regular:
         members = classes[cls]
         nodes = [np.repeat(chosen, counts) for chosen, counts in placed.get(cls, ())]
@@ -272,7 +273,7 @@ def place(
             rows.add(members[:got], 0, np.concatenate(nodes), -1)
         if got < len(members):
             # Reasons speak of the cluster as the whole batch left it: what people see.
-            rows.add(members[got:], 0, -1, book.id(explain_unplaced(scene, cls)))
+            rows.add(members[got:], 0, -1, book.id(explain_unplaced(scene, cls, seen)))
     for cls in daemons:
         i = classes[cls][0]
         out = daemon_rows[cls]
