@@ -67,34 +67,34 @@ class Demands:
     the same classes after every class it places): what does not depend on `free` is
     worked out once, and each fit is a few whole-array operations, not one per resource.
 
-    They work over [C, R, N], nodes innermost (numpy is slow over a short innermost axis
-    such as R), a few classes at a time when nodes are many: a big temporary costs more
-    in fresh memory than the arithmetic on it."""
+    They work over [R, C, N], resources outermost (numpy is slow over a short innermost
+    axis such as R), a few classes at a time when nodes are many: a big temporary costs
+    more in fresh memory than the arithmetic on it."""
 
     CELLS = 1 << 13  # classes x nodes per step
 
     def __init__(self, demands: np.ndarray) -> None:
         self.demands = demands
-        need = demands > 0  # (NaN is not > 0: a NaN demand limits nothing, like 0)
-        self.skip = ~need[:, :, None]  # [C, R, 1]
-        self.divisor = np.where(need, demands, 1.0)[:, :, None]
+        need = demands.T > 0  # (NaN is not > 0: a NaN demand limits nothing, like 0)
+        self.skip = ~need[:, :, None]  # [R, C, 1]
+        self.divisor = np.where(need, demands.T, 1.0)[:, :, None]
 
-    def fits(self, free: np.ndarray, first: int = 0) -> np.ndarray:
-        """[C - first, N] counts for `free` [N, R]: row c is `fit_counts(free,
-        demands[first + c])`."""
-        have = np.add(free.T, EPSILON, order="C")  # [R, N]
-        rows = self.demands.shape[0]
-        least = np.empty((rows - first, free.shape[0]))
+    def fits(self, free: np.ndarray, first: int = 0, last: int | None = None) -> np.ndarray:
+        """[last - first, N] counts for `free` [N, R]: row c is `fit_counts(free,
+        demands[first + c])` (`last` None: up to the last demand)."""
+        have = np.add(free.T, EPSILON, order="C")[:, None, :]  # [R, 1, N]
+        last = self.demands.shape[0] if last is None else last
+        least = np.empty((last - first, free.shape[0]))
         step = max(self.CELLS // max(free.shape[0], 1), 1)
-        for start in range(first, rows, step):
-            end = min(start + step, rows)
+        for start in range(first, last, step):
+            end = min(start + step, last)
             # A tiny demand (5e-324 MiB) or a huge free amount makes the quotient
             # infinite; that is fine here, since it is clipped below before becoming an
             # integer.
             with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-                per = np.divide(have, self.divisor[start:end])  # [c, R, N]
-            np.copyto(per, np.inf, where=self.skip[start:end])
-            np.minimum.reduce(per, axis=1, out=least[start - first:end - first])
+                per = np.divide(have, self.divisor[:, start:end])  # [R, c, N]
+            np.copyto(per, np.inf, where=self.skip[:, start:end])
+            np.minimum.reduce(per, axis=0, out=least[start - first:end - first])
         # Clip before casting: an infinite or huge float cast to int64 is INT64_MIN, a
         # negative count that numpy refuses to repeat by. No node holds more than UNBOUNDED
         # tasks, and a NaN (free NaN) holds none: fmax and fmin pass over NaN.

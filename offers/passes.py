@@ -20,7 +20,7 @@ from offers.strategies import STRATEGIES, FillContext, binpack_one, dominant
 
 # Fit counts of all classes on all nodes are kept as one matrix up to this many cells
 # (classes x nodes); beyond, they are worked out per class.
-FIT_MATRIX_CELLS = 1 << 20
+FIT_MATRIX_CELLS = 1 << 22
 
 
 def inverse(total: np.ndarray) -> np.ndarray:
@@ -90,7 +90,7 @@ def run_pass(settings: Settings, scene: Scene, util: np.ndarray | None,
     fits = fitting.fits(free) if len(wants) * scene.cluster.size <= FIT_MATRIX_CELLS else None
 
     def fit_of(k: int) -> np.ndarray:
-        return fits[k] if fits is not None else fit_counts(free, demands[k])
+        return fits[k] if fits is not None else fitting.fits(free, k, k + 1)[0]
 
     target = None
     if settings.packing and scene.cluster.size:
