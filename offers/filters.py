@@ -166,6 +166,19 @@ class TaskClass:
     constraints: tuple[Constraint, ...] = ()
     group: str | None = None
 
+    def __post_init__(self) -> None:
+        # A class is a key of every dict of a batch: its hash is worked out once.
+        object.__setattr__(self, "_hash", hash((self.demand, self.nodetype, self.sla,
+                                                self.ports, self.constraints, self.group)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self):
+        # Made anew where unpickled: strings hash differently in another process.
+        return TaskClass, (self.demand, self.nodetype, self.sla, self.ports, self.constraints,
+                           self.group)
+
     @cached_property
     def counting(self) -> tuple[Constraint, ...]:
         """The constraints that count instances; a one-per-node task never runs two

@@ -17,6 +17,8 @@ import numpy as np
 def dominant(values: np.ndarray, inverse_total: np.ndarray) -> np.ndarray:
     """Dominant share: the largest fraction of any one resource (DRF's measure)."""
     shares = values * inverse_total
+    if shares.ndim == 1:
+        return shares.max()
     # Resource by resource: numpy is slow at a maximum over a short last axis.
     most = shares[..., 0]
     for r in range(1, shares.shape[-1]):
