@@ -21,6 +21,8 @@ from offers.strategies import STRATEGIES, FillContext, binpack_one, dominant
 # Fit counts of all classes on all nodes are kept as one matrix up to this many cells
 # (classes x nodes); beyond, they are worked out per class.
 FIT_MATRIX_CELLS = 1 << 22
+# Up to this many classes, one node's fits are worked out in Python floats (`fits_on`).
+FEW = 48
 
 
 def inverse(total: np.ndarray) -> np.ndarray:
@@ -111,7 +113,9 @@ def run_pass(settings: Settings, scene: Scene, util: np.ndarray | None,
             result.chosen[cls] = (chosen, np.ones(1, dtype=np.int64))
             free[node] -= demand  # (one task: the same arithmetic as counts x demand)
             if fits is not None and k + 1 < len(wants):
-                fits[k + 1:, node] = fitting.fits(free[node:node + 1], k + 1)[:, 0]
+                fits[k + 1:, node] = (
+                    fitting.fits_on(free[node].tolist(), k + 1) if len(wants) - k <= FEW
+                    else fitting.fits(free[node:node + 1], k + 1)[:, 0])
             if util is not None:
                 util[node] = dominant(total[node] - free[node], inv[node])
         else:
