@@ -27,8 +27,8 @@ FEW = 48
 
 def inverse(total: np.ndarray) -> np.ndarray:
     """1/total, with 0 for resources a node does not have (nothing fits there anyway)."""
-    with np.errstate(divide="ignore"):
-        return np.where(total > 0, 1.0 / np.where(total > 0, total, 1.0), 0.0)
+    return np.divide(1.0, total, out=np.zeros_like(total, dtype=np.float64),
+                     where=total > 0)
 
 
 @dataclass
@@ -166,9 +166,12 @@ def _room_wanted(scene: Scene, wants: Sequence[tuple[TaskClass, int]], demands: 
 
 def _binpack_target(free: np.ndarray, util: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     """The fewest of the fullest nodes whose free capacity covers the whole batch."""
-    order = np.lexsort((np.arange(free.shape[0]), -util))
+    order = np.argsort(-util, kind="stable")  # ties to the lower index
     covered = np.cumsum(free[order], axis=0) >= wanted[None, :] - 1e-9
-    enough = np.flatnonzero(covered.all(axis=1))
+    all_covered = covered[:, 0]
+    for r in range(1, covered.shape[1]):  # not .all(axis=1): slow over a short last axis
+        all_covered = all_covered & covered[:, r]
+    enough = np.flatnonzero(all_covered)
     k = int(enough[0]) + 1 if enough.size else free.shape[0]
     target = np.zeros(free.shape[0], dtype=bool)
     target[order[:k]] = True

@@ -50,7 +50,7 @@ def fill_in_order(caps: np.ndarray, n: int, order: np.ndarray) -> np.ndarray:
     """Fill nodes to capacity in the given order until n tasks are placed."""
     ordered = caps[order]
     before = np.cumsum(ordered) - ordered
-    take = np.clip(n - before, 0, ordered)
+    take = np.minimum(np.maximum(n - before, 0), ordered)
     alloc = np.zeros_like(caps)
     alloc[order] = take
     return alloc
@@ -111,7 +111,8 @@ def level_fill(util: np.ndarray, share: np.ndarray, cap: np.ndarray, n: int) -> 
     (`cap.sum() > n`): whole tasks below the level, then one more each to the nodes
     emptiest after taking it."""
     level = water_level(util, share, cap.astype(np.float64), n)
-    base = np.clip(np.floor((level - util) / share + 1e-9), 0, cap).astype(np.int64)
+    base = np.minimum(np.maximum(np.floor((level - util) / share + 1e-9), 0), cap)
+    base = base.astype(np.int64)
     over = int(base.sum()) - n
     if over > 0:  # float rounding at the level itself: take back from the fullest
         after = util + base * share
@@ -120,7 +121,7 @@ def level_fill(util: np.ndarray, share: np.ndarray, cap: np.ndarray, n: int) -> 
     remaining = n - int(base.sum())
     while remaining > 0:  # one more each, to the nodes emptiest after taking it
         after = util + (base + 1) * share
-        order = np.lexsort((np.arange(util.size), after))
+        order = np.argsort(after, kind="stable")  # ties to the lower index
         extra = fill_in_order(np.minimum(cap - base, 1), remaining, order)
         base += extra
         remaining -= int(extra.sum())
@@ -150,7 +151,7 @@ def binpack(caps: np.ndarray, n: int, ctx: FillContext) -> np.ndarray:
     left = n - int(alloc.sum())
     if left > 0:
         rest = caps - alloc
-        order = np.lexsort((np.arange(caps.size), -ctx.utilization))
+        order = np.argsort(-ctx.utilization, kind="stable")  # ties to the lower index
         alloc += fill_in_order(rest, left, order)
     return alloc
 
