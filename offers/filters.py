@@ -54,6 +54,15 @@ def fit_counts(free: np.ndarray, demand: np.ndarray) -> np.ndarray:
     return Demands(demand[None, :]).fits(free)[0]
 
 
+def fits_one(free: np.ndarray, demand: np.ndarray) -> np.ndarray:
+    """Nodes with room for one more task of this demand: `fit_counts(free, demand) >= 1`,
+    with no counts made (what the filters and the reasons ask)."""
+    need = demand > 0
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        per = np.add(free.T[need], EPSILON) / demand[need][:, None]  # [needed R, N]
+    return np.logical_and.reduce(per >= 1, axis=0)  # (NaN is not: none)
+
+
 def fit_matrix(free: np.ndarray, demands: np.ndarray) -> np.ndarray:
     """`fit_counts` for many demands at once: row c of the [C, N] result is how many tasks
     of demand c each node can hold (resources a demand does not need do not limit it)."""
@@ -300,7 +309,7 @@ def instances_filter(scene: Scene, cls: TaskClass) -> tuple[np.ndarray | None, s
 
 
 def resources_filter(scene: Scene, cls: TaskClass) -> tuple[np.ndarray | None, str]:
-    return fit_counts(scene.free, np.asarray(cls.demand)) >= 1, "resources"
+    return fits_one(scene.free, np.asarray(cls.demand)), "resources"
 
 
 # Cheap first. The core takes the resources filter's counts from its fit matrix instead.

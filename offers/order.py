@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from offers.filters import BEFORE_RESOURCES, STATIC, Scene, TaskClass, fit_counts, fit_matrix
+from offers.filters import BEFORE_RESOURCES, STATIC, Scene, TaskClass, fit_matrix, fits_one
 from offers.passes import Daemon, PassResult, Settings, run_pass, utilization
 
 Placed = dict[TaskClass, list[tuple[np.ndarray, np.ndarray]]]
@@ -74,7 +74,7 @@ def passed_over(before: Scene, after: Scene, result: PassResult,
                 some = np.flatnonzero(tasks.any(axis=1))
                 back = tasks[some][:, :, None] * demands[some][:, None, :]
                 room = np.cumsum(np.concatenate((room[None], back)), axis=0)[-1]
-        ok = before.mask(cls, STATIC) & (fit_counts(room, np.asarray(cls.demand)) >= 1)
+        ok = before.mask(cls, STATIC) & fits_one(room, np.asarray(cls.demand))
         if cls.ports:
             older_ports = {p: np.zeros(n, dtype=bool) for p in cls.ports}
             for other, ranks_of, nodes in rows:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from offers.filters import BEFORE_RESOURCES, STATIC, Demands, Scene, TaskClass, fit_counts
+from offers.filters import BEFORE_RESOURCES, STATIC, Demands, Scene, TaskClass, fits_one
 from offers.reasons import ReasonBook, explain_unplaced, node_shortfall
 from offers.spread import spread_fill
 from offers.strategies import STRATEGIES, FillContext, binpack_one, dominant
@@ -188,7 +188,7 @@ def _place_daemon(settings: Settings, scene: Scene, cls: TaskClass) -> Daemon:
                       settings.book.id(explain_unplaced(scene, cls)))
     mask = scene.mask(cls, BEFORE_RESOURCES[len(STATIC):]) & eligible
     open_nodes = eligible & scene.counts_of(cls).room_mask(1)  # not where it runs
-    room = mask & (fit_counts(scene.free, demand) >= 1)
+    room = mask & fits_one(scene.free, demand)
     nodes = np.flatnonzero(room)
     if nodes.size:
         scene.free[nodes] -= demand
