@@ -10,6 +10,7 @@ refused it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -50,31 +51,90 @@ def eligible_nodes(cluster: ClusterState, spec: TaskSpec) -> np.ndarray:
 
 def fit_counts(free: np.ndarray, demand: np.ndarray) -> np.ndarray:
     """How many tasks of this demand each node can still hold, by every resource at once."""
-    return fit_matrix(free, demand[None, :])[0]
+    return Demands(demand[None, :]).fits(free)[0]
+
+
+def fits_one(free: np.ndarray, demand: np.ndarray) -> np.ndarray:
+    """Nodes with room for one more task of this demand: `fit_counts(free, demand) >= 1`,
+    with no counts made (what the filters and the reasons ask)."""
+    need = demand > 0
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        per = np.add(free.T[need], EPSILON) / demand[need][:, None]  # [needed R, N]
+    return np.logical_and.reduce(per >= 1, axis=0)  # (NaN is not: none)
 
 
 def fit_matrix(free: np.ndarray, demands: np.ndarray) -> np.ndarray:
     """`fit_counts` for many demands at once: row c of the [C, N] result is how many tasks
     of demand c each node can hold (resources a demand does not need do not limit it)."""
-    need = demands > 0  # (NaN is not > 0: a NaN demand limits nothing, like 0)
-    least = np.full((demands.shape[0], free.shape[0]), np.inf)
-    # A tiny demand (5e-324 MiB) or a huge free amount makes the quotient infinite; that is
-    # fine here, since it is clipped below before becoming an integer.
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        for r in range(demands.shape[1]):  # resource by resource: contiguous [C, N] arrays
-            rows = np.flatnonzero(need[:, r])
-            if rows.size:
-                per = (free[:, r] + EPSILON)[None, :] / demands[rows, r][:, None]
-                least[rows] = np.minimum(least[rows], per)
-    counts = np.floor(least)
-    # Clip before casting: an infinite or huge float cast to int64 is INT64_MIN, a negative
-    # count that numpy refuses to repeat by. No node holds more than UNBOUNDED tasks, and a
-    # NaN (free NaN) holds none.
-    counts = np.nan_to_num(counts, nan=0.0, posinf=float(UNBOUNDED), neginf=0.0, copy=False)
-    counts = np.clip(counts, 0.0, float(UNBOUNDED), out=counts).astype(np.int64)
-    counts = np.minimum(counts, UNBOUNDED, out=counts)  # float(UNBOUNDED) rounds up
-    counts[~need.any(axis=1)] = UNBOUNDED
-    return counts
+    return Demands(demands).fits(free)
+
+
+_UNBOUNDED_FLOAT = float(UNBOUNDED)  # rounds up: the int64 result is capped once more
+
+
+class Demands:
+    """Demands [C, R] ready to be fitted into free capacity again and again (a pass fits
+    the same classes after every class it places): what does not depend on `free` is
+    worked out once, and each fit is a few whole-array operations, not one per resource.
+
+    They work over [R, C, N], resources outermost (numpy is slow over a short innermost
+    axis such as R), a few classes at a time when nodes are many: a big temporary costs
+    more in fresh memory than the arithmetic on it."""
+
+    CELLS = 1 << 13  # classes x nodes per step
+
+    def __init__(self, demands: np.ndarray) -> None:
+        self.demands = demands
+        need = demands.T > 0  # (NaN is not > 0: a NaN demand limits nothing, like 0)
+        self.skip = ~need[:, :, None]  # [R, C, 1]
+        self.divisor = np.where(need, demands.T, 1.0)[:, :, None]
+        self._needed: list[list[tuple[int, float]]] | None = None  # for `fits_on`
+
+    def fits(self, free: np.ndarray, first: int = 0, last: int | None = None) -> np.ndarray:
+        """[last - first, N] counts for `free` [N, R]: row c is `fit_counts(free,
+        demands[first + c])` (`last` None: up to the last demand)."""
+        have = np.add(free.T, EPSILON, order="C")[:, None, :]  # [R, 1, N]
+        last = self.demands.shape[0] if last is None else last
+        least = np.empty((last - first, free.shape[0]))
+        step = max(self.CELLS // max(free.shape[0], 1), 1)
+        for start in range(first, last, step):
+            end = min(start + step, last)
+            # A tiny demand (5e-324 MiB) or a huge free amount makes the quotient
+            # infinite; that is fine here, since it is clipped below before becoming an
+            # integer.
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+                per = np.divide(have, self.divisor[:, start:end])  # [R, c, N]
+            np.copyto(per, np.inf, where=self.skip[:, start:end])
+            np.minimum.reduce(per, axis=0, out=least[start - first:end - first])
+        # Clip before casting: an infinite or huge float cast to int64 is INT64_MIN, a
+        # negative count that numpy refuses to repeat by. No node holds more than UNBOUNDED
+        # tasks, and a NaN (free NaN) holds none: fmax and fmin pass over NaN.
+        counts = np.floor(least, out=least)
+        np.fmax(counts, 0.0, out=counts)
+        np.fmin(counts, _UNBOUNDED_FLOAT, out=counts)
+        return np.minimum(counts.astype(np.int64), UNBOUNDED)
+
+    def fits_on(self, free: list[float], first: int = 0) -> list[int]:
+        """`fits` on one node (its free amounts as floats) for demands from `first` on:
+        the same arithmetic in Python floats, cheaper than numpy calls for a few numbers."""
+        if self._needed is None:
+            self._needed = [[(r, d) for r, d in enumerate(row) if d > 0]
+                            for row in self.demands.tolist()]
+        have = [f + EPSILON for f in free]
+        counts = []
+        for needed in self._needed[first:]:
+            least = math.inf
+            for r, d in needed:
+                per = have[r] / d  # never by zero: needed means more than 0
+                if per < least or per != per:  # NaN, like numpy's minimum, wins
+                    least = per
+                    if per != per:
+                        break
+            if least >= _UNBOUNDED_FLOAT:
+                counts.append(UNBOUNDED)
+            else:  # NaN compares false: none
+                counts.append(int(least) if least >= 1 else 0)
+        return counts
 
 
 class PortBook:
@@ -139,6 +199,19 @@ class TaskClass:
     constraints: tuple[Constraint, ...] = ()
     group: str | None = None
 
+    def __post_init__(self) -> None:
+        # A class is a key of every dict of a batch: its hash is worked out once.
+        object.__setattr__(self, "_hash", hash((self.demand, self.nodetype, self.sla,
+                                                self.ports, self.constraints, self.group)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self):
+        # Made anew where unpickled: strings hash differently in another process.
+        return TaskClass, (self.demand, self.nodetype, self.sla, self.ports, self.constraints,
+                           self.group)
+
     @cached_property
     def counting(self) -> tuple[Constraint, ...]:
         """The constraints that count instances; a one-per-node task never runs two
@@ -190,12 +263,18 @@ class Scene:
 
     def mask(self, cls: TaskClass, filters: tuple[Filter, ...]) -> np.ndarray:
         """Nodes every one of `filters` lets through."""
+        mask = self.limit(cls, filters)
+        return np.ones(self.cluster.size, dtype=bool) if mask is None else mask
+
+    def limit(self, cls: TaskClass, filters: tuple[Filter, ...]) -> np.ndarray | None:
+        """`mask`, or None when none of `filters` refuses any node (most classes: then
+        there is nothing to combine)."""
         mask = None
         for f in filters:
             m, _ = f(self, cls)
             if m is not None:
                 mask = m if mask is None else mask & m
-        return np.ones(self.cluster.size, dtype=bool) if mask is None else mask
+        return mask
 
 
 Filter = Callable[[Scene, TaskClass], tuple[np.ndarray | None, str]]
@@ -230,7 +309,7 @@ def instances_filter(scene: Scene, cls: TaskClass) -> tuple[np.ndarray | None, s
 
 
 def resources_filter(scene: Scene, cls: TaskClass) -> tuple[np.ndarray | None, str]:
-    return fit_counts(scene.free, np.asarray(cls.demand)) >= 1, "resources"
+    return fits_one(scene.free, np.asarray(cls.demand)), "resources"
 
 
 # Cheap first. The core takes the resources filter's counts from its fit matrix instead.

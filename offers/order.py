@@ -12,11 +12,12 @@ few passes per class that runs out of room, not one per task.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 
 import numpy as np
 
-from offers.filters import BEFORE_RESOURCES, STATIC, Scene, TaskClass, fit_counts, fit_matrix
+from offers.filters import BEFORE_RESOURCES, STATIC, Scene, TaskClass, fit_matrix, fits_one
 from offers.passes import Daemon, PassResult, Settings, run_pass, utilization
 
 Placed = dict[TaskClass, list[tuple[np.ndarray, np.ndarray]]]
@@ -44,7 +45,7 @@ def passed_over(before: Scene, after: Scene, result: PassResult,
     """Whether some class's first unplaced task would fit on a node if the tasks served
     after it there (placed by `result`) were not: resources and host ports given back."""
     n = before.cluster.size
-    rows = []
+    rows = []  # (class, rank of each task placed, its node): one row per class placed
     for cls in regular:
         if cls in result.chosen:
             nodes = np.repeat(*result.chosen[cls])
@@ -52,24 +53,35 @@ def passed_over(before: Scene, after: Scene, result: PassResult,
     for cls in daemons:
         nodes = result.daemons[cls].placed
         rows.append((cls, np.full(nodes.size, rank[classes[cls][0]]), nodes))
+    if rows:
+        # Every placed task at once: its rank, and its row and node as one cell of [rows, N].
+        ranks = np.concatenate([r for _, r, _ in rows])
+        cells = np.concatenate([k * n + nodes for k, (_, _, nodes) in enumerate(rows)])
+        demands = np.array([other.demand for other, _, _ in rows], dtype=np.float64)
     for cls in regular:
         got = result.placed(cls)
         if got == len(classes[cls]):
             continue
         first = rank[classes[cls][got]]
-        room = after.free.copy()
-        older_ports = {p: np.zeros(n, dtype=bool) for p in cls.ports}
-        for other, ranks, nodes in rows:
+        room = after.free
+        if rows:
             later = ranks > first
             if later.any():
-                room += np.bincount(nodes[later], minlength=n)[:, None] * \
-                    np.asarray(other.demand)[None, :]
-            for p in set(cls.ports) & set(other.ports):
-                older_ports[p][nodes[~later]] = True
-        demand = np.asarray(cls.demand)
-        ok = before.mask(cls, STATIC) & (fit_counts(room, demand) >= 1)
-        for p, taken in older_ports.items():
-            ok &= before.ports.offered[p] & ~before.ports.taken[p] & ~taken
+                # Each row's later tasks given back, row after row as the classes were
+                # placed (a running sum: the same arithmetic, in the same order).
+                tasks = np.bincount(cells[later], minlength=len(rows) * n)
+                tasks = tasks.reshape(len(rows), n)
+                some = np.flatnonzero(tasks.any(axis=1))
+                back = tasks[some][:, :, None] * demands[some][:, None, :]
+                room = np.cumsum(np.concatenate((room[None], back)), axis=0)[-1]
+        ok = before.mask(cls, STATIC) & fits_one(room, np.asarray(cls.demand))
+        if cls.ports:
+            older_ports = {p: np.zeros(n, dtype=bool) for p in cls.ports}
+            for other, ranks_of, nodes in rows:
+                for p in set(cls.ports) & set(other.ports):
+                    older_ports[p][nodes[ranks_of <= first]] = True
+            for p, taken in older_ports.items():
+                ok &= before.ports.offered[p] & ~before.ports.taken[p] & ~taken
         if cls.counting:
             ok &= after.counts_of(cls).room_mask(1)
         if ok.any():
@@ -85,10 +97,10 @@ def _in_sequence(settings: Settings, start: Scene, classes: dict[TaskClass, list
     pass left its first task over (the chunk before it likely places whole)."""
     scene = start.copy()
     util = utilization(settings, scene.free)
-    ranks = {c: rank[classes[c]] for c in (*regular, *daemons)}
+    ranks = {c: rank[classes[c]].tolist() for c in (*regular, *daemons)}  # ascending
     of_rank: dict[int, TaskClass] = {}
     for c, r in ranks.items():
-        of_rank.update(dict.fromkeys(r.tolist(), c))
+        of_rank.update(dict.fromkeys(r, c))
     end = int(max(rank.max(initial=-1) + 1, 0))
     placed: Placed = {c: [] for c in regular}
     daemon_rows: dict[TaskClass, Daemon] = {}
@@ -99,10 +111,10 @@ def _in_sequence(settings: Settings, start: Scene, classes: dict[TaskClass, list
         for c in regular:
             if c not in blocked:
                 r = ranks[c]
-                k = int(np.searchsorted(r, pos + length) - np.searchsorted(r, pos))
+                k = bisect_left(r, pos + length) - bisect_left(r, pos)
                 if k:
                     wants.append((c, k))
-        ds = [c for c in daemons if pos <= int(ranks[c][0]) < pos + length]
+        ds = [c for c in daemons if pos <= ranks[c][0] < pos + length]
         return wants, ds
 
     def attempt(pos: int, length: int):
@@ -115,7 +127,7 @@ def _in_sequence(settings: Settings, start: Scene, classes: dict[TaskClass, list
         for c, k in wants:
             got = r.placed(c)
             if got < k:
-                first = min(first, int(ranks[c][np.searchsorted(ranks[c], pos) + got]))
+                first = min(first, ranks[c][bisect_left(ranks[c], pos) + got])
         return first == end, (sc, u, r, wants), first
 
     def commit(outcome) -> None:
@@ -131,7 +143,8 @@ def _in_sequence(settings: Settings, start: Scene, classes: dict[TaskClass, list
         if open_classes:
             fits = fit_matrix(scene.free, np.array([c.demand for c in open_classes]))
             for c, fit in zip(open_classes, fits, strict=True):
-                if not (fit[scene.mask(c, BEFORE_RESOURCES)] > 0).any():
+                mask = scene.limit(c, BEFORE_RESOURCES)
+                if not np.count_nonzero(fit if mask is None else fit[mask]):
                     blocked.add(c)
 
     # Chunks of the sequence, each placed whole and kept, growing while they fit; one

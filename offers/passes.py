@@ -13,25 +13,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from offers.filters import BEFORE_RESOURCES, STATIC, Scene, TaskClass, fit_counts, fit_matrix
+from offers.filters import BEFORE_RESOURCES, STATIC, Demands, Scene, TaskClass, fits_one
 from offers.reasons import ReasonBook, explain_unplaced, node_shortfall
 from offers.spread import spread_fill
-from offers.strategies import STRATEGIES, FillContext, binpack_one
+from offers.strategies import STRATEGIES, FillContext, binpack_one, dominant
 
 # Fit counts of all classes on all nodes are kept as one matrix up to this many cells
 # (classes x nodes); beyond, they are worked out per class.
-FIT_MATRIX_CELLS = 1 << 20
+FIT_MATRIX_CELLS = 1 << 22
+# Up to this many classes, one node's fits are worked out in Python floats (`fits_on`).
+FEW = 48
 
 
 def inverse(total: np.ndarray) -> np.ndarray:
     """1/total, with 0 for resources a node does not have (nothing fits there anyway)."""
-    with np.errstate(divide="ignore"):
-        return np.where(total > 0, 1.0 / np.where(total > 0, total, 1.0), 0.0)
-
-
-def dominant(values: np.ndarray, inverse_total: np.ndarray) -> np.ndarray:
-    """Dominant share: the largest fraction of any one resource (DRF's measure)."""
-    return (values * inverse_total).max(axis=-1)
+    return np.divide(1.0, total, out=np.zeros_like(total, dtype=np.float64),
+                     where=total > 0)
 
 
 @dataclass
@@ -89,35 +86,42 @@ def run_pass(settings: Settings, scene: Scene, util: np.ndarray | None,
     free, total, inv = scene.free, settings.total, settings.inverse
     fill = STRATEGIES[settings.strategy]
     demands = np.array([c.demand for c, _ in wants]).reshape(len(wants), total.shape[1])
+    fitting = Demands(demands)
     # Fit counts of every class on every node, kept current as classes are placed (only the
     # columns of the nodes a class took change); per class instead when that is too big.
-    fits = (fit_matrix(free, demands) if len(wants) * scene.cluster.size <= FIT_MATRIX_CELLS
-            else None)
+    fits = fitting.fits(free) if len(wants) * scene.cluster.size <= FIT_MATRIX_CELLS else None
 
     def fit_of(k: int) -> np.ndarray:
-        return fits[k] if fits is not None else fit_counts(free, demands[k])
+        return fits[k] if fits is not None else fitting.fits(free, k, k + 1)[0]
 
     target = None
     if settings.packing and scene.cluster.size:
-        wanted = np.zeros(total.shape[1])
-        for k, (cls, n) in enumerate(wants):
-            if (fit_of(k)[scene.mask(cls, STATIC)] > 0).any():  # hopeless ones need no room
-                wanted += demands[k] * n
-        target = _binpack_target(free, util, wanted)
+        target = _binpack_target(free, util, _room_wanted(scene, wants, demands, fit_of))
 
     balancing = inv if settings.balancing else None
     for k, (cls, n) in enumerate(wants):
         demand = demands[k]
-        mask = scene.mask(cls, BEFORE_RESOURCES)
+        mask = scene.limit(cls, BEFORE_RESOURCES)
         fit = fit_of(k)
         if settings.packing and n == 1:  # the usual case live: no arrays of counts
-            node = binpack_one(np.flatnonzero((fit > 0) & mask), target, util, demand, inv)
-            chosen = np.array([node] if node >= 0 else [], dtype=np.int64)
-            counts = np.ones(chosen.size, dtype=np.int64)
+            room = fit.nonzero()[0]  # counts are never negative
+            node = binpack_one(room if mask is None else room[mask[room]], target, util,
+                               demand, inv)
+            if node < 0:
+                continue
+            chosen = np.array([node])
+            result.chosen[cls] = (chosen, np.ones(1, dtype=np.int64))
+            free[node] -= demand  # (one task: the same arithmetic as counts x demand)
+            if fits is not None and k + 1 < len(wants):
+                fits[k + 1:, node] = (
+                    fitting.fits_on(free[node].tolist(), k + 1) if len(wants) - k <= FEW
+                    else fitting.fits(free[node:node + 1], k + 1)[:, 0])
+            if util is not None:
+                util[node] = dominant(total[node] - free[node], inv[node])
         else:
             # No node needs room for more than the whole class: capped so, the strategies'
             # sums stay small even when a tiny demand makes a node's fit unbounded.
-            caps = np.minimum(np.where(mask, fit, 0), n)
+            caps = np.minimum(fit if mask is None else np.where(mask, fit, 0), n)
             if cls.ports:
                 caps = np.minimum(caps, 1)  # a host port can be given once per node
             ctx = FillContext(demand, balancing, util, target, settings.rng)
@@ -127,27 +131,47 @@ def run_pass(settings: Settings, scene: Scene, util: np.ndarray | None,
             else:
                 alloc = fill(caps, n, ctx)
             chosen = np.flatnonzero(alloc)
+            if not chosen.size:
+                continue
             counts = alloc[chosen]
-        if not chosen.size:
-            continue
-        result.chosen[cls] = (chosen, counts)
-        free[chosen] -= counts[:, None] * demand[None, :]
-        if fits is not None and k + 1 < len(wants):
-            fits[k + 1:, chosen] = fit_matrix(free[chosen], demands[k + 1:])
-        if util is not None:
-            util[chosen] = dominant(total[chosen] - free[chosen], inv[chosen])
+            result.chosen[cls] = (chosen, counts)
+            free[chosen] -= counts[:, None] * demand[None, :]
+            if fits is not None and k + 1 < len(wants):
+                fits[k + 1:, chosen] = fitting.fits(free[chosen], k + 1)
+            if util is not None:
+                util[chosen] = dominant(total[chosen] - free[chosen], inv[chosen])
         if cls.ports:
             scene.ports.take(cls.ports, chosen)
         if cls.counting:
-            scene.counts_of(cls).add(chosen, counts)
+            scene.counts_of(cls).add(chosen, result.chosen[cls][1])
     return result
+
+
+def _room_wanted(scene: Scene, wants: Sequence[tuple[TaskClass, int]], demands: np.ndarray,
+                 fit_of) -> np.ndarray:
+    """What the batch needs room for: every class that fits on some node it may run on
+    (hopeless ones need no room), summed in the order of `wants`."""
+    hopeful = []
+    for k, (cls, n) in enumerate(wants):
+        mask = scene.limit(cls, STATIC)
+        fit = fit_of(k)
+        if np.count_nonzero(fit if mask is None else fit[mask]):
+            hopeful.append((k, n))
+    if not hopeful:
+        return np.zeros(demands.shape[1])
+    rows, counts = zip(*hopeful, strict=True)
+    # Summed one class after another (a running sum), as the classes are placed.
+    return np.cumsum(demands[list(rows)] * np.array(counts)[:, None], axis=0)[-1]
 
 
 def _binpack_target(free: np.ndarray, util: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     """The fewest of the fullest nodes whose free capacity covers the whole batch."""
-    order = np.lexsort((np.arange(free.shape[0]), -util))
+    order = np.argsort(-util, kind="stable")  # ties to the lower index
     covered = np.cumsum(free[order], axis=0) >= wanted[None, :] - 1e-9
-    enough = np.flatnonzero(covered.all(axis=1))
+    all_covered = covered[:, 0]
+    for r in range(1, covered.shape[1]):  # not .all(axis=1): slow over a short last axis
+        all_covered = all_covered & covered[:, r]
+    enough = np.flatnonzero(all_covered)
     k = int(enough[0]) + 1 if enough.size else free.shape[0]
     target = np.zeros(free.shape[0], dtype=bool)
     target[order[:k]] = True
@@ -164,7 +188,7 @@ def _place_daemon(settings: Settings, scene: Scene, cls: TaskClass) -> Daemon:
                       settings.book.id(explain_unplaced(scene, cls)))
     mask = scene.mask(cls, BEFORE_RESOURCES[len(STATIC):]) & eligible
     open_nodes = eligible & scene.counts_of(cls).room_mask(1)  # not where it runs
-    room = mask & (fit_counts(scene.free, demand) >= 1)
+    room = mask & fits_one(scene.free, demand)
     nodes = np.flatnonzero(room)
     if nodes.size:
         scene.free[nodes] -= demand

@@ -82,31 +82,30 @@ class Placement:
 
 
 class _Rows:
-    """Accumulates output rows class by class as arrays, never task by task."""
+    """Accumulates output rows class by class, a few list extensions per class (never a
+    Python step per task); arrays are made once, at the end."""
 
     def __init__(self) -> None:
-        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.columns: tuple[list[int], ...] = ([], [], [], [])
 
     def add(self, tasks, instances, nodes, reason_ids) -> None:
         """`tasks` a sequence; each other column an array as long, or one int for all."""
-        tasks = np.asarray(tasks, dtype=np.int64)
-        n = tasks.size
-        self.parts.append((tasks, _column(instances, n), _column(nodes, n),
-                           _column(reason_ids, n)))
+        n = len(tasks)
+        for column, values in zip(self.columns, (tasks, instances, nodes, reason_ids),
+                                  strict=True):
+            if isinstance(values, np.ndarray):
+                column.extend(values.tolist())
+            elif isinstance(values, int):
+                column.extend([values] * n)
+            else:
+                column.extend(values)
 
     def arrays(self) -> tuple[np.ndarray, ...]:
-        if not self.parts:
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty.astype(np.int32), empty.astype(np.int32), empty.astype(np.int32)
-        cols = [np.concatenate([p[i] for p in self.parts]) for i in range(4)]
+        tasks, instances, nodes, reasons = self.columns
+        cols = (np.array(tasks, dtype=np.int64), np.array(instances, dtype=np.int32),
+                np.array(nodes, dtype=np.int32), np.array(reasons, dtype=np.int32))
         order = np.lexsort((cols[1], cols[0]))
         return tuple(c[order] for c in cols)
-
-
-def _column(values: np.ndarray | int, n: int) -> np.ndarray:
-    if isinstance(values, np.ndarray):
-        return values.astype(np.int32, copy=False)
-    return np.full(n, values, dtype=np.int32)
 
 
 def effective_demands(tasks: Sequence[TaskSpec], usage: Mapping[str, tuple[float, float]],
@@ -245,13 +244,15 @@ def place(
     settings = Settings(strategy, cluster.total, _SeededGenerator(seed), book)
     daemons = [c for c in classes if c.sla is SLA.ONE_PER_NODE]
     regular = [c for c in classes if c.sla is not SLA.ONE_PER_NODE]
-    if settings.packing:
+    if settings.packing and regular:
         # Largest first packs best (first-fit decreasing, by dominant share of the biggest
         # node); the order of service is kept by `serve_in_order` when it matters.
         total = cluster.total
         biggest = total.max(axis=0) if cluster.size else np.ones(total.shape[1])
         inverse_biggest = inverse(biggest)
-        regular.sort(key=lambda c: -float(dominant(np.asarray(c.demand), inverse_biggest)))
+        shares = dominant(np.array([c.demand for c in regular]).reshape(len(regular), -1),
+                          inverse_biggest).tolist()
+        regular = [regular[k] for k in sorted(range(len(regular)), key=lambda k: -shares[k])]
 
     before = scene.copy()
     result = run_pass(settings, scene, utilization(settings, scene.free),
@@ -264,6 +265,7 @@ def place(
         scene, placed, daemon_rows = serve_in_order(settings, before, scene, result, classes,
                                                     regular, daemons, order)
 
+    seen: dict = {}  # what the reasons share: the scene no longer changes
     for cls in regular:
         members = classes[cls]
         nodes = [np.repeat(chosen, counts) for chosen, counts in placed.get(cls, ())]
@@ -272,7 +274,7 @@ def place(
             rows.add(members[:got], 0, np.concatenate(nodes), -1)
         if got < len(members):
             # Reasons speak of the cluster as the whole batch left it: what people see.
-            rows.add(members[got:], 0, -1, book.id(explain_unplaced(scene, cls)))
+            rows.add(members[got:], 0, -1, book.id(explain_unplaced(scene, cls, seen)))
     for cls in daemons:
         i = classes[cls][0]
         out = daemon_rows[cls]

@@ -43,25 +43,78 @@ def need(r: int, value: float) -> str:
     return amount(r, value) if unit == RESOURCES[r] else f"{amount(r, value)} {RESOURCES[r]}"
 
 
-def explain_unplaced(scene: Scene, cls: TaskClass) -> Reason:
+def explain_unplaced(scene: Scene, cls: TaskClass, seen: dict | None = None) -> Reason:
     """The reason a task of this class found no node, after the class was placed.
 
     It asks `FILTERS`, the list the core placed with, and counts every node once, under the
     first filter that refused it (a node refused for resources under the resource it lacks
-    most): the counts add up to the number of nodes."""
-    cluster, free = scene.cluster, scene.free
-    n = cluster.size
-    if n == 0:
-        return Reason("no-nodes", "no nodes to place on")
-    demand = np.asarray(cls.demand)
-    masks = {f.__name__: f(scene, cls)[0] for f in FILTERS}
-    ones = np.ones(n, dtype=bool)
-    typed = _or(masks["nodetype_filter"], ones)
-    matching = typed & _or(masks["attribute_filter"], ones)
-    ported = matching & _or(masks["ports_filter"], ones)
-    candidates = ported & _or(masks["instances_filter"], ones)
-    tally = _tally(scene, cls, typed, matching, ported, candidates, masks["resources_filter"])
+    most): the counts add up to the number of nodes.
 
+    `seen`, kept by a caller that explains several classes over a scene that does not
+    change in between, holds what does not depend on the demand, worked out once for all
+    classes of one nodetype, constraints, host ports and counted group."""
+    cluster, free = scene.cluster, scene.free
+    if cluster.size == 0:
+        return Reason("no-nodes", "no nodes to place on")
+    key = (cls.nodetype, cls.constraints, cls.ports, cls.counting,
+           cls.group if cls.counting else None)
+    where = None if seen is None else seen.get(key)
+    if where is None:
+        where = _Candidates(scene, cls)
+        if seen is not None:
+            seen[key] = where
+    if where.reason is not None:
+        return where.reason
+
+    demand = np.asarray(cls.demand)
+    resources, _ = FILTERS[-1](scene, cls)
+    refused = where.candidates & ~resources
+    parts = _lacking(scene, demand, refused) + where.parts
+    parts.append(("room now", where.count - int(np.count_nonzero(refused))))  # none when
+    tally = _nonzero(parts)  # the core did its job
+
+    short = (where.free + EPSILON) < demand[None, :]
+    counts = short.sum(axis=0)
+    binding = int(np.argmax(counts))
+    if counts[binding] == where.count:
+        # Every candidate lacks this resource: name the best one.
+        best = where.rows[int(np.argmax(where.free[:, binding]))]
+        return Reason(
+            f"insufficient-{RESOURCES[binding]}",
+            f"needs {need(binding, demand[binding])}; the largest free on an eligible node is "
+            f"{amount(binding, max(float(free[best, binding]), 0.0)).split()[0]} "
+            f"({cluster.hostnames[best]}){_words(tally)}", tally)
+    return Reason("resources",
+                  "no eligible node has "
+                  + ", ".join(need(r, demand[r]) for r in range(len(demand)) if demand[r] > 0)
+                  + f" free at once{_words(tally)}", tally)
+
+
+class _Candidates:
+    """The nodes a class may run on before resources count, with what refused the others
+    (in the order the reason lists them), and the reason itself when there are none."""
+
+    def __init__(self, scene: Scene, cls: TaskClass) -> None:
+        cluster = scene.cluster
+        n = cluster.size
+        masks = {f.__name__: f(scene, cls)[0] for f in FILTERS[:-1]}
+        ones = np.ones(n, dtype=bool)
+        typed = _or(masks["nodetype_filter"], ones)
+        matching = typed & _or(masks["attribute_filter"], ones)
+        ported = matching & _or(masks["ports_filter"], ones)
+        candidates = ported & _or(masks["instances_filter"], ones)
+        self.candidates = candidates
+        self.rows = np.flatnonzero(candidates)
+        self.count = int(self.rows.size)
+        self.free = scene.free[self.rows]
+        self.parts = _refusals(scene, cls, typed, matching, ported)
+        self.reason = None if self.count else _nowhere(scene, cls, typed, matching, ported,
+                                                       _nonzero(self.parts))
+
+
+def _nowhere(scene: Scene, cls: TaskClass, typed, matching, ported,
+             tally: tuple[tuple[str, int], ...]) -> Reason:
+    """The reason when no node passes the filters before resources."""
     if not typed.any():
         return Reason("nodetype", f"no node with nodetype={cls.nodetype}", tally)
     if not matching.any():
@@ -83,50 +136,38 @@ def explain_unplaced(scene: Scene, cls: TaskClass) -> Reason:
         return Reason("port-taken",
                       f"host ports {', '.join(map(str, cls.ports))} are not all free on any "
                       "eligible node", tally)
-    if not candidates.any():
-        full = [c for c, refused in zip(cls.counting, scene.counts_of(cls).first_full(),
-                                         strict=True) if (refused & ported).any()]
-        first = full[0] if full else cls.counting[0]
-        return Reason(f"constraint-{first.operator.lower().replace('_', '-')}",
-                      f"[{first}]: no eligible node's {first.field} may take another "
-                      f"instance of this group{_words(tally)}", tally)
-
-    short = (free[candidates] + EPSILON) < demand[None, :]
-    counts = short.sum(axis=0)
-    binding = int(np.argmax(counts))
-    if counts[binding] == int(candidates.sum()):
-        # Every candidate lacks this resource: name the best one.
-        rows = np.flatnonzero(candidates)
-        best = rows[int(np.argmax(free[rows, binding]))]
-        return Reason(
-            f"insufficient-{RESOURCES[binding]}",
-            f"needs {need(binding, demand[binding])}; the largest free on an eligible node is "
-            f"{amount(binding, max(float(free[best, binding]), 0.0)).split()[0]} "
-            f"({cluster.hostnames[best]}){_words(tally)}", tally)
-    return Reason("resources",
-                  "no eligible node has "
-                  + ", ".join(need(r, demand[r]) for r in range(len(demand)) if demand[r] > 0)
-                  + f" free at once{_words(tally)}", tally)
+    full = [c for c, refused in zip(cls.counting, scene.counts_of(cls).first_full(),
+                                     strict=True) if (refused & ported).any()]
+    first = full[0] if full else cls.counting[0]
+    return Reason(f"constraint-{first.operator.lower().replace('_', '-')}",
+                  f"[{first}]: no eligible node's {first.field} may take another "
+                  f"instance of this group{_words(tally)}", tally)
 
 
 def _or(mask: np.ndarray | None, default: np.ndarray) -> np.ndarray:
     return default if mask is None else mask
 
 
-def _tally(scene: Scene, cls: TaskClass, typed, matching, ported, candidates,
-           fits) -> tuple[tuple[str, int], ...]:
-    """(what refused, how many nodes) in the order the message lists them: resources
-    first, as they are what an operator can change soonest."""
+def _nonzero(parts: list[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+    return tuple((label, count) for label, count in parts if count)
+
+
+def _lacking(scene: Scene, demand: np.ndarray, refused: np.ndarray) -> list[tuple[str, int]]:
+    """(what refused, how many nodes) for the candidates refused for resources, each under
+    the resource it lacks most: listed first, as what an operator can change soonest."""
+    if not np.count_nonzero(refused):
+        return []
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lack = np.where(demand > 0, (demand - scene.free[refused]) / demand, -np.inf)
+    most = np.bincount(np.argmax(lack, axis=1), minlength=len(RESOURCES))
+    return [(f"insufficient {RESOURCES[r]}", int(c)) for r, c in enumerate(most) if c]
+
+
+def _refusals(scene: Scene, cls: TaskClass, typed, matching,
+              ported) -> list[tuple[str, int]]:
+    """(what refused, how many nodes) for the filters before resources, in order."""
     n = scene.cluster.size
-    parts: list[tuple[str, int]] = []
-    refused = candidates & ~fits
-    if refused.any():
-        demand = np.asarray(cls.demand)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lack = np.where(demand > 0, (demand - scene.free[refused]) / demand, -np.inf)
-        most = np.bincount(np.argmax(lack, axis=1), minlength=len(RESOURCES))
-        parts += [(f"insufficient {RESOURCES[r]}", int(c)) for r, c in enumerate(most) if c]
-    parts.append(("nodetype mismatch", n - int(typed.sum())))
+    parts = [("nodetype mismatch", n - int(typed.sum()))]
     left = typed.copy()
     for c in cls.constraints:
         ok = scene.cluster.column(c.field).value_mask(c.accepts)
@@ -140,9 +181,7 @@ def _tally(scene: Scene, cls: TaskClass, typed, matching, ported, candidates,
             label = "already running" if c not in cls.constraints else f"fail {c}"
             parts.append((label, int((left & full).sum())))
             left &= ~full
-    passing = int((candidates & fits).sum())
-    parts.append(("room now", passing))  # none when the core did its job
-    return tuple((label, count) for label, count in parts if count)
+    return parts
 
 
 def _words(tally: tuple[tuple[str, int], ...]) -> str:

@@ -14,6 +14,18 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def dominant(values: np.ndarray, inverse_total: np.ndarray) -> np.ndarray:
+    """Dominant share: the largest fraction of any one resource (DRF's measure)."""
+    shares = values * inverse_total
+    if shares.ndim == 1:
+        return shares.max()
+    # Resource by resource: numpy is slow at a maximum over a short last axis.
+    most = shares[..., 0]
+    for r in range(1, shares.shape[-1]):
+        most = np.maximum(most, shares[..., r])
+    return most
+
+
 @dataclass
 class FillContext:
     """What a strategy may look at besides the capacities."""
@@ -31,14 +43,14 @@ class FillContext:
     def share(self, nodes: np.ndarray) -> np.ndarray:
         """The dominant share one task of the class takes on each of `nodes` (computed for
         those nodes only: with ten thousand nodes, most classes look at a few)."""
-        return (self.demand * self.inverse_total[nodes]).max(axis=1)
+        return dominant(self.demand, self.inverse_total[nodes])
 
 
 def fill_in_order(caps: np.ndarray, n: int, order: np.ndarray) -> np.ndarray:
     """Fill nodes to capacity in the given order until n tasks are placed."""
     ordered = caps[order]
     before = np.cumsum(ordered) - ordered
-    take = np.clip(n - before, 0, ordered)
+    take = np.minimum(np.maximum(n - before, 0), ordered)
     alloc = np.zeros_like(caps)
     alloc[order] = take
     return alloc
@@ -99,7 +111,8 @@ def level_fill(util: np.ndarray, share: np.ndarray, cap: np.ndarray, n: int) -> 
     (`cap.sum() > n`): whole tasks below the level, then one more each to the nodes
     emptiest after taking it."""
     level = water_level(util, share, cap.astype(np.float64), n)
-    base = np.clip(np.floor((level - util) / share + 1e-9), 0, cap).astype(np.int64)
+    base = np.minimum(np.maximum(np.floor((level - util) / share + 1e-9), 0), cap)
+    base = base.astype(np.int64)
     over = int(base.sum()) - n
     if over > 0:  # float rounding at the level itself: take back from the fullest
         after = util + base * share
@@ -108,7 +121,7 @@ def level_fill(util: np.ndarray, share: np.ndarray, cap: np.ndarray, n: int) -> 
     remaining = n - int(base.sum())
     while remaining > 0:  # one more each, to the nodes emptiest after taking it
         after = util + (base + 1) * share
-        order = np.lexsort((np.arange(util.size), after))
+        order = np.argsort(after, kind="stable")  # ties to the lower index
         extra = fill_in_order(np.minimum(cap - base, 1), remaining, order)
         base += extra
         remaining -= int(extra.sum())
@@ -138,7 +151,7 @@ def binpack(caps: np.ndarray, n: int, ctx: FillContext) -> np.ndarray:
     left = n - int(alloc.sum())
     if left > 0:
         rest = caps - alloc
-        order = np.lexsort((np.arange(caps.size), -ctx.utilization))
+        order = np.argsort(-ctx.utilization, kind="stable")  # ties to the lower index
         alloc += fill_in_order(rest, left, order)
     return alloc
 
@@ -151,7 +164,7 @@ def binpack_one(room: np.ndarray, target: np.ndarray | None, utilization: np.nda
         return -1
     preferred = room if target is None else room[target[room]]
     if preferred.size:
-        share = np.maximum((demand * inverse_total[preferred]).max(axis=1), 1e-12)
+        share = np.maximum(dominant(demand, inverse_total[preferred]), 1e-12)
         return int(preferred[np.argmin(utilization[preferred] + share)])
     return int(room[np.argmax(utilization[room])])  # the fullest; ties to the lower index
 

@@ -9,10 +9,14 @@ framework's link to the master on every offer.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from offers.filters import UNBOUNDED, fit_matrix
+from offers.filters import UNBOUNDED, Demands, fit_matrix, fits_one
 from offers.placement import place
 from offers.strategies import STRATEGIES
 from offers.task import TaskSpec
@@ -44,3 +48,28 @@ def test_three_tasks_of_a_tiny_size_are_placed_without_error(strategy):
     result = place(cluster(*(node(f"n{i}") for i in range(9))), tasks, strategy=strategy, seed=1)
     placed = [row for row in result.rows() if row.hostname is not None]
     assert len(placed) == 4
+
+
+# Sizes no spec allows, and free amounts no node reports, that the arithmetic must survive.
+ODD = [0.0, -0.0, 1e-10, 0.1, 0.3, 1.0, 2.5, 4096.0, TINY, 1e-300, 1e308, -1.0, math.nan,
+       math.inf, -math.inf, 2.0 ** 61, 2.0 ** 62]
+
+
+@given(st.lists(st.tuples(*[st.sampled_from(ODD)] * 3), max_size=5),
+       st.lists(st.tuples(*[st.sampled_from(ODD)] * 3), min_size=1, max_size=5),
+       st.sampled_from([2, 1 << 13]))
+def test_every_shortcut_counts_as_the_fit_matrix_does(free_rows, demand_rows, cells):
+    """Fits in steps of a few classes, on one node in Python floats, and room for one task
+    are the same numbers as the whole matrix, whatever the values."""
+    free = np.array(free_rows, dtype=np.float64).reshape(len(free_rows), 3)
+    demands = np.array(demand_rows, dtype=np.float64)
+    matrix = fit_matrix(free, demands)
+    fitting = Demands(demands)
+    fitting.CELLS = cells
+    for first in range(len(demands)):
+        assert np.array_equal(fitting.fits(free, first), matrix[first:])
+        assert np.array_equal(fitting.fits(free, first, first + 1), matrix[first:first + 1])
+        for node_free, expected in zip(free.tolist(), matrix[first:].T.tolist(), strict=True):
+            assert fitting.fits_on(node_free, first) == expected
+    for demand, counts in zip(demands, matrix, strict=True):
+        assert np.array_equal(fits_one(free, demand), counts >= 1)
