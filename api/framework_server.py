@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +12,8 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from access.store import AccessStore
+from api.auth import AccessGate, ExposureRefused, check_exposure
 from api.charmander_app import build_charmander_app
 from api.serving import ServerLimits, local_url, serve_app
 from framework.driver import FrameworkService, timestamp_ids
@@ -28,6 +31,7 @@ class RunningFramework:
     runner: web.AppRunner
     host: str
     port: int
+    access: AccessGate
 
     @property
     def url(self) -> str:
@@ -35,6 +39,7 @@ class RunningFramework:
 
     async def stop(self) -> None:
         await self.runner.cleanup()
+        await self.access.stop()
         await self.service.stop()
 
 
@@ -42,17 +47,27 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                           *, db_url: str, strategy: str = "binpack", seed: int = 0,
                           tick_seconds: float = 1.0, usage_poll_seconds: float = 5.0,
                           clock: Callable[[], float] = time.time,
-                          limits: ServerLimits | None = None,
+                          limits: ServerLimits | None = None, insecure: bool = False,
                           **core_options: Any) -> RunningFramework:
     """Open the store (migrating it), recover the core from it, subscribe, serve the REST
-    API. Port 0 picks a free port."""
+    API. Port 0 picks a free port. A non-loopback `host` needs users configured in the
+    database (`berth user add`) or `insecure` (api.auth.check_exposure)."""
+    access = AccessGate(await asyncio.to_thread(AccessStore, db_url), clock)
+    try:
+        check_exposure("framework", host, authenticated=access.enabled, insecure=insecure,
+                       needs="add a user first (berth user add NAME --admin)")
+    except ExposureRefused:
+        await access.stop()
+        raise
     store = FrameworkStore(db_url)
     scheduler = CharmanderScheduler(strategy=strategy, seed=seed, clock=clock,
                                     ids=timestamp_ids(), **core_options)
     service = FrameworkService(scheduler, store, master_url, tick_seconds=tick_seconds,
                                usage_poll_seconds=usage_poll_seconds, clock=clock)
     await service.start()
-    app = build_charmander_app(service)
+    app = build_charmander_app(service, access.gate)
     runner, bound = await serve_app(app, host, port, limits=limits)
-    log.info("framework_api_started", host=host, port=bound, strategy=strategy)
-    return RunningFramework(service, runner, host, bound)
+    await access.start()
+    log.info("framework_api_started", host=host, port=bound, strategy=strategy,
+             authentication="required" if access.enabled else "none (local callers trusted)")
+    return RunningFramework(service, runner, host, bound, access)

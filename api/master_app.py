@@ -21,6 +21,7 @@ import structlog
 from aiohttp import WSMsgType, web
 
 from api.agent_messages import agent_message, registration
+from api.auth import check_exposure
 from api.http_errors import error_response, json_errors_with
 from api.json_body import BadBody, read_json, request_json, same_origin_json
 from api.master_logs import LogRelay
@@ -349,8 +350,12 @@ async def start_master(host: str = "127.0.0.1", port: int = 5050, *, db_url: str
                        clock: Callable[[], float] = time.time,
                        tick_seconds: float = 0.25, limits: ServerLimits | None = None,
                        max_frameworks: int | None = DEFAULT_MAX_FRAMEWORKS,
-                       **core_options: Any) -> RunningMaster:
-    """Open the store (migrating it), restore the core from it, serve. Port 0 picks one."""
+                       insecure: bool = False, **core_options: Any) -> RunningMaster:
+    """Open the store (migrating it), restore the core from it, serve. Port 0 picks one.
+    Agents and frameworks do not authenticate to the master yet, so a non-loopback `host`
+    needs `insecure`."""
+    check_exposure("master", host, authenticated=False, insecure=insecure,
+                   needs="agents and frameworks do not authenticate to the master yet")
     loop = asyncio.get_running_loop()
     store = await loop.run_in_executor(None, MasterStore, db_url) if db_url else None
     snapshot = await loop.run_in_executor(None, store.load) if store else None

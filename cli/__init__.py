@@ -35,7 +35,9 @@ class LazyGroup(click.Group):
     "place": "cli.place:place_command",
     "sim": "cli.sim:sim_command",
     "task": "cli.task:task_group",
+    "token": "cli.access:token_group",
     "up": "cli.up:up_command",
+    "user": "cli.access:user_group",
 })
 @click.option("--log-json", is_flag=True, help="Log one JSON object per line.")
 @click.option("--log-level", default="info", show_default=True,

@@ -14,6 +14,7 @@ import click
 import docker
 
 from api.agent_node import AgentService, start_agent
+from api.auth import ExposureRefused
 from api.serving import ServerLimits, check_descriptor_budget, raise_descriptor_limit
 from cli.server_options import server_limit_options
 from executor.agent import AgentConfig
@@ -95,7 +96,10 @@ def policy_options(command):
 @click.option("--master", required=True, help="The master: HOST:PORT or a URL.")
 @click.option("--port", default=5051, show_default=True, type=click.IntRange(0, 65535),
               help="Port of the agent's own HTTP server (/health, /state).")
-@click.option("--host", default="0.0.0.0", show_default=True, help="Address to bind.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address of the agent's own server; beyond loopback it needs --insecure.")
+@click.option("--insecure", is_flag=True,
+              help="Listen beyond loopback without authentication (logged at every start).")
 @click.option("--hostname", default=None, help="Name to register under [this host's name].")
 @click.option("--nodetype", default=None, help="The nodetype attribute tasks may ask for.")
 @click.option("--attributes", default=None, help="More attributes: k=v,k2=v2.")
@@ -116,7 +120,7 @@ def policy_options(command):
                    "at once).")
 @policy_options
 @server_limit_options()
-def agent_command(master, port, host, hostname, nodetype, attributes, resources, headroom,
+def agent_command(master, port, host, insecure, hostname, nodetype, attributes, resources, headroom,
                   allow_volume, allow_privileged, ignore_incumbent, data_dir,
                   container_gc_delay, pids_limit, allow_new_privileges, cap_add,
                   limits) -> None:
@@ -135,16 +139,18 @@ def agent_command(master, port, host, hostname, nodetype, attributes, resources,
     raise_descriptor_limit()
     check_descriptor_budget(limits)
     asyncio.run(_serve(config, host, port, tuple(allow_volume), allow_privileged, policy,
-                       limits))
+                       limits, insecure))
 
 
 async def _serve(config: AgentConfig, host: str, port: int, allowed: tuple[str, ...],
                  allow_privileged: bool, policy: ContainerPolicy,
-                 limits: ServerLimits | None = None) -> None:
+                 limits: ServerLimits | None = None, insecure: bool = False) -> None:
     try:
         service = await start_agent(config, host=host, port=port, allowed_volumes=allowed,
                                     allow_privileged=allow_privileged,
-                                    container_policy=policy, limits=limits)
+                                    container_policy=policy, limits=limits, insecure=insecure)
+    except ExposureRefused as exc:
+        raise click.ClickException(str(exc)) from None
     except docker.errors.DockerException as exc:
         raise click.ClickException(f"cannot reach the Docker engine: {exc}") from None
     except OSError as exc:

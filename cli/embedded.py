@@ -71,20 +71,24 @@ class Embedded:
             await asyncio.sleep(0.1)
 
 
-async def start_embedded(agent_config: AgentConfig, *, db_url: str, host: str = "0.0.0.0",
+async def start_embedded(agent_config: AgentConfig, *, db_url: str, host: str = "127.0.0.1",
+                         master_host: str = "127.0.0.1", insecure: bool = False,
                          master_port: int = 5050, framework_port: int = 7075,
                          agent_port: int = 5051, strategy: str = "binpack",
                          allowed_volumes: tuple[str, ...] = (),
                          allow_privileged: bool = False,
                          container_policy: ContainerPolicy | None = None,
                          limits: ServerLimits | None = None) -> Embedded:
-    """`limits` apply to each of the three listeners on its own (see api/serving.py)."""
-    master = await start_master(host, master_port, db_url=db_url, limits=limits)
+    """`host` is where the framework's REST API listens; the master listens on
+    `master_host` and the agent's own small server on loopback (the roles talk in this
+    process). `limits` apply to each of the three listeners on its own (api/serving.py)."""
+    master = await start_master(master_host, master_port, db_url=db_url, limits=limits,
+                                insecure=insecure)
     framework = agent = None
     try:
         framework = await start_framework(master.url, host, framework_port, db_url=db_url,
-                                          strategy=strategy, limits=limits)
-        agent = await start_agent(replace(agent_config, master=master.url), host=host,
+                                          strategy=strategy, limits=limits, insecure=insecure)
+        agent = await start_agent(replace(agent_config, master=master.url), host="127.0.0.1",
                                   port=agent_port, allowed_volumes=allowed_volumes,
                                   allow_privileged=allow_privileged,
                                   container_policy=container_policy, limits=limits)

@@ -19,7 +19,11 @@ def master_url(text: str) -> str:
 
 @click.command("framework")
 @click.option("--master", required=True, help="The master: HOST:PORT or a URL.")
-@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; beyond loopback it needs a user configured "
+                   "(berth user add) or --insecure.")
+@click.option("--insecure", is_flag=True,
+              help="Listen beyond loopback without authentication (logged at every start).")
 @click.option("--port", default=7075, show_default=True, type=click.IntRange(0, 65535),
               help="Port of the Charmander REST API.")
 @click.option("--db", "db_url", default=None,
@@ -30,12 +34,13 @@ def master_url(text: str) -> str:
               type=click.Choice(STRATEGIES), help="How pending tasks are placed on offers.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the random strategy.")
 @server_limit_options()
-def framework_command(master: str, host: str, port: int, db_url: str | None, data_dir: Path,
-                      strategy: str, seed: int, limits) -> None:
+def framework_command(master: str, host: str, insecure: bool, port: int, db_url: str | None,
+                      data_dir: Path, strategy: str, seed: int, limits) -> None:
     """Run the Charmander framework: its REST API, placing tasks on the master's offers."""
+    from api.auth import ExposureRefused
     from api.framework_server import start_framework
     from api.serving import check_descriptor_budget, raise_descriptor_limit
-    from framework.store import default_url
+    from persistence.database import default_url
 
     url = db_url or default_url(data_dir)
 
@@ -45,9 +50,12 @@ def framework_command(master: str, host: str, port: int, db_url: str | None, dat
     async def serve() -> None:
         try:
             running = await start_framework(master_url(master), host, port, db_url=url,
-                                            strategy=strategy, seed=seed, limits=limits)
+                                            strategy=strategy, seed=seed, limits=limits,
+                                            insecure=insecure)
         except OSError as exc:
             raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
+        except ExposureRefused as exc:
+            raise click.ClickException(str(exc)) from None
         click.echo(f"berth framework: REST API on {running.url}, master {master_url(master)}",
                    err=True)
         await until_signalled()

@@ -16,23 +16,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import (
     Column,
     Float,
     String,
     Table,
-    create_engine,
     delete,
-    event,
     or_,
     select,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from framework.events import JobSubmitted, TaskRecovered, TaskSubmitted
@@ -42,6 +37,7 @@ from offers.job import JobSpec
 from offers.problems import SpecError
 from offers.states import TERMINAL, TaskState
 from offers.task import STORED, TaskSpec, parse_stored_task
+from persistence.database import make_engine, upgrade
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The states a kill no longer applies to (LOST may come back, so it is killed too).
@@ -103,28 +99,6 @@ class JobExists(Exception):
     """A job of that name was already accepted: nothing was written."""
 
 
-def default_url(data_dir: str | Path) -> str:
-    return f"sqlite:///{Path(data_dir).resolve() / 'berth.db'}"
-
-
-def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection, _record):
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")  # the master may share the file
-            cursor.execute("PRAGMA synchronous=NORMAL")  # durable at commit with WAL
-            cursor.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)
-
-
 class FrameworkStore:
     """Submissions, instances and the framework id, behind plain methods."""
 
@@ -138,13 +112,7 @@ class FrameworkStore:
 
     def migrate(self) -> None:
         """Bring the framework's tables to the newest revision (idempotent)."""
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.set_main_option("sqlalchemy.url",
-                               self.engine.url.render_as_string(hide_password=False))
-        with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        upgrade(self.engine, MIGRATIONS)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,37 @@
+"""The access tables: users, their namespaces, API tokens, and a little metadata."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Float, ForeignKey, MetaData, String, Table
+
+metadata = MetaData()
+
+META = Table(
+    "access_meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", String(256), nullable=False),
+)
+USERS = Table(
+    "access_users", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(256), nullable=True),
+    Column("created_at", Float, nullable=False),
+)
+USER_NAMESPACES = Table(
+    "access_user_namespaces", metadata,
+    Column("user", String(64), ForeignKey("access_users.name", ondelete="CASCADE"),
+           primary_key=True),
+    Column("namespace", String(63), primary_key=True),
+)
+TOKENS = Table(
+    "access_tokens", metadata,
+    Column("id", String(12), primary_key=True),
+    Column("user", String(64), ForeignKey("access_users.name", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("namespace", String(63), nullable=True),
+    Column("scope", String(8), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=True),
+)

@@ -1,0 +1,187 @@
+"""`berth user ...` and `berth token ...`: the access tables of a data dir or database,
+whether or not a server runs on it (a running one picks changes up within a second)."""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from access.names import namespace_problem, user_problem
+from access.passwords import hash_password, password_problem
+from access.policy import Scope
+from access.store import AccessError, AccessStore
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def duration_seconds(text: str) -> float | None:
+    """'90s', '45m', '12h', '30d', '2w' in seconds; 'never' is None."""
+    if text == "never":
+        return None
+    match = re.fullmatch(r"(\d+)([smhdw])", text.strip())
+    if match is None or int(match.group(1)) == 0:
+        raise click.BadParameter(f"{text!r} is not a duration: a positive number with s, m, "
+                                 "h, d or w (e.g. 12h, 30d), or 'never'", param_hint="--expires")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _database(command):
+    command = click.option("--db", "db_url", default=None,
+                           help="SQLAlchemy URL [default: sqlite:///<data-dir>/berth.db]")(command)
+    return click.option("--data-dir", default="./data", show_default=True,
+                        type=click.Path(file_okay=False, path_type=Path))(command)
+
+
+def _store(data_dir: Path, db_url: str | None) -> AccessStore:
+    from persistence.database import default_url
+    return AccessStore(db_url or default_url(data_dir))
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "never"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _checked(problem: str | None, hint: str) -> None:
+    if problem:
+        raise click.BadParameter(problem, param_hint=hint)
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    _checked(password_problem(password), "password")
+    return password
+
+
+@click.group("user")
+def user_group() -> None:
+    """Users: roles (admin, user), password hashes and namespaces."""
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="Every scope in every namespace.")
+@click.option("--namespace", "namespaces", multiple=True,
+              help="A namespace the user acts in (repeatable) [default: default].")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@_database
+def user_add(name: str, admin: bool, namespaces: tuple[str, ...], password_stdin: bool,
+             data_dir: Path, db_url: str | None) -> None:
+    _checked(user_problem(name), "NAME")
+    for ns in namespaces:
+        _checked(namespace_problem(ns), "--namespace")
+    spaces = frozenset(namespaces) or (frozenset() if admin else frozenset({"default"}))
+    password = _read_password(password_stdin)
+    try:
+        _store(data_dir, db_url).add_user(name, "admin" if admin else "user", spaces,
+                                          hash_password(password), time.time())
+    except AccessError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {name} added ({'admin' if admin else 'user'}"
+               + (f"; namespaces {', '.join(sorted(spaces))}" if spaces else "") + ")")
+
+
+@user_group.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from stdin.")
+@_database
+def user_passwd(name: str, password_stdin: bool, data_dir: Path, db_url: str | None) -> None:
+    password = _read_password(password_stdin)
+    try:
+        _store(data_dir, db_url).set_password(name, hash_password(password))
+    except AccessError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"password of {name} changed")
+
+
+@user_group.command("remove")
+@click.argument("name")
+@_database
+def user_remove(name: str, data_dir: Path, db_url: str | None) -> None:
+    try:
+        tokens = _store(data_dir, db_url).remove_user(name)
+    except AccessError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {name} removed, with {tokens} token(s)")
+
+
+@user_group.command("list")
+@_database
+def user_list(data_dir: Path, db_url: str | None) -> None:
+    snap = _store(data_dir, db_url).snapshot()
+    table = Table("NAME", "ROLE", "NAMESPACES", "TOKENS", "CREATED")
+    for user in sorted(snap.users.values(), key=lambda u: u.name):
+        tokens = sum(1 for t in snap.tokens.values() if t.user == user.name)
+        spaces = "all" if user.role == "admin" else ", ".join(sorted(user.namespaces))
+        table.add_row(user.name, user.role, spaces, str(tokens), _when(user.created_at))
+    Console().print(table)
+
+
+@click.group("token")
+def token_group() -> None:
+    """API tokens: shown once, stored hashed, with a scope, a namespace and an expiry."""
+
+
+@token_group.command("create")
+@click.option("--user", "user", required=True)
+@click.option("--namespace", default=None, help="Act only in this namespace.")
+@click.option("--scope", default="write", show_default=True,
+              type=click.Choice(["read", "write", "admin"]))
+@click.option("--expires", default="30d", show_default=True,
+              help="Lifetime: e.g. 12h, 30d, 2w, or 'never'.")
+@_database
+def token_create(user: str, namespace: str | None, scope: str, expires: str, data_dir: Path,
+                 db_url: str | None) -> None:
+    """Print a new token; the token alone is the last line (keep it: it is not stored)."""
+    if namespace is not None:
+        _checked(namespace_problem(namespace), "--namespace")
+    lifetime = duration_seconds(expires)
+    now = time.time()
+    try:
+        text, record = _store(data_dir, db_url).add_token(
+            user, namespace, Scope.named(scope), now,
+            None if lifetime is None else now + lifetime)
+    except AccessError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"token {record.id} for {user}: scope {record.scope}, namespace "
+               f"{record.namespace or 'all of the user'}, expires {_when(record.expires_at)}")
+    click.echo(text)
+
+
+@token_group.command("list")
+@click.option("--user", "user", default=None, help="Only this user's tokens.")
+@_database
+def token_list(user: str | None, data_dir: Path, db_url: str | None) -> None:
+    snap = _store(data_dir, db_url).snapshot()
+    now = time.time()
+    table = Table("ID", "USER", "SCOPE", "NAMESPACE", "CREATED", "EXPIRES")
+    for t in sorted(snap.tokens.values(), key=lambda t: (t.user, t.created_at)):
+        if user is not None and t.user != user:
+            continue
+        expiry = _when(t.expires_at)
+        if t.expires_at is not None and t.expires_at <= now:
+            expiry += " (expired)"
+        table.add_row(t.id, t.user, str(t.scope), t.namespace or "-", _when(t.created_at), expiry)
+    Console().print(table)
+
+
+@token_group.command("revoke")
+@click.argument("token_id")
+@_database
+def token_revoke(token_id: str, data_dir: Path, db_url: str | None) -> None:
+    try:
+        _store(data_dir, db_url).revoke_token(token_id)
+    except AccessError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"token {token_id} revoked")
