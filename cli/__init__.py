@@ -51,6 +51,7 @@ def main(log_json: bool, log_level: str) -> None:
     "placement": "cli.bench_cmds:bench_placement",
     "e2e": "cli.bench_cmds:bench_e2e",
     "api": "cli.bench_cmds:bench_api",
+    "auth": "cli.bench_cmds:bench_auth",
     "jobs": "cli.bench_cmds:bench_jobs",
     "sim": "cli.sim:bench_sim",
 })
