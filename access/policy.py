@@ -56,6 +56,7 @@ class Principal:
 
 
 LOCAL = Principal("local", "admin", Scope.ADMIN, None)
+INTERNAL = Principal("berth-internal", "admin", Scope.ADMIN, None)
 
 
 def of_user(name: str, role: str, namespaces: frozenset[str]) -> Principal:

@@ -64,9 +64,10 @@ class AccessGate:
     """The door of one server; `start()` the poll, `stop()` it with the server."""
 
     def __init__(self, store: AccessStore, clock: Callable[[], float] = time.time,
-                 admin_prefixes: Iterable[str] = (), poll_seconds: float = 1.0) -> None:
+                 admin_prefixes: Iterable[str] = (), poll_seconds: float = 1.0,
+                 internal: str | None = None) -> None:
         self.store = store
-        self.authenticator = Authenticator(store.snapshot(), clock)
+        self.authenticator = Authenticator(store.snapshot(), clock, internal=internal)
         self.admin_prefixes = tuple(admin_prefixes)
         self.poll_seconds = poll_seconds
         self._poller: asyncio.Task | None = None

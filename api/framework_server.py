@@ -48,6 +48,7 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                           tick_seconds: float = 1.0, usage_poll_seconds: float = 5.0,
                           clock: Callable[[], float] = time.time,
                           limits: ServerLimits | None = None, insecure: bool = False,
+                          master_credential: str | None = None,
                           **core_options: Any) -> RunningFramework:
     """Open the store (migrating it), recover the core from it, subscribe, serve the REST
     API. Port 0 picks a free port. A non-loopback `host` needs users configured in the
@@ -63,7 +64,8 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
     scheduler = CharmanderScheduler(strategy=strategy, seed=seed, clock=clock,
                                     ids=timestamp_ids(), **core_options)
     service = FrameworkService(scheduler, store, master_url, tick_seconds=tick_seconds,
-                               usage_poll_seconds=usage_poll_seconds, clock=clock)
+                               usage_poll_seconds=usage_poll_seconds, clock=clock,
+                               master_credential=master_credential)
     await service.start()
     app = build_charmander_app(service, access.gate)
     runner, bound = await serve_app(app, host, port, limits=limits)

@@ -20,8 +20,10 @@ from typing import Any
 import structlog
 from aiohttp import WSMsgType, web
 
+from access.policy import LOCAL, Scope
+from access.store import AccessStore
 from api.agent_messages import agent_message, registration
-from api.auth import check_exposure
+from api.auth import PRINCIPAL, AccessGate, ExposureRefused, Gate, chain, check_exposure
 from api.http_errors import error_response, json_errors_with
 from api.json_body import BadBody, read_json, request_json, same_origin_json
 from api.master_logs import LogRelay
@@ -116,6 +118,9 @@ class MasterApi:
         if call.type == "SUBSCRIBE":
             return await self._subscribe(request, call)
         fid = call.framework_id.value if call.framework_id else None
+        foreign = self._not_owner(request, fid)
+        if foreign is not None:
+            return foreign
         refusal = self.core.check_call(fid, request.headers.get("Mesos-Stream-Id"))
         if refusal is not None:
             status, message = refusal
@@ -130,6 +135,19 @@ class MasterApi:
         except StoreUnwritable as exc:
             return _store_unwritable(exc)
         return web.Response(status=202)
+
+    def _not_owner(self, request: web.Request, fid: str | None) -> web.Response | None:
+        """A 403 when the framework `fid` was subscribed by another principal and the
+        caller is not an admin: no taking over its stream, no TEARDOWN of it."""
+        who = request.get(PRINCIPAL, LOCAL)
+        framework = self.core.frameworks.get(fid) if fid else None
+        if framework is None or who.scope >= Scope.ADMIN:
+            return None
+        owner = framework.info.get("principal") if isinstance(framework.info, dict) else None
+        if owner is not None and owner != who.name:
+            return error_response(403, f"forbidden: framework {fid} belongs to principal "
+                                       f"{owner!r}, not {who.name!r}")
+        return None
 
     def _event_of(self, call: mesos_calls.Call, fid: str) -> object:
         kind = call.type
@@ -175,6 +193,13 @@ class MasterApi:
         refusal = self.core.check_subscribe(fid)
         if refusal is not None:
             return error_response(*refusal)
+        who = request.get(PRINCIPAL, LOCAL)
+        if info.principal is not None and who is not LOCAL and info.principal != who.name:
+            return error_response(403, f"framework_info.principal {info.principal!r} is not "
+                                       f"the authenticated principal {who.name!r}")
+        foreign = self._not_owner(request, fid)
+        if foreign is not None:
+            return foreign
         stream = self.driver.open_stream()
         roles = tuple(info.roles) or ((info.role,) if info.role else ("*",))
         capabilities = frozenset(str(c.get("type")) for c in info.capabilities
@@ -182,6 +207,8 @@ class MasterApi:
         # Capabilities kept as their types only: what berth reads, never a client's tree.
         echoed = {**info.model_dump(mode="json", exclude_none=True),
                   "capabilities": [{"type": c} for c in sorted(capabilities)]}
+        if who is not LOCAL:  # whose framework this is, kept with it (and across restarts)
+            echoed["principal"] = who.name
         try:  # recorded before the stream opens, so a refusal can still be a status code
             cmds = await self.driver.submit(E.Subscribe(
                 stream.stream_id, fid, name=info.name, user=info.user, roles=roles,
@@ -304,10 +331,11 @@ MASTER = web.AppKey("master", MasterService)
 MASTER_LOGS = web.AppKey("master_logs", LogRelay)
 
 
-def build_master_app(driver: MasterService) -> web.Application:
+def build_master_app(driver: MasterService, gate: Gate | None = None) -> web.Application:
+    """The master's HTTP surface; `gate` (api.auth) decides who may call it."""
     service = MasterApi(driver)
     app = web.Application(client_max_size=16 * 1024 * 1024,
-                          middlewares=[json_errors_with(same_origin_json())])
+                          middlewares=[json_errors_with(chain(same_origin_json(), gate))])
     app.router.add_get("/version", service.version)
     app.router.add_get("/health", service.health)
     app.router.add_get("/state", service.state)
@@ -330,6 +358,7 @@ class RunningMaster:
     runner: web.AppRunner
     host: str
     port: int
+    access: AccessGate | None = None
 
     @property
     def url(self) -> str:
@@ -343,6 +372,8 @@ class RunningMaster:
     async def stop(self) -> None:
         await self.service.stop()
         await self.runner.cleanup()
+        if self.access is not None:
+            await self.access.stop()
 
 
 async def start_master(host: str = "127.0.0.1", port: int = 5050, *, db_url: str | None,
@@ -350,23 +381,40 @@ async def start_master(host: str = "127.0.0.1", port: int = 5050, *, db_url: str
                        clock: Callable[[], float] = time.time,
                        tick_seconds: float = 0.25, limits: ServerLimits | None = None,
                        max_frameworks: int | None = DEFAULT_MAX_FRAMEWORKS,
-                       insecure: bool = False, **core_options: Any) -> RunningMaster:
+                       insecure: bool = False, internal_credential: str | None = None,
+                       **core_options: Any) -> RunningMaster:
     """Open the store (migrating it), restore the core from it, serve. Port 0 picks one.
-    Agents and frameworks do not authenticate to the master yet, so a non-loopback `host`
-    needs `insecure`."""
-    check_exposure("master", host, authenticated=False, insecure=insecure,
-                   needs="agents and frameworks do not authenticate to the master yet")
+
+    With users in the database (`berth user add`), agents and frameworks authenticate:
+    agents with an admin-scope token (or `internal_credential`, the bearer secret of the
+    roles `berth up` runs beside it), frameworks as a user or with a token. Without users,
+    a non-loopback `host` needs `insecure`."""
     loop = asyncio.get_running_loop()
+    access = None
+    if db_url:
+        access = AccessGate(await asyncio.to_thread(AccessStore, db_url), clock,
+                            admin_prefixes=("/agent/",), internal=internal_credential)
+    try:
+        check_exposure("master", host, authenticated=access is not None and access.enabled,
+                       insecure=insecure, needs="add a user first (berth user add NAME --admin)")
+    except ExposureRefused:
+        if access is not None:
+            await access.stop()
+        raise
     store = await loop.run_in_executor(None, MasterStore, db_url) if db_url else None
     snapshot = await loop.run_in_executor(None, store.load) if store else None
     core = Master(clock, offer_timeout=offer_timeout, agent_timeout=agent_timeout,
                   snapshot=snapshot, max_frameworks=max_frameworks, **core_options)
     service = MasterService(core, store, tick_seconds=tick_seconds)
-    app = build_master_app(service)
+    app = build_master_app(service, access.gate if access is not None else None)
     runner, bound = await serve_app(app, host, port, limits=limits,
                                     shutdown_timeout=2.0)
     service.master_info = mj.master_info(str(uuid.uuid4()), socket.gethostname(), bound)
     await service.start()
+    if access is not None:
+        await access.start()
     log.info("master_started", host=host, port=bound, db=db_url and db_url.split("@")[-1],
-             agents=len(core.agents), tasks=len(core.tasks))
-    return RunningMaster(service, runner, host, bound)
+             agents=len(core.agents), tasks=len(core.tasks),
+             authentication="required" if access is not None and access.enabled
+             else "none (local callers trusted)")
+    return RunningMaster(service, runner, host, bound, access)

@@ -8,6 +8,7 @@ import asyncio
 import os
 import signal
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -16,7 +17,7 @@ import docker
 from api.agent_node import AgentService, start_agent
 from api.auth import ExposureRefused
 from api.serving import ServerLimits, check_descriptor_budget, raise_descriptor_limit
-from cli.server_options import server_limit_options
+from cli.server_options import bearer_from_file, server_limit_options
 from executor.agent import AgentConfig
 from executor.capacity import parse_amounts, parse_resources
 from executor.container_spec import DEFAULT_PIDS_LIMIT, ContainerPolicy
@@ -100,6 +101,8 @@ def policy_options(command):
               help="Address of the agent's own server; beyond loopback it needs --insecure.")
 @click.option("--insecure", is_flag=True,
               help="Listen beyond loopback without authentication (logged at every start).")
+@click.option("--token-file", type=click.Path(dir_okay=False), envvar="BERTH_AGENT_TOKEN_FILE",
+              help="An admin-scope token the master accepts (when it has users).")
 @click.option("--hostname", default=None, help="Name to register under [this host's name].")
 @click.option("--nodetype", default=None, help="The nodetype attribute tasks may ask for.")
 @click.option("--attributes", default=None, help="More attributes: k=v,k2=v2.")
@@ -120,8 +123,8 @@ def policy_options(command):
                    "at once).")
 @policy_options
 @server_limit_options()
-def agent_command(master, port, host, insecure, hostname, nodetype, attributes, resources, headroom,
-                  allow_volume, allow_privileged, ignore_incumbent, data_dir,
+def agent_command(master, port, host, insecure, token_file, hostname, nodetype, attributes,
+                  resources, headroom, allow_volume, allow_privileged, ignore_incumbent, data_dir,
                   container_gc_delay, pids_limit, allow_new_privileges, cap_add,
                   limits) -> None:
     """Run an agent: offer this node's spare capacity and run tasks as containers."""
@@ -132,6 +135,7 @@ def agent_command(master, port, host, insecure, hostname, nodetype, attributes, 
                               container_gc_delay=container_gc_delay)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    config = replace(config, master_credential=bearer_from_file(token_file, "--token-file"))
     for path in allow_volume:
         if not os.path.isabs(path):
             raise click.UsageError(f"--allow-volume: {path!r} is not an absolute path")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 from dataclasses import dataclass, replace
 
@@ -82,13 +83,17 @@ async def start_embedded(agent_config: AgentConfig, *, db_url: str, host: str = 
     """`host` is where the framework's REST API listens; the master listens on
     `master_host` and the agent's own small server on loopback (the roles talk in this
     process). `limits` apply to each of the three listeners on its own (api/serving.py)."""
+    # The roles in this process authenticate to its master with a secret made now.
+    credential = f"Bearer {secrets.token_urlsafe(32)}"
     master = await start_master(master_host, master_port, db_url=db_url, limits=limits,
-                                insecure=insecure)
+                                insecure=insecure, internal_credential=credential[7:])
     framework = agent = None
     try:
         framework = await start_framework(master.url, host, framework_port, db_url=db_url,
-                                          strategy=strategy, limits=limits, insecure=insecure)
-        agent = await start_agent(replace(agent_config, master=master.url), host="127.0.0.1",
+                                          strategy=strategy, limits=limits, insecure=insecure,
+                                          master_credential=credential)
+        agent = await start_agent(replace(agent_config, master=master.url,
+                                          master_credential=credential), host="127.0.0.1",
                                   port=agent_port, allowed_volumes=allowed_volumes,
                                   allow_privileged=allow_privileged,
                                   container_policy=container_policy, limits=limits)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cli.server_options import server_limit_options
+from cli.server_options import bearer_from_file, server_limit_options
 from cli.signals import until_signalled
 
 STRATEGIES = ("binpack", "spread", "first-fit", "random", "intelligence")
@@ -30,12 +30,16 @@ def master_url(text: str) -> str:
               help="SQLAlchemy URL [default: sqlite:///<data-dir>/berth.db]")
 @click.option("--data-dir", default="./data", show_default=True,
               type=click.Path(file_okay=False, path_type=Path))
+@click.option("--master-token-file", type=click.Path(dir_okay=False),
+              envvar="BERTH_MASTER_TOKEN_FILE",
+              help="A token the master accepts (when it has users), one per file.")
 @click.option("--strategy", default="binpack", show_default=True,
               type=click.Choice(STRATEGIES), help="How pending tasks are placed on offers.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the random strategy.")
 @server_limit_options()
 def framework_command(master: str, host: str, insecure: bool, port: int, db_url: str | None,
-                      data_dir: Path, strategy: str, seed: int, limits) -> None:
+                      data_dir: Path, master_token_file: str | None, strategy: str, seed: int,
+                      limits) -> None:
     """Run the Charmander framework: its REST API, placing tasks on the master's offers."""
     from api.auth import ExposureRefused
     from api.framework_server import start_framework
@@ -43,6 +47,7 @@ def framework_command(master: str, host: str, insecure: bool, port: int, db_url:
     from persistence.database import default_url
 
     url = db_url or default_url(data_dir)
+    credential = bearer_from_file(master_token_file, "--master-token-file")
 
     raise_descriptor_limit()
     check_descriptor_budget(limits)
@@ -51,7 +56,7 @@ def framework_command(master: str, host: str, insecure: bool, port: int, db_url:
         try:
             running = await start_framework(master_url(master), host, port, db_url=url,
                                             strategy=strategy, seed=seed, limits=limits,
-                                            insecure=insecure)
+                                            insecure=insecure, master_credential=credential)
         except OSError as exc:
             raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
         except ExposureRefused as exc:

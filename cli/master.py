@@ -14,8 +14,8 @@ from master.core import DEFAULT_MAX_FRAMEWORKS
 
 @click.command("master")
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; beyond loopback it needs --insecure until agents "
-                   "and frameworks authenticate.")
+              help="Address to listen on; beyond loopback it needs a user configured "
+                   "(berth user add) or --insecure.")
 @click.option("--insecure", is_flag=True,
               help="Listen beyond loopback without authentication (logged at every start).")
 @click.option("--port", default=5050, show_default=True, type=click.IntRange(0, 65535))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -45,3 +46,17 @@ def server_limit_options(max_connections: int = DEFAULT_LIMITS.max_connections
         return wrapper
 
     return decorate
+
+
+def bearer_from_file(path: str | None, option: str) -> str | None:
+    """`Bearer <token>` from a file holding a token (`berth token create`'s last line)."""
+    if path is None:
+        return None
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc.strerror}", param_hint=option) \
+            from None
+    if not token or any(c.isspace() for c in token):
+        raise click.BadParameter(f"{path} does not hold one token", param_hint=option)
+    return f"Bearer {token}"

@@ -24,8 +24,8 @@ from cli.signals import until_signalled
               help="Address of the REST API; beyond loopback it needs a user configured "
                    "(berth user add) or --insecure.")
 @click.option("--master-host", default="127.0.0.1", show_default=True,
-              help="Address of the master (for agents on other nodes; needs --insecure "
-                   "beyond loopback until agents authenticate).")
+              help="Address of the master, for agents on other nodes; beyond loopback it "
+                   "needs a user configured or --insecure.")
 @click.option("--insecure", is_flag=True,
               help="Listen beyond loopback without authentication (logged at every start).")
 @click.option("--port", default=7075, show_default=True, type=click.IntRange(0, 65535),

@@ -100,6 +100,9 @@ class AgentConfig:
     orphan_grace_seconds: float = 5.0  # for tasks the master says to kill at registration
     container_gc_seconds: float = 3600.0  # ended containers kept this long for their logs
     threshold: ChangeThreshold = field(default_factory=ChangeThreshold)
+    # The master's `Authorization` value (an admin-scope token as `Bearer ...`), if it
+    # asks for one; never shown.
+    master_credential: str | None = field(default=None, repr=False)
 
     @property
     def master_url(self) -> str:
@@ -298,7 +301,9 @@ class Agent:
 
     async def _session(self) -> None:
         timeout = aiohttp.ClientTimeout(total=None, connect=5, sock_connect=5)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        headers = {"Authorization": self.config.master_credential} \
+            if self.config.master_credential else None
+        async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
             await self._register(session)
             url = f"{self.config.master_url}/agent/v1/stream?agent_id={self.agent_id}"
             # Websocket pings notice a master that vanished without closing the

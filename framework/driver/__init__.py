@@ -69,8 +69,13 @@ class FrameworkService:
     def __init__(self, scheduler: CharmanderScheduler, store: FrameworkStore,
                  master_url: str | None, *, name: str = "charmander",
                  tick_seconds: float = 1.0, usage_poll_seconds: float = 5.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 master_credential: str | None = None) -> None:
+        """`master_credential`: the `Authorization` value the master wants (a token as
+        `Bearer ...`), sent on every call to it."""
         self.scheduler = scheduler
+        self.master_headers = {"Authorization": master_credential} if master_credential \
+            else {}
         self.store = store
         self.master_url = master_url.rstrip("/") if master_url else None
         self.name = name
@@ -106,7 +111,8 @@ class FrameworkService:
         self._tasks.append(asyncio.create_task(self._ticker()))
         if self.master_url:
             self.client = MesosSchedulerClient(self.master_url, self._on_mesos_event,
-                                               name=self.name, framework_id=framework_id)
+                                               name=self.name, framework_id=framework_id,
+                                               headers=self.master_headers)
             self._tasks.append(asyncio.create_task(self.client.run()))
             self._tasks.append(asyncio.create_task(self._sender()))
             self._tasks.append(asyncio.create_task(self._usage_poller()))
@@ -325,7 +331,8 @@ class FrameworkService:
 
     async def _usage_poller(self) -> None:
         """Metered usage from the master's `GET /v1/metering?since=T` (when it has one)."""
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10),
+                                         headers=self.master_headers) as session:
             while self._usage_supported:
                 await asyncio.sleep(self.usage_poll_seconds)
                 try:

@@ -33,8 +33,10 @@ class MesosSchedulerClient:
     def __init__(self, master_url: str, on_event: Callable[[dict], Awaitable[None]], *,
                  name: str = "charmander", user: str = "root",
                  framework_id: str | None = None, min_backoff: float = 0.2,
-                 max_backoff: float = 10.0) -> None:
+                 max_backoff: float = 10.0, headers: dict[str, str] | None = None) -> None:
+        """`headers`: sent with every call (the master's `Authorization`)."""
         self.master_url = master_url.rstrip("/")
+        self.headers = headers or {}
         self.on_event = on_event
         self.name = name
         self.user = user
@@ -55,7 +57,7 @@ class MesosSchedulerClient:
     async def run(self) -> None:
         """Subscribe, read events, and subscribe again after any disconnect."""
         self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=None, connect=10))
+            timeout=aiohttp.ClientTimeout(total=None, connect=10), headers=self.headers)
         backoff = self.min_backoff
         try:
             while not self._stopping:
