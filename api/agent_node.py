@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -71,7 +72,8 @@ async def start_agent(config: AgentConfig, *, host: str = "127.0.0.1", port: int
                       container_policy: ContainerPolicy | None = None,
                       docker_client: docker.DockerClient | None = None,
                       limits: ServerLimits | None = None,
-                      insecure: bool = False) -> AgentService:
+                      insecure: bool = False, tls: ssl.SSLContext | None = None
+                      ) -> AgentService:
     """Start an agent in the running loop: its HTTP server on host:port (0 = any free
     port), then its session with the master in a background task. The endpoint it
     registers defaults to http://<hostname>:<bound port>. `container_policy` is the
@@ -85,7 +87,8 @@ async def start_agent(config: AgentConfig, *, host: str = "127.0.0.1", port: int
         gc_delay=config.container_gc_seconds)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     agent = Agent(config, backend, PsutilSampler(str(config.data_dir)))
-    runner, bound = await serve_app(agent_app(agent), host, port, limits=limits)
+    runner, bound = await serve_app(agent_app(agent), host, port, limits=limits,
+                                    ssl_context=tls)
     if not config.endpoint:
         agent.config = replace(config, endpoint=f"http://{config.hostname}:{bound}")
     task = asyncio.create_task(agent.run(), name="berth-agent")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,10 +33,11 @@ class RunningFramework:
     host: str
     port: int
     access: AccessGate
+    tls: bool = False
 
     @property
     def url(self) -> str:
-        return local_url(self.host, self.port)
+        return local_url(self.host, self.port, self.tls)
 
     async def stop(self) -> None:
         await self.runner.cleanup()
@@ -49,6 +51,8 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                           clock: Callable[[], float] = time.time,
                           limits: ServerLimits | None = None, insecure: bool = False,
                           master_credential: str | None = None,
+                          master_ssl: ssl.SSLContext | None = None,
+                          tls: ssl.SSLContext | None = None,
                           **core_options: Any) -> RunningFramework:
     """Open the store (migrating it), recover the core from it, subscribe, serve the REST
     API. Port 0 picks a free port. A non-loopback `host` needs users configured in the
@@ -65,11 +69,11 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                                     ids=timestamp_ids(), **core_options)
     service = FrameworkService(scheduler, store, master_url, tick_seconds=tick_seconds,
                                usage_poll_seconds=usage_poll_seconds, clock=clock,
-                               master_credential=master_credential)
+                               master_credential=master_credential, master_ssl=master_ssl)
     await service.start()
     app = build_charmander_app(service, access.gate)
-    runner, bound = await serve_app(app, host, port, limits=limits)
+    runner, bound = await serve_app(app, host, port, limits=limits, ssl_context=tls)
     await access.start()
     log.info("framework_api_started", host=host, port=bound, strategy=strategy,
              authentication="required" if access.enabled else "none (local callers trusted)")
-    return RunningFramework(service, runner, host, bound, access)
+    return RunningFramework(service, runner, host, bound, access, tls is not None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 import time
 import uuid
 from collections.abc import Callable
@@ -359,10 +360,11 @@ class RunningMaster:
     host: str
     port: int
     access: AccessGate | None = None
+    tls: bool = False
 
     @property
     def url(self) -> str:
-        return local_url(self.host, self.port)
+        return local_url(self.host, self.port, self.tls)
 
     @property
     def logs(self) -> LogRelay:
@@ -382,7 +384,7 @@ async def start_master(host: str = "127.0.0.1", port: int = 5050, *, db_url: str
                        tick_seconds: float = 0.25, limits: ServerLimits | None = None,
                        max_frameworks: int | None = DEFAULT_MAX_FRAMEWORKS,
                        insecure: bool = False, internal_credential: str | None = None,
-                       **core_options: Any) -> RunningMaster:
+                       tls: ssl.SSLContext | None = None, **core_options: Any) -> RunningMaster:
     """Open the store (migrating it), restore the core from it, serve. Port 0 picks one.
 
     With users in the database (`berth user add`), agents and frameworks authenticate:
@@ -407,7 +409,7 @@ async def start_master(host: str = "127.0.0.1", port: int = 5050, *, db_url: str
                   snapshot=snapshot, max_frameworks=max_frameworks, **core_options)
     service = MasterService(core, store, tick_seconds=tick_seconds)
     app = build_master_app(service, access.gate if access is not None else None)
-    runner, bound = await serve_app(app, host, port, limits=limits,
+    runner, bound = await serve_app(app, host, port, limits=limits, ssl_context=tls,
                                     shutdown_timeout=2.0)
     service.master_info = mj.master_info(str(uuid.uuid4()), socket.gethostname(), bound)
     await service.start()
@@ -417,4 +419,4 @@ async def start_master(host: str = "127.0.0.1", port: int = 5050, *, db_url: str
              agents=len(core.agents), tasks=len(core.tasks),
              authentication="required" if access is not None and access.enabled
              else "none (local callers trusted)")
-    return RunningMaster(service, runner, host, bound, access)
+    return RunningMaster(service, runner, host, bound, access, tls is not None)

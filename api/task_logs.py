@@ -46,7 +46,8 @@ async def stream_task_logs(request: web.Request, service: FrameworkService, task
     if not service.master_url:
         return error_response(503, "this framework runs without a master; no logs")
     chunks = task_logs(service.master_url, task_id, params.stream, params.tail,
-                       params.follow, headers=service.master_headers)
+                       params.follow, headers=service.master_headers,
+                       ssl_option=service.ssl_option)
     response: web.StreamResponse | None = None
     try:
         async for chunk in _while_connected(request, chunks):

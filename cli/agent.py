@@ -8,6 +8,7 @@ import asyncio
 import os
 import signal
 import socket
+import ssl
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +18,12 @@ import docker
 from api.agent_node import AgentService, start_agent
 from api.auth import ExposureRefused
 from api.serving import ServerLimits, check_descriptor_budget, raise_descriptor_limit
-from cli.server_options import bearer_from_file, server_limit_options
+from cli.server_options import (
+    bearer_from_file,
+    master_ca_option,
+    server_limit_options,
+    tls_options,
+)
 from executor.agent import AgentConfig
 from executor.capacity import parse_amounts, parse_resources
 from executor.container_spec import DEFAULT_PIDS_LIMIT, ContainerPolicy
@@ -123,10 +129,12 @@ def policy_options(command):
                    "at once).")
 @policy_options
 @server_limit_options()
-def agent_command(master, port, host, insecure, token_file, hostname, nodetype, attributes,
-                  resources, headroom, allow_volume, allow_privileged, ignore_incumbent, data_dir,
-                  container_gc_delay, pids_limit, allow_new_privileges, cap_add,
-                  limits) -> None:
+@tls_options
+@master_ca_option
+def agent_command(tls, tls_cert, master_ssl, master, port, host, insecure, token_file,
+                  hostname, nodetype, attributes, resources, headroom, allow_volume,
+                  allow_privileged, ignore_incumbent, data_dir, container_gc_delay, pids_limit,
+                  allow_new_privileges, cap_add, limits) -> None:
     """Run an agent: offer this node's spare capacity and run tasks as containers."""
     try:
         config = agent_config(master, hostname=hostname, nodetype=nodetype,
@@ -135,7 +143,8 @@ def agent_command(master, port, host, insecure, token_file, hostname, nodetype, 
                               container_gc_delay=container_gc_delay)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    config = replace(config, master_credential=bearer_from_file(token_file, "--token-file"))
+    config = replace(config, master_credential=bearer_from_file(token_file, "--token-file"),
+                     master_ssl=master_ssl)
     for path in allow_volume:
         if not os.path.isabs(path):
             raise click.UsageError(f"--allow-volume: {path!r} is not an absolute path")
@@ -143,16 +152,18 @@ def agent_command(master, port, host, insecure, token_file, hostname, nodetype, 
     raise_descriptor_limit()
     check_descriptor_budget(limits)
     asyncio.run(_serve(config, host, port, tuple(allow_volume), allow_privileged, policy,
-                       limits, insecure))
+                       limits, insecure, tls))
 
 
 async def _serve(config: AgentConfig, host: str, port: int, allowed: tuple[str, ...],
                  allow_privileged: bool, policy: ContainerPolicy,
-                 limits: ServerLimits | None = None, insecure: bool = False) -> None:
+                 limits: ServerLimits | None = None, insecure: bool = False,
+                 tls: ssl.SSLContext | None = None) -> None:
     try:
         service = await start_agent(config, host=host, port=port, allowed_volumes=allowed,
                                     allow_privileged=allow_privileged,
-                                    container_policy=policy, limits=limits, insecure=insecure)
+                                    container_policy=policy, limits=limits, insecure=insecure,
+                                    tls=tls)
     except ExposureRefused as exc:
         raise click.ClickException(str(exc)) from None
     except docker.errors.DockerException as exc:

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import click
 
-from cli.server_options import bearer_from_file, server_limit_options
+from cli.server_options import (
+    bearer_from_file,
+    master_ca_option,
+    server_limit_options,
+    tls_options,
+)
 from cli.signals import until_signalled
 
 STRATEGIES = ("binpack", "spread", "first-fit", "random", "intelligence")
@@ -37,8 +42,11 @@ def master_url(text: str) -> str:
               type=click.Choice(STRATEGIES), help="How pending tasks are placed on offers.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the random strategy.")
 @server_limit_options()
-def framework_command(master: str, host: str, insecure: bool, port: int, db_url: str | None,
-                      data_dir: Path, master_token_file: str | None, strategy: str, seed: int,
+@tls_options
+@master_ca_option
+def framework_command(tls, tls_cert, master_ssl, master: str, host: str, insecure: bool,
+                      port: int, db_url: str | None, data_dir: Path,
+                      master_token_file: str | None, strategy: str, seed: int,
                       limits) -> None:
     """Run the Charmander framework: its REST API, placing tasks on the master's offers."""
     from api.auth import ExposureRefused
@@ -56,7 +64,8 @@ def framework_command(master: str, host: str, insecure: bool, port: int, db_url:
         try:
             running = await start_framework(master_url(master), host, port, db_url=url,
                                             strategy=strategy, seed=seed, limits=limits,
-                                            insecure=insecure, master_credential=credential)
+                                            insecure=insecure, master_credential=credential,
+                                            master_ssl=master_ssl, tls=tls)
         except OSError as exc:
             raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
         except ExposureRefused as exc:

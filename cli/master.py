@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cli.server_options import server_limit_options
+from cli.server_options import server_limit_options, tls_options
 from cli.signals import until_signalled
 from master.core import DEFAULT_MAX_FRAMEWORKS
 
@@ -34,7 +34,8 @@ from master.core import DEFAULT_MAX_FRAMEWORKS
               help="Frameworks subscribed or awaiting failover at once; a SUBSCRIBE beyond "
                    "it is refused with 503 (torn-down frameworks do not count).")
 @server_limit_options(max_connections=1024)  # every agent and framework holds one open
-def master_command(host: str, insecure: bool, port: int, db_url: str | None, data_dir: Path,
+@tls_options
+def master_command(tls, tls_cert, host: str, insecure: bool, port: int, db_url: str | None, data_dir: Path,
                    offer_timeout: float, agent_timeout: float, max_frameworks: int,
                    limits) -> None:
     """Run the master: Mesos v1 scheduler API and the agent link on one port."""
@@ -52,7 +53,8 @@ def master_command(host: str, insecure: bool, port: int, db_url: str | None, dat
         try:
             running = await start_master(host, port, db_url=url, offer_timeout=offer_timeout,
                                          agent_timeout=agent_timeout, limits=limits,
-                                         max_frameworks=max_frameworks, insecure=insecure)
+                                         max_frameworks=max_frameworks, insecure=insecure,
+                                         tls=tls)
         except ExposureRefused as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"berth master listening on {running.url} (db {url.split('@')[-1]})",

@@ -60,3 +60,40 @@ def bearer_from_file(path: str | None, option: str) -> str | None:
     if not token or any(c.isspace() for c in token):
         raise click.BadParameter(f"{path} does not hold one token", param_hint=option)
     return f"Bearer {token}"
+
+
+def tls_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--tls-cert` / `--tls-key` (both or neither); the command gets `tls`: the server's
+    SSL context, or None for plain HTTP."""
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        from api.tls import TlsError, server_context
+        cert, key = kwargs.pop("tls_cert"), kwargs.pop("tls_key")
+        if (cert is None) != (key is None):
+            raise click.UsageError("--tls-cert and --tls-key go together")
+        try:
+            tls = server_context(cert, key) if cert else None
+        except TlsError as exc:
+            raise click.UsageError(str(exc)) from None
+        return command(tls=tls, tls_cert=cert, **kwargs)
+
+    wrapper = click.option("--tls-key", type=click.Path(dir_okay=False),
+                           help="Its private key (PEM).")(wrapper)
+    return click.option("--tls-cert", type=click.Path(dir_okay=False),
+                        help="Serve HTTPS with this certificate (PEM, chain first).")(wrapper)
+
+
+def master_ca_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--master-ca FILE`: the command gets `master_ssl`, the client context trusting it."""
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        from api.tls import TlsError, client_context
+        ca = kwargs.pop("master_ca")
+        try:
+            return command(master_ssl=client_context(ca) if ca else None, **kwargs)
+        except TlsError as exc:
+            raise click.UsageError(str(exc)) from None
+
+    return click.option("--master-ca", type=click.Path(dir_okay=False),
+                        help="CA (or self-signed certificate) to trust for an https master "
+                             "[default: the system's].")(wrapper)

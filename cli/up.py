@@ -10,7 +10,7 @@ import click
 
 from cli.agent import policy_options
 from cli.framework import STRATEGIES
-from cli.server_options import server_limit_options
+from cli.server_options import server_limit_options, tls_options
 from cli.signals import until_signalled
 
 
@@ -48,7 +48,8 @@ from cli.signals import until_signalled
               help="On Ctrl-C leave containers running; the next start adopts them.")
 @policy_options
 @server_limit_options()  # for each of the three listeners
-def up_command(data_dir: Path, db_url: str | None, host: str, master_host: str, insecure: bool,
+@tls_options  # for each of them too
+def up_command(tls, tls_cert, data_dir: Path, db_url: str | None, host: str, master_host: str, insecure: bool,
                port: int, master_port: int,
                agent_port: int, hostname: str | None, nodetype: str | None,
                attributes: str | None, resources: str | None, headroom: str | None,
@@ -84,6 +85,7 @@ def up_command(data_dir: Path, db_url: str | None, host: str, master_host: str, 
         try:
             running = await start_embedded(
                 config, db_url=url, host=host, master_host=master_host, insecure=insecure,
+                tls=tls, tls_cert=tls_cert,
                 master_port=master_port, framework_port=port,
                 agent_port=agent_port, strategy=strategy, allowed_volumes=allow_volume,
                 allow_privileged=allow_privileged, container_policy=policy, limits=limits)

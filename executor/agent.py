@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import random
+import ssl
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -103,6 +104,7 @@ class AgentConfig:
     # The master's `Authorization` value (an admin-scope token as `Bearer ...`), if it
     # asks for one; never shown.
     master_credential: str | None = field(default=None, repr=False)
+    master_ssl: ssl.SSLContext | None = field(default=None, repr=False)  # None: system CAs
 
     @property
     def master_url(self) -> str:
@@ -303,7 +305,10 @@ class Agent:
         timeout = aiohttp.ClientTimeout(total=None, connect=5, sock_connect=5)
         headers = {"Authorization": self.config.master_credential} \
             if self.config.master_credential else None
-        async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
+        connector = aiohttp.TCPConnector(
+            ssl=self.config.master_ssl if self.config.master_ssl is not None else True)
+        async with aiohttp.ClientSession(timeout=timeout, headers=headers,
+                                         connector=connector) as session:
             await self._register(session)
             url = f"{self.config.master_url}/agent/v1/stream?agent_id={self.agent_id}"
             # Websocket pings notice a master that vanished without closing the

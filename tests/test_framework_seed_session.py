@@ -246,3 +246,45 @@ def test_with_a_user_the_seed_session_works_with_u_beyond_loopback(berth_up, doc
     assert killed == f'{{"code":200,"message":"Kill task: {task["internal_id"]}"}}'
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0
+
+
+def test_berth_up_over_tls_runs_the_seed_task_with_curl_cacert(tmp_path, docker_client):
+    from tests.tls_files import self_signed
+
+    cert, key = self_signed(tmp_path)
+    ports = (_free_port(), _free_port(), _free_port())
+    log = tmp_path / "up.log"
+    proc = _start_up(tmp_path / "data", log, f"e2e-{uuid.uuid4().hex[:8]}", ports,
+                     "--tls-cert", str(cert), "--tls-key", str(key))
+    base = f"https://127.0.0.1:{ports[0]}"
+    tls = ("--cacert", str(cert))
+    seen: list[str] = []
+    try:
+        def pong():
+            try:
+                return "pong" in _curl("-s", *tls, f"{base}/admin/ping", cwd=tmp_path)
+            except subprocess.CalledProcessError:
+                return proc.poll() is not None
+        _poll(pong, "berth up to answer over https", log)
+        assert proc.poll() is None, log.read_text()
+        (tmp_path / "stress60mb.json").write_text(STRESS60MB)
+        answer = _curl("-s", *tls, "-X", "POST", "-T", "stress60mb.json",
+                       f"{base}/client/task", cwd=tmp_path)
+        assert answer == '{"code":202,"message":"Run task: stress60"}'
+
+        def running():  # the agent reached the master over TLS too
+            tasks = json.loads(_curl("-s", *tls, f"{base}/client/task", cwd=tmp_path))
+            return [t for t in tasks if t["state"] == "RUNNING"]
+
+        [task] = _poll(running, "stress60 RUNNING", log)
+        seen.append(task["internal_id"])
+        plain = subprocess.run(["curl", "-s", f"http://127.0.0.1:{ports[0]}/admin/ping"],
+                               capture_output=True, text=True, timeout=30)
+        assert "pong" not in plain.stdout
+    finally:
+        _stop(proc)
+        for internal in seen:
+            for c in docker_client.containers.list(
+                    all=True, filters={"label": f"berth.task_id={internal}"}):
+                with contextlib.suppress(Exception):
+                    c.remove(force=True)

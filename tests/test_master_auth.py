@@ -38,6 +38,11 @@ async def post(url: str, body: dict, headers: dict | None = None) -> tuple[int, 
         return r.status, await r.text()
 
 
+async def get_status(url: str, headers: dict | None = None) -> int:
+    async with aiohttp.ClientSession(headers=headers) as s, s.get(url) as r:
+        return r.status
+
+
 AGENT_BODY = {"hostname": "intruder", "endpoint": "http://intruder:5051",
               "attributes": {"nodetype": "lab"},
               "total": {"cpus": 4, "mem": 4096, "disk": 1000, "ports": "31000-31099"},
@@ -57,14 +62,12 @@ async def test_an_agent_without_the_secret_cannot_register_and_with_it_can(secur
         agent = await FakeAgent.register(master.url, "node-1", session=session)
         assert agent.agent_id in master.service.core.agents
         await agent.ws.close()
-    async with aiohttp.ClientSession() as s:  # the websocket too
-        async with s.get(f"{master.url}/agent/v1/stream?agent_id={agent.agent_id}") as r:
-            assert r.status == 401
+    assert await get_status(f"{master.url}/agent/v1/stream?agent_id={agent.agent_id}") == 401
 
 
 async def test_a_framework_must_authenticate_to_subscribe(secured):
     master, _ = secured
-    status, text = await post(f"{master.url}/api/v1/scheduler", mj.subscribe_call("anon"))
+    status, _ = await post(f"{master.url}/api/v1/scheduler", mj.subscribe_call("anon"))
     assert status == 401
     assert master.service.core.frameworks == {}
     fw = await SchedulerClient.subscribe(master.url, "alices", headers=basic("alice",
@@ -82,15 +85,13 @@ async def test_another_principal_cannot_take_over_or_tear_down_a_framework(secur
                               basic("bob", "bob-pass"))
     assert status == 403 and "belongs to principal 'alice'" in text
     teardown = {"type": "TEARDOWN", "framework_id": {"value": fw.framework_id}}
-    async with aiohttp.ClientSession(headers={**basic("bob", "bob-pass"),
-                                              "Mesos-Stream-Id": fw.stream_id}) as s:
-        async with s.post(f"{master.url}/api/v1/scheduler", json=teardown) as r:
-            assert r.status == 403
+    status, _ = await post(f"{master.url}/api/v1/scheduler", teardown,
+                           {**basic("bob", "bob-pass"), "Mesos-Stream-Id": fw.stream_id})
+    assert status == 403
     assert not master.service.core.frameworks[fw.framework_id].removed
-    async with aiohttp.ClientSession(headers={**basic("root", "root-pass"),
-                                              "Mesos-Stream-Id": fw.stream_id}) as s:
-        async with s.post(f"{master.url}/api/v1/scheduler", json=teardown) as r:
-            assert r.status == 202  # an admin may
+    status, _ = await post(f"{master.url}/api/v1/scheduler", teardown,
+                           {**basic("root", "root-pass"), "Mesos-Stream-Id": fw.stream_id})
+    assert status == 202  # an admin may
     await wait_for(lambda: master.service.core.frameworks[fw.framework_id].removed,
                    what="the framework torn down")
     await fw.close()
@@ -106,13 +107,9 @@ async def test_a_claimed_principal_must_be_the_authenticated_one(secured):
 
 async def test_reads_need_credentials_and_health_does_not(secured):
     master, creds = secured
-    async with aiohttp.ClientSession() as s:
-        async with s.get(f"{master.url}/state") as r:
-            assert r.status == 401
-        async with s.get(f"{master.url}/health") as r:
-            assert r.status == 200
-        async with s.get(f"{master.url}/state", headers={"Authorization": creds["user"]}) as r:
-            assert r.status == 200
+    assert await get_status(f"{master.url}/state") == 401
+    assert await get_status(f"{master.url}/health") == 200
+    assert await get_status(f"{master.url}/state", {"Authorization": creds["user"]}) == 200
 
 
 async def test_without_users_the_master_stays_on_loopback_unless_insecure(tmp_path):

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
@@ -70,12 +71,15 @@ class FrameworkService:
                  master_url: str | None, *, name: str = "charmander",
                  tick_seconds: float = 1.0, usage_poll_seconds: float = 5.0,
                  clock: Callable[[], float] = time.time,
-                 master_credential: str | None = None) -> None:
+                 master_credential: str | None = None,
+                 master_ssl: ssl.SSLContext | None = None) -> None:
         """`master_credential`: the `Authorization` value the master wants (a token as
-        `Bearer ...`), sent on every call to it."""
+        `Bearer ...`), sent on every call to it; `master_ssl`: whom to trust when the
+        master speaks TLS (default: the system's CAs)."""
         self.scheduler = scheduler
         self.master_headers = {"Authorization": master_credential} if master_credential \
             else {}
+        self.master_ssl = master_ssl
         self.store = store
         self.master_url = master_url.rstrip("/") if master_url else None
         self.name = name
@@ -95,6 +99,11 @@ class FrameworkService:
         self.recent_offers: list[dict[str, Any]] = []
         self.jobs = JobOperations(self)
 
+    @property
+    def ssl_option(self) -> ssl.SSLContext | bool:
+        """aiohttp's `ssl=` for calls to the master."""
+        return self.master_ssl if self.master_ssl is not None else True
+
     # -- life cycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -112,7 +121,8 @@ class FrameworkService:
         if self.master_url:
             self.client = MesosSchedulerClient(self.master_url, self._on_mesos_event,
                                                name=self.name, framework_id=framework_id,
-                                               headers=self.master_headers)
+                                               headers=self.master_headers,
+                                               ssl_context=self.master_ssl)
             self._tasks.append(asyncio.create_task(self.client.run()))
             self._tasks.append(asyncio.create_task(self._sender()))
             self._tasks.append(asyncio.create_task(self._usage_poller()))
@@ -332,7 +342,9 @@ class FrameworkService:
     async def _usage_poller(self) -> None:
         """Metered usage from the master's `GET /v1/metering?since=T` (when it has one)."""
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10),
-                                         headers=self.master_headers) as session:
+                                         headers=self.master_headers,
+                                         connector=aiohttp.TCPConnector(ssl=self.ssl_option)
+                                         ) as session:
             while self._usage_supported:
                 await asyncio.sleep(self.usage_poll_seconds)
                 try:
