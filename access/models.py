@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, ForeignKey, MetaData, String, Table
+from sqlalchemy import Column, Float, ForeignKey, Integer, MetaData, String, Table
 
 metadata = MetaData()
 
@@ -34,4 +34,15 @@ TOKENS = Table(
     Column("digest", String(64), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=True),
+)
+AUDIT = Table(
+    "access_audit", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False, index=True),
+    Column("principal", String(64), nullable=False, index=True),
+    Column("remote", String(64), nullable=False),
+    Column("surface", String(16), nullable=False),  # framework, master, cli
+    Column("action", String(300), nullable=False),  # "POST /client/task", "user add bob"
+    Column("status", Integer, nullable=False),
+    Column("detail", String(500), nullable=False),
 )

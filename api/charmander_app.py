@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from api import idempotency
+from api.audit import AuditTrail
 from api.auth import Gate, chain
 from api.http_errors import error_response, json_errors_with, spec_error_response
 from api.jobs_app import add_job_routes, job_errors
@@ -374,12 +375,16 @@ ROUTES: list[tuple[str, str, str]] = [
 FRAMEWORK = web.AppKey("framework", FrameworkService)
 
 
-def build_charmander_app(service: FrameworkService, gate: Gate | None = None
-                         ) -> web.Application:
-    """The framework's REST API; `gate` (api.auth) decides who may call it."""
-    app = web.Application(client_max_size=MAX_BODY,
-                          middlewares=[json_errors_with(chain(same_origin_json(), gate)),
-                                       job_errors])
+def build_charmander_app(service: FrameworkService, gate: Gate | None = None,
+                         trail: AuditTrail | None = None) -> web.Application:
+    """The framework's REST API; `gate` (api.auth) decides who may call it, `trail`
+    (api.audit) notes what they changed and serves `GET /v1/audit`."""
+    middlewares = [json_errors_with(chain(same_origin_json(), gate)), job_errors]
+    if trail is not None:
+        middlewares.insert(0, trail.middleware)
+    app = web.Application(client_max_size=MAX_BODY, middlewares=middlewares)
+    if trail is not None:
+        app.router.add_get("/v1/audit", trail.handle_read)
     handlers = CharmanderHandlers(service)
     for method, path, name in ROUTES:
         app.router.add_route(method, path, getattr(handlers, name))

@@ -14,6 +14,7 @@ import structlog
 from aiohttp import web
 
 from access.store import AccessStore
+from api.audit import AuditTrail
 from api.auth import AccessGate, ExposureRefused, check_exposure
 from api.charmander_app import build_charmander_app
 from api.serving import ServerLimits, local_url, serve_app
@@ -33,6 +34,7 @@ class RunningFramework:
     host: str
     port: int
     access: AccessGate
+    trail: AuditTrail
     tls: bool = False
 
     @property
@@ -41,6 +43,7 @@ class RunningFramework:
 
     async def stop(self) -> None:
         await self.runner.cleanup()
+        await self.trail.stop()
         await self.access.stop()
         await self.service.stop()
 
@@ -57,7 +60,8 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
     """Open the store (migrating it), recover the core from it, subscribe, serve the REST
     API. Port 0 picks a free port. A non-loopback `host` needs users configured in the
     database (`berth user add`) or `insecure` (api.auth.check_exposure)."""
-    access = AccessGate(await asyncio.to_thread(AccessStore, db_url), clock)
+    access = AccessGate(await asyncio.to_thread(AccessStore, db_url), clock,
+                        admin_prefixes=("/v1/audit",))
     try:
         check_exposure("framework", host, authenticated=access.enabled, insecure=insecure,
                        needs="add a user first (berth user add NAME --admin)")
@@ -71,9 +75,11 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                                usage_poll_seconds=usage_poll_seconds, clock=clock,
                                master_credential=master_credential, master_ssl=master_ssl)
     await service.start()
-    app = build_charmander_app(service, access.gate)
+    trail = AuditTrail(access.store.engine, "framework", clock=clock)
+    app = build_charmander_app(service, access.gate, trail)
     runner, bound = await serve_app(app, host, port, limits=limits, ssl_context=tls)
     await access.start()
+    await trail.start()
     log.info("framework_api_started", host=host, port=bound, strategy=strategy,
              authentication="required" if access.enabled else "none (local callers trusted)")
-    return RunningFramework(service, runner, host, bound, access, tls is not None)
+    return RunningFramework(service, runner, host, bound, access, trail, tls is not None)

@@ -24,6 +24,7 @@ from aiohttp import WSMsgType, web
 from access.policy import LOCAL, Scope
 from access.store import AccessStore
 from api.agent_messages import agent_message, registration
+from api.audit import NOTE, AuditTrail
 from api.auth import PRINCIPAL, AccessGate, ExposureRefused, Gate, chain, check_exposure
 from api.http_errors import error_response, json_errors_with
 from api.json_body import BadBody, read_json, request_json, same_origin_json
@@ -131,6 +132,8 @@ class MasterApi:
             event = self._event_of(call, fid)
         except SpecError as exc:
             return _spec_error(exc)
+        if call.type == "TEARDOWN":
+            request[NOTE] = f"TEARDOWN framework {fid}"
         try:
             await self.driver.submit(event)
         except StoreUnwritable as exc:
@@ -221,6 +224,10 @@ class MasterApi:
             self.driver.drop_stream(stream)
             refusal = self.core.check_subscribe(fid) or (409, "subscription refused")
             return error_response(*refusal)
+        trail = request.app.get(MASTER_AUDIT)
+        if trail is not None:
+            trail.note_request(request, 200, f"SUBSCRIBE {info.name or 'framework'} "
+                                             f"{stream.framework_id}")
         response = web.StreamResponse(status=200, headers={
             "Content-Type": JSON, "Mesos-Stream-Id": stream.stream_id,
             "Cache-Control": "no-cache"})
@@ -269,6 +276,7 @@ class MasterApi:
         except StoreUnwritable as exc:
             return _store_unwritable(exc)
         answer = next(c for c in cmds if isinstance(c, C.AgentAccepted))
+        request[NOTE] = f"agent {answer.agent_id} registered as {event.hostname}"
         self.driver.agent_registered(answer.agent_id)
         log.info("agent_registered", agent_id=answer.agent_id, hostname=event.hostname,
                  keep=len(answer.keep), kill=len(answer.kill))
@@ -330,13 +338,18 @@ class MasterApi:
 
 MASTER = web.AppKey("master", MasterService)
 MASTER_LOGS = web.AppKey("master_logs", LogRelay)
+MASTER_AUDIT = web.AppKey("master_audit", AuditTrail)
 
 
-def build_master_app(driver: MasterService, gate: Gate | None = None) -> web.Application:
-    """The master's HTTP surface; `gate` (api.auth) decides who may call it."""
+def build_master_app(driver: MasterService, gate: Gate | None = None,
+                     trail: AuditTrail | None = None) -> web.Application:
+    """The master's HTTP surface; `gate` (api.auth) decides who may call it, `trail`
+    (api.audit) notes subscriptions, teardowns, registrations and refusals."""
     service = MasterApi(driver)
-    app = web.Application(client_max_size=16 * 1024 * 1024,
-                          middlewares=[json_errors_with(chain(same_origin_json(), gate))])
+    middlewares = [json_errors_with(chain(same_origin_json(), gate))]
+    if trail is not None:
+        middlewares.insert(0, trail.middleware)
+    app = web.Application(client_max_size=16 * 1024 * 1024, middlewares=middlewares)
     app.router.add_get("/version", service.version)
     app.router.add_get("/health", service.health)
     app.router.add_get("/state", service.state)
@@ -348,6 +361,8 @@ def build_master_app(driver: MasterService, gate: Gate | None = None) -> web.App
     app.router.add_get("/agent/v1/stream", service.agent_stream)
     app[MASTER] = driver
     app[MASTER_LOGS] = service.logs
+    if trail is not None:
+        app[MASTER_AUDIT] = trail
     return app
 
 
@@ -361,6 +376,7 @@ class RunningMaster:
     port: int
     access: AccessGate | None = None
     tls: bool = False
+    trail: AuditTrail | None = None
 
     @property
     def url(self) -> str:
@@ -374,6 +390,8 @@ class RunningMaster:
     async def stop(self) -> None:
         await self.service.stop()
         await self.runner.cleanup()
+        if self.trail is not None:
+            await self.trail.stop()
         if self.access is not None:
             await self.access.stop()
 
@@ -408,15 +426,18 @@ async def start_master(host: str = "127.0.0.1", port: int = 5050, *, db_url: str
     core = Master(clock, offer_timeout=offer_timeout, agent_timeout=agent_timeout,
                   snapshot=snapshot, max_frameworks=max_frameworks, **core_options)
     service = MasterService(core, store, tick_seconds=tick_seconds)
-    app = build_master_app(service, access.gate if access is not None else None)
+    trail = None if access is None else AuditTrail(access.store.engine, "master",
+                                                   every_write=False, clock=clock)
+    app = build_master_app(service, access.gate if access is not None else None, trail)
     runner, bound = await serve_app(app, host, port, limits=limits, ssl_context=tls,
                                     shutdown_timeout=2.0)
     service.master_info = mj.master_info(str(uuid.uuid4()), socket.gethostname(), bound)
     await service.start()
     if access is not None:
         await access.start()
+        await trail.start()
     log.info("master_started", host=host, port=bound, db=db_url and db_url.split("@")[-1],
              agents=len(core.agents), tasks=len(core.tasks),
              authentication="required" if access is not None and access.enabled
              else "none (local callers trusted)")
-    return RunningMaster(service, runner, host, bound, access, tls is not None)
+    return RunningMaster(service, runner, host, bound, access, tls is not None, trail)

@@ -3,6 +3,7 @@ whether or not a server runs on it (a running one picks changes up within a seco
 
 from __future__ import annotations
 
+import getpass
 import re
 import sys
 import time
@@ -13,6 +14,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from access import audit
+from access.audit import AuditEntry
 from access.names import namespace_problem, user_problem
 from access.passwords import hash_password, password_problem
 from access.policy import Scope
@@ -42,6 +45,12 @@ def _database(command):
 def _store(data_dir: Path, db_url: str | None) -> AccessStore:
     from persistence.database import default_url
     return AccessStore(db_url or default_url(data_dir))
+
+
+def _audit(store: AccessStore, action: str, detail: str = "") -> None:
+    """The change, in the audit log beside the servers' (`GET /v1/audit`)."""
+    audit.append(store.engine, [AuditEntry(time.time(), f"cli:{getpass.getuser()}", "local",
+                                           "cli", action, 200, detail)])
 
 
 def _when(ts: float | None) -> str:
@@ -83,11 +92,14 @@ def user_add(name: str, admin: bool, namespaces: tuple[str, ...], password_stdin
         _checked(namespace_problem(ns), "--namespace")
     spaces = frozenset(namespaces) or (frozenset() if admin else frozenset({"default"}))
     password = _read_password(password_stdin)
+    store = _store(data_dir, db_url)
     try:
-        _store(data_dir, db_url).add_user(name, "admin" if admin else "user", spaces,
-                                          hash_password(password), time.time())
+        store.add_user(name, "admin" if admin else "user", spaces, hash_password(password),
+                       time.time())
     except AccessError as exc:
         raise click.ClickException(str(exc)) from None
+    _audit(store, f"user add {name}", f"role {'admin' if admin else 'user'}; namespaces "
+                                      f"{', '.join(sorted(spaces)) or 'all'}")
     click.echo(f"user {name} added ({'admin' if admin else 'user'}"
                + (f"; namespaces {', '.join(sorted(spaces))}" if spaces else "") + ")")
 
@@ -98,10 +110,12 @@ def user_add(name: str, admin: bool, namespaces: tuple[str, ...], password_stdin
 @_database
 def user_passwd(name: str, password_stdin: bool, data_dir: Path, db_url: str | None) -> None:
     password = _read_password(password_stdin)
+    store = _store(data_dir, db_url)
     try:
-        _store(data_dir, db_url).set_password(name, hash_password(password))
+        store.set_password(name, hash_password(password))
     except AccessError as exc:
         raise click.ClickException(str(exc)) from None
+    _audit(store, f"user passwd {name}")
     click.echo(f"password of {name} changed")
 
 
@@ -109,10 +123,12 @@ def user_passwd(name: str, password_stdin: bool, data_dir: Path, db_url: str | N
 @click.argument("name")
 @_database
 def user_remove(name: str, data_dir: Path, db_url: str | None) -> None:
+    store = _store(data_dir, db_url)
     try:
-        tokens = _store(data_dir, db_url).remove_user(name)
+        tokens = store.remove_user(name)
     except AccessError as exc:
         raise click.ClickException(str(exc)) from None
+    _audit(store, f"user remove {name}", f"{tokens} token(s) revoked with it")
     click.echo(f"user {name} removed, with {tokens} token(s)")
 
 
@@ -148,12 +164,13 @@ def token_create(user: str, namespace: str | None, scope: str, expires: str, dat
         _checked(namespace_problem(namespace), "--namespace")
     lifetime = duration_seconds(expires)
     now = time.time()
+    store = _store(data_dir, db_url)
     try:
-        text, record = _store(data_dir, db_url).add_token(
-            user, namespace, Scope.named(scope), now,
-            None if lifetime is None else now + lifetime)
+        text, record = store.add_token(user, namespace, Scope.named(scope), now,
+                                       None if lifetime is None else now + lifetime)
     except AccessError as exc:
         raise click.ClickException(str(exc)) from None
+    _audit(store, f"token create {record.id}", f"user {user}; scope {record.scope}")
     click.echo(f"token {record.id} for {user}: scope {record.scope}, namespace "
                f"{record.namespace or 'all of the user'}, expires {_when(record.expires_at)}")
     click.echo(text)
@@ -180,8 +197,10 @@ def token_list(user: str | None, data_dir: Path, db_url: str | None) -> None:
 @click.argument("token_id")
 @_database
 def token_revoke(token_id: str, data_dir: Path, db_url: str | None) -> None:
+    store = _store(data_dir, db_url)
     try:
-        _store(data_dir, db_url).revoke_token(token_id)
+        store.revoke_token(token_id)
     except AccessError as exc:
         raise click.ClickException(str(exc)) from None
+    _audit(store, f"token revoke {token_id}")
     click.echo(f"token {token_id} revoked")
