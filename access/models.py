@@ -46,3 +46,15 @@ AUDIT = Table(
     Column("status", Integer, nullable=False),
     Column("detail", String(500), nullable=False),
 )
+NAMESPACES = Table(
+    "access_namespaces", metadata,
+    Column("name", String(63), primary_key=True),
+    # Quotas; None: no limit.
+    Column("cpus", Float, nullable=True),
+    Column("mem", Float, nullable=True),
+    Column("instances", Integer, nullable=True),
+    Column("jobs", Integer, nullable=True),
+    # The credit balance; None: the namespace does not pay (no budget).
+    Column("credits", Float, nullable=True),
+    Column("created_at", Float, nullable=False),
+)

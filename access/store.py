@@ -15,7 +15,8 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from access.models import META, TOKENS, USER_NAMESPACES, USERS
+from access.models import META, NAMESPACES, TOKENS, USER_NAMESPACES, USERS
+from access.namespaces import Namespace, Quota
 from access.policy import Scope
 from access.tokens import new_token
 from persistence.database import make_engine, upgrade
@@ -51,6 +52,7 @@ class AccessSnapshot:
     generation: int
     users: dict[str, UserRecord]
     tokens: dict[str, TokenRecord]
+    namespaces: dict[str, Namespace]
 
 
 class AccessError(ValueError):
@@ -89,7 +91,9 @@ class AccessStore:
             tokens = {r.id: TokenRecord(r.id, r.user, r.namespace, Scope.named(r.scope),
                                         r.digest, r.created_at, r.expires_at)
                       for r in c.execute(select(TOKENS))}
-        return AccessSnapshot(meta["cluster"], int(meta["generation"]), users, tokens)
+            spaces_ = {r.name: _namespace(r) for r in c.execute(select(NAMESPACES))}
+        return AccessSnapshot(meta["cluster"], int(meta["generation"]), users, tokens,
+                              spaces_)
 
     # -- changes ---------------------------------------------------------------------------
 
@@ -150,6 +154,72 @@ class AccessStore:
             if not c.execute(delete(TOKENS).where(TOKENS.c.id == token_id)).rowcount:
                 raise AccessError(f"no token {token_id}")
             _bump(c)
+
+
+    # -- namespaces and credits -------------------------------------------------------------
+
+    def set_namespace(self, name: str, quota: Quota, now: float,
+                      credits: float | None = None) -> bool:
+        """Create a namespace or change its quota (`credits` only on creation: a budget
+        changes by grants); True when it was created."""
+        with self.engine.begin() as c:
+            known = c.execute(select(NAMESPACES.c.name).where(NAMESPACES.c.name == name)
+                              ).scalar_one_or_none()
+            values = {"cpus": quota.cpus, "mem": quota.mem, "instances": quota.instances,
+                      "jobs": quota.jobs}
+            if known is None:
+                c.execute(insert(NAMESPACES).values(name=name, credits=credits,
+                                                    created_at=now, **values))
+            else:
+                c.execute(update(NAMESPACES).where(NAMESPACES.c.name == name).values(**values))
+            _bump(c)
+        return known is None
+
+    def remove_namespace(self, name: str) -> None:
+        with self.engine.begin() as c:
+            if not c.execute(delete(NAMESPACES).where(NAMESPACES.c.name == name)).rowcount:
+                raise AccessError(f"no namespace {name}")
+            _bump(c)
+
+    def grant_credits(self, name: str, amount: float, now: float) -> float:
+        """Add to a namespace's budget (made on first grant); the new balance."""
+        with self.engine.begin() as c:
+            row = c.execute(select(NAMESPACES.c.credits).where(NAMESPACES.c.name == name)
+                            ).one_or_none()
+            if row is None:
+                c.execute(insert(NAMESPACES).values(name=name, credits=amount, created_at=now))
+                balance = amount
+            else:
+                balance = (row.credits or 0.0) + amount
+                c.execute(update(NAMESPACES).where(NAMESPACES.c.name == name)
+                          .values(credits=balance))
+            _bump(c)
+        return balance
+
+    def charge(self, spent: dict[str, float]) -> dict[str, float]:
+        """Take what each namespace's work used from its budget (namespaces without one
+        are not charged); the new balances. Does not bump the generation: balances are
+        read from `balances`, not the snapshot, so charging does not reload every server."""
+        out: dict[str, float] = {}
+        with self.engine.begin() as c:
+            for name, amount in spent.items():
+                c.execute(update(NAMESPACES).where(NAMESPACES.c.name == name,
+                                                   NAMESPACES.c.credits.is_not(None))
+                          .values(credits=NAMESPACES.c.credits - amount))
+            for name, credits in c.execute(select(NAMESPACES.c.name, NAMESPACES.c.credits)):
+                if credits is not None:
+                    out[name] = credits
+        return out
+
+    def balances(self) -> dict[str, float]:
+        with self.engine.connect() as c:
+            return {n: v for n, v in c.execute(select(NAMESPACES.c.name, NAMESPACES.c.credits))
+                    if v is not None}
+
+
+def _namespace(row) -> Namespace:
+    return Namespace(row.name, Quota(row.cpus, row.mem, row.instances, row.jobs), row.credits,
+                     row.created_at)
 
 
 def _known_user(c: Connection, name: str) -> str:

@@ -29,9 +29,11 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, lazy={
     "agent": "cli.agent:agent_command",
+    "credits": "cli.access:credits_group",
     "framework": "cli.framework:framework_command",
     "job": "cli.job:job_group",
     "master": "cli.master:master_command",
+    "namespace": "cli.access:namespace_group",
     "place": "cli.place:place_command",
     "sim": "cli.sim:sim_command",
     "task": "cli.task:task_group",

@@ -204,3 +204,82 @@ def token_revoke(token_id: str, data_dir: Path, db_url: str | None) -> None:
         raise click.ClickException(str(exc)) from None
     _audit(store, f"token revoke {token_id}")
     click.echo(f"token {token_id} revoked")
+
+
+@click.group("namespace")
+def namespace_group() -> None:
+    """Namespaces: quotas on what each may hold at once, and a credit budget."""
+
+
+@namespace_group.command("set")
+@click.argument("name")
+@click.option("--cpus", type=float, default=None, help="At most this many cpus in use.")
+@click.option("--mem", type=float, default=None, help="At most this much memory (MiB).")
+@click.option("--instances", type=int, default=None, help="At most this many live instances.")
+@click.option("--jobs", type=int, default=None, help="At most this many jobs.")
+@_database
+def namespace_set(name: str, cpus: float | None, mem: float | None, instances: int | None,
+                  jobs: int | None, data_dir: Path, db_url: str | None) -> None:
+    """Create a namespace or set its quota (an option left out: no limit on it)."""
+    from access.namespaces import Quota
+
+    _checked(namespace_problem(name), "NAME")
+    quota = Quota(cpus, mem, instances, jobs)
+    for field, problem in quota.problems():
+        raise click.BadParameter(problem, param_hint=f"--{field}")
+    store = _store(data_dir, db_url)
+    created = store.set_namespace(name, quota, time.time())
+    limits = ", ".join(f"{k} {v:g}" for k, v in vars(quota).items() if v is not None)
+    _audit(store, f"namespace set {name}", limits or "no limits")
+    click.echo(f"namespace {name} {'created' if created else 'changed'}: "
+               f"{limits or 'no limits'}")
+
+
+@namespace_group.command("remove")
+@click.argument("name")
+@_database
+def namespace_remove(name: str, data_dir: Path, db_url: str | None) -> None:
+    """Forget a namespace's quota and budget (its work stays, unlimited)."""
+    store = _store(data_dir, db_url)
+    try:
+        store.remove_namespace(name)
+    except AccessError as exc:
+        raise click.ClickException(str(exc)) from None
+    _audit(store, f"namespace remove {name}")
+    click.echo(f"namespace {name} removed")
+
+
+@namespace_group.command("list")
+@_database
+def namespace_list(data_dir: Path, db_url: str | None) -> None:
+    snap = _store(data_dir, db_url).snapshot()
+    table = Table("NAME", "CPUS", "MEM", "INSTANCES", "JOBS", "CREDITS")
+
+    def shown(v: float | None) -> str:
+        return "-" if v is None else f"{v:g}"
+
+    for ns in sorted(snap.namespaces.values(), key=lambda n: n.name):
+        q = ns.quota
+        table.add_row(ns.name, shown(q.cpus), shown(q.mem), shown(q.instances), shown(q.jobs),
+                      "-" if ns.credits is None else f"{ns.credits:.2f}")
+    Console().print(table)
+
+
+@click.group("credits")
+def credits_group() -> None:
+    """Credits (ConPaaS): one is an hour of one unit of capacity (default 1 cpu + 1 GiB)."""
+
+
+@credits_group.command("grant")
+@click.argument("namespace")
+@click.argument("amount", type=float)
+@_database
+def credits_grant(namespace: str, amount: float, data_dir: Path, db_url: str | None) -> None:
+    """Add AMOUNT credits to NAMESPACE's budget (giving it one if it had none)."""
+    _checked(namespace_problem(namespace), "NAMESPACE")
+    if amount != amount or amount <= 0 or amount == float("inf"):
+        raise click.BadParameter(f"must be a number > 0, not {amount}", param_hint="AMOUNT")
+    store = _store(data_dir, db_url)
+    balance = store.grant_credits(namespace, amount, time.time())
+    _audit(store, f"credits grant {namespace}", f"+{amount:g}, balance {balance:.2f}")
+    click.echo(f"namespace {namespace}: +{amount:g} credits, balance {balance:.2f}")
