@@ -131,3 +131,26 @@ def test_changes_that_cannot_be_made_change_nothing(store):
         store.set_password("ghost", hash_password("whatever1"))
     assert store.generation() == generation
     assert store.snapshot().users["alice"].role == "user"
+
+
+def test_namespaces_keep_quotas_and_a_budget_that_grants_add_to_and_work_spends(store):
+    from access.namespaces import CreditUnit, Quota
+
+    assert store.set_namespace("team-a", Quota(cpus=8.0, instances=10), 0.0) is True
+    assert store.set_namespace("team-a", Quota(cpus=4.0), 1.0) is False  # changed
+    assert store.snapshot().namespaces["team-a"].quota == Quota(cpus=4.0)
+    assert store.grant_credits("team-a", 5.0, 2.0) == 5.0
+    assert store.grant_credits("team-b", 1.5, 2.0) == 1.5  # a first grant makes it
+    assert store.charge({"team-a": 2.25, "free": 9.0}) == {"team-a": 2.75, "team-b": 1.5}
+    assert store.balances() == {"team-a": 2.75, "team-b": 1.5}
+    assert CreditUnit().units(cpus=2.0, mem=1024.0) == 2.0  # the larger share counts
+    assert CreditUnit().units(cpus=0.5, mem=4096.0) == 4.0
+
+
+@pytest.mark.parametrize("quota, field", [({"cpus": -1.0}, "cpus"), ({"jobs": -2}, "jobs"),
+                                          ({"mem": float("nan")}, "mem")])
+def test_a_quota_below_zero_or_not_a_number_is_named(quota, field):
+    from access.namespaces import Quota
+
+    [(name, problem)] = Quota(**quota).problems()
+    assert name == field and "must be a number >= 0" in problem
