@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 
-DEFAULT_NAMESPACE = "default"
+from offers.task import DEFAULT_NAMESPACE, NAMESPACE_PATTERN
 
-_NAMESPACE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+__all__ = ["DEFAULT_NAMESPACE", "namespace_problem", "user_problem"]
+
+_NAMESPACE = re.compile(NAMESPACE_PATTERN)
 _USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 
 

@@ -26,7 +26,6 @@ import structlog
 from aiohttp import web
 
 from access.authenticate import Authenticator, Refused
-from access.names import DEFAULT_NAMESPACE
 from access.policy import Principal, Scope
 from access.store import AccessStore
 from api.http_errors import error_response
@@ -95,10 +94,11 @@ class AccessGate:
         return Scope.READ if request.method in _READS else Scope.WRITE
 
     @staticmethod
-    def namespace_of(request: web.Request) -> str:
-        """The namespace a request acts in: `namespace` or JuliaRun's `jrunns`, else default."""
+    def namespace_of(request: web.Request) -> str | None:
+        """The namespace a request names (`namespace` or JuliaRun's `jrunns`), checked at
+        the door; the handlers check the namespaces of what they touch (api.namespaces)."""
         query = request.query
-        return query.get("namespace") or query.get("jrunns") or DEFAULT_NAMESPACE
+        return query.get("namespace") or query.get("jrunns")
 
     async def start(self) -> None:
         self._poller = asyncio.get_running_loop().create_task(self._poll())

@@ -25,6 +25,7 @@ from api.auth import Gate, chain
 from api.http_errors import error_response, json_errors_with, spec_error_response
 from api.jobs_app import add_job_routes, job_errors
 from api.json_body import BadBody, read_json, same_origin_json
+from api.namespaces import limited_to, refused_in, sees, target_namespace, visible
 from api.openapi import openapi_document
 from api.task_logs import add_task_logs_route
 from framework.driver import FrameworkService
@@ -40,6 +41,10 @@ REDACTED = "***"
 
 # -- the task list, serialized once per change --------------------------------------------
 
+
+
+def _namespace(record: TaskRecord) -> str:
+    return record.spec.namespace
 
 
 def _compact(value: Any) -> str:
@@ -222,6 +227,13 @@ class CharmanderHandlers:
         spec, error = self._read_task(raw)
         if error is not None:
             return error
+        namespace = target_namespace(
+            request, spec.namespace if "namespace" in spec.model_fields_set else None)
+        refusal = refused_in(request, namespace)
+        if refusal is not None:
+            return refusal
+        if namespace != spec.namespace:
+            spec = spec.model_copy(update={"namespace": namespace})
         key = request.headers.get(idempotency.HEADER)
         headers = {}
         if key is None:
@@ -248,13 +260,17 @@ class CharmanderHandlers:
         return _json(body, status=202,
                      headers={"Location": f"/v1/tasks/{task_id}", **headers})
 
+    def _tasks(self, request: web.Request) -> list[TaskRecord]:
+        """The task instances the caller may see."""
+        return visible(request, self.service.scheduler.tasks(), _namespace)
+
     async def list_tasks(self, request: web.Request) -> web.Response:
-        body = self.cache.listing(self.service.scheduler.tasks())
+        body = self.cache.listing(self._tasks(request))
         return web.Response(body=body, content_type=JSON)
 
     async def kill(self, request: web.Request) -> web.Response:
         prefix = request.match_info["prefix"]
-        matched = await self.service.kill(prefix)
+        matched = await self.service.kill(prefix, limited_to(request))
         if not matched:
             return error_response(404, f"no live task id starts with {prefix!r}",
                                   [FieldProblem("prefix", "matches no scheduled or "
@@ -263,13 +279,16 @@ class CharmanderHandlers:
         return _json(answers[0] if len(answers) == 1 else answers)
 
     async def reshuffle(self, request: web.Request) -> web.Response:
+        if limited_to(request) is not None:  # it moves every namespace's work
+            return error_response(403, "forbidden: a reshuffle moves the work of every "
+                                       "namespace; it needs an admin")
         await self.service.reshuffle()
         return _json({"code": 202, "message": "Reshuffle tasks"}, status=202)
 
     # -- /v1 -----------------------------------------------------------------------------
 
     async def v1_tasks(self, request: web.Request) -> web.Response:
-        records = self.service.scheduler.tasks()
+        records = self._tasks(request)
         state = request.query.get("state")
         if state is not None:
             try:
@@ -284,7 +303,7 @@ class CharmanderHandlers:
     async def v1_task(self, request: web.Request) -> web.Response:
         task_id = request.match_info["task_id"]
         record = self.service.scheduler.task(task_id)
-        if record is None:
+        if record is None or not sees(request, record.spec.namespace):
             return error_response(404, f"no task {task_id!r}",
                                   [FieldProblem("task_id", "is not a known task instance")])
         item = self.cache.item(record)
@@ -294,7 +313,7 @@ class CharmanderHandlers:
     async def v1_agents(self, request: web.Request) -> web.Response:
         scheduler = self.service.scheduler
         counts: dict[str, int] = {}
-        for record in scheduler.tasks():
+        for record in self._tasks(request):
             if record.agent_id and record.state.value in ("STAGING", "STARTING", "RUNNING",
                                                           "KILLING"):
                 counts[record.agent_id] = counts.get(record.agent_id, 0) + 1
@@ -306,13 +325,18 @@ class CharmanderHandlers:
         return _json({"offers": list(reversed(self.service.recent_offers))})
 
     async def v1_usage(self, request: web.Request) -> web.Response:
+        mine = None if limited_to(request) is None else {
+            r.submission_id for r in self._tasks(request)}
         usage = [{"submission_id": sid, "peak_cpus": cpus, "peak_mem": mem}
-                 for sid, (cpus, mem) in sorted(self.service.scheduler.usage().items())]
+                 for sid, (cpus, mem) in sorted(self.service.scheduler.usage().items())
+                 if mine is None or sid in mine]
         return _json({"usage": usage})
 
     async def v1_usage_post(self, request: web.Request) -> web.Response:
         """Metering samples pushed by an outside collector: `{"samples": [{task_id, cpus,
-        mem}]}`."""
+        mem}]}` (an admin's: they size every namespace's reshuffles)."""
+        if limited_to(request) is not None:
+            return error_response(403, "forbidden: metering samples need an admin")
         try:
             data = read_json(await request.read())
         except BadBody as exc:

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from api.http_errors import error_response
 from api.log_params import LogParams, log_params
+from api.namespaces import sees
 from framework.driver import FrameworkService
 from framework.driver.master_logs import MasterLogsError, task_logs
 from offers.problems import FieldProblem, SpecError
@@ -24,7 +25,8 @@ def add_task_logs_route(app: web.Application, service: FrameworkService) -> None
         params = checked_params(request)
         if isinstance(params, web.Response):
             return params
-        if service.scheduler.task(task_id) is None:
+        record = service.scheduler.task(task_id)
+        if record is None or not sees(request, record.spec.namespace):
             return error_response(404, f"no task {task_id!r}",
                                   [FieldProblem("task_id", "is not a known task instance")])
         return await stream_task_logs(request, service, task_id, params)

@@ -134,9 +134,12 @@ class AgentLost:
 
 @dataclass(frozen=True)
 class KillRequested:
-    """Kill every task whose internal id starts with `prefix` (Charmander's DELETE)."""
+    """Kill every task whose internal id starts with `prefix` (Charmander's DELETE); with
+    `ids`, only the jobs and instances named there (a caller limited to its namespaces:
+    `Scheduler.kill_targets`)."""
 
     prefix: str
+    ids: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -101,16 +101,28 @@ class Requests:
                 self._changed.pop(task_id, None)
         return out
 
+    def kill_targets(self, prefix: str, namespaces: frozenset[str]) -> frozenset[str]:
+        """The jobs and live instances a kill of `prefix` would reach in `namespaces`: what
+        a caller limited to them may kill (written ahead as exact ids)."""
+        jobs = {job.id for job in self._jobs.values() if job.id.startswith(prefix)
+                and job.wanted and job.namespace in namespaces}
+        instances = {r.task_id for r in self._records.values()
+                     if r.task_id.startswith(prefix) and r.spec.namespace in namespaces
+                     and not (r.state.terminal and r.state is not S.LOST)}
+        return frozenset(jobs | instances)
+
     def _kill(self, e: ev.KillRequested) -> list[cmd.Command]:
         out: list[cmd.Command] = []
         matched: list[str] = []
+        only = e.ids
         for job in self._jobs.values():
-            if job.id.startswith(e.prefix) and job.wanted:
+            if job.id.startswith(e.prefix) and job.wanted and (only is None or job.id in only):
                 self._index.unwant(job)
                 self._unwanted.append(job.id)
         for record in list(self._records.values()):
             if not record.task_id.startswith(e.prefix) or (
-                    record.state.terminal and record.state is not S.LOST):
+                    record.state.terminal and record.state is not S.LOST) or (
+                    only is not None and record.task_id not in only):
                 continue
             matched.append(record.task_id)
             if record.state is S.KILLING and record.killed:

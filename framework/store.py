@@ -122,6 +122,7 @@ class FrameworkStore:
     def write(self, *, submissions: Sequence[Submission] = (),
               records: Sequence[TaskRecord] = (), unwanted: Iterable[str] = (),
               framework_id: str | None = None, killed_prefixes: Sequence[str] = (),
+              killed_ids: Sequence[str] = (),
               marks: dict[str, str] | None = None,
               jobs: Sequence[tuple[JobSpec, float]] = (),
               job_states: Sequence[JobState] = (),
@@ -131,7 +132,8 @@ class FrameworkStore:
         `submissions` are accepted tasks `(internal id, spec, created_at[, idempotency key])`; `records` are
         instance records to upsert; `unwanted` submission ids someone asked to kill;
         `killed_prefixes` a kill's desired state written ahead of it (every submission
-        and live instance whose id starts with one: unwanted, killed); `marks` meta
+        and live instance whose id starts with one: unwanted, killed), `killed_ids` the
+        same for exactly these submissions and instances; `marks` meta
         values; `jobs` accepted job JSONs with their creation time, `job_states` jobs whose
         count, steps or wanted changed, `deleted_jobs` jobs to forget with their
         instances. Raises StoreUnavailable when the database cannot take the write, and
@@ -139,11 +141,11 @@ class FrameworkStore:
         """
         unwanted = list(unwanted)
         if not (submissions or records or unwanted or framework_id or killed_prefixes
-                or marks or jobs or job_states or deleted_jobs):
+                or killed_ids or marks or jobs or job_states or deleted_jobs):
             return
         try:
             self._write(submissions, records, unwanted, framework_id, killed_prefixes,
-                        marks or {}, jobs, job_states, deleted_jobs)
+                        killed_ids, marks or {}, jobs, job_states, deleted_jobs)
         except IntegrityError as exc:
             if jobs:
                 raise JobExists(str(exc.orig).splitlines()[0]) from None
@@ -152,7 +154,7 @@ class FrameworkStore:
             raise StoreUnavailable(_reason(exc)) from exc
 
     def _write(self, submissions, records, unwanted, framework_id, killed_prefixes,
-               marks, jobs, job_states, deleted_jobs) -> None:
+               killed_ids, marks, jobs, job_states, deleted_jobs) -> None:
         with self.engine.begin() as conn:
             if jobs:
                 conn.execute(self._insert_submissions, [
@@ -194,6 +196,15 @@ class FrameworkStore:
                 conn.execute(update(InstanceRow).where(
                     InstanceRow.task_id.startswith(prefix, autoescape=True),
                     InstanceRow.state.not_in(_DONE)).values(killed=True))
+            killed_ids = list(killed_ids)
+            for start in range(0, len(killed_ids), 500):  # a kill limited to namespaces
+                ids = killed_ids[start:start + 500]
+                conn.execute(update(SubmissionRow).where(
+                    SubmissionRow.id.in_(ids), SubmissionRow.wanted.is_(True)
+                ).values(wanted=False))
+                conn.execute(update(InstanceRow).where(
+                    InstanceRow.task_id.in_(ids), InstanceRow.state.not_in(_DONE)
+                ).values(killed=True))
             if framework_id:
                 marks = {**marks, "framework_id": framework_id}
             for key, value in marks.items():

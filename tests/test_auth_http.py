@@ -106,9 +106,9 @@ async def test_a_read_token_may_list_but_not_submit(secured):
         assert await resp.json() == []
 
 
-async def test_a_user_of_another_namespace_is_forbidden_here(secured):
+async def test_a_user_of_another_namespace_is_forbidden_there(secured):
     fw, http, _ = secured
-    async with http.get(f"{fw.url}/client/task",
+    async with http.get(f"{fw.url}/client/task", params={"namespace": "default"},
                         headers=basic("alice", "alicepass")) as resp:
         assert resp.status == 403
         assert "namespace default: alice may act only in team-a" in \

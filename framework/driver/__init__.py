@@ -152,14 +152,20 @@ class FrameworkService:
         self.apply(ev.TaskSubmitted(task_id, spec))
         return task_id
 
-    async def kill(self, prefix: str) -> list[str]:
-        """Kill every task instance whose id starts with `prefix`; the ids it matched.
+    async def kill(self, prefix: str, namespaces: frozenset[str] | None = None) -> list[str]:
+        """Kill every task instance whose id starts with `prefix` (in `namespaces`, when
+        the caller is limited to some); the ids it matched.
 
         The kill is on disk before the core hears of it: StoreUnavailable means nothing
         was killed and nothing changed."""
-        await self.writer.add(killed_prefixes=[prefix])
+        if namespaces is None:
+            event = ev.KillRequested(prefix)
+            await self.writer.add(killed_prefixes=[prefix])
+        else:  # exactly what the caller may kill, in the store as in the core
+            event = ev.KillRequested(prefix, self.scheduler.kill_targets(prefix, namespaces))
+            await self.writer.add(killed_ids=sorted(event.ids))
         matched: tuple[str, ...] = ()
-        for command in self.apply(ev.KillRequested(prefix)):
+        for command in self.apply(event):
             if isinstance(command, cmd.KillMatched):
                 matched = command.task_ids
         await self.settle()
