@@ -27,7 +27,7 @@ from aiohttp import web
 
 from access.authenticate import Authenticator, Refused
 from access.policy import Principal, Scope
-from access.store import AccessStore
+from access.store import AccessSnapshot, AccessStore
 from api.http_errors import error_response
 
 log = structlog.get_logger("berth.auth")
@@ -70,6 +70,8 @@ class AccessGate:
         self.admin_prefixes = tuple(admin_prefixes)
         self.poll_seconds = poll_seconds
         self._poller: asyncio.Task | None = None
+        # Told every new snapshot (the framework's quotas and budgets follow them).
+        self.on_reload: list[Callable[[AccessSnapshot], None]] = []
 
     @property
     def enabled(self) -> bool:
@@ -119,6 +121,8 @@ class AccessGate:
                     self.authenticator.snapshot = await asyncio.to_thread(self.store.snapshot)
                     log.info("access_reloaded", generation=generation,
                              users=len(self.authenticator.snapshot.users))
+                    for listener in self.on_reload:
+                        listener(self.authenticator.snapshot)
             except Exception as exc:  # the database is away: keep the last snapshot
                 log.warning("access_reload_failed", error=str(exc))
 

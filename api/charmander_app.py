@@ -229,7 +229,7 @@ class CharmanderHandlers:
             return error
         namespace = target_namespace(
             request, spec.namespace if "namespace" in spec.model_fields_set else None)
-        refusal = refused_in(request, namespace)
+        refusal = refused_in(request, namespace) or self._over_limits(namespace, job=False)
         if refusal is not None:
             return refusal
         if namespace != spec.namespace:
@@ -259,6 +259,11 @@ class CharmanderHandlers:
             body["internal_id"] = task_id  # the seed's answer is kept exactly as it was
         return _json(body, status=202,
                      headers={"Location": f"/v1/tasks/{task_id}", **headers})
+
+    def _over_limits(self, namespace: str, job: bool) -> web.Response | None:
+        why = self.service.scheduler.submission_refusal(namespace, job)
+        return None if why is None else self._bad(
+            f"refused: {why}", [FieldProblem("namespace", why)], status=403)
 
     def _tasks(self, request: web.Request) -> list[TaskRecord]:
         """The task instances the caller may see."""

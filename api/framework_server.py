@@ -13,11 +13,13 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from access.store import AccessStore
+from access.store import AccessSnapshot, AccessStore
 from api.audit import AuditTrail
 from api.auth import AccessGate, ExposureRefused, check_exposure
 from api.charmander_app import build_charmander_app
+from api.namespaces_app import add_namespace_routes
 from api.serving import ServerLimits, local_url, serve_app
+from framework import events as ev
 from framework.driver import FrameworkService, timestamp_ids
 from framework.scheduler import CharmanderScheduler
 from framework.store import FrameworkStore
@@ -75,11 +77,28 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                                usage_poll_seconds=usage_poll_seconds, clock=clock,
                                master_credential=master_credential, master_ssl=master_ssl)
     await service.start()
+    follow_namespaces(service, access)
     trail = AuditTrail(access.store.engine, "framework", clock=clock)
     app = build_charmander_app(service, access.gate, trail)
+    add_namespace_routes(app, service, access.store, access.on_reload)
     runner, bound = await serve_app(app, host, port, limits=limits, ssl_context=tls)
     await access.start()
     await trail.start()
     log.info("framework_api_started", host=host, port=bound, strategy=strategy,
              authentication="required" if access.enabled else "none (local callers trusted)")
     return RunningFramework(service, runner, host, bound, access, trail, tls is not None)
+
+
+def follow_namespaces(service: FrameworkService, access: AccessGate) -> None:
+    """The framework's quotas and credit balances follow the access store: told now and at
+    every change; the credits running work spends are taken from it."""
+
+    def told(snapshot: AccessSnapshot) -> None:
+        spaces = snapshot.namespaces.values()
+        service.apply(ev.QuotasChanged({ns.name: ns.quota for ns in spaces}))
+        service.apply(ev.BalancesChanged({ns.name: ns.credits for ns in spaces
+                                          if ns.credits is not None}))
+
+    told(access.authenticator.snapshot)
+    access.on_reload.append(told)
+    service.charge = access.store.charge

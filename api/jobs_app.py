@@ -54,6 +54,9 @@ class JobHandlers:
         refusal = refused_in(request, namespace)
         if refusal is not None:
             return refusal
+        why = self.service.scheduler.submission_refusal(namespace, job=True)
+        if why is not None:
+            return error_response(403, f"refused: {why}", [FieldProblem("namespace", why)])
         if namespace != spec.namespace:
             spec = spec.model_copy(update={"namespace": namespace})
         try:

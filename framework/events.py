@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from offers.job import JobSpec
 from offers.offer import Offer, OfferBatch
+from offers.quota import Quota
 from offers.states import TaskState
 from offers.task import TaskSpec
 
@@ -143,6 +145,21 @@ class KillRequested:
 
 
 @dataclass(frozen=True)
+class QuotasChanged:
+    """The namespaces' quotas now (access/, through the API): placement keeps within them."""
+
+    quotas: Mapping[str, Quota]
+
+
+@dataclass(frozen=True)
+class BalancesChanged:
+    """The credit balances of the namespaces that have a budget. One at zero or below has
+    its jobs stopped and nothing new placed until a grant."""
+
+    balances: Mapping[str, float]
+
+
+@dataclass(frozen=True)
 class ReshuffleRequested:
     """Restart every running reshuffleable task, placed again by its metered usage."""
 
@@ -170,11 +187,12 @@ class Tick:
 
 Event = (TaskSubmitted | TaskRecovered | JobSubmitted | JobScaled | JobStopped | JobDeleted
          | Subscribed | OffersReceived | OfferRescinded | TaskStatusChanged | AgentLost
-         | KillRequested | ReshuffleRequested | UsageObserved | ShutdownStarted | Tick)
+         | KillRequested | ReshuffleRequested | UsageObserved | ShutdownStarted | Tick
+         | QuotasChanged | BalancesChanged)
 
 __all__ = [
-    "AgentLost", "Event", "JobDeleted", "JobScaled", "JobStopped", "JobSubmitted",
-    "KillRequested", "OfferRescinded", "OffersReceived",
+    "AgentLost", "BalancesChanged", "Event", "JobDeleted", "JobScaled", "JobStopped", "JobSubmitted",
+    "KillRequested", "OfferRescinded", "OffersReceived", "QuotasChanged",
     "ReshuffleRequested", "ShutdownStarted", "Subscribed", "TaskRecovered",
     "TaskStatusChanged", "TaskSubmitted", "Tick", "UsageObserved",
 ]

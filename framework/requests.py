@@ -72,7 +72,8 @@ class Requests:
         self._changed_jobs[job.id] = None
         return self._upkeep(job) + self._revive_if_needed() + self._suppress_if_idle()
 
-    def _job_stopped(self, e: ev.JobStopped) -> list[cmd.Command]:
+    def _job_stopped(self, e: ev.JobStopped, reason: str = "the job was stopped"
+                     ) -> list[cmd.Command]:
         job = self._jobs[e.job_id]
         out: list[cmd.Command] = []
         if job.wanted:
@@ -82,7 +83,7 @@ class Requests:
                 record = self._records.get(task_id)
                 if record is not None and not (record.state.terminal
                                                and record.state is not S.LOST):
-                    out += self._kill_record(record, "the job was stopped", user=True)
+                    out += self._kill_record(record, reason, user=True)
             out += self._upkeep(job)
             self._changed_jobs[job.id] = None
         return out + self._suppress_if_idle()

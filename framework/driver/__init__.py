@@ -80,6 +80,10 @@ class FrameworkService:
         self.master_headers = {"Authorization": master_credential} if master_credential \
             else {}
         self.master_ssl = master_ssl
+        # Where credits are taken from budgets (set by the API layer, which owns access/):
+        # spent by namespace -> the balances after.
+        self.charge: Callable[[dict[str, float]], dict[str, float]] | None = None
+        self._charging: set[asyncio.Task] = set()
         self.store = store
         self.master_url = master_url.rstrip("/") if master_url else None
         self.name = name
@@ -201,6 +205,10 @@ class FrameworkService:
                 record = self.scheduler.task(command.task_id)
                 log.info("task_kill", task_id=command.task_id, agent_id=command.agent_id,
                          reason=record.reason if record else "unknown to the framework")
+            elif isinstance(command, cmd.ChargeCredits) and self.charge is not None:
+                task = asyncio.get_running_loop().create_task(self._charge(command.spent))
+                self._charging.add(task)
+                task.add_done_callback(self._charging.discard)
             call = self._call_for(command)
             if call is not None:
                 self._outbox.put_nowait((call, offers_at))
@@ -211,6 +219,16 @@ class FrameworkService:
                     and record.launched_at is not None and record.running_at is not None):
                 self._observe("launch_latency", record.running_at - record.launched_at)
         return commands
+
+    async def _charge(self, spent: tuple[tuple[str, float], ...]) -> None:
+        """Take the credits from the budgets (`charge`, on a worker thread) and tell the
+        core the balances that result."""
+        try:
+            balances = await asyncio.to_thread(self.charge, dict(spent))
+        except Exception as exc:  # the database is away: charged at the next meter
+            log.warning("credits_not_charged", error=str(exc), spent=dict(spent))
+            return
+        self.apply(ev.BalancesChanged(balances))
 
     def _queue_writes(self) -> None:
         # A first instance still PENDING is rebuilt from its submission row on recovery.
