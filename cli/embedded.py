@@ -25,6 +25,7 @@ from api.tls import pinned_context
 from executor.agent import AgentConfig
 from executor.container_spec import ContainerPolicy
 from master import events as master_events
+from offers.quota import CreditUnit
 from offers.states import TaskState
 
 log = structlog.get_logger("berth.up")
@@ -77,6 +78,7 @@ class Embedded:
 async def start_embedded(agent_config: AgentConfig, *, db_url: str, host: str = "127.0.0.1",
                          master_host: str = "127.0.0.1", insecure: bool = False,
                          tls: ssl.SSLContext | None = None, tls_cert: str | None = None,
+                         credit_unit: CreditUnit | None = None,
                          master_port: int = 5050, framework_port: int = 7075,
                          agent_port: int = 5051, strategy: str = "binpack",
                          allowed_volumes: tuple[str, ...] = (),
@@ -98,7 +100,7 @@ async def start_embedded(agent_config: AgentConfig, *, db_url: str, host: str = 
         framework = await start_framework(master.url, host, framework_port, db_url=db_url,
                                           strategy=strategy, limits=limits, insecure=insecure,
                                           master_credential=credential, master_ssl=pinned,
-                                          tls=tls)
+                                          tls=tls, credit_unit=credit_unit)
         agent = await start_agent(replace(agent_config, master=master.url,
                                           master_credential=credential, master_ssl=pinned),
                                   host="127.0.0.1", tls=tls,

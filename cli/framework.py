@@ -9,6 +9,7 @@ import click
 
 from cli.server_options import (
     bearer_from_file,
+    credit_unit_option,
     master_ca_option,
     server_limit_options,
     tls_options,
@@ -44,7 +45,8 @@ def master_url(text: str) -> str:
 @server_limit_options()
 @tls_options
 @master_ca_option
-def framework_command(tls, tls_cert, master_ssl, master: str, host: str, insecure: bool,
+@credit_unit_option
+def framework_command(tls, tls_cert, master_ssl, credit_unit, master: str, host: str, insecure: bool,
                       port: int, db_url: str | None, data_dir: Path,
                       master_token_file: str | None, strategy: str, seed: int,
                       limits) -> None:
@@ -65,7 +67,8 @@ def framework_command(tls, tls_cert, master_ssl, master: str, host: str, insecur
             running = await start_framework(master_url(master), host, port, db_url=url,
                                             strategy=strategy, seed=seed, limits=limits,
                                             insecure=insecure, master_credential=credential,
-                                            master_ssl=master_ssl, tls=tls)
+                                            master_ssl=master_ssl, tls=tls,
+                                            credit_unit=credit_unit)
         except OSError as exc:
             raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
         except ExposureRefused as exc:

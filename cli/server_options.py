@@ -97,3 +97,23 @@ def master_ca_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--master-ca", type=click.Path(dir_okay=False),
                         help="CA (or self-signed certificate) to trust for an https master "
                              "[default: the system's].")(wrapper)
+
+
+def credit_unit_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--credit-unit "cpus:1;mem:1024"`: the command gets `credit_unit` (offers.quota)."""
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        from executor.capacity import parse_amounts
+        from offers.quota import CreditUnit
+        text = kwargs.pop("credit_unit")
+        try:
+            amounts = parse_amounts(text)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--credit-unit") from None
+        if amounts.cpus <= 0 or amounts.mem <= 0:
+            raise click.BadParameter("needs cpus > 0 and mem > 0, e.g. cpus:1;mem:1024",
+                                     param_hint="--credit-unit")
+        return command(credit_unit=CreditUnit(amounts.cpus, amounts.mem), **kwargs)
+
+    return click.option("--credit-unit", default="cpus:1;mem:1024", show_default=True,
+                        help="One credit is an hour of this much capacity.")(wrapper)

@@ -10,7 +10,7 @@ import click
 
 from cli.agent import policy_options
 from cli.framework import STRATEGIES
-from cli.server_options import server_limit_options, tls_options
+from cli.server_options import credit_unit_option, server_limit_options, tls_options
 from cli.signals import until_signalled
 
 
@@ -49,8 +49,9 @@ from cli.signals import until_signalled
 @policy_options
 @server_limit_options()  # for each of the three listeners
 @tls_options  # for each of them too
-def up_command(tls, tls_cert, data_dir: Path, db_url: str | None, host: str, master_host: str, insecure: bool,
-               port: int, master_port: int,
+@credit_unit_option
+def up_command(tls, tls_cert, credit_unit, data_dir: Path, db_url: str | None, host: str,
+               master_host: str, insecure: bool, port: int, master_port: int,
                agent_port: int, hostname: str | None, nodetype: str | None,
                attributes: str | None, resources: str | None, headroom: str | None,
                allow_volume: tuple[str, ...], allow_privileged: bool, ignore_incumbent: bool,
@@ -85,7 +86,7 @@ def up_command(tls, tls_cert, data_dir: Path, db_url: str | None, host: str, mas
         try:
             running = await start_embedded(
                 config, db_url=url, host=host, master_host=master_host, insecure=insecure,
-                tls=tls, tls_cert=tls_cert,
+                tls=tls, tls_cert=tls_cert, credit_unit=credit_unit,
                 master_port=master_port, framework_port=port,
                 agent_port=agent_port, strategy=strategy, allowed_volumes=allow_volume,
                 allow_privileged=allow_privileged, container_policy=policy, limits=limits)
