@@ -168,3 +168,26 @@ async def test_with_users_it_listens_beyond_loopback_and_asks_for_credentials(tm
                 assert resp.status == 200
     finally:
         await fw.stop()
+
+
+async def test_secrets_appear_in_no_log_answer_or_audit_entry(secured, capfd):
+    fw, http, data = secured
+    text = token(data, "--user", "bob")
+    await until_status(http, f"{fw.url}/client/task", 200,
+                       headers={"Authorization": f"Bearer {text}"})
+    answers = []
+    for headers, params in ((basic("bob", "wrong-password-xyz"), {}),
+                            ({"Authorization": f"Bearer {text}"}, {}),
+                            ({}, {"jruntok": text}),
+                            ({"Authorization": f"Bearer {text[:-3]}"}, {})):
+        async with http.post(f"{fw.url}/client/task", data=json.dumps(TASK), headers=headers,
+                             params=params) as resp:
+            answers.append(await resp.text())
+    await fw.trail.flush()
+    async with http.get(f"{fw.url}/v1/audit", headers=basic("root", "rootpass1")) as resp:
+        answers.append(await resp.text())
+    out, err = capfd.readouterr()
+    secret = text.rsplit("_", 1)[1]
+    for seen in (out, err, *answers):
+        assert secret not in seen and secret[:-3] not in seen
+        assert "wrong-password-xyz" not in seen and "bobspass1" not in seen
