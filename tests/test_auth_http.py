@@ -191,3 +191,21 @@ async def test_secrets_appear_in_no_log_answer_or_audit_entry(secured, capfd):
     for seen in (out, err, *answers):
         assert secret not in seen and secret[:-3] not in seen
         assert "wrong-password-xyz" not in seen and "bobspass1" not in seen
+
+
+async def test_the_cli_sends_berth_token_or_berth_user_and_password(secured):
+    fw, http, data = secured
+    text = token(data, "--user", "bob")
+    await until_status(http, f"{fw.url}/client/task", 200,
+                       headers={"Authorization": f"Bearer {text}"})
+
+    def job_list(env: dict[str, str]):
+        return CliRunner().invoke(main, ["job", "list", "--url", fw.url], env=env)
+
+    refused = await asyncio.to_thread(job_list, {"BERTH_TOKEN": ""})
+    assert refused.exit_code == 1 and "401" in refused.output
+    with_token = await asyncio.to_thread(job_list, {"BERTH_TOKEN": text})
+    assert with_token.exit_code == 0, with_token.output
+    with_password = await asyncio.to_thread(job_list, {"BERTH_USER": "bob",
+                                                       "BERTH_PASSWORD": "bobspass1"})
+    assert with_password.exit_code == 0, with_password.output
