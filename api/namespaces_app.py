@@ -49,21 +49,23 @@ class NamespaceHandlers:
                                   [FieldProblem("name", "not a namespace of yours")])
         return web.json_response(self.service.scheduler.namespace_status(name))
 
-    def _admin_only(self, request: web.Request) -> web.Response | None:
+    async def _admin_body(self, request: web.Request) -> tuple[str, Any] | web.Response:
+        """The namespace named and the JSON body of an admin's change, or the refusal."""
         missing = principal(request).missing(Scope.ADMIN)
-        return None if missing is None else error_response(403, f"forbidden: {missing}")
+        if missing is not None:
+            return error_response(403, f"forbidden: {missing}")
+        try:
+            return request.match_info["name"], read_json(await request.read())
+        except BadBody as exc:
+            return exc.response()
 
     async def set_quota(self, request: web.Request) -> web.Response:
         """`PUT /v1/namespaces/{name}` with `{"cpus": 8, "instances": 10}` (a field left
         out: no limit on it)."""
-        refusal = self._admin_only(request)
-        if refusal is not None:
-            return refusal
-        name = request.match_info["name"]
-        try:
-            body = read_json(await request.read())
-        except BadBody as exc:
-            return exc.response()
+        asked = await self._admin_body(request)
+        if isinstance(asked, web.Response):
+            return asked
+        name, body = asked
         quota, problems = _quota(name, body)
         if problems:
             return error_response(400, "invalid quota", problems)
@@ -73,14 +75,10 @@ class NamespaceHandlers:
 
     async def grant(self, request: web.Request) -> web.Response:
         """`POST /v1/namespaces/{name}/credits` with `{"amount": 10}`."""
-        refusal = self._admin_only(request)
-        if refusal is not None:
-            return refusal
-        name = request.match_info["name"]
-        try:
-            body = read_json(await request.read())
-        except BadBody as exc:
-            return exc.response()
+        asked = await self._admin_body(request)
+        if isinstance(asked, web.Response):
+            return asked
+        name, body = asked
         amount = body.get("amount") if isinstance(body, dict) else None
         problems = [FieldProblem("name", p) for p in [namespace_problem(name)] if p]
         if isinstance(amount, bool) or not isinstance(amount, int | float) \

@@ -53,6 +53,14 @@ def _audit(store: AccessStore, action: str, detail: str = "") -> None:
                                            "cli", action, 200, detail)])
 
 
+def _changed(change, *args):
+    """Make a change to the access store; what it refuses is the command's error."""
+    try:
+        return change(*args)
+    except AccessError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _when(ts: float | None) -> str:
     if ts is None:
         return "never"
@@ -93,11 +101,8 @@ def user_add(name: str, admin: bool, namespaces: tuple[str, ...], password_stdin
     spaces = frozenset(namespaces) or (frozenset() if admin else frozenset({"default"}))
     password = _read_password(password_stdin)
     store = _store(data_dir, db_url)
-    try:
-        store.add_user(name, "admin" if admin else "user", spaces, hash_password(password),
-                       time.time())
-    except AccessError as exc:
-        raise click.ClickException(str(exc)) from None
+    _changed(store.add_user, name, "admin" if admin else "user", spaces,
+             hash_password(password), time.time())
     _audit(store, f"user add {name}", f"role {'admin' if admin else 'user'}; namespaces "
                                       f"{', '.join(sorted(spaces)) or 'all'}")
     click.echo(f"user {name} added ({'admin' if admin else 'user'}"
@@ -111,10 +116,7 @@ def user_add(name: str, admin: bool, namespaces: tuple[str, ...], password_stdin
 def user_passwd(name: str, password_stdin: bool, data_dir: Path, db_url: str | None) -> None:
     password = _read_password(password_stdin)
     store = _store(data_dir, db_url)
-    try:
-        store.set_password(name, hash_password(password))
-    except AccessError as exc:
-        raise click.ClickException(str(exc)) from None
+    _changed(store.set_password, name, hash_password(password))
     _audit(store, f"user passwd {name}")
     click.echo(f"password of {name} changed")
 
@@ -124,10 +126,7 @@ def user_passwd(name: str, password_stdin: bool, data_dir: Path, db_url: str | N
 @_database
 def user_remove(name: str, data_dir: Path, db_url: str | None) -> None:
     store = _store(data_dir, db_url)
-    try:
-        tokens = store.remove_user(name)
-    except AccessError as exc:
-        raise click.ClickException(str(exc)) from None
+    tokens = _changed(store.remove_user, name)
     _audit(store, f"user remove {name}", f"{tokens} token(s) revoked with it")
     click.echo(f"user {name} removed, with {tokens} token(s)")
 
@@ -165,11 +164,8 @@ def token_create(user: str, namespace: str | None, scope: str, expires: str, dat
     lifetime = duration_seconds(expires)
     now = time.time()
     store = _store(data_dir, db_url)
-    try:
-        text, record = store.add_token(user, namespace, Scope.named(scope), now,
-                                       None if lifetime is None else now + lifetime)
-    except AccessError as exc:
-        raise click.ClickException(str(exc)) from None
+    text, record = _changed(store.add_token, user, namespace, Scope.named(scope), now,
+                            None if lifetime is None else now + lifetime)
     _audit(store, f"token create {record.id}", f"user {user}; scope {record.scope}")
     click.echo(f"token {record.id} for {user}: scope {record.scope}, namespace "
                f"{record.namespace or 'all of the user'}, expires {_when(record.expires_at)}")
@@ -198,10 +194,7 @@ def token_list(user: str | None, data_dir: Path, db_url: str | None) -> None:
 @_database
 def token_revoke(token_id: str, data_dir: Path, db_url: str | None) -> None:
     store = _store(data_dir, db_url)
-    try:
-        store.revoke_token(token_id)
-    except AccessError as exc:
-        raise click.ClickException(str(exc)) from None
+    _changed(store.revoke_token, token_id)
     _audit(store, f"token revoke {token_id}")
     click.echo(f"token {token_id} revoked")
 
@@ -241,10 +234,7 @@ def namespace_set(name: str, cpus: float | None, mem: float | None, instances: i
 def namespace_remove(name: str, data_dir: Path, db_url: str | None) -> None:
     """Forget a namespace's quota and budget (its work stays, unlimited)."""
     store = _store(data_dir, db_url)
-    try:
-        store.remove_namespace(name)
-    except AccessError as exc:
-        raise click.ClickException(str(exc)) from None
+    _changed(store.remove_namespace, name)
     _audit(store, f"namespace remove {name}")
     click.echo(f"namespace {name} removed")
 
