@@ -8,7 +8,8 @@ authenticates the caller (`access.authenticate`: HTTP Basic, a Bearer token, or 
 before the gate lets a request through.
 
 Reads (GET, HEAD) need scope `read`, anything else `write`; paths under an admin prefix
-`admin`. `/health` and the seed's `/admin/ping` stay open for probes. Users and tokens
+`admin`. `/health` and the seed's `/admin/ping` stay open for probes (a server may open
+more: the master's `/version` and its OpenAPI document). Users and tokens
 change while the server runs (`berth user|token`): a poll of the store's generation, once
 a second on a worker thread, swaps in a new snapshot, so a revoked token is refused (and a
 new one accepted) within a second.
@@ -64,8 +65,9 @@ class AccessGate:
 
     def __init__(self, store: AccessStore, clock: Callable[[], float] = time.time,
                  admin_prefixes: Iterable[str] = (), poll_seconds: float = 1.0,
-                 internal: str | None = None) -> None:
+                 internal: str | None = None, open_paths: Iterable[str] = OPEN_PATHS) -> None:
         self.store = store
+        self.open_paths = frozenset(open_paths)
         self.authenticator = Authenticator(store.snapshot(), clock, internal=internal)
         self.admin_prefixes = tuple(admin_prefixes)
         self.poll_seconds = poll_seconds
@@ -78,7 +80,7 @@ class AccessGate:
         return self.authenticator.enabled
 
     def gate(self, request: web.Request) -> web.Response | None:
-        if request.path in OPEN_PATHS:
+        if request.path in self.open_paths:
             return None
         who = self.authenticator.authenticate(request.headers.get("Authorization"),
                                               request.query.get("jruntok"))

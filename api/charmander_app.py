@@ -274,7 +274,8 @@ class CharmanderHandlers:
         return web.Response(body=body, content_type=JSON)
 
     async def kill(self, request: web.Request) -> web.Response:
-        prefix = request.match_info["prefix"]
+        # /v1/tasks/{task_id} names it as GET's route does (one template per path).
+        prefix = request.match_info.get("prefix") or request.match_info["task_id"]
         matched = await self.service.kill(prefix, limited_to(request))
         if not matched:
             return error_response(404, f"no live task id starts with {prefix!r}",
@@ -390,7 +391,7 @@ ROUTES: list[tuple[str, str, str]] = [
     ("GET", "/v1/tasks", "v1_tasks"),
     ("POST", "/v1/tasks", "submit"),
     ("GET", "/v1/tasks/{task_id}", "v1_task"),
-    ("DELETE", "/v1/tasks/{prefix}", "kill"),
+    ("DELETE", "/v1/tasks/{task_id}", "kill"),
     ("POST", "/v1/reshuffle", "reshuffle"),
     ("GET", "/v1/agents", "v1_agents"),
     ("GET", "/v1/offers", "v1_offers"),

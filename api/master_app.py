@@ -1,4 +1,5 @@
-"""The master's HTTP surface: the Mesos v1 scheduler API, the agent link, /state, /health.
+"""The master's HTTP surface: the Mesos v1 scheduler API, the agent link, /state, /health,
+and its OpenAPI document (api/openapi_master.py).
 
 Thin: each request or agent message becomes an event handed to the master's driver
 (master/driver.py), which persists what the core decides and then sends it; a decision
@@ -25,13 +26,22 @@ from access.policy import LOCAL, Scope
 from access.store import AccessStore
 from api.agent_messages import agent_message, registration
 from api.audit import NOTE, AuditTrail
-from api.auth import PRINCIPAL, AccessGate, ExposureRefused, Gate, chain, check_exposure
+from api.auth import (
+    OPEN_PATHS,
+    PRINCIPAL,
+    AccessGate,
+    ExposureRefused,
+    Gate,
+    chain,
+    check_exposure,
+)
 from api.http_errors import error_response, json_errors_with
 from api.json_body import BadBody, read_json, request_json, same_origin_json
 from api.master_logs import LogRelay
 from api.master_metrics import MasterCollector, metrics_handler
 from api.master_state import state_document
 from api.mesos_task_info import id_value, launch_from_task_info
+from api.openapi_master import master_openapi_document
 from api.serving import ServerLimits, local_url, serve_app
 from master import commands as C
 from master import events as E
@@ -45,6 +55,8 @@ from offers.protocol import mesos_calls
 log = structlog.get_logger("berth.master")
 
 JSON = "application/json"
+# Open even once users exist: what a client checks before it has credentials.
+MASTER_OPEN_PATHS = OPEN_PATHS | {"/version", "/openapi.json"}
 
 
 def _store_unwritable(exc: StoreUnwritable) -> web.Response:
@@ -74,6 +86,9 @@ class MasterApi:
 
     async def version(self, request: web.Request) -> web.Response:
         return web.json_response({"version": mj.VERSION, "build": "berth"})
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        return web.json_response(master_openapi_document())
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({
@@ -352,6 +367,7 @@ def build_master_app(driver: MasterService, gate: Gate | None = None,
     app = web.Application(client_max_size=16 * 1024 * 1024, middlewares=middlewares)
     app.router.add_get("/version", service.version)
     app.router.add_get("/health", service.health)
+    app.router.add_get("/openapi.json", service.openapi)
     app.router.add_get("/state", service.state)
     app.router.add_get("/metrics", metrics_handler(service.metrics))
     app.router.add_get("/v1/metering", service.metering)
@@ -413,7 +429,8 @@ async def start_master(host: str = "127.0.0.1", port: int = 5050, *, db_url: str
     access = None
     if db_url:
         access = AccessGate(await asyncio.to_thread(AccessStore, db_url), clock,
-                            admin_prefixes=("/agent/",), internal=internal_credential)
+                            admin_prefixes=("/agent/",), internal=internal_credential,
+                            open_paths=MASTER_OPEN_PATHS)
     try:
         check_exposure("master", host, authenticated=access is not None and access.enabled,
                        insecure=insecure, needs="add a user first (berth user add NAME --admin)")

@@ -112,6 +112,15 @@ async def test_reads_need_credentials_and_health_does_not(secured):
     assert await get_status(f"{master.url}/state", {"Authorization": creds["user"]}) == 200
 
 
+async def test_version_and_the_openapi_document_stay_open(secured):
+    """What a client reads before it has credentials (docs/access.md: `/version` stays
+    open; it was refused with 401)."""
+    master, _ = secured
+    assert await get_status(f"{master.url}/version") == 200
+    assert await get_status(f"{master.url}/openapi.json") == 200
+    assert await get_status(f"{master.url}/v1/metering") == 401
+
+
 async def test_without_users_the_master_stays_on_loopback_unless_insecure(tmp_path):
     with pytest.raises(ExposureRefused, match="no authentication"):
         await start_master("0.0.0.0", 0, db_url=f"sqlite:///{tmp_path / 'b.db'}")
