@@ -36,6 +36,8 @@ FIELDS = {
             "array: `count` units scaled as one, done when all exited 0",
     "priority": "-1,000,000 .. 1,000,000, default 0: placed higher first, then older "
                 "first, across jobs and tasks",
+    "namespace": "whose job it is (a DNS label); default: the request's `namespace`, "
+                 "else the caller's only namespace, else `default`",
     "task": "the one template: a Charmander task JSON without `sla`; its `id` defaults "
             "to the job's name",
     "tasks": "several templates instead of `task`, each with its own `count`",
