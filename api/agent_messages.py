@@ -27,6 +27,17 @@ def _resources(data: Any, field: str) -> Resources:
                                       str(exc).split(": ", 1)[-1])]) from None
 
 
+def _list(data: dict[str, Any], field: str, problems: list[FieldProblem]) -> list[Any]:
+    """`data[field]`, a list or absent (null); anything else is a problem, read as []."""
+    value = data.get(field)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        problems.append(FieldProblem(field, "must be a list"))
+        return []
+    return value
+
+
 def registration(data: Any) -> E.AgentRegister:
     if not isinstance(data, dict):
         raise SpecError([FieldProblem("", "a registration must be a JSON object")])
@@ -42,16 +53,18 @@ def registration(data: Any) -> E.AgentRegister:
         problems.append(FieldProblem("attributes", "must be an object of strings"))
         attributes = {}
     running = []
-    for i, item in enumerate(data.get("running") or []):
+    for i, item in enumerate(_list(data, "running", problems)):
         try:
-            running.append(E.RunningTask(str(item["task_id"]), item.get("framework_id"),
-                                         item.get("container_id"),
+            texts = [item.get(name) for name in ("framework_id", "container_id")]
+            if not all(t is None or isinstance(t, str) for t in texts):
+                raise TypeError("framework_id and container_id are strings or null")
+            running.append(E.RunningTask(str(item["task_id"]), *texts,
                                          TaskState(item.get("state", "RUNNING"))))
-        except (KeyError, TypeError, ValueError):
+        except (AttributeError, KeyError, TypeError, ValueError):
             problems.append(FieldProblem(f"running[{i}]",
                                          "needs task_id and a berth task state"))
     ended = []
-    for i, item in enumerate(data.get("ended") or []):
+    for i, item in enumerate(_list(data, "ended", problems)):
         try:
             end = agent_message(agent_id or "", {**item, "type": "STATUS"})
         except (SpecError, TypeError) as exc:
@@ -104,8 +117,11 @@ def agent_message(agent_id: str, data: Any) -> object | None:
         return E.AgentStatus(agent_id, data["task_id"], state, texts["reason"],
                              texts["message"], texts["container_id"], exit_code)
     if kind == "METERING":
-        samples = []
-        for i, s in enumerate(data.get("samples") or []):
+        samples, problems = [], []
+        items = _list(data, "samples", problems)
+        if problems:
+            raise SpecError(problems)
+        for i, s in enumerate(items):
             try:
                 t, cpus, mem = (float(s[k]) for k in ("t", "cpus", "mem"))
                 if not all(math.isfinite(x) for x in (t, cpus, mem)):

@@ -20,9 +20,12 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from api import idempotency
+from api.audit import AuditTrail
+from api.auth import Gate, chain
 from api.http_errors import error_response, json_errors_with, spec_error_response
 from api.jobs_app import add_job_routes, job_errors
 from api.json_body import BadBody, read_json, same_origin_json
+from api.namespaces import limited_to, refused_in, sees, target_namespace, visible
 from api.openapi import openapi_document
 from api.task_logs import add_task_logs_route
 from framework.driver import FrameworkService
@@ -38,6 +41,10 @@ REDACTED = "***"
 
 # -- the task list, serialized once per change --------------------------------------------
 
+
+
+def _namespace(record: TaskRecord) -> str:
+    return record.spec.namespace
 
 
 def _compact(value: Any) -> str:
@@ -220,6 +227,13 @@ class CharmanderHandlers:
         spec, error = self._read_task(raw)
         if error is not None:
             return error
+        namespace = target_namespace(
+            request, spec.namespace if "namespace" in spec.model_fields_set else None)
+        refusal = refused_in(request, namespace) or self._over_limits(namespace, job=False)
+        if refusal is not None:
+            return refusal
+        if namespace != spec.namespace:
+            spec = spec.model_copy(update={"namespace": namespace})
         key = request.headers.get(idempotency.HEADER)
         headers = {}
         if key is None:
@@ -246,13 +260,23 @@ class CharmanderHandlers:
         return _json(body, status=202,
                      headers={"Location": f"/v1/tasks/{task_id}", **headers})
 
+    def _over_limits(self, namespace: str, job: bool) -> web.Response | None:
+        why = self.service.scheduler.submission_refusal(namespace, job)
+        return None if why is None else self._bad(
+            f"refused: {why}", [FieldProblem("namespace", why)], status=403)
+
+    def _tasks(self, request: web.Request) -> list[TaskRecord]:
+        """The task instances the caller may see."""
+        return visible(request, self.service.scheduler.tasks(), _namespace)
+
     async def list_tasks(self, request: web.Request) -> web.Response:
-        body = self.cache.listing(self.service.scheduler.tasks())
+        body = self.cache.listing(self._tasks(request))
         return web.Response(body=body, content_type=JSON)
 
     async def kill(self, request: web.Request) -> web.Response:
-        prefix = request.match_info["prefix"]
-        matched = await self.service.kill(prefix)
+        # /v1/tasks/{task_id} names it as GET's route does (one template per path).
+        prefix = request.match_info.get("prefix") or request.match_info["task_id"]
+        matched = await self.service.kill(prefix, limited_to(request))
         if not matched:
             return error_response(404, f"no live task id starts with {prefix!r}",
                                   [FieldProblem("prefix", "matches no scheduled or "
@@ -261,13 +285,16 @@ class CharmanderHandlers:
         return _json(answers[0] if len(answers) == 1 else answers)
 
     async def reshuffle(self, request: web.Request) -> web.Response:
+        if limited_to(request) is not None:  # it moves every namespace's work
+            return error_response(403, "forbidden: a reshuffle moves the work of every "
+                                       "namespace; it needs an admin")
         await self.service.reshuffle()
         return _json({"code": 202, "message": "Reshuffle tasks"}, status=202)
 
     # -- /v1 -----------------------------------------------------------------------------
 
     async def v1_tasks(self, request: web.Request) -> web.Response:
-        records = self.service.scheduler.tasks()
+        records = self._tasks(request)
         state = request.query.get("state")
         if state is not None:
             try:
@@ -282,7 +309,7 @@ class CharmanderHandlers:
     async def v1_task(self, request: web.Request) -> web.Response:
         task_id = request.match_info["task_id"]
         record = self.service.scheduler.task(task_id)
-        if record is None:
+        if record is None or not sees(request, record.spec.namespace):
             return error_response(404, f"no task {task_id!r}",
                                   [FieldProblem("task_id", "is not a known task instance")])
         item = self.cache.item(record)
@@ -292,7 +319,7 @@ class CharmanderHandlers:
     async def v1_agents(self, request: web.Request) -> web.Response:
         scheduler = self.service.scheduler
         counts: dict[str, int] = {}
-        for record in scheduler.tasks():
+        for record in self._tasks(request):
             if record.agent_id and record.state.value in ("STAGING", "STARTING", "RUNNING",
                                                           "KILLING"):
                 counts[record.agent_id] = counts.get(record.agent_id, 0) + 1
@@ -304,13 +331,18 @@ class CharmanderHandlers:
         return _json({"offers": list(reversed(self.service.recent_offers))})
 
     async def v1_usage(self, request: web.Request) -> web.Response:
+        mine = None if limited_to(request) is None else {
+            r.submission_id for r in self._tasks(request)}
         usage = [{"submission_id": sid, "peak_cpus": cpus, "peak_mem": mem}
-                 for sid, (cpus, mem) in sorted(self.service.scheduler.usage().items())]
+                 for sid, (cpus, mem) in sorted(self.service.scheduler.usage().items())
+                 if mine is None or sid in mine]
         return _json({"usage": usage})
 
     async def v1_usage_post(self, request: web.Request) -> web.Response:
         """Metering samples pushed by an outside collector: `{"samples": [{task_id, cpus,
-        mem}]}`."""
+        mem}]}` (an admin's: they size every namespace's reshuffles)."""
+        if limited_to(request) is not None:
+            return error_response(403, "forbidden: metering samples need an admin")
         try:
             data = read_json(await request.read())
         except BadBody as exc:
@@ -359,7 +391,7 @@ ROUTES: list[tuple[str, str, str]] = [
     ("GET", "/v1/tasks", "v1_tasks"),
     ("POST", "/v1/tasks", "submit"),
     ("GET", "/v1/tasks/{task_id}", "v1_task"),
-    ("DELETE", "/v1/tasks/{prefix}", "kill"),
+    ("DELETE", "/v1/tasks/{task_id}", "kill"),
     ("POST", "/v1/reshuffle", "reshuffle"),
     ("GET", "/v1/agents", "v1_agents"),
     ("GET", "/v1/offers", "v1_offers"),
@@ -373,9 +405,16 @@ ROUTES: list[tuple[str, str, str]] = [
 FRAMEWORK = web.AppKey("framework", FrameworkService)
 
 
-def build_charmander_app(service: FrameworkService) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY,
-                          middlewares=[json_errors_with(same_origin_json()), job_errors])
+def build_charmander_app(service: FrameworkService, gate: Gate | None = None,
+                         trail: AuditTrail | None = None) -> web.Application:
+    """The framework's REST API; `gate` (api.auth) decides who may call it, `trail`
+    (api.audit) notes what they changed and serves `GET /v1/audit`."""
+    middlewares = [json_errors_with(chain(same_origin_json(), gate)), job_errors]
+    if trail is not None:
+        middlewares.insert(0, trail.middleware)
+    app = web.Application(client_max_size=MAX_BODY, middlewares=middlewares)
+    if trail is not None:
+        app.router.add_get("/v1/audit", trail.handle_read)
     handlers = CharmanderHandlers(service)
     for method, path, name in ROUTES:
         app.router.add_route(method, path, getattr(handlers, name))

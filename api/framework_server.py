@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,8 +13,13 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from access.store import AccessSnapshot, AccessStore
+from api.audit import AuditTrail
+from api.auth import AccessGate, ExposureRefused, check_exposure
 from api.charmander_app import build_charmander_app
+from api.namespaces_app import add_namespace_routes
 from api.serving import ServerLimits, local_url, serve_app
+from framework import events as ev
 from framework.driver import FrameworkService, timestamp_ids
 from framework.scheduler import CharmanderScheduler
 from framework.store import FrameworkStore
@@ -28,13 +35,18 @@ class RunningFramework:
     runner: web.AppRunner
     host: str
     port: int
+    access: AccessGate
+    trail: AuditTrail
+    tls: bool = False
 
     @property
     def url(self) -> str:
-        return local_url(self.host, self.port)
+        return local_url(self.host, self.port, self.tls)
 
     async def stop(self) -> None:
         await self.runner.cleanup()
+        await self.trail.stop()
+        await self.access.stop()
         await self.service.stop()
 
 
@@ -42,17 +54,51 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                           *, db_url: str, strategy: str = "binpack", seed: int = 0,
                           tick_seconds: float = 1.0, usage_poll_seconds: float = 5.0,
                           clock: Callable[[], float] = time.time,
-                          limits: ServerLimits | None = None,
+                          limits: ServerLimits | None = None, insecure: bool = False,
+                          master_credential: str | None = None,
+                          master_ssl: ssl.SSLContext | None = None,
+                          tls: ssl.SSLContext | None = None,
                           **core_options: Any) -> RunningFramework:
     """Open the store (migrating it), recover the core from it, subscribe, serve the REST
-    API. Port 0 picks a free port."""
+    API. Port 0 picks a free port. A non-loopback `host` needs users configured in the
+    database (`berth user add`) or `insecure` (api.auth.check_exposure)."""
+    access = AccessGate(await asyncio.to_thread(AccessStore, db_url), clock,
+                        admin_prefixes=("/v1/audit",))
+    try:
+        check_exposure("framework", host, authenticated=access.enabled, insecure=insecure,
+                       needs="add a user first (berth user add NAME --admin)")
+    except ExposureRefused:
+        await access.stop()
+        raise
     store = FrameworkStore(db_url)
     scheduler = CharmanderScheduler(strategy=strategy, seed=seed, clock=clock,
                                     ids=timestamp_ids(), **core_options)
     service = FrameworkService(scheduler, store, master_url, tick_seconds=tick_seconds,
-                               usage_poll_seconds=usage_poll_seconds, clock=clock)
+                               usage_poll_seconds=usage_poll_seconds, clock=clock,
+                               master_credential=master_credential, master_ssl=master_ssl)
     await service.start()
-    app = build_charmander_app(service)
-    runner, bound = await serve_app(app, host, port, limits=limits)
-    log.info("framework_api_started", host=host, port=bound, strategy=strategy)
-    return RunningFramework(service, runner, host, bound)
+    follow_namespaces(service, access)
+    trail = AuditTrail(access.store.engine, "framework", clock=clock)
+    app = build_charmander_app(service, access.gate, trail)
+    add_namespace_routes(app, service, access.store, access.on_reload)
+    runner, bound = await serve_app(app, host, port, limits=limits, ssl_context=tls)
+    await access.start()
+    await trail.start()
+    log.info("framework_api_started", host=host, port=bound, strategy=strategy,
+             authentication="required" if access.enabled else "none (local callers trusted)")
+    return RunningFramework(service, runner, host, bound, access, trail, tls is not None)
+
+
+def follow_namespaces(service: FrameworkService, access: AccessGate) -> None:
+    """The framework's quotas and credit balances follow the access store: told now and at
+    every change; the credits running work spends are taken from it."""
+
+    def told(snapshot: AccessSnapshot) -> None:
+        spaces = snapshot.namespaces.values()
+        service.apply(ev.QuotasChanged({ns.name: ns.quota for ns in spaces}))
+        service.apply(ev.BalancesChanged({ns.name: ns.credits for ns in spaces
+                                          if ns.credits is not None}))
+
+    told(access.authenticator.snapshot)
+    access.on_reload.append(told)
+    service.charge = access.store.charge

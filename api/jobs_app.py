@@ -13,6 +13,7 @@ from aiohttp import web
 
 from api.http_errors import error_response, spec_error_response
 from api.json_body import BadBody, read_json
+from api.namespaces import refused_in, sees, target_namespace, visible
 from api.task_logs import checked_params, stream_task_logs
 from framework.driver import FrameworkService
 from framework.driver.job_operations import JobConflict, JobNotFound
@@ -33,6 +34,14 @@ class JobHandlers:
         job = self.jobs.get(name)
         return job_document(job, self.service.scheduler.job_instances(job))
 
+    def _seen(self, request: web.Request) -> str:
+        """The job the route names, if the caller may see it (JobNotFound otherwise: what
+        is in another's namespace does not exist for it)."""
+        name = request.match_info["name"]
+        if not sees(request, self.jobs.get(name).namespace):
+            raise JobNotFound(f"no job named {name!r}")
+        return name
+
     async def submit(self, request: web.Request) -> web.Response:
         try:
             spec = parse_job(read_json(await request.read()))
@@ -40,6 +49,16 @@ class JobHandlers:
             return exc.response()
         except SpecError as exc:
             return spec_error_response(exc, "job")
+        namespace = target_namespace(
+            request, spec.namespace if "namespace" in spec.model_fields_set else None)
+        refusal = refused_in(request, namespace)
+        if refusal is not None:
+            return refusal
+        why = self.service.scheduler.submission_refusal(namespace, job=True)
+        if why is not None:
+            return error_response(403, f"refused: {why}", [FieldProblem("namespace", why)])
+        if namespace != spec.namespace:
+            spec = spec.model_copy(update={"namespace": namespace})
         try:
             job = await self.jobs.submit(spec)
         except JobExists as exc:
@@ -49,12 +68,13 @@ class JobHandlers:
 
     async def list_jobs(self, request: web.Request) -> web.Response:
         show_tasks = request.query.get("tasks") == "true"
-        jobs = [job_summary(job) for job in self.service.scheduler.jobs()
+        jobs = [job_summary(job) for job in visible(request, self.service.scheduler.jobs(),
+                                                    lambda job: job.namespace)
                 if show_tasks or not job.charmander]
         return web.json_response({"jobs": jobs})
 
     async def status(self, request: web.Request) -> web.Response:
-        return web.json_response(self._status(request.match_info["name"]))
+        return web.json_response(self._status(self._seen(request)))
 
     async def scale(self, request: web.Request) -> web.Response:
         try:
@@ -64,12 +84,12 @@ class JobHandlers:
         count, steps, problems = _scale_request(body)
         if problems:
             return error_response(400, "invalid scale request", problems)
-        name = request.match_info["name"]
+        name = self._seen(request)
         await self.jobs.scale(name, count, steps)
         return web.json_response(self._status(name))
 
     async def stop(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
+        name = self._seen(request)
         await self.jobs.stop(name)
         return web.json_response(self._status(name))
 
@@ -78,7 +98,7 @@ class JobHandlers:
         if force not in ("true", "false"):
             return error_response(400, "force must be true or false",
                                   [FieldProblem("force", f"{force!r} is not true or false")])
-        job = await self.jobs.delete(request.match_info["name"], force == "true")
+        job = await self.jobs.delete(self._seen(request), force == "true")
         return web.json_response({"code": 200, "message": f"deleted job {job.id}"})
 
     async def wait(self, request: web.Request) -> web.Response:
@@ -91,7 +111,7 @@ class JobHandlers:
             return error_response(400, "invalid timeout", [FieldProblem(
                 "timeout", f"{raw!r} is not a number of seconds from 0 to "
                            f"{MAX_WAIT_SECONDS:g}")])
-        name = request.match_info["name"]
+        name = self._seen(request)
         job = await self.jobs.wait(name, timeout)
         if self.service.scheduler.job(name) is not job:
             return error_response(404, f"job {name!r} was deleted while waiting")
@@ -102,7 +122,7 @@ class JobHandlers:
         params = checked_params(request)
         if isinstance(params, web.Response):
             return params
-        job = self.jobs.get(request.match_info["name"])
+        job = self.jobs.get(self._seen(request))
         instances = self.service.scheduler.job_instances(job)
         wanted = request.query.get("instance")
         if wanted is not None:

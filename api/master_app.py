@@ -1,4 +1,5 @@
-"""The master's HTTP surface: the Mesos v1 scheduler API, the agent link, /state, /health.
+"""The master's HTTP surface: the Mesos v1 scheduler API, the agent link, /state, /health,
+and its OpenAPI document (api/openapi_master.py).
 
 Thin: each request or agent message becomes an event handed to the master's driver
 (master/driver.py), which persists what the core decides and then sends it; a decision
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 import time
 import uuid
 from collections.abc import Callable
@@ -20,13 +22,26 @@ from typing import Any
 import structlog
 from aiohttp import WSMsgType, web
 
+from access.policy import LOCAL, Scope
+from access.store import AccessStore
 from api.agent_messages import agent_message, registration
+from api.audit import NOTE, AuditTrail
+from api.auth import (
+    OPEN_PATHS,
+    PRINCIPAL,
+    AccessGate,
+    ExposureRefused,
+    Gate,
+    chain,
+    check_exposure,
+)
 from api.http_errors import error_response, json_errors_with
 from api.json_body import BadBody, read_json, request_json, same_origin_json
 from api.master_logs import LogRelay
 from api.master_metrics import MasterCollector, metrics_handler
 from api.master_state import state_document
 from api.mesos_task_info import id_value, launch_from_task_info
+from api.openapi_master import master_openapi_document
 from api.serving import ServerLimits, local_url, serve_app
 from master import commands as C
 from master import events as E
@@ -40,6 +55,8 @@ from offers.protocol import mesos_calls
 log = structlog.get_logger("berth.master")
 
 JSON = "application/json"
+# Open even once users exist: what a client checks before it has credentials.
+MASTER_OPEN_PATHS = OPEN_PATHS | {"/version", "/openapi.json"}
 
 
 def _store_unwritable(exc: StoreUnwritable) -> web.Response:
@@ -69,6 +86,9 @@ class MasterApi:
 
     async def version(self, request: web.Request) -> web.Response:
         return web.json_response({"version": mj.VERSION, "build": "berth"})
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        return web.json_response(master_openapi_document())
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({
@@ -115,6 +135,9 @@ class MasterApi:
         if call.type == "SUBSCRIBE":
             return await self._subscribe(request, call)
         fid = call.framework_id.value if call.framework_id else None
+        foreign = self._not_owner(request, fid)
+        if foreign is not None:
+            return foreign
         refusal = self.core.check_call(fid, request.headers.get("Mesos-Stream-Id"))
         if refusal is not None:
             status, message = refusal
@@ -124,11 +147,26 @@ class MasterApi:
             event = self._event_of(call, fid)
         except SpecError as exc:
             return _spec_error(exc)
+        if call.type == "TEARDOWN":
+            request[NOTE] = f"TEARDOWN framework {fid}"
         try:
             await self.driver.submit(event)
         except StoreUnwritable as exc:
             return _store_unwritable(exc)
         return web.Response(status=202)
+
+    def _not_owner(self, request: web.Request, fid: str | None) -> web.Response | None:
+        """A 403 when the framework `fid` was subscribed by another principal and the
+        caller is not an admin: no taking over its stream, no TEARDOWN of it."""
+        who = request.get(PRINCIPAL, LOCAL)
+        framework = self.core.frameworks.get(fid) if fid else None
+        if framework is None or who.scope >= Scope.ADMIN:
+            return None
+        owner = framework.info.get("principal") if isinstance(framework.info, dict) else None
+        if owner is not None and owner != who.name:
+            return error_response(403, f"forbidden: framework {fid} belongs to principal "
+                                       f"{owner!r}, not {who.name!r}")
+        return None
 
     def _event_of(self, call: mesos_calls.Call, fid: str) -> object:
         kind = call.type
@@ -174,6 +212,13 @@ class MasterApi:
         refusal = self.core.check_subscribe(fid)
         if refusal is not None:
             return error_response(*refusal)
+        who = request.get(PRINCIPAL, LOCAL)
+        if info.principal is not None and who is not LOCAL and info.principal != who.name:
+            return error_response(403, f"framework_info.principal {info.principal!r} is not "
+                                       f"the authenticated principal {who.name!r}")
+        foreign = self._not_owner(request, fid)
+        if foreign is not None:
+            return foreign
         stream = self.driver.open_stream()
         roles = tuple(info.roles) or ((info.role,) if info.role else ("*",))
         capabilities = frozenset(str(c.get("type")) for c in info.capabilities
@@ -181,6 +226,8 @@ class MasterApi:
         # Capabilities kept as their types only: what berth reads, never a client's tree.
         echoed = {**info.model_dump(mode="json", exclude_none=True),
                   "capabilities": [{"type": c} for c in sorted(capabilities)]}
+        if who is not LOCAL:  # whose framework this is, kept with it (and across restarts)
+            echoed["principal"] = who.name
         try:  # recorded before the stream opens, so a refusal can still be a status code
             cmds = await self.driver.submit(E.Subscribe(
                 stream.stream_id, fid, name=info.name, user=info.user, roles=roles,
@@ -192,6 +239,10 @@ class MasterApi:
             self.driver.drop_stream(stream)
             refusal = self.core.check_subscribe(fid) or (409, "subscription refused")
             return error_response(*refusal)
+        trail = request.app.get(MASTER_AUDIT)
+        if trail is not None:
+            trail.note_request(request, 200, f"SUBSCRIBE {info.name or 'framework'} "
+                                             f"{stream.framework_id}")
         response = web.StreamResponse(status=200, headers={
             "Content-Type": JSON, "Mesos-Stream-Id": stream.stream_id,
             "Cache-Control": "no-cache"})
@@ -240,6 +291,7 @@ class MasterApi:
         except StoreUnwritable as exc:
             return _store_unwritable(exc)
         answer = next(c for c in cmds if isinstance(c, C.AgentAccepted))
+        request[NOTE] = f"agent {answer.agent_id} registered as {event.hostname}"
         self.driver.agent_registered(answer.agent_id)
         log.info("agent_registered", agent_id=answer.agent_id, hostname=event.hostname,
                  keep=len(answer.keep), kill=len(answer.kill))
@@ -301,14 +353,21 @@ class MasterApi:
 
 MASTER = web.AppKey("master", MasterService)
 MASTER_LOGS = web.AppKey("master_logs", LogRelay)
+MASTER_AUDIT = web.AppKey("master_audit", AuditTrail)
 
 
-def build_master_app(driver: MasterService) -> web.Application:
+def build_master_app(driver: MasterService, gate: Gate | None = None,
+                     trail: AuditTrail | None = None) -> web.Application:
+    """The master's HTTP surface; `gate` (api.auth) decides who may call it, `trail`
+    (api.audit) notes subscriptions, teardowns, registrations and refusals."""
     service = MasterApi(driver)
-    app = web.Application(client_max_size=16 * 1024 * 1024,
-                          middlewares=[json_errors_with(same_origin_json())])
+    middlewares = [json_errors_with(chain(same_origin_json(), gate))]
+    if trail is not None:
+        middlewares.insert(0, trail.middleware)
+    app = web.Application(client_max_size=16 * 1024 * 1024, middlewares=middlewares)
     app.router.add_get("/version", service.version)
     app.router.add_get("/health", service.health)
+    app.router.add_get("/openapi.json", service.openapi)
     app.router.add_get("/state", service.state)
     app.router.add_get("/metrics", metrics_handler(service.metrics))
     app.router.add_get("/v1/metering", service.metering)
@@ -318,6 +377,8 @@ def build_master_app(driver: MasterService) -> web.Application:
     app.router.add_get("/agent/v1/stream", service.agent_stream)
     app[MASTER] = driver
     app[MASTER_LOGS] = service.logs
+    if trail is not None:
+        app[MASTER_AUDIT] = trail
     return app
 
 
@@ -329,10 +390,13 @@ class RunningMaster:
     runner: web.AppRunner
     host: str
     port: int
+    access: AccessGate | None = None
+    tls: bool = False
+    trail: AuditTrail | None = None
 
     @property
     def url(self) -> str:
-        return local_url(self.host, self.port)
+        return local_url(self.host, self.port, self.tls)
 
     @property
     def logs(self) -> LogRelay:
@@ -342,6 +406,10 @@ class RunningMaster:
     async def stop(self) -> None:
         await self.service.stop()
         await self.runner.cleanup()
+        if self.trail is not None:
+            await self.trail.stop()
+        if self.access is not None:
+            await self.access.stop()
 
 
 async def start_master(host: str = "127.0.0.1", port: int = 5050, *, db_url: str | None,
@@ -349,19 +417,44 @@ async def start_master(host: str = "127.0.0.1", port: int = 5050, *, db_url: str
                        clock: Callable[[], float] = time.time,
                        tick_seconds: float = 0.25, limits: ServerLimits | None = None,
                        max_frameworks: int | None = DEFAULT_MAX_FRAMEWORKS,
-                       **core_options: Any) -> RunningMaster:
-    """Open the store (migrating it), restore the core from it, serve. Port 0 picks one."""
+                       insecure: bool = False, internal_credential: str | None = None,
+                       tls: ssl.SSLContext | None = None, **core_options: Any) -> RunningMaster:
+    """Open the store (migrating it), restore the core from it, serve. Port 0 picks one.
+
+    With users in the database (`berth user add`), agents and frameworks authenticate:
+    agents with an admin-scope token (or `internal_credential`, the bearer secret of the
+    roles `berth up` runs beside it), frameworks as a user or with a token. Without users,
+    a non-loopback `host` needs `insecure`."""
     loop = asyncio.get_running_loop()
+    access = None
+    if db_url:
+        access = AccessGate(await asyncio.to_thread(AccessStore, db_url), clock,
+                            admin_prefixes=("/agent/",), internal=internal_credential,
+                            open_paths=MASTER_OPEN_PATHS)
+    try:
+        check_exposure("master", host, authenticated=access is not None and access.enabled,
+                       insecure=insecure, needs="add a user first (berth user add NAME --admin)")
+    except ExposureRefused:
+        if access is not None:
+            await access.stop()
+        raise
     store = await loop.run_in_executor(None, MasterStore, db_url) if db_url else None
     snapshot = await loop.run_in_executor(None, store.load) if store else None
     core = Master(clock, offer_timeout=offer_timeout, agent_timeout=agent_timeout,
                   snapshot=snapshot, max_frameworks=max_frameworks, **core_options)
     service = MasterService(core, store, tick_seconds=tick_seconds)
-    app = build_master_app(service)
-    runner, bound = await serve_app(app, host, port, limits=limits,
+    trail = None if access is None else AuditTrail(access.store.engine, "master",
+                                                   every_write=False, clock=clock)
+    app = build_master_app(service, access.gate if access is not None else None, trail)
+    runner, bound = await serve_app(app, host, port, limits=limits, ssl_context=tls,
                                     shutdown_timeout=2.0)
     service.master_info = mj.master_info(str(uuid.uuid4()), socket.gethostname(), bound)
     await service.start()
+    if access is not None:
+        await access.start()
+        await trail.start()
     log.info("master_started", host=host, port=bound, db=db_url and db_url.split("@")[-1],
-             agents=len(core.agents), tasks=len(core.tasks))
-    return RunningMaster(service, runner, host, bound)
+             agents=len(core.agents), tasks=len(core.tasks),
+             authentication="required" if access is not None and access.enabled
+             else "none (local callers trusted)")
+    return RunningMaster(service, runner, host, bound, access, tls is not None, trail)

@@ -19,7 +19,9 @@ from api.openapi_parts import (
     operation,
     path_param,
     query_param,
+    unavailable,
 )
+from api.openapi_specs import ID, task_wire_form
 from offers.job import MAX_INSTANCES, JobSpec
 
 REF = "#/components/schemas/{model}"
@@ -34,6 +36,8 @@ FIELDS = {
             "array: `count` units scaled as one, done when all exited 0",
     "priority": "-1,000,000 .. 1,000,000, default 0: placed higher first, then older "
                 "first, across jobs and tasks",
+    "namespace": "whose job it is (a DNS label); default: the request's `namespace`, "
+                 "else the caller's only namespace, else `default`",
     "task": "the one template: a Charmander task JSON without `sla`; its `id` defaults "
             "to the job's name",
     "tasks": "several templates instead of `task`, each with its own `count`",
@@ -124,6 +128,11 @@ def job_schemas() -> dict[str, Any]:
     """The components: JobSpec and the models it uses, JobSummary, JobStatus, JobInstance."""
     spec = json_schema_bounds(JobSpec.model_json_schema(ref_template=REF))
     defs = spec.pop("$defs", {})
+    spec["properties"]["name"] = dict(ID)
+    spec["oneOf"] = [  # `task` or `tasks`, not both
+        {"required": ["task"], "properties": {"task": {"type": "object"}}},
+        {"required": ["tasks"], "properties": {"tasks": {"type": "array"}}}]
+    task_wire_form(defs["Template"], id_optional=True)
     for name, text in FIELDS.items():
         spec["properties"][name]["description"] = text
     for model, fields in POLICY_FIELDS.items():
@@ -137,7 +146,8 @@ def job_schemas() -> dict[str, Any]:
 def job_paths() -> dict[str, Any]:
     name = path_param("name", "the job's name")
     unknown = bad("no job of that name")
-    store = bad("the state store cannot be written (Retry-After); nothing was changed")
+    store = unavailable("the state store cannot be written (Retry-After); nothing was "
+                        "changed")
     scale_body = {"oneOf": [
         {"type": "object", "required": ["count"], "additionalProperties": False,
          "properties": {"count": {"type": "integer", "minimum": 0,
@@ -208,7 +218,8 @@ def job_paths() -> dict[str, Any]:
              "404": bad("no such job, `instance` is not one of its instances, none was "
                         "launched yet, or the container is gone"),
              "502": bad("the master or agent failed while reading"),
-             "503": bad("no master, or the instance's agent is not connected")},
+             "503": bad("no master, or the instance's agent is not connected"),
+             "504": bad("the agent did not answer in time")},
             params=[name, query_param("instance", "an instance id, e.g. web.3",
                                       {"type": "string"}), *log_params()])},
     }

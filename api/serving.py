@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import resource
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,26 +93,27 @@ def check_descriptor_budget(*limits: ServerLimits) -> None:
 
 
 async def serve_app(app: web.Application, host: str, port: int, *,
-                    limits: ServerLimits | None = None,
+                    limits: ServerLimits | None = None, ssl_context: ssl.SSLContext | None = None,
                     **runner_options: Any) -> tuple[web.AppRunner, int]:
-    """Start serving `app` under `limits`; returns the runner (to clean up) and the bound
-    port, which is the real one when `port` is 0. A port that cannot be bound raises
-    OSError."""
+    """Start serving `app` under `limits` (over TLS with `ssl_context`); returns the runner
+    (to clean up) and the bound port, which is the real one when `port` is 0. A port that
+    cannot be bound raises OSError."""
     limits = limits or DEFAULT_LIMITS
     runner = _GuardedRunner(app, limits, access_log=None, handle_signals=False,
                             keepalive_timeout=limits.keepalive_timeout, **runner_options)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
     except OSError:  # the port is taken: release what setup() made before saying so
         await runner.cleanup()
         raise
     return runner, runner.addresses[0][1] if runner.addresses else port
 
 
-def local_url(host: str, port: int) -> str:
+def local_url(host: str, port: int, tls: bool = False) -> str:
     """An address a process on this machine can reach the server at."""
-    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+    scheme = "https" if tls else "http"
+    return f"{scheme}://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
 
 
 # -- the machinery ------------------------------------------------------------------------

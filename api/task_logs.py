@@ -13,6 +13,7 @@ from aiohttp import web
 
 from api.http_errors import error_response
 from api.log_params import LogParams, log_params
+from api.namespaces import sees
 from framework.driver import FrameworkService
 from framework.driver.master_logs import MasterLogsError, task_logs
 from offers.problems import FieldProblem, SpecError
@@ -24,7 +25,8 @@ def add_task_logs_route(app: web.Application, service: FrameworkService) -> None
         params = checked_params(request)
         if isinstance(params, web.Response):
             return params
-        if service.scheduler.task(task_id) is None:
+        record = service.scheduler.task(task_id)
+        if record is None or not sees(request, record.spec.namespace):
             return error_response(404, f"no task {task_id!r}",
                                   [FieldProblem("task_id", "is not a known task instance")])
         return await stream_task_logs(request, service, task_id, params)
@@ -46,7 +48,8 @@ async def stream_task_logs(request: web.Request, service: FrameworkService, task
     if not service.master_url:
         return error_response(503, "this framework runs without a master; no logs")
     chunks = task_logs(service.master_url, task_id, params.stream, params.tail,
-                       params.follow)
+                       params.follow, headers=service.master_headers,
+                       ssl_option=service.ssl_option)
     response: web.StreamResponse | None = None
     try:
         async for chunk in _while_connected(request, chunks):

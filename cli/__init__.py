@@ -29,13 +29,17 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, lazy={
     "agent": "cli.agent:agent_command",
+    "credits": "cli.access:credits_group",
     "framework": "cli.framework:framework_command",
     "job": "cli.job:job_group",
     "master": "cli.master:master_command",
+    "namespace": "cli.access:namespace_group",
     "place": "cli.place:place_command",
     "sim": "cli.sim:sim_command",
     "task": "cli.task:task_group",
+    "token": "cli.access:token_group",
     "up": "cli.up:up_command",
+    "user": "cli.access:user_group",
 })
 @click.option("--log-json", is_flag=True, help="Log one JSON object per line.")
 @click.option("--log-level", default="info", show_default=True,
@@ -49,6 +53,7 @@ def main(log_json: bool, log_level: str) -> None:
     "placement": "cli.bench_cmds:bench_placement",
     "e2e": "cli.bench_cmds:bench_e2e",
     "api": "cli.bench_cmds:bench_api",
+    "auth": "cli.bench_cmds:bench_auth",
     "jobs": "cli.bench_cmds:bench_jobs",
     "sim": "cli.sim:bench_sim",
 })

@@ -8,14 +8,22 @@ import asyncio
 import os
 import signal
 import socket
+import ssl
+from dataclasses import replace
 from pathlib import Path
 
 import click
 import docker
 
 from api.agent_node import AgentService, start_agent
+from api.auth import ExposureRefused
 from api.serving import ServerLimits, check_descriptor_budget, raise_descriptor_limit
-from cli.server_options import server_limit_options
+from cli.server_options import (
+    bearer_from_file,
+    master_ca_option,
+    server_limit_options,
+    tls_options,
+)
 from executor.agent import AgentConfig
 from executor.capacity import parse_amounts, parse_resources
 from executor.container_spec import DEFAULT_PIDS_LIMIT, ContainerPolicy
@@ -95,7 +103,12 @@ def policy_options(command):
 @click.option("--master", required=True, help="The master: HOST:PORT or a URL.")
 @click.option("--port", default=5051, show_default=True, type=click.IntRange(0, 65535),
               help="Port of the agent's own HTTP server (/health, /state).")
-@click.option("--host", default="0.0.0.0", show_default=True, help="Address to bind.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address of the agent's own server; beyond loopback it needs --insecure.")
+@click.option("--insecure", is_flag=True,
+              help="Listen beyond loopback without authentication (logged at every start).")
+@click.option("--token-file", type=click.Path(dir_okay=False), envvar="BERTH_AGENT_TOKEN_FILE",
+              help="An admin-scope token the master accepts (when it has users).")
 @click.option("--hostname", default=None, help="Name to register under [this host's name].")
 @click.option("--nodetype", default=None, help="The nodetype attribute tasks may ask for.")
 @click.option("--attributes", default=None, help="More attributes: k=v,k2=v2.")
@@ -116,10 +129,12 @@ def policy_options(command):
                    "at once).")
 @policy_options
 @server_limit_options()
-def agent_command(master, port, host, hostname, nodetype, attributes, resources, headroom,
-                  allow_volume, allow_privileged, ignore_incumbent, data_dir,
-                  container_gc_delay, pids_limit, allow_new_privileges, cap_add,
-                  limits) -> None:
+@tls_options
+@master_ca_option
+def agent_command(tls, tls_cert, master_ssl, master, port, host, insecure, token_file,
+                  hostname, nodetype, attributes, resources, headroom, allow_volume,
+                  allow_privileged, ignore_incumbent, data_dir, container_gc_delay, pids_limit,
+                  allow_new_privileges, cap_add, limits) -> None:
     """Run an agent: offer this node's spare capacity and run tasks as containers."""
     try:
         config = agent_config(master, hostname=hostname, nodetype=nodetype,
@@ -128,6 +143,8 @@ def agent_command(master, port, host, hostname, nodetype, attributes, resources,
                               container_gc_delay=container_gc_delay)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    config = replace(config, master_credential=bearer_from_file(token_file, "--token-file"),
+                     master_ssl=master_ssl)
     for path in allow_volume:
         if not os.path.isabs(path):
             raise click.UsageError(f"--allow-volume: {path!r} is not an absolute path")
@@ -135,16 +152,20 @@ def agent_command(master, port, host, hostname, nodetype, attributes, resources,
     raise_descriptor_limit()
     check_descriptor_budget(limits)
     asyncio.run(_serve(config, host, port, tuple(allow_volume), allow_privileged, policy,
-                       limits))
+                       limits, insecure, tls))
 
 
 async def _serve(config: AgentConfig, host: str, port: int, allowed: tuple[str, ...],
                  allow_privileged: bool, policy: ContainerPolicy,
-                 limits: ServerLimits | None = None) -> None:
+                 limits: ServerLimits | None = None, insecure: bool = False,
+                 tls: ssl.SSLContext | None = None) -> None:
     try:
         service = await start_agent(config, host=host, port=port, allowed_volumes=allowed,
                                     allow_privileged=allow_privileged,
-                                    container_policy=policy, limits=limits)
+                                    container_policy=policy, limits=limits, insecure=insecure,
+                                    tls=tls)
+    except ExposureRefused as exc:
+        raise click.ClickException(str(exc)) from None
     except docker.errors.DockerException as exc:
         raise click.ClickException(f"cannot reach the Docker engine: {exc}") from None
     except OSError as exc:

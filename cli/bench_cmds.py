@@ -67,6 +67,19 @@ def bench_api(seconds: float, concurrency: int, list_tasks: int, as_json: bool) 
     emit(run(seconds=seconds, concurrency=concurrency, list_tasks=list_tasks), as_json)
 
 
+@click.command("auth")
+@click.option("--seconds", default=3.0, show_default=True, help="Seconds of POSTs per side.")
+@click.option("--concurrency", default=16, show_default=True)
+@click.option("--rounds", default=3, show_default=True, help="Alternating rounds; medians.")
+@click.option("--json", "as_json", is_flag=True, help="One line of JSON.")
+def bench_auth(seconds: float, concurrency: int, rounds: int, as_json: bool) -> None:
+    """Task POSTs per second with HTTP Basic and with a Bearer token, over the same without
+    authentication, in one run (target ratio >= 0.9)."""
+    from benchmarks.auth_overhead import run
+
+    emit(run(seconds=seconds, concurrency=concurrency, rounds=rounds), as_json)
+
+
 @click.command("jobs")
 @click.option("--sizes", default="100,1000,10000", show_default=True,
               help="Job counts to sweep (10 instances each); the first is the baseline.")

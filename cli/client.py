@@ -3,9 +3,11 @@ framework's REST API, its errors printed field by field."""
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
+import ssl
 import urllib.error
 import urllib.request
 from typing import Any
@@ -23,6 +25,34 @@ DROPPED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, Timeou
            http.client.RemoteDisconnected, http.client.IncompleteRead)
 
 
+def credentials() -> dict[str, str]:
+    """The `Authorization` header from `BERTH_TOKEN`, or `BERTH_USER` and `BERTH_PASSWORD`
+    (none: a local berth without users trusts its callers)."""
+    token = os.environ.get("BERTH_TOKEN")
+    if token:
+        return {"Authorization": f"Bearer {token.strip()}"}
+    user, password = os.environ.get("BERTH_USER"), os.environ.get("BERTH_PASSWORD")
+    if user and password is not None:
+        pair = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return {"Authorization": f"Basic {pair}"}
+    return {}
+
+
+def tls_context() -> ssl.SSLContext | None:
+    """Trust `BERTH_CA` (a private CA or self-signed certificate) for https, if set."""
+    ca = os.environ.get("BERTH_CA")
+    return ssl.create_default_context(cafile=ca) if ca else None
+
+
+def open_url(outgoing: urllib.request.Request | str, timeout: float | None):
+    """urlopen with berth's credentials and CA."""
+    if isinstance(outgoing, str):
+        outgoing = urllib.request.Request(outgoing)
+    for key, value in credentials().items():
+        outgoing.add_header(key, value)
+    return urllib.request.urlopen(outgoing, timeout=timeout, context=tls_context())
+
+
 def request(method: str, url: str, body: bytes | None = None,
              headers: dict[str, str] | None = None, retries: int = 0,
              timeout: float = 30.0) -> tuple[int, Any]:
@@ -34,7 +64,7 @@ def request(method: str, url: str, body: bytes | None = None,
                                                "Accept": "application/json",
                                                **(headers or {})})
     try:
-        with urllib.request.urlopen(outgoing, timeout=timeout) as resp:
+        with open_url(outgoing, timeout) as resp:
             raw = resp.read()
             status = resp.status
     except urllib.error.HTTPError as exc:

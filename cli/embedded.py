@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
+import ssl
 import time
 from dataclasses import dataclass, replace
 
@@ -19,9 +21,11 @@ from api.agent_node import AgentService, start_agent
 from api.framework_server import RunningFramework, start_framework
 from api.master_app import RunningMaster, start_master
 from api.serving import ServerLimits
+from api.tls import pinned_context
 from executor.agent import AgentConfig
 from executor.container_spec import ContainerPolicy
 from master import events as master_events
+from offers.quota import CreditUnit
 from offers.states import TaskState
 
 log = structlog.get_logger("berth.up")
@@ -71,20 +75,35 @@ class Embedded:
             await asyncio.sleep(0.1)
 
 
-async def start_embedded(agent_config: AgentConfig, *, db_url: str, host: str = "0.0.0.0",
+async def start_embedded(agent_config: AgentConfig, *, db_url: str, host: str = "127.0.0.1",
+                         master_host: str = "127.0.0.1", insecure: bool = False,
+                         tls: ssl.SSLContext | None = None, tls_cert: str | None = None,
+                         credit_unit: CreditUnit | None = None,
                          master_port: int = 5050, framework_port: int = 7075,
                          agent_port: int = 5051, strategy: str = "binpack",
                          allowed_volumes: tuple[str, ...] = (),
                          allow_privileged: bool = False,
                          container_policy: ContainerPolicy | None = None,
                          limits: ServerLimits | None = None) -> Embedded:
-    """`limits` apply to each of the three listeners on its own (see api/serving.py)."""
-    master = await start_master(host, master_port, db_url=db_url, limits=limits)
+    """`host` is where the framework's REST API listens; the master listens on
+    `master_host` and the agent's own small server on loopback (the roles talk in this
+    process). `limits` apply to each of the three listeners on its own (api/serving.py)."""
+    # The roles in this process authenticate to its master with a secret made now.
+    credential = f"Bearer {secrets.token_urlsafe(32)}"
+    # With TLS, they trust exactly the process's own certificate (`tls_cert`).
+    pinned = pinned_context(tls_cert) if tls is not None and tls_cert else None
+    master = await start_master(master_host, master_port, db_url=db_url, limits=limits,
+                                insecure=insecure, internal_credential=credential[7:],
+                                tls=tls)
     framework = agent = None
     try:
         framework = await start_framework(master.url, host, framework_port, db_url=db_url,
-                                          strategy=strategy, limits=limits)
-        agent = await start_agent(replace(agent_config, master=master.url), host=host,
+                                          strategy=strategy, limits=limits, insecure=insecure,
+                                          master_credential=credential, master_ssl=pinned,
+                                          tls=tls, credit_unit=credit_unit)
+        agent = await start_agent(replace(agent_config, master=master.url,
+                                          master_credential=credential, master_ssl=pinned),
+                                  host="127.0.0.1", tls=tls,
                                   port=agent_port, allowed_volumes=allowed_volumes,
                                   allow_privileged=allow_privileged,
                                   container_policy=container_policy, limits=limits)

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import click
 
-from cli.server_options import server_limit_options
+from cli.server_options import (
+    bearer_from_file,
+    credit_unit_option,
+    master_ca_option,
+    server_limit_options,
+    tls_options,
+)
 from cli.signals import until_signalled
 
 STRATEGIES = ("binpack", "spread", "first-fit", "random", "intelligence")
@@ -19,25 +25,39 @@ def master_url(text: str) -> str:
 
 @click.command("framework")
 @click.option("--master", required=True, help="The master: HOST:PORT or a URL.")
-@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; beyond loopback it needs a user configured "
+                   "(berth user add) or --insecure.")
+@click.option("--insecure", is_flag=True,
+              help="Listen beyond loopback without authentication (logged at every start).")
 @click.option("--port", default=7075, show_default=True, type=click.IntRange(0, 65535),
               help="Port of the Charmander REST API.")
 @click.option("--db", "db_url", default=None,
               help="SQLAlchemy URL [default: sqlite:///<data-dir>/berth.db]")
 @click.option("--data-dir", default="./data", show_default=True,
               type=click.Path(file_okay=False, path_type=Path))
+@click.option("--master-token-file", type=click.Path(dir_okay=False),
+              envvar="BERTH_MASTER_TOKEN_FILE",
+              help="A token the master accepts (when it has users), one per file.")
 @click.option("--strategy", default="binpack", show_default=True,
               type=click.Choice(STRATEGIES), help="How pending tasks are placed on offers.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the random strategy.")
 @server_limit_options()
-def framework_command(master: str, host: str, port: int, db_url: str | None, data_dir: Path,
-                      strategy: str, seed: int, limits) -> None:
+@tls_options
+@master_ca_option
+@credit_unit_option
+def framework_command(tls, tls_cert, master_ssl, credit_unit, master: str, host: str, insecure: bool,
+                      port: int, db_url: str | None, data_dir: Path,
+                      master_token_file: str | None, strategy: str, seed: int,
+                      limits) -> None:
     """Run the Charmander framework: its REST API, placing tasks on the master's offers."""
+    from api.auth import ExposureRefused
     from api.framework_server import start_framework
     from api.serving import check_descriptor_budget, raise_descriptor_limit
-    from framework.store import default_url
+    from persistence.database import default_url
 
     url = db_url or default_url(data_dir)
+    credential = bearer_from_file(master_token_file, "--master-token-file")
 
     raise_descriptor_limit()
     check_descriptor_budget(limits)
@@ -45,9 +65,14 @@ def framework_command(master: str, host: str, port: int, db_url: str | None, dat
     async def serve() -> None:
         try:
             running = await start_framework(master_url(master), host, port, db_url=url,
-                                            strategy=strategy, seed=seed, limits=limits)
+                                            strategy=strategy, seed=seed, limits=limits,
+                                            insecure=insecure, master_credential=credential,
+                                            master_ssl=master_ssl, tls=tls,
+                                            credit_unit=credit_unit)
         except OSError as exc:
             raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
+        except ExposureRefused as exc:
+            raise click.ClickException(str(exc)) from None
         click.echo(f"berth framework: REST API on {running.url}, master {master_url(master)}",
                    err=True)
         await until_signalled()

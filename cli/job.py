@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from cli.client import STATE_STYLE, fail, request, url_option
+from cli.client import STATE_STYLE, fail, open_url, request, url_option
 
 PHASE_STYLE = {"running": "green", "pending": "yellow", "complete": "dim", "failed": "red",
                "stopped": "magenta"}
@@ -153,7 +153,7 @@ def logs(name: str, instance: str | None, stream: str, tail: int | None, follow:
         query["follow"] = "true"
     target = f"{url}/v1/jobs/{_quoted(name)}/logs?{urllib.parse.urlencode(query)}"
     try:
-        with urllib.request.urlopen(target, timeout=None if follow else 60) as resp:
+        with open_url(target, timeout=None if follow else 60) as resp:
             for chunk in iter(lambda: resp.read1(65536), b""):
                 sys.stdout.buffer.write(chunk)
                 sys.stdout.buffer.flush()

@@ -7,13 +7,17 @@ from pathlib import Path
 
 import click
 
-from cli.server_options import server_limit_options
+from cli.server_options import server_limit_options, tls_options
 from cli.signals import until_signalled
 from master.core import DEFAULT_MAX_FRAMEWORKS
 
 
 @click.command("master")
-@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; beyond loopback it needs a user configured "
+                   "(berth user add) or --insecure.")
+@click.option("--insecure", is_flag=True,
+              help="Listen beyond loopback without authentication (logged at every start).")
 @click.option("--port", default=5050, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--db", "db_url", default=None,
               help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db "
@@ -30,13 +34,15 @@ from master.core import DEFAULT_MAX_FRAMEWORKS
               help="Frameworks subscribed or awaiting failover at once; a SUBSCRIBE beyond "
                    "it is refused with 503 (torn-down frameworks do not count).")
 @server_limit_options(max_connections=1024)  # every agent and framework holds one open
-def master_command(host: str, port: int, db_url: str | None, data_dir: Path,
+@tls_options
+def master_command(tls, tls_cert, host: str, insecure: bool, port: int, db_url: str | None, data_dir: Path,
                    offer_timeout: float, agent_timeout: float, max_frameworks: int,
                    limits) -> None:
     """Run the master: Mesos v1 scheduler API and the agent link on one port."""
+    from api.auth import ExposureRefused
     from api.master_app import start_master
     from api.serving import check_descriptor_budget, raise_descriptor_limit
-    from master.store import default_url
+    from persistence.database import default_url
 
     url = db_url or default_url(data_dir)
 
@@ -44,9 +50,13 @@ def master_command(host: str, port: int, db_url: str | None, data_dir: Path,
     check_descriptor_budget(limits)
 
     async def serve() -> None:
-        running = await start_master(host, port, db_url=url, offer_timeout=offer_timeout,
-                                     agent_timeout=agent_timeout, limits=limits,
-                                     max_frameworks=max_frameworks)
+        try:
+            running = await start_master(host, port, db_url=url, offer_timeout=offer_timeout,
+                                         agent_timeout=agent_timeout, limits=limits,
+                                         max_frameworks=max_frameworks, insecure=insecure,
+                                         tls=tls)
+        except ExposureRefused as exc:
+            raise click.ClickException(str(exc)) from None
         click.echo(f"berth master listening on {running.url} (db {url.split('@')[-1]})",
                    err=True)
         await until_signalled()

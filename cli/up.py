@@ -10,7 +10,7 @@ import click
 
 from cli.agent import policy_options
 from cli.framework import STRATEGIES
-from cli.server_options import server_limit_options
+from cli.server_options import credit_unit_option, server_limit_options, tls_options
 from cli.signals import until_signalled
 
 
@@ -20,7 +20,14 @@ from cli.signals import until_signalled
               help="SQLite database and the agent's state.")
 @click.option("--db", "db_url", default=None,
               help="SQLAlchemy URL [default: sqlite:///<data-dir>/berth.db]")
-@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address of the REST API; beyond loopback it needs a user configured "
+                   "(berth user add) or --insecure.")
+@click.option("--master-host", default="127.0.0.1", show_default=True,
+              help="Address of the master, for agents on other nodes; beyond loopback it "
+                   "needs a user configured or --insecure.")
+@click.option("--insecure", is_flag=True,
+              help="Listen beyond loopback without authentication (logged at every start).")
 @click.option("--port", default=7075, show_default=True, type=click.IntRange(0, 65535),
               help="The Charmander REST API.")
 @click.option("--master-port", default=5050, show_default=True, type=click.IntRange(0, 65535))
@@ -41,7 +48,10 @@ from cli.signals import until_signalled
               help="On Ctrl-C leave containers running; the next start adopts them.")
 @policy_options
 @server_limit_options()  # for each of the three listeners
-def up_command(data_dir: Path, db_url: str | None, host: str, port: int, master_port: int,
+@tls_options  # for each of them too
+@credit_unit_option
+def up_command(tls, tls_cert, credit_unit, data_dir: Path, db_url: str | None, host: str,
+               master_host: str, insecure: bool, port: int, master_port: int,
                agent_port: int, hostname: str | None, nodetype: str | None,
                attributes: str | None, resources: str | None, headroom: str | None,
                allow_volume: tuple[str, ...], allow_privileged: bool, ignore_incumbent: bool,
@@ -50,10 +60,11 @@ def up_command(data_dir: Path, db_url: str | None, host: str, port: int, master_
     """Run master, framework and one local agent together (SQLite under --data-dir)."""
     import docker
 
+    from api.auth import ExposureRefused
     from api.serving import check_descriptor_budget, raise_descriptor_limit
     from cli.agent import DEFAULT_HEADROOM, agent_config, container_policy
     from cli.embedded import start_embedded
-    from framework.store import default_url
+    from persistence.database import default_url
 
     for path in allow_volume:
         if not os.path.isabs(path):
@@ -74,13 +85,17 @@ def up_command(data_dir: Path, db_url: str | None, host: str, port: int, master_
     async def serve() -> None:
         try:
             running = await start_embedded(
-                config, db_url=url, host=host, master_port=master_port, framework_port=port,
+                config, db_url=url, host=host, master_host=master_host, insecure=insecure,
+                tls=tls, tls_cert=tls_cert, credit_unit=credit_unit,
+                master_port=master_port, framework_port=port,
                 agent_port=agent_port, strategy=strategy, allowed_volumes=allow_volume,
                 allow_privileged=allow_privileged, container_policy=policy, limits=limits)
         except docker.errors.DockerException as exc:
             raise click.ClickException(f"cannot reach the Docker engine: {exc}") from None
         except OSError as exc:
             raise click.ClickException(f"cannot listen: {exc}") from None
+        except ExposureRefused as exc:
+            raise click.ClickException(str(exc)) from None
         click.echo(f"berth up: framework {running.framework.url}, master {running.master.url}, "
                    f"agent :{running.agent.port} (db {url.split('@')[-1]}); Ctrl-C stops",
                    err=True)

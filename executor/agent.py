@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import random
+import ssl
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -100,6 +101,10 @@ class AgentConfig:
     orphan_grace_seconds: float = 5.0  # for tasks the master says to kill at registration
     container_gc_seconds: float = 3600.0  # ended containers kept this long for their logs
     threshold: ChangeThreshold = field(default_factory=ChangeThreshold)
+    # The master's `Authorization` value (an admin-scope token as `Bearer ...`), if it
+    # asks for one; never shown.
+    master_credential: str | None = field(default=None, repr=False)
+    master_ssl: ssl.SSLContext | None = field(default=None, repr=False)  # None: system CAs
 
     @property
     def master_url(self) -> str:
@@ -298,7 +303,12 @@ class Agent:
 
     async def _session(self) -> None:
         timeout = aiohttp.ClientTimeout(total=None, connect=5, sock_connect=5)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        headers = {"Authorization": self.config.master_credential} \
+            if self.config.master_credential else None
+        connector = aiohttp.TCPConnector(
+            ssl=self.config.master_ssl if self.config.master_ssl is not None else True)
+        async with aiohttp.ClientSession(timeout=timeout, headers=headers,
+                                         connector=connector) as session:
             await self._register(session)
             url = f"{self.config.master_url}/agent/v1/stream?agent_id={self.agent_id}"
             # Websocket pings notice a master that vanished without closing the

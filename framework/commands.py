@@ -57,4 +57,13 @@ class KillMatched:
     task_ids: tuple[str, ...]
 
 
-Command = Launch | Decline | Kill | Revive | Suppress | Reconcile | KillMatched
+@dataclass(frozen=True)
+class ChargeCredits:
+    """Take what namespaces' running work used from their budgets (credits by namespace);
+    the answer comes back as a `BalancesChanged`."""
+
+    spent: tuple[tuple[str, float], ...]
+
+
+Command = (Launch | Decline | Kill | Revive | Suppress | Reconcile | KillMatched
+           | ChargeCredits)

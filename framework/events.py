@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from offers.job import JobSpec
 from offers.offer import Offer, OfferBatch
+from offers.quota import Quota
 from offers.states import TaskState
 from offers.task import TaskSpec
 
@@ -134,9 +136,27 @@ class AgentLost:
 
 @dataclass(frozen=True)
 class KillRequested:
-    """Kill every task whose internal id starts with `prefix` (Charmander's DELETE)."""
+    """Kill every task whose internal id starts with `prefix` (Charmander's DELETE); with
+    `ids`, only the jobs and instances named there (a caller limited to its namespaces:
+    `Scheduler.kill_targets`)."""
 
     prefix: str
+    ids: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class QuotasChanged:
+    """The namespaces' quotas now (access/, through the API): placement keeps within them."""
+
+    quotas: Mapping[str, Quota]
+
+
+@dataclass(frozen=True)
+class BalancesChanged:
+    """The credit balances of the namespaces that have a budget. One at zero or below has
+    its jobs stopped and nothing new placed until a grant."""
+
+    balances: Mapping[str, float]
 
 
 @dataclass(frozen=True)
@@ -167,11 +187,12 @@ class Tick:
 
 Event = (TaskSubmitted | TaskRecovered | JobSubmitted | JobScaled | JobStopped | JobDeleted
          | Subscribed | OffersReceived | OfferRescinded | TaskStatusChanged | AgentLost
-         | KillRequested | ReshuffleRequested | UsageObserved | ShutdownStarted | Tick)
+         | KillRequested | ReshuffleRequested | UsageObserved | ShutdownStarted | Tick
+         | QuotasChanged | BalancesChanged)
 
 __all__ = [
-    "AgentLost", "Event", "JobDeleted", "JobScaled", "JobStopped", "JobSubmitted",
-    "KillRequested", "OfferRescinded", "OffersReceived",
+    "AgentLost", "BalancesChanged", "Event", "JobDeleted", "JobScaled", "JobStopped", "JobSubmitted",
+    "KillRequested", "OfferRescinded", "OffersReceived", "QuotasChanged",
     "ReshuffleRequested", "ShutdownStarted", "Subscribed", "TaskRecovered",
     "TaskStatusChanged", "TaskSubmitted", "Tick", "UsageObserved",
 ]

@@ -25,6 +25,7 @@ def job_summary(job: Job) -> dict[str, Any]:
     counts = Counter({state: len(ids) for state, ids in job.by_state.items() if ids})
     return {
         "name": job.id,
+        "namespace": job.namespace,
         "type": str(job.kind),
         "phase": str(job.phase),
         "reason": job.phase_reason,

@@ -86,6 +86,10 @@ class Job:
     cursor: int = 0  # a batch job's indexes below it were looked at since the last full pass
     note: str | None = None  # a system job's next instance's reason (for people)
 
+    @property
+    def namespace(self) -> str:
+        return self.spec.namespace if self.spec is not None else self.templates[0].namespace
+
     @classmethod
     def from_task(cls, job_id: str, spec: TaskSpec, created_at: float,
                   policies: Policies) -> Job:

@@ -72,7 +72,8 @@ class Requests:
         self._changed_jobs[job.id] = None
         return self._upkeep(job) + self._revive_if_needed() + self._suppress_if_idle()
 
-    def _job_stopped(self, e: ev.JobStopped) -> list[cmd.Command]:
+    def _job_stopped(self, e: ev.JobStopped, reason: str = "the job was stopped"
+                     ) -> list[cmd.Command]:
         job = self._jobs[e.job_id]
         out: list[cmd.Command] = []
         if job.wanted:
@@ -82,7 +83,7 @@ class Requests:
                 record = self._records.get(task_id)
                 if record is not None and not (record.state.terminal
                                                and record.state is not S.LOST):
-                    out += self._kill_record(record, "the job was stopped", user=True)
+                    out += self._kill_record(record, reason, user=True)
             out += self._upkeep(job)
             self._changed_jobs[job.id] = None
         return out + self._suppress_if_idle()
@@ -101,16 +102,28 @@ class Requests:
                 self._changed.pop(task_id, None)
         return out
 
+    def kill_targets(self, prefix: str, namespaces: frozenset[str]) -> frozenset[str]:
+        """The jobs and live instances a kill of `prefix` would reach in `namespaces`: what
+        a caller limited to them may kill (written ahead as exact ids)."""
+        jobs = {job.id for job in self._jobs.values() if job.id.startswith(prefix)
+                and job.wanted and job.namespace in namespaces}
+        instances = {r.task_id for r in self._records.values()
+                     if r.task_id.startswith(prefix) and r.spec.namespace in namespaces
+                     and not (r.state.terminal and r.state is not S.LOST)}
+        return frozenset(jobs | instances)
+
     def _kill(self, e: ev.KillRequested) -> list[cmd.Command]:
         out: list[cmd.Command] = []
         matched: list[str] = []
+        only = e.ids
         for job in self._jobs.values():
-            if job.id.startswith(e.prefix) and job.wanted:
+            if job.id.startswith(e.prefix) and job.wanted and (only is None or job.id in only):
                 self._index.unwant(job)
                 self._unwanted.append(job.id)
         for record in list(self._records.values()):
             if not record.task_id.startswith(e.prefix) or (
-                    record.state.terminal and record.state is not S.LOST):
+                    record.state.terminal and record.state is not S.LOST) or (
+                    only is not None and record.task_id not in only):
                 continue
             matched.append(record.task_id)
             if record.state is S.KILLING and record.killed:

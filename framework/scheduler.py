@@ -27,6 +27,7 @@ from framework import events as ev
 from framework import reconciler
 from framework.instance_index import InstanceIndex, with_changes
 from framework.jobs import MASTER, Job, SlotKey
+from framework.namespace_limits import NamespaceLimits
 from framework.offer_round import OfferRound
 from framework.records import (
     HELD,
@@ -41,6 +42,7 @@ from framework.reshuffle import Reshuffle
 from framework.upkeep import Upkeep, ends_by_shutdown
 from offers.job import JobType, Phase, charmander_policies
 from offers.offer import Offer
+from offers.quota import CreditUnit
 from offers.states import TaskState, check_transition
 from offers.task import SLA, TaskSpec
 
@@ -48,7 +50,7 @@ S = TaskState
 WAITING = "waiting for an offer"
 
 
-class Scheduler(Requests, Upkeep, Reshuffle, OfferRound):
+class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
     """The framework's decision logic. Feed it events with `handle`; carry out what it returns.
 
     `clock` gives seconds (real or virtual); `refuse_seconds` is the decline filter for
@@ -72,6 +74,7 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound):
         retain_finished: int = 10_000,
         max_node_errors: int = 3,
         ids: Callable[[str], str] | None = None,
+        credit_unit: CreditUnit | None = None,
     ) -> None:
         if clock is None:
             raise TypeError("CharmanderScheduler needs a clock: a callable returning seconds")
@@ -89,6 +92,7 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound):
         self.retain_finished = retain_finished
         self.max_node_errors = max_node_errors
         self.stopping = False  # berth is shutting down: place nothing, relaunch nothing
+        self._init_limits(credit_unit)
         self.framework_id: str | None = None
         # What was seen of every instance. The scheduler and its mixins read the index's
         # dicts through these aliases (the index never rebinds them): no attribute chain in
@@ -138,6 +142,8 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound):
             ev.UsageObserved: self._usage_observed,
             ev.ShutdownStarted: self._shutdown,
             ev.Tick: self._tick,
+            ev.QuotasChanged: self._quotas_changed,
+            ev.BalancesChanged: self._balances_changed,
         }
 
     # -- the one entry point ----------------------------------------------------------
@@ -288,6 +294,8 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound):
             changes["reason"] = STOPPED_BY_SHUTDOWN
         elif record.ending in ("deadline", "infrastructure") and state.terminal:
             changes["reason"] = record.reason
+        elif state is S.KILLED and record.state is S.KILLING and record.reason:
+            changes["reason"] = record.reason  # berth asked for it and said why
         elif e.reason is not None:
             changes["reason"] = e.reason
         elif state.terminal:
@@ -358,7 +366,7 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound):
                 and any(r.not_before <= now for r in self._index.pending())):
             self._suppressed = False
             out.append(cmd.Revive())
-        return out
+        return out + self._meter_credits(now)
 
     # -- record keeping -------------------------------------------------------------------
 

@@ -11,9 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,40 +21,14 @@ from master.records import AgentRecord, FrameworkRecord, Snapshot, TaskRecord
 from offers.launch import LaunchSpec
 from offers.resource_vector import Resources
 from offers.states import TaskState
+from persistence.database import make_engine, upgrade
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def default_url(data_dir: str | Path) -> str:
-    return f"sqlite:///{Path(data_dir).resolve() / 'berth.db'}"
-
-
-def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection, _record):  # WAL lets other roles read while we write
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)
-
-
 def migrate(engine: Engine) -> None:
     """Bring the master's tables to the newest revision (idempotent)."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    upgrade(engine, MIGRATIONS)
 
 
 class MasterStore:

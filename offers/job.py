@@ -21,7 +21,15 @@ from pydantic import (
 )
 
 from offers.problems import FieldProblem, SpecError, problems_from
-from offers.task import SLA, ConstraintItem, TaskSpec, _number, normalize_id
+from offers.task import (
+    DEFAULT_NAMESPACE,
+    NAMESPACE_PATTERN,
+    SLA,
+    ConstraintItem,
+    TaskSpec,
+    _number,
+    normalize_id,
+)
 
 MAX_INSTANCES = 100_000  # per template: beyond it a typo, not a job
 MAX_SECONDS = 366 * 24 * 3600.0
@@ -121,6 +129,7 @@ class Template(TaskSpec):
         data = {name: value for name, value in self if name != "count"}  # models kept
         data["id"] = self.id or job.name
         data["priority"] = job.priority
+        data["namespace"] = job.namespace
         data["constraints"] = (*job.constraints, *self.constraints)
         return TaskSpec.model_construct(**data)
 
@@ -133,6 +142,7 @@ class JobSpec(BaseModel):
     name: str
     type: JobType = JobType.SERVICE
     priority: Count = Field(0, ge=-1_000_000, le=1_000_000)
+    namespace: str = Field(DEFAULT_NAMESPACE, pattern=NAMESPACE_PATTERN)
     task: Template | None = None
     tasks: tuple[Template, ...] | None = Field(None, min_length=1, max_length=100)
     master: Template | None = None
@@ -258,6 +268,7 @@ def job_from_task(job_id: str, spec: TaskSpec) -> JobSpec:
     kind, restart, relaunch = charmander_policies(spec.sla)
     template = Template.model_construct(**{**dict(spec), "sla": None, "count": None})
     return JobSpec.model_construct(
-        name=job_id, type=kind, priority=0, task=template, tasks=None, master=None,
+        name=job_id, type=kind, priority=0, namespace=spec.namespace, task=template,
+        tasks=None, master=None,
         count=None, completions=None, parallelism=None, startup_timeout=None,
         max_runtime=None, constraints=(), restart=restart, relaunch=relaunch)

@@ -20,15 +20,18 @@ PortRanges = tuple[tuple[int, int], ...]
 def parse_port_ranges(text: str | list | tuple) -> PortRanges:
     """Parse `"31000-32000,33000"`, `"[31000-31499]"` or `[[31000, 32000]]` into sorted ranges.
 
-    Raises ValueError naming the bad piece.
+    Raises ValueError naming the bad piece, whatever the JSON given (an agent sends it).
     """
     if isinstance(text, list | tuple):
         pairs = []
         for item in text:
             if isinstance(item, list | tuple) and len(item) == 2:
-                pairs.append((int(item[0]), int(item[1])))
+                pairs.append((_port(item[0]), _port(item[1])))
             else:
                 pairs.extend(parse_port_ranges(str(item)))
+    elif not isinstance(text, str):
+        raise ValueError(f"{type(text).__name__} is not a port range like 31000-32000 "
+                         "or a list of [begin, end]")
     else:
         body = text.strip().removeprefix("[").removesuffix("]")
         pairs = []
@@ -42,6 +45,17 @@ def parse_port_ranges(text: str | list | tuple) -> PortRanges:
         if not (1 <= lo <= hi <= 65535):
             raise ValueError(f"port range {lo}-{hi} must lie within 1-65535 with begin <= end")
     return tuple(sorted(pairs))
+
+
+def _port(value: object) -> int:
+    """A port of a `[begin, end]` pair: a whole number, or its digits as a string."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdecimal():
+        return int(value)
+    raise ValueError(f"{value!r} is not a port number")
 
 
 def format_port_ranges(ranges: PortRanges) -> str:

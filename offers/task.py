@@ -192,6 +192,11 @@ class Volume(BaseModel):
         return mode
 
 
+# A namespace is a DNS label, as in Kubernetes: it appears in URLs and container labels.
+NAMESPACE_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+DEFAULT_NAMESPACE = "default"
+
+
 class TaskSpec(BaseModel):
     """One Charmander task: a container with its size, SLA, ports and volumes."""
 
@@ -218,6 +223,8 @@ class TaskSpec(BaseModel):
     # (higher first; equal priorities in submission order).
     constraints: tuple[ConstraintItem, ...] = ()
     priority: int = Field(0, ge=-1_000_000, le=1_000_000)
+    # Whose work this is: quotas, credits and who may see or act on it (access/).
+    namespace: str = Field(DEFAULT_NAMESPACE, pattern=NAMESPACE_PATTERN)
 
     @model_validator(mode="before")
     @classmethod

@@ -76,8 +76,9 @@ class SchedulerClient:
     @classmethod
     async def subscribe(cls, url: str, name: str = "test", framework_id: str | None = None,
                         capabilities=("PARTITION_AWARE", "TASK_KILLING_STATE"),
-                        failover_timeout: float = 7 * 24 * 3600.0) -> SchedulerClient:
-        client = cls(url, aiohttp.ClientSession())
+                        failover_timeout: float = 7 * 24 * 3600.0,
+                        headers: dict[str, str] | None = None) -> SchedulerClient:
+        client = cls(url, aiohttp.ClientSession(headers=headers))
         await client._subscribe(name, framework_id, capabilities, failover_timeout)
         return client
 

@@ -207,3 +207,84 @@ def test_keep_tasks_leaves_containers_running_and_the_next_start_adopts_them(ber
     _poll(master_has_it_running, "the master to know the adopted task", cwd / "berth-up.log")
     [again] = running()
     assert again["agent_id"] and again["hostname"]
+
+
+def test_berth_up_without_users_refuses_to_listen_beyond_loopback(tmp_path):
+    ports = (_free_port(), _free_port(), _free_port())
+    proc = _start_up(tmp_path / "data", tmp_path / "up.log", "e2e-open", ports, "--host",
+                     "0.0.0.0")
+    assert proc.wait(timeout=60) == 1
+    assert "no authentication" in (tmp_path / "up.log").read_text()
+
+
+def test_with_a_user_the_seed_session_works_with_u_beyond_loopback(berth_up, docker_client):
+    base, launch, cwd, started = berth_up
+    subprocess.run([sys.executable, "-m", "cli", "user", "add", "operator", "--admin",
+                    "--password-stdin", "--data-dir", str(cwd / "data")],
+                   input="operator-pass\n", text=True, check=True, capture_output=True,
+                   cwd=Path(__file__).resolve().parent.parent)
+    proc = launch("--host", "0.0.0.0")
+    (cwd / "stress60mb.json").write_text(STRESS60MB)
+    user = ("-u", "operator:operator-pass")
+
+    refused = _curl("-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-T",
+                    "stress60mb.json", f"{base}/client/task", cwd=cwd)
+    assert refused == "401"
+    answer = _curl("-s", *user, "-X", "POST", "-T", "stress60mb.json",
+                   "-H", "Content-Type: application/json", f"{base}/client/task", cwd=cwd)
+    assert answer == '{"code":202,"message":"Run task: stress60"}'
+
+    def running():
+        tasks = json.loads(_curl("-s", *user, f"{base}/client/task", cwd=cwd))
+        return [t for t in tasks if t["state"] == "RUNNING"]
+
+    [task] = _poll(running, "stress60 RUNNING", cwd / "berth-up.log")
+    [container] = docker_client.containers.list(
+        filters={"label": f"berth.task_id={task['internal_id']}"})
+    started.append(container.id)
+    killed = _curl("-s", *user, "-X", "DELETE", f"{base}/client/task/stress", cwd=cwd)
+    assert killed == f'{{"code":200,"message":"Kill task: {task["internal_id"]}"}}'
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0
+
+
+def test_berth_up_over_tls_runs_the_seed_task_with_curl_cacert(tmp_path, docker_client):
+    from tests.tls_files import self_signed
+
+    cert, key = self_signed(tmp_path)
+    ports = (_free_port(), _free_port(), _free_port())
+    log = tmp_path / "up.log"
+    proc = _start_up(tmp_path / "data", log, f"e2e-{uuid.uuid4().hex[:8]}", ports,
+                     "--tls-cert", str(cert), "--tls-key", str(key))
+    base = f"https://127.0.0.1:{ports[0]}"
+    tls = ("--cacert", str(cert))
+    seen: list[str] = []
+    try:
+        def pong():
+            try:
+                return "pong" in _curl("-s", *tls, f"{base}/admin/ping", cwd=tmp_path)
+            except subprocess.CalledProcessError:
+                return proc.poll() is not None
+        _poll(pong, "berth up to answer over https", log)
+        assert proc.poll() is None, log.read_text()
+        (tmp_path / "stress60mb.json").write_text(STRESS60MB)
+        answer = _curl("-s", *tls, "-X", "POST", "-T", "stress60mb.json",
+                       f"{base}/client/task", cwd=tmp_path)
+        assert answer == '{"code":202,"message":"Run task: stress60"}'
+
+        def running():  # the agent reached the master over TLS too
+            tasks = json.loads(_curl("-s", *tls, f"{base}/client/task", cwd=tmp_path))
+            return [t for t in tasks if t["state"] == "RUNNING"]
+
+        [task] = _poll(running, "stress60 RUNNING", log)
+        seen.append(task["internal_id"])
+        plain = subprocess.run(["curl", "-s", f"http://127.0.0.1:{ports[0]}/admin/ping"],
+                               capture_output=True, text=True, timeout=30)
+        assert "pong" not in plain.stdout
+    finally:
+        _stop(proc)
+        for internal in seen:
+            for c in docker_client.containers.list(
+                    all=True, filters={"label": f"berth.task_id={internal}"}):
+                with contextlib.suppress(Exception):
+                    c.remove(force=True)

@@ -21,10 +21,11 @@ ROOT = Path(__file__).resolve().parent.parent
 ALLOWED: dict[str, set[str]] = {
     "offers": set(),
     "persistence": {"offers"},
+    "access": {"offers", "persistence"},
     "executor": {"offers", "persistence"},
     "master": {"offers", "persistence"},
     "framework": {"offers", "persistence"},
-    "api": {"offers", "persistence", "executor", "master", "framework"},
+    "api": {"offers", "persistence", "access", "executor", "master", "framework"},
     "simulator": {"offers", "master", "framework"},
 }
 EVERYTHING = ("cli", "benchmarks", "tests")  # may import any package

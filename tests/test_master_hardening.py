@@ -129,6 +129,35 @@ async def test_no_number_a_client_sends_raises_in_the_master(master):
         await agent.close()
 
 
+@pytest.mark.parametrize("field, value, named", [
+    ("running", 5, "running"), ("ended", True, "ended"), ("running", {"task_id": "t"}, "running"),
+    ("running", [{"task_id": "t", "framework_id": {"x": 1}}], "running[0]"),
+    ("total", {"cpus": 1, "ports": 7}, "total.ports"),
+    ("total", {"cpus": 1, "ports": {"a": 1}}, "total.ports"),
+    ("spare", {"ports": [[1.5, 2]]}, "spare.ports"),
+])
+async def test_a_registration_of_any_shape_is_a_400_naming_the_field(master, field, value,
+                                                                     named):
+    body = {"hostname": "odd", "total": {"cpus": 1, "mem": 64}, field: value}
+    status, answer = await _post(f"{master.url}/agent/v1/register", json.dumps(body).encode())
+    assert status == 400, answer  # these were 500s (TypeError, AttributeError)
+    assert [e["field"] for e in answer["errors"]] == [named]
+    assert master.service.core.agents == {}
+
+
+async def test_metering_samples_that_are_not_a_list_are_answered_and_the_link_stays(master):
+    agent = await FakeAgent.register(master.url, "node-1")
+    try:
+        await agent.send({"type": "METERING", "samples": 5})  # crashed the link's handler
+        assert "samples" in (await agent.next_message("ERROR"))["message"]
+        await agent.send({"type": "CAPACITY", "total": {"ports": 7}, "spare": {}})
+        assert "ports" in (await agent.next_message("ERROR"))["message"]
+        await agent.send({"type": "HEARTBEAT"})
+        assert not agent.ws.closed
+    finally:
+        await agent.close()
+
+
 # -- deep or huge JSON is a 400 ---------------------------------------------------------------
 
 

@@ -43,13 +43,17 @@ def test_terminal_states_lead_nowhere():
     ("[31000-31499]", ((31000, 31499),)),
     ("33000,31000-31010", ((31000, 31010), (33000, 33000))),
     ([[31000, 31001]], ((31000, 31001),)),
+    ([["31000", 31001.0]], ((31000, 31001),)),
 ])
 def test_port_ranges_parse(text, ranges):
     assert parse_port_ranges(text) == ranges
     assert parse_port_ranges(format_port_ranges(ranges)) == ranges
 
 
-@pytest.mark.parametrize("text", ["0-10", "31000-30000", "abc", "70000"])
+@pytest.mark.parametrize("text", [
+    "0-10", "31000-30000", "abc", "70000",
+    # Any JSON an agent sends is a ValueError, never another exception (it was a 500):
+    7, True, {"a": 1}, [[1.5, 2]], [[None, 2]], [[True, 2]], [["x", 2]], [[{}, 2]]])
 def test_bad_port_ranges_are_refused(text):
     with pytest.raises(ValueError):
         parse_port_ranges(text)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
@@ -69,8 +70,20 @@ class FrameworkService:
     def __init__(self, scheduler: CharmanderScheduler, store: FrameworkStore,
                  master_url: str | None, *, name: str = "charmander",
                  tick_seconds: float = 1.0, usage_poll_seconds: float = 5.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 master_credential: str | None = None,
+                 master_ssl: ssl.SSLContext | None = None) -> None:
+        """`master_credential`: the `Authorization` value the master wants (a token as
+        `Bearer ...`), sent on every call to it; `master_ssl`: whom to trust when the
+        master speaks TLS (default: the system's CAs)."""
         self.scheduler = scheduler
+        self.master_headers = {"Authorization": master_credential} if master_credential \
+            else {}
+        self.master_ssl = master_ssl
+        # Where credits are taken from budgets (set by the API layer, which owns access/):
+        # spent by namespace -> the balances after.
+        self.charge: Callable[[dict[str, float]], dict[str, float]] | None = None
+        self._charging: set[asyncio.Task] = set()
         self.store = store
         self.master_url = master_url.rstrip("/") if master_url else None
         self.name = name
@@ -90,6 +103,11 @@ class FrameworkService:
         self.recent_offers: list[dict[str, Any]] = []
         self.jobs = JobOperations(self)
 
+    @property
+    def ssl_option(self) -> ssl.SSLContext | bool:
+        """aiohttp's `ssl=` for calls to the master."""
+        return self.master_ssl if self.master_ssl is not None else True
+
     # -- life cycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -106,7 +124,9 @@ class FrameworkService:
         self._tasks.append(asyncio.create_task(self._ticker()))
         if self.master_url:
             self.client = MesosSchedulerClient(self.master_url, self._on_mesos_event,
-                                               name=self.name, framework_id=framework_id)
+                                               name=self.name, framework_id=framework_id,
+                                               headers=self.master_headers,
+                                               ssl_context=self.master_ssl)
             self._tasks.append(asyncio.create_task(self.client.run()))
             self._tasks.append(asyncio.create_task(self._sender()))
             self._tasks.append(asyncio.create_task(self._usage_poller()))
@@ -136,14 +156,20 @@ class FrameworkService:
         self.apply(ev.TaskSubmitted(task_id, spec))
         return task_id
 
-    async def kill(self, prefix: str) -> list[str]:
-        """Kill every task instance whose id starts with `prefix`; the ids it matched.
+    async def kill(self, prefix: str, namespaces: frozenset[str] | None = None) -> list[str]:
+        """Kill every task instance whose id starts with `prefix` (in `namespaces`, when
+        the caller is limited to some); the ids it matched.
 
         The kill is on disk before the core hears of it: StoreUnavailable means nothing
         was killed and nothing changed."""
-        await self.writer.add(killed_prefixes=[prefix])
+        if namespaces is None:
+            event = ev.KillRequested(prefix)
+            await self.writer.add(killed_prefixes=[prefix])
+        else:  # exactly what the caller may kill, in the store as in the core
+            event = ev.KillRequested(prefix, self.scheduler.kill_targets(prefix, namespaces))
+            await self.writer.add(killed_ids=sorted(event.ids))
         matched: tuple[str, ...] = ()
-        for command in self.apply(ev.KillRequested(prefix)):
+        for command in self.apply(event):
             if isinstance(command, cmd.KillMatched):
                 matched = command.task_ids
         await self.settle()
@@ -179,6 +205,10 @@ class FrameworkService:
                 record = self.scheduler.task(command.task_id)
                 log.info("task_kill", task_id=command.task_id, agent_id=command.agent_id,
                          reason=record.reason if record else "unknown to the framework")
+            elif isinstance(command, cmd.ChargeCredits) and self.charge is not None:
+                task = asyncio.get_running_loop().create_task(self._charge(command.spent))
+                self._charging.add(task)
+                task.add_done_callback(self._charging.discard)
             call = self._call_for(command)
             if call is not None:
                 self._outbox.put_nowait((call, offers_at))
@@ -189,6 +219,16 @@ class FrameworkService:
                     and record.launched_at is not None and record.running_at is not None):
                 self._observe("launch_latency", record.running_at - record.launched_at)
         return commands
+
+    async def _charge(self, spent: tuple[tuple[str, float], ...]) -> None:
+        """Take the credits from the budgets (`charge`, on a worker thread) and tell the
+        core the balances that result."""
+        try:
+            balances = await asyncio.to_thread(self.charge, dict(spent))
+        except Exception as exc:  # the database is away: charged at the next meter
+            log.warning("credits_not_charged", error=str(exc), spent=dict(spent))
+            return
+        self.apply(ev.BalancesChanged(balances))
 
     def _queue_writes(self) -> None:
         # A first instance still PENDING is rebuilt from its submission row on recovery.
@@ -325,7 +365,10 @@ class FrameworkService:
 
     async def _usage_poller(self) -> None:
         """Metered usage from the master's `GET /v1/metering?since=T` (when it has one)."""
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10),
+                                         headers=self.master_headers,
+                                         connector=aiohttp.TCPConnector(ssl=self.ssl_option)
+                                         ) as session:
             while self._usage_supported:
                 await asyncio.sleep(self.usage_poll_seconds)
                 try:

@@ -8,6 +8,7 @@ pass the bytes on as they come.
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
@@ -27,7 +28,8 @@ class MasterLogsError(Exception):
 
 async def task_logs(session_or_url: aiohttp.ClientSession | str, task_id: str,
                     stream: str = "stdout", tail: int | None = None,
-                    follow: bool = False) -> AsyncIterator[bytes]:
+                    follow: bool = False, headers: dict[str, str] | None = None,
+                    ssl_option: ssl.SSLContext | bool = True) -> AsyncIterator[bytes]:
     """Yield `b""` once the master has opened the log (a status 200), then the task's
     output as it comes; with `follow`, until the container ends.
 
@@ -41,7 +43,9 @@ async def task_logs(session_or_url: aiohttp.ClientSession | str, task_id: str,
     timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10)
     own = isinstance(session_or_url, str)
     if isinstance(session_or_url, str):
-        session, url = aiohttp.ClientSession(timeout=timeout), session_or_url.rstrip("/") + path
+        session = aiohttp.ClientSession(timeout=timeout, headers=headers,
+                                        connector=aiohttp.TCPConnector(ssl=ssl_option))
+        url = session_or_url.rstrip("/") + path
     else:
         session, url = session_or_url, path
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -33,8 +34,13 @@ class MesosSchedulerClient:
     def __init__(self, master_url: str, on_event: Callable[[dict], Awaitable[None]], *,
                  name: str = "charmander", user: str = "root",
                  framework_id: str | None = None, min_backoff: float = 0.2,
-                 max_backoff: float = 10.0) -> None:
+                 max_backoff: float = 10.0, headers: dict[str, str] | None = None,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        """`headers`: sent with every call (the master's `Authorization`); `ssl_context`:
+        whom to trust over https (default: the system's CAs)."""
         self.master_url = master_url.rstrip("/")
+        self.headers = headers or {}
+        self.ssl = ssl_context if ssl_context is not None else True
         self.on_event = on_event
         self.name = name
         self.user = user
@@ -55,7 +61,8 @@ class MesosSchedulerClient:
     async def run(self) -> None:
         """Subscribe, read events, and subscribe again after any disconnect."""
         self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=None, connect=10))
+            timeout=aiohttp.ClientTimeout(total=None, connect=10), headers=self.headers,
+            connector=aiohttp.TCPConnector(ssl=self.ssl))
         backoff = self.min_backoff
         try:
             while not self._stopping:

@@ -38,6 +38,7 @@ class StoreWriter:
         self._unwanted: list[str] = []
         self._framework_id: str | None = None
         self._killed_prefixes: list[str] = []
+        self._killed_ids: list[str] = []
         self._marks: dict[str, str] = {}
         self._job_states: dict[str, JobState] = {}
         self._waiters: list[asyncio.Future] = []
@@ -57,7 +58,7 @@ class StoreWriter:
     def add(self, *, submission: tuple[str, TaskSpec, float] | None = None,
             records: list[TaskRecord] = (), unwanted: list[str] = (),
             framework_id: str | None = None, killed_prefixes: list[str] = (),
-            marks: dict[str, str] | None = None,
+            killed_ids: list[str] = (), marks: dict[str, str] | None = None,
             job_states: list[JobState] = ()) -> asyncio.Future:
         """Queue writes; the returned future resolves when they are committed."""
         for state in job_states:
@@ -65,6 +66,7 @@ class StoreWriter:
         if submission:
             self._subs.append(submission)
         self._killed_prefixes.extend(killed_prefixes)
+        self._killed_ids.extend(killed_ids)
         self._marks.update(marks or {})
         for record in records:
             self._records[record.task_id] = record
@@ -87,14 +89,16 @@ class StoreWriter:
             self._wake.clear()
             subs, records, unwanted = self._subs, list(self._records.values()), self._unwanted
             framework_id, waiters = self._framework_id, self._waiters
-            prefixes, marks = self._killed_prefixes, self._marks
+            prefixes, marks, killed_ids = self._killed_prefixes, self._marks, self._killed_ids
             job_states = list(self._job_states.values())
             self._subs, self._records, self._unwanted, self._waiters = [], {}, [], []
             self._framework_id, self._killed_prefixes, self._marks = None, [], {}
+            self._killed_ids = []
             self._job_states = {}
             write = functools.partial(self.store.write, submissions=subs, records=records,
                                       unwanted=unwanted, framework_id=framework_id,
-                                      killed_prefixes=prefixes, marks=marks,
+                                      killed_prefixes=prefixes, killed_ids=killed_ids,
+                                      marks=marks,
                                       job_states=job_states)
             try:
                 if self.inline:

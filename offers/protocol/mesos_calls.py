@@ -38,6 +38,7 @@ class _FrameworkInfo(MesosModel):
     capabilities: list[dict[str, Any]] = Field(default_factory=list)
     failover_timeout: float | None = Field(None, ge=0, allow_inf_nan=False)
     hostname: str | None = None
+    principal: str | None = Field(None, max_length=256)  # must be who authenticated
 
 
 class _Subscribe(MesosModel):

@@ -1,0 +1,1 @@
+"""What every role's store shares: the SQLAlchemy engine and the Alembic runner."""
