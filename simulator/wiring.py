@@ -161,12 +161,15 @@ class Wiring:
             self._run()
             return
         self._running = True
+        handle, rest = self.master.handle, iter(events)
         try:
-            handle = self.master.handle
-            for event in events:
+            for event in rest:
                 commands = handle(event)
                 if commands:
                     self._carry_out(commands)
+        except BaseException:  # what was not handled waits, as it would in the loop
+            self._pending.extendleft((True, e) for e in reversed(list(rest)))
+            raise
         finally:
             self._running = False
         self._run()
