@@ -218,8 +218,8 @@ class Allocation:
             fid = candidates[0] if len(candidates) == 1 \
                 else pick_next(candidates, scalar_alloc, cluster, order)
             offer_id = new_id()
-            offer = new_offer(offer_id, fid, agent_id, hostname, attributes, avail, now,
-                              expires_at)
+            offer = new_offer((offer_id, fid, agent_id, hostname, attributes, avail, now,
+                               expires_at))
             offers[offer_id] = offer
             if on_agent is None:
                 on_agent = offers_on[agent_id] = set()

@@ -137,7 +137,8 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
         self._unacked: dict[str, tuple[StatusUpdate, float, float]] = self._journal.dict()
         # task id -> uuid of its newest update
         self._latest_uuid: dict[str, str] = self._journal.dict()
-        # live agent -> when it last sent anything (its record's `last_seen` lags)
+        # live agent (exactly the agents not lost: heartbeats check only this) -> when it
+        # last sent anything (its record's `last_seen` lags)
         self._heard: dict[str, float] = self._journal.dict()
         self._dirty: set[str] = set()  # agents to consider at the next allocation
         # Kept up to date as offers and tasks come and go, so allocation stays O(changed):
