@@ -36,7 +36,7 @@ class Allocation:
     @property
     def wants_allocation(self) -> bool:
         """Something changed that an `Allocate` might turn into offers."""
-        return bool(self._dirty) and any(
+        return bool(self._dirty or self._declined) and any(
             fw.active and not fw.suppressed and not fw.removed for fw in self.frameworks.values())
 
     def used(self, agent_id: str) -> Resources:
@@ -182,9 +182,14 @@ class Allocation:
 
     def _on_allocate(self, ev: E.Allocate) -> list[object]:
         dirty, self._dirty = self._dirty, set()
+        declined, self._declined = self._declined, []
         now = self.clock()
         eligible = [fw.id for fw in self.frameworks.values()
                     if fw.active and not fw.suppressed and not fw.removed]
+        for until, fid, agent_ids in declined:
+            # Still refused by the only framework that could take them: nothing to look at.
+            if until <= now or eligible != [fid]:
+                dirty.update(agent_ids)
         if not eligible or not dirty:
             return []
         cluster = self._cluster_total()
