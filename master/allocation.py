@@ -36,7 +36,7 @@ class Allocation:
     @property
     def wants_allocation(self) -> bool:
         """Something changed that an `Allocate` might turn into offers."""
-        return bool(self._dirty) and any(
+        return bool(self._dirty or self._declined) and any(
             fw.active and not fw.suppressed and not fw.removed for fw in self.frameworks.values())
 
     def used(self, agent_id: str) -> Resources:
@@ -182,9 +182,14 @@ class Allocation:
 
     def _on_allocate(self, ev: E.Allocate) -> list[object]:
         dirty, self._dirty = self._dirty, set()
+        declined, self._declined = self._declined, []
         now = self.clock()
         eligible = [fw.id for fw in self.frameworks.values()
                     if fw.active and not fw.suppressed and not fw.removed]
+        for until, fid, agent_ids in declined:
+            # Still refused by the only framework that could take them: nothing to look at.
+            if until <= now or eligible != [fid]:
+                dirty.update(agent_ids)
         if not eligible or not dirty:
             return []
         cluster = self._cluster_total()
@@ -218,8 +223,8 @@ class Allocation:
             fid = candidates[0] if len(candidates) == 1 \
                 else pick_next(candidates, scalar_alloc, cluster, order)
             offer_id = new_id()
-            offer = new_offer(offer_id, fid, agent_id, hostname, attributes, avail, now,
-                              expires_at)
+            offer = new_offer((offer_id, fid, agent_id, hostname, attributes, avail, now,
+                               expires_at))
             offers[offer_id] = offer
             if on_agent is None:
                 on_agent = offers_on[agent_id] = set()

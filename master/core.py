@@ -137,9 +137,14 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
         self._unacked: dict[str, tuple[StatusUpdate, float, float]] = self._journal.dict()
         # task id -> uuid of its newest update
         self._latest_uuid: dict[str, str] = self._journal.dict()
-        # live agent -> when it last sent anything (its record's `last_seen` lags)
+        # live agent (exactly the agents not lost: heartbeats check only this) -> when it
+        # last sent anything (its record's `last_seen` lags)
         self._heard: dict[str, float] = self._journal.dict()
         self._dirty: set[str] = set()  # agents to consider at the next allocation
+        # (until, framework, agents) of each decline since the last allocation, which
+        # considers those agents only if their filter lifted or other frameworks may take
+        # them (before, every framework but one was refused, suppressed or gone)
+        self._declined: list[tuple[float, str, tuple[str, ...]]] = []
         # Kept up to date as offers and tasks come and go, so allocation stays O(changed):
         self._held: dict[str, list[float]] = {}  # framework -> [cpus, mem, disk] held
         self._cluster: Resources | None = None  # scalar total of live agents, when known
@@ -218,6 +223,7 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
                              for aid, until in refused.items()]
         heapq.heapify(self._refuse_heap)
         self._dirty = set(self.agents)
+        self._declined = []
 
     # -- time --------------------------------------------------------------------------------
 

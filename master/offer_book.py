@@ -146,21 +146,26 @@ class OfferBook:
                 disk += r.disk
         if agents:
             self._hold(fid, cpus, mem, disk, -1)
-            self._refuse_all(fid, tuple(agents), ev.refuse_seconds)
-            self._dirty.update(agents)
+            agent_ids = tuple(agents)
+            until = self._refuse_all(fid, agent_ids, ev.refuse_seconds)
+            if until is None:
+                self._dirty.update(agent_ids)
+            else:  # the next allocation looks at them only if another may take them
+                self._declined.append((until, fid, agent_ids))
         return []
 
     def _refuse_all(self, framework_id: str, agent_ids: tuple[str, ...],
-                    refuse_seconds: float | None) -> None:
+                    refuse_seconds: float | None) -> float | None:
         """`_refuse` for each of the agents (a decline names a whole round's offers): one
-        entry in `_refuse_heap` for all of them, as they all lift at once."""
+        entry in `_refuse_heap` for all of them, as they all lift at once. Returns when
+        they lift (None: no filter)."""
         seconds = DEFAULT_REFUSE_SECONDS if refuse_seconds is None else refuse_seconds
         refused = self._refuse_until.get(framework_id)
         if seconds <= 0:
             if refused:
                 for agent_id in agent_ids:
                     refused.pop(agent_id, None)
-            return
+            return None
         if refused is None:
             refused = self._refuse_until[framework_id] = self._journal.dict()
         until = self.clock() + seconds
@@ -168,6 +173,7 @@ class OfferBook:
             refused[agent_id] = until
         heapq.heappush(self._refuse_heap,
                        (until, next(self._refusals), framework_id, agent_ids))
+        return until
 
     def _refuse(self, framework_id: str, agent_id: str, refuse_seconds: float | None) -> None:
         self._refuse_all(framework_id, (agent_id,), refuse_seconds)

@@ -5,8 +5,9 @@ Because records are immutable, a command carrying one is already a consistent sn
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import NamedTuple, TypeVar
 
 from offers.launch import LaunchSpec
@@ -14,7 +15,7 @@ from offers.resource_vector import Resources
 from offers.states import TaskState
 
 _R = TypeVar("_R")
-_object_new, _object_setattr, _tuple_new = object.__new__, object.__setattr__, tuple.__new__
+_object_new, _object_setattr = object.__new__, object.__setattr__
 
 
 @dataclass(frozen=True)
@@ -98,12 +99,9 @@ class OfferRecord(NamedTuple):
     expires_at: float
 
 
-def new_offer(id: str, framework_id: str, agent_id: str, hostname: str,
-              attributes: Mapping[str, str], resources: Resources, created_at: float,
-              expires_at: float) -> OfferRecord:
-    """`OfferRecord(...)` without its `__new__` (a Python call of its own)."""
-    return _tuple_new(OfferRecord, (id, framework_id, agent_id, hostname, attributes,
-                                    resources, created_at, expires_at))
+# `new_offer((id, framework_id, ...))`: an `OfferRecord` from all its fields in order,
+# without the Python call that its `__new__` is.
+new_offer: Callable[[tuple], OfferRecord] = partial(tuple.__new__, OfferRecord)
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,29 @@ def test_the_agents_of_one_decline_are_offered_again_together():
     assert sorted(o.agent_id for o in offers_for(m.handle(ALLOCATE))) == ["a1", "a2", "a3"]
 
 
+def test_a_filter_that_lapsed_before_the_next_allocation_does_not_hold_it_back():
+    m, clock = make_master()
+    register(m)
+    subscribe(m)
+    offer = offers_for(m.handle(ALLOCATE))[0]
+    m.handle(E.Decline("f1", (offer.id,), 5.0))
+    clock.advance(5)  # no Tick: the filter is still there, but no longer holds
+    assert len(offers_for(m.handle(ALLOCATE))) == 1
+
+
+def test_an_agent_declined_by_a_framework_that_then_left_goes_to_the_other():
+    m, _ = make_master()
+    register(m)
+    subscribe(m, "f1")
+    subscribe(m, "f2")
+    offer = offers_for(m.handle(ALLOCATE))[0]
+    other = "f2" if offer.framework_id == "f1" else "f1"
+    m.handle(E.Decline(offer.framework_id, (offer.id,), 100.0))
+    assert m.wants_allocation
+    m.handle(E.StreamClosed(offer.framework_id, f"s-{offer.framework_id}"))
+    assert [o.framework_id for o in offers_for(m.handle(ALLOCATE))] == [other]
+
+
 def test_records_made_without_their_init_hold_exactly_their_fields():
     """The core makes its most frequent records and commands with `records.make`, not
     `__init__`: each must still hold every field of its class, and nothing else."""
