@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -198,11 +197,18 @@ class TaskClass:
     ports: tuple[int, ...]
     constraints: tuple[Constraint, ...] = ()
     group: str | None = None
+    counting: tuple[Constraint, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # A class is a key of every dict of a batch: its hash is worked out once.
         object.__setattr__(self, "_hash", hash((self.demand, self.nodetype, self.sla,
                                                 self.ports, self.constraints, self.group)))
+        # The constraints that count instances; a one-per-node task never runs two
+        # instances on one host (SLA anti-affinity, said as Marathon would).
+        counting = tuple(c for c in self.constraints if c.counting)
+        if self.sla is SLA.ONE_PER_NODE:
+            counting += (Constraint(field=HOSTNAME, operator=Operator.UNIQUE),)
+        object.__setattr__(self, "counting", counting)
 
     def __hash__(self) -> int:
         return self._hash
@@ -211,15 +217,6 @@ class TaskClass:
         # Made anew where unpickled: strings hash differently in another process.
         return TaskClass, (self.demand, self.nodetype, self.sla, self.ports, self.constraints,
                            self.group)
-
-    @cached_property
-    def counting(self) -> tuple[Constraint, ...]:
-        """The constraints that count instances; a one-per-node task never runs two
-        instances on one host (SLA anti-affinity, said as Marathon would)."""
-        own = tuple(c for c in self.constraints if c.counting)
-        if self.sla is SLA.ONE_PER_NODE:
-            own += (Constraint(field=HOSTNAME, operator=Operator.UNIQUE),)
-        return own
 
 
 class Scene:
