@@ -107,11 +107,11 @@ class Demands:
             np.minimum.reduce(per, axis=0, out=least[start - first:end - first])
         # Clip before casting: an infinite or huge float cast to int64 is INT64_MIN, a
         # negative count that numpy refuses to repeat by. No node holds more than UNBOUNDED
-        # tasks, and a NaN (free NaN) holds none: fmax and fmin pass over NaN.
-        counts = np.floor(least, out=least)
-        np.fmax(counts, 0.0, out=counts)
-        np.fmin(counts, _UNBOUNDED_FLOAT, out=counts)
-        return np.minimum(counts.astype(np.int64), UNBOUNDED)
+        # tasks, and a NaN (free NaN) holds none: fmax and fmin pass over NaN. The cast
+        # then rounds down, as what is left is never negative.
+        np.fmax(least, 0.0, out=least)
+        np.fmin(least, _UNBOUNDED_FLOAT, out=least)
+        return np.minimum(least.astype(np.int64), UNBOUNDED)
 
     def fits_on(self, free: list[float], first: int = 0) -> list[int]:
         """`fits` on one node (its free amounts as floats) for demands from `first` on:
