@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -108,11 +107,11 @@ class Demands:
             np.minimum.reduce(per, axis=0, out=least[start - first:end - first])
         # Clip before casting: an infinite or huge float cast to int64 is INT64_MIN, a
         # negative count that numpy refuses to repeat by. No node holds more than UNBOUNDED
-        # tasks, and a NaN (free NaN) holds none: fmax and fmin pass over NaN.
-        counts = np.floor(least, out=least)
-        np.fmax(counts, 0.0, out=counts)
-        np.fmin(counts, _UNBOUNDED_FLOAT, out=counts)
-        return np.minimum(counts.astype(np.int64), UNBOUNDED)
+        # tasks, and a NaN (free NaN) holds none: fmax and fmin pass over NaN. The cast
+        # then rounds down, as what is left is never negative.
+        np.fmax(least, 0.0, out=least)
+        np.fmin(least, _UNBOUNDED_FLOAT, out=least)
+        return np.minimum(least.astype(np.int64), UNBOUNDED)
 
     def fits_on(self, free: list[float], first: int = 0) -> list[int]:
         """`fits` on one node (its free amounts as floats) for demands from `first` on:
@@ -198,11 +197,18 @@ class TaskClass:
     ports: tuple[int, ...]
     constraints: tuple[Constraint, ...] = ()
     group: str | None = None
+    counting: tuple[Constraint, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # A class is a key of every dict of a batch: its hash is worked out once.
         object.__setattr__(self, "_hash", hash((self.demand, self.nodetype, self.sla,
                                                 self.ports, self.constraints, self.group)))
+        # The constraints that count instances; a one-per-node task never runs two
+        # instances on one host (SLA anti-affinity, said as Marathon would).
+        counting = tuple(c for c in self.constraints if c.counting)
+        if self.sla is SLA.ONE_PER_NODE:
+            counting += (Constraint(field=HOSTNAME, operator=Operator.UNIQUE),)
+        object.__setattr__(self, "counting", counting)
 
     def __hash__(self) -> int:
         return self._hash
@@ -211,15 +217,6 @@ class TaskClass:
         # Made anew where unpickled: strings hash differently in another process.
         return TaskClass, (self.demand, self.nodetype, self.sla, self.ports, self.constraints,
                            self.group)
-
-    @cached_property
-    def counting(self) -> tuple[Constraint, ...]:
-        """The constraints that count instances; a one-per-node task never runs two
-        instances on one host (SLA anti-affinity, said as Marathon would)."""
-        own = tuple(c for c in self.constraints if c.counting)
-        if self.sla is SLA.ONE_PER_NODE:
-            own += (Constraint(field=HOSTNAME, operator=Operator.UNIQUE),)
-        return own
 
 
 class Scene:

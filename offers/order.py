@@ -54,9 +54,10 @@ def passed_over(before: Scene, after: Scene, result: PassResult,
         nodes = result.daemons[cls].placed
         rows.append((cls, np.full(nodes.size, rank[classes[cls][0]]), nodes))
     if rows:
-        # Every placed task at once: its rank, and its row and node as one cell of [rows, N].
+        # Every placed task at once: its rank, row and node.
         ranks = np.concatenate([r for _, r, _ in rows])
-        cells = np.concatenate([k * n + nodes for k, (_, _, nodes) in enumerate(rows)])
+        row_of = np.concatenate([np.full(r.size, k) for k, (_, r, _) in enumerate(rows)])
+        node_of = np.concatenate([nodes for _, _, nodes in rows])
         demands = np.array([other.demand for other, _, _ in rows], dtype=np.float64)
     for cls in regular:
         got = result.placed(cls)
@@ -65,16 +66,19 @@ def passed_over(before: Scene, after: Scene, result: PassResult,
         first = rank[classes[cls][got]]
         room = after.free
         if rows:
-            later = ranks > first
-            if later.any():
+            later = np.flatnonzero(ranks > first)
+            if later.size:
                 # Each row's later tasks given back, row after row as the classes were
                 # placed (a running sum: the same arithmetic, in the same order).
-                tasks = np.bincount(cells[later], minlength=len(rows) * n)
-                tasks = tasks.reshape(len(rows), n)
-                some = np.flatnonzero(tasks.any(axis=1))
-                back = tasks[some][:, :, None] * demands[some][:, None, :]
+                some = np.unique(row_of[later])  # rows with later tasks, in order
+                cells = np.searchsorted(some, row_of[later]) * n + node_of[later]
+                tasks = np.bincount(cells, minlength=some.size * n).reshape(some.size, n)
+                back = tasks[:, :, None] * demands[some][:, None, :]
                 room = np.cumsum(np.concatenate((room[None], back)), axis=0)[-1]
-        ok = before.mask(cls, STATIC) & fits_one(room, np.asarray(cls.demand))
+        ok = fits_one(room, np.asarray(cls.demand))
+        static = before.limit(cls, STATIC)
+        if static is not None:
+            ok &= static
         if cls.ports:
             older_ports = {p: np.zeros(n, dtype=bool) for p in cls.ports}
             for other, ranks_of, nodes in rows:

@@ -62,10 +62,14 @@ class Daemon:
 class PassResult:
     chosen: dict[TaskClass, tuple[np.ndarray, np.ndarray]]  # nodes, tasks on each
     daemons: dict[TaskClass, Daemon]
+    counts: dict[TaskClass, int] = field(default_factory=dict)  # tasks placed in all
+
+    def choose(self, cls: TaskClass, nodes: np.ndarray, tasks: np.ndarray, count: int) -> None:
+        self.chosen[cls] = (nodes, tasks)
+        self.counts[cls] = count
 
     def placed(self, cls: TaskClass) -> int:
-        got = self.chosen.get(cls)
-        return int(got[1].sum()) if got else 0
+        return self.counts.get(cls, 0)
 
 
 def utilization(settings: Settings, free: np.ndarray) -> np.ndarray | None:
@@ -110,7 +114,7 @@ def run_pass(settings: Settings, scene: Scene, util: np.ndarray | None,
             if node < 0:
                 continue
             chosen = np.array([node])
-            result.chosen[cls] = (chosen, np.ones(1, dtype=np.int64))
+            result.choose(cls, chosen, np.ones(1, dtype=np.int64), 1)
             free[node] -= demand  # (one task: the same arithmetic as counts x demand)
             if fits is not None and k + 1 < len(wants):
                 fits[k + 1:, node] = (
@@ -134,7 +138,7 @@ def run_pass(settings: Settings, scene: Scene, util: np.ndarray | None,
             if not chosen.size:
                 continue
             counts = alloc[chosen]
-            result.chosen[cls] = (chosen, counts)
+            result.choose(cls, chosen, counts, int(counts.sum()))
             free[chosen] -= counts[:, None] * demand[None, :]
             if fits is not None and k + 1 < len(wants):
                 fits[k + 1:, chosen] = fitting.fits(free[chosen], k + 1)
