@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from framework.members import KIND, WHEN
 from offers.job import (
     JobSpec,
     JobType,
@@ -97,14 +98,14 @@ class Job:
         kind, restart, relaunch = policies
         return cls(id=job_id, kind=kind, templates=(spec,), counts=(1,), restart=restart,
                    relaunch=relaunch, restart_when=restart.when or (
-                       RestartWhen.ALWAYS if kind is JobType.SYSTEM
-                       else RestartWhen.ON_FAILURE), created_at=created_at)
+                       WHEN.ALWAYS if kind is KIND.SYSTEM
+                       else WHEN.ON_FAILURE), created_at=created_at)
 
     @classmethod
     def from_spec(cls, spec: JobSpec, created_at: float, scaled: int | None = None) -> Job:
         job_env = {"BERTH_JOB": spec.name}
         templates = tuple(_with_env(t.task(spec), job_env) for t in spec.templates)
-        if spec.type is JobType.SYSTEM:  # so the placement core puts one on each node
+        if spec.type is KIND.SYSTEM:  # so the placement core puts one on each node
             templates = tuple(t.model_copy(update={"sla": SLA.ONE_PER_NODE}) for t in templates)
         master = _with_env(spec.master.task(spec), job_env) if spec.master else None
         return cls(id=spec.name, kind=spec.type, templates=templates,
@@ -125,7 +126,7 @@ class Job:
     @property
     def daemon(self) -> bool:
         """One instance per eligible node (a system job, Charmander's one-per-node)."""
-        return self.kind is JobType.SYSTEM
+        return self.kind is KIND.SYSTEM
 
     def slot(self, key: SlotKey) -> Slot:
         slot = self.slots.get(key)

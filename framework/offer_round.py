@@ -10,7 +10,7 @@ offers. An instance that fits nowhere keeps the placement's reason with its coun
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -18,17 +18,18 @@ from framework import commands as cmd
 from framework import events as ev
 from framework.instance_index import InstanceIndex
 from framework.jobs import Job
+from framework.members import SLAS, S
 from framework.records import TaskRecord
 from offers import placement as placement_core
 from offers.cluster import ClusterState
 from offers.filters import eligible_nodes
 from offers.offer import OfferBatch, cluster_from_offers
 from offers.resources import RESOURCES
-from offers.states import TaskState, check_transition
-from offers.task import SLA, TaskSpec
+from offers.states import check_transition
+from offers.task import TaskSpec
 
-S = TaskState
 INTELLIGENCE = "intelligence"
+AVOIDS_NONE: frozenset[int] = frozenset()
 
 
 class OfferRound:
@@ -37,7 +38,7 @@ class OfferRound:
     It reads the scheduler's settings (`strategy`, `seed`, `margin`, `refuse_seconds`,
     `stopping`, `clock`) and the instance index through the scheduler's aliases
     (`_records`, `_subs`, `_order`, `_daemons`); it changes `_rounds`, `_agents` and
-    `counters`, and records through `_replace`, `_new_instance` and `_note_reason`.
+    `counters`, and records through `_update`, `_new_instance` and `_note_reason`.
     """
 
     strategy: str
@@ -103,7 +104,7 @@ class OfferRound:
                 cluster, specs, keys=[r.task_id for r in by_usage], strategy=INTELLIGENCE,
                 seed=self.seed + self._rounds, running=self._running_hosts(by_usage),
                 margin=self.margin)
-            placed = self._apply(placement.rows(), by_usage, specs, agent_of_row, row_of_host,
+            placed = self._apply(placement, by_usage, specs, agent_of_row, row_of_host,
                                  launches)
             cluster = without(cluster, placed)
 
@@ -122,7 +123,9 @@ class OfferRound:
         # One ACCEPT per agent that got tasks, then one DECLINE for every other offer.
         out: list[cmd.Command] = []
         ids = batch.ids
-        accepted = np.isin(row_of_offer, list(launches))
+        taken = np.zeros(len(agent_of_row), dtype=bool)
+        taken[list(launches)] = True
+        accepted = taken[row_of_offer]
         offers_of: dict[int, list[int]] = {row: [] for row in launches}
         for i, row in zip(np.flatnonzero(accepted).tolist(),
                           row_of_offer[accepted].tolist(), strict=True):
@@ -131,12 +134,12 @@ class OfferRound:
             used = offers_of[row]
             self.counters["offers_accepted"] += len(used)
             self.counters["launches"] += 1
-            out.append(cmd.Launch(tuple(ids[i] for i in used), agent_of_row[row],
+            out.append(cmd.Launch(tuple([ids[i] for i in used]), agent_of_row[row],
                                   tuple(launches[row])))
         declined = np.flatnonzero(~accepted).tolist()
         if declined:
             self.counters["offers_declined"] += len(declined)
-            out.append(cmd.Decline(tuple(ids[i] for i in declined), self.refuse_seconds))
+            out.append(cmd.Decline(tuple([ids[i] for i in declined]), self.refuse_seconds))
         return out + self._suppress_if_idle()
 
     def _place(self, cluster: ClusterState, work: list[TaskRecord], agent_of_row: list[str],
@@ -149,7 +152,7 @@ class OfferRound:
             cluster, specs, keys=[r.task_id for r in work], strategy=self.strategy,
             seed=self.seed + self._rounds, running=self._running_hosts(work),
             groups=[r.submission_id for r in work])
-        return self._apply(placement.rows(), work, specs, agent_of_row, row_of_host, launches)
+        return self._apply(placement, work, specs, agent_of_row, row_of_host, launches)
 
     def _avoided(self, record: TaskRecord, now: float,
                  row_of_host: dict[str, int]) -> frozenset[int]:
@@ -157,45 +160,56 @@ class OfferRound:
         (the relaunch policy's `avoid`)."""
         slot = self._subs[record.submission_id].slots.get(record.slot)
         if slot is None or not slot.avoid:
-            return frozenset()
+            return AVOIDS_NONE
         return frozenset(row_of_host[host] for host, until in slot.avoid.items()
                          if until > now and host in row_of_host)
 
     def _daemons_missing_on(self, cluster: ClusterState) -> list[Job]:
         """System jobs (one-per-node tasks) that some offered agent they may run on does
-        not run yet: the others have nothing to place in this round."""
-        eligible: dict[tuple, set[str]] = {}  # (nodetype, constraints) -> hostnames
+        not run yet: the others have nothing to place in this round. (One that runs on
+        every offered agent, as most do most rounds, needs no look at which it may run on.)"""
+        eligible: dict[tuple, np.ndarray] = {}  # (nodetype, constraints) -> rows
         out = []
         hostnames = cluster.hostnames
         for job in map(self._subs.__getitem__, self._daemons):
+            runs_on = job.hosts.__contains__
+            pending = job.by_state.get(S.PENDING)
+            if not pending and all(map(runs_on, hostnames)):
+                continue
             spec = job.templates[0]
             where = (spec.nodetype, spec.constraints)
-            hosts = eligible.get(where)
-            if hosts is None:
-                rows = np.flatnonzero(eligible_nodes(cluster, spec)).tolist()
-                hosts = eligible[where] = {hostnames[i] for i in rows}
-            if not job.hosts.keys() >= hosts or (not hosts and job.by_state.get(S.PENDING)):
+            rows = eligible.get(where)
+            if rows is None:
+                rows = eligible[where] = eligible_nodes(cluster, spec)
+            runs = np.fromiter(map(runs_on, hostnames), dtype=bool, count=len(hostnames))
+            if (rows & ~runs).any() or (pending and not rows.any()):
                 out.append(job)  # (a pending one with no eligible agent learns why)
         return out
 
-    def _apply(self, rows: Iterable, work: list[TaskRecord], specs: list[TaskSpec],
-               agent_of_row: list[str], row_of_host: dict[str, int],
+    def _apply(self, placement: placement_core.Placement, work: list[TaskRecord],
+               specs: list[TaskSpec], agent_of_row: list[str], row_of_host: dict[str, int],
                launches: dict[int, list[tuple[str, TaskSpec]]]) -> list[tuple[int, TaskSpec]]:
-        """Turn placement rows into launches; unplaced tasks keep the reason."""
+        """Turn placement rows into launches; unplaced tasks keep the reason. (The rows are
+        read from the placement's arrays: a row object each would cost more than the rest.)"""
         placed: list[tuple[int, TaskSpec]] = []
         used: set[int] = set()
         reasons: dict[int, str] = {}
         now = self.clock()
-        for row in rows:
-            index = row.task_index
-            if row.hostname is None:
-                reasons.setdefault(index, row.reason or "no offer fits")
+        hostnames, why = placement.hostnames, placement.reasons
+        for index, node, reason_id in zip(placement.task_index.tolist(),
+                                          placement.node.tolist(),
+                                          placement.reason_id.tolist(), strict=True):
+            if node < 0:
+                reason = why[reason_id] if reason_id >= 0 else None
+                reasons.setdefault(index, (reason.message if reason else None)
+                                   or "no offer fits")
                 continue
+            hostname = hostnames[node]
             record = work[index]
             sub = self._subs[record.submission_id]
-            node = row_of_host[row.hostname]
+            row = row_of_host[hostname]
             if sub.daemon:
-                if sub.retry_after.get(row.hostname, 0.0) > now:
+                if sub.retry_after.get(hostname, 0.0) > now:
                     continue
                 current = self._records.get(record.task_id)
                 if index in used or current is None or current.state is not S.PENDING:
@@ -204,11 +218,12 @@ class OfferRound:
                 continue  # a non-one-per-node task is placed once, whatever the rows say
             used.add(index)
             spec = specs[index]
-            self._replace(record, state=check_transition(record.state, S.STAGING),
-                          agent_id=agent_of_row[node], hostname=row.hostname,
-                          launched_spec=spec, reason=None, updated_at=now, launched_at=now)
-            launches.setdefault(node, []).append((record.task_id, spec))
-            placed.append((node, spec))
+            self._update(record, {
+                "state": check_transition(record.state, S.STAGING),
+                "agent_id": agent_of_row[row], "hostname": hostname, "launched_spec": spec,
+                "reason": None, "updated_at": now, "launched_at": now})
+            launches.setdefault(row, []).append((record.task_id, spec))
+            placed.append((row, spec))
             self.counters["tasks_placed"] += 1
         for index, reason in reasons.items():
             if index not in used:
@@ -232,7 +247,7 @@ class OfferRound:
         out: dict[str, Mapping[str, int]] = {}
         for record in work:
             job = self._subs[record.submission_id]
-            if job.hosts and (job.daemon or job.sla is SLA.SINGLETON
+            if job.hosts and (job.daemon or job.sla is SLAS.SINGLETON
                               or record.spec.constraints):
                 out[record.task_id] = job.hosts
         return out

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from framework.jobs import MASTER, Job, Slot, SlotKey
+from framework.members import FINAL, KIND, PHASE, WHEN, S
 from framework.records import (
     HELD,
     LIVE,
@@ -25,11 +26,11 @@ from framework.records import (
     TaskRecord,
     default_reason,
 )
-from offers.job import JobType, Phase, RestartWhen
-from offers.states import TaskState
+from offers.job import Phase
+from offers.states import TERMINAL, TaskState
 
-S = TaskState
 NEVER = math.inf
+_COUNTED = (KIND.BATCH, KIND.ARRAY)  # done once their instances exited 0
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Stop:
     reason: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Plan:
     starts: list[Start] = field(default_factory=list)
     stops: list[Stop] = field(default_factory=list)
@@ -81,7 +82,7 @@ def note_end(job: Job, record: TaskRecord, now: float, code: str | None = None) 
     state, host = record.state, record.hostname or ""
     if state is S.FINISHED:
         slot.errors = 0
-        if job.restart_when is RestartWhen.ON_FAILURE or _is_master_or_batch(job, record):
+        if job.restart_when is WHEN.ON_FAILURE or _is_master_or_batch(job, record):
             _done(job, record.slot, slot)
         else:
             slot.retry_at = now + job.restart.delay
@@ -170,7 +171,7 @@ def note_running(job: Job, record: TaskRecord) -> None:
 
 
 def _is_master_or_batch(job: Job, record: TaskRecord) -> bool:
-    return job.kind is JobType.BATCH or (record.slot is not None and record.slot[0] == MASTER)
+    return job.kind is KIND.BATCH or (record.slot is not None and record.slot[0] == MASTER)
 
 
 def _spent(record: TaskRecord, attempts: int, interval: float) -> str:
@@ -190,13 +191,13 @@ def reconcile(job: Job, records: Mapping[str, TaskRecord], now: float,
     the next indexes to start) is looked at, so an update costs the same in a job of ten
     instances as in one of ten thousand."""
     plan = Plan()
-    if job.kind is JobType.SYSTEM:
+    if job.kind is KIND.SYSTEM:
         return _system(job, records, plan)
     counts = _stepped(job, plan)
     plan.phase, plan.reason = _phase(job, counts)
-    final = plan.phase.final or not job.wanted or bool(job.quarantined)
+    final = plan.phase in FINAL or not job.wanted or bool(job.quarantined)
     if (cause is not None and not final and plan.counts is None and len(counts) == 1
-            and job.kind is not JobType.PARALLEL):
+            and job.kind is not KIND.PARALLEL):
         return _focused(job, records, now, cause, counts[0], plan)
     wanted = {} if final else _wanted_slots(job, counts, records)
     for key in list(job.by_slot):
@@ -214,9 +215,10 @@ def _focused(job: Job, records: Mapping[str, TaskRecord], now: float, key: SlotK
     slot = job.slots.get(key)
     wanted = key[1] < count and not (slot is not None and (slot.done or slot.gave_up))
     _keep_slot(job, records, key, wanted, plan)
-    limit = job.parallelism if job.kind is JobType.BATCH and job.parallelism else None
-    busy = len(job.by_slot) - sum(1 for s in plan.stops if records[s.task_id].state
-                                  is S.PENDING)
+    limit = job.parallelism if job.kind is KIND.BATCH and job.parallelism else None
+    busy = len(job.by_slot)
+    if plan.stops:
+        busy -= sum(1 for s in plan.stops if records[s.task_id].state is S.PENDING)
     if wanted and key not in job.by_slot and (limit is None or busy < limit):
         plan.starts.append(Start(key, slot.retry_at if slot else 0.0,
                                  _start_reason(slot, now) if slot else None))
@@ -239,7 +241,10 @@ def _keep_slot(job: Job, records: Mapping[str, TaskRecord], key: SlotKey, wanted
                plan: Plan) -> None:
     """One slot's open instances: all stopped if it is not wanted; else never two live
     (the newest launch stays) and no waiting one beside a live one."""
-    instances = [records[t] for t in job.by_slot.get(key, ())]
+    ids = job.by_slot.get(key, ())
+    if wanted and len(ids) < 2:
+        return  # one instance (the usual case) is never a duplicate
+    instances = [records[t] for t in ids]
     if not wanted:
         why = _unwanted_reason(job, plan.phase, key)
         plan.stops += [Stop(r.task_id, why) for r in instances if r.state is not S.KILLING]
@@ -270,14 +275,14 @@ def _wanted_slots(job: Job, counts: tuple[int, ...],
                   records: Mapping[str, TaskRecord]) -> dict[SlotKey, Slot]:
     """The slots that should have an instance now, in start order."""
     out: dict[SlotKey, Slot] = {}
-    if job.kind is JobType.PARALLEL:
+    if job.kind is KIND.PARALLEL:
         master = job.slot((MASTER, 0))
         if master.done or master.gave_up:
             return out
         out[(MASTER, 0)] = master
         if not _master_runs(job, records):
             return out  # workers need the master's host and ports
-    limit = job.parallelism if job.kind is JobType.BATCH and job.parallelism else None
+    limit = job.parallelism if job.kind is KIND.BATCH and job.parallelism else None
     busy = 0
     for template, count in enumerate(counts):
         for index in range(count):
@@ -300,46 +305,50 @@ def _master_runs(job: Job, records: Mapping[str, TaskRecord]) -> bool:
 def _phase(job: Job, counts: tuple[int, ...]) -> tuple[Phase, str | None]:
     """The job's phase from its counters: O(1) but for a final check of completion."""
     if job.quarantined:
-        return Phase.FAILED, job.quarantined
+        return PHASE.FAILED, job.quarantined
     given_up = job.given_up
-    if job.kind is JobType.PARALLEL:
+    if job.kind is KIND.PARALLEL:
         master = job.slot((MASTER, 0))
         if master.done:
-            return Phase.COMPLETE, "the master exited with status 0"
+            return PHASE.COMPLETE, "the master exited with status 0"
         if master.gave_up:
-            return Phase.FAILED, f"master: {master.gave_up}"
-    elif given_up and job.kind in (JobType.BATCH, JobType.ARRAY):
+            return PHASE.FAILED, f"master: {master.gave_up}"
+    elif given_up and job.kind in _COUNTED:
         key = min(given_up)
-        return Phase.FAILED, f"{_slot_name(job, key)}: {given_up[key]}"
-    if (job.kind in (JobType.BATCH, JobType.ARRAY) and job.done >= sum(counts)
+        return PHASE.FAILED, f"{_slot_name(job, key)}: {given_up[key]}"
+    if (job.kind in _COUNTED and job.done >= sum(counts)
             and _all_done(job, counts)):
         done = sum(counts)
-        return Phase.COMPLETE, f"{done} instance{'s' if done != 1 else ''} exited 0"
+        return PHASE.COMPLETE, f"{done} instance{'s' if done != 1 else ''} exited 0"
     if not job.wanted:
-        return Phase.STOPPED, "stopped on request"
+        return PHASE.STOPPED, "stopped on request"
     if given_up and len(given_up) >= sum(counts) and not any(
             job.by_state.get(s) for s in LIVE):
         key = min(given_up)
-        return Phase.FAILED, f"{_slot_name(job, key)}: {given_up[key]}"
+        return PHASE.FAILED, f"{_slot_name(job, key)}: {given_up[key]}"
     if job.by_state.get(S.RUNNING):
-        return Phase.RUNNING, None
-    return Phase.PENDING, None
+        return PHASE.RUNNING, None
+    return PHASE.PENDING, None
 
 
 def _all_done(job: Job, counts: tuple[int, ...]) -> bool:
     slots = job.slots
-    return all((t, i) in slots and slots[(t, i)].done
-               for t, count in enumerate(counts) for i in range(count))
+    for t, count in enumerate(counts):
+        for i in range(count):
+            slot = slots.get((t, i))
+            if slot is None or not slot.done:
+                return False
+    return True
 
 
 def _unwanted_reason(job: Job, phase: Phase, key: SlotKey) -> str:
-    if phase is Phase.COMPLETE:
+    if phase is PHASE.COMPLETE:
         return "the job is complete"
-    if phase is Phase.FAILED:
+    if phase is PHASE.FAILED:
         return "the job failed"
     if not job.wanted:
         return "the job was stopped"
-    if key[0] != MASTER and job.kind is JobType.PARALLEL and job.slot((MASTER, 0)):
+    if key[0] != MASTER and job.kind is KIND.PARALLEL and job.slot((MASTER, 0)):
         return "waiting for the job's master to run again"
     return "scaled down"
 
@@ -371,12 +380,12 @@ def _system(job: Job, records: Mapping[str, TaskRecord], plan: Plan) -> Plan:
     """One instance per eligible node: second instances on one agent are stopped; one
     instance is kept not finished (PENDING until a node takes it). O(crowded agents)."""
     if job.quarantined:
-        plan.phase, plan.reason = Phase.FAILED, job.quarantined
+        plan.phase, plan.reason = PHASE.FAILED, job.quarantined
     elif not job.wanted:
-        plan.phase, plan.reason = Phase.STOPPED, "stopped on request"
+        plan.phase, plan.reason = PHASE.STOPPED, "stopped on request"
     else:
-        plan.phase = Phase.RUNNING if job.by_state.get(S.RUNNING) else Phase.PENDING
-    if plan.phase.final:
+        plan.phase = PHASE.RUNNING if job.by_state.get(S.RUNNING) else PHASE.PENDING
+    if plan.phase in FINAL:
         for ids in job.by_slot.values():
             plan.stops += [Stop(t, _unwanted_reason(job, plan.phase, (0, 0))) for t in ids
                            if records[t].state is not S.KILLING]
@@ -391,5 +400,5 @@ def _system(job: Job, records: Mapping[str, TaskRecord], plan: Plan) -> Plan:
     return plan
 
 
-_OPEN = tuple(state for state in TaskState if not state.terminal)
+_OPEN = tuple(state for state in TaskState if state not in TERMINAL)
 __all__ = ["HELD", "Plan", "Start", "Stop", "note_end", "note_running", "reconcile"]

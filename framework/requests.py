@@ -12,12 +12,11 @@ from framework import commands as cmd
 from framework import events as ev
 from framework.instance_index import InstanceIndex
 from framework.jobs import Job
+from framework.members import S
 from framework.records import TaskRecord
 from offers.job import Policies
-from offers.states import TaskState
+from offers.states import TERMINAL
 from offers.task import SLA
-
-S = TaskState
 
 
 class Requests:
@@ -81,7 +80,7 @@ class Requests:
             self._unwanted.append(job.id)
             for task_id in list(job.instances):
                 record = self._records.get(task_id)
-                if record is not None and not (record.state.terminal
+                if record is not None and not (record.state in TERMINAL
                                                and record.state is not S.LOST):
                     out += self._kill_record(record, reason, user=True)
             out += self._upkeep(job)
@@ -122,7 +121,7 @@ class Requests:
                 self._unwanted.append(job.id)
         for record in list(self._records.values()):
             if not record.task_id.startswith(e.prefix) or (
-                    record.state.terminal and record.state is not S.LOST) or (
+                    record.state in TERMINAL and record.state is not S.LOST) or (
                     only is not None and record.task_id not in only):
                 continue
             matched.append(record.task_id)

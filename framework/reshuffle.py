@@ -14,10 +14,8 @@ from collections.abc import Callable
 from framework import commands as cmd
 from framework import events as ev
 from framework.jobs import Job
+from framework.members import S
 from framework.records import HELD, TaskRecord
-from offers.states import TaskState
-
-S = TaskState
 
 
 class Reshuffle:

@@ -25,8 +25,9 @@ from collections.abc import Callable
 from framework import commands as cmd
 from framework import events as ev
 from framework import reconciler
-from framework.instance_index import InstanceIndex, with_changes
+from framework.instance_index import InstanceIndex
 from framework.jobs import MASTER, Job, SlotKey
+from framework.members import KIND, PHASE, S
 from framework.namespace_limits import NamespaceLimits
 from framework.offer_round import OfferRound
 from framework.records import (
@@ -35,18 +36,20 @@ from framework.records import (
     LIVE,
     STOPPED_BY_SHUTDOWN,
     TaskRecord,
+    changed,
     default_reason,
+    new_record,
+    with_changes,
 )
 from framework.requests import Requests
 from framework.reshuffle import Reshuffle
 from framework.upkeep import Upkeep, ends_by_shutdown
-from offers.job import JobType, Phase, charmander_policies
+from offers.job import charmander_policies
 from offers.offer import Offer
 from offers.quota import CreditUnit
-from offers.states import TaskState, check_transition
+from offers.states import ALLOWED, TERMINAL, check_transition
 from offers.task import SLA, TaskSpec
 
-S = TaskState
 WAITING = "waiting for an offer"
 
 
@@ -237,7 +240,7 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
         self._put(record)
         if e.agent_id and e.hostname:
             self._agents[e.agent_id] = e.hostname
-        if e.state.terminal:
+        if e.state in TERMINAL:
             self._finished.append(e.task_id)
             # Replayed: what this end meant for its slot (done, failures, given up).
             reconciler.note_end(job, record, record.updated_at)
@@ -267,45 +270,47 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
         return out
 
     def _status(self, e: ev.TaskStatusChanged) -> list[cmd.Command]:
-        self._reconciling.pop(e.task_id, None)
-        if e.agent_id and e.hostname:
-            self._agents[e.agent_id] = e.hostname
-        record = self._records.get(e.task_id)
+        # The path of every status update (half of all events): kept to plain lookups.
+        task_id, state, agent_id = e.task_id, e.state, e.agent_id
+        self._reconciling.pop(task_id, None)
+        if agent_id and e.hostname:
+            self._agents[agent_id] = e.hostname
+        record = self._records.get(task_id)
         if record is None:
-            if e.state in LIVE:  # a container we do not know: an orphan, never a duplicate
+            if state in LIVE:  # a container we do not know: an orphan, never a duplicate
                 self.counters["kills"] += 1
-                return [cmd.Kill(e.task_id, e.agent_id)]
+                return [cmd.Kill(task_id, agent_id)]
             return []
-        if e.state in LIVE and (record.state is S.KILLING or record.killed or (
-                record.state.terminal and record.state is not S.LOST)):
+        old = record.state
+        if state in LIVE and (old is S.KILLING or record.killed or (
+                old in TERMINAL and old is not S.LOST)):
             # Alive (or alive again) but meant to be gone: ask again, change nothing.
             self.counters["kills"] += 1
-            return [cmd.Kill(e.task_id, e.agent_id or record.agent_id)]
-        state = e.state
-        if record.ending == "deadline" and state is S.KILLED:
+            return [cmd.Kill(task_id, agent_id or record.agent_id)]
+        ending = record.ending
+        if ending == "deadline" and state is S.KILLED:
             state = S.FAILED  # killed for running too long: that is the task's failure
-        try:
-            check_transition(record.state, state)
-        except Exception:
+        if state != old and state not in ALLOWED[old]:
             return []  # stale or out-of-order news from the master: nothing changes
         now = self.clock()
+        terminal = state in TERMINAL
         changes: dict[str, object] = {"state": state, "updated_at": now}
-        if ends_by_shutdown(self.stopping, record, state):
+        if self.stopping and ends_by_shutdown(True, record, state):
             changes["reason"] = STOPPED_BY_SHUTDOWN
-        elif record.ending in ("deadline", "infrastructure") and state.terminal:
+        elif terminal and ending in ("deadline", "infrastructure"):
             changes["reason"] = record.reason
         elif state is S.KILLED and record.state is S.KILLING and record.reason:
             changes["reason"] = record.reason  # berth asked for it and said why
         elif e.reason is not None:
             changes["reason"] = e.reason
-        elif state.terminal:
-            keep = record.state is S.KILLING and record.reason
+        elif terminal:
+            keep = old is S.KILLING and record.reason
             changes["reason"] = record.reason if keep else default_reason(state)
         elif state is S.RUNNING:
             changes["reason"] = None
-        if e.agent_id:
-            changes["agent_id"] = e.agent_id
-        hostname = e.hostname or self._agents.get(e.agent_id or "", None)
+        if agent_id:
+            changes["agent_id"] = agent_id
+        hostname = e.hostname or self._agents.get(agent_id or "", None)
         if hostname:
             changes["hostname"] = hostname
         if e.container_id:
@@ -314,23 +319,25 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
             changes["exit_code"] = e.exit_code
         if state is S.RUNNING and record.running_at is None:
             changes["running_at"] = now
-        record = self._replace(record, **changes)
+        record = self._update(record, changes)
         job = self._jobs[record.submission_id]
         if self.stopping:
             return []  # nothing is relaunched while berth stops; the next start decides
         if state is S.RUNNING:
             reconciler.note_running(job, record)
-        elif state.terminal:
+        elif terminal:
             reconciler.note_end(job, record, now, e.code)
-            if job.quarantined and job.phase is not Phase.FAILED:
+            if job.quarantined and job.phase is not PHASE.FAILED:
                 self._quarantine(job, job.quarantined)
         out = self._upkeep(job, record.slot)
-        if state.terminal and self._old_copy_stopped(job):
+        if terminal and self._old_copy_stopped(job):
             # The last copy a reshuffle replaced has stopped: ask for offers again now
             # rather than after the decline filters of the rounds the copies waited through.
             self._suppressed = False
             return [*out, cmd.Revive()]
-        return out + self._revive_if_needed()
+        if self._suppressed:
+            out += self._revive_if_needed()
+        return out
 
     def _agent_lost(self, e: ev.AgentLost) -> list[cmd.Command]:
         out: list[cmd.Command] = []
@@ -382,7 +389,7 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
         if reason is None:
             reason = (f"retrying after a failure, not before t={not_before:.0f}"
                       if not_before > now else WAITING)
-        record = TaskRecord(task_id=task_id, submission_id=job.id,
+        record = new_record(task_id=task_id, submission_id=job.id,
                             spec=self._instance_spec(job, slot), state=S.PENDING,
                             created_at=now, reason=reason, by_usage=by_usage,
                             not_before=not_before, updated_at=now, slot=slot)
@@ -397,7 +404,7 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
             return job.templates[0]
         spec = job.template(slot[0])
         env = {"BERTH_JOB_INDEX": str(slot[1])}
-        if job.kind is JobType.PARALLEL and slot[0] != MASTER:
+        if job.kind is KIND.PARALLEL and slot[0] != MASTER:
             master = self._master_of(job)
             if master is not None:
                 env["BERTH_MASTER_HOST"] = master.hostname or ""
@@ -413,11 +420,15 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
         return None
 
     def _replace(self, record: TaskRecord, **changes: object) -> TaskRecord:
+        return self._update(record, changes)
+
+    def _update(self, record: TaskRecord, changes: dict[str, object]) -> TaskRecord:
+        """`_replace` with the changes in a dict: every record change goes through here."""
         old_state = record.state
-        record = with_changes(record, **changes)
+        record = changed(record, changes)
         self._put(record)
         self._changed[record.task_id] = record
-        if record.state.terminal and not old_state.terminal:
+        if record.state in TERMINAL and old_state not in TERMINAL:
             self._finished.append(record.task_id)
             self._prune()
         return record
@@ -434,7 +445,7 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
                           reason=reason, killed=user, updated_at=self.clock(),
                           ending=ending)
             return []
-        if record.state.terminal and record.state is not S.LOST:
+        if record.state in TERMINAL and record.state is not S.LOST:
             return []
         self._replace(record, state=check_transition(record.state, S.KILLING), reason=reason,
                       killed=user or record.killed, updated_at=self.clock(), ending=ending)
@@ -450,7 +461,7 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
         while len(self._finished) > self.retain_finished:
             task_id = self._finished.popleft()
             record = self._records.get(task_id)
-            if record is None or not record.state.terminal:
+            if record is None or record.state not in TERMINAL:
                 continue
             self._index.forget(record)
             job = self._jobs.get(record.submission_id)

@@ -15,11 +15,9 @@ from framework import events as ev
 from framework import reconciler
 from framework.instance_index import InstanceIndex
 from framework.jobs import Job, SlotKey
+from framework.members import FINAL, PHASE, S
 from framework.records import STOPPED_BY_SHUTDOWN, TaskRecord
-from offers.job import Phase
 from offers.states import TaskState
-
-S = TaskState
 
 
 class Upkeep:
@@ -58,13 +56,14 @@ class Upkeep:
         for start in plan.starts:
             self._new_instance(job, slot=start.slot, not_before=start.not_before,
                                reason=start.reason)
-        if start_notes := [s for s in plan.starts if s.slot is not None]:
-            for start in start_notes:
-                job.slot(start.slot).note = None
+        if plan.starts:
+            for start in plan.starts:
+                if start.slot is not None:
+                    job.slot(start.slot).note = None
         if plan.phase is not job.phase or plan.reason != job.phase_reason:
             job.phase, job.phase_reason = plan.phase, plan.reason
             self._changed_jobs[job.id] = None
-            if plan.phase.final:
+            if plan.phase in FINAL:
                 self._daemons.pop(job.id, None)
         return out
 
@@ -77,7 +76,7 @@ class Upkeep:
         for task_id in list(job.by_state.get(S.PENDING, ())):
             self._replace(self._records[task_id], state=S.ERROR, reason=reason,
                           updated_at=self.clock())
-        job.phase, job.phase_reason = Phase.FAILED, reason
+        job.phase, job.phase_reason = PHASE.FAILED, reason
         self._changed_jobs[job.id] = None
 
     # -- limits -----------------------------------------------------------------------
@@ -88,7 +87,7 @@ class Upkeep:
         out: list[cmd.Command] = []
         for job_id in list(self._timed):
             job = self._index.jobs.get(job_id)
-            if job is None or job.phase.final:
+            if job is None or job.phase in FINAL:
                 self._timed.pop(job_id, None)
                 continue
             for state in (S.STAGING, S.STARTING, S.RUNNING):

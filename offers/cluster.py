@@ -116,7 +116,7 @@ class ClusterState:
     def host_index(self) -> dict[str, int]:
         """Hostname -> row, built once per cluster."""
         if not self._index:
-            self._index.update((h, i) for i, h in enumerate(self.hostnames))
+            self._index.update(zip(self.hostnames, range(len(self.hostnames)), strict=True))
         return self._index
 
     @classmethod
@@ -152,10 +152,8 @@ class ClusterState:
         n = len(hostnames)
         total = np.asarray(totals, dtype=np.float64).reshape(n, len(RESOURCES))
         names: dict[str, int] = {}
-        codes = np.full(n, -1, dtype=np.int32)
-        for i, nodetype in enumerate(nodetypes):
-            if nodetype is not None:
-                codes[i] = names.setdefault(nodetype, len(names))
+        codes = np.array([-1 if nodetype is None else names.setdefault(nodetype, len(names))
+                          for nodetype in nodetypes], dtype=np.int32).reshape(n)
         hostnames = tuple(hostnames)
         if len(set(hostnames)) != n:
             seen: set[str] = set()
