@@ -59,7 +59,7 @@ def fits_one(free: np.ndarray, demand: np.ndarray) -> np.ndarray:
     need = demand > 0
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         per = np.add(free.T[need], EPSILON) / demand[need][:, None]  # [needed R, N]
-    return np.logical_and.reduce(per >= 1, axis=0)  # (NaN is not: none)
+    return np.logical_and.reduce(per >= 1, axis=0)  # a NaN quotient is no room
 
 
 def fit_matrix(free: np.ndarray, demands: np.ndarray) -> np.ndarray:
@@ -125,10 +125,11 @@ class Demands:
             least = math.inf
             for r, d in needed:
                 per = have[r] / d  # never by zero: needed means more than 0
-                if per < least or per != per:  # NaN, like numpy's minimum, wins
+                if per != per:  # NaN: as in numpy's minimum, it wins
                     least = per
-                    if per != per:
-                        break
+                    break
+                if per < least:
+                    least = per
             if least >= _UNBOUNDED_FLOAT:
                 counts.append(UNBOUNDED)
             else:  # NaN compares false: none

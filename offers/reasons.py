@@ -70,8 +70,9 @@ def explain_unplaced(scene: Scene, cls: TaskClass, seen: dict | None = None) -> 
     resources, _ = FILTERS[-1](scene, cls)
     refused = where.candidates & ~resources
     parts = _lacking(scene, demand, refused) + where.parts
-    parts.append(("room now", where.count - int(np.count_nonzero(refused))))  # none when
-    tally = _nonzero(parts)  # the core did its job
+    # Candidates with room now: none when the core did its job.
+    parts.append(("room now", where.count - int(np.count_nonzero(refused))))
+    tally = _nonzero(parts)
 
     short = (where.free + EPSILON) < demand[None, :]
     counts = short.sum(axis=0)
