@@ -94,7 +94,10 @@ class InstanceIndex:
                     self._place(job, record)
                 return
             self._unlist(old_state, task_id)
-            discard(job.by_state, old_state, task_id)
+            bucket = job.by_state[old_state]
+            del bucket[task_id]
+            if not bucket:
+                del job.by_state[old_state]
             if old_state in HELD:
                 if place and same_place:  # still on its host: only LIVE or not may change
                     self._relive(job, record, old_state in LIVE, state in LIVE)
@@ -109,7 +112,11 @@ class InstanceIndex:
             if state is S.PENDING:
                 self._pending_unsorted = True  # back in the queue, at its old age
         self.by_state[state][task_id] = None
-        job.by_state.setdefault(state, {})[task_id] = None
+        bucket = job.by_state.get(state)
+        if bucket is None:
+            job.by_state[state] = {task_id: None}
+        else:
+            bucket[task_id] = None
         if place:
             self._place(job, record)
 

@@ -10,6 +10,7 @@ offers. An instance that fits nowhere keeps the placement's reason with its coun
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -18,7 +19,7 @@ from framework import commands as cmd
 from framework import events as ev
 from framework.instance_index import InstanceIndex
 from framework.jobs import Job
-from framework.members import SLAS, S
+from framework.members import KIND, SLAS, S
 from framework.records import TaskRecord
 from offers import placement as placement_core
 from offers.cluster import ClusterState
@@ -136,10 +137,10 @@ class OfferRound:
             self.counters["launches"] += 1
             out.append(cmd.Launch(tuple([ids[i] for i in used]), agent_of_row[row],
                                   tuple(launches[row])))
-        declined = np.flatnonzero(~accepted).tolist()
+        declined = tuple(itertools.compress(ids, (~accepted).tolist()))
         if declined:
             self.counters["offers_declined"] += len(declined)
-            out.append(cmd.Decline(tuple([ids[i] for i in declined]), self.refuse_seconds))
+            out.append(cmd.Decline(declined, self.refuse_seconds))
         return out + self._suppress_if_idle()
 
     def _place(self, cluster: ClusterState, work: list[TaskRecord], agent_of_row: list[str],
@@ -168,21 +169,22 @@ class OfferRound:
         """System jobs (one-per-node tasks) that some offered agent they may run on does
         not run yet: the others have nothing to place in this round. (One that runs on
         every offered agent, as most do most rounds, needs no look at which it may run on.)"""
-        eligible: dict[tuple, np.ndarray] = {}  # (nodetype, constraints) -> rows
+        eligible: dict[tuple, list[bool]] = {}  # (nodetype, constraints) -> per row
         out = []
-        hostnames = cluster.hostnames
+        offered = cluster.host_index()  # hostname -> row
         for job in map(self._subs.__getitem__, self._daemons):
-            runs_on = job.hosts.__contains__
             pending = job.by_state.get(S.PENDING)
-            if not pending and all(map(runs_on, hostnames)):
+            hosts = job.hosts
+            lacking = () if hosts.keys() >= offered.keys() else [
+                host for host in offered if host not in hosts]
+            if not lacking and not pending:
                 continue
             spec = job.templates[0]
             where = (spec.nodetype, spec.constraints)
             rows = eligible.get(where)
             if rows is None:
-                rows = eligible[where] = eligible_nodes(cluster, spec)
-            runs = np.fromiter(map(runs_on, hostnames), dtype=bool, count=len(hostnames))
-            if (rows & ~runs).any() or (pending and not rows.any()):
+                rows = eligible[where] = eligible_nodes(cluster, spec).tolist()
+            if any(rows[offered[host]] for host in lacking) or (pending and not any(rows)):
                 out.append(job)  # (a pending one with no eligible agent learns why)
         return out
 
@@ -208,7 +210,7 @@ class OfferRound:
             record = work[index]
             sub = self._subs[record.submission_id]
             row = row_of_host[hostname]
-            if sub.daemon:
+            if sub.kind is KIND.SYSTEM:  # (`sub.daemon`)
                 if sub.retry_after.get(hostname, 0.0) > now:
                     continue
                 current = self._records.get(record.task_id)

@@ -193,7 +193,7 @@ def reconcile(job: Job, records: Mapping[str, TaskRecord], now: float,
     plan = Plan()
     if job.kind is KIND.SYSTEM:
         return _system(job, records, plan)
-    counts = _stepped(job, plan)
+    counts = _stepped(job, plan) if job.steps else job.counts
     plan.phase, plan.reason = _phase(job, counts)
     final = plan.phase in FINAL or not job.wanted or bool(job.quarantined)
     if (cause is not None and not final and plan.counts is None and len(counts) == 1
@@ -214,7 +214,8 @@ def _focused(job: Job, records: Mapping[str, TaskRecord], now: float, key: SlotK
     """`reconcile` for one slot of a single-template job (not parallel)."""
     slot = job.slots.get(key)
     wanted = key[1] < count and not (slot is not None and (slot.done or slot.gave_up))
-    _keep_slot(job, records, key, wanted, plan)
+    if not wanted or len(job.by_slot.get(key, ())) > 1:
+        _keep_slot(job, records, key, wanted, plan)
     limit = job.parallelism if job.kind is KIND.BATCH and job.parallelism else None
     busy = len(job.by_slot)
     if plan.stops:

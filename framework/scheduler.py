@@ -272,7 +272,8 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
     def _status(self, e: ev.TaskStatusChanged) -> list[cmd.Command]:
         # The path of every status update (half of all events): kept to plain lookups.
         task_id, state, agent_id = e.task_id, e.state, e.agent_id
-        self._reconciling.pop(task_id, None)
+        if self._reconciling:
+            self._reconciling.pop(task_id, None)
         if agent_id and e.hostname:
             self._agents[agent_id] = e.hostname
         record = self._records.get(task_id)
@@ -330,7 +331,7 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
             if job.quarantined and job.phase is not PHASE.FAILED:
                 self._quarantine(job, job.quarantined)
         out = self._upkeep(job, record.slot)
-        if terminal and self._old_copy_stopped(job):
+        if terminal and self._reshuffling and self._old_copy_stopped(job):
             # The last copy a reshuffle replaced has stopped: ask for offers again now
             # rather than after the decline filters of the rounds the copies waited through.
             self._suppressed = False

@@ -155,7 +155,8 @@ class ClusterState:
         codes = np.array([-1 if nodetype is None else names.setdefault(nodetype, len(names))
                           for nodetype in nodetypes], dtype=np.int32).reshape(n)
         hostnames = tuple(hostnames)
-        if len(set(hostnames)) != n:
+        index = dict(zip(hostnames, range(n), strict=True))  # `host_index`, made here
+        if len(index) != n:
             seen: set[str] = set()
             dup = next(h for h in hostnames if h in seen or seen.add(h))
             raise SpecError([FieldProblem("hostname", f"{dup!r} appears more than once")])
@@ -170,6 +171,7 @@ class ClusterState:
             used_ports=(tuple(frozenset(used_ports.get(h, ())) for h in hostnames) if used_ports
                         else (frozenset(),) * n),
             attributes=tuple(attributes) if attributes is not None else (),
+            _index=index,
         )
 
     def column(self, name: str) -> AttributeColumn:
