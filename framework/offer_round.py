@@ -279,10 +279,11 @@ def without(cluster: ClusterState, placed: list[tuple[int, TaskSpec]]) -> Cluste
     if not placed:
         return cluster
     free = cluster.free.copy()
-    used = [set(ports) for ports in cluster.used_ports]
+    nodes = [node for node, _ in placed]
+    demands = np.array([spec.demand() for _, spec in placed], dtype=np.float64)
+    np.subtract.at(free, nodes, demands[:, : len(RESOURCES)])  # in order, as one by one
+    used = list(cluster.used_ports)
     for node, spec in placed:
-        free[node] -= np.asarray(spec.demand(), dtype=np.float64)[: len(RESOURCES)]
-        used[node].update(spec.host_ports)
-    return dataclasses.replace(cluster, free=np.maximum(free, 0.0),
-                               used_ports=tuple(frozenset(u) for u in used))
-
+        if spec.host_ports:
+            used[node] = used[node] | frozenset(spec.host_ports)
+    return dataclasses.replace(cluster, free=np.maximum(free, 0.0), used_ports=tuple(used))
