@@ -65,11 +65,14 @@ class AccessGate:
 
     def __init__(self, store: AccessStore, clock: Callable[[], float] = time.time,
                  admin_prefixes: Iterable[str] = (), poll_seconds: float = 1.0,
-                 internal: str | None = None, open_paths: Iterable[str] = OPEN_PATHS) -> None:
+                 internal: str | None = None, open_paths: Iterable[str] = OPEN_PATHS,
+                 write_prefixes: Iterable[str] = ()) -> None:
         self.store = store
         self.open_paths = frozenset(open_paths)
         self.authenticator = Authenticator(store.snapshot(), clock, internal=internal)
         self.admin_prefixes = tuple(admin_prefixes)
+        # Paths that act even when called with GET (JuliaRun's API): `write` scope.
+        self.write_prefixes = tuple(write_prefixes)
         self.poll_seconds = poll_seconds
         self._poller: asyncio.Task | None = None
         # Told every new snapshot (the framework's quotas and budgets follow them).
@@ -95,7 +98,10 @@ class AccessGate:
     def scope_of(self, request: web.Request) -> Scope:
         if self.admin_prefixes and request.path.startswith(self.admin_prefixes):
             return Scope.ADMIN
-        return Scope.READ if request.method in _READS else Scope.WRITE
+        if request.method in _READS and not (
+                self.write_prefixes and request.path.startswith(self.write_prefixes)):
+            return Scope.READ
+        return Scope.WRITE
 
     @staticmethod
     def namespace_of(request: web.Request) -> str | None:

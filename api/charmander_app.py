@@ -25,10 +25,12 @@ from api.auth import Gate, chain
 from api.http_errors import error_response, json_errors_with, spec_error_response
 from api.jobs_app import add_job_routes, job_errors
 from api.json_body import BadBody, read_json, same_origin_json
+from api.juliarun_app import add_juliarun_routes
 from api.namespaces import limited_to, refused_in, sees, target_namespace, visible
 from api.openapi import openapi_document
 from api.task_logs import add_task_logs_route
 from framework.driver import FrameworkService
+from framework.driver.juliarun_settings import JuliaRunSettings
 from framework.records import TaskRecord
 from offers.problems import FieldProblem, SpecError
 from offers.states import TaskState
@@ -406,9 +408,11 @@ FRAMEWORK = web.AppKey("framework", FrameworkService)
 
 
 def build_charmander_app(service: FrameworkService, gate: Gate | None = None,
-                         trail: AuditTrail | None = None) -> web.Application:
+                         trail: AuditTrail | None = None,
+                         juliarun: JuliaRunSettings | None = None) -> web.Application:
     """The framework's REST API; `gate` (api.auth) decides who may call it, `trail`
-    (api.audit) notes what they changed and serves `GET /v1/audit`."""
+    (api.audit) notes what they changed and serves `GET /v1/audit`; `juliarun` is the
+    JuliaRun configuration its JuliaRun API submits with (none: an empty one)."""
     middlewares = [json_errors_with(chain(same_origin_json(), gate)), job_errors]
     if trail is not None:
         middlewares.insert(0, trail.middleware)
@@ -420,5 +424,6 @@ def build_charmander_app(service: FrameworkService, gate: Gate | None = None,
         app.router.add_route(method, path, getattr(handlers, name))
     add_job_routes(app, service)
     add_task_logs_route(app, service)
+    add_juliarun_routes(app, service, juliarun or JuliaRunSettings())
     app[FRAMEWORK] = service
     return app

@@ -8,6 +8,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -17,10 +18,12 @@ from access.store import AccessSnapshot, AccessStore
 from api.audit import AuditTrail
 from api.auth import AccessGate, ExposureRefused, check_exposure
 from api.charmander_app import build_charmander_app
+from api.juliarun_app import ADMIN_PREFIXES, WRITE_PREFIXES
 from api.namespaces_app import add_namespace_routes
 from api.serving import ServerLimits, local_url, serve_app
 from framework import events as ev
 from framework.driver import FrameworkService, timestamp_ids
+from framework.driver.juliarun_settings import JuliaRunSettings
 from framework.scheduler import CharmanderScheduler
 from framework.store import FrameworkStore
 
@@ -38,6 +41,7 @@ class RunningFramework:
     access: AccessGate
     trail: AuditTrail
     tls: bool = False
+    juliarun: JuliaRunSettings | None = None  # JuliaRun's configuration (`reload()`)
 
     @property
     def url(self) -> str:
@@ -48,6 +52,8 @@ class RunningFramework:
         await self.trail.stop()
         await self.access.stop()
         await self.service.stop()
+        if self.juliarun is not None:
+            self.juliarun.close()
 
 
 async def start_framework(master_url: str | None, host: str = "127.0.0.1", port: int = 7075,
@@ -58,12 +64,16 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                           master_credential: str | None = None,
                           master_ssl: ssl.SSLContext | None = None,
                           tls: ssl.SSLContext | None = None,
+                          juliarun_config: str | Path | None = None,
                           **core_options: Any) -> RunningFramework:
     """Open the store (migrating it), recover the core from it, subscribe, serve the REST
     API. Port 0 picks a free port. A non-loopback `host` needs users configured in the
-    database (`berth user add`) or `insecure` (api.auth.check_exposure)."""
+    database (`berth user add`) or `insecure` (api.auth.check_exposure).
+    `juliarun_config`: JuliaRun's configuration file (SpecError if it does not load)."""
+    juliarun = JuliaRunSettings(juliarun_config)
     access = AccessGate(await asyncio.to_thread(AccessStore, db_url), clock,
-                        admin_prefixes=("/v1/audit",))
+                        admin_prefixes=("/v1/audit", *ADMIN_PREFIXES),
+                        write_prefixes=WRITE_PREFIXES)
     try:
         check_exposure("framework", host, authenticated=access.enabled, insecure=insecure,
                        needs="add a user first (berth user add NAME --admin)")
@@ -79,14 +89,15 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
     await service.start()
     follow_namespaces(service, access)
     trail = AuditTrail(access.store.engine, "framework", clock=clock)
-    app = build_charmander_app(service, access.gate, trail)
+    app = build_charmander_app(service, access.gate, trail, juliarun)
     add_namespace_routes(app, service, access.store, access.on_reload)
     runner, bound = await serve_app(app, host, port, limits=limits, ssl_context=tls)
     await access.start()
     await trail.start()
     log.info("framework_api_started", host=host, port=bound, strategy=strategy,
              authentication="required" if access.enabled else "none (local callers trusted)")
-    return RunningFramework(service, runner, host, bound, access, trail, tls is not None)
+    return RunningFramework(service, runner, host, bound, access, trail, tls is not None,
+                            juliarun)
 
 
 def follow_namespaces(service: FrameworkService, access: AccessGate) -> None:

@@ -57,6 +57,8 @@ FIELDS = {
     "constraints": "Marathon's [field, OPERATOR, value?] on any agent attribute or "
                    "hostname (UNIQUE, CLUSTER, GROUP_BY, LIKE, UNLIKE, MAX_PER), on every "
                    "template beside its own; UNIQUE, MAX_PER and GROUP_BY count the job",
+    "labels": "names and values (strings) a surface keeps with the job, e.g. "
+              "`juliarun.type` for a job submitted through JuliaRun's API",
 }
 POLICY_FIELDS = {
     "RestartPolicy": {

@@ -98,3 +98,17 @@ async def _while_connected(request: web.Request,
             yield following.result()
         except StopAsyncIteration:
             return
+
+
+async def read_task_log(service: FrameworkService, task_id: str, stream: str,
+                        tail: int | None) -> bytes:
+    """An instance's output as a whole (no follow), for answers that carry it in a JSON
+    body (JuliaRun's `tailJob`); MasterLogsError when the master will not give it."""
+    if not service.master_url:
+        raise MasterLogsError(503, "this framework runs without a master; no logs")
+    chunks = task_logs(service.master_url, task_id, stream, tail, False,
+                       headers=service.master_headers, ssl_option=service.ssl_option)
+    try:
+        return b"".join([chunk async for chunk in chunks])
+    finally:
+        await chunks.aclose()

@@ -84,7 +84,8 @@ async def start_embedded(agent_config: AgentConfig, *, db_url: str, host: str = 
                          allowed_volumes: tuple[str, ...] = (),
                          allow_privileged: bool = False,
                          container_policy: ContainerPolicy | None = None,
-                         limits: ServerLimits | None = None) -> Embedded:
+                         limits: ServerLimits | None = None,
+                         juliarun_config: str | None = None) -> Embedded:
     """`host` is where the framework's REST API listens; the master listens on
     `master_host` and the agent's own small server on loopback (the roles talk in this
     process). `limits` apply to each of the three listeners on its own (api/serving.py)."""
@@ -100,7 +101,8 @@ async def start_embedded(agent_config: AgentConfig, *, db_url: str, host: str = 
         framework = await start_framework(master.url, host, framework_port, db_url=db_url,
                                           strategy=strategy, limits=limits, insecure=insecure,
                                           master_credential=credential, master_ssl=pinned,
-                                          tls=tls, credit_unit=credit_unit)
+                                          tls=tls, credit_unit=credit_unit,
+                                          juliarun_config=juliarun_config)
         agent = await start_agent(replace(agent_config, master=master.url,
                                           master_credential=credential, master_ssl=pinned),
                                   host="127.0.0.1", tls=tls,

@@ -14,7 +14,7 @@ from cli.server_options import (
     server_limit_options,
     tls_options,
 )
-from cli.signals import until_signalled
+from cli.signals import on_hangup, until_signalled
 
 STRATEGIES = ("binpack", "spread", "first-fit", "random", "intelligence")
 
@@ -42,6 +42,10 @@ def master_url(text: str) -> str:
 @click.option("--strategy", default="binpack", show_default=True,
               type=click.Choice(STRATEGIES), help="How pending tasks are placed on offers.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the random strategy.")
+@click.option("--config", "juliarun_config", default=None,
+              type=click.Path(dir_okay=False, exists=True),
+              help="JuliaRun's configuration file (images, storage, packages, log); "
+                   "read again on SIGHUP or /reconfigure.")
 @server_limit_options()
 @tls_options
 @master_ca_option
@@ -49,11 +53,12 @@ def master_url(text: str) -> str:
 def framework_command(tls, tls_cert, master_ssl, credit_unit, master: str, host: str, insecure: bool,
                       port: int, db_url: str | None, data_dir: Path,
                       master_token_file: str | None, strategy: str, seed: int,
-                      limits) -> None:
+                      juliarun_config: str | None, limits) -> None:
     """Run the Charmander framework: its REST API, placing tasks on the master's offers."""
     from api.auth import ExposureRefused
     from api.framework_server import start_framework
     from api.serving import check_descriptor_budget, raise_descriptor_limit
+    from offers.problems import SpecError
     from persistence.database import default_url
 
     url = db_url or default_url(data_dir)
@@ -68,13 +73,18 @@ def framework_command(tls, tls_cert, master_ssl, credit_unit, master: str, host:
                                             strategy=strategy, seed=seed, limits=limits,
                                             insecure=insecure, master_credential=credential,
                                             master_ssl=master_ssl, tls=tls,
-                                            credit_unit=credit_unit)
+                                            credit_unit=credit_unit,
+                                            juliarun_config=juliarun_config)
+        except SpecError as exc:
+            raise click.ClickException(f"--config {juliarun_config}: {exc}") from None
         except OSError as exc:
             raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
         except ExposureRefused as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"berth framework: REST API on {running.url}, master {master_url(master)}",
                    err=True)
+        if running.juliarun is not None and running.juliarun.path is not None:
+            on_hangup(running.juliarun.reload)
         await until_signalled()
         await running.stop()
 

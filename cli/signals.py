@@ -16,3 +16,9 @@ async def until_signalled() -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+
+
+def on_hangup(reload) -> None:
+    """Call `reload()` on SIGHUP (a daemon's "read your configuration again")."""
+    with contextlib.suppress(NotImplementedError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)

@@ -11,7 +11,7 @@ import click
 from cli.agent import policy_options
 from cli.framework import STRATEGIES
 from cli.server_options import credit_unit_option, server_limit_options, tls_options
-from cli.signals import until_signalled
+from cli.signals import on_hangup, until_signalled
 
 
 @click.command("up")
@@ -44,6 +44,11 @@ from cli.signals import until_signalled
 @click.option("--ignore-incumbent", is_flag=True,
               help="Do not subtract the node's own load (a node dedicated to berth).")
 @click.option("--strategy", default="binpack", show_default=True, type=click.Choice(STRATEGIES))
+@click.option("--config", "juliarun_config", default=None,
+              type=click.Path(dir_okay=False, exists=True),
+              help="JuliaRun's configuration file (images, storage, packages, log); its "
+                   "hostpath volumes are allowed on the local agent. Read again on SIGHUP "
+                   "or /reconfigure.")
 @click.option("--keep-tasks", is_flag=True,
               help="On Ctrl-C leave containers running; the next start adopts them.")
 @policy_options
@@ -55,7 +60,8 @@ def up_command(tls, tls_cert, credit_unit, data_dir: Path, db_url: str | None, h
                agent_port: int, hostname: str | None, nodetype: str | None,
                attributes: str | None, resources: str | None, headroom: str | None,
                allow_volume: tuple[str, ...], allow_privileged: bool, ignore_incumbent: bool,
-               strategy: str, keep_tasks: bool, pids_limit: int, allow_new_privileges: bool,
+               strategy: str, juliarun_config: str | None, keep_tasks: bool,
+               pids_limit: int, allow_new_privileges: bool,
                cap_add: tuple[str, ...], limits) -> None:
     """Run master, framework and one local agent together (SQLite under --data-dir)."""
     import docker
@@ -64,6 +70,8 @@ def up_command(tls, tls_cert, credit_unit, data_dir: Path, db_url: str | None, h
     from api.serving import check_descriptor_budget, raise_descriptor_limit
     from cli.agent import DEFAULT_HEADROOM, agent_config, container_policy
     from cli.embedded import start_embedded
+    from framework.juliarun_config import parse_config
+    from offers.problems import SpecError
     from persistence.database import default_url
 
     for path in allow_volume:
@@ -78,6 +86,12 @@ def up_command(tls, tls_cert, credit_unit, data_dir: Path, db_url: str | None, h
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     policy = container_policy(pids_limit, allow_new_privileges, cap_add)
+    if juliarun_config is not None:
+        try:
+            juliarun = parse_config(Path(juliarun_config).read_text())
+        except (OSError, SpecError) as exc:
+            raise click.UsageError(f"--config {juliarun_config}: {exc}") from None
+        allow_volume = (*allow_volume, *juliarun.host_paths())
     url = db_url or default_url(data_dir)
     raise_descriptor_limit()
     check_descriptor_budget(limits, limits, limits)  # master, framework, agent
@@ -89,7 +103,10 @@ def up_command(tls, tls_cert, credit_unit, data_dir: Path, db_url: str | None, h
                 tls=tls, tls_cert=tls_cert, credit_unit=credit_unit,
                 master_port=master_port, framework_port=port,
                 agent_port=agent_port, strategy=strategy, allowed_volumes=allow_volume,
-                allow_privileged=allow_privileged, container_policy=policy, limits=limits)
+                allow_privileged=allow_privileged, container_policy=policy, limits=limits,
+                juliarun_config=juliarun_config)
+        except SpecError as exc:
+            raise click.ClickException(f"--config {juliarun_config}: {exc}") from None
         except docker.errors.DockerException as exc:
             raise click.ClickException(f"cannot reach the Docker engine: {exc}") from None
         except OSError as exc:
@@ -99,6 +116,8 @@ def up_command(tls, tls_cert, credit_unit, data_dir: Path, db_url: str | None, h
         click.echo(f"berth up: framework {running.framework.url}, master {running.master.url}, "
                    f"agent :{running.agent.port} (db {url.split('@')[-1]}); Ctrl-C stops",
                    err=True)
+        if juliarun_config is not None and running.framework.juliarun is not None:
+            on_hangup(running.framework.juliarun.reload)
         await until_signalled()
         click.echo("berth up: stopping" + (" (tasks keep running)" if keep_tasks else
                                            " and stopping its containers"), err=True)

@@ -71,6 +71,7 @@ def _whole(value: Any) -> Any:
 
 
 Count = Annotated[int, BeforeValidator(_whole)]
+Label = Annotated[str, Field(min_length=1, max_length=256)]
 Seconds = Annotated[float, BeforeValidator(_number)]
 
 
@@ -154,6 +155,8 @@ class JobSpec(BaseModel):
     startup_timeout: Seconds | None = Field(None, gt=0, le=MAX_SECONDS)
     max_runtime: Seconds | None = Field(None, gt=0, le=MAX_SECONDS)
     constraints: tuple[ConstraintItem, ...] = ()  # on every template, beside its own
+    # What a surface over the job model remembers of it (JuliaRun's job type), shown as is.
+    labels: dict[Label, Label] | None = Field(None, max_length=32)
 
     @field_validator("name", mode="before")
     @classmethod
@@ -271,4 +274,4 @@ def job_from_task(job_id: str, spec: TaskSpec) -> JobSpec:
         name=job_id, type=kind, priority=0, namespace=spec.namespace, task=template,
         tasks=None, master=None,
         count=None, completions=None, parallelism=None, startup_timeout=None,
-        max_runtime=None, constraints=(), restart=restart, relaunch=relaunch)
+        max_runtime=None, constraints=(), labels=None, restart=restart, relaunch=relaunch)
