@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 from api.openapi_jobs import job_paths, job_schemas
+from api.openapi_juliarun import juliarun_paths, juliarun_schemas
 from api.openapi_namespaces import namespace_paths
 from api.openapi_parts import TEXT, bad, document, json_answer, operation, query_param
 from api.openapi_specs import wire_forms
@@ -79,6 +80,8 @@ def openapi_document() -> dict[str, Any]:
     return document(
         "berth Charmander framework",
         "Charmander's REST API for task scheduling, plus berth's /v1/ (tasks, jobs, "
-        "agents, offers, usage, namespaces, audit).",
-        {**task_paths(), **job_paths(), **namespace_paths(), **_other_paths()},
-        wire_forms({**task_schemas(), **job_schemas()}))
+        "agents, offers, usage, namespaces, audit), and JuliaRun's HTTP API over berth's "
+        "jobs (answers in JuliaWebAPI's {code, data}).",
+        {**task_paths(), **job_paths(), **namespace_paths(), **_other_paths(),
+         **juliarun_paths()},
+        {**wire_forms({**task_schemas(), **job_schemas()}), **juliarun_schemas()})
