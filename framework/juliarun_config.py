@@ -65,20 +65,8 @@ class Scratch(_Strict):
 
 
 class Storage(_Strict):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
     hostpath: tuple[HostPath, ...] = ()
     scratch: tuple[Scratch, ...] = ()
-
-    @model_validator(mode="after")
-    def _kinds(self) -> Storage:
-        for kind in self.model_extra or {}:
-            if kind in CLOUD_STORAGE:
-                raise ValueError(f"storage.{kind}: {kind} volumes are not reachable from "
-                                 "berth's agents; use hostpath or scratch volumes")
-            raise ValueError(f"storage.{kind}: unknown storage kind; berth knows hostpath "
-                             "and scratch")
-        return self
 
 
 class Volume(_Strict):
@@ -153,7 +141,21 @@ def parse_config(text: str) -> JuliaRunConfig:
         raise SpecError([FieldProblem("", f"not JSON: {exc}")]) from None
     if not isinstance(data, dict):
         raise SpecError([FieldProblem("", "the configuration must be a JSON object")])
+    problems = _storage_kinds(data.get("storage"))
+    if problems:
+        raise SpecError(problems)
     try:
         return JuliaRunConfig.model_validate(data)
     except ValidationError as exc:
         raise SpecError(problems_from(exc)) from None
+
+
+def _storage_kinds(storage: Any) -> list[FieldProblem]:
+    """The storage kinds berth cannot mount, each named."""
+    if not isinstance(storage, dict):
+        return []
+    return [FieldProblem(f"storage.{kind}", f"{kind} volumes are not reachable from "
+                                            "berth's agents; use hostpath or scratch "
+                                            "volumes" if kind in CLOUD_STORAGE else
+                         "unknown storage kind; berth knows hostpath and scratch")
+            for kind in storage if kind not in ("hostpath", "scratch")]

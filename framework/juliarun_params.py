@@ -88,7 +88,7 @@ def ports(text: str) -> tuple[PortSpec, ...]:
     """`"http:80:80,https:443:443"`; a name left out is `port<container>`, a single number
     is the service port and the container's (`"80,443"`, `"http:80"`); `""` is none."""
     out: list[PortSpec] = []
-    for item in (p.strip() for p in text.split(",")) if text.strip() else ():
+    for item in (p.strip() for p in text.split(",") if p.strip()):
         parts = item.split(":")
         if len(parts) == 3:
             name, numbers = parts[0], parts[1:]
