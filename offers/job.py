@@ -71,7 +71,8 @@ def _whole(value: Any) -> Any:
 
 
 Count = Annotated[int, BeforeValidator(_whole)]
-Label = Annotated[str, Field(min_length=1, max_length=256)]
+LabelName = Annotated[str, Field(min_length=1, max_length=256)]
+LabelValue = Annotated[str, Field(max_length=4096)]
 Seconds = Annotated[float, BeforeValidator(_number)]
 
 
@@ -156,7 +157,7 @@ class JobSpec(BaseModel):
     max_runtime: Seconds | None = Field(None, gt=0, le=MAX_SECONDS)
     constraints: tuple[ConstraintItem, ...] = ()  # on every template, beside its own
     # What a surface over the job model remembers of it (JuliaRun's job type), shown as is.
-    labels: dict[Label, Label] | None = Field(None, max_length=32)
+    labels: dict[LabelName, LabelValue] | None = Field(None, max_length=32)
 
     @field_validator("name", mode="before")
     @classmethod
