@@ -36,8 +36,11 @@ _REFUSED = frozenset({401, 403})
 class AuditTrail:
     def __init__(self, engine: Engine, surface: str, *, every_write: bool = True,
                  clock: Callable[[], float] = time.time,
-                 retention: float = DEFAULT_RETENTION, flush_seconds: float = 0.5) -> None:
+                 retention: float = DEFAULT_RETENTION, flush_seconds: float = 0.5,
+                 write_prefixes: tuple[str, ...] = ()) -> None:
         self.engine = engine
+        # Paths that act even when called with GET (JuliaRun's API): noted as writes.
+        self.write_prefixes = write_prefixes
         self.surface = surface
         self.every_write = every_write
         self.clock = clock
@@ -52,7 +55,9 @@ class AuditTrail:
         response = await handler(request)
         status = response.status
         note = request.get(NOTE)
-        if request.method not in _READS and not request.get(RECORDED) \
+        writes = request.method not in _READS or (
+            self.write_prefixes and request.path.startswith(self.write_prefixes))
+        if writes and not request.get(RECORDED) \
                 and (self.every_write or note or status in _REFUSED):
             self.note_request(request, status, note or "")
         return response

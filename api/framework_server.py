@@ -88,7 +88,8 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                                master_credential=master_credential, master_ssl=master_ssl)
     await service.start()
     follow_namespaces(service, access)
-    trail = AuditTrail(access.store.engine, "framework", clock=clock)
+    trail = AuditTrail(access.store.engine, "framework", clock=clock,
+                       write_prefixes=WRITE_PREFIXES)
     app = build_charmander_app(service, access.gate, trail, juliarun)
     add_namespace_routes(app, service, access.store, access.on_reload)
     runner, bound = await serve_app(app, host, port, limits=limits, ssl_context=tls)

@@ -236,3 +236,12 @@ async def test_jruntok_authenticates_and_jrunns_chooses_the_namespace(julia, tmp
     await call(http, url, "/reconfigure", 403, jruntok=alice)
     assert await data(http, url, "/listJobs", jruntok=reader) == {
         "hello": {"type": "JuliaBatch"}}
+    # what acts is audited as a write though sent as GET; the token is not in the log
+    root = {"Authorization": aiohttp.encode_basic_auth("root", "rootpass1")}
+    async with http.get(f"{url}/v1/audit", headers=root) as resp:
+        entries = (await resp.json())["entries"]
+    actions = [(e["action"], e["status"]) for e in entries]
+    assert ("GET /deleteJob/JuliaBatch/", 403) in actions
+    assert ("GET /submitJob/JuliaBatch/", 200) in actions
+    assert not any(a.startswith("GET /listJobs") for a, _ in actions)
+    assert alice not in json.dumps(entries)
