@@ -49,7 +49,7 @@ class Authenticator:
             return Refused(f"unsupported Authorization scheme {scheme[:20]!r}: "
                            "use Basic or Bearer")
         if token:
-            return self._jruntok(token)
+            return self._bearer(token)
         if not self.enabled:
             return LOCAL
         return Refused("authentication required: HTTP Basic (user:password) or a Bearer token")
@@ -67,20 +67,6 @@ class Authenticator:
                 or not self.passwords.check(name, user.password_hash, password):
             return Refused("wrong user name or password")
         return of_user(user.name, user.role, user.namespaces)
-
-    def _jruntok(self, token: str) -> Principal | Refused:
-        """JuliaRun's `jruntok`: "a base64 encoded token"; a berth token as it is, or
-        base64 encoded as JuliaRun's clients send theirs."""
-        who = self._bearer(token)
-        if not isinstance(who, Refused):
-            return who
-        try:
-            decoded = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_",
-                                       validate=True).decode("ascii")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            return who
-        other = self._bearer(decoded.strip())
-        return who if isinstance(other, Refused) else other
 
     def _bearer(self, text: str) -> Principal | Refused:
         if self.internal is not None and hmac.compare_digest(text.encode(),

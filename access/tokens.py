@@ -48,7 +48,7 @@ def parse_token(text: str, cluster: str) -> ParsedToken:
     if match is None and not text.startswith(PREFIX):
         try:
             decoded = base64.b64decode(text, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, ValueError):  # not base64, not ASCII, not UTF-8
             decoded = ""
         match = _TOKEN.fullmatch(decoded)
     if match is None:

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from api.json_body import BadBody, read_json
-from api.namespaces import refused_in, sees, target_namespace, visible
+from api.namespaces import namespace_problem, refused_in, sees, target_namespace, visible
 from api.task_logs import read_task_log
 from framework import juliarun_views as views
 from framework.driver import FrameworkService
@@ -117,6 +117,9 @@ class JuliaRunHandlers:
     async def submit_job(self, request, given) -> Any:
         kind = _kind(request)
         namespace = target_namespace(request, None)
+        problem = namespace_problem(namespace)
+        if problem is not None:
+            raise _bad([FieldProblem("jrunns", problem.problem)])
         denied = refused_in(request, namespace)
         if denied is not None:
             raise Refused(403, f"namespace {namespace} is not one of yours",

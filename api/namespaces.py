@@ -8,6 +8,7 @@ one; else `default`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TypeVar
 
@@ -18,6 +19,7 @@ from access.policy import LOCAL, Principal, Scope
 from api.auth import PRINCIPAL
 from api.http_errors import error_response
 from offers.problems import FieldProblem
+from offers.task import NAMESPACE_PATTERN
 
 T = TypeVar("T")
 
@@ -39,9 +41,21 @@ def target_namespace(request: web.Request, given: str | None) -> str:
     return DEFAULT_NAMESPACE
 
 
+def namespace_problem(namespace: str) -> FieldProblem | None:
+    """What is wrong with a namespace a request names (a DNS label), or None."""
+    if re.match(NAMESPACE_PATTERN, namespace):
+        return None
+    return FieldProblem("namespace", f"{namespace[:80]!r} is not a namespace (a DNS label: "
+                                     "lower-case letters, digits and '-', at most 63)")
+
+
 def refused_in(request: web.Request, namespace: str, scope: Scope = Scope.WRITE
                ) -> web.Response | None:
-    """A 403 naming what the caller lacks to act in `namespace`, or None."""
+    """A 400 if `namespace` cannot be one, a 403 naming what the caller lacks to act in
+    it, or None."""
+    problem = namespace_problem(namespace)
+    if problem is not None:
+        return error_response(400, f"invalid namespace: {problem.problem}", [problem])
     missing = principal(request).missing(scope, namespace)
     if missing is None:
         return None

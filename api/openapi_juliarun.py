@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.juliarun_app import DEFAULT_COUNT, JOB_TYPES, METHODS, ROUTES
-from api.openapi_parts import bad, json_answer, operation, path_param, query_param
+from api.openapi_parts import json_answer, operation, path_param, query_param
 
 REFUSAL = {"$ref": "#/components/schemas/JuliaRunError"}
 _STRING = {"type": "string"}
@@ -87,7 +87,8 @@ def _operation(name: str, path: str, method: str) -> dict[str, Any]:
     op = operation(summary, responses, params=params,
                    body=_BODY if method == "POST" else None, body_required=False)
     if method == "POST":
-        op["responses"].setdefault("400", bad("the body is not a JSON object"))
+        op["responses"].setdefault("400", json_answer(REFUSAL, "the body is not a JSON "
+                                                               "object of parameters"))
     return op
 
 
