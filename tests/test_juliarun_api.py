@@ -245,3 +245,17 @@ async def test_jruntok_authenticates_and_jrunns_chooses_the_namespace(julia, tmp
     assert ("GET /submitJob/JuliaBatch/", 200) in actions
     assert not any(a.startswith("GET /listJobs") for a, _ in actions)
     assert alice not in json.dumps(entries)
+
+
+async def test_a_namespace_that_is_no_dns_label_is_refused_and_nothing_stored(julia):
+    fw, http, _ = julia
+    body = await call(http, fw.url, "/submitJob/JuliaBatch/", 400, **HELLO,
+                      jrunns="Team_A")
+    assert body["errors"][0]["field"] == "jrunns" and "DNS label" in body["data"]
+    job = {"name": "web", "task": {"dockerimage": "berth/busybox"}}
+    async with http.post(f"{fw.url}/v1/jobs", params={"namespace": "Team_A"}, json=job) \
+            as resp:  # berth's own job API refuses it the same way
+        assert resp.status == 400
+        assert (await resp.json())["errors"][0]["field"] == "namespace"
+    async with http.get(f"{fw.url}/v1/jobs") as resp:
+        assert (await resp.json())["jobs"] == []
