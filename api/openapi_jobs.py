@@ -33,7 +33,8 @@ FIELDS = {
     "type": "batch: done when `completions` instances exited 0; service: `count` "
             "instances kept running; system: one instance on every eligible node; "
             "parallel: a `master` plus `count` workers, done when the master exits 0; "
-            "array: `count` units scaled as one, done when all exited 0",
+            "array: `count` units scaled as one, done when all exited 0 (none: idle "
+            "until scaled)",
     "priority": "-1,000,000 .. 1,000,000, default 0: placed higher first, then older "
                 "first, across jobs and tasks",
     "namespace": "whose job it is (a DNS label); default: the request's `namespace`, "

@@ -317,7 +317,9 @@ def _phase(job: Job, counts: tuple[int, ...]) -> tuple[Phase, str | None]:
     elif given_up and job.kind in _COUNTED:
         key = min(given_up)
         return PHASE.FAILED, f"{_slot_name(job, key)}: {given_up[key]}"
-    if (job.kind in _COUNTED and job.done >= sum(counts)
+    # An array of no units is not done but idle: it waits to be scaled (JuliaRun's
+    # JuliaParBatchWorkers start with none).
+    if (job.kind in _COUNTED and job.done >= sum(counts) and sum(counts) > 0
             and _all_done(job, counts)):
         done = sum(counts)
         return PHASE.COMPLETE, f"{done} instance{'s' if done != 1 else ''} exited 0"

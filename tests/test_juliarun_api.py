@@ -259,3 +259,20 @@ async def test_a_namespace_that_is_no_dns_label_is_refused_and_nothing_stored(ju
         assert (await resp.json())["errors"][0]["field"] == "namespace"
     async with http.get(f"{fw.url}/v1/jobs") as resp:
         assert (await resp.json())["jobs"] == []
+
+
+async def test_workers_start_at_none_and_are_scaled_later(julia):
+    """JuliaParBatchWorkers' `nworkers` defaults to 0, "can be scaled later": an array
+    of no units waits to be scaled instead of being done at once."""
+    fw, http, _ = julia
+    url = fw.url
+    await data(http, url, "/submitJob/JuliaParBatchWorkers/", **HELLO)
+    assert await data(http, url, "/getJobStatus/JuliaParBatchWorkers/", name="hello") == [
+        False, 0, 0, False, False]
+    assert await data(http, url, "/setJobScale/JuliaParBatchWorkers/", name="hello",
+                      parallelism="2") is True
+    assert await data(http, url, "/getJobScale/JuliaParBatchWorkers/", name="hello") == [
+        0, 2]
+    async with http.get(f"{url}/v1/jobs/hello") as resp:
+        job = await resp.json()
+    assert (job["type"], job["phase"], job["pending"]) == ("array", "pending", 2)
