@@ -180,7 +180,7 @@ def job_from_juliarun(type_name: str, given: Mapping[str, str], config: JuliaRun
         env["JRUN_RUN_VOLUME"] = f"/mnt/{run_volume}"
     template = _template(r, image, executable, r.text("shell"), r.text(kind.script or ""),
                          cpus, mem, env, volumes, ports)
-    count = r.read("nworkers", lambda v: p.whole(v), 1) if kind.workers else None
+    count = r.read("nworkers", p.whole, 1) if kind.workers else None
     job: dict[str, Any] = {
         "name": name, "type": kind.berth.value, "namespace": namespace,
         "labels": {TYPE_LABEL: kind.name, PORTS_LABEL: p.ports_text(ports),

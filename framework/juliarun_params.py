@@ -55,7 +55,7 @@ def mebibytes(text: str) -> float:
     value = quantity(text)
     if value <= 0:
         raise ValueError(f"{text!r} is not a positive amount of memory")
-    if any(text.strip().endswith(s) for s in ("m",)):
+    if text.strip().endswith("m"):
         raise ValueError(f"{text!r}: millibytes are not memory; use Mi or Gi")
     return float(value / MIB)
 
