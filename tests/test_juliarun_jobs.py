@@ -5,6 +5,8 @@ its documented defaults, the container's command from the configured image, volu
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from framework.juliarun import KINDS, endpoint_ports, job_from_juliarun, juliarun_type
 from framework.juliarun_config import parse_config
@@ -173,3 +175,27 @@ def test_without_a_configuration_no_image_is_known():
 def test_authentication_parameters_are_not_job_parameters():
     spec = job("JuliaBatch", **BASE, jruntok="abc", jrunns="team")
     assert spec.namespace == "default"  # the namespace is the caller's to choose (api/)
+
+
+_VALUES = st.one_of(st.sampled_from(["", "0", "1", "100m", "512Mi", "2Gi", "12Qi", "-1",
+                                     "true", "maybe", "juliarun", "data", "empty",
+                                     "pkgdefault", "http:80:80", "80,443", "a:b:c:d",
+                                     "A=1", "julia", "/mnt/juliarun/x.jl"]),
+                    st.text(max_size=12))
+
+
+@given(st.sampled_from(sorted(KINDS)),
+       st.dictionaries(st.sampled_from(sorted({n for k in KINDS.values()
+                                               for n in k.parameters} | {"bogus"})),
+                       _VALUES, max_size=12))
+def test_every_refusal_names_a_parameter_the_caller_sent_or_must_send(kind, params):
+    """Whatever is sent, the answer is a job of the type's berth type or problems each
+    named by a JuliaRun parameter (never by berth's internal field paths)."""
+    try:
+        spec = job_from_juliarun(kind, params, CONFIG, "default")
+    except SpecError as exc:
+        allowed = {*KINDS[kind].parameters, *params, "JobType"}
+        assert exc.problems
+        assert {p.field for p in exc.problems} <= allowed, exc.problems
+    else:
+        assert spec.type is KINDS[kind].berth and juliarun_type(spec) == kind
