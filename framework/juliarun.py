@@ -166,8 +166,7 @@ def job_from_juliarun(type_name: str, given: Mapping[str, str], config: JuliaRun
     image, executable = r.image()
     cpus, mem = r.size()
     ports = r.read("ports", p.ports, ())
-    external = r.read("external", p.boolean, False) if "external" in kind.parameters \
-        else False
+    external = r.read("external", p.boolean, False)
     volumes = _volumes(r, kind, namespace, name)
     env = {"JRUN_NAME": name, "JRUN_JOBTYPE": kind.name, **r.read("envvars", p.envvars, {})}
     bundle = r.text("pkg_bundle")
@@ -178,7 +177,7 @@ def job_from_juliarun(type_name: str, given: Mapping[str, str], config: JuliaRun
     run_volume = r.text("run_volume")
     if run_volume:
         env["JRUN_RUN_VOLUME"] = f"/mnt/{run_volume}"
-    template = _template(r, image, executable, r.text("shell"), r.text(kind.script or ""),
+    template = _template(image, executable, r.text("shell"), r.text(kind.script or ""),
                          cpus, mem, env, volumes, ports)
     count = r.read("nworkers", p.whole, 1) if kind.workers else None
     job: dict[str, Any] = {
@@ -188,13 +187,13 @@ def job_from_juliarun(type_name: str, given: Mapping[str, str], config: JuliaRun
     if kind.berth is JobType.PARALLEL:
         w_cpus, w_mem = r.size("worker_")
         job["master"] = template
-        job["task"] = _template(r, image, executable, r.text("worker_shell"),
+        job["task"] = _template(image, executable, r.text("worker_shell"),
                                 r.text("worker_start_script"), w_cpus, w_mem, env,
                                 volumes, ())
         job["count"] = count
     else:
         if kind.name == "Notebook":
-            r.size("worker_")  # checked, kept for the notebook's own use: no workers
+            r.size("worker_")  # checked only: berth starts no workers for a notebook
         job["task"] = template
         if kind.berth is JobType.BATCH:
             job["completions"] = 1
@@ -208,7 +207,7 @@ def job_from_juliarun(type_name: str, given: Mapping[str, str], config: JuliaRun
         raise SpecError([_renamed(problem) for problem in exc.problems]) from None
 
 
-def _template(r: _Reader, image: str, executable: str | None, shell: str | None,
+def _template(image: str, executable: str | None, shell: str | None,
               script: str | None, cpus: float, mem: float, env: dict[str, str],
               volumes: list[dict[str, str]], ports) -> dict[str, Any]:
     command = [c for c in (shell, executable) if c]
