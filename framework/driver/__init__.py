@@ -37,6 +37,7 @@ import structlog
 
 from framework import commands as cmd
 from framework import events as ev
+from framework.driver.jisto_operations import JistoOperations
 from framework.driver.job_operations import JobOperations, job_state
 from framework.driver.mesos_client import MesosSchedulerClient, NotSubscribed
 from framework.driver.store_writer import StoreWriter
@@ -102,6 +103,7 @@ class FrameworkService:
         self._usage_supported = True
         self.recent_offers: list[dict[str, Any]] = []
         self.jobs = JobOperations(self)
+        self.jisto = JistoOperations(self)
 
     @property
     def ssl_option(self) -> ssl.SSLContext | bool:
@@ -117,6 +119,7 @@ class FrameworkService:
         recovered = await loop.run_in_executor(None, self.store.recover)
         for event in recovered:
             self.scheduler.handle(event)
+        self.jisto.load(await loop.run_in_executor(None, self.jisto.store.load))
         self.writer.start()
         # What was just read needs no writing back, but what recovery decided does (a
         # stored spec that fails today's checks ends ERROR).
