@@ -2,8 +2,8 @@
 
 Nothing is extracted: the members are only listed and `config.json` read. Every member
 still goes through tarfile's `data` filter, so an archive whose paths escape it (`../`,
-an absolute path, a link out of it, a device) is refused as a whole, as extracting it
-would be. Decompression is bounded (`MAX_UNPACKED` bytes, `MAX_MEMBERS` entries), so a
+a link out of it, a device) is refused as a whole, as extracting it would be; an
+absolute path too (which the filter would quietly make relative). Decompression is bounded (`MAX_UNPACKED` bytes, `MAX_MEMBERS` entries), so a
 small archive cannot unpack into gigabytes.
 """
 
@@ -80,6 +80,8 @@ def read_config(data: bytes) -> dict[str, Any]:
                 if count > MAX_MEMBERS:
                     raise _problem(f"has more than {MAX_MEMBERS} entries")
                 try:
+                    if member.name.startswith("/"):  # the filter would strip the slash
+                        raise tarfile.AbsolutePathError(member)
                     tarfile.data_filter(member, _NOWHERE)
                 except tarfile.FilterError as exc:
                     raise _problem(f"entry {member.name!r} is refused: "
