@@ -3,8 +3,9 @@
 Nothing is extracted: the members are only listed and `config.json` read. Every member
 still goes through tarfile's `data` filter, so an archive whose paths escape it (`../`,
 a link out of it, a device) is refused as a whole, as extracting it would be; an
-absolute path too (which the filter would quietly make relative). Decompression is bounded (`MAX_UNPACKED` bytes, `MAX_MEMBERS` entries), so a
-small archive cannot unpack into gigabytes.
+absolute path too (which the filter would quietly make relative). Decompression is
+bounded (`MAX_UNPACKED` bytes, `MAX_MEMBERS` entries), so a small archive cannot unpack
+into gigabytes.
 """
 
 from __future__ import annotations
