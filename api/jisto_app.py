@@ -160,7 +160,7 @@ class JistoHandlers:
         if request.content_type != "multipart/form-data":
             raise _bad("send the archive as multipart/form-data", "Content-Type",
                        f"is {request.content_type!r}; send multipart/form-data with the "
-                       "archive and the image")
+                       "archive and the image", 415)
         archive, image = await _read_form(request)
         try:
             source = read_job_source(archive)
