@@ -6,6 +6,7 @@ stored; drafts survive a restart; a caller sees only its namespace's jobs."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import aiohttp
@@ -16,6 +17,7 @@ from api.framework_server import start_framework
 from cli import main
 from framework.jisto_store import JistoStore
 from framework.store import FrameworkStore
+from offers.jisto import JistoJob, JistoTask, parse_job_source
 from tests.test_jisto_source import archive, config
 
 JSON = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -175,6 +177,28 @@ async def test_drafts_are_on_disk_when_answered_and_survive_a_restart(tmp_path):
             assert (await jisto.op(job, "RunJob"))[0] == 200
         finally:
             await fw.stop()
+
+
+def test_the_store_gives_back_what_it_was_given(tmp_path):
+    """Options (ports as numbers, flags), tasks in order with their env and counts."""
+    store = FrameworkStore(f"sqlite:///{tmp_path / 'b.db'}")
+    store.migrate()
+    jisto = JistoStore(store.engine)
+    options = parse_job_source({"iterations": "1", "options": {
+        "privileged": "true", "volumes": {"/data": "/in"}, "udpports": {"5353": "53"}}}
+        ).options
+    job = JistoJob("u1", "Hello World!", "team-a", 12.5,
+                   (JistoTask("t1", "stress", (("A", "1"),), 20),), options)
+    jisto.create(job)
+    jisto.add_task(job, JistoTask("t2", "berth/busybox", name="second"))
+    jisto.set_op("u1", "CancelJob")
+    [back] = jisto.load()
+    assert back == dataclasses.replace(
+        job, tasks=(*job.tasks, JistoTask("t2", "berth/busybox", name="second")),
+        op="CancelJob")
+    jisto.delete("u1")
+    assert jisto.load() == []
+    store.close()
 
 
 async def test_a_job_source_creates_a_job_of_its_iterations(jisto):

@@ -12,7 +12,7 @@ import tarfile
 import pytest
 
 from api.mesos_task_info import launch_from_task_info
-from executor.container_spec import VolumePolicy, create_kwargs
+from executor.container_spec import VolumePolicy, create_kwargs, ports_from_bindings
 from offers.jisto import (
     JistoJob,
     JistoTask,
@@ -265,6 +265,9 @@ def test_udp_ports_from_config_json_are_published_as_udp_by_docker():
     launch = launch_from_task_info(task_info(spec, "agent-1"), "fw")
     kwargs = create_kwargs(launch.spec, "agent-1")
     assert kwargs["ports"] == {"53/udp": 5353, "80/tcp": 8080}
+    # An agent that restarts adopts the container with both host ports taken:
+    assert ports_from_bindings({"53/udp": [{"HostIp": "", "HostPort": "5353"}],
+                                "80/tcp": [{"HostIp": "", "HostPort": "8080"}]}) == {5353, 8080}
 
 
 def test_privileged_and_host_volumes_meet_the_agents_policy():
