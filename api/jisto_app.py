@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from api.http_errors import error_response
 from api.json_body import BadBody, read_json
@@ -203,8 +204,9 @@ async def _read_form(request: web.Request) -> tuple[bytes, str]:
             else:
                 raise _bad(f"unknown form field {name!r}", name or "body",
                            "unknown field: send `archive` (the tar.gz) and `image`")
-    except ValueError as exc:  # aiohttp's word on a malformed multipart body
-        raise _bad("the body is not valid multipart/form-data", "body", str(exc)) from None
+    except (ValueError, HttpProcessingError) as exc:  # aiohttp: a malformed multipart body
+        raise _bad("the body is not valid multipart/form-data", "body",
+                   getattr(exc, "message", None) or str(exc)) from None
     missing = [FieldProblem(f, "is required") for f, v in (
         ("archive", archive), ("image", image)) if v is None]
     if missing:
