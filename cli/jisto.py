@@ -60,6 +60,13 @@ def run_job(uuid: str, url: str) -> None:
     say(f"Job Run operation success. UUID: {{ {operate(url, uuid, 'RunJob')} }}")
 
 
+def manage_jobs_row(job: dict) -> str:
+    """A Jisto job as its Manage Jobs page shows it."""
+    return (f"{job['Name']} ({job['UUID']}): {job['State']}, created on {job['CreatedOn']}, "
+            f"{job['Nodes']} nodes, tasks finished {job['TasksFinished']} running "
+            f"{job['TasksRunning']} left {job['TasksLeft']}, progress {job['Progress']}%")
+
+
 def delete_jisto_job(uuid: str, url: str) -> None:
     say(f"Deleted Job. UUID: {{ {operate(url, uuid, 'DeleteJob')} }}")
 

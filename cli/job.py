@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.client import STATE_STYLE, fail, open_url, request, url_option
-from cli.jisto import create_job, delete_jisto_job, is_uuid, run_job
+from cli.jisto import create_job, delete_jisto_job, is_uuid, manage_jobs_row, run_job
 
 PHASE_STYLE = {"running": "green", "pending": "yellow", "complete": "dim", "failed": "red",
                "stopped": "magenta"}
@@ -100,7 +100,12 @@ def _print_status(job: dict[str, Any]) -> None:
 @url_option
 @click.option("--json", "as_json", is_flag=True, help="The raw JSON.")
 def status(name: str, url: str, as_json: bool) -> None:
-    """A job's phase, counts and every instance with its state and reason."""
+    """A job's phase, counts and every instance with its state and reason; for a Jisto
+    job's UUID, its row of Jisto's Manage Jobs page."""
+    if is_uuid(name):
+        answer = _call("GET", f"{url}/v1/job/{_quoted(name)}")
+        click.echo(json.dumps(answer, indent=2) if as_json else manage_jobs_row(answer))
+        return
     answer = _call("GET", f"{url}/v1/jobs/{_quoted(name)}")
     if as_json:
         click.echo(json.dumps(answer, indent=2))

@@ -46,6 +46,9 @@ def test_create_task_run_and_delete_as_jistocli_answers(url):
     berth(url, "task", "create", job, "berth/busybox", "first-run")
     berth(url, "task", "create", job, "berth/busybox")
 
+    out = berth(url, "job", "status", job)
+    assert out == (f"MyJob ({job}): Created, created on {out.split('created on ')[1][:20]}, "
+                   "0 nodes, tasks finished 0 running 0 left 3, progress 0%\n")
     out = berth(url, "job", "run", job)
     assert out.endswith(f" Job Run operation success. UUID: {{ {job} }}\n"), out
     assert re.match(STAMP, out)
