@@ -79,7 +79,7 @@ class JistoHandlers:
         """The job, if the caller may see it (what is in another's namespace does not
         exist for it)."""
         try:
-            job = self.jisto.get(uuid)
+            job = self.jisto.get(uuid.lower())  # a UUID's hex digits in either case
         except JistoNotFound:
             job = None
         if job is None or not sees(request, job.namespace):

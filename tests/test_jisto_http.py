@@ -116,6 +116,7 @@ async def test_create_a_job_add_tasks_run_it_and_read_it_back(jisto):
     assert running["Job"] == f"MikeTestJob-{job.replace('-', '')[:8]}"
     assert [(t["dockerimage"], t["count"], sorted(t["env"])) for t in berth["spec"]["tasks"]] \
         == [("berth/busybox", 2, []), ("stress", 1, ["SLEEP_TIME", "baz"])]
+    assert (await jisto.call("GET", f"/v1/job/{job.upper()}"))[1]["UUID"] == job
     status, listing = await jisto.call("GET", "/v1/job")
     assert status == 200 and [j["UUID"] for j in listing["Jobs"]] == [job]
 
