@@ -8,7 +8,10 @@ as `<img src=".../client/task/reshuffle">`. So:
 
 - a request with a body (POST, PUT, PATCH) must say `Content-Type: application/json`,
   or say nothing (what `curl -T file` sends; a browser that sends a body without a type
-  also sends `Origin`, refused below); otherwise `415`, naming the header;
+  also sends `Origin`, refused below); otherwise `415`, naming the header. Upload routes
+  (`uploads`: Jisto's `/v1/jobsource`, which its clients send as `curl -F` does) take
+  `multipart/form-data` too: a form another site's page posts there still carries the
+  browser's `Origin` and `Sec-Fetch-Site`, refused below like any other;
 - any request a browser marks as coming from another site is refused with `403`: an
   `Origin` header that is not the server's own (browsers send it on every cross-origin
   POST, PUT and DELETE), or `Sec-Fetch-Site: cross-site`/`same-site` (sent on every
@@ -40,6 +43,7 @@ from offers.problems import FieldProblem
 MAX_DEPTH = 64  # a task JSON nests three levels; Python's parser recurses once per level
 MAX_NUMBER_CHARS = 64  # "-1.7976931348623157e+308" is 24; no field needs more digits
 JSON_TYPE = "application/json"
+FORM_TYPE = "multipart/form-data"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _FOREIGN_FETCH_SITES = frozenset({"cross-site", "same-site"})
 
@@ -58,11 +62,13 @@ class BadBody(ValueError):
 # -- who may write ----------------------------------------------------------------------------
 
 
-def same_origin_json(trusted_origins: Iterable[str] = ()
+def same_origin_json(trusted_origins: Iterable[str] = (), uploads: Iterable[str] = ()
                      ) -> Callable[[web.Request], web.Response | None]:
     """The gate described above, for `http_errors.json_errors_with`: a refusal, or None
-    to let the request through. `trusted_origins` like `https://dash.example:8443`."""
+    to let the request through. `trusted_origins` like `https://dash.example:8443`;
+    `uploads`: the paths whose bodies may be `multipart/form-data`."""
     trusted = frozenset(o.rstrip("/").lower() for o in trusted_origins)
+    upload_paths = frozenset(uploads)
 
     def gate(request: web.Request) -> web.Response | None:
         headers = request.headers  # on every request: two lookups when nothing is wrong
@@ -72,6 +78,8 @@ def same_origin_json(trusted_origins: Iterable[str] = ()
                 return refusal
         if request.method in _BODY_METHODS and headers.get("Content-Type", JSON_TYPE) \
                 != JSON_TYPE:
+            if request.path in upload_paths and request.content_type == FORM_TYPE:
+                return None
             return not_json(request)
         return None
 

@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 description of the framework's REST API (served at `/openapi.json`).
 
 Every route the app registers is here (tests/test_openapi.py holds the two together):
-the task routes (api/openapi_tasks.py), the job routes (api/openapi_jobs.py) and the rest
+the task routes (api/openapi_tasks.py), the job routes (api/openapi_jobs.py), Jisto's
+(api/openapi_jisto.py) and the rest
 below, each with every status it can answer, the refusals of api.auth and api.json_body
 included (api/openapi_parts.py). Once users exist every route but `/admin/ping` needs
 HTTP Basic or a Bearer token; without users a loopback caller needs neither.
@@ -12,6 +13,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from api.openapi_jisto import jisto_paths
 from api.openapi_jobs import job_paths, job_schemas
 from api.openapi_juliarun import juliarun_paths, juliarun_schemas
 from api.openapi_namespaces import namespace_paths
@@ -80,8 +82,9 @@ def openapi_document() -> dict[str, Any]:
     return document(
         "berth Charmander framework",
         "Charmander's REST API for task scheduling, plus berth's /v1/ (tasks, jobs, "
-        "agents, offers, usage, namespaces, audit), and JuliaRun's HTTP API over berth's "
-        "jobs (answers in JuliaWebAPI's {code, data}).",
-        {**task_paths(), **job_paths(), **namespace_paths(), **_other_paths(),
-         **juliarun_paths()},
+        "agents, offers, usage, namespaces, audit), Jisto's (/v1/job, /v1/task, "
+        "/v1/jobsource) and JuliaRun's HTTP API over berth's jobs (answers in "
+        "JuliaWebAPI's {code, data}).",
+        {**task_paths(), **job_paths(), **jisto_paths(), **namespace_paths(),
+         **_other_paths(), **juliarun_paths()},
         {**wire_forms({**task_schemas(), **job_schemas()}), **juliarun_schemas()})

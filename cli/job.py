@@ -1,5 +1,5 @@
 """`berth job submit | list | status | scale | wait | logs | stop | delete`: a client of
-the framework's `/v1/jobs` API."""
+the framework's `/v1/jobs` API; and Jisto's `create | run | delete UUID` (cli/jisto.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.client import STATE_STYLE, fail, open_url, request, url_option
+from cli.jisto import create_job, delete_jisto_job, is_uuid, manage_jobs_row, run_job
 
 PHASE_STYLE = {"running": "green", "pending": "yellow", "complete": "dim", "failed": "red",
                "stopped": "magenta"}
@@ -23,7 +24,7 @@ PHASE_STYLE = {"running": "green", "pending": "yellow", "complete": "dim", "fail
 
 @click.group("job")
 def job_group() -> None:
-    """Submit, inspect, scale, wait for, stop and delete jobs."""
+    """Submit, inspect, scale, wait for, stop and delete jobs; create and run Jisto jobs."""
 
 
 def _call(method: str, url: str, body: Any = None, ok: tuple[int, ...] = (200,),
@@ -99,7 +100,12 @@ def _print_status(job: dict[str, Any]) -> None:
 @url_option
 @click.option("--json", "as_json", is_flag=True, help="The raw JSON.")
 def status(name: str, url: str, as_json: bool) -> None:
-    """A job's phase, counts and every instance with its state and reason."""
+    """A job's phase, counts and every instance with its state and reason; for a Jisto
+    job's UUID, its row of Jisto's Manage Jobs page."""
+    if is_uuid(name):
+        answer = _call("GET", f"{url}/v1/job/{_quoted(name)}")
+        click.echo(json.dumps(answer, indent=2) if as_json else manage_jobs_row(answer))
+        return
     answer = _call("GET", f"{url}/v1/jobs/{_quoted(name)}")
     if as_json:
         click.echo(json.dumps(answer, indent=2))
@@ -181,7 +187,18 @@ def stop(name: str, url: str) -> None:
 @click.option("--force", is_flag=True, help="Delete a job that still runs (stopping it).")
 @url_option
 def delete(name: str, force: bool, url: str) -> None:
-    """Forget NAME (refused while it runs, unless --force)."""
+    """Forget the job NAME, or the Jisto job UUID.
+
+    A berth job is refused while it runs, unless --force. An argument that is a UUID (as
+    `berth job create` prints) names a Jisto job: it is deleted with its tasks, stopped
+    first if it runs (Jisto's DeleteJob)."""
+    if is_uuid(name):
+        delete_jisto_job(name, url)
+        return
     answer = _call("DELETE", f"{url}/v1/jobs/{_quoted(name)}"
                    + ("?force=true" if force else ""))
     click.echo(answer["message"])
+
+
+job_group.add_command(create_job)
+job_group.add_command(run_job)

@@ -12,11 +12,13 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.client import STATE_STYLE, fail, request, url_option
+from cli.jisto import create_task
 
 
 @click.group("task")
 def task_group() -> None:
-    """Submit, list, kill and reshuffle tasks (Charmander REST API client)."""
+    """Submit, list, kill and reshuffle tasks (Charmander REST API client); create Jisto
+    tasks."""
 
 
 @task_group.command("submit")
@@ -95,3 +97,6 @@ def reshuffle(url: str) -> None:
     if status != 202:
         fail(status, answer)
     click.echo(answer["message"])
+
+
+task_group.add_command(create_task)

@@ -1,8 +1,9 @@
 """The framework process (its driver): the scheduler core wired to its store and master.
 
 This package is the framework's only I/O: the service here, the scheduler-API client
-(`mesos_client`), the store's writer (`store_writer`), the job requests (`job_operations`)
-and the master's log stream (`master_logs`). The decision code beside it
+(`mesos_client`), the store's writer (`store_writer`), the job requests (`job_operations`),
+Jisto's job requests over them (`jisto_operations`) and the master's log stream
+(`master_logs`). The decision code beside it
 (`framework.scheduler` and its parts) takes time and ids from here and does no I/O.
 
 Thin: REST requests (api/charmander_app.py calls in here), Mesos events, metering
@@ -37,6 +38,7 @@ import structlog
 
 from framework import commands as cmd
 from framework import events as ev
+from framework.driver.jisto_operations import JistoOperations
 from framework.driver.job_operations import JobOperations, job_state
 from framework.driver.mesos_client import MesosSchedulerClient, NotSubscribed
 from framework.driver.store_writer import StoreWriter
@@ -102,6 +104,7 @@ class FrameworkService:
         self._usage_supported = True
         self.recent_offers: list[dict[str, Any]] = []
         self.jobs = JobOperations(self)
+        self.jisto = JistoOperations(self)
 
     @property
     def ssl_option(self) -> ssl.SSLContext | bool:
@@ -117,6 +120,7 @@ class FrameworkService:
         recovered = await loop.run_in_executor(None, self.store.recover)
         for event in recovered:
             self.scheduler.handle(event)
+        self.jisto.load(await loop.run_in_executor(None, self.jisto.store.load))
         self.writer.start()
         # What was just read needs no writing back, but what recovery decided does (a
         # stored spec that fails today's checks ends ERROR).

@@ -1,0 +1,113 @@
+"""A Jisto job source archive (a tar.gz holding `config.json`) read from bytes in memory.
+
+Nothing is extracted: the members are only listed and `config.json` read. Every member
+still goes through tarfile's `data` filter, so an archive whose paths escape it (`../`,
+a link out of it, a device) is refused as a whole, as extracting it would be; an
+absolute path too (which the filter would quietly make relative). Decompression is
+bounded (`MAX_UNPACKED` bytes, `MAX_MEMBERS` entries), so a small archive cannot unpack
+into gigabytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import posixpath
+import tarfile
+import zlib
+from typing import Any
+
+from offers.jisto import JobSource, parse_job_source
+from offers.problems import FieldProblem, SpecError
+
+CONFIG = "config.json"
+MAX_MEMBERS = 1000
+MAX_CONFIG = 64 * 1024  # a config.json is a few hundred bytes
+MAX_UNPACKED = 16 * 1024 * 1024
+_NOWHERE = "/nonexistent/berth-jobsource"  # where the filter imagines the extraction
+
+
+class _Bounded(io.RawIOBase):
+    """A reader that refuses to yield more than `limit` bytes of `inner`."""
+
+    def __init__(self, inner: Any, limit: int) -> None:
+        self.inner, self.left = inner, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self.inner.read(min(len(buffer), self.left + 1))
+        if len(chunk) > self.left:
+            raise _TooBig
+        self.left -= len(chunk)
+        buffer[:len(chunk)] = chunk
+        return len(chunk)
+
+
+class _TooBig(Exception):
+    pass
+
+
+_WHY = {
+    tarfile.AbsolutePathError: "its path is absolute",
+    tarfile.OutsideDestinationError: "its path leads out of the archive",
+    tarfile.AbsoluteLinkError: "it links to an absolute path",
+    tarfile.LinkOutsideDestinationError: "it links out of the archive",
+    tarfile.SpecialFileError: "it is a device or other special file",
+}
+
+
+def _why(exc: tarfile.FilterError) -> str:
+    return next((why for kind, why in _WHY.items() if isinstance(exc, kind)),
+                "it could not be extracted safely")
+
+
+def _problem(message: str, field: str = "archive") -> SpecError:
+    return SpecError([FieldProblem(field, message)])
+
+
+def read_config(data: bytes) -> dict[str, Any]:
+    """The decoded `config.json` of an archive; SpecError naming `archive` (not a tar.gz,
+    an unsafe path, too large) or `config.json` (missing, not JSON)."""
+    raw = gzip.GzipFile(fileobj=io.BytesIO(data)) if data[:2] == b"\x1f\x8b" else \
+        io.BytesIO(data)
+    stream = io.BufferedReader(_Bounded(raw, MAX_UNPACKED))
+    found: bytes | None = None
+    try:
+        with tarfile.open(fileobj=stream, mode="r|") as archive:
+            for count, member in enumerate(archive, start=1):
+                if count > MAX_MEMBERS:
+                    raise _problem(f"has more than {MAX_MEMBERS} entries")
+                try:
+                    if member.name.startswith("/"):  # the filter would strip the slash
+                        raise tarfile.AbsolutePathError(member)
+                    tarfile.data_filter(member, _NOWHERE)
+                except tarfile.FilterError as exc:
+                    raise _problem(f"entry {member.name!r} is refused: "
+                                   f"{_why(exc)}") from None
+                if posixpath.normpath(member.name) != CONFIG:
+                    continue
+                if found is not None:
+                    raise _problem("holds config.json twice", CONFIG)
+                if not member.isfile():
+                    raise _problem("is not a regular file", CONFIG)
+                if member.size > MAX_CONFIG:
+                    raise _problem(f"is {member.size} bytes; at most {MAX_CONFIG}", CONFIG)
+                found = archive.extractfile(member).read()  # type: ignore[union-attr]
+    except _TooBig:
+        raise _problem(f"unpacks to more than {MAX_UNPACKED} bytes") from None
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise _problem(f"is not a tar.gz archive ({exc})") from None
+    if found is None:
+        raise _problem("the archive holds no config.json at its top level", CONFIG)
+    try:
+        return json.loads(found.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, a huge number
+        raise _problem(f"is not JSON: {exc}", CONFIG) from None
+
+
+def read_job_source(data: bytes) -> JobSource:
+    """The job source an archive holds; SpecError naming every problem."""
+    return parse_job_source(read_config(data))
