@@ -27,6 +27,7 @@ from api.jobs_app import add_job_routes, job_errors
 from api.json_body import BadBody, read_json, same_origin_json
 from api.namespaces import limited_to, refused_in, sees, target_namespace, visible
 from api.openapi import openapi_document
+from api.schedules_app import add_schedule_routes
 from api.task_logs import add_task_logs_route
 from framework.driver import FrameworkService
 from framework.records import TaskRecord
@@ -419,6 +420,7 @@ def build_charmander_app(service: FrameworkService, gate: Gate | None = None,
     for method, path, name in ROUTES:
         app.router.add_route(method, path, getattr(handlers, name))
     add_job_routes(app, service)
+    add_schedule_routes(app, service)
     add_task_logs_route(app, service)
     app[FRAMEWORK] = service
     return app

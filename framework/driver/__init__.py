@@ -39,6 +39,7 @@ from framework import commands as cmd
 from framework import events as ev
 from framework.driver.job_operations import JobOperations, job_state
 from framework.driver.mesos_client import MesosSchedulerClient, NotSubscribed
+from framework.driver.schedule_runner import ScheduleRunner
 from framework.driver.store_writer import StoreWriter
 from framework.scheduler import CharmanderScheduler
 from framework.store import FrameworkStore, IdempotencyKey, StoreUnavailable
@@ -102,6 +103,7 @@ class FrameworkService:
         self._usage_supported = True
         self.recent_offers: list[dict[str, Any]] = []
         self.jobs = JobOperations(self)
+        self.schedules = ScheduleRunner(self.jobs)
 
     @property
     def ssl_option(self) -> ssl.SSLContext | bool:
@@ -115,8 +117,12 @@ class FrameworkService:
         await loop.run_in_executor(None, self.store.migrate)
         framework_id = await loop.run_in_executor(None, self.store.framework_id)
         recovered = await loop.run_in_executor(None, self.store.recover)
+        for params in await loop.run_in_executor(None, self.store.client_parameters):
+            self.scheduler.handle(ev.ClientParametersChanged(params.namespace, params.client,
+                                                             params.values))
         for event in recovered:
             self.scheduler.handle(event)
+        self.schedules.load(await loop.run_in_executor(None, self.store.schedules))
         self.writer.start()
         # What was just read needs no writing back, but what recovery decided does (a
         # stored spec that fails today's checks ends ERROR).
@@ -361,7 +367,16 @@ class FrameworkService:
     async def _ticker(self) -> None:
         while True:
             await asyncio.sleep(self.tick_seconds)
-            self.apply(ev.Tick())
+            await self.tick()
+
+    async def tick(self) -> None:
+        """One beat of the clock: the core's time-outs, then the schedules' firings."""
+        self.apply(ev.Tick())
+        await self.schedules.tick()
+
+    def scheduled(self, name: str):
+        """The scheduled job of that name (a template), or None."""
+        return self.schedules.get(name)
 
     async def _usage_poller(self) -> None:
         """Metered usage from the master's `GET /v1/metering?since=T` (when it has one)."""
