@@ -15,6 +15,7 @@ from typing import Any
 from api.openapi_jobs import job_paths, job_schemas
 from api.openapi_namespaces import namespace_paths
 from api.openapi_parts import TEXT, bad, document, json_answer, operation, query_param
+from api.openapi_schedules import schedule_paths
 from api.openapi_specs import wire_forms
 from api.openapi_tasks import task_paths, task_schemas
 
@@ -80,5 +81,6 @@ def openapi_document() -> dict[str, Any]:
         "berth Charmander framework",
         "Charmander's REST API for task scheduling, plus berth's /v1/ (tasks, jobs, "
         "agents, offers, usage, namespaces, audit).",
-        {**task_paths(), **job_paths(), **namespace_paths(), **_other_paths()},
+        {**task_paths(), **job_paths(), **schedule_paths(), **namespace_paths(),
+         **_other_paths()},
         wire_forms({**task_schemas(), **job_schemas()}))

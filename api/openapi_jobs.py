@@ -21,6 +21,7 @@ from api.openapi_parts import (
     query_param,
     unavailable,
 )
+from api.openapi_schedules import SCHEDULE_FIELDS, SCHEDULE_STATUS
 from api.openapi_specs import ID, task_wire_form
 from offers.job import MAX_INSTANCES, JobSpec
 
@@ -57,6 +58,11 @@ FIELDS = {
     "constraints": "Marathon's [field, OPERATOR, value?] on any agent attribute or "
                    "hostname (UNIQUE, CLUSTER, GROUP_BY, LIKE, UNLIKE, MAX_PER), on every "
                    "template beside its own; UNIQUE, MAX_PER and GROUP_BY count the job",
+    "schedule": "makes the job a template that runs on a schedule (its runs are jobs of "
+                "their own); see Schedule",
+    "client": "the client whose global parameters (PUT /v1/clients/{client}/parameters, "
+              "in the job's namespace) each run gets as environment variables and as "
+              "${KEY} in its arguments; the job's own `env` wins",
 }
 POLICY_FIELDS = {
     "RestartPolicy": {
@@ -87,7 +93,8 @@ _SUMMARY = {
     "type": {"type": "string", "enum": ["batch", "service", "system", "parallel",
                                         "array"]},
     "phase": {"type": "string", "enum": ["pending", "running", "complete", "failed",
-                                         "stopped"]},
+                                         "stopped", "scheduled"],
+              "description": "scheduled: a template with a schedule (its runs are jobs)"},
     "reason": {"type": ["string", "null"], "description": "why the phase, e.g. "
                "'index 3: exit code 3 (restarted 3 times within 1800 s)'"},
     "priority": {"type": "integer"},
@@ -100,6 +107,8 @@ _SUMMARY = {
                  "failure, over the job's life"},
     "created_at": {"type": "number"},
     "charmander": {"type": "boolean", "description": "a Charmander task's job"},
+    "next_firing": {"description": "a scheduled job only"},
+    "last_firing": {"description": "a scheduled job only"},
 }
 _INSTANCE = {"type": "object", "properties": {
     "id": {"type": "string"},
@@ -121,7 +130,8 @@ _STATUS = {"type": "object", "description": "JobSummary plus these", "properties
               "description": "counts a stepped scale has still to reach"},
     "instances": {"type": "array", "items": {"$ref": "#/components/schemas/JobInstance"}},
     "spec": {"$ref": "#/components/schemas/JobSpec",
-             "description": "the job JSON, defaults filled in, env values as \"***\""}}}
+             "description": "the job JSON, defaults filled in, env values as \"***\""},
+    "schedule": SCHEDULE_STATUS}}
 
 
 def job_schemas() -> dict[str, Any]:
@@ -135,6 +145,8 @@ def job_schemas() -> dict[str, Any]:
     task_wire_form(defs["Template"], id_optional=True)
     for name, text in FIELDS.items():
         spec["properties"][name]["description"] = text
+    for name, text in SCHEDULE_FIELDS.items():
+        defs["Schedule"]["properties"][name]["description"] = text
     for model, fields in POLICY_FIELDS.items():
         for name, text in fields.items():
             defs[model]["properties"][name]["description"] = text

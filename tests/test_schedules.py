@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 from framework.schedules import (
     Run,
     decide,
-    firings,
     manual_run_name,
     next_firing,
     run_name,
