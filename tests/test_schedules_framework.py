@@ -6,12 +6,15 @@ master would send them, and end by the statuses an agent would report.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import aiohttp
 import pytest
+from click.testing import CliRunner
 
 from api.framework_server import start_framework
+from cli import main
 from framework import events as ev
 from framework.driver import FrameworkService
 from offers.offer import Offer
@@ -279,3 +282,25 @@ async def test_clients_are_per_namespace(start, http):
     assert status == 404  # `default`'s acme has none
     _, doc = await call(http, fw, "GET", "/v1/clients/acme/parameters?namespace=team-a")
     assert doc["parameters"] == {"K": "a"} and doc["namespace"] == "team-a"
+
+
+async def test_the_cli_launches_and_sets_and_reads_client_parameters(start, clock, http):
+    fw = await start()
+    runner = CliRunner()
+
+    async def berth(*args):
+        result = await asyncio.to_thread(runner.invoke, main, [*args, "--url", fw.url])
+        return result.exit_code, result.output
+
+    code, out = await berth("client", "set", "acme", "GREETING=hi there", "WHO=you")
+    assert code == 0 and "2 parameters set" in out, out
+    code, out = await berth("client", "get", "acme")
+    assert code == 0 and out == "GREETING=hi there\nWHO=you\n"
+    code, out = await berth("client", "set", "acme", "1X=y")
+    assert code != 0 and "1X" in out
+    job = {**scheduled("cli", cron="@weekly", at="06:15"), "client": "acme"}
+    assert (await call(http, fw, "POST", "/v1/jobs", job))[0] == 201
+    code, out = await berth("job", "launch", "cli")
+    assert code == 0 and "launched cli-20260501T120030Z-manual" in out, out
+    code, out = await berth("job", "status", "cli")
+    assert code == 0 and "15 6 * * 0" in out and "cli-20260501T120030Z-manual" in out, out
