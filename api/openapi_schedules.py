@@ -60,11 +60,11 @@ def schedule_paths() -> dict[str, Any]:
     return {
         "/v1/jobs/{name}/launch": {"post": operation(
             "Start a run of a scheduled job now (manual launch): a job named "
-            "<name>-<YYYYMMDDTHHMMSS>Z-manual; concurrency and the last firing are not "
-            "touched",
+            "<name>-<YYYYMMDDTHHMMSS>Z-manual (-2, -3... for more in one second); "
+            "concurrency and the last firing are not touched",
             {"201": json_answer(status, "the run's status (Location: /v1/jobs/<run>)"),
              "404": bad("no job of that name"),
-             "409": bad("the job has no schedule, or was launched this second already"),
+             "409": bad("the job has no schedule"),
              "503": store},
             body={"type": "object", "description": "ignored: send {} or nothing"},
             body_required=False, params=[name])},

@@ -304,7 +304,7 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
             changes["reason"] = STOPPED_BY_SHUTDOWN
         elif terminal and ending in ("deadline", "infrastructure"):
             changes["reason"] = record.reason
-        elif state is S.KILLED and record.state is S.KILLING and record.reason:
+        elif state in (S.KILLING, S.KILLED) and old is S.KILLING and record.reason:
             changes["reason"] = record.reason  # berth asked for it and said why
         elif e.reason is not None:
             changes["reason"] = e.reason

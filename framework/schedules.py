@@ -133,8 +133,11 @@ def run_name(job: str, firing: float) -> str:
     return f"{job}-{datetime.fromtimestamp(firing, UTC):%Y%m%dT%H%M}Z"
 
 
-def manual_run_name(job: str, now: float) -> str:
-    return f"{job}-{datetime.fromtimestamp(now, UTC):%Y%m%dT%H%M%S}Z-manual"
+def manual_run_name(job: str, now: float, nth: int = 1) -> str:
+    """A manual launch's name: the second it was asked in, and `nth` for the second and
+    later launches within that second."""
+    stamp = f"{job}-{datetime.fromtimestamp(now, UTC):%Y%m%dT%H%M%S}Z-manual"
+    return stamp if nth == 1 else f"{stamp}-{nth}"
 
 
 # -- the decision -------------------------------------------------------------------------

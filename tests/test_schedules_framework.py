@@ -304,3 +304,12 @@ async def test_the_cli_launches_and_sets_and_reads_client_parameters(start, cloc
     assert code == 0 and "launched cli-20260501T120030Z-manual" in out, out
     code, out = await berth("job", "status", "cli")
     assert code == 0 and "15 6 * * 0" in out and "cli-20260501T120030Z-manual" in out, out
+
+
+async def test_launches_within_one_second_each_get_a_run(start, http):
+    fw = await start()
+    await call(http, fw, "POST", "/v1/jobs", scheduled("quick", cron="@daily"))
+    names = [(await call(http, fw, "POST", "/v1/jobs/quick/launch"))[1]["name"]
+             for _ in range(3)]
+    assert names == ["quick-20260501T120030Z-manual", "quick-20260501T120030Z-manual-2",
+                     "quick-20260501T120030Z-manual-3"]

@@ -70,16 +70,21 @@ class ScheduleRunner:
         async with self._lock:
             state = self._state(name)
             now = self.jobs.service.clock()
-            child = _run_spec(state.spec, manual_run_name(name, now))
+            nth = 1
+            while self._taken(manual_run_name(name, now, nth)):
+                nth += 1
+            child = _run_spec(state.spec, manual_run_name(name, now, nth))
             changed = dataclasses.replace(state, runs=(*state.runs, Run(child.name, now,
                                                                        manual=True)))
             try:
                 job = await self.jobs.submit(child, schedule=changed)
-            except JobExists:
-                raise JobConflict(f"{child.name!r} exists already: launched this second "
-                                  "already") from None
+            except JobExists:  # taken meanwhile by a job submitted by hand
+                raise JobConflict(f"{child.name!r} exists already; launch again") from None
             self.states[name] = changed
             return job
+
+    def _taken(self, name: str) -> bool:
+        return self.jobs.service.scheduler.job(name) is not None or name in self.states
 
     async def delete(self, name: str, force: bool) -> ScheduleState:
         """Forget the scheduled job and its runs; refused while a run is active unless
