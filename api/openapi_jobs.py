@@ -158,6 +158,7 @@ def job_schemas() -> dict[str, Any]:
 def job_paths() -> dict[str, Any]:
     name = path_param("name", "the job's name")
     unknown = bad("no job of that name")
+    template = bad("a scheduled job: a template that does not run itself; act on its runs")
     store = unavailable("the state store cannot be written (Retry-After); nothing was "
                         "changed")
     scale_body = {"oneOf": [
@@ -206,12 +207,14 @@ def job_paths() -> dict[str, Any]:
                         f"{MAX_INSTANCES}, empty steps, an unknown field"),
              "404": unknown,
              "409": bad("a batch or system job, a Charmander task, a job of several "
-                        "templates, or a job complete, failed or stopped"),
+                        "templates, a job complete, failed or stopped, or a scheduled "
+                        "job (a template: act on its runs)"),
              "503": store},
             body=scale_body, params=[name])},
         "/v1/jobs/{name}/stop": {"post": operation(
             "Kill every instance and start none; the job is kept (phase stopped)",
-            {"200": json_answer(STATUS, "the status"), "404": unknown, "503": store},
+            {"200": json_answer(STATUS, "the status"), "404": unknown,
+             "409": template, "503": store},
             body={"type": "object", "description": "ignored: send {} or nothing"},
             body_required=False, params=[name])},
         "/v1/jobs/{name}/wait": {"get": operation(
@@ -219,7 +222,8 @@ def job_paths() -> dict[str, Any]:
             {"200": json_answer(STATUS, "the status: check `phase`"),
              "400": bad("timeout is not a number of seconds from 0 to "
                         f"{MAX_WAIT_SECONDS:g}"),
-             "404": bad("no job of that name, or it was deleted while waiting")},
+             "404": bad("no job of that name, or it was deleted while waiting"),
+             "409": template},
             params=[name, query_param("timeout", "seconds (default 60)", {
                 "type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS,
                 "default": 60})])},
@@ -229,6 +233,7 @@ def job_paths() -> dict[str, Any]:
              "400": bad("stream, tail or follow not understood"),
              "404": bad("no such job, `instance` is not one of its instances, none was "
                         "launched yet, or the container is gone"),
+             "409": template,
              "502": bad("the master or agent failed while reading"),
              "503": bad("no master, or the instance's agent is not connected"),
              "504": bad("the agent did not answer in time")},

@@ -164,7 +164,7 @@ def decide(schedule: Schedule, since: float, now: float, runs: Sequence[Run]) ->
         wanted = wanted[-1:]
     return Decision(last_firing=max(due[-1], since) if due else None,
                     start=tuple(wanted), stop=tuple(stop),
-                    forget=tuple(_beyond_history(schedule, runs)),
+                    forget=tuple(beyond_history(schedule, runs)),
                     skipped=tuple(sorted(skipped)))
 
 
@@ -181,7 +181,7 @@ def _caught_up(schedule: Schedule, due: list[float],
                          "(catch_up: none)") for t in due if t not in on_time]
 
 
-def _beyond_history(schedule: Schedule, runs: Sequence[Run]) -> list[str]:
+def beyond_history(schedule: Schedule, runs: Sequence[Run]) -> list[str]:
     """Finished runs past the limits: the newest `successful_runs_history` complete ones
     and the newest `failed_runs_history` failed or stopped ones are kept."""
     newest_first = sorted((r for r in runs if r.phase.final), key=lambda r: r.firing,

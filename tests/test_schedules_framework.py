@@ -313,3 +313,17 @@ async def test_launches_within_one_second_each_get_a_run(start, http):
              for _ in range(3)]
     assert names == ["quick-20260501T120030Z-manual", "quick-20260501T120030Z-manual-2",
                      "quick-20260501T120030Z-manual-3"]
+
+
+async def test_a_scheduled_job_is_not_stopped_or_scaled_but_its_runs_are(start, http):
+    fw = await start()
+    await call(http, fw, "POST", "/v1/jobs", scheduled("tmpl", cron="@daily"))
+    status, answer = await call(http, fw, "POST", "/v1/jobs/tmpl/stop", {})
+    assert status == 409 and "scheduled job" in answer["message"]
+    assert (await call(http, fw, "PUT", "/v1/jobs/tmpl/scale", {"count": 2}))[0] == 409
+    assert (await call(http, fw, "POST", "/v1/jobs", scheduled("tmpl")))[0] == 409  # taken
+    _, run = await call(http, fw, "POST", "/v1/jobs/tmpl/launch")
+    status, stopped = await call(http, fw, "POST", f"/v1/jobs/{run['name']}/stop", {})
+    assert status == 200 and stopped["phase"] == "stopped"
+    status, answer = await call(http, fw, "DELETE", "/v1/jobs/tmpl")
+    assert status == 200, answer

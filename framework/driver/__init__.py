@@ -1,8 +1,9 @@
 """The framework process (its driver): the scheduler core wired to its store and master.
 
 This package is the framework's only I/O: the service here, the scheduler-API client
-(`mesos_client`), the store's writer (`store_writer`), the job requests (`job_operations`)
-and the master's log stream (`master_logs`). The decision code beside it
+(`mesos_client`), the store's writer (`store_writer`), the job requests (`job_operations`),
+the scheduled jobs fired from the tick (`schedule_runner`) and the master's log stream
+(`master_logs`). The decision code beside it
 (`framework.scheduler` and its parts) takes time and ids from here and does no I/O.
 
 Thin: REST requests (api/charmander_app.py calls in here), Mesos events, metering

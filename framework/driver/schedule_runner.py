@@ -21,6 +21,7 @@ from framework.schedules import (
     Decision,
     Run,
     ScheduleState,
+    beyond_history,
     decide,
     manual_run_name,
     next_firing,
@@ -39,6 +40,8 @@ class ScheduleRunner:
         self.jobs = jobs
         self.states: dict[str, ScheduleState] = {}
         self._lock = asyncio.Lock()  # one tick, launch or delete at a time
+        # name -> its next firing after its last: until then a tick only looks at its runs
+        self._next_due: dict[str, float] = {}
 
     def load(self, states: list[ScheduleState]) -> None:
         self.states = {state.name: state for state in states}
@@ -98,6 +101,7 @@ class ScheduleRunner:
                                   "or delete with force=true")
             await self.jobs.save_schedules(deleted=[name])
             del self.states[name]
+            self._next_due.pop(name, None)
             for run, _job in runs:
                 with contextlib.suppress(JobNotFound):
                     await self.jobs.delete(run.name, force=True)
@@ -119,7 +123,14 @@ class ScheduleRunner:
     async def _tick_one(self, state: ScheduleState) -> None:
         now = self.jobs.service.clock()
         runs = [run for run, _job in self.runs(state)]
-        decision = decide(state.spec.schedule, state.since, now, runs)
+        schedule = state.spec.schedule
+        due = self._next_due.get(state.name)
+        if due is None:
+            due = self._next_due[state.name] = next_firing(schedule, state.since)
+        if now < due and len(runs) == len(state.runs) and not beyond_history(schedule, runs):
+            return  # nothing due, no run gone, none to forget: no need to ask
+        self._next_due.pop(state.name, None)
+        decision = decide(schedule, state.since, now, runs)
         if not decision.changes and len(runs) == len(state.runs):
             return
         for name in decision.stop:
