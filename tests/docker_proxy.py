@@ -31,7 +31,9 @@ class BrokenDocker:
         return f"tcp://127.0.0.1:{self.listener.getsockname()[1]}"
 
     def __exit__(self, *exc) -> None:
-        for sock in self.sockets:
+        for sock in self.sockets:  # shut down, not only closed: that wakes a blocked recv
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
             with contextlib.suppress(OSError):
                 sock.close()
 

@@ -58,10 +58,10 @@ def bad_agent(berth_up, tmp_path):
         return hostname
 
     yield start
+    for proxy in proxies:  # first: a call hung in the broken Docker ends, and the agent can
+        proxy.__exit__(None, None, None)
     for proc in procs:
         _stop(proc)
-    for proxy in proxies:
-        proxy.__exit__(None, None, None)
 
 
 def _block_the_good_agent(base: str) -> None:
