@@ -29,6 +29,7 @@ from api.json_body import BadBody, read_json, same_origin_json
 from api.juliarun_app import add_juliarun_routes
 from api.namespaces import limited_to, refused_in, sees, target_namespace, visible
 from api.openapi import openapi_document
+from api.schedules_app import add_schedule_routes
 from api.task_logs import add_task_logs_route
 from framework.driver import FrameworkService
 from framework.driver.juliarun_settings import JuliaRunSettings
@@ -426,6 +427,7 @@ def build_charmander_app(service: FrameworkService, gate: Gate | None = None,
         app.router.add_route(method, path, getattr(handlers, name))
     add_job_routes(app, service)
     add_jisto_routes(app, service)
+    add_schedule_routes(app, service)
     add_task_logs_route(app, service)
     add_juliarun_routes(app, service, juliarun or JuliaRunSettings())
     app[FRAMEWORK] = service

@@ -1,5 +1,7 @@
 """berth's job API on the framework's port: `/v1/jobs` (submit, list, status, scale,
 stop, wait, delete). Thin: parse, call `framework.driver.job_operations`, answer.
+A job with a `schedule` is a template kept by `framework.driver.schedule_runner` (its
+routes beside these: api/schedules_app.py); status, list and delete show and forget it.
 
 A `201` means the job is on disk. Errors are berth's JSON with the field named.
 """
@@ -17,7 +19,13 @@ from api.namespaces import refused_in, sees, target_namespace, visible
 from api.task_logs import checked_params, stream_task_logs
 from framework.driver import FrameworkService
 from framework.driver.job_operations import JobConflict, JobNotFound
-from framework.job_status import job_document, job_summary
+from framework.job_status import (
+    job_document,
+    job_summary,
+    scheduled_document,
+    scheduled_summary,
+)
+from framework.schedules import schedule_problems
 from framework.store import JobExists
 from offers.job import MAX_INSTANCES, parse_job
 from offers.problems import FieldProblem, SpecError
@@ -38,13 +46,27 @@ class JobHandlers:
         """The job the route names, if the caller may see it (JobNotFound otherwise: what
         is in another's namespace does not exist for it)."""
         name = request.match_info["name"]
+        if self._scheduled(request) is not None:
+            raise JobConflict(f"{name!r} is a scheduled job: a template that does not run "
+                              "itself; act on its runs, or delete it")
         if not sees(request, self.jobs.get(name).namespace):
             raise JobNotFound(f"no job named {name!r}")
         return name
 
+    def _scheduled(self, request: web.Request):
+        """The scheduled job the route names, if there is one and the caller sees it."""
+        state = self.service.schedules.get(request.match_info["name"])
+        return state if state is not None and sees(request, state.spec.namespace) else None
+
+    def _schedule_status(self, state) -> dict[str, Any]:
+        runner = self.service.schedules
+        return scheduled_document(state, runner.runs(state), runner.next_firing(state))
+
     async def submit(self, request: web.Request) -> web.Response:
         try:
             spec = parse_job(read_json(await request.read()))
+            if spec.schedule is not None and (problems := schedule_problems(spec.schedule)):
+                raise SpecError(problems)
         except BadBody as exc:
             return exc.response()
         except SpecError as exc:
@@ -60,6 +82,10 @@ class JobHandlers:
         if namespace != spec.namespace:
             spec = spec.model_copy(update={"namespace": namespace})
         try:
+            if spec.schedule is not None:
+                state = await self.service.schedules.create(spec)
+                return web.json_response(self._schedule_status(state), status=201,
+                                         headers={"Location": f"/v1/jobs/{spec.name}"})
             job = await self.jobs.submit(spec)
         except JobExists as exc:
             return error_response(409, str(exc), [FieldProblem("name", "is taken")])
@@ -71,9 +97,16 @@ class JobHandlers:
         jobs = [job_summary(job) for job in visible(request, self.service.scheduler.jobs(),
                                                     lambda job: job.namespace)
                 if show_tasks or not job.charmander]
+        runner = self.service.schedules
+        jobs += [scheduled_summary(state, runner.runs(state), runner.next_firing(state))
+                 for state in visible(request, runner.states.values(),
+                                      lambda state: state.spec.namespace)]
         return web.json_response({"jobs": jobs})
 
     async def status(self, request: web.Request) -> web.Response:
+        state = self._scheduled(request)
+        if state is not None:
+            return web.json_response(self._schedule_status(state))
         return web.json_response(self._status(self._seen(request)))
 
     async def scale(self, request: web.Request) -> web.Response:
@@ -98,6 +131,11 @@ class JobHandlers:
         if force not in ("true", "false"):
             return error_response(400, "force must be true or false",
                                   [FieldProblem("force", f"{force!r} is not true or false")])
+        if self._scheduled(request) is not None:
+            state = await self.service.schedules.delete(request.match_info["name"],
+                                                        force == "true")
+            return web.json_response({"code": 200, "message": f"deleted job {state.name} "
+                                                              "and its runs"})
         job = await self.jobs.delete(self._seen(request), force == "true")
         return web.json_response({"code": 200, "message": f"deleted job {job.id}"})
 

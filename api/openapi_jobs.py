@@ -21,6 +21,7 @@ from api.openapi_parts import (
     query_param,
     unavailable,
 )
+from api.openapi_schedules import SCHEDULE_FIELDS, SCHEDULE_STATUS
 from api.openapi_specs import ID, task_wire_form
 from offers.job import MAX_INSTANCES, JobSpec
 
@@ -60,6 +61,11 @@ FIELDS = {
                    "template beside its own; UNIQUE, MAX_PER and GROUP_BY count the job",
     "labels": "names and values (strings) a surface keeps with the job, e.g. "
               "`juliarun.type` for a job submitted through JuliaRun's API",
+    "schedule": "makes the job a template that runs on a schedule (its runs are jobs of "
+                "their own); see Schedule",
+    "client": "the client whose global parameters (PUT /v1/clients/{client}/parameters, "
+              "in the job's namespace) each run gets as environment variables and as "
+              "${KEY} in its arguments; the job's own `env` wins",
 }
 POLICY_FIELDS = {
     "RestartPolicy": {
@@ -90,7 +96,8 @@ _SUMMARY = {
     "type": {"type": "string", "enum": ["batch", "service", "system", "parallel",
                                         "array"]},
     "phase": {"type": "string", "enum": ["pending", "running", "complete", "failed",
-                                         "stopped"]},
+                                         "stopped", "scheduled"],
+              "description": "scheduled: a template with a schedule (its runs are jobs)"},
     "reason": {"type": ["string", "null"], "description": "why the phase, e.g. "
                "'index 3: exit code 3 (restarted 3 times within 1800 s)'"},
     "priority": {"type": "integer"},
@@ -103,6 +110,8 @@ _SUMMARY = {
                  "failure, over the job's life"},
     "created_at": {"type": "number"},
     "charmander": {"type": "boolean", "description": "a Charmander task's job"},
+    "next_firing": {"description": "a scheduled job only"},
+    "last_firing": {"description": "a scheduled job only"},
 }
 _INSTANCE = {"type": "object", "properties": {
     "id": {"type": "string"},
@@ -124,7 +133,8 @@ _STATUS = {"type": "object", "description": "JobSummary plus these", "properties
               "description": "counts a stepped scale has still to reach"},
     "instances": {"type": "array", "items": {"$ref": "#/components/schemas/JobInstance"}},
     "spec": {"$ref": "#/components/schemas/JobSpec",
-             "description": "the job JSON, defaults filled in, env values as \"***\""}}}
+             "description": "the job JSON, defaults filled in, env values as \"***\""},
+    "schedule": SCHEDULE_STATUS}}
 
 
 def job_schemas() -> dict[str, Any]:
@@ -138,6 +148,8 @@ def job_schemas() -> dict[str, Any]:
     task_wire_form(defs["Template"], id_optional=True)
     for name, text in FIELDS.items():
         spec["properties"][name]["description"] = text
+    for name, text in SCHEDULE_FIELDS.items():
+        defs["Schedule"]["properties"][name]["description"] = text
     for model, fields in POLICY_FIELDS.items():
         for name, text in fields.items():
             defs[model]["properties"][name]["description"] = text
@@ -149,6 +161,7 @@ def job_schemas() -> dict[str, Any]:
 def job_paths() -> dict[str, Any]:
     name = path_param("name", "the job's name")
     unknown = bad("no job of that name")
+    template = bad("a scheduled job: a template that does not run itself; act on its runs")
     store = unavailable("the state store cannot be written (Retry-After); nothing was "
                         "changed")
     scale_body = {"oneOf": [
@@ -197,12 +210,14 @@ def job_paths() -> dict[str, Any]:
                         f"{MAX_INSTANCES}, empty steps, an unknown field"),
              "404": unknown,
              "409": bad("a batch or system job, a Charmander task, a job of several "
-                        "templates, or a job complete, failed or stopped"),
+                        "templates, a job complete, failed or stopped, or a scheduled "
+                        "job (a template: act on its runs)"),
              "503": store},
             body=scale_body, params=[name])},
         "/v1/jobs/{name}/stop": {"post": operation(
             "Kill every instance and start none; the job is kept (phase stopped)",
-            {"200": json_answer(STATUS, "the status"), "404": unknown, "503": store},
+            {"200": json_answer(STATUS, "the status"), "404": unknown,
+             "409": template, "503": store},
             body={"type": "object", "description": "ignored: send {} or nothing"},
             body_required=False, params=[name])},
         "/v1/jobs/{name}/wait": {"get": operation(
@@ -210,7 +225,8 @@ def job_paths() -> dict[str, Any]:
             {"200": json_answer(STATUS, "the status: check `phase`"),
              "400": bad("timeout is not a number of seconds from 0 to "
                         f"{MAX_WAIT_SECONDS:g}"),
-             "404": bad("no job of that name, or it was deleted while waiting")},
+             "404": bad("no job of that name, or it was deleted while waiting"),
+             "409": template},
             params=[name, query_param("timeout", "seconds (default 60)", {
                 "type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS,
                 "default": 60})])},
@@ -220,6 +236,7 @@ def job_paths() -> dict[str, Any]:
              "400": bad("stream, tail or follow not understood"),
              "404": bad("no such job, `instance` is not one of its instances, none was "
                         "launched yet, or the container is gone"),
+             "409": template,
              "502": bad("the master or agent failed while reading"),
              "503": bad("no master, or the instance's agent is not connected"),
              "504": bad("the agent did not answer in time")},

@@ -29,6 +29,7 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, lazy={
     "agent": "cli.agent:agent_command",
+    "client": "cli.client_params:client_group",
     "credits": "cli.access:credits_group",
     "framework": "cli.framework:framework_command",
     "job": "cli.job:job_group",

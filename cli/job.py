@@ -1,5 +1,6 @@
-"""`berth job submit | list | status | scale | wait | logs | stop | delete`: a client of
-the framework's `/v1/jobs` API; and Jisto's `create | run | delete UUID` (cli/jisto.py)."""
+"""`berth job submit | list | status | scale | wait | logs | stop | delete | launch`: a
+client of the framework's `/v1/jobs` API; and Jisto's `create | run | delete UUID`
+(cli/jisto.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from cli.client import STATE_STYLE, fail, open_url, request, url_option
 from cli.jisto import create_job, delete_jisto_job, is_uuid, manage_jobs_row, run_job
 
 PHASE_STYLE = {"running": "green", "pending": "yellow", "complete": "dim", "failed": "red",
-               "stopped": "magenta"}
+               "stopped": "magenta", "scheduled": "cyan"}
 
 
 @click.group("job")
@@ -48,6 +49,10 @@ def submit(file: Path, url: str) -> None:
     status, answer = request("POST", f"{url}/v1/jobs", file.read_bytes())
     if status != 201:
         fail(status, answer)
+    if answer["phase"] == "scheduled":
+        click.echo(f"job {answer['name']} scheduled: {answer['type']}, next run at "
+                   f"{answer['next_firing']['utc']}")
+        return
     click.echo(f"job {answer['name']} submitted: {answer['type']}, "
                f"{answer['desired']} wanted, {answer['phase']}")
 
@@ -74,7 +79,29 @@ def list_jobs(url: str, tasks: bool, as_json: bool) -> None:
     Console().print(table)
 
 
+def _print_schedule(job: dict[str, Any]) -> None:
+    console = Console()
+    schedule = job["schedule"]
+    console.print(f"[bold]{job['name']}[/] ({job['type']}): [cyan]scheduled[/] "
+                  f"{', '.join(schedule['expressions'])} in {schedule['time_zone']}, "
+                  f"concurrency {schedule['concurrency']}, catch-up {schedule['catch_up']}")
+    last = schedule["last_firing"]
+    console.print(f"next firing {schedule['next_firing']['utc']}, last firing "
+                  f"{last['utc'] if last else 'none yet'}")
+    table = Table()
+    for column in ("RUN", "FIRING", "PHASE", "REASON"):
+        table.add_column(column, overflow="fold")
+    for run in schedule["runs"]:
+        style = PHASE_STYLE.get(run["phase"], "")
+        table.add_row(run["name"], "manual" if run["manual"] else run["firing"]["utc"],
+                      f"[{style}]{run['phase']}[/]", run["reason"] or "")
+    console.print(table)
+
+
 def _print_status(job: dict[str, Any]) -> None:
+    if job["phase"] == "scheduled":
+        _print_schedule(job)
+        return
     console = Console()
     style = PHASE_STYLE.get(job["phase"], "")
     console.print(f"[bold]{job['name']}[/] ({job['type']}): [{style}]{job['phase']}[/]"
@@ -198,6 +225,15 @@ def delete(name: str, force: bool, url: str) -> None:
     answer = _call("DELETE", f"{url}/v1/jobs/{_quoted(name)}"
                    + ("?force=true" if force else ""))
     click.echo(answer["message"])
+
+
+@job_group.command("launch")
+@click.argument("name")
+@url_option
+def launch(name: str, url: str) -> None:
+    """Start a run of the scheduled job NAME now (manual launch)."""
+    answer = _call("POST", f"{url}/v1/jobs/{_quoted(name)}/launch", {}, ok=(201,))
+    click.echo(f"job {name}: launched {answer['name']}, {answer['phase']}")
 
 
 job_group.add_command(create_job)

@@ -152,6 +152,16 @@ class QuotasChanged:
 
 
 @dataclass(frozen=True)
+class ClientParametersChanged:
+    """A client's parameters now (already on disk, or read back from it): instances of its
+    jobs created from now on get them (`framework.client_parameters`)."""
+
+    namespace: str
+    client: str
+    parameters: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class BalancesChanged:
     """The credit balances of the namespaces that have a budget. One at zero or below has
     its jobs stopped and nothing new placed until a grant."""
@@ -188,10 +198,11 @@ class Tick:
 Event = (TaskSubmitted | TaskRecovered | JobSubmitted | JobScaled | JobStopped | JobDeleted
          | Subscribed | OffersReceived | OfferRescinded | TaskStatusChanged | AgentLost
          | KillRequested | ReshuffleRequested | UsageObserved | ShutdownStarted | Tick
-         | QuotasChanged | BalancesChanged)
+         | QuotasChanged | BalancesChanged | ClientParametersChanged)
 
 __all__ = [
-    "AgentLost", "BalancesChanged", "Event", "JobDeleted", "JobScaled", "JobStopped", "JobSubmitted",
+    "AgentLost", "BalancesChanged", "ClientParametersChanged", "Event", "JobDeleted",
+    "JobScaled", "JobStopped", "JobSubmitted",
     "KillRequested", "OfferRescinded", "OffersReceived", "QuotasChanged",
     "ReshuffleRequested", "ShutdownStarted", "Subscribed", "TaskRecovered",
     "TaskStatusChanged", "TaskSubmitted", "Tick", "UsageObserved",

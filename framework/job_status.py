@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from framework.jobs import MASTER, Job
 from framework.records import TaskRecord
-from offers.job import JobType, job_from_task
+from framework.schedules import Run, ScheduleState
+from offers.job import JobType, Phase, job_from_task
 from offers.states import TaskState
 
 S = TaskState
@@ -89,3 +91,50 @@ def _desired(job: Job) -> int:
 
 def _succeeded(job: Job) -> int:
     return sum(1 for slot in job.slots.values() if slot.done)
+
+
+# -- scheduled jobs ------------------------------------------------------------------------
+
+
+def scheduled_summary(state: ScheduleState, runs: Iterable[tuple[Run, Job]],
+                      next_at: float) -> dict[str, Any]:
+    """A scheduled job as one row of `GET /v1/jobs`: the keys of `job_summary` (its runs
+    counted), phase `scheduled`, and when it fires next."""
+    runs = list(runs)
+    spec = state.spec
+    return {
+        "name": spec.name, "namespace": spec.namespace, "type": str(spec.type),
+        "phase": "scheduled", "reason": None, "priority": spec.priority, "desired": 0,
+        "running": sum(1 for _run, job in runs if job.phase is Phase.RUNNING),
+        "pending": sum(1 for _run, job in runs if job.phase is Phase.PENDING),
+        "succeeded": sum(1 for _run, job in runs if job.phase is Phase.COMPLETE),
+        "failed": sum(1 for _run, job in runs if job.phase is Phase.FAILED),
+        "restarts": 0, "created_at": state.created_at, "charmander": False,
+        "next_firing": _instant(next_at), "last_firing": _instant(state.last_firing),
+    }
+
+
+def scheduled_document(state: ScheduleState, runs: Iterable[tuple[Run, Job]],
+                       next_at: float) -> dict[str, Any]:
+    """A scheduled job's status: the summary, its schedule with the next and last firing,
+    its runs kept (oldest first) with their outcomes, and the template."""
+    runs = list(runs)
+    doc = scheduled_summary(state, runs, next_at)
+    schedule = state.spec.schedule
+    doc["schedule"] = {
+        **schedule.model_dump(mode="json"),
+        "expressions": list(schedule.expressions()),
+        "next_firing": _instant(next_at), "last_firing": _instant(state.last_firing),
+        "runs": [{"name": run.name, "firing": _instant(run.firing), "manual": run.manual,
+                  "phase": str(job.phase), "reason": job.phase_reason}
+                 for run, job in runs],
+    }
+    doc["spec"] = redacted(state.spec.to_json())
+    return doc
+
+
+def _instant(seconds: float | None) -> dict[str, Any] | None:
+    """An instant as both epoch seconds and ISO 8601 in UTC."""
+    if seconds is None:
+        return None
+    return {"at": seconds, "utc": datetime.fromtimestamp(seconds, UTC).isoformat()}

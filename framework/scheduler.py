@@ -25,6 +25,7 @@ from collections.abc import Callable
 from framework import commands as cmd
 from framework import events as ev
 from framework import reconciler
+from framework.client_parameters import resolve
 from framework.instance_index import InstanceIndex
 from framework.jobs import MASTER, Job, SlotKey
 from framework.members import KIND, PHASE, S
@@ -118,6 +119,8 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
                                                      max_backoff_seconds, max_node_errors)
                             for sla in (None, *SLA)}
         self._unwanted: list[str] = []
+        # (namespace, client) -> its parameters, resolved into each new instance's spec.
+        self._client_parameters: dict[tuple[str, str], dict[str, str]] = {}
         self._finished: deque[str] = deque()  # terminal record ids, oldest first, for pruning
         self._reconciling: dict[str, float] = {}  # task id -> when we last asked
         self._rounds = 0
@@ -147,6 +150,7 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
             ev.Tick: self._tick,
             ev.QuotasChanged: self._quotas_changed,
             ev.BalancesChanged: self._balances_changed,
+            ev.ClientParametersChanged: self._client_parameters_changed,
         }
 
     # -- the one entry point ----------------------------------------------------------
@@ -300,7 +304,7 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
             changes["reason"] = STOPPED_BY_SHUTDOWN
         elif terminal and ending in ("deadline", "infrastructure"):
             changes["reason"] = record.reason
-        elif state is S.KILLED and record.state is S.KILLING and record.reason:
+        elif state in (S.KILLING, S.KILLED) and old is S.KILLING and record.reason:
             changes["reason"] = record.reason  # berth asked for it and said why
         elif e.reason is not None:
             changes["reason"] = e.reason
@@ -376,6 +380,13 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
             out.append(cmd.Revive())
         return out + self._meter_credits(now)
 
+    def _client_parameters_changed(self, e: ev.ClientParametersChanged) -> list[cmd.Command]:
+        self._client_parameters[(e.namespace, e.client)] = dict(e.parameters)
+        return []
+
+    def client_parameters(self, namespace: str, client: str) -> dict[str, str] | None:
+        return self._client_parameters.get((namespace, client))
+
     # -- record keeping -------------------------------------------------------------------
 
     def _new_instance(self, job: Job, task_id: str | None = None, *,
@@ -401,9 +412,11 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
 
     def _instance_spec(self, job: Job, slot: SlotKey | None) -> TaskSpec:
         """What an instance of `slot` runs: its template, plus the job's environment."""
-        if job.charmander or slot is None:
+        if job.charmander:
             return job.templates[0]
-        spec = job.template(slot[0])
+        if slot is None:
+            return self._with_client(job, job.templates[0])
+        spec = self._with_client(job, job.template(slot[0]))
         env = {"BERTH_JOB_INDEX": str(slot[1])}
         if job.kind is KIND.PARALLEL and slot[0] != MASTER:
             master = self._master_of(job)
@@ -412,6 +425,14 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
                 env["BERTH_MASTER_PORTS"] = ",".join(
                     str(p) for p in (master.launched_spec or master.spec).host_ports)
         return spec.model_copy(update={"env": {**spec.env, **env}})
+
+    def _with_client(self, job: Job, spec: TaskSpec) -> TaskSpec:
+        """The template with its client's parameters as they are now (a job's own env
+        wins)."""
+        client = job.spec.client if job.spec is not None else None
+        if client is None:
+            return spec
+        return resolve(spec, self._client_parameters.get((job.namespace, client), {}))
 
     def _master_of(self, job: Job) -> TaskRecord | None:
         for task_id in job.by_slot.get((MASTER, 0), ()):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import (
+    JSON,
     Column,
     Float,
     String,
@@ -30,9 +31,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from framework.client_parameters import ClientParameters
 from framework.events import JobSubmitted, TaskRecovered, TaskSubmitted
 from framework.models import Base, InstanceRow, MetaRow, SubmissionRow
 from framework.records import TaskRecord
+from framework.schedules import Run, ScheduleState
 from offers.job import JobSpec
 from offers.problems import SpecError
 from offers.states import TERMINAL, TaskState
@@ -67,6 +70,26 @@ IDEMPOTENCY = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("task_id", String(200), nullable=False),
     Column("created_at", Float, nullable=False, index=True),
+)
+
+
+# Scheduled jobs (templates that do not run on their own) and clients' parameters, kept
+# apart from the submissions the core runs (migration f0005).
+SCHEDULES = Table(
+    "framework_schedules", Base.metadata,
+    Column("name", String(160), primary_key=True),
+    Column("namespace", String(63), nullable=False, index=True),
+    Column("spec", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_firing", Float, nullable=True),
+    Column("runs", JSON, nullable=False),
+)
+CLIENT_PARAMETERS = Table(
+    "framework_client_parameters", Base.metadata,
+    Column("namespace", String(63), primary_key=True),
+    Column("client", String(128), primary_key=True),
+    Column("parameters", JSON, nullable=False),
+    Column("updated_at", Float, nullable=False),
 )
 
 
@@ -127,7 +150,11 @@ class FrameworkStore:
               marks: dict[str, str] | None = None,
               jobs: Sequence[tuple[JobSpec, float]] = (),
               job_states: Sequence[JobState] = (),
-              deleted_jobs: Sequence[str] = ()) -> None:
+              deleted_jobs: Sequence[str] = (),
+              schedules: Sequence[ScheduleState] = (),
+              new_schedules: Sequence[ScheduleState] = (),
+              deleted_schedules: Sequence[str] = (),
+              client_parameters: Sequence[ClientParameters] = ()) -> None:
         """Persist a batch in one transaction (the service's group commit).
 
         `submissions` are accepted tasks `(internal id, spec, created_at[, idempotency key])`; `records` are
@@ -137,26 +164,34 @@ class FrameworkStore:
         same for exactly these submissions and instances; `marks` meta
         values; `jobs` accepted job JSONs with their creation time, `job_states` jobs whose
         count, steps or wanted changed, `deleted_jobs` jobs to forget with their
-        instances. Raises StoreUnavailable when the database cannot take the write, and
+        instances; `new_schedules` scheduled jobs accepted, `schedules` their changed
+        last firing and runs (in the same transaction as the runs' `jobs`, so a run is
+        never on disk without its firing, nor the firing without its run),
+        `deleted_schedules` scheduled jobs to forget; `client_parameters` a client's whole
+        set. Raises StoreUnavailable when the database cannot take the write, and
         JobExists when a job's name is taken.
         """
         unwanted = list(unwanted)
         if not (submissions or records or unwanted or framework_id or killed_prefixes
-                or killed_ids or marks or jobs or job_states or deleted_jobs):
+                or killed_ids or marks or jobs or job_states or deleted_jobs or schedules
+                or new_schedules or deleted_schedules or client_parameters):
             return
         try:
             self._write(submissions, records, unwanted, framework_id, killed_prefixes,
-                        killed_ids, marks or {}, jobs, job_states, deleted_jobs)
+                        killed_ids, marks or {}, jobs, job_states, deleted_jobs,
+                        (schedules, new_schedules, deleted_schedules, client_parameters))
         except IntegrityError as exc:
-            if jobs:
+            if jobs or new_schedules:
                 raise JobExists(str(exc.orig).splitlines()[0]) from None
             raise
         except OperationalError as exc:  # the disk or the server, not the data
             raise StoreUnavailable(_reason(exc)) from exc
 
     def _write(self, submissions, records, unwanted, framework_id, killed_prefixes,
-               killed_ids, marks, jobs, job_states, deleted_jobs) -> None:
+               killed_ids, marks, jobs, job_states, deleted_jobs, scheduled) -> None:
         with self.engine.begin() as conn:
+            if any(scheduled):
+                self._write_schedules(conn, *scheduled)
             if jobs:
                 conn.execute(self._insert_submissions, [
                     {"id": spec.name, "spec": spec.to_json(), "created_at": created,
@@ -204,6 +239,23 @@ class FrameworkStore:
                 stmt = self._insert(MetaRow.__table__).values(key=key, value=value)
                 conn.execute(stmt.on_conflict_do_update(index_elements=["key"],
                                                         set_={"value": value}))
+
+    def _write_schedules(self, conn, schedules, new_schedules, deleted_schedules,
+                         client_parameters) -> None:
+        if new_schedules:
+            conn.execute(SCHEDULES.insert(), [_schedule_row(s) for s in new_schedules])
+        for state in schedules:
+            conn.execute(update(SCHEDULES).where(SCHEDULES.c.name == state.name).values(
+                last_firing=state.last_firing, runs=[r.as_json() for r in state.runs]))
+        if deleted_schedules:
+            conn.execute(delete(SCHEDULES).where(SCHEDULES.c.name.in_(
+                list(deleted_schedules))))
+        for params in client_parameters:
+            values = {"parameters": dict(params.values), "updated_at": params.updated_at}
+            stmt = self._insert(CLIENT_PARAMETERS).values(
+                namespace=params.namespace, client=params.client, **values)
+            conn.execute(stmt.on_conflict_do_update(
+                index_elements=["namespace", "client"], set_=values))
 
     def _record_upsert(self):
         """The upsert of instance records, one statement run once per row (executemany):
@@ -259,6 +311,23 @@ class FrameworkStore:
                 IDEMPOTENCY.c.created_at >= now - IDEMPOTENCY_TTL)).one_or_none()
         return IdempotencyKey(row.key, row.fingerprint, row.task_id, row.created_at) \
             if row is not None else None
+
+    def schedules(self) -> list[ScheduleState]:
+        """Every scheduled job, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(SCHEDULES).order_by(SCHEDULES.c.created_at,
+                                                           SCHEDULES.c.name)).all()
+        return [ScheduleState(
+            spec=JobSpec.model_validate(row.spec, context=STORED),
+            created_at=row.created_at, last_firing=row.last_firing,
+            runs=tuple(Run(r["name"], r["firing"], manual=r.get("manual", False))
+                       for r in row.runs)) for row in rows]
+
+    def client_parameters(self) -> list[ClientParameters]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(CLIENT_PARAMETERS)).all()
+        return [ClientParameters(row.namespace, row.client, dict(row.parameters),
+                                 row.updated_at) for row in rows]
 
     def recover(self) -> list[TaskSubmitted | TaskRecovered | JobSubmitted]:
         """Everything on disk as events for a fresh scheduler, oldest first.
@@ -326,6 +395,12 @@ def _launched_spec(data: dict | None) -> TaskSpec | None:
         return TaskSpec.model_validate(data, context=STORED)
     except ValueError:
         return None
+
+
+def _schedule_row(state: ScheduleState) -> dict:
+    return {"name": state.name, "namespace": state.spec.namespace,
+            "spec": state.spec.to_json(), "created_at": state.created_at,
+            "last_firing": state.last_firing, "runs": [r.as_json() for r in state.runs]}
 
 
 def _row(record: TaskRecord) -> dict:

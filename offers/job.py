@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from offers.problems import FieldProblem, SpecError, problems_from
+from offers.schedule import MAX_SCHEDULED_NAME, Schedule
 from offers.task import (
     DEFAULT_NAMESPACE,
     NAMESPACE_PATTERN,
@@ -33,6 +34,7 @@ from offers.task import (
 
 MAX_INSTANCES = 100_000  # per template: beyond it a typo, not a job
 MAX_SECONDS = 366 * 24 * 3600.0
+CLIENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"  # a client's name: a URL path segment
 
 
 class JobType(StrEnum):
@@ -158,6 +160,8 @@ class JobSpec(BaseModel):
     constraints: tuple[ConstraintItem, ...] = ()  # on every template, beside its own
     # What a surface over the job model remembers of it (JuliaRun's job type), shown as is.
     labels: dict[LabelName, LabelValue] | None = Field(None, max_length=32)
+    schedule: Schedule | None = None  # a template whose firings start runs of it
+    client: str | None = Field(None, pattern=CLIENT_PATTERN, max_length=128)  # parameters
 
     @field_validator("name", mode="before")
     @classmethod
@@ -211,6 +215,10 @@ def shape_problems(spec: JobSpec) -> list[FieldProblem]:
     """What the fields say together: which of them the job's type takes."""
     out: list[FieldProblem] = []
     kind = spec.type
+    if spec.schedule is not None and len(spec.name) > MAX_SCHEDULED_NAME:
+        out.append(FieldProblem("name", f"a scheduled job's name is at most "
+                                        f"{MAX_SCHEDULED_NAME} characters (its runs' "
+                                        "names add the firing time)"))
     if (spec.task is None) == (spec.tasks is None):
         out.append(FieldProblem("task", "give either `task` (one template) or `tasks` "
                                         "(several)"))
@@ -275,4 +283,5 @@ def job_from_task(job_id: str, spec: TaskSpec) -> JobSpec:
         name=job_id, type=kind, priority=0, namespace=spec.namespace, task=template,
         tasks=None, master=None,
         count=None, completions=None, parallelism=None, startup_timeout=None,
-        max_runtime=None, constraints=(), labels=None, restart=restart, relaunch=relaunch)
+        max_runtime=None, constraints=(), labels=None, restart=restart, relaunch=relaunch,
+        schedule=None, client=None)

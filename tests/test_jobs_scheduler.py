@@ -107,9 +107,10 @@ def test_startup_timeout_kills_a_staging_instance_and_relaunches_it():
     assert [c for c in h.send(ev.Tick()) if isinstance(c, cmd.Kill)] == []
     h.clock.now += 11
     assert cmd.Kill(first, "a1") in h.send(ev.Tick())
-    h.status(first, "KILLED")
+    h.status(first, "KILLING", reason="killed by the framework")  # the master's word
+    h.status(first, "KILLED", reason="killed before its container was created")
     record = h.scheduler.task(first)
-    assert record.state is S.KILLED and "startup_timeout" in record.reason
+    assert record.state is S.KILLED and "startup_timeout" in record.reason  # why, kept
     [(second, env, _agent)] = offer_round(h, "a2")
     assert second != first and env["BERTH_JOB_INDEX"] == "0"
     assert h.scheduler.job(name).restarts == 1

@@ -2,8 +2,8 @@
 
 This package is the framework's only I/O: the service here, the scheduler-API client
 (`mesos_client`), the store's writer (`store_writer`), the job requests (`job_operations`),
-Jisto's job requests over them (`jisto_operations`) and the master's log stream
-(`master_logs`). The decision code beside it
+Jisto's job requests over them (`jisto_operations`), the scheduled jobs fired from the tick
+(`schedule_runner`) and the master's log stream (`master_logs`). The decision code beside it
 (`framework.scheduler` and its parts) takes time and ids from here and does no I/O.
 
 Thin: REST requests (api/charmander_app.py calls in here), Mesos events, metering
@@ -41,6 +41,7 @@ from framework import events as ev
 from framework.driver.jisto_operations import JistoOperations
 from framework.driver.job_operations import JobOperations, job_state
 from framework.driver.mesos_client import MesosSchedulerClient, NotSubscribed
+from framework.driver.schedule_runner import ScheduleRunner
 from framework.driver.store_writer import StoreWriter
 from framework.scheduler import CharmanderScheduler
 from framework.store import FrameworkStore, IdempotencyKey, StoreUnavailable
@@ -105,6 +106,7 @@ class FrameworkService:
         self.recent_offers: list[dict[str, Any]] = []
         self.jobs = JobOperations(self)
         self.jisto = JistoOperations(self)
+        self.schedules = ScheduleRunner(self.jobs)
 
     @property
     def ssl_option(self) -> ssl.SSLContext | bool:
@@ -118,9 +120,13 @@ class FrameworkService:
         await loop.run_in_executor(None, self.store.migrate)
         framework_id = await loop.run_in_executor(None, self.store.framework_id)
         recovered = await loop.run_in_executor(None, self.store.recover)
+        for params in await loop.run_in_executor(None, self.store.client_parameters):
+            self.scheduler.handle(ev.ClientParametersChanged(params.namespace, params.client,
+                                                             params.values))
         for event in recovered:
             self.scheduler.handle(event)
         self.jisto.load(await loop.run_in_executor(None, self.jisto.store.load))
+        self.schedules.load(await loop.run_in_executor(None, self.store.schedules))
         self.writer.start()
         # What was just read needs no writing back, but what recovery decided does (a
         # stored spec that fails today's checks ends ERROR).
@@ -365,7 +371,16 @@ class FrameworkService:
     async def _ticker(self) -> None:
         while True:
             await asyncio.sleep(self.tick_seconds)
-            self.apply(ev.Tick())
+            await self.tick()
+
+    async def tick(self) -> None:
+        """One beat of the clock: the core's time-outs, then the schedules' firings."""
+        self.apply(ev.Tick())
+        await self.schedules.tick()
+
+    def scheduled(self, name: str):
+        """The scheduled job of that name (a template), or None."""
+        return self.schedules.get(name)
 
     async def _usage_poller(self) -> None:
         """Metered usage from the master's `GET /v1/metering?since=T` (when it has one)."""

@@ -17,8 +17,10 @@ from typing import Protocol
 
 from framework import commands as cmd
 from framework import events as ev
+from framework.client_parameters import ClientParameters
 from framework.jobs import Job
 from framework.scheduler import Scheduler
+from framework.schedules import ScheduleState
 from framework.store import FrameworkStore, JobExists, JobState
 from offers.job import JobSpec, JobType
 
@@ -31,6 +33,8 @@ class Driver(Protocol):
     clock: Callable[[], float]
 
     def apply(self, event: ev.Event) -> list[cmd.Command]: ...
+
+    def scheduled(self, name: str) -> ScheduleState | None: ...
 
     def settle(self) -> Awaitable[None]: ...
 
@@ -65,16 +69,41 @@ class JobOperations:
             raise JobNotFound(f"no job named {name!r}")
         return job
 
-    async def submit(self, spec: JobSpec) -> Job:
-        """Persist, then queue. JobExists if the name is taken (nothing is written)."""
+    async def submit(self, spec: JobSpec, *, schedule: ScheduleState | None = None) -> Job:
+        """Persist, then queue. JobExists if the name is taken (nothing is written).
+        `schedule`: the scheduled job this is a run of, as it is with the run, written in
+        the same transaction."""
         async with self._lock:
-            if self.service.scheduler.job(spec.name) is not None:
-                raise JobExists(f"a job named {spec.name!r} exists already")
+            self._check_free(spec.name)
             now = self.service.clock()
-            await self._write(jobs=[(spec, now)])
+            await self._write(jobs=[(spec, now)], schedules=[schedule] if schedule else ())
             self.service.apply(ev.JobSubmitted(spec, now))
         await self.service.settle()
         return self.get(spec.name)
+
+    async def submit_scheduled(self, spec: JobSpec) -> ScheduleState:
+        """Persist a scheduled job (a template the core never runs itself)."""
+        async with self._lock:
+            self._check_free(spec.name)
+            state = ScheduleState(spec, self.service.clock())
+            await self._write(new_schedules=[state])
+        return state
+
+    async def save_schedules(self, *, changed: list[ScheduleState] = (),
+                             deleted: list[str] = ()) -> None:
+        async with self._lock:
+            await self._write(schedules=changed, deleted_schedules=deleted)
+
+    async def set_client_parameters(self, params: ClientParameters) -> None:
+        """Persist a client's parameters, then tell the core (new instances get them)."""
+        async with self._lock:
+            await self._write(client_parameters=[params])
+            self.service.apply(ev.ClientParametersChanged(params.namespace, params.client,
+                                                          dict(params.values)))
+
+    def _check_free(self, name: str) -> None:
+        if self.service.scheduler.job(name) is not None or self.service.scheduled(name):
+            raise JobExists(f"a job named {name!r} exists already")
 
     async def scale(self, name: str, count: int | None = None,
                     steps: tuple[int, ...] = ()) -> Job:
