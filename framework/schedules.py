@@ -122,9 +122,13 @@ def firings(schedule: Schedule, after: float, now: float, limit: int) -> list[fl
 
 
 def next_firing(schedule: Schedule, after: float) -> float:
-    """The first firing instant after `after`."""
+    """The first firing instant after `after`: cronsim's forward step, checked backwards
+    (forward steps miss a time just after a half-hour fall-back, as on Lord Howe
+    Island; `firings` walks backwards, and the two must agree)."""
     start = datetime.fromtimestamp(after, schedule.zone)
-    return min(next(CronSim(e, start)).timestamp() for e in schedule.expressions())
+    ahead = min(next(CronSim(e, start)).timestamp() for e in schedule.expressions())
+    earlier = firings(schedule, after, ahead - 1, limit=1_000_000)
+    return earlier[0] if earlier else ahead
 
 
 def run_name(job: str, firing: float) -> str:

@@ -13,13 +13,13 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from cronsim import CronSim
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from framework.schedules import (
     Run,
     decide,
+    firings,
     manual_run_name,
     next_firing,
     run_name,
@@ -190,15 +190,23 @@ DST_WINDOWS = [berlin(2026, 3, 28, 22), berlin(2026, 10, 24, 22), utc(2026, 11, 
 
 
 def _all_firings(s: Schedule, after: float, until: float) -> list[float]:
-    """Every firing instant in (after, until], by walking forward: an independent
+    """Every firing instant in (after, until], by stepping `next_firing` forward: a
     reckoning beside `firings`, which walks backwards from now."""
-    out = set()
-    for expression in s.expressions():
-        for when in CronSim(expression, datetime.fromtimestamp(after, s.zone)):
-            if when.timestamp() > until:
-                break
-            out.add(when.timestamp())
-    return sorted(out)
+    out = []
+    when = next_firing(s, after)
+    while when <= until:
+        out.append(when)
+        when = next_firing(s, when)
+    return out
+
+
+def test_next_firing_keeps_the_time_just_after_a_half_hour_fall_back():
+    """Lord Howe Island goes back 30 minutes at 02:00 on 5 April 2026; 02:15 then comes
+    once, at 15:45 UTC (cronsim's forward step alone jumps to 04:15)."""
+    s = schedule("15 */2 * * *", time_zone="Australia/Lord_Howe")
+    assert next_firing(s, utc(2026, 4, 4, 14)) == utc(2026, 4, 4, 15, 45)
+    assert firings(s, utc(2026, 4, 4, 14), utc(2026, 4, 4, 18), 10) == [
+        utc(2026, 4, 4, 15, 45), utc(2026, 4, 4, 17, 45)]
 
 
 ticks = st.lists(st.floats(min_value=1, max_value=5400, allow_nan=False), min_size=1,
