@@ -30,6 +30,7 @@ from offers.problems import FieldProblem
 from offers.schedule import SHORTHANDS, CatchUp, Concurrency, Schedule
 
 _CHECK_FROM = datetime(2000, 1, 1, tzinfo=UTC)  # any instant: expressions are checked once
+MAX_DST_SHIFT = 2 * 3600.0  # no zone moves its clocks by more
 
 
 @dataclass(frozen=True)
@@ -122,13 +123,15 @@ def firings(schedule: Schedule, after: float, now: float, limit: int) -> list[fl
 
 
 def next_firing(schedule: Schedule, after: float) -> float:
-    """The first firing instant after `after`: cronsim's forward step, checked backwards
-    (forward steps miss a time just after a half-hour fall-back, as on Lord Howe
-    Island; `firings` walks backwards, and the two must agree)."""
+    """The first firing instant after `after` (never later than the true one: the runner
+    waits for it). cronsim's forward step can be off by a DST shift next to a fall-back
+    (it repeats the second occurrence of a time, or skips a time just after a half-hour
+    one, as on Lord Howe Island), so the answer is the backward walk `decide` uses, over
+    the forward step plus the largest shift; the forward step only when that finds none."""
     start = datetime.fromtimestamp(after, schedule.zone)
     ahead = min(next(CronSim(e, start)).timestamp() for e in schedule.expressions())
-    earlier = firings(schedule, after, ahead - 1, limit=1_000_000)
-    return earlier[0] if earlier else ahead
+    near = firings(schedule, after, ahead + MAX_DST_SHIFT, limit=10_000)
+    return near[0] if near else ahead
 
 
 def run_name(job: str, firing: float) -> str:
