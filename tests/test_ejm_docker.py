@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -172,3 +173,35 @@ def test_a_client_parameter_change_is_seen_by_the_next_run(berth_up):
     assert run_output() == "bonjour, the job's own, bonjour\n"
     status, doc = _api(base, "GET", "/v1/jobs/greet")
     assert [r["phase"] for r in doc["schedule"]["runs"]] == ["complete", "complete"]
+
+
+def test_a_restart_of_berth_up_across_a_firing_runs_it_exactly_once(berth_up):
+    """`berth up` is stopped, a firing time passes while it is down, and it starts again:
+    with `catch_up: latest` the missed firing runs once, and nothing fired before the
+    stop runs again (the last firing is on disk, as Chronos's and Aurora's were not)."""
+    base, launch, _cwd, _started = berth_up
+    proc = launch()
+    status, job = _api(base, "POST", "/v1/jobs", {
+        "name": "minutely", "type": "batch",
+        "task": {**TASK, "arguments": ["true"]},
+        "schedule": {"cron": "* * * * *", "catch_up": "latest"}})
+    assert status == 201, job
+
+    def runs() -> list[dict]:
+        return _api(base, "GET", "/v1/jobs/minutely")[1]["schedule"]["runs"]
+
+    # One firing before the stop, so that a last firing is on disk to be kept.
+    before = _poll(runs, "the first firing", timeout=90)
+    assert _stop(proc) == 0
+    stopped_at = time.time()
+    # A firing time passes while berth is down: the next whole minute, and a second more.
+    time.sleep(60 - stopped_at % 60 + 1)  # ok: waiting for the wall clock's minute
+    missed = float(int(time.time()) // 60 * 60)
+    launch()
+    _poll(lambda: any(r["firing"]["at"] == missed for r in runs()), "the missed firing")
+    after = runs()
+    firings = [r["firing"]["at"] for r in after if not r["manual"]]
+    assert len(firings) == len(set(firings)), after  # no firing ran twice
+    assert firings.count(missed) == 1
+    earlier = {r["firing"]["at"] for r in before}
+    assert all(f in earlier or f >= missed for f in firings), (before, after)

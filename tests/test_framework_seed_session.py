@@ -49,8 +49,8 @@ def _curl(*args: str, cwd: Path) -> str:
     return done.stdout
 
 
-def _poll(predicate, what: str, log: Path | None = None):
-    deadline = time.monotonic() + DEADLINE
+def _poll(predicate, what: str, log: Path | None = None, timeout: float = DEADLINE):
+    deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
