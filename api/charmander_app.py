@@ -32,7 +32,7 @@ from api.openapi import openapi_document
 from api.schedules_app import add_schedule_routes
 from api.task_logs import add_task_logs_route
 from framework.driver import FrameworkService
-from framework.driver.juliarun_settings import JuliaRunSettings
+from framework.process.juliarun_settings import JuliaRunSettings
 from framework.records import TaskRecord
 from offers.problems import FieldProblem, SpecError
 from offers.states import TaskState

@@ -1,5 +1,5 @@
 """The framework serving its REST API on an existing asyncio loop (`berth framework`,
-`berth up`): the driver (framework/driver/) started, then the Charmander app served."""
+`berth up`): the driver (framework/driver.py) started, then the Charmander app served."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from api.namespaces_app import add_namespace_routes
 from api.serving import ServerLimits, local_url, serve_app
 from framework import events as ev
 from framework.driver import FrameworkService, timestamp_ids
-from framework.driver.juliarun_settings import JuliaRunSettings
+from framework.process.juliarun_settings import JuliaRunSettings
 from framework.scheduler import CharmanderScheduler
 from framework.store import FrameworkStore
 

@@ -1,7 +1,7 @@
 """Jisto's RESTful API (seed 000, section 5) on the framework's port: `/v1/job`,
 `/v1/task`, `/v1/job/{uuid}/op/{JobOperation}`, `GET /v1/job/{uuid}`, and the job
 source upload of its web page (section 3.2) as `POST /v1/jobsource`. Thin: parse, call
-`framework.driver.jisto_operations`, answer.
+`framework.process.jisto_operations`, answer.
 
 Answers carry the UUID as Jisto's do (`{"UUID": ...}`); errors are berth's JSON naming
 Jisto's field (`Name`, `Image`, `JobUUID`, `Env`, `JobOperation`, `iterations`...). A
@@ -19,8 +19,8 @@ from api.http_errors import error_response
 from api.json_body import BadBody, read_json
 from api.namespaces import refused_in, sees, target_namespace, visible
 from framework.driver import FrameworkService
-from framework.driver.jisto_operations import JistoConflict, JistoNotFound
 from framework.jisto_status import jisto_document
+from framework.process.jisto_operations import JistoConflict, JistoNotFound
 from framework.store import JobExists
 from offers.jisto import OPERATIONS, JistoJob, JistoTask, check_name, parse_env, task_problems
 from offers.jisto_archive import read_job_source

@@ -1,6 +1,6 @@
 """berth's job API on the framework's port: `/v1/jobs` (submit, list, status, scale,
-stop, wait, delete). Thin: parse, call `framework.driver.job_operations`, answer.
-A job with a `schedule` is a template kept by `framework.driver.schedule_runner` (its
+stop, wait, delete). Thin: parse, call `framework.process.job_operations`, answer.
+A job with a `schedule` is a template kept by `framework.process.schedule_runner` (its
 routes beside these: api/schedules_app.py); status, list and delete show and forget it.
 
 A `201` means the job is on disk. Errors are berth's JSON with the field named.
@@ -18,13 +18,13 @@ from api.json_body import BadBody, read_json
 from api.namespaces import refused_in, sees, target_namespace, visible
 from api.task_logs import checked_params, stream_task_logs
 from framework.driver import FrameworkService
-from framework.driver.job_operations import JobConflict, JobNotFound
 from framework.job_status import (
     job_document,
     job_summary,
     scheduled_document,
     scheduled_summary,
 )
+from framework.process.job_operations import JobConflict, JobNotFound
 from framework.schedules import schedule_problems
 from framework.store import JobExists
 from offers.job import MAX_INSTANCES, parse_job

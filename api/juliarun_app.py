@@ -1,6 +1,6 @@
 """JuliaRun's HTTP API (the seed's "HTTP API Reference") on the framework's port, over
 berth's jobs. Thin: parse, call the framework (framework.juliarun for the translation,
-framework.driver.job_operations to act), answer.
+framework.process.job_operations to act), answer.
 
 Answers are JuliaWebAPI's JSON: `{"code": 0, "data": ...}` with HTTP 200; a refusal is
 `{"code": <HTTP status>, "data": "<reason>", "errors": [{field, problem}]}` with that
@@ -23,12 +23,12 @@ from api.namespaces import namespace_problem, refused_in, sees, target_namespace
 from api.task_logs import read_task_log
 from framework import juliarun_views as views
 from framework.driver import FrameworkService
-from framework.driver.job_operations import JobConflict, JobNotFound
-from framework.driver.juliarun_settings import JuliaRunSettings
-from framework.driver.master_logs import MasterLogsError
 from framework.jobs import MASTER, Job
 from framework.juliarun import KINDS, job_from_juliarun, juliarun_type, kind_of
 from framework.juliarun_params import boolean, whole
+from framework.process.job_operations import JobConflict, JobNotFound
+from framework.process.juliarun_settings import JuliaRunSettings
+from framework.process.master_logs import MasterLogsError
 from framework.store import JobExists
 from offers.job import MAX_INSTANCES
 from offers.problems import FieldProblem, SpecError

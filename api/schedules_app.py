@@ -20,8 +20,8 @@ from api.json_body import BadBody, read_json
 from api.namespaces import refused_in, sees, target_namespace
 from framework.client_parameters import ClientParameters, parameter_problems
 from framework.driver import FrameworkService
-from framework.driver.job_operations import JobNotFound
 from framework.job_status import job_document
+from framework.process.job_operations import JobNotFound
 from offers.job import CLIENT_PATTERN
 from offers.problems import FieldProblem
 from offers.task import NAMESPACE_PATTERN

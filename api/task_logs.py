@@ -1,6 +1,6 @@
 """`GET /v1/tasks/{task_id}/logs?stream=stdout|stderr&tail=N&follow=true` on the framework:
 a task instance's container output, passed on from the master as it comes
-(framework/driver/master_logs.py), so `curl` at the framework is enough to read it.
+(framework/process/master_logs.py), so `curl` at the framework is enough to read it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from api.http_errors import error_response
 from api.log_params import LogParams, log_params
 from api.namespaces import sees
 from framework.driver import FrameworkService
-from framework.driver.master_logs import MasterLogsError, task_logs
+from framework.process.master_logs import MasterLogsError, task_logs
 from offers.problems import FieldProblem, SpecError
 
 

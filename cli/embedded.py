@@ -124,7 +124,7 @@ def forward_metering(master: RunningMaster, framework: RunningFramework) -> None
     """Hand the agents' metering samples, as the master receives them, to the framework.
 
     In one process this is a direct hand-over; a framework run apart polls the master's
-    `GET /v1/metering?since=T` instead (see framework/driver/, `_usage_poller`).
+    `GET /v1/metering?since=T` instead (see framework/driver.py, `_usage_poller`).
     """
     service = master.service
     submit = service.submit

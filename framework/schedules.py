@@ -1,6 +1,6 @@
 """Schedules' firing decisions: a schedule, its last firing, now and its runs -> what to
 start, stop and forget. Pure (sans-I/O): times are seconds since the epoch, passed in;
-nothing is read or written here. `framework.driver.schedule_runner` carries decisions out
+nothing is read or written here. `framework.process.schedule_runner` carries decisions out
 from the framework's tick, writing each run and the new last firing in one transaction.
 
 The firing times come from cronsim (pinned at 2.8), not from a parser of our own. Chosen

@@ -1,5 +1,5 @@
 """The framework core and the master core wired together in memory, as berth's HTTP
-drivers (framework/driver/, master/driver.py) wire them over the network.
+drivers (framework/driver.py, master/driver.py) wire them over the network.
 
 The translation is the same: a framework `Launch` is an ACCEPT with one LAUNCH, a
 `Decline` a DECLINE with its refuse filter, and so on; the master's OFFERS, RESCIND,

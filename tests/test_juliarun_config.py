@@ -1,5 +1,5 @@
 """JuliaRun's configuration file (framework/juliarun_config.py) and its reloads
-(framework/driver/juliarun_settings.py): what applies to berth is read, the Kubernetes
+(framework/process/juliarun_settings.py): what applies to berth is read, the Kubernetes
 keys are ignored, cloud storage and anything unknown is refused by field, and a file
 that does not load leaves the configuration in force as it was."""
 
@@ -10,8 +10,8 @@ import logging
 
 import pytest
 
-from framework.driver.juliarun_settings import JuliaRunSettings
 from framework.juliarun_config import parse_config
+from framework.process.juliarun_settings import JuliaRunSettings
 from offers.problems import SpecError
 
 SEED_LIKE = """{

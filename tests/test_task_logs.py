@@ -17,7 +17,7 @@ from api.agent_node import start_agent
 from api.framework_server import start_framework
 from cli.agent import agent_config
 from executor.docker_backend import DockerBackend
-from framework.driver.master_logs import MasterLogsError, task_logs
+from framework.process.master_logs import MasterLogsError, task_logs
 from offers.states import TaskState
 from tests.agent_helpers import build_images, remove_agent_containers, wait_for
 from tests.master_fixtures import start_test_master

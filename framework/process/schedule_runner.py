@@ -15,8 +15,8 @@ import dataclasses
 
 import structlog
 
-from framework.driver.job_operations import JobConflict, JobNotFound, JobOperations
 from framework.jobs import Job
+from framework.process.job_operations import JobConflict, JobNotFound, JobOperations
 from framework.schedules import (
     Decision,
     Run,

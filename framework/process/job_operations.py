@@ -38,6 +38,7 @@ class Driver(Protocol):
 
     def settle(self) -> Awaitable[None]: ...
 
+
 SCALABLE = (JobType.SERVICE, JobType.ARRAY, JobType.PARALLEL)
 
 
@@ -147,15 +148,12 @@ class JobOperations:
         """Until the job is complete, failed or stopped, or `timeout` seconds pass."""
         job = self.get(name)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(timeout, 0.0)
-        while not job.phase.final and self.service.scheduler.job(name) is job:
-            left = deadline - loop.time()
-            if left <= 0:
-                break
-            future = loop.create_future()
-            self._waiters.setdefault(name, []).append(future)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(future, left)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(timeout, 0.0)):
+                while not job.phase.final and self.service.scheduler.job(name) is job:
+                    future = loop.create_future()
+                    self._waiters.setdefault(name, []).append(future)
+                    await future
         return job
 
     def changed(self, jobs: list[Job]) -> None:

@@ -1,15 +1,16 @@
-"""The framework process (its driver): the scheduler core wired to its store and master.
+"""The framework's driver: the scheduler core wired to its store and master.
 
-This package is the framework's only I/O: the service here, the scheduler-API client
-(`mesos_client`), the store's writer (`store_writer`), the job requests (`job_operations`),
-Jisto's job requests over them (`jisto_operations`), the scheduled jobs fired from the tick
-(`schedule_runner`) and the master's log stream (`master_logs`). The decision code beside it
-(`framework.scheduler` and its parts) takes time and ids from here and does no I/O.
+This module is where the framework process meets the world: the clock, the ids and the
+waits come from here, and the pieces of I/O it runs (`framework.process`: the
+scheduler-API client, the store's writer, the job requests, Jisto's job requests, the
+schedule runner, JuliaRun's settings and the master's log stream) take them from it. The
+decision code (`framework.scheduler` and its parts) takes time and ids from here and does
+no I/O.
 
 Thin: REST requests (api/charmander_app.py calls in here), Mesos events, metering
 samples and clock ticks become events for `framework.scheduler.CharmanderScheduler`; the
 commands that come back become Mesos calls.
-Writes go through `framework.driver.store_writer` in batches (group commit): a submission is
+Writes go through `framework.process.store_writer` in batches (group commit): a submission is
 answered only once it is on disk, status updates are acknowledged only once their new
 state is.
 
@@ -30,6 +31,7 @@ import asyncio
 import contextlib
 import ssl
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -38,11 +40,11 @@ import structlog
 
 from framework import commands as cmd
 from framework import events as ev
-from framework.driver.jisto_operations import JistoOperations
-from framework.driver.job_operations import JobOperations, job_state
-from framework.driver.mesos_client import MesosSchedulerClient, NotSubscribed
-from framework.driver.schedule_runner import ScheduleRunner
-from framework.driver.store_writer import StoreWriter
+from framework.process.jisto_operations import JistoOperations
+from framework.process.job_operations import JobOperations, job_state
+from framework.process.mesos_client import MesosSchedulerClient, NotSubscribed
+from framework.process.schedule_runner import ScheduleRunner
+from framework.process.store_writer import StoreWriter
 from framework.scheduler import CharmanderScheduler
 from framework.store import FrameworkStore, IdempotencyKey, StoreUnavailable
 from offers.launch import LaunchSpec
@@ -105,7 +107,7 @@ class FrameworkService:
         self._usage_supported = True
         self.recent_offers: list[dict[str, Any]] = []
         self.jobs = JobOperations(self)
-        self.jisto = JistoOperations(self)
+        self.jisto = JistoOperations(self, new_uuid=lambda: str(uuid.uuid4()))
         self.schedules = ScheduleRunner(self.jobs)
 
     @property

@@ -53,6 +53,7 @@ class MesosSchedulerClient:
         self.subscriptions = 0
         self._session: aiohttp.ClientSession | None = None
         self._stopping = False
+        self._stop_requested = asyncio.Event()  # cuts a backoff short
 
     @property
     def url(self) -> str:
@@ -77,7 +78,8 @@ class MesosSchedulerClient:
                     self.stream_id = None
                 if self._stopping:
                     break
-                await asyncio.sleep(backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop_requested.wait(), backoff)
                 backoff = min(backoff * 2, self.max_backoff)
         finally:
             await self._session.close()
@@ -124,6 +126,7 @@ class MesosSchedulerClient:
 
     async def stop(self, teardown: bool = False) -> None:
         self._stopping = True
+        self._stop_requested.set()
         if teardown and self.framework_id and self.stream_id:
             with contextlib.suppress(Exception):
                 await self.call(mj.teardown_call(self.framework_id))

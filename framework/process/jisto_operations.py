@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import uuid as uuids
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from framework.driver.job_operations import JobConflict, JobOperations
 from framework.jisto_store import JistoStore
 from framework.jobs import Job
+from framework.process.job_operations import Driver, JobConflict, JobOperations
 from offers.jisto import (
     MAX_TEMPLATES,
     JistoJob,
@@ -29,8 +28,11 @@ from offers.jisto import (
 )
 from offers.job import MAX_INSTANCES
 
-if TYPE_CHECKING:
-    from framework.driver import FrameworkService
+
+class JistoDriver(Driver, Protocol):
+    """What Jisto's operations need of the framework's driver: its job operations too."""
+
+    jobs: JobOperations
 
 
 class JistoNotFound(LookupError):
@@ -44,8 +46,8 @@ class JistoConflict(JobConflict):
 class JistoOperations:
     """The Jisto jobs of one framework process, in memory and on disk."""
 
-    def __init__(self, service: FrameworkService,
-                 new_uuid: Callable[[], str] = lambda: str(uuids.uuid4())) -> None:
+    def __init__(self, service: JistoDriver, new_uuid: Callable[[], str]) -> None:
+        """`new_uuid`: where Jisto's job and task UUIDs come from (the driver's)."""
         self.service = service
         self.store = JistoStore(service.store.engine)
         self.new_uuid = new_uuid

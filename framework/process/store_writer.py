@@ -1,7 +1,7 @@
 """The framework's store writer: group commit of what the driver asks to keep.
 
 One worker thread (or the loop itself for SQLite), writes in order, in batches; callers
-await their batch's commit. See framework/driver/ for what is written ahead of the core
+await their batch's commit. See framework/driver.py for what is written ahead of the core
 and what is kept and retried.
 """
 
