@@ -2,7 +2,8 @@
 # The README's first command. Sets everything up (scripts/setup.sh), runs `berth up` (master,
 # framework and one local agent with nodetype "lab", SQLite under ./data) and plays the
 # Charmander seed's curl session against it with its stress60mb task, then a job: a batch
-# of 20 iterations (examples/jobs/batch-20.json) through `berth job`.
+# of 20 iterations (examples/jobs/batch-20.json) through `berth job`, a Jisto job of three
+# iterations through Jisto's CLI verbs, and a JuliaRun call.
 # On a terminal berth stays up with the task running until Ctrl-C; otherwise (CI, scripts,
 # fresh-machine checks) the session ends by killing the task and stopping berth cleanly.
 set -euo pipefail
@@ -58,6 +59,25 @@ echo "\$ berth job wait iterations --timeout 300"
 .venv/bin/berth job wait iterations --timeout 300
 echo "\$ berth job logs iterations --tail 1"
 .venv/bin/berth job logs iterations --tail 1
+echo "\$ berth job create hello-jisto            # Jisto's CLI verbs"
+created=$(.venv/bin/berth job create hello-jisto)
+echo "$created"
+uuid=$(echo "$created" | sed -n 's/.*UUID: { \(.*\) }.*/\1/p')
+for _ in 1 2 3; do
+  echo "\$ berth task create $uuid berth/busybox env 'SLEEP_TIME=1'"
+  .venv/bin/berth task create "$uuid" berth/busybox env 'SLEEP_TIME=1'
+done
+echo "\$ berth job run $uuid"
+.venv/bin/berth job run "$uuid"
+for _ in $(seq 1 240); do
+  curl -fs "$api/v1/job/$uuid" | grep -q '"State": *"Finished"' && break
+  sleep 0.5
+done
+echo "\$ berth job status $uuid"
+.venv/bin/berth job status "$uuid"
+echo "\$ curl -s $api/getSystemStatus             # JuliaRun's HTTP API"
+curl -s "$api/getSystemStatus"
+echo
 echo "\$ curl $api/client/task/reshuffle"
 curl -s "$api/client/task/reshuffle"
 echo
