@@ -75,6 +75,7 @@ class MetricNode(_Model):
     name: str = Field(pattern=METRIC_NAME)
     window: Number = Field(60.0, gt=0, le=MAX_WINDOW)
     agg: Aggregation = Aggregation.MEAN
+    unit: str | None = Field(None, max_length=16, pattern=r"^[A-Za-z%/]+$")  # for reasons
 
 
 class PerInstanceNode(_Model):
@@ -182,7 +183,7 @@ class OnAutoscaling(_Model):
 
     def rule(self) -> ThresholdNode:
         window = self.adapt_interval * 60
-        metric = MetricNode(node="metric", name="response_time", window=window)
+        metric = MetricNode(node="metric", name="response_time", window=window, unit="ms")
         return ThresholdNode(node="threshold", of=metric,
                              low=self.response_time_threshold / 2,
                              high=self.response_time_threshold)
