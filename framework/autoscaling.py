@@ -300,11 +300,14 @@ def decide(policy: AutoscalePolicy, subject: Subject, readings: Readings,
 
 def _stabilized(target: int, current: int, history: Iterable[Decision], now: float,
                 window: float, *, up: bool) -> tuple[int, list[str]]:
-    """A scale-up to the lowest, a scale-down to the highest recommendation of the
-    window (this one included), never past the current count."""
+    """HPA's stabilization: a scale-up to the lowest, a scale-down to the highest
+    recommendation of the window (this one included), never past the current count.
+    Each earlier recommendation counts as the change it asked for from the count it was
+    made at, so a stepped rule (threshold: one fewer) keeps stepping after a change
+    instead of waiting a whole window again."""
     if window <= 0:
         return target, []
-    recent = [d.recommended for d in history
+    recent = [current + d.recommended - d.current for d in history
               if d.recommended is not None and now - d.at < window]
     if not recent:
         return target, []
@@ -312,9 +315,12 @@ def _stabilized(target: int, current: int, history: Iterable[Decision], now: flo
         min(max([target, *recent]), current)
     if steadied == target:
         return target, []
-    side = "lowest" if up else "highest"
-    return steadied, [f"{side} recommendation over the last {fmt(window)} s is "
-                      f"{min(recent) if up else max(recent)}"]
+    side = "smallest" if up else "highest"
+    asked = "asked for" if steadied != current else "asked for no"
+    return steadied, [f"the {side} count {asked} over the last {fmt(window)} s is "
+                      f"{steadied}" if steadied != current else
+                      f"a count of {current} or {'less' if up else 'more'} was asked for "
+                      f"within the last {fmt(window)} s"]
 
 
 def _last_change(history: Sequence[Decision]) -> Decision | None:

@@ -79,7 +79,7 @@ class Autoscaler:
         gone = [name for name, kept in self.history.items()
                 if name not in jobs or (kept and kept[0].at < jobs[name].created_at)]
         for name in list(self._due):
-            if name not in jobs:
+            if name not in jobs or name in gone:
                 del self._due[name]
         if gone:
             await asyncio.to_thread(self.store.forget, gone)
