@@ -16,7 +16,7 @@ import math
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
 from offers.problems import FieldProblem
 
@@ -141,6 +141,12 @@ NODE_TYPES = ("metric", "per_instance", "average", "combine", "threshold", "targ
               "bounded")
 for _model in (AverageNode, CombineNode, ThresholdNode, TargetNode, BoundedNode):
     _model.model_rebuild()
+_NODE: TypeAdapter[Node] = TypeAdapter(Node)
+
+
+def parse_node(data: Any) -> Node:
+    """One tree on its own (pydantic's ValidationError if it is not one)."""
+    return _NODE.validate_python(data)
 
 
 class Strategy(StrEnum):
