@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 
 from api.framework_server import start_framework
+from offers import autoscale
 from tests.framework_harness import Clock
 from tests.metric_source import InMemoryMetrics
 
@@ -215,3 +216,19 @@ async def test_only_service_and_array_jobs_are_autoscaled(start, http):
     status, doc = await call(http, fw, "POST", "/v1/jobs", body)
     assert status == 400
     assert [p["field"] for p in doc["errors"]] == ["autoscale"]
+
+
+async def test_every_autoscale_field_is_described_in_the_openapi_document(start, http):
+    fw = await start()
+    status, document = await call(http, fw, "GET", "/openapi.json")
+    assert status == 200
+    schemas = document["components"]["schemas"]
+    models = (autoscale.AutoscalePolicy, autoscale.MetricNode, autoscale.PerInstanceNode,
+              autoscale.AverageNode, autoscale.CombineNode, autoscale.ThresholdNode,
+              autoscale.TargetNode, autoscale.BoundedNode, autoscale.OnAutoscaling,
+              autoscale.InstanceSize, autoscale.ScaleUp, autoscale.ScaleDown)
+    for model in models:
+        for name in model.model_fields:
+            assert schemas[model.__name__]["properties"][name].get("description"), \
+                (model.__name__, name)
+    assert "/v1/jobs/{name}/autoscale" in document["paths"]
