@@ -315,12 +315,12 @@ def _stabilized(target: int, current: int, history: Iterable[Decision], now: flo
         min(max([target, *recent]), current)
     if steadied == target:
         return target, []
+    if steadied == current:
+        return steadied, [f"a count of {current} or {'fewer' if up else 'more'} was asked "
+                          f"for within the last {fmt(window)} s"]
     side = "smallest" if up else "highest"
-    asked = "asked for" if steadied != current else "asked for no"
-    return steadied, [f"the {side} count {asked} over the last {fmt(window)} s is "
-                      f"{steadied}" if steadied != current else
-                      f"a count of {current} or {'less' if up else 'more'} was asked for "
-                      f"within the last {fmt(window)} s"]
+    return steadied, [f"the {side} count asked for over the last {fmt(window)} s is "
+                      f"{steadied}"]
 
 
 def _last_change(history: Sequence[Decision]) -> Decision | None:
