@@ -6,10 +6,14 @@ the job's desired counts and its instances, pending until offers come.
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
+from click.testing import CliRunner
 
 from api.framework_server import start_framework
+from cli import main
 from offers import autoscale
 from tests.framework_harness import Clock
 from tests.metric_source import InMemoryMetrics
@@ -232,3 +236,23 @@ async def test_every_autoscale_field_is_described_in_the_openapi_document(start,
             assert schemas[model.__name__]["properties"][name].get("description"), \
                 (model.__name__, name)
     assert "/v1/jobs/{name}/autoscale" in document["paths"]
+
+
+async def test_berth_job_autoscale_prints_the_decisions(start, clock, metrics, http):
+    fw = await start()
+    await call(http, fw, "POST", "/v1/jobs", service(**PRESET))
+    metrics.record("response_time", 2450, T0 - 1, job="web", namespace="default")
+    await tick_at(fw, clock, T0)
+    runner = CliRunner()
+
+    async def berth(*args):
+        result = await asyncio.to_thread(runner.invoke, main, [*args, "--url", fw.url],
+                                         env={"COLUMNS": "200"})
+        return result.exit_code, result.output
+
+    code, out = await berth("job", "autoscale", "web")
+    assert code == 0, out
+    assert "1 -> 2" in out and "response_time mean 2,450 ms over 2,000 ms" in out
+    code, out = await berth("job", "status", "web")
+    assert code == 0, out
+    assert "autoscaled 1..4 every 60 s; last decision: count 1 -> 2" in out
