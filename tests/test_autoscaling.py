@@ -261,27 +261,32 @@ policies = st.builds(
 
 
 @settings(max_examples=200)
-@given(p=policies, series=st.lists(readings, min_size=1, max_size=30),
+@given(p=policies, series=st.lists(st.tuples(readings, readings), min_size=1, max_size=30),
        start=st.integers(0, 30))
 def test_the_count_stays_within_bounds_moves_by_max_step_and_never_falls_on_a_gap(
         p, series, start):
     count = min(max(start, p.min), p.max)
     history: list[Decision] = []
-    for i, reading in enumerate(series):
+    for i, (cpu, rps) in enumerate(series):
         now = NOW + 30 * i
         who = Subject("web", "default", tuple(f"web.{k}" for k in range(count)), count, now)
         metrics = InMemoryMetrics()
-        if reading is not None:
-            for name in ("cpu", "rps"):
+        for name, reading in (("cpu", cpu), ("rps", rps)):
+            if reading is not None:
                 metrics.record(name, reading, now - 1, job="web", namespace="default")
-            for instance in who.instances:
-                metrics.record("cpu", reading, now - 1, job="web", namespace="default",
+        for instance in who.instances:
+            if cpu is not None:
+                metrics.record("cpu", cpu, now - 1, job="web", namespace="default",
                                instance=instance)
-        got = decide(p, who, fetch(metrics, queries(p.tree, who)), history)
+        wanted = queries(p.tree, who)
+        read = fetch(metrics, wanted)
+        got = decide(p, who, read, history)
         assert p.min <= got.desired <= p.max
         if p.max_step is not None:
             assert abs(got.desired - count) <= p.max_step
-        if reading is None:
+        if any(read[q] is None for q in wanted):  # a metric missing: never down
+            assert got.desired >= count
+        if all(read[q] is None for q in wanted):  # all missing: no change at all
             assert got.desired == count
         history.append(got)
         count = got.desired
