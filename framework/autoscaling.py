@@ -259,7 +259,8 @@ def decide(policy: AutoscalePolicy, subject: Subject, readings: Readings,
 
     if value.number is None:
         return held(f"{value.text}: no metric, no change", None)
-    recommended = min(max(math.ceil(value.number - 1e-9), policy.min), policy.max)
+    asked = math.ceil(value.number - 1e-9)
+    recommended = min(max(asked, policy.min), policy.max)
     target = recommended
     notes: list[str] = []
     if value.missing and target < current:
@@ -280,17 +281,17 @@ def decide(policy: AutoscalePolicy, subject: Subject, readings: Readings,
         if last is not None and now - last.at < cooldown:
             direction = "scale-up" if target > current else "scale-down"
             return held(f"{value.text}; {direction} to {target} waits for the cooldown "
-                        f"({fmt(cooldown)} s after the change at {fmt(last.at)}, "
-                        f"{fmt(now - last.at)} s ago)", recommended)
+                        f"({fmt(cooldown)} s; the last change was {fmt(now - last.at)} s "
+                        "ago)", recommended)
     if policy.max_step is not None and abs(target - current) > policy.max_step:
         target = current + policy.max_step * (1 if target > current else -1)
         notes.append(f"at most {policy.max_step} per decision")
     if target == current:
         why = value.text + "".join(f"; {n}" for n in notes)
         return held(why, recommended)
-    streak = _streak(history, current, up=target > current)
+    streak = _streak(history, up=target > current)
     why = value.text + (f" for {streak + 1} intervals" if streak else "")
-    if recommended in (policy.min, policy.max) and recommended != value.number:
+    if recommended != asked:
         why += f" (bounded at {'min' if recommended == policy.min else 'max'} {recommended})"
     why += "".join(f"; {n}" for n in notes)
     return Decision(job, now, current, target, recommended,
@@ -330,7 +331,7 @@ def _last_change(history: Sequence[Decision]) -> Decision | None:
     return None
 
 
-def _streak(history: Sequence[Decision], current: int, *, up: bool) -> int:
+def _streak(history: Sequence[Decision], *, up: bool) -> int:
     """Decisions in a row just before this one that recommended the same direction."""
     count = 0
     for decision in reversed(history):
