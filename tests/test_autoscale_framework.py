@@ -14,6 +14,9 @@ from click.testing import CliRunner
 
 from api.framework_server import start_framework
 from cli import main
+from framework.autoscale_store import AutoscaleStore
+from framework.autoscaling import Decision
+from framework.store import FrameworkStore
 from offers import autoscale
 from tests.framework_harness import Clock
 from tests.metric_source import InMemoryMetrics
@@ -256,3 +259,18 @@ async def test_berth_job_autoscale_prints_the_decisions(start, clock, metrics, h
     code, out = await berth("job", "status", "web")
     assert code == 0, out
     assert "autoscaled 1..4 every 60 s; last decision: count 1 -> 2" in out
+
+
+def test_the_store_keeps_the_newest_100_decisions_per_job(tmp_path):
+    store = FrameworkStore(f"sqlite:///{tmp_path}/f.db")
+    store.migrate()
+    decisions = AutoscaleStore(store.engine)
+    for start in range(0, 130, 10):
+        decisions.add([Decision(job, T0 + i, 1, 1, 1, f"{job} {i}")
+                       for i in range(start, start + 10) for job in ("web", "api")])
+    kept = decisions.load()
+    assert [d.at for d in kept["web"]] == [T0 + i for i in range(30, 130)]
+    assert len(kept["api"]) == 100
+    decisions.forget(["api"])
+    assert set(decisions.load()) == {"web"}
+    store.close()
