@@ -22,6 +22,7 @@ from api.juliarun_app import ADMIN_PREFIXES, WRITE_PREFIXES
 from api.namespaces_app import add_namespace_routes
 from api.serving import ServerLimits, local_url, serve_app
 from framework import events as ev
+from framework.autoscaling import MetricSource
 from framework.driver import FrameworkService, timestamp_ids
 from framework.process.juliarun_settings import JuliaRunSettings
 from framework.scheduler import CharmanderScheduler
@@ -65,11 +66,13 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                           master_ssl: ssl.SSLContext | None = None,
                           tls: ssl.SSLContext | None = None,
                           juliarun_config: str | Path | None = None,
+                          metric_source: MetricSource | None = None,
                           **core_options: Any) -> RunningFramework:
     """Open the store (migrating it), recover the core from it, subscribe, serve the REST
     API. Port 0 picks a free port. A non-loopback `host` needs users configured in the
     database (`berth user add`) or `insecure` (api.auth.check_exposure).
-    `juliarun_config`: JuliaRun's configuration file (SpecError if it does not load)."""
+    `juliarun_config`: JuliaRun's configuration file (SpecError if it does not load).
+    `metric_source`: where the autoscaler reads metrics (None: it changes no count)."""
     juliarun = JuliaRunSettings(juliarun_config)
     access = AccessGate(await asyncio.to_thread(AccessStore, db_url), clock,
                         admin_prefixes=("/v1/audit", *ADMIN_PREFIXES),
@@ -85,7 +88,8 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                                     ids=timestamp_ids(), **core_options)
     service = FrameworkService(scheduler, store, master_url, tick_seconds=tick_seconds,
                                usage_poll_seconds=usage_poll_seconds, clock=clock,
-                               master_credential=master_credential, master_ssl=master_ssl)
+                               master_credential=master_credential, master_ssl=master_ssl,
+                               metric_source=metric_source)
     await service.start()
     follow_namespaces(service, access)
     trail = AuditTrail(access.store.engine, "framework", clock=clock,

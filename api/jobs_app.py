@@ -19,6 +19,8 @@ from api.namespaces import refused_in, sees, target_namespace, visible
 from api.task_logs import checked_params, stream_task_logs
 from framework.driver import FrameworkService
 from framework.job_status import (
+    autoscale_status,
+    decision_document,
     job_document,
     job_summary,
     scheduled_document,
@@ -39,8 +41,14 @@ class JobHandlers:
         self.jobs = service.jobs
 
     def _status(self, name: str) -> dict[str, Any]:
-        job = self.jobs.get(name)
-        return job_document(job, self.service.scheduler.job_instances(job))
+        return self._document(self.jobs.get(name))
+
+    def _document(self, job) -> dict[str, Any]:
+        doc = job_document(job, self.service.scheduler.job_instances(job))
+        scaler = self.service.autoscaler
+        doc["autoscale"] = autoscale_status(job, scaler.last(job.id),
+                                            scaler.next_evaluation(job.id))
+        return doc
 
     def _seen(self, request: web.Request) -> str:
         """The job the route names, if the caller may see it (JobNotFound otherwise: what
@@ -89,8 +97,8 @@ class JobHandlers:
             job = await self.jobs.submit(spec)
         except JobExists as exc:
             return error_response(409, str(exc), [FieldProblem("name", "is taken")])
-        return web.json_response(job_document(job, self.service.scheduler.job_instances(job)),
-                                 status=201, headers={"Location": f"/v1/jobs/{job.id}"})
+        return web.json_response(self._document(job), status=201,
+                                 headers={"Location": f"/v1/jobs/{job.id}"})
 
     async def list_jobs(self, request: web.Request) -> web.Response:
         show_tasks = request.query.get("tasks") == "true"
@@ -120,6 +128,18 @@ class JobHandlers:
         name = self._seen(request)
         await self.jobs.scale(name, count, steps)
         return web.json_response(self._status(name))
+
+    async def autoscale(self, request: web.Request) -> web.Response:
+        """The autoscaler's decisions for the job, newest first, with its policy."""
+        name = self._seen(request)
+        job = self.jobs.get(name)
+        scaler = self.service.autoscaler
+        policy = job.spec.autoscale if job.spec is not None else None
+        return web.json_response({
+            "job": name,
+            "policy": policy.model_dump(mode="json", exclude_none=True) if policy else None,
+            "status": autoscale_status(job, scaler.last(name), scaler.next_evaluation(name)),
+            "decisions": [decision_document(d) for d in scaler.decisions(name)]})
 
     async def stop(self, request: web.Request) -> web.Response:
         name = self._seen(request)
@@ -212,6 +232,7 @@ ROUTES: list[tuple[str, str, str]] = [
     ("GET", "/v1/jobs", "list_jobs"),
     ("GET", "/v1/jobs/{name}", "status"),
     ("PUT", "/v1/jobs/{name}/scale", "scale"),
+    ("GET", "/v1/jobs/{name}/autoscale", "autoscale"),
     ("POST", "/v1/jobs/{name}/stop", "stop"),
     ("GET", "/v1/jobs/{name}/wait", "wait"),
     ("GET", "/v1/jobs/{name}/logs", "logs"),

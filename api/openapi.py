@@ -13,6 +13,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from api.openapi_autoscale import autoscale_paths
 from api.openapi_jisto import jisto_paths
 from api.openapi_jobs import job_paths, job_schemas
 from api.openapi_juliarun import juliarun_paths, juliarun_schemas
@@ -86,6 +87,7 @@ def openapi_document() -> dict[str, Any]:
         "agents, offers, usage, namespaces, audit, schedules, client parameters), Jisto's "
         "(/v1/job, /v1/task, /v1/jobsource) and JuliaRun's HTTP API over berth's jobs "
         "(answers in JuliaWebAPI's {code, data}).",
-        {**task_paths(), **job_paths(), **schedule_paths(), **jisto_paths(),
+        {**task_paths(), **job_paths(), **autoscale_paths(), **schedule_paths(),
+         **jisto_paths(),
          **namespace_paths(), **_other_paths(), **juliarun_paths()},
         {**wire_forms({**task_schemas(), **job_schemas()}), **juliarun_schemas()})

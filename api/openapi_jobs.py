@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.jobs_app import MAX_WAIT_SECONDS
+from api.openapi_autoscale import AUTOSCALE_STATUS, describe_autoscale
 from api.openapi_parts import (
     ANSWER,
     TEXT,
@@ -66,6 +67,9 @@ FIELDS = {
     "client": "the client whose global parameters (PUT /v1/clients/{client}/parameters, "
               "in the job's namespace) each run gets as environment variables and as "
               "${KEY} in its arguments; the job's own `env` wins",
+    "autoscale": "service and array jobs of one template: the count kept between `min` "
+                 "and `max` by a tree of metric combinators (`rule`) or ConPaaS's "
+                 "`on_autoscaling` preset; see AutoscalePolicy",
 }
 POLICY_FIELDS = {
     "RestartPolicy": {
@@ -134,7 +138,8 @@ _STATUS = {"type": "object", "description": "JobSummary plus these", "properties
     "instances": {"type": "array", "items": {"$ref": "#/components/schemas/JobInstance"}},
     "spec": {"$ref": "#/components/schemas/JobSpec",
              "description": "the job JSON, defaults filled in, env values as \"***\""},
-    "schedule": SCHEDULE_STATUS}}
+    "schedule": SCHEDULE_STATUS,
+    "autoscale": AUTOSCALE_STATUS}}
 
 
 def job_schemas() -> dict[str, Any]:
@@ -150,6 +155,7 @@ def job_schemas() -> dict[str, Any]:
         spec["properties"][name]["description"] = text
     for name, text in SCHEDULE_FIELDS.items():
         defs["Schedule"]["properties"][name]["description"] = text
+    describe_autoscale(defs)
     for model, fields in POLICY_FIELDS.items():
         for name, text in fields.items():
             defs[model]["properties"][name]["description"] = text

@@ -1,4 +1,5 @@
-"""`berth job submit | list | status | scale | wait | logs | stop | delete | launch`: a
+"""`berth job submit | list | status | scale | autoscale | wait | logs | stop | delete |
+launch`: a
 client of the framework's `/v1/jobs` API; and Jisto's `create | run | delete UUID`
 (cli/jisto.py)."""
 
@@ -110,6 +111,12 @@ def _print_status(job: dict[str, Any]) -> None:
                   f"{job['pending']}, succeeded {job['succeeded']}, failed {job['failed']}, "
                   f"restarts {job['restarts']}"
                   + (f", steps to come {job['steps']}" if job["steps"] else ""))
+    autoscale = job.get("autoscale")
+    if autoscale:
+        last = autoscale["last_decision"]
+        console.print(f"autoscaled {autoscale['min']}..{autoscale['max']} every "
+                      f"{autoscale['interval']:g} s; last decision: "
+                      + (f"{last['reason']} ({last['at']['utc']})" if last else "none yet"))
     table = Table()
     for column in ("INSTANCE", "INDEX", "STATE", "HOST", "EXIT", "REASON"):
         table.add_column(column, overflow="fold")
@@ -151,6 +158,28 @@ def scale(name: str, counts: tuple[int, ...], url: str) -> None:
     answer = _call("PUT", f"{url}/v1/jobs/{_quoted(name)}/scale", body)
     click.echo(f"job {name}: {answer['desired']} wanted"
                + (f", then {answer['steps']}" if answer["steps"] else ""))
+
+
+@job_group.command("autoscale")
+@click.argument("name")
+@url_option
+@click.option("--json", "as_json", is_flag=True, help="The raw JSON.")
+def autoscale(name: str, url: str, as_json: bool) -> None:
+    """The autoscaler's decisions for NAME, newest first, each with its reason."""
+    answer = _call("GET", f"{url}/v1/jobs/{_quoted(name)}/autoscale")
+    if as_json:
+        click.echo(json.dumps(answer, indent=2))
+        return
+    if answer["policy"] is None:
+        click.echo(f"job {name} is not autoscaled")
+    table = Table(title=f"{len(answer['decisions'])} decisions")
+    for column in ("AT", "COUNT", "REASON"):
+        table.add_column(column, overflow="fold")
+    for decision in answer["decisions"]:
+        count = (f"{decision['current']} -> {decision['desired']}" if decision["changed"]
+                 else str(decision["current"]))
+        table.add_row(decision["at"]["utc"], count, decision["reason"])
+    Console().print(table)
 
 
 @job_group.command("wait")

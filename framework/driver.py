@@ -40,6 +40,8 @@ import structlog
 
 from framework import commands as cmd
 from framework import events as ev
+from framework.autoscaling import MetricSource
+from framework.process.autoscaler import Autoscaler
 from framework.process.jisto_operations import JistoOperations
 from framework.process.job_operations import JobOperations, job_state
 from framework.process.mesos_client import MesosSchedulerClient, NotSubscribed
@@ -77,10 +79,12 @@ class FrameworkService:
                  tick_seconds: float = 1.0, usage_poll_seconds: float = 5.0,
                  clock: Callable[[], float] = time.time,
                  master_credential: str | None = None,
-                 master_ssl: ssl.SSLContext | None = None) -> None:
+                 master_ssl: ssl.SSLContext | None = None,
+                 metric_source: MetricSource | None = None) -> None:
         """`master_credential`: the `Authorization` value the master wants (a token as
         `Bearer ...`), sent on every call to it; `master_ssl`: whom to trust when the
-        master speaks TLS (default: the system's CAs)."""
+        master speaks TLS (default: the system's CAs); `metric_source`: where the
+        autoscaler reads metrics (None: nowhere, so it never changes a count)."""
         self.scheduler = scheduler
         self.master_headers = {"Authorization": master_credential} if master_credential \
             else {}
@@ -109,6 +113,7 @@ class FrameworkService:
         self.jobs = JobOperations(self)
         self.jisto = JistoOperations(self, new_uuid=lambda: str(uuid.uuid4()))
         self.schedules = ScheduleRunner(self.jobs)
+        self.autoscaler = Autoscaler(self.jobs, metric_source)
 
     @property
     def ssl_option(self) -> ssl.SSLContext | bool:
@@ -129,6 +134,7 @@ class FrameworkService:
             self.scheduler.handle(event)
         self.jisto.load(await loop.run_in_executor(None, self.jisto.store.load))
         self.schedules.load(await loop.run_in_executor(None, self.store.schedules))
+        self.autoscaler.load(await loop.run_in_executor(None, self.autoscaler.store.load))
         self.writer.start()
         # What was just read needs no writing back, but what recovery decided does (a
         # stored spec that fails today's checks ends ERROR).
@@ -376,9 +382,11 @@ class FrameworkService:
             await self.tick()
 
     async def tick(self) -> None:
-        """One beat of the clock: the core's time-outs, then the schedules' firings."""
+        """One beat of the clock: the core's time-outs, the schedules' firings, then the
+        autoscaler's decisions."""
         self.apply(ev.Tick())
         await self.schedules.tick()
+        await self.autoscaler.tick()
 
     def scheduled(self, name: str):
         """The scheduled job of that name (a template), or None."""

@@ -67,16 +67,20 @@ class JobSubmitted:
     steps: tuple[int, ...] = ()
     wanted: bool = True
     recovering: bool = False
+    size: tuple[float, float] | None = None  # (cpus, mem) of new instances, if resized
 
 
 @dataclass(frozen=True)
 class JobScaled:
     """Scale a job to `count` instances, or through `steps`, each step once every
-    instance of the one before runs (JuliaRun's `scale!(ctx, job, 2:2:10)`)."""
+    instance of the one before runs (JuliaRun's `scale!(ctx, job, 2:2:10)`). `size`:
+    the (cpus, mem) of the instances started from now on (the autoscaler's preset adds
+    instances of the size its strategy picks); those running keep theirs."""
 
     job_id: str
     count: int = 0
     steps: tuple[int, ...] = ()
+    size: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from framework.autoscaling import Decision
 from framework.jobs import MASTER, Job
 from framework.records import TaskRecord
 from framework.schedules import Run, ScheduleState
@@ -91,6 +92,27 @@ def _desired(job: Job) -> int:
 
 def _succeeded(job: Job) -> int:
     return sum(1 for slot in job.slots.values() if slot.done)
+
+
+# -- autoscaled jobs -----------------------------------------------------------------------
+
+
+def decision_document(decision: Decision) -> dict[str, Any]:
+    return {**decision.as_json(), "at": _instant(decision.at)}
+
+
+def autoscale_status(job: Job, last: Decision | None, next_at: float | None
+                     ) -> dict[str, Any] | None:
+    """What a job's status shows of its autoscaler: bounds, interval, its last decision
+    and when it evaluates next (None: the job is not autoscaled)."""
+    policy = job.spec.autoscale if job.spec is not None else None
+    if policy is None:
+        return None
+    size = policy.added_size()
+    return {"min": policy.min, "max": policy.max, "interval": policy.every,
+            "added_size": size.model_dump() if size is not None else None,
+            "last_decision": decision_document(last) if last is not None else None,
+            "next_evaluation": _instant(next_at)}
 
 
 # -- scheduled jobs ------------------------------------------------------------------------

@@ -86,6 +86,17 @@ class Job:
     given_up: dict[SlotKey, str] = field(default_factory=dict)  # slots whose policy is spent
     cursor: int = 0  # a batch job's indexes below it were looked at since the last full pass
     note: str | None = None  # a system job's next instance's reason (for people)
+    size: tuple[float, float] | None = None  # (cpus, mem) of new instances, if resized
+
+    def resize(self, size: tuple[float, float] | None) -> None:
+        """Instances started from now on are of `size` (its one template resized);
+        those running keep theirs. None: the template's own size."""
+        if size is None or self.size == size:
+            return
+        self.size = size
+        cpus, mem = size
+        self.templates = (self.templates[0].model_copy(update={"cpus": cpus, "mem": mem}),
+                          *self.templates[1:])
 
     @property
     def namespace(self) -> str:

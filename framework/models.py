@@ -29,6 +29,7 @@ class SubmissionRow(Base):
     kind: Mapped[str] = mapped_column(String(8), default="task", server_default="task")
     count: Mapped[int | None] = mapped_column(Integer, nullable=True)
     steps: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    size: Mapped[list | None] = mapped_column(JSON, nullable=True)  # [cpus, mem] resized
 
 
 class InstanceRow(Base):

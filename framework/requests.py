@@ -53,6 +53,7 @@ class Requests:
                             else self.clock(), scaled=e.count)
         job.wanted = e.wanted
         job.steps = list(e.steps)
+        job.resize(e.size)
         self._index.add_job(job)
         if job.startup_timeout is not None or job.max_runtime is not None:
             self._timed[job.id] = None
@@ -62,6 +63,7 @@ class Requests:
 
     def _job_scaled(self, e: ev.JobScaled) -> list[cmd.Command]:
         job = self._jobs[e.job_id]
+        job.resize(e.size)
         if e.steps:
             job.steps = list(e.steps[1:])
             job.counts = (e.steps[0],)

@@ -116,6 +116,7 @@ class JobState:
     count: int | None
     steps: tuple[int, ...]
     wanted: bool
+    size: tuple[float, float] | None = None  # (cpus, mem) of new instances, if resized
 
 
 class JobExists(Exception):
@@ -200,7 +201,8 @@ class FrameworkStore:
                 conn.execute(update(SubmissionRow).where(
                     SubmissionRow.id == state.job_id).values(
                         count=state.count, steps=list(state.steps) or None,
-                        wanted=state.wanted))
+                        wanted=state.wanted,
+                        size=list(state.size) if state.size is not None else None))
             for start in range(0, len(deleted_jobs), 500):
                 ids = list(deleted_jobs[start:start + 500])
                 conn.execute(delete(InstanceRow).where(InstanceRow.submission_id.in_(ids)))
@@ -351,7 +353,8 @@ class FrameworkStore:
             if sub.kind == "job":
                 job = JobSpec.model_validate(sub.spec, context=STORED)
                 out.append(JobSubmitted(job, sub.created_at, sub.count,
-                                        tuple(sub.steps or ()), sub.wanted, recovering=True))
+                                        tuple(sub.steps or ()), sub.wanted, recovering=True,
+                                        size=tuple(sub.size) if sub.size else None))
                 out += [_recovered(row, sub, job.templates[0].task(job), None)
                         for row in rows]
                 continue

@@ -20,7 +20,8 @@ from pydantic import (
     field_validator,
 )
 
-from offers.problems import FieldProblem, SpecError, problems_from
+from offers.autoscale import AutoscalePolicy, autoscale_problems, tree_errors
+from offers.problems import FieldProblem, SpecError, problems_from_errors
 from offers.schedule import MAX_SCHEDULED_NAME, Schedule
 from offers.task import (
     DEFAULT_NAMESPACE,
@@ -162,6 +163,7 @@ class JobSpec(BaseModel):
     labels: dict[LabelName, LabelValue] | None = Field(None, max_length=32)
     schedule: Schedule | None = None  # a template whose firings start runs of it
     client: str | None = Field(None, pattern=CLIENT_PATTERN, max_length=128)  # parameters
+    autoscale: AutoscalePolicy | None = None  # its count kept by the autoscaler
 
     @field_validator("name", mode="before")
     @classmethod
@@ -204,7 +206,8 @@ def parse_job(data: Any) -> JobSpec:
     try:
         spec = JobSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(problems_from(exc)) from None
+        raise SpecError(problems_from_errors(tree_errors(exc.errors(include_url=False))))\
+            from None
     problems = shape_problems(spec)
     if problems:
         raise SpecError(problems)
@@ -248,7 +251,22 @@ def shape_problems(spec: JobSpec) -> list[FieldProblem]:
     elif spec.task is not None and spec.task.count is not None:
         out.append(FieldProblem("task.count", "give the job's `count` (or `completions`) "
                                               "instead"))
+    if spec.autoscale is not None:
+        out += _autoscale_shape(spec)
     return out
+
+
+def _autoscale_shape(spec: JobSpec) -> list[FieldProblem]:
+    if spec.type not in (JobType.SERVICE, JobType.ARRAY):
+        return [FieldProblem("autoscale", f"only a service or array job is autoscaled, "
+                                          f"not a {spec.type} job")]
+    if spec.tasks is not None:
+        return [FieldProblem("autoscale", "a job of several templates is not autoscaled: "
+                                          "give one `task`")]
+    if spec.schedule is not None:
+        return [FieldProblem("autoscale", "a scheduled job is a template: its runs are "
+                                          "not autoscaled")]
+    return autoscale_problems(spec.autoscale)
 
 
 # -- Charmander tasks as jobs ------------------------------------------------------------
@@ -284,4 +302,4 @@ def job_from_task(job_id: str, spec: TaskSpec) -> JobSpec:
         tasks=None, master=None,
         count=None, completions=None, parallelism=None, startup_timeout=None,
         max_runtime=None, constraints=(), labels=None, restart=restart, relaunch=relaunch,
-        schedule=None, client=None)
+        schedule=None, client=None, autoscale=None)

@@ -39,8 +39,13 @@ def _field_path(loc: tuple) -> str:
 
 def problems_from(exc: ValidationError) -> list[FieldProblem]:
     """Turn a pydantic error into problems named by dotted field path (`ports[1].host_port`)."""
+    return problems_from_errors(exc.errors(include_url=False))
+
+
+def problems_from_errors(errors: list[dict]) -> list[FieldProblem]:
+    """`problems_from` for a list of pydantic's error dicts (rewritten by a caller)."""
     out = []
-    for err in exc.errors(include_url=False):
+    for err in errors:
         # Errors raised by model validators carry the field in the message ("field: problem").
         msg = err["msg"].removeprefix("Value error, ")
         loc = tuple(p for p in err["loc"] if p not in ("function-after",))

@@ -53,7 +53,7 @@ class JobConflict(Exception):
 def job_state(job: Job) -> JobState:
     """What the store keeps of a job's changing desired state."""
     count = job.counts[0] if job.spec is not None and job.spec.tasks is None else None
-    return JobState(job.id, count, tuple(job.steps), job.wanted)
+    return JobState(job.id, count, tuple(job.steps), job.wanted, job.size)
 
 
 class JobOperations:
@@ -107,7 +107,10 @@ class JobOperations:
             raise JobExists(f"a job named {name!r} exists already")
 
     async def scale(self, name: str, count: int | None = None,
-                    steps: tuple[int, ...] = ()) -> Job:
+                    steps: tuple[int, ...] = (),
+                    size: tuple[float, float] | None = None) -> Job:
+        """`size`: the (cpus, mem) instances started from now on have (the autoscaler's
+        preset), None: as before."""
         job = self.get(name)
         if job.kind not in SCALABLE or job.charmander:
             raise JobConflict(f"a {job.kind} job cannot be scaled; scale a service, "
@@ -119,8 +122,9 @@ class JobOperations:
             raise JobConflict(f"the job is {job.phase}; submit it again to run it")
         first = steps[0] if steps else count
         async with self._lock:
-            await self._write(job_states=[JobState(name, first, tuple(steps[1:]), True)])
-            self.service.apply(ev.JobScaled(name, count or 0, tuple(steps)))
+            await self._write(job_states=[JobState(name, first, tuple(steps[1:]), True,
+                                                   size or job.size)])
+            self.service.apply(ev.JobScaled(name, count or 0, tuple(steps), size))
         await self.service.settle()
         return job
 
