@@ -341,7 +341,7 @@ class FrameworkService:
                 reason = f"{view.message} ({view.reason})"
             self.apply(ev.TaskStatusChanged(view.task_id, view.state, reason, view.agent_id,
                                             container_id=view.container_id, code=view.reason,
-                                            exit_code=view.exit_code))
+                                            exit_code=view.exit_code, healthy=view.healthy))
             if view.uuid and self.client and self.client.framework_id:
                 ack = mj.acknowledge_call(self.client.framework_id, status)
                 done = self.writer.add()  # acknowledge only what is on disk

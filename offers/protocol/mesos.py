@@ -181,6 +181,7 @@ class StatusUpdate(Protocol):
     uuid: str | None
     container_id: str | None
     exit_code: int | None
+    healthy: bool | None
 
 
 
@@ -218,6 +219,8 @@ def status_to_mesos(status: StatusUpdate) -> dict[str, Any]:
         out["uuid"] = status.uuid
     if status.container_id:
         out["container_status"] = {"container_id": {"value": status.container_id}}
+    if status.healthy is not None:
+        out["healthy"] = status.healthy
     if status.exit_code is not None:
         out["labels"] = {"labels": [{"key": "berth.exit_code", "value": str(status.exit_code)}]}
     return out
@@ -367,6 +370,7 @@ class TaskStatusView:
     container_id: str | None
     raw: Mapping[str, Any]
     exit_code: int | None = None
+    healthy: bool | None = None  # Mesos's TaskStatus.healthy: the health check's verdict
 
 
 def status_from_mesos(data: Mapping[str, Any]) -> TaskStatusView:
@@ -375,7 +379,8 @@ def status_from_mesos(data: Mapping[str, Any]) -> TaskStatusView:
         task_id=data["task_id"]["value"], state=MESOS_TO_STATE[data["state"]],
         mesos_state=data["state"], agent_id=(data.get("agent_id") or {}).get("value"),
         reason=data.get("reason"), message=data.get("message"), uuid=data.get("uuid"),
-        container_id=container.get("value"), raw=data, exit_code=_exit_code(data))
+        container_id=container.get("value"), raw=data, exit_code=_exit_code(data),
+        healthy=data["healthy"] if isinstance(data.get("healthy"), bool) else None)
 
 
 def _exit_code(data: Mapping[str, Any]) -> int | None:
