@@ -68,8 +68,7 @@ def health_check_from_mesos(data: Any, field: str) -> HealthCheck:
     try:
         parsed = HealthCheck.model_validate(check)
     except ValidationError as exc:
-        mesos = {v: k for k, v in _NAMES.items()}
-        raise SpecError([FieldProblem(f"{field}.{_mesos_name(p.field, mesos)}", p.problem)
+        raise SpecError([FieldProblem(f"{field}.{_mesos_name(p.field, _NAMES)}", p.problem)
                          for p in problems_from(exc)]) from None
     target = parsed.target
     if target is not None and target.port is None:
