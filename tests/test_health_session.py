@@ -13,7 +13,10 @@ from __future__ import annotations
 import json
 import random
 import socket
+import subprocess
+import sys
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -72,6 +75,11 @@ def test_an_httpd_service_goes_healthy_and_its_check_response_time_is_metered(be
     assert (job["running"], job["unhealthy"]) == (1, 0)
     [instance] = [i for i in job["instances"] if i["state"] == "RUNNING"]
     assert instance["healthy"] is True
+    cli = subprocess.run([sys.executable, "-m", "cli", "job", "status", "web", "--url",
+                          f"http://{base}"], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert cli.returncode == 0, cli.stderr
+    assert "healthy 1, unhealthy 0" in cli.stdout and "RUNNING healthy" in cli.stdout
 
     def timed():
         url = f"http://{launch.master}/v1/metering?since=0"
