@@ -337,7 +337,9 @@ class FrameworkService:
             status = event["update"]["status"]
             view = mj.status_from_mesos(status)
             reason = view.message or view.reason
-            if view.message and view.reason and view.reason not in view.message:
+            if view.reason == mj.REASON_HEALTH_UPDATED and view.message:
+                reason = f"health check: {view.message}"
+            elif view.message and view.reason and view.reason not in view.message:
                 reason = f"{view.message} ({view.reason})"
             self.apply(ev.TaskStatusChanged(view.task_id, view.state, reason, view.agent_id,
                                             container_id=view.container_id, code=view.reason,

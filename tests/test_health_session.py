@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import socket
 import subprocess
@@ -75,9 +76,11 @@ def test_an_httpd_service_goes_healthy_and_its_check_response_time_is_metered(be
     assert (job["running"], job["unhealthy"]) == (1, 0)
     [instance] = [i for i in job["instances"] if i["state"] == "RUNNING"]
     assert instance["healthy"] is True
+    assert instance["reason"] == "health check: GET :8080/index.html answered 200"
     cli = subprocess.run([sys.executable, "-m", "cli", "job", "status", "web", "--url",
                           f"http://{base}"], capture_output=True, text=True, timeout=60,
-                         cwd=Path(__file__).resolve().parent.parent)
+                         cwd=Path(__file__).resolve().parent.parent,
+                         env={**os.environ, "COLUMNS": "200"})
     assert cli.returncode == 0, cli.stderr
     assert "healthy 1, unhealthy 0" in cli.stdout and "RUNNING healthy" in cli.stdout
 

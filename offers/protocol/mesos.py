@@ -22,6 +22,8 @@ from offers.resource_vector import Resources
 from offers.states import TaskState
 
 VERSION = "1.11.0"
+# The reason of an update that says only that the task's health check's verdict changed.
+REASON_HEALTH_UPDATED = "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED"
 
 # berth's states on the wire. PENDING never leaves the framework; it is STAGING to Mesos.
 STATE_TO_MESOS: dict[TaskState, str] = {
