@@ -286,3 +286,41 @@ def test_a_jobs_status_counts_healthy_and_unhealthy_instances():
     assert (doc["healthy"], doc["unhealthy"], doc["restarts"]) == (1, 0, 1)
     failed = [i for i in doc["instances"] if i["state"] == "FAILED"]
     assert failed[0]["reason"].startswith("unhealthy: ") and failed[0]["healthy"] is None
+
+
+# -- over HTTP ----------------------------------------------------------------------------
+
+
+async def test_a_bad_health_check_is_a_400_naming_the_field_and_nothing_is_stored(tmp_path):
+    import aiohttp
+
+    from api.framework_server import start_framework
+
+    fw = await start_framework(None, "127.0.0.1", 0, db_url=f"sqlite:///{tmp_path / 'b.db'}")
+    try:
+        async with aiohttp.ClientSession(
+                headers={"Content-Type": "application/json"}) as http:
+            bad_job = _job({"http": {"port_index": 0}, "interval": 2, "timeout": 3})
+            async with http.post(f"{fw.url}/v1/jobs", json=bad_job) as resp:
+                assert resp.status == 400
+                answer = await resp.json()
+            assert answer["errors"] == [{
+                "field": "task.health_check.timeout",
+                "problem": "must not exceed interval (2 s), not 3 s: a check would still "
+                           "run when the next one is due"}]
+            bad_task = {"id": "web", "dockerimage": "berth/busybox",
+                        "health_check": {"tcp": {"port_index": 0}}}
+            async with http.post(f"{fw.url}/client/task", json=bad_task) as resp:
+                assert resp.status == 400
+                answer = await resp.json()
+            assert [e["field"] for e in answer["errors"]] == ["health_check.tcp.port_index"]
+            async with http.get(f"{fw.url}/v1/jobs?tasks=true") as resp:
+                assert (await resp.json())["jobs"] == []
+            good = _job({"http": {"path": "/health"}, "interval": 2, "timeout": 1})
+            async with http.post(f"{fw.url}/v1/jobs", json=good) as resp:
+                assert resp.status == 201
+                job = await resp.json()
+            assert job["spec"]["task"]["health_check"]["http"] == {"path": "/health"}
+            assert (job["healthy"], job["unhealthy"]) == (0, 0)
+    finally:
+        await fw.stop()

@@ -93,3 +93,27 @@ async def test_a_failing_check_kills_the_container_and_it_ends_failed_unhealthy(
     assert _health(backend.recorder, spec.task_id) == [False]  # told once, then killed
     states = backend.recorder.states(spec.task_id)
     assert states[-3:] == [TaskState.RUNNING, TaskState.KILLING, TaskState.FAILED], states
+
+
+async def test_an_agent_that_restarts_checks_the_containers_it_adopts(images):
+    agent_id = f"test-{uuid.uuid4().hex[:10]}"
+    first = DockerBackend(agent_id=agent_id, on_status=Recorder())
+    await first.start()
+    spec = _spec({"http": {"port": 8080, "path": "/index.html"}, "max_failures": 5})
+    try:
+        await first.launch(spec)
+        await wait_for(lambda: first.on_status.reached(spec.task_id, TaskState.RUNNING), 30,
+                       "RUNNING")
+        await first.close()  # the container keeps running
+        recorder = Recorder()
+        second = DockerBackend(agent_id=agent_id, on_status=recorder)
+        await second.start()
+        try:
+            assert [t["task_id"] for t in await second.adopt()] == [spec.task_id]
+            assert second.tasks[spec.task_id].health_check == spec.health_check
+            await wait_for(lambda: True in _health(recorder, spec.task_id), 30,
+                           "a healthy report from the adopting agent")
+        finally:
+            await second.close()
+    finally:
+        remove_agent_containers(agent_id)
