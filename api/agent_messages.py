@@ -114,8 +114,11 @@ def agent_message(agent_id: str, data: Any) -> object | None:
         if isinstance(exit_code, bool) or not isinstance(exit_code, int) \
                 or not -2**31 <= exit_code < 2**31:  # what a process can exit with, and fits
             exit_code = None
+        healthy = data.get("healthy")
+        if healthy is not None and not isinstance(healthy, bool):
+            raise SpecError([FieldProblem("healthy", "must be true, false or null")])
         return E.AgentStatus(agent_id, data["task_id"], state, texts["reason"],
-                             texts["message"], texts["container_id"], exit_code)
+                             texts["message"], texts["container_id"], exit_code, healthy)
     if kind == "METERING":
         samples, problems = [], []
         items = _list(data, "samples", problems)
@@ -124,12 +127,20 @@ def agent_message(agent_id: str, data: Any) -> object | None:
         for i, s in enumerate(items):
             try:
                 t, cpus, mem = (float(s[k]) for k in ("t", "cpus", "mem"))
-                if not all(math.isfinite(x) for x in (t, cpus, mem)):
+                response_time = s.get("response_time")
+                if response_time is not None:
+                    response_time = float(response_time)
+                    if isinstance(s["response_time"], bool) or response_time < 0:
+                        raise ValueError("not a duration")
+                if not all(math.isfinite(x) for x in (t, cpus, mem, response_time or 0.0)):
                     raise ValueError("not finite")
-                samples.append(E.MeteringSample(str(s["task_id"]), t, cpus, mem))
+                samples.append(E.MeteringSample(str(s["task_id"]), t, cpus, mem,
+                                                response_time))
             except (KeyError, TypeError, ValueError, OverflowError):
                 raise SpecError([FieldProblem(f"samples[{i}]",
-                                              "needs task_id, t, cpus, mem")]) from None
+                                              "needs task_id, t, cpus, mem (and "
+                                              "response_time, if given, a finite number "
+                                              "of milliseconds >= 0)")]) from None
         return E.AgentMetering(agent_id, tuple(samples))
     raise SpecError([FieldProblem("type", f"{kind!r} is not HEARTBEAT, CAPACITY, STATUS or "
                                           "METERING")])

@@ -102,8 +102,9 @@ class JobHandlers:
 
     async def list_jobs(self, request: web.Request) -> web.Response:
         show_tasks = request.query.get("tasks") == "true"
-        jobs = [job_summary(job) for job in visible(request, self.service.scheduler.jobs(),
-                                                    lambda job: job.namespace)
+        scheduler = self.service.scheduler
+        jobs = [job_summary(job, scheduler.running_instances(job))
+                for job in visible(request, scheduler.jobs(), lambda job: job.namespace)
                 if show_tasks or not job.charmander]
         runner = self.service.schedules
         jobs += [scheduled_summary(state, runner.runs(state), runner.next_firing(state))

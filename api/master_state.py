@@ -39,7 +39,8 @@ def state_document(core: Master, connected: Collection[str]) -> dict[str, Any]:
         "hostname": core.agents[t.agent_id].hostname if t.agent_id in core.agents else None,
         "state": t.state.value, "mesos_state": mj.STATE_TO_MESOS[t.state],
         "reason": t.reason, "message": t.message, "container_id": t.container_id,
-        "exit_code": t.exit_code, "image": t.spec.image, "resources": t.resources.to_json(),
+        "exit_code": t.exit_code, "healthy": t.healthy, "image": t.spec.image,
+        "resources": t.resources.to_json(),
         "created_at": t.created_at, "updated_at": t.updated_at,
     } for t in core.tasks.values()]
     return {"version": mj.VERSION, "agents": agents, "frameworks": frameworks,

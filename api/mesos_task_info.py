@@ -12,6 +12,7 @@ from pydantic import Field, ValidationError
 from master.events import TaskLaunch
 from offers.launch import LaunchSpec
 from offers.problems import FieldProblem, SpecError, problems_from
+from offers.protocol.health_check import health_check_from_mesos
 from offers.protocol.mesos import resources_from_mesos
 from offers.protocol.mesos_calls import MesosModel, MesosValue
 from offers.protocol.task_info import NOTMETERED_LABEL
@@ -78,6 +79,7 @@ class _TaskInfo(MesosModel):
     command: _Command | None = None
     container: _Container | None = None
     labels: _Labels | None = None
+    health_check: dict[str, Any] | None = None
 
 
 _NETWORKS = {"BRIDGE": NetworkMode.BRIDGE, "HOST": NetworkMode.HOST, "NONE": NetworkMode.NONE}
@@ -137,6 +139,12 @@ def launch_from_task_info(data: Any, framework_id: str, field: str = "task_info"
         if command.environment:
             env = {v.name: v.value for v in command.environment.variables}
     labels = {lb.key: lb.value for lb in info.labels.labels} if info.labels else {}
+    health_check = None
+    if info.health_check is not None:
+        try:
+            health_check = health_check_from_mesos(info.health_check, f"{field}.health_check")
+        except SpecError as exc:
+            problems += exc.problems
     if problems:
         raise SpecError(problems)
     try:
@@ -146,7 +154,8 @@ def launch_from_task_info(data: Any, framework_id: str, field: str = "task_info"
             arguments=() if shell else arguments, network=network, ports=tuple(mappings),
             volumes=tuple(volumes), cpus=res.cpus, mem=res.mem, disk=res.disk, env=env,
             labels=labels, privileged=docker.privileged,
-            notmetered=labels.get(NOTMETERED_LABEL, "").lower() == "true")
+            notmetered=labels.get(NOTMETERED_LABEL, "").lower() == "true",
+            health_check=health_check)
     except ValidationError as exc:
         raise SpecError([FieldProblem(f"{field}.{p.field}" if p.field else field, p.problem)
                          for p in problems_from(exc)]) from None

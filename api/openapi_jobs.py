@@ -108,6 +108,11 @@ _SUMMARY = {
     "desired": {"type": "integer", "description": "instances wanted now (a parallel job's "
                 "master counted; a system job: its nodes plus one waiting for a new node)"},
     "running": {"type": "integer"}, "pending": {"type": "integer"},
+    "healthy": {"type": "integer", "description": "running instances whose health check "
+                "passed last (see the template's `health_check`)"},
+    "unhealthy": {"type": "integer", "description": "running instances whose health check "
+                  "failed last; killed after `max_failures` in a row, then restarted by "
+                  "the `restart` policy (reason `unhealthy: ...`)"},
     "succeeded": {"type": "integer", "description": "slots that exited 0 for good"},
     "failed": {"type": "integer", "description": "instances that ended FAILED or ERROR"},
     "restarts": {"type": "integer", "description": "instances started again after a "
@@ -124,6 +129,8 @@ _INSTANCE = {"type": "object", "properties": {
     "host": {"type": ["string", "null"]},
     "agent_id": {"type": ["string", "null"]},
     "exit_code": {"type": ["integer", "null"]},
+    "healthy": {"type": ["boolean", "null"], "description": "its health check's last "
+                "verdict while it runs; null: no check, or none has counted yet"},
     "index": {"type": ["integer", "null"], "description": "its BERTH_JOB_INDEX"},
     "role": {"type": ["string", "null"], "enum": ["master", None]},
     "created_at": {"type": "number"}, "updated_at": {"type": "number"}}}

@@ -34,7 +34,10 @@ from api.openapi_parts import (
 
 _SAMPLE = {"type": "object", "properties": {
     "task_id": {"type": "string"}, "t": {"type": "number"}, "cpus": {"type": "number"},
-    "mem": {"type": "number"}, "agent_id": {"type": ["string", "null"]}}}
+    "mem": {"type": "number"}, "agent_id": {"type": ["string", "null"]},
+    "response_time": {"type": "number", "minimum": 0, "description": "ms: the mean response "
+                      "time of the task's HTTP health checks since its last sample (only "
+                      "for a task with an HTTP check that ran)"}}}
 _STORE = bad("the master's store cannot be written; nothing was done")
 
 

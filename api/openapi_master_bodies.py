@@ -61,7 +61,8 @@ _ENDED = {"type": "object", "required": ["task_id", "state"], "properties": {
     "task_id": {"type": "string"},
     "state": {"type": "string", "enum": sorted(s.value for s in TERMINAL)},
     "reason": _NULLABLE, "message": _NULLABLE, "container_id": _NULLABLE,
-    "exit_code": {"type": ["integer", "null"]}}}
+    "exit_code": {"type": ["integer", "null"]},
+    "healthy": {"type": ["boolean", "null"]}}}
 REGISTRATION = {
     "type": "object", "required": ["hostname", "total"],
     "description": "An agent's registration (docs/agent-protocol.md)",
@@ -107,6 +108,8 @@ _TASK = {"type": "object", "properties": {
     "state": {"type": "string", "enum": [s.value for s in TaskState]},
     "mesos_state": {"type": "string"}, "reason": _NULLABLE, "message": _NULLABLE,
     "container_id": _NULLABLE, "exit_code": {"type": ["integer", "null"]},
+    "healthy": {"type": ["boolean", "null"], "description": "its health check's last "
+                "verdict (Mesos's TaskStatus.healthy); null: none"},
     "image": {"type": "string"}, "resources": _USED,
     "created_at": {"type": "number"}, "updated_at": {"type": "number"}}}
 STATE = {"type": "object",

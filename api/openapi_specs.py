@@ -72,6 +72,9 @@ def task_wire_form(schema: dict[str, Any], *, id_optional: bool = False) -> dict
         props[name] = {key: value for key, value in props[name].items()
                        if key not in ("exclusiveMinimum",)} | rules
     props["disk"] = _DISK
+    props["health_check"]["description"] = (
+        "Marathon-style: one of `http`, `tcp`, `command`, run by the agent every "
+        "`interval`; see HealthCheck")
     for name in ("mem", "cpus"):
         props[name]["description"] = ("MiB" if name == "mem" else "cores") + _NUMERIC
     nodetype = props["nodetype"]["anyOf"][0]
@@ -82,8 +85,42 @@ def task_wire_form(schema: dict[str, Any], *, id_optional: bool = False) -> dict
     return schema
 
 
+HEALTH_CHECK_FIELDS = {
+    "HealthCheck": {
+        "http": "an HTTP GET from the agent to the container's address",
+        "tcp": "a TCP connect from the agent to the container's address",
+        "command": "an argv run inside the container (Docker exec), e.g. "
+                   "[\"sh\", \"-c\", \"test -f /tmp/ready\"]; exit 0 is healthy",
+        "grace": "seconds after the start during which failures do not count (unless it "
+                 "was healthy once)",
+        "interval": "seconds between checks (the first comes one interval after the "
+                    "start)",
+        "timeout": "seconds a check may take; at most `interval`",
+        "max_failures": "counted failures in a row that kill the instance; it ends FAILED "
+                        "with reason `unhealthy: ...` and its job's `restart` policy "
+                        "starts it again",
+    },
+    "HttpCheck": {
+        "path": "the URL path asked for",
+        "status": "the status that is healthy (default: any 2xx or 3xx)",
+        "port": "the container's port (with host networking, the host's)",
+        "port_index": "the index of one of the task's `ports` (its container_port); "
+                      "default 0 when neither is given",
+    },
+    "TcpCheck": {
+        "port": "the container's port (with host networking, the host's)",
+        "port_index": "the index of one of the task's `ports` (its container_port); "
+                      "default 0 when neither is given",
+    },
+}
+
+
 def wire_forms(schemas: dict[str, Any]) -> dict[str, Any]:
-    """The shared models of tasks and jobs: constraints as lists, volumes' paths."""
+    """The shared models of tasks and jobs: constraints as lists, volumes' paths, what
+    each health-check field means."""
+    for model, fields in HEALTH_CHECK_FIELDS.items():
+        for name, text in fields.items():
+            schemas[model]["properties"][name]["description"] = text
     schemas["Constraint"] = CONSTRAINT
     volume = schemas["Volume"]["properties"]
     volume["host_path"] = volume["container_path"] = _PATH

@@ -110,6 +110,8 @@ def _print_status(job: dict[str, Any]) -> None:
     console.print(f"desired {job['desired']}, running {job['running']}, pending "
                   f"{job['pending']}, succeeded {job['succeeded']}, failed {job['failed']}, "
                   f"restarts {job['restarts']}"
+                  + (f", healthy {job['healthy']}, unhealthy {job['unhealthy']}"
+                     if _checked(job) else "")
                   + (f", steps to come {job['steps']}" if job["steps"] else ""))
     autoscale = job.get("autoscale")
     if autoscale:
@@ -123,10 +125,18 @@ def _print_status(job: dict[str, Any]) -> None:
     for item in job["instances"]:
         index = item["role"] or ("" if item["index"] is None else str(item["index"]))
         state = item["state"]
-        table.add_row(item["id"], index, f"[{STATE_STYLE.get(state, '')}]{state}[/]",
+        health = {True: " healthy", False: " [red]unhealthy[/]"}.get(item.get("healthy"), "")
+        table.add_row(item["id"], index, f"[{STATE_STYLE.get(state, '')}]{state}[/]{health}",
                       item["host"] or "", "" if item["exit_code"] is None
                       else str(item["exit_code"]), item["reason"] or "")
     console.print(table)
+
+
+def _checked(job: dict[str, Any]) -> bool:
+    """Whether any of the job's templates has a health check."""
+    spec = job.get("spec") or {}
+    templates = [spec.get("task"), spec.get("master"), *(spec.get("tasks") or ())]
+    return any(t and t.get("health_check") for t in templates)
 
 
 @job_group.command("status")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from offers.health import HealthCheck
 from offers.launch import LABEL_AGENT_ID, LaunchSpec
 from offers.task import NetworkMode
 
@@ -21,6 +22,7 @@ LABEL_CPUS = "berth.cpus"
 LABEL_MEM = "berth.mem"
 LABEL_DISK = "berth.disk"
 LABEL_NOTMETERED = "berth.notmetered"
+LABEL_HEALTH_CHECK = "berth.health_check"  # its JSON: an agent that restarts checks on
 
 MIB = 1024 * 1024
 _NAME_BAD = re.compile(r"[^A-Za-z0-9_.-]")
@@ -158,8 +160,10 @@ def container_name(task_id: str) -> str:
 
 
 def container_labels(spec: LaunchSpec, agent_id: str) -> dict[str, str]:
+    health = ({LABEL_HEALTH_CHECK: spec.health_check.model_dump_json(exclude_none=True)}
+              if spec.health_check is not None else {})
     return {
-        **spec.container_labels(),
+        **spec.container_labels(), **health,
         LABEL_AGENT_ID: agent_id,
         LABEL_NAME: spec.name,
         LABEL_CPUS: repr(float(spec.cpus)),
@@ -247,6 +251,18 @@ def allocation_from_labels(labels: dict[str, str]) -> tuple[float, float, float]
         except ValueError:
             return 0.0
     return number(LABEL_CPUS), number(LABEL_MEM), number(LABEL_DISK)
+
+
+def health_check_from_labels(labels: dict[str, str]) -> HealthCheck | None:
+    """The health check an adopted container was launched with (None: none, or a label
+    this agent cannot read, which it logs rather than refusing the container)."""
+    text = labels.get(LABEL_HEALTH_CHECK)
+    if not text:
+        return None
+    try:
+        return HealthCheck.model_validate_json(text)
+    except ValueError:
+        return None
 
 
 def ports_from_bindings(

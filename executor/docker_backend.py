@@ -40,10 +40,13 @@ from executor.container_spec import (
     allocation_from_labels,
     container_name,
     create_kwargs,
+    health_check_from_labels,
     host_ports,
     port_clash_reason,
     ports_from_bindings,
 )
+from executor.health import CheckResult, Step
+from executor.health_monitor import HealthMonitor
 from executor.tasks import StatusUpdate, TrackedTask, UsageSample
 from offers.launch import LABEL_AGENT_ID, LABEL_FRAMEWORK_ID, LABEL_TASK_ID, LaunchSpec
 from offers.states import TaskState
@@ -53,6 +56,7 @@ log = structlog.get_logger("executor.docker")
 MIB = 1024 * 1024
 RECENT_TERMINAL = 1000  # terminal statuses kept to answer repeated LAUNCH/KILL
 LOG_TAIL_LINES = 20
+UNHEALTHY_KILL_GRACE = 3.0  # seconds from SIGTERM to SIGKILL for an unhealthy container
 
 
 class DockerBackend:
@@ -72,6 +76,7 @@ class DockerBackend:
         clock: Callable[[], float] = time.time,
         threads: int = 8,
         gc_delay: float = DEFAULT_GC_DELAY,
+        unhealthy_kill_grace: float = UNHEALTHY_KILL_GRACE,
     ):
         self.agent_id = agent_id
         self.policy = policy or VolumePolicy()
@@ -90,6 +95,9 @@ class DockerBackend:
         self._watching = threading.Event()
         self.ended = EndedContainers(gc_delay)
         self.container_logs = ContainerLogs(self.client, lambda: self.agent_id)
+        self.health = HealthMonitor(self._on_health, clock)
+        self.unhealthy_kill_grace = unhealthy_kill_grace
+        self._health_kills: set[asyncio.Task] = set()
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -106,6 +114,9 @@ class DockerBackend:
     async def close(self) -> None:
         """Stop watching. Containers keep running: a restarted agent adopts them."""
         self._closing.set()
+        await self.health.close()
+        for kill in list(self._health_kills):
+            kill.cancel()
         stream = self._stream
         if stream is not None:
             with contextlib.suppress(Exception):
@@ -145,6 +156,10 @@ class DockerBackend:
               exit_code: int | None = None, message: str = "") -> None:
         if not task.move(state) and not state.terminal:
             return
+        if state is TaskState.RUNNING:
+            self._check_health(task)
+        else:
+            self.health.stop(task.task_id)
         update = StatusUpdate(task.task_id, state, reason, task.container_id, exit_code,
                               message, task.framework_id)
         log.info("task_status", task_id=task.task_id, state=state.value, reason=reason,
@@ -166,7 +181,7 @@ class DockerBackend:
         task = TrackedTask(
             task_id=spec.task_id, framework_id=spec.framework_id, name=spec.name,
             allocated=Amounts(spec.cpus, spec.mem, spec.disk), host_ports=host_ports(spec),
-            notmetered=spec.notmetered)
+            notmetered=spec.notmetered, health_check=spec.health_check)
         self.tasks[spec.task_id] = task
         refusal, binds = self.policy.check(spec)
         if refusal:
@@ -321,8 +336,7 @@ class DockerBackend:
             code = attributes.get("exitCode")
             await self._finish(task, event.get("id"), int(code) if code is not None else None)
         elif action == "destroy" and task.state in (TaskState.RUNNING, TaskState.KILLING):
-            self._emit(task, TaskState.KILLED if task.kill_requested else TaskState.FAILED,
-                       "its container was removed")
+            self._emit(task, _removed_state(task), task.unhealthy or "its container was removed")
 
     async def _finish(self, task: TrackedTask, container_id: str | None,
                       exit_code: int | None = None) -> None:
@@ -343,7 +357,9 @@ class DockerBackend:
                 pass
         if task.task_id not in self.tasks:  # reported meanwhile (e.g. by a `destroy`)
             return
-        if task.kill_requested:
+        if task.unhealthy:
+            self._emit(task, TaskState.FAILED, task.unhealthy, exit_code)
+        elif task.kill_requested:
             self._emit(task, TaskState.KILLED, "killed on request", exit_code)
         elif exit_code == 0:
             self._emit(task, TaskState.FINISHED, "exited with code 0", 0)
@@ -410,10 +426,13 @@ class DockerBackend:
                 allocated=Amounts(*allocation_from_labels(labels)),
                 host_ports=ports_from_bindings(bindings),
                 notmetered=labels.get(LABEL_NOTMETERED) == "true",
-                state=TaskState.RUNNING, container_id=container.id, adopted=True)
+                state=TaskState.RUNNING, container_id=container.id, adopted=True,
+                health_check=health_check_from_labels(labels))
             self.tasks[task_id] = task
             if container.status not in ("running", "paused", "restarting"):
                 stopped.append(task)
+            else:
+                self._check_health(task)
             log.info("container_adopted", task_id=task_id, status=container.status)
         running = [t.running_entry() for t in self.tasks.values() if t not in stopped]
         for task in stopped:
@@ -438,8 +457,8 @@ class DockerBackend:
             if task.task_id not in self.tasks or task.container_id != container_id:
                 continue
             if container_id not in status:
-                self._emit(task, TaskState.KILLED if task.kill_requested else TaskState.FAILED,
-                           "its container was removed")
+                self._emit(task, _removed_state(task),
+                           task.unhealthy or "its container was removed")
             elif status[container_id] in ("exited", "dead"):
                 await self._finish(task, container_id)
 
@@ -482,7 +501,72 @@ class DockerBackend:
         if previous is None or now <= previous[0]:
             return None
         cpus = max(cpu_ns - previous[1], 0.0) / 1e9 / (now - previous[0])
-        return UsageSample(task.task_id, now, cpus, mem)
+        times, task.response_times = task.response_times, []
+        return UsageSample(task.task_id, now, cpus, mem,
+                           sum(times) / len(times) if times else None)
+
+    # -- health checks -----------------------------------------------------------------
+
+    def _check_health(self, task: TrackedTask) -> None:
+        """Start the task's health-check loop (executor/health_monitor.py), if it has one."""
+        check = task.health_check
+        if check is None or task.container_id is None:
+            return
+        task_id, container_id = task.task_id, task.container_id
+        self.health.start(task_id, check, lambda: self._address(container_id),
+                          lambda argv: self._exec(container_id, argv))
+
+    async def _address(self, container_id: str) -> str | None:
+        """Where the agent reaches the container: its bridge address, or the host's own
+        for host networking (a check's port is then a host port)."""
+        info = await self._call(self.client.api.inspect_container, container_id)
+        if (info.get("HostConfig") or {}).get("NetworkMode") == "host":
+            return "127.0.0.1"
+        settings = info.get("NetworkSettings") or {}
+        if settings.get("IPAddress"):
+            return settings["IPAddress"]
+        for network in (settings.get("Networks") or {}).values():
+            if (network or {}).get("IPAddress"):
+                return network["IPAddress"]
+        return None
+
+    async def _exec(self, container_id: str, argv: list[str]) -> tuple[int, str]:
+        """Run `argv` inside the container (Docker exec): its exit code and output."""
+        def run() -> tuple[int, str]:
+            api = self.client.api
+            exec_id = api.exec_create(container_id, argv, stdout=True, stderr=True)["Id"]
+            output = api.exec_start(exec_id) or b""
+            code = api.exec_inspect(exec_id).get("ExitCode")
+            return (-1 if code is None else int(code)), output.decode(errors="replace")
+        return await self._call(run)
+
+    def _on_health(self, task_id: str, result: CheckResult, step: Step) -> None:
+        """A check's result: keep its response time, report a change of health, and kill
+        the task when its checks failed `max_failures` times in a row."""
+        task = self.tasks.get(task_id)
+        if task is None or task.state is not TaskState.RUNNING or task.kill_requested:
+            return
+        if result.response_time is not None:
+            task.response_times.append(result.response_time)
+        if step.report is not None:
+            task.healthy = step.report
+            log.info("task_health", task_id=task_id, healthy=step.report, detail=result.detail)
+            self.on_status(StatusUpdate(task_id, TaskState.RUNNING, "", task.container_id,
+                                        None, result.detail, task.framework_id,
+                                        healthy=step.report))
+        if step.kill is not None:
+            log.warning("task_unhealthy", task_id=task_id, reason=step.kill)
+            task.unhealthy = step.kill
+            kill = asyncio.get_running_loop().create_task(
+                self.kill(task_id, self.unhealthy_kill_grace), name=f"unhealthy-{task_id}")
+            self._health_kills.add(kill)
+            kill.add_done_callback(self._health_kills.discard)
+
+
+def _removed_state(task: TrackedTask) -> TaskState:
+    """The end of a task whose container vanished: KILLED if someone asked for it, FAILED
+    otherwise (and when it was killed for failing its health checks)."""
+    return TaskState.KILLED if task.kill_requested and not task.unhealthy else TaskState.FAILED
 
 
 def _docker_text(exc: Exception) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from executor.capacity import Amounts
+from offers.health import HealthCheck
 from offers.states import TaskState, check_transition
 
 
@@ -24,26 +25,35 @@ class StatusUpdate:
     exit_code: int | None = None
     message: str = ""
     framework_id: str = ""
+    healthy: bool | None = None  # the health check's verdict, when it changed (or is known)
 
     def as_message(self) -> dict[str, Any]:
-        return {"type": "STATUS", "task_id": self.task_id, "state": self.state.value,
-                "reason": self.reason, "container_id": self.container_id,
-                "exit_code": self.exit_code, "message": self.message,
-                "framework_id": self.framework_id}
+        message = {"type": "STATUS", "task_id": self.task_id, "state": self.state.value,
+                   "reason": self.reason, "container_id": self.container_id,
+                   "exit_code": self.exit_code, "message": self.message,
+                   "framework_id": self.framework_id}
+        if self.healthy is not None:
+            message["healthy"] = self.healthy
+        return message
 
 
 @dataclass(frozen=True)
 class UsageSample:
-    """What one container used at time `t`: cores and MiB (a METERING sample)."""
+    """What one container used at time `t`: cores and MiB (a METERING sample), and the
+    mean response time in milliseconds of its HTTP health checks since the last sample."""
 
     task_id: str
     t: float
     cpus: float
     mem: float
+    response_time: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"task_id": self.task_id, "t": round(self.t, 3), "cpus": round(self.cpus, 4),
-                "mem": round(self.mem, 2)}
+        sample = {"task_id": self.task_id, "t": round(self.t, 3), "cpus": round(self.cpus, 4),
+                  "mem": round(self.mem, 2)}
+        if self.response_time is not None:
+            sample["response_time"] = round(self.response_time, 3)
+        return sample
 
 
 @dataclass
@@ -62,6 +72,10 @@ class TrackedTask:
     kill_grace: float = 10.0
     adopted: bool = False
     last_cpu: tuple[float, float] | None = field(default=None, repr=False)  # (t, cpu ns)
+    health_check: HealthCheck | None = None
+    healthy: bool | None = None  # None: not checked, or no verdict yet
+    unhealthy: str | None = None  # why it is being killed, when its checks failed
+    response_times: list[float] = field(default_factory=list, repr=False)  # ms, unsampled
 
     def move(self, new: TaskState) -> bool:
         """Change state (raises on a transition the table forbids); False if unchanged."""
@@ -74,7 +88,9 @@ class TrackedTask:
         return {"task_id": self.task_id, "framework_id": self.framework_id, "name": self.name,
                 "container_id": self.container_id, "state": self.state.value,
                 "allocated": self.allocated.as_dict(), "host_ports": sorted(self.host_ports),
-                "notmetered": self.notmetered, "adopted": self.adopted}
+                "notmetered": self.notmetered, "adopted": self.adopted,
+                "health_check": self.health_check.kind if self.health_check else None,
+                "healthy": self.healthy}
 
     def running_entry(self) -> dict[str, Any]:
         """The entry for `running` in a registration (docs/agent-protocol.md)."""

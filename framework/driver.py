@@ -343,11 +343,13 @@ class FrameworkService:
             status = event["update"]["status"]
             view = mj.status_from_mesos(status)
             reason = view.message or view.reason
-            if view.message and view.reason and view.reason not in view.message:
+            if view.reason == mj.REASON_HEALTH_UPDATED and view.message:
+                reason = f"health check: {view.message}"
+            elif view.message and view.reason and view.reason not in view.message:
                 reason = f"{view.message} ({view.reason})"
             self.apply(ev.TaskStatusChanged(view.task_id, view.state, reason, view.agent_id,
                                             container_id=view.container_id, code=view.reason,
-                                            exit_code=view.exit_code))
+                                            exit_code=view.exit_code, healthy=view.healthy))
             if view.uuid and self.client and self.client.framework_id:
                 ack = mj.acknowledge_call(self.client.framework_id, status)
                 done = self.writer.add()  # acknowledge only what is on disk

@@ -131,6 +131,7 @@ class TaskStatusChanged:
     container_id: str | None = None
     code: str | None = None
     exit_code: int | None = None
+    healthy: bool | None = None  # its health check's verdict, when the update carries one
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,11 @@ WAITING = "waiting for an offer"
 REDACTED = "***"
 
 
-def job_summary(job: Job) -> dict[str, Any]:
-    """The short form, one row of `GET /v1/jobs`."""
+def job_summary(job: Job, running: Iterable[TaskRecord] = ()) -> dict[str, Any]:
+    """The short form, one row of `GET /v1/jobs`; `running` are its running instances,
+    whose health checks' verdicts it counts (`healthy`, `unhealthy`)."""
     counts = Counter({state: len(ids) for state, ids in job.by_state.items() if ids})
+    health = Counter(r.healthy for r in running if r.state is S.RUNNING)
     return {
         "name": job.id,
         "namespace": job.namespace,
@@ -35,6 +37,8 @@ def job_summary(job: Job) -> dict[str, Any]:
         "priority": job.priority,
         "desired": _desired(job),
         "running": counts[S.RUNNING],
+        "healthy": health[True],
+        "unhealthy": health[False],
         "pending": counts[S.PENDING],
         "succeeded": _succeeded(job),
         "failed": counts[S.FAILED] + counts[S.ERROR],
@@ -47,7 +51,7 @@ def job_summary(job: Job) -> dict[str, Any]:
 def job_document(job: Job, instances: Iterable[TaskRecord]) -> dict[str, Any]:
     """The whole status: the summary, counts by state, every instance, the spec."""
     instances = list(instances)
-    doc = job_summary(job)
+    doc = job_summary(job, instances)
     doc["states"] = dict(sorted(Counter(str(r.state) for r in instances).items()))
     doc["pending_instances"] = [
         {"id": r.task_id, "reason": r.reason or WAITING} for r in instances
@@ -77,6 +81,7 @@ def instance_document(record: TaskRecord) -> dict[str, Any]:
         "host": record.hostname,
         "agent_id": record.agent_id,
         "exit_code": record.exit_code,
+        "healthy": record.healthy if record.state is S.RUNNING else None,
         "index": None if slot is None or slot[0] == MASTER else slot[1],
         "role": "master" if slot is not None and slot[0] == MASTER else None,
         "created_at": record.created_at,

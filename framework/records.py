@@ -60,6 +60,7 @@ class TaskRecord:
     slot: tuple[int, int] | None = (0, 0)  # (template, index) in its job; None: per node
     exit_code: int | None = None
     ending: str | None = None  # why berth is killing it: "stop", "infrastructure", "deadline"
+    healthy: bool | None = None  # its health check's verdict while it runs (None: unknown)
 
     @property
     def running(self) -> bool:

@@ -178,6 +178,12 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
     def job_instances(self, job: Job) -> list[TaskRecord]:
         return self._index.instances(job)
 
+    def running_instances(self, job: Job) -> list[TaskRecord]:
+        """The job's RUNNING instances (what its health counts are of)."""
+        records = self._records
+        return [records[task_id] for task_id in job.by_state.get(S.RUNNING, ())
+                if task_id in records]
+
     def pending_reason(self, task_id: str) -> str | None:
         """Why a PENDING task is not running yet; None if it is not pending."""
         record = self._records.get(task_id)
@@ -322,6 +328,10 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
             changes["container_id"] = e.container_id
         if e.exit_code is not None:
             changes["exit_code"] = e.exit_code
+        if state is not S.RUNNING:
+            changes["healthy"] = None  # health is of a running instance
+        elif e.healthy is not None:
+            changes["healthy"] = e.healthy
         if state is S.RUNNING and record.running_at is None:
             changes["running_at"] = now
         record = self._update(record, changes)

@@ -154,7 +154,7 @@ class AgentSide:
         try:
             return self._set_state(task, ev.state, reason=reason, message=message,
                                    source="SOURCE_EXECUTOR", container_id=ev.container_id,
-                                   exit_code=ev.exit_code)
+                                   exit_code=ev.exit_code, healthy=ev.healthy)
         except IllegalTransition:
             # The agent reports something the table forbids (e.g. RUNNING after KILLED):
             # keep what we have; the agent's bug must not corrupt the registry.

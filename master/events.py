@@ -61,6 +61,7 @@ class AgentStatus:
     message: str | None = None
     container_id: str | None = None
     exit_code: int | None = None
+    healthy: bool | None = None  # the task's health check's verdict (None: not reported)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class MeteringSample:
     t: float
     cpus: float
     mem: float
+    response_time: float | None = None  # ms: the mean of its HTTP health checks
 
 
 @dataclass(frozen=True)

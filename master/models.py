@@ -54,6 +54,7 @@ class TaskRow(Base):
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     container_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    healthy: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
 
@@ -78,3 +79,4 @@ class MeteringRow(Base):
     t: Mapped[float] = mapped_column(Float)
     cpus: Mapped[float] = mapped_column(Float)
     mem: Mapped[float] = mapped_column(Float)
+    response_time: Mapped[float | None] = mapped_column(Float, nullable=True)  # ms

@@ -92,7 +92,7 @@ class OfferBook:
                 "id": task_id, "framework_id": fid, "agent_id": agent_id, "name": launch.name,
                 "state": TaskState.STAGING, "resources": r, "spec": launch.spec,
                 "reason": None, "message": None, "container_id": None, "exit_code": None,
-                "created_at": now, "updated_at": now, "counted_by_agent": False})
+                "healthy": None, "created_at": now, "updated_at": now, "counted_by_agent": False})
             tasks[task_id] = task
             on_agent = tasks_on.get(agent_id)
             if on_agent is None:

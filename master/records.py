@@ -78,6 +78,7 @@ class TaskRecord:
     message: str | None = None  # what a person reads
     container_id: str | None = None
     exit_code: int | None = None
+    healthy: bool | None = None  # its health check's last verdict (None: none known)
     created_at: float = 0.0
     updated_at: float = 0.0
     # Until the agent reports capacity after its first status for this task, the agent's
@@ -119,6 +120,7 @@ class StatusUpdate:
     uuid: str | None = None
     container_id: str | None = None
     exit_code: int | None = None
+    healthy: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -77,14 +77,15 @@ class MasterStore:
                 id=t.id, framework_id=t.framework_id, agent_id=t.agent_id, name=t.name,
                 state=t.state.value, reason=t.reason, message=t.message,
                 resources=t.resources.to_json(), spec=t.spec.model_dump(mode="json"),
-                container_id=t.container_id, exit_code=t.exit_code,
+                container_id=t.container_id, exit_code=t.exit_code, healthy=t.healthy,
                 created_at=t.created_at, updated_at=t.updated_at))
         elif isinstance(cmd, C.RecordStatus):
             session.add(TaskStatusRow(task_id=cmd.task_id, state=cmd.state, reason=cmd.reason,
                                       message=cmd.message, at=cmd.at))
         elif isinstance(cmd, C.RecordMetering):
             session.add_all(MeteringRow(task_id=s.task_id, agent_id=cmd.agent_id, t=s.t,
-                                        cpus=s.cpus, mem=s.mem) for s in cmd.samples)
+                                        cpus=s.cpus, mem=s.mem, response_time=s.response_time)
+                            for s in cmd.samples)
         else:
             raise TypeError(f"the store cannot persist {type(cmd).__name__}")
 
@@ -110,7 +111,7 @@ class MasterStore:
                            resources=Resources.from_json(r.resources),
                            spec=LaunchSpec.model_validate(r.spec), reason=r.reason,
                            message=r.message, container_id=r.container_id,
-                           exit_code=r.exit_code, created_at=r.created_at,
+                           exit_code=r.exit_code, healthy=r.healthy, created_at=r.created_at,
                            updated_at=r.updated_at, counted_by_agent=True)
                 for r in session.scalars(select(TaskRow).order_by(TaskRow.id)))
         return Snapshot(agents, frameworks, tasks)
@@ -126,8 +127,7 @@ class MasterStore:
         with self._sessions() as session:
             rows = session.scalars(select(MeteringRow).where(MeteringRow.task_id == task_id)
                                    .order_by(MeteringRow.t, MeteringRow.id))
-            return [{"t": r.t, "cpus": r.cpus, "mem": r.mem, "agent_id": r.agent_id}
-                    for r in rows]
+            return [_sample(r, with_task=False) for r in rows]
 
 
     def metering_since(self, since: float, limit: int = 10_000) -> list[dict[str, Any]]:
@@ -135,8 +135,17 @@ class MasterStore:
         with self._sessions() as session:
             rows = session.scalars(select(MeteringRow).where(MeteringRow.t > since)
                                    .order_by(MeteringRow.t, MeteringRow.id).limit(limit))
-            return [{"task_id": r.task_id, "t": r.t, "cpus": r.cpus, "mem": r.mem,
-                     "agent_id": r.agent_id} for r in rows]
+            return [_sample(r) for r in rows]
+
+
+def _sample(row: MeteringRow, with_task: bool = True) -> dict[str, Any]:
+    """One metering sample as the master answers it; `response_time` (ms) only for a task
+    with an HTTP health check."""
+    sample = {"task_id": row.task_id} if with_task else {}
+    sample.update(t=row.t, cpus=row.cpus, mem=row.mem, agent_id=row.agent_id)
+    if row.response_time is not None:
+        sample["response_time"] = row.response_time
+    return sample
 
 
 def _jsonable(value: Any) -> Any:

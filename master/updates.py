@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from master import commands as C
 from master import events as E
-from master.reasons import REASON_RECONCILIATION
+from master.reasons import REASON_RECONCILIATION, REASON_TASK_HEALTH_CHECK_STATUS_UPDATED
 from master.records import StatusUpdate, TaskRecord, evolve, make
 from offers.states import TERMINAL, TaskState, check_transition
 
@@ -81,10 +81,13 @@ class TaskUpdates:
     def _set_state(self, task: TaskRecord, state: TaskState, *, reason: str | None = None,
                    message: str | None = None, source: str = "SOURCE_MASTER",
                    container_id: str | None = None, exit_code: int | None = None,
-                   counted: bool = False) -> list[object]:
-        """Move a task through the transition table; persist and tell its framework."""
+                   counted: bool = False, healthy: bool | None = None) -> list[object]:
+        """Move a task through the transition table; persist and tell its framework.
+        A change of health alone (`healthy`) is news too, as in Mesos."""
         check_transition(task.state, state)
         now = self.clock()
+        if state == task.state and healthy is not None and healthy != task.healthy:
+            return self._health_changed(task, healthy, message, container_id)
         if state == task.state:
             # A repeat: remember what is new (container id, agent has counted it), tell no one.
             quiet = evolve(task, container_id=container_id or task.container_id,
@@ -98,7 +101,8 @@ class TaskUpdates:
             task, state=state, reason=reason, message=message, updated_at=now,
             container_id=container_id or task.container_id,
             exit_code=exit_code if exit_code is not None else task.exit_code,
-            counted_by_agent=task.counted_by_agent or counted)
+            counted_by_agent=task.counted_by_agent or counted,
+            healthy=healthy if healthy is not None else task.healthy)
         task_id, agent_id = task.id, task.agent_id
         self.tasks[task_id] = updated
         ends = state in TERMINAL
@@ -124,6 +128,26 @@ class TaskUpdates:
                 out.append(C.SendUpdate(fw.id, update))
         return out
 
+    def _health_changed(self, task: TaskRecord, healthy: bool, message: str | None,
+                        container_id: str | None) -> list[object]:
+        """The same state, healthy or not now: kept, recorded and told to its framework
+        with Mesos's reason for it."""
+        updated = evolve(task, healthy=healthy, container_id=container_id or task.container_id,
+                         updated_at=self.clock())
+        self.tasks[task.id] = updated
+        self._use_changed(task, updated)
+        out: list[object] = [C.SaveTask(updated)]
+        fw = self.frameworks.get(task.framework_id)
+        if fw is not None and not fw.removed:
+            update = self._status_of(updated, uuid=self._uuids(), source="SOURCE_EXECUTOR",
+                                     reason=REASON_TASK_HEALTH_CHECK_STATUS_UPDATED)
+            if message:
+                update = evolve(update, message=message)
+            self._track(update)
+            if fw.active:
+                out.append(C.SendUpdate(fw.id, update))
+        return out
+
     def _status_of(self, task: TaskRecord, uuid: str | None = None,
                    reason: str | None = None, source: str = "SOURCE_MASTER") -> StatusUpdate:
         return make(StatusUpdate, {
@@ -131,7 +155,8 @@ class TaskUpdates:
             "state": task.state,
             "reason": reason or task.reason or (REASON_RECONCILIATION if uuid is None else None),
             "message": task.message, "source": source, "timestamp": task.updated_at,
-            "uuid": uuid, "container_id": task.container_id, "exit_code": task.exit_code})
+            "uuid": uuid, "container_id": task.container_id, "exit_code": task.exit_code,
+            "healthy": task.healthy})
 
     def _one_off_update(self, framework_id: str, task_id: str, agent_id: str | None,
                         state: TaskState, reason: str, message: str,

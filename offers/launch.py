@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from offers.health import HealthCheck
 from offers.task import NetworkMode, PortMapping, TaskSpec, Volume
 
 LABEL_TASK_ID = "berth.task_id"
@@ -42,6 +43,7 @@ class LaunchSpec(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     privileged: bool = False
     notmetered: bool = False
+    health_check: HealthCheck | None = None  # its port, if any, is the container's
 
     def container_labels(self) -> dict[str, str]:
         return {**self.labels, LABEL_TASK_ID: self.task_id,
@@ -54,4 +56,6 @@ class LaunchSpec(BaseModel):
             arguments=spec.arguments, network=spec.networkmode, ports=spec.ports,
             volumes=spec.volumes, cpus=spec.cpus, mem=spec.mem, disk=spec.disk, env=spec.env,
             privileged=spec.privileged, notmetered=spec.notmetered,
+            health_check=spec.health_check.resolved(spec.container_ports)
+            if spec.health_check is not None else None,
         )

@@ -25,6 +25,9 @@ class FieldProblem:
 # A validator that checks the items of a JSON list itself (a constraint's `[field, OP,
 # value]`) names the bad item by starting its message with `[2]: `; that joins the path.
 _INNER_PATH = re.compile(r"^((?:\[\d+\])+): (.*)$", re.DOTALL)
+# A model validator that checks fields together names the one at fault the same way,
+# by a dotted path (`health_check.tcp.port: ...`), joined to where the model sits.
+_DOTTED_PATH = re.compile(r"^([A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[\d+\])+): (.*)$", re.DOTALL)
 
 
 def _field_path(loc: tuple) -> str:
@@ -62,8 +65,12 @@ def problems_from_errors(errors: list[dict]) -> list[FieldProblem]:
                                                                    "a JSON object")
         path = _field_path(loc)
         inner = _INNER_PATH.match(msg)
+        dotted = _DOTTED_PATH.match(msg)
         if inner and path:
             path, msg = path + inner.group(1), inner.group(2)
+        elif dotted:
+            path = f"{path}.{dotted.group(1)}" if path else dotted.group(1)
+            msg = dotted.group(2)
         out.append(FieldProblem(path, msg))
     return out
 

@@ -6,7 +6,6 @@ else that could not run is refused here, with the field named, before anything i
 
 from __future__ import annotations
 
-import math
 import re
 from enum import StrEnum
 from functools import cached_property
@@ -25,7 +24,13 @@ from pydantic import (
 )
 
 from offers.constraints import Constraint, parse_constraint
+from offers.health import HealthCheck, port_problem
 from offers.problems import FieldProblem, SpecError, problems_from
+from offers.task_fields import Port, Text
+from offers.task_fields import finite as _finite
+from offers.task_fields import no_nul as _no_nul
+from offers.task_fields import number as _number
+from offers.task_fields import stored as _stored
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MAX_ID_LENGTH = 128  # Docker allows longer names; the internal id adds 20 characters.
@@ -62,57 +67,6 @@ class NetworkMode(StrEnum):
     BRIDGE = "bridge"
     HOST = "host"
     NONE = "none"
-
-
-def _number(value: Any) -> Any:
-    """Accept Charmander's numbers-as-strings; refuse booleans, which pydantic would coerce."""
-    if isinstance(value, bool):
-        raise ValueError("must be a number, not true/false")
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            number = float(text)
-        except ValueError:
-            raise ValueError(f"{value!r} is not a number") from None
-        value = number
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"must be a finite number, not {value}")
-    return value
-
-
-def _finite(value: float) -> float:
-    if not math.isfinite(value):
-        raise ValueError("must be a finite number")
-    return value
-
-
-def _stored(info: ValidationInfo) -> bool:
-    return bool(info.context and info.context.get("stored"))
-
-
-def _no_nul(value: str, info: ValidationInfo) -> str:
-    """NUL ends a C string: Docker and the kernel would see something else than was asked."""
-    if "\x00" in value and not _stored(info):
-        raise ValueError("must not contain NUL (\\x00) bytes")
-    return value
-
-
-def _port(value: Any) -> Any:
-    value = _number(value)
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise ValueError(f"{value} is not a whole port number")
-        value = int(value)
-    return value
-
-
-def _text(value: Any) -> Any:
-    """Arguments and env values may be given as numbers; Docker wants strings."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return value
 
 
 def normalize_id(value: str) -> str:
@@ -154,8 +108,6 @@ _MINIMUMS = {
 
 Number = Annotated[float, BeforeValidator(_number)]
 Size = Annotated[float, BeforeValidator(_size)]
-Port = Annotated[int, BeforeValidator(_port), Field(ge=1, le=65535)]
-Text = Annotated[str, BeforeValidator(_text), AfterValidator(_no_nul)]
 # Marathon's `[field, OPERATOR, value?]`; a problem names its position (`constraints[1][2]`).
 ConstraintItem = Annotated[Constraint, BeforeValidator(parse_constraint)]
 
@@ -225,6 +177,9 @@ class TaskSpec(BaseModel):
     priority: int = Field(0, ge=-1_000_000, le=1_000_000)
     # Whose work this is: quotas, credits and who may see or act on it (access/).
     namespace: str = Field(DEFAULT_NAMESPACE, pattern=NAMESPACE_PATTERN)
+    # Checked by the agent next to the container (offers/health.py); unhealthy instances
+    # are killed and restarted by their job's policy.
+    health_check: HealthCheck | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -289,6 +244,15 @@ class TaskSpec(BaseModel):
             seen.add(key)
         return self
 
+    @model_validator(mode="after")
+    def _health_check_reachable(self) -> TaskSpec:
+        if self.health_check is not None:
+            problem = port_problem(self.health_check, self.container_ports,
+                                   self.networkmode.value)
+            if problem is not None:
+                raise ValueError(f"{problem[0]}: {problem[1]}")
+        return self
+
     # -- views used by placement -------------------------------------------------------
 
     @model_validator(mode="after")
@@ -305,6 +269,11 @@ class TaskSpec(BaseModel):
         key = (self.cpus, self.mem, self.disk, self.nodetype, self.sla, self.ports)
         return (*key, self.constraints, self.priority) if (
             self.constraints or self.priority) else key
+
+    @property
+    def container_ports(self) -> tuple[int, ...]:
+        """The container side of each port mapping, in order (what `port_index` counts)."""
+        return tuple(m.container_port for m in self.ports)
 
     @property
     def host_ports(self) -> tuple[int, ...]:

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 S = TaskState
 FINISH, USAGE = int(Kind.FINISH), int(Kind.USAGE)
 # What the agents report at every launch, end and change, each of all its fields in order.
-_status = maker(E.AgentStatus)  # agent, task, state, reason, message, container, exit code
+# agent, task, state, reason, message, container, exit code, healthy (no checks simulated)
+_status = maker(E.AgentStatus)
 _capacity = maker(E.AgentCapacity)
 _resources = maker(Resources)
 _usage = maker(ev.UsageObserved)
@@ -213,7 +214,7 @@ class SimAgents:
             self.queue.push(now + max(item.duration - state.ran, 0.0), FINISH, inst)
         if not spec.notmetered and not task_spec.notmetered:
             self.queue.push(now + self.meter_after, USAGE, inst)
-        return [_status(agent_id, task_id, S.RUNNING, None, None, f"sim-{task_id}", None)]
+        return [_status(agent_id, task_id, S.RUNNING, None, None, f"sim-{task_id}", None, None)]
 
     def kill(self, agent_id: str, task_id: str) -> list[object]:
         inst = self.instances.get(task_id)
@@ -222,7 +223,8 @@ class SimAgents:
             return []
         self._stop(inst)
         self.counters.killed += 1
-        return [_status(agent_id, task_id, S.KILLED, None, "killed by the framework", None, None)]
+        return [_status(agent_id, task_id, S.KILLED, None, "killed by the framework", None, None,
+                        None)]
 
     # -- what happens on the nodes ------------------------------------------------------
 
@@ -238,10 +240,10 @@ class SimAgents:
             self.counters.failed += 1
             return [_status(inst.agent_id, inst.task_id, S.FAILED, None,
                             "the task ran its duration and failed (simulated)",  # the master
-                            None, state.exit_code)]  # adds the exit code
+                            None, state.exit_code, None)]  # adds the exit code
         self.counters.finished += 1
         return [_status(inst.agent_id, inst.task_id, S.FINISHED, None,
-                        "the task ran its duration", None, None)]
+                        "the task ran its duration", None, None, None)]
 
     def usage(self, inst: Instance) -> list[object]:
         """A metering sample, as the framework reads it from the master's metrics."""

@@ -113,7 +113,8 @@ def status_event(status: StatusUpdate) -> ev.TaskStatusChanged:
     if status.message and status.reason and status.reason not in status.message:
         reason = f"{status.message} ({status.reason})"
     return _status_changed(status.task_id, status.state, reason, status.agent_id, None,
-                           status.container_id, status.reason, status.exit_code)
+                           status.container_id, status.reason, status.exit_code,
+                           status.healthy)
 
 
 class Wiring:

@@ -23,10 +23,11 @@ from simulator.queue import EventQueue, Kind
 
 SPEC = parse_task({"id": "web", "dockerimage": "x", "cpus": 1, "mem": 64})
 RECORDS = [
-    (ev.TaskStatusChanged, ("web-1", TaskState.RUNNING, "ok", "a1", None, "c1", None, None)),
+    (ev.TaskStatusChanged, ("web-1", TaskState.RUNNING, "ok", "a1", None, "c1", None, None,
+                             True)),
     (ev.UsageObserved, ("web-1", 0.5, 32.0)),
     (ev.TaskSubmitted, ("web-1", SPEC, None)),
-    (E.AgentStatus, ("a1", "web-1", TaskState.FINISHED, None, "done", None, 0)),
+    (E.AgentStatus, ("a1", "web-1", TaskState.FINISHED, None, "done", None, 0, None)),
     (E.Acknowledge, ("fw", "a1", "web-1", "u1")),
     (E.AgentCapacity, ("a1", Resources(4.0, 4096.0, 10.0), Resources(1.0, 2.0, 3.0, ((1, 2),)))),
     (Resources, (1.0, 2.0, 3.0, ((31000, 31001),))),

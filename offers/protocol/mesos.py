@@ -22,6 +22,8 @@ from offers.resource_vector import Resources
 from offers.states import TaskState
 
 VERSION = "1.11.0"
+# The reason of an update that says only that the task's health check's verdict changed.
+REASON_HEALTH_UPDATED = "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED"
 
 # berth's states on the wire. PENDING never leaves the framework; it is STAGING to Mesos.
 STATE_TO_MESOS: dict[TaskState, str] = {
@@ -181,6 +183,7 @@ class StatusUpdate(Protocol):
     uuid: str | None
     container_id: str | None
     exit_code: int | None
+    healthy: bool | None
 
 
 
@@ -218,6 +221,8 @@ def status_to_mesos(status: StatusUpdate) -> dict[str, Any]:
         out["uuid"] = status.uuid
     if status.container_id:
         out["container_status"] = {"container_id": {"value": status.container_id}}
+    if status.healthy is not None:
+        out["healthy"] = status.healthy
     if status.exit_code is not None:
         out["labels"] = {"labels": [{"key": "berth.exit_code", "value": str(status.exit_code)}]}
     return out
@@ -367,6 +372,7 @@ class TaskStatusView:
     container_id: str | None
     raw: Mapping[str, Any]
     exit_code: int | None = None
+    healthy: bool | None = None  # Mesos's TaskStatus.healthy: the health check's verdict
 
 
 def status_from_mesos(data: Mapping[str, Any]) -> TaskStatusView:
@@ -375,7 +381,8 @@ def status_from_mesos(data: Mapping[str, Any]) -> TaskStatusView:
         task_id=data["task_id"]["value"], state=MESOS_TO_STATE[data["state"]],
         mesos_state=data["state"], agent_id=(data.get("agent_id") or {}).get("value"),
         reason=data.get("reason"), message=data.get("message"), uuid=data.get("uuid"),
-        container_id=container.get("value"), raw=data, exit_code=_exit_code(data))
+        container_id=container.get("value"), raw=data, exit_code=_exit_code(data),
+        healthy=data["healthy"] if isinstance(data.get("healthy"), bool) else None)
 
 
 def _exit_code(data: Mapping[str, Any]) -> int | None:

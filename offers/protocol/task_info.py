@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from offers.launch import LaunchSpec
+from offers.protocol.health_check import health_check_to_mesos
 from offers.protocol.mesos import resources_to_mesos
 from offers.resource_vector import Resources
 
@@ -42,6 +43,8 @@ def task_info(spec: LaunchSpec, agent_id: str) -> dict[str, Any]:
         "container": {"type": "DOCKER", "docker": docker, "volumes": [
             {"host_path": v.host_path, "container_path": v.container_path,
              "mode": v.mode.upper()} for v in spec.volumes]}}
+    if spec.health_check is not None:
+        info["health_check"] = health_check_to_mesos(spec.health_check)
     if labels:
         info["labels"] = {"labels": [{"key": k, "value": v} for k, v in labels.items()]}
     return info
