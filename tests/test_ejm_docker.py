@@ -175,6 +175,7 @@ def test_a_client_parameter_change_is_seen_by_the_next_run(berth_up):
     assert [r["phase"] for r in doc["schedule"]["runs"]] == ["complete", "complete"]
 
 
+@pytest.mark.timeout(300)  # two minute boundaries of the wall clock, at worst
 def test_a_restart_of_berth_up_across_a_firing_runs_it_exactly_once(berth_up):
     """`berth up` is stopped, a firing time passes while it is down, and it starts again:
     with `catch_up: latest` the missed firing runs once, and nothing fired before the
