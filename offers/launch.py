@@ -42,6 +42,10 @@ class LaunchSpec(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     privileged: bool = False
     notmetered: bool = False
+    # Elasticity on the agent (executor/elasticity.py): the class of work and the order
+    # in which tasks are preempted (lowest priority first).
+    elastic: bool = True
+    priority: int = 0
 
     def container_labels(self) -> dict[str, str]:
         return {**self.labels, LABEL_TASK_ID: self.task_id,
@@ -54,4 +58,5 @@ class LaunchSpec(BaseModel):
             arguments=spec.arguments, network=spec.networkmode, ports=spec.ports,
             volumes=spec.volumes, cpus=spec.cpus, mem=spec.mem, disk=spec.disk, env=spec.env,
             privileged=spec.privileged, notmetered=spec.notmetered,
+            elastic=spec.elastic, priority=spec.priority,
         )
