@@ -49,6 +49,11 @@ class Tenant:
     priority: int = 0
     started: float = 0.0  # when it started: among equals the youngest goes first
     elastic: bool = True  # False: keeps its size (placed only on what the peak leaves)
+    limits: Amounts | None = None  # what it may use now (None: its request)
+
+    @property
+    def current(self) -> Amounts:
+        return self.requested if self.limits is None else self.limits
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,10 @@ class ElasticPolicy:
     min_mem: float = 6.0  # MiB: Docker's smallest memory limit
     mem_margin: float = 0.10  # a lowered memory limit keeps this share of use on top...
     mem_margin_min: float = 16.0  # ...and at least this many MiB
+    # When even the smallest quotas do not fit (the node's own programs want every core),
+    # end tasks as for memory. False: CPU never preempts; the quotas stay at their floor
+    # and the kernel's fair share gives the rest (a node shared with noisy neighbours).
+    cpu_preempts: bool = True
 
     def mem_floor(self, tenant: Tenant) -> float:
         """The lowest memory limit a tenant may get: its use plus a margin, capped by its
@@ -152,7 +161,8 @@ def _floors_fit(budget: Amounts, tenants: Sequence[Tenant], policy: ElasticPolic
         else:
             cpus += t.requested.cpus
             mem += t.requested.mem
-    return cpus <= budget.cpus + _EPS and mem <= budget.mem + _EPS
+    return (cpus <= budget.cpus + _EPS or not policy.cpu_preempts) and \
+        mem <= budget.mem + _EPS
 
 
 def _cpu_shares(budget: float, tenants: Sequence[Tenant],
@@ -163,6 +173,8 @@ def _cpu_shares(budget: float, tenants: Sequence[Tenant],
     if sum(requested.values()) <= budget + _EPS:
         return requested
     floors = {k: min(policy.min_cpus, v) for k, v in requested.items()}
+    if budget <= sum(floors.values()):
+        return floors  # only when CPU may not preempt
     shares: dict[str, float] = {}
     open_ = dict(requested)
     while open_:

@@ -81,6 +81,15 @@ def test_cpu_pressure_alone_never_preempts_while_quotas_can_shrink():
     assert sum(v.cpus for v in decision.limits.values()) <= 0.1 + 1e-9
 
 
+def test_a_node_that_wants_every_core_preempts_unless_cpu_may_not():
+    tasks = [tenant("a", 1, 1024, started=1.0), tenant("b", 1, 1024, started=2.0)]
+    busy = budget_for(incumbent_cpus=3.985)  # room for one smallest quota, not two
+    assert [p.task_id for p in decide(busy, tasks).preempted] == ["b"]
+    gentle = decide(busy, tasks, ElasticPolicy(cpu_preempts=False))
+    assert gentle.preempted == ()
+    assert gentle.limits["a"].cpus == gentle.limits["b"].cpus == ElasticPolicy().min_cpus
+
+
 def test_work_that_is_not_elastic_keeps_its_size_and_goes_last():
     tasks = [tenant("fixed", 2, 2048, elastic=False, priority=-5),
              tenant("elastic", 2, 2048, used_mem=100, priority=5)]
