@@ -85,11 +85,12 @@ async def test_a_host_load_lowers_a_containers_limits_and_its_end_restores_them(
             (REQUEST_CPUS, REQUEST_MEM)), 60, "the requested size before the load")
 
         load.start()
-        lowered = await wait_for(
-            lambda: (lambda c, m: c < REQUEST_CPUS and m < REQUEST_MEM and (c, m))(
-                *limits(task.container_id)), 60, "lowered CPU quota and memory limit")
-        cpus, mem = lowered
-        assert mem >= 16  # never below what the container uses (plus its margin)
+        def lowered() -> bool:
+            cpus, mem = limits(task.container_id)
+            return cpus < REQUEST_CPUS and mem < REQUEST_MEM
+
+        await wait_for(lowered, 60, "lowered CPU quota and memory limit")
+        assert limits(task.container_id)[1] >= 16  # never below use plus its margin
         await wait_for(lambda: agent.state()["elasticity"]["taken_back"]["mem"] > 0, 10,
                        "the agent's view of what it took back")
         load.stop()
