@@ -24,6 +24,7 @@ import structlog
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from executor.capacity import Amounts
+from executor.cgroup_usage import CgroupReader
 from executor.container_gc import (
     DEFAULT_GC_DELAY,
     EndedContainers,
@@ -94,6 +95,7 @@ class DockerBackend:
         self._watching = threading.Event()
         self.ended = EndedContainers(gc_delay)
         self.container_logs = ContainerLogs(self.client, lambda: self.agent_id)
+        self.cgroups = CgroupReader()
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -165,6 +167,8 @@ class DockerBackend:
                  exit_code=exit_code)
         if state.terminal:
             self.tasks.pop(task.task_id, None)
+            if task.container_id:
+                self.cgroups.forget(task.container_id)
             self.recent[task.task_id] = update
             while len(self.recent) > RECENT_TERMINAL:
                 self.recent.popitem(last=False)
@@ -529,11 +533,20 @@ class DockerBackend:
         usage for the incumbent arithmetic, and leaves them out of what it ships."""
         tasks = [t for t in self.tasks.values()
                  if t.state is TaskState.RUNNING and t.container_id]
+        samples = []
+        asked = []
+        for task in tasks:  # from the cgroup where it can be read: no wait for Docker
+            read = self.cgroups.read(task.container_id)
+            if read is None:
+                asked.append(task)
+            else:
+                sample = self._sample(task, *read)
+                if sample is not None:
+                    samples.append(sample)
         results = await asyncio.gather(
             *(self._call(self.client.api.stats, t.container_id, stream=False, one_shot=True)
-              for t in tasks), return_exceptions=True)
-        samples = []
-        for task, stats in zip(tasks, results, strict=True):
+              for t in asked), return_exceptions=True)
+        for task, stats in zip(asked, results, strict=True):
             if isinstance(stats, BaseException) or not stats:
                 continue
             sample = self._usage(task, stats)
@@ -548,7 +561,13 @@ class DockerBackend:
         memory = stats.get("memory_stats") or {}
         detail = memory.get("stats") or {}
         cache = detail.get("total_inactive_file", detail.get("inactive_file", 0))
-        mem = max(float(memory.get("usage") or 0) - float(cache or 0), 0.0) / MIB
+        mem_bytes = max(float(memory.get("usage") or 0) - float(cache or 0), 0.0)
+        return self._sample(task, cpu_ns, mem_bytes, now)
+
+    def _sample(self, task: TrackedTask, cpu_ns: float, mem_bytes: float,
+                now: float | None = None) -> UsageSample | None:
+        now = self.clock() if now is None else now
+        mem = mem_bytes / MIB
         previous, task.last_cpu = task.last_cpu, (now, cpu_ns)
         if previous is None or now <= previous[0]:
             return None
