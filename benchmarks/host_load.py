@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 _BUSY = "while True:\n    pass\n"
 _HOLD = ("import sys, time\n"
@@ -20,17 +21,23 @@ class HostLoad:
     def __init__(self, cpus: int = 1, mem: int = 0):
         self.cpus, self.mem = cpus, mem
         self._procs: list[subprocess.Popen] = []
+        self.cpu_started: float | None = None  # time.perf_counter() of the busy loops
+        self.mem_spawned: float | None = None  # ... of the process that writes the memory
+        self.mem_held: float | None = None  # ... and of the memory, once all written
 
     def start(self) -> None:
-        """Returns once the memory is held (the busy loops start at once)."""
+        """Returns once the memory is held (the busy loops start first)."""
+        for _ in range(self.cpus):
+            self._procs.append(subprocess.Popen([sys.executable, "-c", _BUSY]))
+        self.cpu_started = time.perf_counter()
+        self.mem_spawned = time.perf_counter()
         if self.mem > 0:
             holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(self.mem)],
                                       stdout=subprocess.PIPE, text=True)
             self._procs.append(holder)
             assert holder.stdout is not None
             holder.stdout.readline()  # "held"
-        for _ in range(self.cpus):
-            self._procs.append(subprocess.Popen([sys.executable, "-c", _BUSY]))
+        self.mem_held = time.perf_counter()
 
     def stop(self) -> None:
         for proc in self._procs:
