@@ -35,6 +35,8 @@ class AgentRegister:
     total: Resources = field(default_factory=Resources)
     spare: Resources = field(default_factory=Resources)
     running: tuple[RunningTask, ...] = ()
+    revocable: Resources = field(default_factory=Resources)
+    elastic: Mapping[str, Resources] = field(default_factory=dict)
     # Tasks whose containers ended while the master may not have heard (their agent_id is
     # the registering agent's): their real ends, taken before anything missing is LOST.
     ended: tuple[AgentStatus, ...] = ()
@@ -50,6 +52,10 @@ class AgentCapacity:
     agent_id: str
     total: Resources
     spare: Resources
+    # Elasticity (docs/agent-protocol.md): what was taken back from elastic tasks, offered
+    # as revocable; and the agent's split of its node (incumbent, secondary used, ...).
+    revocable: Resources = field(default_factory=Resources)
+    elastic: Mapping[str, Resources] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class AgentStatus:
     message: str | None = None
     container_id: str | None = None
     exit_code: int | None = None
+    limits: tuple[float, float] | None = None  # (cpus, MiB) the container may use now
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,7 @@ class MeteringSample:
     t: float
     cpus: float
     mem: float
+    limits: tuple[float, float] | None = None  # (cpus, MiB) the container may use now
 
 
 @dataclass(frozen=True)

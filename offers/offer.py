@@ -21,6 +21,10 @@ class Offer:
     disk: float
     ports: PortRanges
     attributes: Mapping[str, str] = field(default_factory=dict)
+    # Revocable (taken back from elastic tasks): for elastic work only. Placement leaves
+    # it out of the node's size, so work that keeps its size never lands on it.
+    revocable_cpus: float = 0.0
+    revocable_mem: float = 0.0
 
     def as_node(self) -> NodeSpec:
         return NodeSpec(hostname=self.hostname, cpus=self.cpus, mem=self.mem, disk=self.disk,
