@@ -305,11 +305,9 @@ class TaskSpec(BaseModel):
     @cached_property
     def placement_key(self) -> tuple:
         """What tells placement classes apart: (cpus, mem, disk, nodetype, sla, ports),
-        "fixed" for work that is not elastic, then (constraints, priority) when either
-        is set."""
+        then (constraints, priority) when either is set. (Whether work is elastic is
+        not placement's business: the offer round places the two kinds apart.)"""
         key = (self.cpus, self.mem, self.disk, self.nodetype, self.sla, self.ports)
-        if not self.elastic:
-            key = (*key, "fixed")
         return (*key, self.constraints, self.priority) if (
             self.constraints or self.priority) else key
 

@@ -225,3 +225,24 @@ class ANodeUnderChangingLoad(RuleBasedStateMachine):
 ANodeUnderChangingLoad.TestCase.settings = settings(max_examples=100,
                                                     stateful_step_count=40)
 TestElasticityStateful = ANodeUnderChangingLoad.TestCase
+
+
+# -- revocable capacity in the framework's offer rounds -------------------------------------
+
+
+def test_only_elastic_work_is_placed_on_revocable_capacity():
+    from dataclasses import replace
+
+    from tests.framework_harness import Harness, launches, task
+
+    h = Harness.make()
+    fixed = h.submit(task("fixed", mem=800, elastic=False))
+    elastic = h.submit(task("elastic", mem=800))
+    # 500 MiB regular, 1000 MiB taken back from elastic tasks on the node
+    offer = replace(h.offer("a1", mem=500), revocable_cpus=1.0, revocable_mem=1000.0)
+    [launch] = launches(h.offers(offer))
+    assert [t for t, _ in launch.tasks] == [elastic]
+    assert "node" in (h.scheduler.pending_reason(fixed) or "")
+    plain = h.offer("a2", mem=1000)  # no revocable part: fixed work fits here
+    [launch] = launches(h.offers(plain))
+    assert [t for t, _ in launch.tasks] == [fixed]

@@ -109,3 +109,33 @@ def test_bad_elasticity_fields_are_named(message, field):
     with pytest.raises(SpecError) as caught:
         agent_message("a1", message)
     assert caught.value.problems[0].field.startswith(field)
+
+
+async def test_only_an_elastic_launch_may_use_the_revocable_part_of_an_offer(master):
+    fw = await SchedulerClient.subscribe(master.url, "elastic")
+    agent = await FakeAgent.register(master.url, "node-1", cpus=4.0, mem=4096.0)
+    try:
+        (offer,) = (await fw.next_event("OFFERS"))["offers"]["offers"]
+        await fw.call(mj.decline_call(fw.framework_id, [offer["id"]["value"]], 0.0))
+        await agent.send({"type": "CAPACITY",
+                          "total": {"cpus": 4, "mem": 4096, "disk": 10000,
+                                    "ports": "31000-31099"},
+                          "spare": {"cpus": 1, "mem": 500, "disk": 10000,
+                                    "ports": "31000-31099"},
+                          "revocable": {"cpus": 1, "mem": 1000}, "elastic": ELASTIC})
+        await fw.call(mj.revive_call(fw.framework_id))
+        while True:
+            (offer,) = (await fw.next_event("OFFERS"))["offers"]["offers"]
+            if any("revocable" in r for r in offer["resources"]):
+                break
+        fixed = docker_task_info("fixed-1", agent.agent_id, cpus=0.5, mem=800)
+        fixed["labels"] = {"labels": [{"key": "berth.elastic", "value": "false"}]}
+        elastic = docker_task_info("elastic-1", agent.agent_id, cpus=0.5, mem=800)
+        await fw.accept([offer["id"]["value"]], [fixed, elastic])
+        refused = await fw.next_update("fixed-1", "TASK_ERROR")
+        assert "mem" in refused["message"]
+        launch = (await agent.next_message("LAUNCH"))["task"]
+        assert launch["task_id"] == "elastic-1" and launch["elastic"] is True
+    finally:
+        await fw.close()
+        await agent.close()
