@@ -116,7 +116,7 @@ def registration(data: Any) -> E.AgentRegister:
         raise SpecError(problems)
     return E.AgentRegister(agent_id, hostname, str(data.get("endpoint") or ""),
                            {str(k): str(v) for k, v in attributes.items()}, total, spare,
-                           tuple(running), revocable, elastic, tuple(ended))
+                           tuple(running), tuple(ended), revocable, elastic)
 
 
 def agent_message(agent_id: str, data: Any) -> object | None:

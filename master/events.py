@@ -35,11 +35,11 @@ class AgentRegister:
     total: Resources = field(default_factory=Resources)
     spare: Resources = field(default_factory=Resources)
     running: tuple[RunningTask, ...] = ()
-    revocable: Resources = field(default_factory=Resources)
-    elastic: Mapping[str, Resources] = field(default_factory=dict)
     # Tasks whose containers ended while the master may not have heard (their agent_id is
     # the registering agent's): their real ends, taken before anything missing is LOST.
     ended: tuple[AgentStatus, ...] = ()
+    revocable: Resources = field(default_factory=Resources)  # as in AgentCapacity
+    elastic: Mapping[str, Resources] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
