@@ -246,3 +246,24 @@ def test_only_elastic_work_is_placed_on_revocable_capacity():
     plain = h.offer("a2", mem=1000)  # no revocable part: fixed work fits here
     [launch] = launches(h.offers(plain))
     assert [t for t, _ in launch.tasks] == [fixed]
+
+
+def test_a_preempted_instance_is_relaunched_elsewhere_by_its_jobs_policy():
+    from framework import events as ev
+    from offers.job import parse_job
+    from offers.states import TaskState as S
+    from tests.framework_harness import Harness, launches
+
+    h = Harness.make()
+    h.send(ev.JobSubmitted(parse_job({
+        "name": "crunch", "count": 1, "relaunch": {"avoid": 600},
+        "task": {"dockerimage": "busybox", "mem": 100, "cpus": 0.5}})))
+    [first] = [t for c in launches(h.offers(h.offer("a1"))) for t, _ in c.tasks]
+    h.status(first, "RUNNING")
+    reason = "preempted: node's own load needs 1.50 cpus / 700 MiB"
+    h.status(first, "LOST", reason=reason)
+    record = h.scheduler.task(first)
+    assert record.state is S.LOST and reason in (record.reason or "")
+    assert launches(h.offers(h.offer("a1"))) == []  # the busy node is avoided a while
+    [second] = [t for c in launches(h.offers(h.offer("a2"))) for t, _ in c.tasks]
+    assert second != first

@@ -103,3 +103,30 @@ async def test_a_host_load_lowers_a_containers_limits_and_its_end_restores_them(
         await agent.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await runner
+
+
+async def test_a_preempted_container_is_stopped_and_ends_lost_with_the_reason(
+        images, agent_id):
+    updates = []
+    backend = DockerBackend(agent_id=agent_id, on_status=updates.append, gc_delay=0)
+    await backend.start()
+    try:
+        task_id = f"preempt{uuid.uuid4().hex[:6]}-1"
+        await backend.launch(LaunchSpec(
+            task_id=task_id, framework_id="fw-test", name="preempt",
+            image="berth/busybox:latest", shell=True, command="sleep 600",
+            cpus=0.1, mem=32))
+        container_id = backend.tasks[task_id].container_id
+        reason = "preempted: node's own load needs 0.50 cpus / 100 MiB"
+        await backend.preempt(task_id, reason)
+        end = await wait_for(lambda: next((u for u in updates if u.task_id == task_id
+                                           and u.state.terminal), None), 30, "its end")
+        assert (end.state, end.reason) == (TaskState.LOST, reason)
+        client = docker.from_env()
+        try:
+            await wait_for(lambda: not client.containers.list(
+                filters={"id": container_id}), 30, "the container to stop")
+        finally:
+            client.close()
+    finally:
+        await backend.close()
