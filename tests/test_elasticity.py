@@ -267,3 +267,16 @@ def test_a_preempted_instance_is_relaunched_elsewhere_by_its_jobs_policy():
     assert launches(h.offers(h.offer("a1"))) == []  # the busy node is avoided a while
     [second] = [t for c in launches(h.offers(h.offer("a2"))) for t, _ in c.tasks]
     assert second != first
+
+
+def test_elastic_false_on_a_job_template_reaches_the_launch():
+    from offers.job import parse_job
+    from offers.launch import LaunchSpec
+    from offers.protocol.task_info import task_info
+
+    job = parse_job({"name": "db", "priority": 5,
+                     "task": {"dockerimage": "busybox", "elastic": False}})
+    spec = LaunchSpec.from_task("db-1", "fw", job.task.task(job))
+    assert (spec.elastic, spec.priority) == (False, 5)
+    labels = {lb["key"]: lb["value"] for lb in task_info(spec, "a1")["labels"]["labels"]}
+    assert labels["berth.elastic"] == "false" and labels["berth.priority"] == "5"
