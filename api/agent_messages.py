@@ -27,6 +27,36 @@ def _resources(data: Any, field: str) -> Resources:
                                       str(exc).split(": ", 1)[-1])]) from None
 
 
+ELASTIC_KEYS = ("incumbent", "secondary_used", "secondary_allocated", "taken_back")
+
+
+def _elastic(data: dict[str, Any]) -> tuple[Resources, dict[str, Resources]]:
+    """CAPACITY's (and a registration's) optional `revocable` and `elastic` fields."""
+    revocable = Resources()
+    if data.get("revocable") is not None:
+        revocable = _resources(data["revocable"], "revocable")
+    view = data.get("elastic")
+    if view is None:
+        return revocable, {}
+    if not isinstance(view, dict):
+        raise SpecError([FieldProblem("elastic", "must be an object of resource amounts")])
+    return revocable, {key: _resources(view[key], f"elastic.{key}")
+                       for key in ELASTIC_KEYS if view.get(key) is not None}
+
+
+def _limits(data: Any, field: str) -> tuple[float, float] | None:
+    """A task's current `limits` {cpus, mem} (optional)."""
+    if data is None:
+        return None
+    try:
+        cpus, mem = float(data["cpus"]), float(data["mem"])
+    except (KeyError, TypeError, ValueError, OverflowError):
+        raise SpecError([FieldProblem(field, "needs cpus and mem numbers")]) from None
+    if not (math.isfinite(cpus) and math.isfinite(mem) and cpus >= 0 and mem >= 0):
+        raise SpecError([FieldProblem(field, "cpus and mem must be finite and >= 0")])
+    return cpus, mem
+
+
 def _list(data: dict[str, Any], field: str, problems: list[FieldProblem]) -> list[Any]:
     """`data[field]`, a list or absent (null); anything else is a problem, read as []."""
     value = data.get(field)
@@ -74,17 +104,19 @@ def registration(data: Any) -> E.AgentRegister:
         if not end.state.terminal:
             problems.append(FieldProblem(f"ended[{i}].state", "must be a terminal state"))
         ended.append(end)
-    total = spare = Resources()
+    total = spare = revocable = Resources()
+    elastic: dict[str, Resources] = {}
     try:
         total = _resources(data.get("total"), "total")
         spare = _resources(data.get("spare", data.get("total")), "spare")
+        revocable, elastic = _elastic(data)
     except SpecError as exc:
         problems += exc.problems
     if problems:
         raise SpecError(problems)
     return E.AgentRegister(agent_id, hostname, str(data.get("endpoint") or ""),
                            {str(k): str(v) for k, v in attributes.items()}, total, spare,
-                           tuple(running), tuple(ended))
+                           tuple(running), tuple(ended), revocable, elastic)
 
 
 def agent_message(agent_id: str, data: Any) -> object | None:
@@ -95,7 +127,7 @@ def agent_message(agent_id: str, data: Any) -> object | None:
         return E.AgentHeartbeat(agent_id)
     if kind == "CAPACITY":
         return E.AgentCapacity(agent_id, _resources(data.get("total"), "total"),
-                               _resources(data.get("spare"), "spare"))
+                               _resources(data.get("spare"), "spare"), *_elastic(data))
     if kind == "STATUS":
         try:
             state = TaskState(data.get("state"))
@@ -118,7 +150,8 @@ def agent_message(agent_id: str, data: Any) -> object | None:
         if healthy is not None and not isinstance(healthy, bool):
             raise SpecError([FieldProblem("healthy", "must be true, false or null")])
         return E.AgentStatus(agent_id, data["task_id"], state, texts["reason"],
-                             texts["message"], texts["container_id"], exit_code, healthy)
+                             texts["message"], texts["container_id"], exit_code, healthy,
+                             _limits(data.get("limits"), "limits"))
     if kind == "METERING":
         samples, problems = [], []
         items = _list(data, "samples", problems)
@@ -134,9 +167,10 @@ def agent_message(agent_id: str, data: Any) -> object | None:
                         raise ValueError("not a duration")
                 if not all(math.isfinite(x) for x in (t, cpus, mem, response_time or 0.0)):
                     raise ValueError("not finite")
+                limits = _limits(s.get("limits"), f"samples[{i}].limits")
                 samples.append(E.MeteringSample(str(s["task_id"]), t, cpus, mem,
-                                                response_time))
-            except (KeyError, TypeError, ValueError, OverflowError):
+                                                response_time, limits))
+            except (KeyError, TypeError, ValueError, OverflowError, AttributeError):
                 raise SpecError([FieldProblem(f"samples[{i}]",
                                               "needs task_id, t, cpus, mem (and "
                                               "response_time, if given, a finite number "

@@ -39,7 +39,7 @@ from api.http_errors import error_response, json_errors_with
 from api.json_body import BadBody, read_json, request_json, same_origin_json
 from api.master_logs import LogRelay
 from api.master_metrics import MasterCollector, metrics_handler
-from api.master_state import state_document
+from api.master_state import agents_document, state_document
 from api.mesos_task_info import id_value, launch_from_task_info
 from api.openapi_master import master_openapi_document
 from api.serving import ServerLimits, local_url, serve_app
@@ -101,6 +101,10 @@ class MasterApi:
 
     async def state(self, request: web.Request) -> web.Response:
         return web.json_response(state_document(self.core, self.driver.connected_agents()))
+
+    async def agents(self, request: web.Request) -> web.Response:
+        """`GET /v1/agents`: per agent, elasticity's split of its node (api/master_state.py)."""
+        return web.json_response(agents_document(self.core, self.driver.connected_agents()))
 
     async def metering(self, request: web.Request) -> web.Response:
         """`GET /v1/metering?since=T`: metered usage samples newer than T, oldest first."""
@@ -371,6 +375,7 @@ def build_master_app(driver: MasterService, gate: Gate | None = None,
     app.router.add_get("/state", service.state)
     app.router.add_get("/metrics", metrics_handler(service.metrics))
     app.router.add_get("/v1/metering", service.metering)
+    app.router.add_get("/v1/agents", service.agents)
     app.router.add_get("/v1/tasks/{task_id}/logs", service.logs.handle)
     app.router.add_post("/api/v1/scheduler", service.scheduler)
     app.router.add_post("/agent/v1/register", service.agent_register)

@@ -15,7 +15,7 @@ from offers.problems import FieldProblem, SpecError, problems_from
 from offers.protocol.health_check import health_check_from_mesos
 from offers.protocol.mesos import resources_from_mesos
 from offers.protocol.mesos_calls import MesosModel, MesosValue
-from offers.protocol.task_info import NOTMETERED_LABEL
+from offers.protocol.task_info import ELASTIC_LABEL, NOTMETERED_LABEL, PRIORITY_LABEL
 from offers.task import NetworkMode, PortMapping, Volume
 
 
@@ -155,9 +155,20 @@ def launch_from_task_info(data: Any, framework_id: str, field: str = "task_info"
             volumes=tuple(volumes), cpus=res.cpus, mem=res.mem, disk=res.disk, env=env,
             labels=labels, privileged=docker.privileged,
             notmetered=labels.get(NOTMETERED_LABEL, "").lower() == "true",
-            health_check=health_check)
+            health_check=health_check,
+            elastic=labels.get(ELASTIC_LABEL, "").lower() != "false",
+            priority=_priority(labels.get(PRIORITY_LABEL)))
     except ValidationError as exc:
         raise SpecError([FieldProblem(f"{field}.{p.field}" if p.field else field, p.problem)
                          for p in problems_from(exc)]) from None
     return TaskLaunch(task_id=info.task_id.value, name=info.name,
                       agent_id=info.agent_id.value, resources=res, spec=spec)
+
+
+def _priority(text: str | None) -> int:
+    """A task's priority label (0 when absent or not a whole number: it only orders
+    preemption on the agent)."""
+    try:
+        return max(min(int(text or "0"), 1_000_000), -1_000_000)
+    except ValueError:
+        return 0

@@ -15,6 +15,7 @@ from functools import cache
 from typing import Any
 
 from api.openapi_master_bodies import (
+    AGENT_ELASTICITY,
     HEALTH,
     REGISTERED,
     REGISTRATION,
@@ -82,6 +83,12 @@ def _paths() -> dict[str, Any]:
                                     {"200": json_answer(STATE, "the state")})},
         "/metrics": {"get": operation("Prometheus metrics", {"200": {
             "description": "text exposition format", "content": TEXT}})},
+        "/v1/agents": {"get": operation(
+            "Per agent: its size, spare, the node's own load (incumbent), what berth's "
+            "containers use and may use now, what elasticity took back, and what of it is "
+            "offered as revocable",
+            {"200": json_answer({"type": "object", "required": ["agents"], "properties": {
+                "agents": {"type": "array", "items": AGENT_ELASTICITY}}}, "agents")})},
         "/v1/metering": {"get": operation(
             "Metered usage samples newer than `since`, oldest first",
             {"200": json_answer({"type": "object", "required": ["samples"], "properties": {

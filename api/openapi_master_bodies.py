@@ -74,6 +74,11 @@ REGISTRATION = {
         "attributes": {"type": ["object", "null"], "additionalProperties": {
             "type": "string"}},
         "total": RESOURCES, "spare": RESOURCES,
+        "revocable": {"type": ["object", "null"], "description":
+                      "cpus and mem taken back from elastic tasks (offered as revocable)"},
+        "elastic": {"type": ["object", "null"], "description":
+                    "incumbent, secondary_used, secondary_allocated, taken_back: each "
+                    "{cpus, mem}"},
         "running": {"type": ["array", "null"], "items": {
             "type": "object", "required": ["task_id"], "properties": {
                 "task_id": {"type": "string"}, "framework_id": _NULLABLE,
@@ -96,6 +101,24 @@ _AGENT = {"type": "object", "properties": {
     "total": _USED, "spare": _USED, "used": _USED, "offered": _USED,
     "active": {"type": "boolean"}, "connected": {"type": "boolean"},
     "last_seen": {"type": "number"}}}
+_AMOUNT = {"type": "object", "required": ["cpus", "mem"], "properties": {
+    "cpus": {"type": "number"}, "mem": {"type": "number", "description": "MiB"}}}
+AGENT_ELASTICITY = {
+    "type": "object", "description": "An agent and elasticity's split of its node",
+    "required": ["id", "hostname", "incumbent", "secondary_used", "secondary_allocated",
+                 "taken_back", "revocable"],
+    "properties": {
+        "id": {"type": "string"}, "hostname": {"type": "string"},
+        "active": {"type": "boolean"}, "connected": {"type": "boolean"},
+        "total": _USED, "spare": _USED,
+        "requested": {**_USED, "description": "what its live tasks were launched with"},
+        "incumbent": {**_AMOUNT, "description": "the node's own load"},
+        "secondary_used": {**_AMOUNT, "description": "what berth's containers use"},
+        "secondary_allocated": {**_AMOUNT,
+                                "description": "what berth's containers may use now"},
+        "taken_back": {**_AMOUNT, "description": "requested less allocated"},
+        "revocable": {**_AMOUNT, "description": "taken back from elastic tasks, offered "
+                                                "as revocable to elastic work only"}}}
 _FRAMEWORK = {"type": "object", "properties": {
     "id": {"type": "string"}, "name": {"type": "string"}, "user": {"type": "string"},
     "active": {"type": "boolean"}, "suppressed": {"type": "boolean"},
@@ -111,6 +134,8 @@ _TASK = {"type": "object", "properties": {
     "healthy": {"type": ["boolean", "null"], "description": "its health check's last "
                 "verdict (Mesos's TaskStatus.healthy); null: none"},
     "image": {"type": "string"}, "resources": _USED,
+    "limits": {"type": ["object", "null"], "description": "cpus and MiB its container may "
+               "use now (elasticity), when its agent reported them"},
     "created_at": {"type": "number"}, "updated_at": {"type": "number"}}}
 STATE = {"type": "object",
          "required": ["version", "agents", "frameworks", "tasks", "outstanding_offers"],

@@ -108,3 +108,22 @@ def bench_jobs(sizes: str, quick: bool, rounds: int, events: int, agents: int | 
         raise click.BadParameter("give at least one job count, each >= 1",
                                  param_hint="--sizes")
     emit(run(counts, rounds=rounds, events=events, agents=agents, seed=seed), as_json)
+
+
+@click.command("elastic")
+@click.option("--trials", default=5, show_default=True, help="Loads started and ended.")
+@click.option("--containers", default=2, show_default=True, help="berth containers squeezed.")
+@click.option("--cpus", default=0.3, show_default=True, help="Each container's request.")
+@click.option("--mem", default=512.0, show_default=True, help="Each container's request, MiB.")
+@click.option("--load-cpus", default=2, show_default=True, help="Busy processes on the host.")
+@click.option("--sample-seconds", default=1.0, show_default=True,
+              help="The agent's measurement period.")
+@click.option("--json", "as_json", is_flag=True, help="One line of JSON.")
+def bench_elastic(trials: int, containers: int, cpus: float, mem: float, load_cpus: int,
+                  sample_seconds: float, as_json: bool) -> None:
+    """From a load on the host itself to the containers' lowered limits, and from its end
+    to their restored size (needs a Docker engine)."""
+    from benchmarks.elastic import run
+
+    emit(run(trials=trials, containers=containers, cpus=cpus, mem=mem, load_cpus=load_cpus,
+             sample_seconds=sample_seconds), as_json)

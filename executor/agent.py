@@ -20,7 +20,7 @@ import ssl
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,6 +40,15 @@ from executor.capacity import (
     agent_total,
     incumbent_share,
     spare_capacity,
+)
+from executor.elasticity import (
+    ChangeStep,
+    Decision,
+    ElasticPolicy,
+    IncumbentTracker,
+    Tenant,
+    decide,
+    secondary_budget,
 )
 from executor.log_forwarding import LogForwarder
 from executor.tasks import StatusUpdate, UsageSample
@@ -72,6 +81,9 @@ class Backend(Protocol):
     def used_ports(self) -> frozenset[int]: ...
     def running(self) -> list[dict[str, Any]]: ...
     def views(self) -> list[dict[str, Any]]: ...
+    def tenants(self, usage: dict[str, UsageSample]) -> list[Tenant]: ...
+    async def resize(self, task_id: str, limits: Amounts) -> bool: ...
+    async def preempt(self, task_id: str, reason: str) -> None: ...
 
 
 class Sampler(Protocol):
@@ -91,8 +103,11 @@ class AgentConfig:
     limits: ResourceLimits = field(default_factory=ResourceLimits)
     headroom: Amounts = ZERO
     data_dir: Path = Path("berth-agent")
-    measure_incumbent: bool = True
-    sample_seconds: float = 1.0  # how often the node is measured
+    measure_incumbent: bool = True  # False: no incumbent, and so no elasticity either
+    sample_seconds: float = 1.0  # how often the node is measured (and limits decided)
+    elasticity: ElasticPolicy = field(default_factory=ElasticPolicy)
+    resize_step: ChangeStep = field(default_factory=ChangeStep)
+    incumbent_fall: float = 0.6  # share of a drop in the incumbent believed per period
     meter_seconds: float = 5.0  # how often containers are metered
     capacity_every_heartbeats: int = 5  # CAPACITY at least this often, changed or not
     backoff_seconds: tuple[float, float] = (0.5, 30.0)  # first and longest retry wait
@@ -141,7 +156,13 @@ class Agent:
         self._stopping = asyncio.Event()
         self._usage: dict[str, UsageSample] = {}
         self._smoother = Smoother(config.smoothing)
+        self._tracker = IncumbentTracker(config.incumbent_fall)
         self._incumbent = ZERO
+        self._fast_incumbent = ZERO  # what elasticity acts on: rises at once
+        self._fresh: dict[str, UsageSample] = {}  # measured, not yet shipped (elastic mode)
+        self._ship_now = False
+        self.decision: Decision | None = None  # the last period's elasticity decision
+        self._tenants: list[Tenant] = []
         self._sample: NodeSample | None = None
         self.capacity: Capacity | None = None
         self._sent_capacity: Capacity | None = None
@@ -176,10 +197,15 @@ class Agent:
         self._sample = sample
         total = agent_total(sample.machine, self.config.limits)
         if self.config.measure_incumbent:
-            berth_used = Amounts(sum(u.cpus for u in self._usage.values()),
-                                 sum(u.mem for u in self._usage.values()), 0.0)
-            self._incumbent = self._smoother.update(incumbent_share(sample, berth_used, total))
+            berth_used = self._berth_used()
+            raw = incumbent_share(sample, berth_used, total)
+            self._incumbent = self._smoother.update(raw)
+            self._fast_incumbent = self._tracker.update(raw)
         self._recompute(total)
+
+    def _berth_used(self) -> Amounts:
+        return Amounts(sum(u.cpus for u in self._usage.values()),
+                       sum(u.mem for u in self._usage.values()), 0.0)
 
     def _recompute(self, total: Amounts | None = None) -> None:
         if total is None:
@@ -192,9 +218,12 @@ class Agent:
         ports = self.config.limits.ports
         spare = spare_capacity(total, incumbent, self.backend.allocated(),
                                self.config.headroom)
+        revocable = ZERO
+        if self.decision is not None and self.config.measure_incumbent:
+            revocable = self.decision.taken_back(t for t in self._tenants if t.elastic)
         self.capacity = Capacity(total=total, spare=spare, ports=ports,
                                  spare_ports=free_ports(ports, self.backend.used_ports()),
-                                 incumbent=incumbent)
+                                 incumbent=incumbent, revocable=revocable)
         if self.config.threshold.changed(self._sent_capacity, self.capacity):
             self._capacity_dirty = True
             self._wake.set()
@@ -203,7 +232,65 @@ class Agent:
         if self.capacity is None:
             self._measure()
         assert self.capacity is not None
-        return {"total": self.capacity.total_json(), "spare": self.capacity.spare_json()}
+        return {"total": self.capacity.total_json(), "spare": self.capacity.spare_json(),
+                "revocable": self.capacity.revocable.as_dict(),
+                "elastic": self.elastic_view()}
+
+    def elastic_view(self) -> dict[str, Any]:
+        """Incumbent, what berth's containers use, what they may use now and what was
+        taken back from their requests (CAPACITY's `elastic`, the master's /v1/agents)."""
+        requested = getattr(self.backend, "requested", self.backend.allocated)()
+        allocated = self.backend.allocated()
+        taken = (requested - allocated).clamp(ZERO, requested)
+        return {"incumbent": self._incumbent.as_dict(),
+                "secondary_used": self._berth_used().as_dict(),
+                "secondary_allocated": allocated.as_dict(),
+                "taken_back": Amounts(taken.cpus, taken.mem, 0.0).as_dict(),
+                "grade": self.decision.grade.name.lower() if self.decision else "none"}
+
+    # -- elasticity --------------------------------------------------------------------
+
+    @property
+    def elastic(self) -> bool:
+        return self.config.measure_incumbent
+
+    async def _meter_now(self) -> None:
+        """Measure berth's containers in the same period as the node, so the incumbent
+        (node use - berth's use) is not skewed by a stale sample of a resized container."""
+        samples = await self.backend.meter()
+        live = {t["task_id"] for t in self.backend.views()}
+        for task_id in [t for t in self._usage if t not in live]:
+            del self._usage[task_id]
+        for sample in samples:
+            self._usage[sample.task_id] = sample
+            self._fresh[sample.task_id] = sample
+
+    async def _rebalance(self) -> None:
+        """One period of elasticity: decide every task's limits, carry them out."""
+        if self.capacity is None:
+            return
+        budget = secondary_budget(self.capacity.total, self._fast_incumbent,
+                                  self.config.headroom)
+        tenants = self.backend.tenants(self._usage)
+        decision = decide(budget, tenants, self.config.elasticity)
+        self.decision, self._tenants = decision, tenants
+        resized = 0
+        for tenant in tenants:
+            new = decision.limits.get(tenant.task_id)
+            if new is None or not tenant.elastic:
+                continue
+            if self.config.resize_step.changed(tenant.current, new, tenant.requested) \
+                    and await self.backend.resize(tenant.task_id, new):
+                resized += 1
+                sample = self._usage.get(tenant.task_id)
+                if sample is not None:  # the next METERING carries the new limits
+                    self._fresh[tenant.task_id] = replace(sample, limits=new)
+        for preemption in decision.preempted:
+            self._spawn(self.backend.preempt(preemption.task_id, preemption.reason),
+                        f"preempt-{preemption.task_id}")
+        if resized:
+            self._ship_now = True  # the master hears of the new limits at once
+        self._recompute()
 
     # -- backend callbacks -------------------------------------------------------------
 
@@ -280,7 +367,13 @@ class Agent:
         while True:
             await asyncio.sleep(self.config.sample_seconds)
             try:
+                if self.elastic:
+                    await self._meter_now()
                 self._measure()
+                if self.elastic:
+                    await self._rebalance()
+                    if self._ship_now:
+                        self._ship(list(self._fresh.values()))
             except Exception:
                 log.exception("measure_failed")
 
@@ -289,17 +382,27 @@ class Agent:
             await asyncio.sleep(self.config.meter_seconds)
             try:
                 await self.backend.reconcile()
-                samples = await self.backend.meter()
+                # Elastic: the containers are measured every period already.
+                samples = list(self._fresh.values()) if self.elastic \
+                    else await self.backend.meter()
             except Exception:
                 log.exception("meter_failed")
                 continue
-            notmetered = {t["task_id"] for t in self.backend.views() if t.get("notmetered")}
-            for sample in samples:
-                self._usage[sample.task_id] = sample  # all of berth's use, for the incumbent
-                if sample.task_id not in notmetered:
-                    self._metering.append(sample.as_dict())
-            if self._metering:
-                self._wake.set()
+            if not self.elastic:
+                for sample in samples:
+                    self._usage[sample.task_id] = sample  # berth's use, for the incumbent
+            self._ship(samples)
+
+    def _ship(self, samples: list[UsageSample]) -> None:
+        """Queue samples for the master (METERING), leaving out notmetered tasks."""
+        self._fresh.clear()
+        self._ship_now = False
+        notmetered = {t["task_id"] for t in self.backend.views() if t.get("notmetered")}
+        for sample in samples:
+            if sample.task_id not in notmetered:
+                self._metering.append(sample.as_dict())
+        if self._metering:
+            self._wake.set()
 
     async def _session(self) -> None:
         timeout = aiohttp.ClientTimeout(total=None, connect=5, sock_connect=5)
@@ -465,6 +568,8 @@ class Agent:
             "total": capacity.total_json() if capacity else None,
             "spare": capacity.spare_json() if capacity else None,
             "incumbent": capacity.incumbent.as_dict() if capacity else None,
+            "revocable": capacity.revocable.as_dict() if capacity else None,
+            "elasticity": {**self.elastic_view(), "enabled": self.elastic},
             "allocated": self.backend.allocated().as_dict(),
             "headroom": self.config.headroom.as_dict(),
             "tasks": self.backend.views(),

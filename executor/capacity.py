@@ -128,6 +128,7 @@ class Capacity:
     ports: PortRanges  # the agent's host port ranges
     spare_ports: PortRanges  # those not taken by berth's tasks here
     incumbent: Amounts = ZERO
+    revocable: Amounts = ZERO  # taken back from elastic tasks: for elastic work only
 
     def total_json(self) -> dict:
         return {**self.total.as_dict(), "ports": format_port_ranges(self.ports)}

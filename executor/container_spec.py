@@ -23,6 +23,11 @@ LABEL_MEM = "berth.mem"
 LABEL_DISK = "berth.disk"
 LABEL_NOTMETERED = "berth.notmetered"
 LABEL_HEALTH_CHECK = "berth.health_check"  # its JSON: an agent that restarts checks on
+LABEL_ELASTIC = "berth.elastic"
+LABEL_PRIORITY = "berth.priority"
+CPU_PERIOD = 100_000  # µs: the CFS period every container's quota is a share of
+MIN_CPU_QUOTA = 1_000  # µs: Docker's smallest quota
+MIN_MEM = 6 * 1024 * 1024  # bytes: Docker's smallest memory limit
 
 MIB = 1024 * 1024
 _NAME_BAD = re.compile(r"[^A-Za-z0-9_.-]")
@@ -170,6 +175,8 @@ def container_labels(spec: LaunchSpec, agent_id: str) -> dict[str, str]:
         LABEL_MEM: repr(float(spec.mem)),
         LABEL_DISK: repr(float(spec.disk)),
         LABEL_NOTMETERED: "true" if spec.notmetered else "false",
+        LABEL_ELASTIC: "true" if spec.elastic else "false",
+        LABEL_PRIORITY: str(spec.priority),
     }
 
 
@@ -201,8 +208,9 @@ def create_kwargs(spec: LaunchSpec, agent_id: str, binds: Sequence[Bind] | None 
         "labels": container_labels(spec, agent_id),
         "environment": dict(spec.env),
         "network_mode": spec.network.value,
-        "mem_limit": max(int(spec.mem * MIB), 6 * MIB),  # Docker's smallest limit is 6 MiB
-        "nano_cpus": max(int(spec.cpus * 1e9), 1),
+        # A quota rather than `nano_cpus`: Docker can `update` a quota later (elasticity),
+        # never a NanoCPUs value. No swap beyond the memory limit: the two move together.
+        **resource_kwargs(spec.cpus, spec.mem),
         "privileged": spec.privileged,
         # Docker's tiny init as PID 1: it forwards SIGTERM, so a task whose program has no
         # handler of its own (PID 1 ignores signals by default) stops at once on a kill
@@ -225,6 +233,27 @@ def create_kwargs(spec: LaunchSpec, agent_id: str, binds: Sequence[Bind] | None 
     return kwargs
 
 
+def resource_kwargs(cpus: float, mem: float) -> dict[str, int]:
+    """Docker's CPU quota and memory (and swap) limit for `cpus` cores and `mem` MiB: the
+    same keywords for `containers.create` and for `update_container`."""
+    memory = max(int(mem * MIB), MIN_MEM)
+    return {"cpu_period": CPU_PERIOD, "cpu_quota": max(int(cpus * CPU_PERIOD), MIN_CPU_QUOTA),
+            "mem_limit": memory, "memswap_limit": memory}
+
+
+def limits_from_host_config(host_config: dict[str, Any]) -> tuple[float, float] | None:
+    """(cpus, MiB) a container runs with now, from `docker inspect`'s HostConfig."""
+    quota, period = host_config.get("CpuQuota") or 0, host_config.get("CpuPeriod") or 0
+    nano, memory = host_config.get("NanoCpus") or 0, host_config.get("Memory") or 0
+    if quota > 0 and period > 0:
+        cpus = quota / period
+    elif nano > 0:
+        cpus = nano / 1e9
+    else:
+        return None
+    return cpus, memory / MIB
+
+
 def host_ports(spec: LaunchSpec) -> frozenset[int]:
     return frozenset(m.host_port for m in spec.ports)
 
@@ -242,6 +271,15 @@ def port_clash_reason(spec: LaunchSpec, docker_message: str) -> str | None:
 def _short(message: str, limit: int = 200) -> str:
     message = " ".join(message.split())
     return message if len(message) <= limit else message[: limit - 3] + "..."
+
+
+def class_from_labels(labels: dict[str, str]) -> tuple[bool, int]:
+    """(elastic, priority) of an adopted container (elastic when the label is missing)."""
+    try:
+        priority = int(labels.get(LABEL_PRIORITY, "0"))
+    except ValueError:
+        priority = 0
+    return labels.get(LABEL_ELASTIC, "true") != "false", priority
 
 
 def allocation_from_labels(labels: dict[str, str]) -> tuple[float, float, float]:

@@ -24,6 +24,7 @@ import structlog
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from executor.capacity import Amounts
+from executor.cgroup_usage import CgroupReader
 from executor.container_gc import (
     DEFAULT_GC_DELAY,
     EndedContainers,
@@ -38,13 +39,17 @@ from executor.container_spec import (
     ContainerPolicy,
     VolumePolicy,
     allocation_from_labels,
+    class_from_labels,
     container_name,
     create_kwargs,
     health_check_from_labels,
     host_ports,
+    limits_from_host_config,
     port_clash_reason,
     ports_from_bindings,
+    resource_kwargs,
 )
+from executor.elasticity import Tenant
 from executor.health import CheckResult, Step
 from executor.health_monitor import HealthMonitor
 from executor.tasks import StatusUpdate, TrackedTask, UsageSample
@@ -98,6 +103,7 @@ class DockerBackend:
         self.health = HealthMonitor(self._on_health, clock)
         self.unhealthy_kill_grace = unhealthy_kill_grace
         self._health_kills: set[asyncio.Task] = set()
+        self.cgroups = CgroupReader()
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -136,6 +142,15 @@ class DockerBackend:
     # -- views -------------------------------------------------------------------------
 
     def allocated(self) -> Amounts:
+        """What berth's containers may use now: their current limits (disk as asked)."""
+        total = Amounts()
+        for task in self.tasks.values():
+            current = task.current
+            total = total + Amounts(current.cpus, current.mem, task.allocated.disk)
+        return total
+
+    def requested(self) -> Amounts:
+        """What berth's containers were launched with."""
         total = Amounts()
         for task in self.tasks.values():
             total = total + task.allocated
@@ -161,11 +176,14 @@ class DockerBackend:
         else:
             self.health.stop(task.task_id)
         update = StatusUpdate(task.task_id, state, reason, task.container_id, exit_code,
-                              message, task.framework_id)
+                              message, task.framework_id,
+                              limits=None if state.terminal else task.current)
         log.info("task_status", task_id=task.task_id, state=state.value, reason=reason,
                  exit_code=exit_code)
         if state.terminal:
             self.tasks.pop(task.task_id, None)
+            if task.container_id:
+                self.cgroups.forget(task.container_id)
             self.recent[task.task_id] = update
             while len(self.recent) > RECENT_TERMINAL:
                 self.recent.popitem(last=False)
@@ -181,7 +199,8 @@ class DockerBackend:
         task = TrackedTask(
             task_id=spec.task_id, framework_id=spec.framework_id, name=spec.name,
             allocated=Amounts(spec.cpus, spec.mem, spec.disk), host_ports=host_ports(spec),
-            notmetered=spec.notmetered, health_check=spec.health_check)
+            notmetered=spec.notmetered, health_check=spec.health_check,
+            elastic=spec.elastic, priority=spec.priority, started_at=self.clock())
         self.tasks[spec.task_id] = task
         refusal, binds = self.policy.check(spec)
         if refusal:
@@ -289,7 +308,7 @@ class DockerBackend:
                              timeout=max(round(task.kill_grace), 0))
         except NotFound:
             if task.task_id in self.tasks:
-                self._emit(task, TaskState.KILLED, "killed; its container was already gone")
+                self._emit(task, *_gone(task, "killed; its container was already gone"))
         except DockerException as exc:
             log.warning("stop_failed", task_id=task.task_id, error=_docker_text(exc))
             with contextlib.suppress(DockerException):
@@ -336,7 +355,7 @@ class DockerBackend:
             code = attributes.get("exitCode")
             await self._finish(task, event.get("id"), int(code) if code is not None else None)
         elif action == "destroy" and task.state in (TaskState.RUNNING, TaskState.KILLING):
-            self._emit(task, _removed_state(task), task.unhealthy or "its container was removed")
+            self._emit(task, *_gone(task, "its container was removed"))
 
     async def _finish(self, task: TrackedTask, container_id: str | None,
                       exit_code: int | None = None) -> None:
@@ -357,7 +376,9 @@ class DockerBackend:
                 pass
         if task.task_id not in self.tasks:  # reported meanwhile (e.g. by a `destroy`)
             return
-        if task.unhealthy:
+        if task.preempted:
+            self._emit(task, TaskState.LOST, task.preempted, exit_code)
+        elif task.unhealthy:
             self._emit(task, TaskState.FAILED, task.unhealthy, exit_code)
         elif task.kill_requested:
             self._emit(task, TaskState.KILLED, "killed on request", exit_code)
@@ -419,15 +440,21 @@ class DockerBackend:
                 self.ended.add(container.id, finished_at(container.attrs.get("State") or {},
                                                          self.clock()))
                 continue
-            bindings = container.attrs.get("HostConfig", {}).get("PortBindings")
+            host_config = container.attrs.get("HostConfig") or {}
+            bindings = host_config.get("PortBindings")
+            elastic, priority = class_from_labels(labels)
+            allocated = Amounts(*allocation_from_labels(labels))
+            now_limits = limits_from_host_config(host_config)
             task = TrackedTask(
                 task_id=task_id, framework_id=labels.get(LABEL_FRAMEWORK_ID, ""),
                 name=labels.get(LABEL_NAME, task_id),
-                allocated=Amounts(*allocation_from_labels(labels)),
-                host_ports=ports_from_bindings(bindings),
+                allocated=allocated, host_ports=ports_from_bindings(bindings),
                 notmetered=labels.get(LABEL_NOTMETERED) == "true",
                 state=TaskState.RUNNING, container_id=container.id, adopted=True,
-                health_check=health_check_from_labels(labels))
+                health_check=health_check_from_labels(labels),
+                elastic=elastic, priority=priority, started_at=self.clock(),
+                limits=None if now_limits is None else Amounts(*now_limits, allocated.disk),
+                resizable=bool(host_config.get("CpuQuota")))
             self.tasks[task_id] = task
             if container.status not in ("running", "paused", "restarting"):
                 stopped.append(task)
@@ -457,10 +484,59 @@ class DockerBackend:
             if task.task_id not in self.tasks or task.container_id != container_id:
                 continue
             if container_id not in status:
-                self._emit(task, _removed_state(task),
-                           task.unhealthy or "its container was removed")
+                self._emit(task, *_gone(task, "its container was removed"))
             elif status[container_id] in ("exited", "dead"):
                 await self._finish(task, container_id)
+
+    # -- elasticity --------------------------------------------------------------------
+
+    def tenants(self, usage: dict[str, UsageSample]) -> list[Tenant]:
+        """The running tasks as executor/elasticity.py sees them. A task Docker cannot
+        resize keeps its size (it counts as not elastic)."""
+        out = []
+        for task in self.tasks.values():
+            if task.state is not TaskState.RUNNING or not task.container_id \
+                    or task.preempted:
+                continue
+            sample = usage.get(task.task_id)
+            used = Amounts(sample.cpus, sample.mem, 0.0) if sample else Amounts()
+            current = task.current
+            out.append(Tenant(task.task_id, Amounts(task.allocated.cpus, task.allocated.mem),
+                              used, task.priority, task.started_at,
+                              task.elastic and task.resizable,
+                              Amounts(current.cpus, current.mem)))
+        return out
+
+    async def resize(self, task_id: str, limits: Amounts) -> bool:
+        """`docker update` a running container's CPU quota and memory (and swap) limit.
+
+        False when Docker refuses (the container is not resized again) or it is gone."""
+        task = self.tasks.get(task_id)
+        if task is None or not task.container_id or not task.resizable:
+            return False
+        try:
+            await self._call(self.client.api.update_container, task.container_id,
+                             **resource_kwargs(limits.cpus, limits.mem))
+        except NotFound:
+            return False
+        except DockerException as exc:
+            task.resizable = False
+            log.warning("resize_refused", task_id=task_id, error=_docker_text(exc))
+            return False
+        task.limits = Amounts(limits.cpus, limits.mem, task.allocated.disk)
+        log.info("task_resized", task_id=task_id, cpus=round(limits.cpus, 3),
+                 mem=round(limits.mem, 1))
+        return True
+
+    async def preempt(self, task_id: str, reason: str) -> None:
+        """End a task at once for the node's own load; it ends LOST with `reason`, so its
+        job's relaunch policy places it elsewhere."""
+        task = self.tasks.get(task_id)
+        if task is None or task.preempted or task.kill_requested:
+            return
+        task.preempted = reason
+        log.warning("task_preempted", task_id=task_id, reason=reason)
+        await self.kill(task_id, 0.0)
 
     # -- logs --------------------------------------------------------------------------
 
@@ -477,11 +553,20 @@ class DockerBackend:
         usage for the incumbent arithmetic, and leaves them out of what it ships."""
         tasks = [t for t in self.tasks.values()
                  if t.state is TaskState.RUNNING and t.container_id]
+        samples = []
+        asked = []
+        for task in tasks:  # from the cgroup where it can be read: no wait for Docker
+            read = self.cgroups.read(task.container_id)
+            if read is None:
+                asked.append(task)
+            else:
+                sample = self._sample(task, *read)
+                if sample is not None:
+                    samples.append(sample)
         results = await asyncio.gather(
             *(self._call(self.client.api.stats, t.container_id, stream=False, one_shot=True)
-              for t in tasks), return_exceptions=True)
-        samples = []
-        for task, stats in zip(tasks, results, strict=True):
+              for t in asked), return_exceptions=True)
+        for task, stats in zip(asked, results, strict=True):
             if isinstance(stats, BaseException) or not stats:
                 continue
             sample = self._usage(task, stats)
@@ -496,14 +581,20 @@ class DockerBackend:
         memory = stats.get("memory_stats") or {}
         detail = memory.get("stats") or {}
         cache = detail.get("total_inactive_file", detail.get("inactive_file", 0))
-        mem = max(float(memory.get("usage") or 0) - float(cache or 0), 0.0) / MIB
+        mem_bytes = max(float(memory.get("usage") or 0) - float(cache or 0), 0.0)
+        return self._sample(task, cpu_ns, mem_bytes, now)
+
+    def _sample(self, task: TrackedTask, cpu_ns: float, mem_bytes: float,
+                now: float | None = None) -> UsageSample | None:
+        now = self.clock() if now is None else now
+        mem = mem_bytes / MIB
         previous, task.last_cpu = task.last_cpu, (now, cpu_ns)
         if previous is None or now <= previous[0]:
             return None
         cpus = max(cpu_ns - previous[1], 0.0) / 1e9 / (now - previous[0])
         times, task.response_times = task.response_times, []
         return UsageSample(task.task_id, now, cpus, mem,
-                           sum(times) / len(times) if times else None)
+                           sum(times) / len(times) if times else None, task.current)
 
     # -- health checks -----------------------------------------------------------------
 
@@ -563,10 +654,15 @@ class DockerBackend:
             kill.add_done_callback(self._health_kills.discard)
 
 
-def _removed_state(task: TrackedTask) -> TaskState:
-    """The end of a task whose container vanished: KILLED if someone asked for it, FAILED
-    otherwise (and when it was killed for failing its health checks)."""
-    return TaskState.KILLED if task.kill_requested and not task.unhealthy else TaskState.FAILED
+def _gone(task: TrackedTask, why: str) -> tuple[TaskState, str]:
+    """How a task whose container vanished ends: LOST when preempted, FAILED with its
+    checks' verdict when it was killed for failing them, KILLED when a kill was asked for,
+    else FAILED."""
+    if task.preempted:
+        return TaskState.LOST, task.preempted
+    if task.unhealthy:
+        return TaskState.FAILED, task.unhealthy
+    return (TaskState.KILLED if task.kill_requested else TaskState.FAILED), why
 
 
 def _docker_text(exc: Exception) -> str:

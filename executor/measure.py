@@ -1,7 +1,8 @@
 """Looks at the machine with psutil: its size and how much of it is busy right now.
 
 CPU use is the busy share of the CPU time that passed since the previous look, in cores,
-so the first call only sets the mark (and reports 0 busy cores).
+so the first call only sets the mark (and reports 0 busy cores). Waiting for I/O and time
+stolen by a hypervisor are not busy.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class PsutilSampler:
 
 
 def _busy_share(before, after) -> float:
-    idle_fields = ("idle", "iowait")
+    # Time stolen by the hypervisor is no program of this node's: not counted as busy.
+    idle_fields = ("idle", "iowait", "steal")
     total = sum(after) - sum(before)
     if total <= 0:
         return 0.0

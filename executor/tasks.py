@@ -26,6 +26,7 @@ class StatusUpdate:
     message: str = ""
     framework_id: str = ""
     healthy: bool | None = None  # the health check's verdict, when it changed (or is known)
+    limits: Amounts | None = None  # what the container may use now (elasticity)
 
     def as_message(self) -> dict[str, Any]:
         message = {"type": "STATUS", "task_id": self.task_id, "state": self.state.value,
@@ -34,7 +35,14 @@ class StatusUpdate:
                    "framework_id": self.framework_id}
         if self.healthy is not None:
             message["healthy"] = self.healthy
+        if self.limits is not None:
+            message["limits"] = limits_json(self.limits)
         return message
+
+
+def limits_json(limits: Amounts) -> dict[str, float]:
+    """A task's current allocation as it travels on the agent link: cores and MiB."""
+    return {"cpus": round(limits.cpus, 3), "mem": round(limits.mem, 1)}
 
 
 @dataclass(frozen=True)
@@ -46,13 +54,16 @@ class UsageSample:
     t: float
     cpus: float
     mem: float
-    response_time: float | None = None
+    response_time: float | None = None  # ms: the mean of its HTTP checks since the last
+    limits: Amounts | None = None  # the container's limits when it was measured
 
     def as_dict(self) -> dict[str, Any]:
         sample = {"task_id": self.task_id, "t": round(self.t, 3), "cpus": round(self.cpus, 4),
                   "mem": round(self.mem, 2)}
         if self.response_time is not None:
             sample["response_time"] = round(self.response_time, 3)
+        if self.limits is not None:
+            sample["limits"] = limits_json(self.limits)
         return sample
 
 
@@ -71,6 +82,12 @@ class TrackedTask:
     kill_requested: bool = False
     kill_grace: float = 10.0
     adopted: bool = False
+    elastic: bool = True  # yields to the node's own load (executor/elasticity.py)
+    priority: int = 0
+    started_at: float = 0.0
+    limits: Amounts | None = None  # lowered by elasticity; None: the allocation
+    resizable: bool = True  # False once Docker refused an update (e.g. a NanoCPUs container)
+    preempted: str | None = None  # the reason, once elasticity chose to end it
     last_cpu: tuple[float, float] | None = field(default=None, repr=False)  # (t, cpu ns)
     health_check: HealthCheck | None = None
     healthy: bool | None = None  # None: not checked, or no verdict yet
@@ -84,11 +101,18 @@ class TrackedTask:
         self.state = check_transition(self.state, new)
         return True
 
+    @property
+    def current(self) -> Amounts:
+        """What the container may use now: its limits, else its allocation."""
+        return self.limits if self.limits is not None else self.allocated
+
     def view(self) -> dict[str, Any]:
         return {"task_id": self.task_id, "framework_id": self.framework_id, "name": self.name,
                 "container_id": self.container_id, "state": self.state.value,
-                "allocated": self.allocated.as_dict(), "host_ports": sorted(self.host_ports),
-                "notmetered": self.notmetered, "adopted": self.adopted,
+                "allocated": self.allocated.as_dict(), "limits": limits_json(self.current),
+                "elastic": self.elastic, "priority": self.priority,
+                "host_ports": sorted(self.host_ports), "notmetered": self.notmetered,
+                "adopted": self.adopted,
                 "health_check": self.health_check.kind if self.health_check else None,
                 "healthy": self.healthy}
 

@@ -38,8 +38,8 @@ class OfferRound:
 
     It reads the scheduler's settings (`strategy`, `seed`, `margin`, `refuse_seconds`,
     `stopping`, `clock`) and the instance index through the scheduler's aliases
-    (`_records`, `_subs`, `_order`, `_daemons`); it changes `_rounds`, `_agents` and
-    `counters`, and records through `_update`, `_new_instance` and `_note_reason`.
+    (`_records`, `_subs`, `_order`, `_daemons`); it changes `_rounds`, `_agents`,
+    `_revocable` and `counters`, and records through `_update`, `_new_instance` and `_note_reason`.
     """
 
     strategy: str
@@ -57,6 +57,8 @@ class OfferRound:
     _agents: dict[str, str]
     _usage: dict[str, tuple[float, float]]
     _rounds: int
+    # revocable cpus, mem per row of the round's cluster (None: none offered); set per round
+    _revocable: np.ndarray | None = None
 
     def _offers(self, e: ev.OffersReceived) -> list[cmd.Command]:
         batch = OfferBatch.of(e.offers)
@@ -71,6 +73,7 @@ class OfferRound:
         now = self.clock()
         cluster, agent_of_row, row_of_offer = cluster_from_offers(batch)
         row_of_host = cluster.host_index()
+        self._revocable = batch.revocable_of_rows(cluster.size, row_of_offer)
 
         by_usage, regular, waiting = [], [], []
         avoiding: dict[frozenset[int], list[TaskRecord]] = {}  # rows a relaunch must avoid
@@ -148,6 +151,24 @@ class OfferRound:
                launches: dict[int, list[tuple[str, TaskSpec]]]) -> list[tuple[int, TaskSpec]]:
         """Place with the scheduler's strategy. Keyed by task instance (two Charmander
         tasks may share a user id); counting constraints count over the whole job."""
+        revocable = self._revocable
+        if revocable is None:
+            return self._place_on(cluster, work, agent_of_row, row_of_host, launches)
+        # Revocable capacity (taken back from elastic tasks) is for elastic work only:
+        # work that keeps its size is placed first, on the rest.
+        fixed = [r for r in work if not r.spec.elastic]
+        elastic = [r for r in work if r.spec.elastic]
+        placed = self._place_on(cluster, fixed, agent_of_row, row_of_host, launches) \
+            if fixed else []
+        if elastic:
+            grown = with_revocable(without(cluster, placed), revocable)
+            placed += self._place_on(grown, elastic, agent_of_row, row_of_host, launches)
+        return placed
+
+    def _place_on(self, cluster: ClusterState, work: list[TaskRecord],
+                  agent_of_row: list[str], row_of_host: dict[str, int],
+                  launches: dict[int, list[tuple[str, TaskSpec]]]
+                  ) -> list[tuple[int, TaskSpec]]:
         specs = [r.spec for r in work]
         placement = placement_core.place(
             cluster, specs, keys=[r.task_id for r in work], strategy=self.strategy,
@@ -271,6 +292,13 @@ def without_rows(cluster: ClusterState, rows: frozenset[int]) -> ClusterState:
     """The cluster with nothing free on `rows`."""
     free = cluster.free.copy()
     free[sorted(rows)] = 0.0
+    return dataclasses.replace(cluster, free=free)
+
+
+def with_revocable(cluster: ClusterState, revocable: np.ndarray) -> ClusterState:
+    """The cluster with each row's revocable cpus and mem added to what is free."""
+    free = cluster.free.copy()
+    free[:, :2] += revocable
     return dataclasses.replace(cluster, free=free)
 
 

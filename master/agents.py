@@ -40,7 +40,8 @@ class AgentSide:
         agent = AgentRecord(
             id=agent_id, hostname=ev.hostname, endpoint=ev.endpoint,
             attributes=dict(ev.attributes), total=ev.total, spare=ev.spare,
-            registered_at=old.registered_at if old else now, last_seen=now, lost=False)
+            registered_at=old.registered_at if old else now, last_seen=now, lost=False,
+            revocable=ev.revocable, elastic=dict(ev.elastic))
         self.agents[agent_id] = agent
         self._heard[agent_id] = now
         if old is not None and not old.lost:
@@ -114,7 +115,8 @@ class AgentSide:
             return self._rejected(ev.agent_id)
         agent_id = agent.id
         self.agents[agent_id] = evolve(agent, total=ev.total, spare=ev.spare,
-                                       last_seen=self._heard[agent_id])
+                                       last_seen=self._heard[agent_id],
+                                       revocable=ev.revocable, elastic=ev.elastic)
         if ev.total is not agent.total and ev.total != agent.total:
             self._count_total(agent.total, -1)
             self._count_total(ev.total, +1)
@@ -139,6 +141,10 @@ class AgentSide:
             return self._rejected(ev.agent_id)
         heard[ev.agent_id] = self.clock()
         task = self.tasks.get(ev.task_id)
+        if ev.limits is not None and task is not None and task.agent_id == ev.agent_id:
+            self.limits[ev.task_id] = ev.limits
+        elif ev.state.terminal:
+            self.limits.pop(ev.task_id, None)
         if task is None or task.agent_id != ev.agent_id:
             if ev.state.terminal:
                 return []
@@ -163,6 +169,13 @@ class AgentSide:
     def _on_metering(self, ev: E.AgentMetering) -> list[object]:
         if self._live(ev.agent_id) is None:
             return self._rejected(ev.agent_id)
+        tasks, limits = self.tasks, self.limits
+        for sample in ev.samples:
+            if sample.limits is not None:
+                task = tasks.get(sample.task_id)
+                if task is not None and task.agent_id == ev.agent_id \
+                        and not task.state.terminal:
+                    limits[sample.task_id] = sample.limits
         return [C.RecordMetering(ev.agent_id, ev.samples)] if ev.samples else []
 
     def _lose_agent(self, agent: AgentRecord, now: float) -> list[object]:

@@ -21,6 +21,7 @@ from offers.states import TERMINAL
 # Mesos only offers an agent when at least this much is free (min_allocatable_resources).
 MIN_OFFER_CPUS = 0.01
 MIN_OFFER_MEM = 32.0
+NO_REVOCABLE = Resources()
 
 
 class Allocation:
@@ -223,8 +224,10 @@ class Allocation:
             fid = candidates[0] if len(candidates) == 1 \
                 else pick_next(candidates, scalar_alloc, cluster, order)
             offer_id = new_id()
+            # What was taken back goes out once, with the first offer of the agent.
+            revocable = agent.revocable if not on_agent else NO_REVOCABLE
             offer = new_offer((offer_id, fid, agent_id, hostname, attributes, avail, now,
-                               expires_at))
+                               expires_at, revocable))
             offers[offer_id] = offer
             if on_agent is None:
                 on_agent = offers_on[agent_id] = set()

@@ -141,6 +141,9 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
         # last sent anything (its record's `last_seen` lags)
         self._heard: dict[str, float] = self._journal.dict()
         self._dirty: set[str] = set()  # agents to consider at the next allocation
+        # task -> (cpus, MiB) its container may use now, when elasticity changed it from
+        # its request (from the agent's STATUS and METERING; a view, not stored)
+        self.limits: dict[str, tuple[float, float]] = {}
         # (until, framework, agents) of each decline since the last allocation, which
         # considers those agents only if their filter lifted or other frameworks may take
         # them (before, every framework but one was refused, suppressed or gone)

@@ -38,6 +38,8 @@ class AgentRegister:
     # Tasks whose containers ended while the master may not have heard (their agent_id is
     # the registering agent's): their real ends, taken before anything missing is LOST.
     ended: tuple[AgentStatus, ...] = ()
+    revocable: Resources = field(default_factory=Resources)  # as in AgentCapacity
+    elastic: Mapping[str, Resources] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,10 @@ class AgentCapacity:
     agent_id: str
     total: Resources
     spare: Resources
+    # Elasticity (docs/agent-protocol.md): what was taken back from elastic tasks, offered
+    # as revocable; and the agent's split of its node (incumbent, secondary used, ...).
+    revocable: Resources = field(default_factory=Resources)
+    elastic: Mapping[str, Resources] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,7 @@ class AgentStatus:
     container_id: str | None = None
     exit_code: int | None = None
     healthy: bool | None = None  # the task's health check's verdict (None: not reported)
+    limits: tuple[float, float] | None = None  # (cpus, MiB) the container may use now
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,7 @@ class MeteringSample:
     cpus: float
     mem: float
     response_time: float | None = None  # ms: the mean of its HTTP health checks
+    limits: tuple[float, float] | None = None  # (cpus, MiB) the container may use now
 
 
 @dataclass(frozen=True)

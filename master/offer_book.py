@@ -50,11 +50,14 @@ class OfferBook:
         # Offers named in an ACCEPT are used up whatever happens next (Mesos does the same).
         agent_ids = set()
         pool = Resources()
+        revocable = Resources()  # taken back from elastic tasks: for elastic launches only
         for offer in held:
             if offer is not None and offer.framework_id == fid:
                 agent_ids.add(offer.agent_id)
                 # One offer is its own pool (the sum would be the same resources again).
                 pool = offer.resources if len(held) == 1 else pool + offer.resources
+                if offer.revocable.cpus or offer.revocable.mem:
+                    revocable = revocable + offer.revocable
                 self._remove_offer(offer.id)
         if problem is not None:
             for launch in ev.launches:
@@ -80,8 +83,12 @@ class OfferBook:
                                                 launch.message))
                 continue
             if taken is not None:
-                pool, taken = pool - taken, None
-            why = self._launch_problem(launch, agent_id, pool)
+                pool, revocable = _take(pool, revocable, taken)
+                taken = None
+            if launch.spec.elastic and (revocable.cpus or revocable.mem):
+                why = self._launch_problem(launch, agent_id, _with_revocable(pool, revocable))
+            else:
+                why = self._launch_problem(launch, agent_id, pool)
             if why is not None:
                 out.append(self._one_off_update(fid, launch.task_id, launch.agent_id,
                                                 TaskState.ERROR, REASON_TASK_INVALID, why))
@@ -245,3 +252,19 @@ class OfferBook:
                 if refused.get(agent_id) == until:
                     del refused[agent_id]
                     dirty.add(agent_id)
+
+
+def _with_revocable(pool: Resources, revocable: Resources) -> Resources:
+    return Resources(pool.cpus + revocable.cpus, pool.mem + revocable.mem, pool.disk,
+                     pool.ports)
+
+
+def _take(pool: Resources, revocable: Resources, taken: Resources
+          ) -> tuple[Resources, Resources]:
+    """The regular pool and the revocable part after a launch that took `taken`: from the
+    regular pool first, what it lacked from the revocable part."""
+    over_cpus, over_mem = max(taken.cpus - pool.cpus, 0.0), max(taken.mem - pool.mem, 0.0)
+    rest = pool - taken
+    return (Resources(max(rest.cpus, 0.0), max(rest.mem, 0.0), rest.disk, rest.ports),
+            Resources(max(revocable.cpus - over_cpus, 0.0),
+                      max(revocable.mem - over_mem, 0.0)))

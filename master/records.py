@@ -29,6 +29,10 @@ class AgentRecord:
     registered_at: float = 0.0
     last_seen: float = 0.0
     lost: bool = False
+    # Elasticity, as the agent last reported it (not stored: every CAPACITY repeats it):
+    # taken back from elastic tasks (offered as revocable), and its node's split.
+    revocable: Resources = field(default_factory=Resources)
+    elastic: Mapping[str, Resources] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,9 @@ class OfferRecord(NamedTuple):
     resources: Resources
     created_at: float
     expires_at: float
+    # Taken back from elastic tasks on the agent: offered apart, marked `revocable: {}`,
+    # for elastic work only (a launch is checked against `resources` alone).
+    revocable: Resources = Resources()
 
 
 # `new_offer((id, framework_id, ...))`: an `OfferRecord` from all its fields in order,

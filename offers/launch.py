@@ -44,6 +44,10 @@ class LaunchSpec(BaseModel):
     privileged: bool = False
     notmetered: bool = False
     health_check: HealthCheck | None = None  # its port, if any, is the container's
+    # Elasticity on the agent (executor/elasticity.py): the class of work and the order
+    # in which tasks are preempted (lowest priority first).
+    elastic: bool = True
+    priority: int = 0
 
     def container_labels(self) -> dict[str, str]:
         return {**self.labels, LABEL_TASK_ID: self.task_id,
@@ -58,4 +62,5 @@ class LaunchSpec(BaseModel):
             privileged=spec.privileged, notmetered=spec.notmetered,
             health_check=spec.health_check.resolved(spec.container_ports)
             if spec.health_check is not None else None,
+            elastic=spec.elastic, priority=spec.priority,
         )

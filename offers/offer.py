@@ -21,6 +21,10 @@ class Offer:
     disk: float
     ports: PortRanges
     attributes: Mapping[str, str] = field(default_factory=dict)
+    # Revocable (taken back from elastic tasks): for elastic work only. Placement leaves
+    # it out of the node's size, so work that keeps its size never lands on it.
+    revocable_cpus: float = 0.0
+    revocable_mem: float = 0.0
 
     def as_node(self) -> NodeSpec:
         return NodeSpec(hostname=self.hostname, cpus=self.cpus, mem=self.mem, disk=self.disk,
@@ -42,25 +46,41 @@ class OfferBatch:
     resources: np.ndarray  # float64 [n, len(RESOURCES)]: cpus, mem, disk
     ports: Sequence[PortRanges]
     attributes: Sequence[Mapping[str, str]]
+    # float64 [n, 2] revocable cpus, mem of each offer (None: none offered)
+    revocable: np.ndarray | None = None
 
     @classmethod
     def of(cls, offers: OfferBatch | Iterable[Offer]) -> OfferBatch:
         if isinstance(offers, OfferBatch):
             return offers
         offers = list(offers)
+        revocable = None
+        if any(o.revocable_cpus or o.revocable_mem for o in offers):
+            revocable = np.array([(o.revocable_cpus, o.revocable_mem) for o in offers],
+                                 dtype=np.float64)
         return cls([o.id for o in offers], [o.agent_id for o in offers],
                    [o.hostname for o in offers],
                    np.array([(o.cpus, o.mem, o.disk) for o in offers],
                             dtype=np.float64).reshape(len(offers), len(RESOURCES)),
-                   [o.ports for o in offers], [o.attributes for o in offers])
+                   [o.ports for o in offers], [o.attributes for o in offers], revocable)
+
+    def revocable_of_rows(self, rows: int, row_of_offer: np.ndarray) -> np.ndarray | None:
+        """[rows, 2] revocable cpus, mem per placement row (`cluster_from_offers`)."""
+        if self.revocable is None:
+            return None
+        out = np.zeros((rows, 2), dtype=np.float64)
+        np.add.at(out, row_of_offer, self.revocable)
+        return out
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def __iter__(self) -> Iterator[Offer]:
+        revocable = self.revocable.tolist() if self.revocable is not None else None
         for i, (cpus, mem, disk) in enumerate(self.resources.tolist()):
+            extra = revocable[i] if revocable is not None else (0.0, 0.0)
             yield Offer(self.ids[i], self.agent_ids[i], self.hostnames[i], cpus, mem, disk,
-                        self.ports[i], self.attributes[i])
+                        self.ports[i], self.attributes[i], *extra)
 
 
 def cluster_from_offers(offers: OfferBatch | Iterable[Offer]

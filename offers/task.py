@@ -175,6 +175,10 @@ class TaskSpec(BaseModel):
     # (higher first; equal priorities in submission order).
     constraints: tuple[ConstraintItem, ...] = ()
     priority: int = Field(0, ge=-1_000_000, le=1_000_000)
+    # Jisto's class of work: elastic (incumbent-safe secondary work, the default) yields
+    # CPU and memory to the node's own load and may run on revocable capacity; False keeps
+    # its size and is placed only on what is spare after the incumbent's peak.
+    elastic: bool = True
     # Whose work this is: quotas, credits and who may see or act on it (access/).
     namespace: str = Field(DEFAULT_NAMESPACE, pattern=NAMESPACE_PATTERN)
     # Checked by the agent next to the container (offers/health.py); unhealthy instances
@@ -265,7 +269,8 @@ class TaskSpec(BaseModel):
     @cached_property
     def placement_key(self) -> tuple:
         """What tells placement classes apart: (cpus, mem, disk, nodetype, sla, ports),
-        then (constraints, priority) when either is set."""
+        then (constraints, priority) when either is set. (Whether work is elastic is
+        not placement's business: the offer round places the two kinds apart.)"""
         key = (self.cpus, self.mem, self.disk, self.nodetype, self.sla, self.ports)
         return (*key, self.constraints, self.priority) if (
             self.constraints or self.priority) else key

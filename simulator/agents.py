@@ -36,9 +36,12 @@ if TYPE_CHECKING:
 S = TaskState
 FINISH, USAGE = int(Kind.FINISH), int(Kind.USAGE)
 # What the agents report at every launch, end and change, each of all its fields in order.
-# agent, task, state, reason, message, container, exit code, healthy (no checks simulated)
+# agent, task, state, reason, message, container, exit code, healthy (no checks simulated),
+# limits
 _status = maker(E.AgentStatus)
-_capacity = maker(E.AgentCapacity)
+_capacity = maker(E.AgentCapacity)  # agent, total, spare, revocable, elastic
+_NOTHING_TAKEN_BACK = Resources()
+_NO_SPLIT: dict = {}
 _resources = maker(Resources)
 _usage = maker(ev.UsageObserved)
 MAX_EXAMPLES = 5
@@ -150,7 +153,8 @@ class SimAgents:
         reporting = [node for node in sorted(self.changed) if up[node]]
         self.changed.clear()
         self.heard[reporting] = self.clock()
-        return [_capacity(ids[node], totals[node], _resources(*spare_of(node), ports[node]))
+        return [_capacity(ids[node], totals[node], _resources(*spare_of(node), ports[node]),
+                          _NOTHING_TAKEN_BACK, _NO_SPLIT)
                 for node in reporting]
 
     def all_changed(self) -> None:
@@ -214,7 +218,8 @@ class SimAgents:
             self.queue.push(now + max(item.duration - state.ran, 0.0), FINISH, inst)
         if not spec.notmetered and not task_spec.notmetered:
             self.queue.push(now + self.meter_after, USAGE, inst)
-        return [_status(agent_id, task_id, S.RUNNING, None, None, f"sim-{task_id}", None, None)]
+        return [_status(agent_id, task_id, S.RUNNING, None, None, f"sim-{task_id}", None, None,
+                        None)]
 
     def kill(self, agent_id: str, task_id: str) -> list[object]:
         inst = self.instances.get(task_id)
@@ -224,7 +229,7 @@ class SimAgents:
         self._stop(inst)
         self.counters.killed += 1
         return [_status(agent_id, task_id, S.KILLED, None, "killed by the framework", None, None,
-                        None)]
+                        None, None)]
 
     # -- what happens on the nodes ------------------------------------------------------
 
@@ -240,10 +245,10 @@ class SimAgents:
             self.counters.failed += 1
             return [_status(inst.agent_id, inst.task_id, S.FAILED, None,
                             "the task ran its duration and failed (simulated)",  # the master
-                            None, state.exit_code, None)]  # adds the exit code
+                            None, state.exit_code, None, None)]  # adds the exit code
         self.counters.finished += 1
         return [_status(inst.agent_id, inst.task_id, S.FINISHED, None,
-                        "the task ran its duration", None, None, None)]
+                        "the task ran its duration", None, None, None, None)]
 
     def usage(self, inst: Instance) -> list[object]:
         """A metering sample, as the framework reads it from the master's metrics."""

@@ -68,6 +68,9 @@ class IdleBackend:
     def used_ports(self) -> frozenset[int]: return frozenset()
     def running(self) -> list: return []
     def views(self) -> list: return []
+    def tenants(self, usage) -> list: return []
+    async def resize(self, task_id: str, limits: Amounts) -> bool: return False
+    async def preempt(self, task_id: str, reason: str) -> None: ...
 
 
 class FixedSampler:

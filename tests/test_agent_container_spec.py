@@ -42,7 +42,9 @@ def test_resources_ports_volumes_env_and_labels_reach_the_container():
         volumes=(Volume(host_path="/data/x", container_path="/x", mode="ro"),),
         env={"A": "1"}, notmetered=True), "agent-1")
     assert kwargs["mem_limit"] == 64 * 1024 * 1024
-    assert kwargs["nano_cpus"] == 500_000_000
+    assert kwargs["memswap_limit"] == kwargs["mem_limit"]  # no swap beyond the limit
+    assert kwargs["cpu_quota"] / kwargs["cpu_period"] == 0.5  # a quota: `docker update`able
+    assert "nano_cpus" not in kwargs
     assert kwargs["ports"] == {"80/tcp": 31001}
     assert kwargs["volumes"] == {"/data/x": {"bind": "/x", "mode": "ro"}}
     assert kwargs["environment"] == {"A": "1"}
@@ -54,6 +56,7 @@ def test_resources_ports_volumes_env_and_labels_reach_the_container():
     assert labels["berth.agent_id"] == "agent-1"
     assert labels["berth.notmetered"] == "true"
     assert float(labels["berth.mem"]) == 64
+    assert labels["berth.elastic"] == "true" and labels["berth.priority"] == "0"
 
 
 def test_host_network_publishes_nothing():

@@ -82,13 +82,21 @@ class RecordIODecoder:
 # -- resources ------------------------------------------------------------------------------
 
 
-def resources_to_mesos(res: Resources, role: str = "*") -> list[dict[str, Any]]:
+def resources_to_mesos(res: Resources, role: str = "*",
+                       revocable: bool = False) -> list[dict[str, Any]]:
+    """Mesos resource JSON; `revocable` marks each scalar as Mesos marks oversubscribed
+    resources (`"revocable": {}`): berth's are what elasticity took back from tasks."""
     out: list[dict[str, Any]] = []
     for name in ("cpus", "mem", "disk"):
         value = getattr(res, name)
         if value > 0:
-            out.append({"name": name, "type": "SCALAR", "scalar": {"value": round(value, 6)},
-                        "role": role})
+            item = {"name": name, "type": "SCALAR", "scalar": {"value": round(value, 6)},
+                    "role": role}
+            if revocable:
+                item["revocable"] = {}
+            out.append(item)
+    if revocable:
+        return out
     if res.ports:
         out.append({"name": "ports", "type": "RANGES", "role": role,
                     "ranges": {"range": [{"begin": lo, "end": hi} for lo, hi in res.ports]}})
@@ -108,6 +116,8 @@ def resources_from_mesos(items: Any, field: str = "resources") -> Resources:
             problems.append(FieldProblem(f"{where}.name", "is required"))
             continue
         name, kind = item["name"], item.get("type", "SCALAR")
+        if "revocable" in item:
+            continue  # apart: see `revocable_from_mesos`
         if name in scalars:
             scalar = item.get("scalar")
             value = scalar.get("value") if isinstance(scalar, dict) else None
@@ -142,6 +152,24 @@ def resources_from_mesos(items: Any, field: str = "resources") -> Resources:
     if problems:
         raise SpecError(problems)
     return Resources(ports=()) + Resources(ports=tuple(ports), **scalars)
+
+
+def revocable_from_mesos(items: Any) -> tuple[float, float]:
+    """(cpus, mem) of the entries marked `revocable` (0 for anything unreadable: they are
+    extra, never needed)."""
+    cpus = mem = 0.0
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict) or "revocable" not in item:
+            continue
+        scalar = item.get("scalar")
+        value = _finite(scalar.get("value") if isinstance(scalar, dict) else None)
+        if value is None or value < 0:
+            continue
+        if item.get("name") == "cpus":
+            cpus += value
+        elif item.get("name") == "mem":
+            mem += value
+    return cpus, mem
 
 
 def _finite(value: Any) -> float | None:
@@ -199,7 +227,9 @@ def offer_to_mesos(offer: OfferRecord) -> dict[str, Any]:
         "agent_id": {"value": offer.agent_id},
         "hostname": offer.hostname,
         "attributes": _attributes(offer.attributes),
-        "resources": resources_to_mesos(offer.resources),
+        "resources": resources_to_mesos(offer.resources)
+        + resources_to_mesos(getattr(offer, "revocable", None) or Resources(),
+                             revocable=True),
         "allocation_info": {"role": "*"},
     }
 
@@ -353,9 +383,11 @@ def offer_from_mesos(data: Mapping[str, Any]) -> Offer:
             attrs[a["name"]] = a.get("text", {}).get("value", "")
         elif a.get("type") == "SCALAR":
             attrs[a["name"]] = str(a.get("scalar", {}).get("value", ""))
+    revocable_cpus, revocable_mem = revocable_from_mesos(data.get("resources", []))
     return Offer(id=data["id"]["value"], agent_id=data["agent_id"]["value"],
                  hostname=data.get("hostname", ""), cpus=res.cpus, mem=res.mem, disk=res.disk,
-                 ports=res.ports, attributes=attrs)
+                 ports=res.ports, attributes=attrs, revocable_cpus=revocable_cpus,
+                 revocable_mem=revocable_mem)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,9 @@ from offers.protocol.mesos import resources_to_mesos
 from offers.resource_vector import Resources
 
 NOTMETERED_LABEL = "berth.notmetered"
+# Elasticity's class and order of preemption, carried to the agent as task labels.
+ELASTIC_LABEL = "berth.elastic"
+PRIORITY_LABEL = "berth.priority"
 
 
 def task_info(spec: LaunchSpec, agent_id: str) -> dict[str, Any]:
@@ -36,6 +39,10 @@ def task_info(spec: LaunchSpec, agent_id: str) -> dict[str, Any]:
     labels = dict(spec.labels)
     if spec.notmetered:
         labels[NOTMETERED_LABEL] = "true"
+    if not spec.elastic:
+        labels[ELASTIC_LABEL] = "false"
+    if spec.priority:
+        labels[PRIORITY_LABEL] = str(spec.priority)
     info: dict[str, Any] = {
         "name": spec.name, "task_id": {"value": spec.task_id},
         "agent_id": {"value": agent_id}, "resources": resources_to_mesos(res),
