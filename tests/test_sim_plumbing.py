@@ -27,7 +27,7 @@ RECORDS = [
                              True)),
     (ev.UsageObserved, ("web-1", 0.5, 32.0)),
     (ev.TaskSubmitted, ("web-1", SPEC, None)),
-    (E.AgentStatus, ("a1", "web-1", TaskState.FINISHED, None, "done", None, 0, None)),
+    (E.AgentStatus, ("a1", "web-1", TaskState.FINISHED, None, "done", None, 0, None, None)),
     (E.Acknowledge, ("fw", "a1", "web-1", "u1")),
     (E.AgentCapacity, ("a1", Resources(4.0, 4096.0, 10.0), Resources(1.0, 2.0, 3.0, ((1, 2),)),
                        Resources(0.5, 64.0), {})),
