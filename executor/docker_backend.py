@@ -482,7 +482,8 @@ class DockerBackend:
         if previous is None or now <= previous[0]:
             return None
         cpus = max(cpu_ns - previous[1], 0.0) / 1e9 / (now - previous[0])
-        return UsageSample(task.task_id, now, cpus, mem)
+        return UsageSample(task.task_id, now, cpus, mem,
+                           {"cpu_limit": task.allocated.cpus, "mem_limit": task.allocated.mem})
 
 
 def _docker_text(exc: Exception) -> str:

@@ -34,15 +34,18 @@ class StatusUpdate:
 
 @dataclass(frozen=True)
 class UsageSample:
-    """What one container used at time `t`: cores and MiB (a METERING sample)."""
+    """What one container used at time `t`: cores and MiB (a METERING sample), and any
+    further numbers about it by name (its current limits `cpu_limit`, `mem_limit`...)."""
 
     task_id: str
     t: float
     cpus: float
     mem: float
+    fields: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"task_id": self.task_id, "t": round(self.t, 3), "cpus": round(self.cpus, 4),
+        return {**{k: round(v, 4) for k, v in self.fields.items()},
+                "task_id": self.task_id, "t": round(self.t, 3), "cpus": round(self.cpus, 4),
                 "mem": round(self.mem, 2)}
 
 

@@ -43,6 +43,7 @@ from framework import events as ev
 from framework.process.jisto_operations import JistoOperations
 from framework.process.job_operations import JobOperations, job_state
 from framework.process.mesos_client import MesosSchedulerClient, NotSubscribed
+from framework.process.metrics_feed import MetricsFeed, metering_samples
 from framework.process.schedule_runner import ScheduleRunner
 from framework.process.store_writer import StoreWriter
 from framework.scheduler import CharmanderScheduler
@@ -52,6 +53,7 @@ from offers.protocol import mesos as mj
 from offers.protocol.task_info import task_info
 from offers.states import TaskState
 from offers.task import TaskSpec
+from persistence.metrics import MetricsStore
 
 log = structlog.get_logger("berth.framework")
 
@@ -77,10 +79,12 @@ class FrameworkService:
                  tick_seconds: float = 1.0, usage_poll_seconds: float = 5.0,
                  clock: Callable[[], float] = time.time,
                  master_credential: str | None = None,
-                 master_ssl: ssl.SSLContext | None = None) -> None:
+                 master_ssl: ssl.SSLContext | None = None,
+                 metrics: MetricsStore | None = None) -> None:
         """`master_credential`: the `Authorization` value the master wants (a token as
         `Bearer ...`), sent on every call to it; `master_ssl`: whom to trust when the
-        master speaks TLS (default: the system's CAs)."""
+        master speaks TLS (default: the system's CAs); `metrics`: where metered usage,
+        node measurements and posted metrics are kept (none: not kept)."""
         self.scheduler = scheduler
         self.master_headers = {"Authorization": master_credential} if master_credential \
             else {}
@@ -103,7 +107,8 @@ class FrameworkService:
         self.observers: list[Callable[[str, float], None]] = []  # (metric, seconds)
         self._outbox: asyncio.Queue[tuple[dict, float | None]] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
-        self._usage_since = 0.0
+        self._metering_after = 0
+        self.metrics = MetricsFeed(metrics, clock) if metrics is not None else None
         self._usage_supported = True
         self.recent_offers: list[dict[str, Any]] = []
         self.jobs = JobOperations(self)
@@ -134,6 +139,8 @@ class FrameworkService:
         # stored spec that fails today's checks ends ERROR).
         self._queue_writes()
         self._tasks.append(asyncio.create_task(self._ticker()))
+        if self.metrics is not None:
+            self._tasks.append(asyncio.create_task(self.metrics.run()))
         if self.master_url:
             self.client = MesosSchedulerClient(self.master_url, self._on_mesos_event,
                                                name=self.name, framework_id=framework_id,
@@ -154,6 +161,8 @@ class FrameworkService:
         self._tasks.clear()
         await self.writer.stop()
         await asyncio.get_running_loop().run_in_executor(None, self.store.close)
+        if self.metrics is not None:
+            await asyncio.to_thread(self.metrics.store.close)
 
     # -- what the REST API calls ----------------------------------------------------------
 
@@ -197,6 +206,21 @@ class FrameworkService:
 
     def observe_usage(self, task_id: str, cpus: float, mem: float) -> None:
         self.apply(ev.UsageObserved(task_id, cpus, mem))
+
+    def instance_tags(self, task_id: str) -> dict[str, str]:
+        """The metric tags of a task instance: itself, its job and namespace, and its node
+        when placed (only `instance` for one the framework does not know)."""
+        tags = {"instance": task_id}
+        record = self.scheduler.task(task_id)
+        if record is None:
+            return tags
+        job = self.scheduler.job(record.submission_id)
+        tags["job"] = job.spec.name if job is not None and job.spec is not None \
+            else record.spec.id
+        tags["namespace"] = record.spec.namespace
+        if record.hostname:
+            tags["node"] = record.hostname
+        return tags
 
     # -- the core ---------------------------------------------------------------------------
 
@@ -385,7 +409,9 @@ class FrameworkService:
         return self.schedules.get(name)
 
     async def _usage_poller(self) -> None:
-        """Metered usage from the master's `GET /v1/metering?since=T` (when it has one)."""
+        """Metered usage and node measurements from the master's
+        `GET /v1/metering?after=ID` (when it has one): to the core (usage peaks) and to
+        the metrics store."""
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10),
                                          headers=self.master_headers,
                                          connector=aiohttp.TCPConnector(ssl=self.ssl_option)
@@ -394,7 +420,8 @@ class FrameworkService:
                 await asyncio.sleep(self.usage_poll_seconds)
                 try:
                     async with session.get(f"{self.master_url}/v1/metering",
-                                           params={"since": str(self._usage_since)}) as resp:
+                                           params={"after": str(self._metering_after)}
+                                           ) as resp:
                         if resp.status == 404:
                             log.info("master_has_no_metering_endpoint")
                             self._usage_supported = False
@@ -408,4 +435,11 @@ class FrameworkService:
                     with contextlib.suppress(KeyError, TypeError, ValueError):
                         self.observe_usage(str(sample["task_id"]), float(sample["cpus"]),
                                            float(sample["mem"]))
-                        self._usage_since = max(self._usage_since, float(sample["t"]))
+                if self.metrics is not None:
+                    try:
+                        await self.metrics.record(metering_samples(data, self.instance_tags))
+                    except Exception as exc:  # the database is away: ask again next time
+                        log.warning("metrics_not_recorded", error=str(exc))
+                        continue
+                with contextlib.suppress(TypeError, ValueError):
+                    self._metering_after = max(self._metering_after, int(data.get("last", 0)))

@@ -163,7 +163,8 @@ class AgentSide:
     def _on_metering(self, ev: E.AgentMetering) -> list[object]:
         if self._live(ev.agent_id) is None:
             return self._rejected(ev.agent_id)
-        return [C.RecordMetering(ev.agent_id, ev.samples)] if ev.samples else []
+        return [C.RecordMetering(ev.agent_id, ev.samples, ev.node)] \
+            if ev.samples or ev.node else []
 
     def _lose_agent(self, agent: AgentRecord, now: float) -> list[object]:
         last_seen = self.last_seen(agent.id)

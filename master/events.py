@@ -65,16 +65,28 @@ class AgentStatus:
 
 @dataclass(frozen=True)
 class MeteringSample:
+    """A task's usage at `t`; `fields`: its other numbers by name (limits, checks...)."""
+
     task_id: str
     t: float
     cpus: float
     mem: float
+    fields: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeMeteringSample:
+    """The node's own measurements at `t` (docs/agent-protocol.md, METERING `node`)."""
+
+    t: float
+    fields: tuple[tuple[str, float], ...]
 
 
 @dataclass(frozen=True)
 class AgentMetering:
     agent_id: str
     samples: tuple[MeteringSample, ...]
+    node: tuple[NodeMeteringSample, ...] = ()
 
 
 # -- from frameworks (the Mesos v1 scheduler calls) -----------------------------------------

@@ -84,7 +84,10 @@ class MasterStore:
                                       message=cmd.message, at=cmd.at))
         elif isinstance(cmd, C.RecordMetering):
             session.add_all(MeteringRow(task_id=s.task_id, agent_id=cmd.agent_id, t=s.t,
-                                        cpus=s.cpus, mem=s.mem) for s in cmd.samples)
+                                        cpus=s.cpus, mem=s.mem,
+                                        fields=dict(s.fields) or None) for s in cmd.samples)
+            session.add_all(MeteringRow(task_id="", agent_id=cmd.agent_id, t=n.t, cpus=0.0,
+                                        mem=0.0, fields=dict(n.fields)) for n in cmd.node)
         else:
             raise TypeError(f"the store cannot persist {type(cmd).__name__}")
 
@@ -130,13 +133,29 @@ class MasterStore:
                     for r in rows]
 
 
-    def metering_since(self, since: float, limit: int = 10_000) -> list[dict[str, Any]]:
-        """Samples newer than `since` (oldest first), for frameworks that poll for usage."""
+    def metering_since(self, since: float, limit: int = 10_000, after: int | None = None
+                       ) -> dict[str, Any]:
+        """Task samples and node measurements newer than `since` (oldest first), or, with
+        `after`, stored after the row of that id (so a late agent's samples are not
+        missed), for frameworks that poll for usage; `last` is the newest row's id."""
         with self._sessions() as session:
-            rows = session.scalars(select(MeteringRow).where(MeteringRow.t > since)
-                                   .order_by(MeteringRow.t, MeteringRow.id).limit(limit))
-            return [{"task_id": r.task_id, "t": r.t, "cpus": r.cpus, "mem": r.mem,
-                     "agent_id": r.agent_id} for r in rows]
+            query = select(MeteringRow, AgentRow.hostname).join(
+                AgentRow, AgentRow.id == MeteringRow.agent_id, isouter=True)
+            if after is not None:
+                query = query.where(MeteringRow.id > after).order_by(MeteringRow.id)
+            else:
+                query = query.where(MeteringRow.t > since).order_by(MeteringRow.t,
+                                                                     MeteringRow.id)
+            samples, node, last = [], [], after or 0
+            for r, hostname in session.execute(query.limit(limit)):
+                last = max(last, r.id)
+                where = {"agent_id": r.agent_id, "hostname": hostname, "t": r.t}
+                if r.task_id:
+                    samples.append({**(r.fields or {}), "task_id": r.task_id, "cpus": r.cpus,
+                                    "mem": r.mem, **where})
+                else:
+                    node.append({**(r.fields or {}), **where})
+            return {"samples": samples, "node": node, "last": last}
 
 
 def _jsonable(value: Any) -> Any:

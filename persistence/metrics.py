@@ -343,6 +343,18 @@ class MetricsStore:
                     yield (sid, n, count, total, mn, mx, last_t,
                            lasts.get((sid, last_t)) if want_last else None)
 
+    def latest(self, since: float) -> list[tuple[Series, float, float]]:
+        """Each series' newest raw sample at or after `since`: (series, time, value)."""
+        newest = select(POINTS.c.series_id, func.max(POINTS.c.t).label("t")).where(
+            POINTS.c.t >= _ms(since)).group_by(POINTS.c.series_id).subquery()
+        q = select(SERIES.c.id, SERIES.c.name, SERIES.c.tags, POINTS.c.t, POINTS.c.value) \
+            .join(newest, newest.c.series_id == SERIES.c.id) \
+            .join(POINTS, and_(POINTS.c.series_id == newest.c.series_id,
+                               POINTS.c.t == newest.c.t)).order_by(SERIES.c.id)
+        with self.engine.connect() as c:
+            return [(Series(i, n, json.loads(tags)), t / 1000, v)
+                    for i, n, tags, t, v in c.execute(q)]
+
     def rusage(self, *, start: float, end: float, group_by: str = "namespace",
                namespaces: frozenset[str] | None = None) -> list[dict]:
         """Task usage in [start, end) per job or namespace: cpu-seconds and MiB-hours, each
