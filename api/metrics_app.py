@@ -35,7 +35,7 @@ class MetricsHandlers:
         """Store one sample or a batch; 201 once on disk. Nothing is stored when any
         sample is wrong."""
         try:
-            body = read_json(await request.read())
+            body = read_json(await request.read(), non_finite=True)
         except BadBody as exc:
             return exc.response()
         samples, problems = read_samples(body, self.service.clock())

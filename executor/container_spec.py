@@ -195,7 +195,9 @@ def create_kwargs(spec: LaunchSpec, agent_id: str, binds: Sequence[Bind] | None 
         "image": spec.image,
         "name": container_name(spec.task_id),
         "labels": container_labels(spec, agent_id),
-        "environment": dict(spec.env),
+        # The task's own id, so that what runs inside can tag the metrics it posts
+        # (`POST /v1/metrics` with tags {"instance": $BERTH_INSTANCE}).
+        "environment": {"BERTH_INSTANCE": spec.task_id, **spec.env},
         "network_mode": spec.network.value,
         "mem_limit": max(int(spec.mem * MIB), 6 * MIB),  # Docker's smallest limit is 6 MiB
         "nano_cpus": max(int(spec.cpus * 1e9), 1),
