@@ -34,6 +34,7 @@ class LazyGroup(click.Group):
     "framework": "cli.framework:framework_command",
     "job": "cli.job:job_group",
     "master": "cli.master:master_command",
+    "metrics": "cli.metrics:metrics_group",
     "namespace": "cli.access:namespace_group",
     "place": "cli.place:place_command",
     "sim": "cli.sim:sim_command",
