@@ -57,6 +57,7 @@ def main(log_json: bool, log_level: str) -> None:
     "api": "cli.bench_cmds:bench_api",
     "auth": "cli.bench_cmds:bench_auth",
     "jobs": "cli.bench_cmds:bench_jobs",
+    "metrics": "cli.bench_cmds:bench_metrics",
     "sim": "cli.sim:bench_sim",
 })
 def bench() -> None:

@@ -22,9 +22,9 @@ class Buckets:
     max: np.ndarray
     last: np.ndarray
 
-    def rows(self, step: int) -> list[dict]:
-        return [{"series_id": int(s), "step": step, "t": int(t), "count": int(c),
-                 "sum": float(su), "min": float(lo), "max": float(hi), "last": float(la)}
+    def rows(self, step: int) -> list[tuple]:
+        """(series_id, step, t, count, sum, min, max, last): the rollup table's columns."""
+        return [(int(s), step, int(t), int(c), float(su), float(lo), float(hi), float(la))
                 for s, t, c, su, lo, hi, la in zip(
                     self.series, self.t, self.count, self.sum, self.min, self.max,
                     self.last, strict=True)]
