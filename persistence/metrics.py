@@ -53,6 +53,42 @@ class Retention:
             raise ValueError("each rollup step must be positive and divide the next")
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(text: str) -> float:
+    text = text.strip()
+    unit = _UNITS.get(text[-1:])
+    number = text[:-1] if unit else text
+    try:
+        value = float(number) * (unit or 1)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a duration (<n>[smhd])") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{text!r} must be a positive duration")
+    return value
+
+
+def parse_retention(text: str) -> Retention:
+    """`raw=1h,1m=1d,1h=30d`: how long raw points stay, then each rollup step and how
+    long its rollups stay (the default). ValueError names what is wrong."""
+    raw, levels = None, []
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"{item!r} is not <step>=<keep> or raw=<keep>")
+        if key.strip() == "raw":
+            raw = _seconds(value)
+        else:
+            step = _seconds(key)
+            if step != int(step):
+                raise ValueError(f"{key!r}: a rollup step is whole seconds")
+            levels.append((int(step), _seconds(value)))
+    if raw is None or not levels:
+        raise ValueError("give raw=<keep> and at least one <step>=<keep>")
+    return Retention(raw_seconds=raw, levels=tuple(sorted(levels)))
+
+
 @dataclass
 class _Acc:
     """Running summaries of one group (or one group's bucket) across levels."""

@@ -137,3 +137,15 @@ def test_downsampled_means_equal_raw_means_over_whole_buckets(tmp_path_factory, 
         after = store.aggregate("cpu", tags={}, start=T0, end=end, agg=agg)
         assert math.isclose(after, value, rel_tol=1e-9, abs_tol=1e-6), agg
     store.close()
+
+
+def test_retention_reads_from_the_command_line_form():
+    from persistence.metrics import parse_retention
+
+    assert parse_retention("raw=1h,1m=1d,1h=30d") == Retention()
+    assert parse_retention("raw=10m, 5m=7d").levels == ((300, 7 * 86400.0),)
+    for bad, problem in (("raw=1h", "at least one"), ("raw=x,1m=1d", "not a duration"),
+                         ("raw=1h,1m=-1d", "positive"), ("raw=1h,1m=1d,90s=1d", "divide"),
+                         ("raw=1h,0.5s=1d", "whole seconds"), ("1h", "<step>=<keep>")):
+        with pytest.raises(ValueError, match=problem):
+            parse_retention(bad)
