@@ -59,7 +59,7 @@ def test_the_master_keeps_both_and_serves_them_after_a_row(tmp_path):
     assert store.metering_since(0, after=first["last"]) == {
         "samples": [], "node": [], "last": first["last"]}
     assert len(store.metering("t1")) == 1
-    store.engine.dispose()
+    store.close()
 
 
 def test_the_framework_tags_task_samples_and_node_entries():
