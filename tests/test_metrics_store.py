@@ -1,5 +1,6 @@
 """The metrics store: what is recorded can be asked for, rollups keep exact means over
-whole buckets, retention drops old data, aggregates answer the autoscaler's questions."""
+whole buckets, retention drops old data, aggregates answer the autoscaler's questions.
+On SQLite, and on PostgreSQL when BERTH_TEST_POSTGRES_URL is set (scripts/postgres.sh)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ from hypothesis import strategies as st
 
 from persistence.metric_input import Sample
 from persistence.metrics import MetricsStore, Retention
+from tests.master_db import db_url
+
+__all__ = ["db_url"]  # the fixture: SQLite, and PostgreSQL when one is given
 
 HOUR = 3600.0
 T0 = 1_790_000_000.0 // 3600 * 3600  # an hour boundary
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = MetricsStore(f"sqlite:///{tmp_path / 'm.db'}")
+def store(db_url):
+    s = MetricsStore(db_url)
     yield s
     s.close()
 
