@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,12 +31,20 @@ def migrate(engine: Engine) -> None:
     upgrade(engine, MIGRATIONS)
 
 
+# Metering rows are a hand-over to frameworks (which keep what they want in their metrics
+# store), not an archive: rows older than this, by the samples' own clock, are dropped.
+METERING_KEEP_SECONDS = 86400.0
+PRUNE_EVERY = 500  # metering writes between prunes
+
+
 class MasterStore:
-    def __init__(self, url: str):
+    def __init__(self, url: str, metering_keep_seconds: float = METERING_KEEP_SECONDS):
         self.url = url
         self.engine = make_engine(url)
         migrate(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.metering_keep_seconds = metering_keep_seconds
+        self._meterings = 0
 
     def close(self) -> None:
         self.engine.dispose()
@@ -88,6 +96,11 @@ class MasterStore:
                                         fields=dict(s.fields) or None) for s in cmd.samples)
             session.add_all(MeteringRow(task_id="", agent_id=cmd.agent_id, t=n.t, cpus=0.0,
                                         mem=0.0, fields=dict(n.fields)) for n in cmd.node)
+            self._meterings += 1
+            newest = max([s.t for s in cmd.samples] + [n.t for n in cmd.node], default=None)
+            if newest is not None and self._meterings % PRUNE_EVERY == 1:
+                session.execute(delete(MeteringRow).where(
+                    MeteringRow.t < newest - self.metering_keep_seconds))
         else:
             raise TypeError(f"the store cannot persist {type(cmd).__name__}")
 

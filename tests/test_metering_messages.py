@@ -85,3 +85,14 @@ def test_node_fields_and_io_rates():
                       "node_disk_read": 0.0, "node_disk_write": 4096.0}
     assert counter_rates(None, (1.0, (1.0, 1.0, 1.0, 1.0))) == {}  # the first look
     assert counter_rates((0.0, (10.0,) * 4), (1.0, (5.0,) * 4))["node_net_in"] == 0.0
+
+
+def test_the_master_drops_metering_older_than_it_keeps(tmp_path):
+    store = MasterStore(f"sqlite:///{tmp_path / 'm.db'}", metering_keep_seconds=100)
+    old = C.RecordMetering("a1", (MeteringSample("t1", 10.0, 0.5, 20.0),))
+    store.apply([old])
+    store.apply([C.RecordMetering("a1", (), (NodeMeteringSample(500.0, ()),))
+                 for _ in range(500)])  # the 501st write prunes
+    assert store.metering("t1") == []
+    assert len(store.metering_since(0)["node"]) == 500
+    store.close()
