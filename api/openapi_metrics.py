@@ -23,8 +23,9 @@ _TIME = {"type": "string", "description": "seconds since the epoch, now, or -<n>
 _GROUP = {"type": "object", "additionalProperties": {"type": ["string", "null"]}}
 _SERIES = {"type": "object", "properties": {
     "group": _GROUP, "value": {"type": ["number", "null"]},
-    "points": {"type": "array", "items": {"type": "array", "prefixItems": [
-        {"type": "number"}, {"type": ["number", "null"]}]}}}}
+    "points": {"type": "array", "description": "[bucket start, value] per step",
+               "items": {"type": "array", "minItems": 2, "maxItems": 2,
+                         "items": {"type": ["number", "null"]}}}}}
 _USAGE = {"type": "object", "properties": {
     "job": {"type": "string"}, "namespace": {"type": "string"},
     "cpu_seconds": {"type": "number"}, "mem_mib_hours": {"type": "number"}}}
