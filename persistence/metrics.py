@@ -6,16 +6,16 @@ Its tables migrate on their own (persistence/metrics_migrations, version table
 `metrics_alembic_version`): the store is opened by the framework, the benchmarks and the
 tests alike, and it does not change with the framework's own tables.
 
-Each level is authoritative from its `from` mark on: raw points from `from:raw`, the
-first rollup level from its own mark up to the raw one, and so on. A query reads each part
-of its window from the finest level that holds it, so nothing is counted twice while
-`compact()` rolls up and prunes behind the marks. Blocking by design: callers on an event
-loop run it on a worker thread.
+Each level is complete over [its `from:` mark, its `rolled:` mark) (raw points from
+`from:raw` on): `compact()` rolls complete buckets up and prunes only what the next level
+has rolled. A query takes whole buckets of the coarsest level that holds them and the
+edges from finer ones, so every sample counts once and a day's question reads a few
+hundred rows a series. Blocking by design: callers on an event loop run it on a worker
+thread.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -30,63 +30,13 @@ from persistence.database import make_engine, upgrade
 from persistence.metric_input import AGGREGATIONS, GROUPINGS, Sample
 from persistence.metrics_buckets import bucket
 from persistence.metrics_models import GROUP_TAGS, MARKS, POINTS, ROLLUPS, SERIES
+from persistence.metrics_retention import Retention, parse_retention
+
+__all__ = ["MetricsStore", "Retention", "Series", "parse_retention", "tags_key"]
 
 MIGRATIONS = Path(__file__).parent / "metrics_migrations"
 CACHE_KIB = 65536
 RAW = "raw"
-
-
-@dataclass(frozen=True)
-class Retention:
-    """How long raw points stay (seconds), then each rollup level as (step, keep), finest
-    first; every step divides the next. `grace`: how late a sample may arrive and still
-    be in its bucket's rollup."""
-
-    raw_seconds: float = 3600.0
-    levels: tuple[tuple[int, float], ...] = ((60, 86400.0), (3600, 30 * 86400.0))
-    grace: float = 60.0
-    sample_seconds: float = 5.0  # the agents' meter period: what one sample stands for
-
-    def __post_init__(self) -> None:
-        steps = [s for s, _ in self.levels]
-        if any(b % a for a, b in itertools.pairwise(steps)) or min(steps) <= 0:
-            raise ValueError("each rollup step must be positive and divide the next")
-
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def _seconds(text: str) -> float:
-    text = text.strip()
-    unit = _UNITS.get(text[-1:])
-    number = text[:-1] if unit else text
-    try:
-        value = float(number) * (unit or 1)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a duration (<n>[smhd])") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{text!r} must be a positive duration")
-    return value
-
-
-def parse_retention(text: str) -> Retention:
-    """`raw=1h,1m=1d,1h=30d`: how long raw points stay, then each rollup step and how
-    long its rollups stay (the default). ValueError names what is wrong."""
-    raw, levels = None, []
-    for item in filter(None, (p.strip() for p in text.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"{item!r} is not <step>=<keep> or raw=<keep>")
-        if key.strip() == "raw":
-            raw = _seconds(value)
-        else:
-            step = _seconds(key)
-            if step != int(step):
-                raise ValueError(f"{key!r}: a rollup step is whole seconds")
-            levels.append((int(step), _seconds(value)))
-    if raw is None or not levels:
-        raise ValueError("give raw=<keep> and at least one <step>=<keep>")
-    return Retention(raw_seconds=raw, levels=tuple(sorted(levels)))
 
 
 @dataclass
