@@ -91,7 +91,7 @@ def _floor(path: Path, series: int, ticks: int, batch: int) -> float:
     for i in range(0, len(rows), batch):
         with db:
             db.executemany("INSERT INTO metric_points (series_id, t, value) VALUES (?, ?, ?)"
-                           " ON CONFLICT (series_id, t) DO UPDATE SET value = excluded.value",
+                           " ON CONFLICT (t, series_id) DO UPDATE SET value = excluded.value",
                            rows[i:i + batch])
     seconds = time.perf_counter() - started
     db.close()

@@ -100,7 +100,7 @@ class MetricsStore:
         dialect = sqlite if self.engine.dialect.name == "sqlite" else postgresql
         upsert = dialect.insert(POINTS)
         self._put_points = upsert.on_conflict_do_update(
-            index_elements=["series_id", "t"], set_={"value": upsert.excluded.value})
+            index_elements=["t", "series_id"], set_={"value": upsert.excluded.value})
         roll = dialect.insert(ROLLUPS)
         self._put_rollups = roll.on_conflict_do_update(
             index_elements=["series_id", "step", "t"],

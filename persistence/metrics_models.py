@@ -1,7 +1,13 @@
 """The metrics tables, laid out for volume: a series is named once (integer id, its tags
-in columns and as canonical JSON), and a sample is a compact row keyed by (series, time in
-milliseconds) with no rowid, so a month of a hundred nodes stays small and a series' time
-range is one index walk.
+in columns and as canonical JSON), and a sample is a compact row with no rowid, so a month
+of a hundred nodes stays small.
+
+Raw points are keyed by (time in ms, series): samples arrive for every series at once and
+in time order, so a batch is appended at the end of the table (a key of (series, time)
+would rewrite a page per series per batch), compaction reads a time range of every series
+in key order, and pruning cuts the front. They are read only for what is not rolled up
+yet (the last minute or so). Rollups, read by series over long ranges, are keyed by
+(series, step, bucket start).
 
 Downsampled rows keep count, sum, min, max and the last value of each bucket, so a mean
 over rollups is the mean over the raw samples they came from.
@@ -39,7 +45,7 @@ POINTS = Table(
     Column("series_id", Integer, nullable=False),
     Column("t", BigInteger, nullable=False),  # milliseconds since the epoch
     Column("value", Float, nullable=False),
-    PrimaryKeyConstraint("series_id", "t", name="pk_metric_points"),
+    PrimaryKeyConstraint("t", "series_id", name="pk_metric_points"),
     sqlite_with_rowid=False,
 )
 ROLLUPS = Table(

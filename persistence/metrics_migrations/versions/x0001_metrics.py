@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.Column("series_id", sa.Integer, nullable=False),
         sa.Column("t", sa.BigInteger, nullable=False),
         sa.Column("value", sa.Float, nullable=False),
-        sa.PrimaryKeyConstraint("series_id", "t", name="pk_metric_points"),
+        sa.PrimaryKeyConstraint("t", "series_id", name="pk_metric_points"),
         sqlite_with_rowid=False,
     )
     op.create_table(
