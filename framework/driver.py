@@ -56,6 +56,7 @@ from offers.task import TaskSpec
 from persistence.metrics import MetricsStore
 
 log = structlog.get_logger("berth.framework")
+METERING_PAGE = 10_000  # rows per poll of the master's metering
 
 
 def timestamp_ids() -> Callable[[str], str]:
@@ -416,11 +417,15 @@ class FrameworkService:
                                          headers=self.master_headers,
                                          connector=aiohttp.TCPConnector(ssl=self.ssl_option)
                                          ) as session:
+            behind = False  # the last page was full: more is waiting (after a restart)
             while self._usage_supported:
-                await asyncio.sleep(self.usage_poll_seconds)
+                if not behind:
+                    await asyncio.sleep(self.usage_poll_seconds)
+                behind = False
                 try:
                     async with session.get(f"{self.master_url}/v1/metering",
-                                           params={"after": str(self._metering_after)}
+                                           params={"after": str(self._metering_after),
+                                                   "limit": str(METERING_PAGE)}
                                            ) as resp:
                         if resp.status == 404:
                             log.info("master_has_no_metering_endpoint")
@@ -443,3 +448,5 @@ class FrameworkService:
                         continue
                 with contextlib.suppress(TypeError, ValueError):
                     self._metering_after = max(self._metering_after, int(data.get("last", 0)))
+                behind = len(data.get("samples", [])) + len(data.get("node") or []) \
+                    >= METERING_PAGE
