@@ -96,3 +96,29 @@ def test_the_master_drops_metering_older_than_it_keeps(tmp_path):
     assert store.metering("t1") == []
     assert len(store.metering_since(0)["node"]) == 500
     store.close()
+
+
+async def test_the_framework_compacts_its_metrics_store_on_its_own(tmp_path):
+    import asyncio
+
+    from framework.process.metrics_feed import MetricsFeed
+    from persistence.metric_input import Sample
+    from persistence.metrics import MetricsStore
+
+    store = MetricsStore(f"sqlite:///{tmp_path / 'm.db'}")
+    now = 1_790_000_000.0 // 3600 * 3600  # whole minutes: rollups count by bucket start
+    feed = MetricsFeed(store, clock=lambda: now, compact_seconds=0.01)
+    await feed.record([Sample("cpu", 1.0, now - 7200 + i * 5, {"node": "n1"})
+                       for i in range(1440)])
+    runner = asyncio.create_task(feed.run())
+    try:
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if store.size()["metric_points"] < 1440:
+                break
+    finally:
+        runner.cancel()
+    assert store.size()["metric_points"] <= 720 + 12  # the older hour rolled up, dropped
+    assert store.aggregate("cpu", tags={"node": "n1"}, start=now - 7200, end=now,
+                           agg="sum") == 1440.0
+    store.close()
