@@ -36,6 +36,7 @@ __all__ = ["MetricsStore", "Retention", "Series", "parse_retention", "tags_key"]
 
 MIGRATIONS = Path(__file__).parent / "metrics_migrations"
 CACHE_KIB = 65536
+MAX_IDS = 5000  # series ids per statement
 RAW = "raw"
 
 
@@ -350,34 +351,40 @@ class MetricsStore:
         and bucket, from every level's part of the window."""
         with self.engine.connect() as c:
             for level, lo, hi in self._plan(c, a, b, step_ms):
-                if level == RAW:
-                    tab, cnt, tot = POINTS, func.count(), func.sum(POINTS.c.value)
-                    low, high, lastcol = (func.min(POINTS.c.value), func.max(POINTS.c.value),
-                                          POINTS.c.value)
-                    extra = []
-                else:
-                    tab, cnt, tot = ROLLUPS, func.sum(ROLLUPS.c.count), func.sum(ROLLUPS.c.sum)
-                    low, high, lastcol = (func.min(ROLLUPS.c.min), func.max(ROLLUPS.c.max),
-                                          ROLLUPS.c.last)
-                    extra = [ROLLUPS.c.step == int(level)]
-                where = [tab.c.series_id.in_(ids), tab.c.t >= lo, tab.c.t < hi, *extra]
-                bucket_no = ((tab.c.t - a) // step_ms) if step_ms else None
-                keys = [tab.c.series_id] + ([bucket_no.label("b")] if step_ms else [])
-                q = select(*keys, cnt, tot, low, high, func.max(tab.c.t).label("last_t")).where(*where) \
-                    .group_by(*keys)
-                lasts = {}
-                if want_last:
-                    newest = q.subquery()
-                    j = select(tab.c.series_id, tab.c.t, lastcol).join(newest, and_(
-                        tab.c.series_id == newest.c.series_id,
-                        tab.c.t == newest.c.last_t)).where(*extra)
-                    lasts = {(s, t): v for s, t, v in c.execute(j)}
-                for row in c.execute(q):
-                    sid = row[0]
-                    n = row[1] if step_ms else 0
-                    count, total, mn, mx, last_t = row[-5:]
-                    yield (sid, n, count, total, mn, mx, last_t,
-                           lasts.get((sid, last_t)) if want_last else None)
+                for i in range(0, len(ids), MAX_IDS):  # within any driver's bind limit
+                    yield from self._part(c, ids[i:i + MAX_IDS], level, lo, hi, a, step_ms,
+                                          want_last)
+
+    def _part(self, c: Connection, ids: list[int], level: str, lo: int, hi: int, a: int,
+              step_ms: int | None, want_last: bool):
+        if level == RAW:
+            tab, cnt, tot = POINTS, func.count(), func.sum(POINTS.c.value)
+            low, high, lastcol = (func.min(POINTS.c.value), func.max(POINTS.c.value),
+                                  POINTS.c.value)
+            extra = []
+        else:
+            tab, cnt, tot = ROLLUPS, func.sum(ROLLUPS.c.count), func.sum(ROLLUPS.c.sum)
+            low, high, lastcol = func.min(ROLLUPS.c.min), func.max(ROLLUPS.c.max), ROLLUPS.c.last
+            extra = [ROLLUPS.c.step == int(level)]
+        where = [tab.c.series_id.in_(ids), tab.c.t >= lo, tab.c.t < hi, *extra]
+        keys = [tab.c.series_id]
+        if step_ms:
+            keys.append(((tab.c.t - a) // step_ms).label("b"))
+        q = select(*keys, cnt, tot, low, high, func.max(tab.c.t).label("last_t")) \
+            .where(*where).group_by(*keys)
+        lasts = {}
+        if want_last:
+            newest = q.subquery()
+            j = select(tab.c.series_id, tab.c.t, lastcol).join(newest, and_(
+                tab.c.series_id == newest.c.series_id,
+                tab.c.t == newest.c.last_t)).where(*extra)
+            lasts = {(s, t): v for s, t, v in c.execute(j)}
+        for row in c.execute(q):
+            sid = row[0]
+            n = row[1] if step_ms else 0
+            count, total, mn, mx, last_t = row[-5:]
+            yield (sid, n, count, total, mn, mx, last_t,
+                   lasts.get((sid, last_t)) if want_last else None)
 
     def latest(self, since: float) -> list[tuple[Series, float, float]]:
         """Each series' newest raw sample at or after `since`: (series, time, value)."""

@@ -153,3 +153,15 @@ def test_retention_reads_from_the_command_line_form():
                          ("raw=1h,0.5s=1d", "whole seconds"), ("1h", "<step>=<keep>")):
         with pytest.raises(ValueError, match=problem):
             parse_retention(bad)
+
+
+def test_a_query_over_more_series_than_one_statement_takes(store, monkeypatch):
+    import persistence.metrics as module
+
+    monkeypatch.setattr(module, "MAX_IDS", 2)
+    store.record([_web(i, float(i), T0 + i) for i in range(5)])
+    assert store.aggregate("cpu", tags={"job": "web"}, start=T0, end=T0 + 10,
+                           agg="sum") == 10.0
+    assert store.aggregate("cpu", tags={"job": "web"}, start=T0, end=T0 + 10,
+                           agg="last") == 4.0
+    assert len(store.query("cpu", start=T0, end=T0 + 10, group_by="node", step=5)) == 5
