@@ -29,7 +29,7 @@ class MetricsHandlers:
         self.service = service
 
     def _store(self):
-        return self.service.metrics.store if self.service.metrics is not None else None
+        return self.service.metrics_store
 
     async def post(self, request: web.Request) -> web.Response:
         """Store one sample or a batch; 201 once on disk. Nothing is stored when any
@@ -135,7 +135,7 @@ class StoredMetricsCollector:
         self._usage: list[dict] = []
 
     async def refresh(self) -> None:
-        store = self.service.metrics.store if self.service.metrics is not None else None
+        store = self.service.metrics_store
         if store is None:
             return
         now = self.service.clock()

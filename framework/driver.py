@@ -117,6 +117,12 @@ class FrameworkService:
         self.schedules = ScheduleRunner(self.jobs)
 
     @property
+    def metrics_store(self) -> MetricsStore | None:
+        """The metrics store (`aggregate(...)` is what the autoscaler reads), if kept.
+        Blocking: call it from a worker thread."""
+        return self.metrics.store if self.metrics is not None else None
+
+    @property
     def ssl_option(self) -> ssl.SSLContext | bool:
         """aiohttp's `ssl=` for calls to the master."""
         return self.master_ssl if self.master_ssl is not None else True
