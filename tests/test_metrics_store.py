@@ -165,3 +165,20 @@ def test_a_query_over_more_series_than_one_statement_takes(store, monkeypatch):
     assert store.aggregate("cpu", tags={"job": "web"}, start=T0, end=T0 + 10,
                            agg="last") == 4.0
     assert len(store.query("cpu", start=T0, end=T0 + 10, group_by="node", step=5)) == 5
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 180), st.integers(1, 180), st.integers(0, 5 * 60))
+def test_every_sample_counts_once_whichever_levels_answer(tmp_path_factory, first, minutes,
+                                                          later):
+    """Three hours of ones every 5 s; compaction `later` minutes after; any window of whole
+    minutes sums to the number of samples in it, from raw points, minutes or hours."""
+    store = MetricsStore(f"sqlite:///{tmp_path_factory.mktemp('m') / 'm.db'}")
+    store.record([Sample("cpu", 1.0, T0 + i * 5, {"node": "n1"}) for i in range(3 * 720)])
+    store.compact(T0 + 3 * HOUR + later * 60)
+    start = T0 + first * 60
+    end = min(start + minutes * 60, T0 + 3 * HOUR)
+    expected = max(0, int((end - start) // 5))
+    found = store.aggregate("cpu", tags={}, start=start, end=end, agg="sum")
+    assert (found or 0) == expected
+    store.close()
