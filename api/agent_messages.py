@@ -15,6 +15,7 @@ from master import events as E
 from offers.problems import FieldProblem, SpecError
 from offers.resource_vector import Resources
 from offers.states import TaskState
+from persistence.metric_input import name_problem, value_problem
 
 
 def _resources(data: Any, field: str) -> Resources:
@@ -66,6 +67,23 @@ def _list(data: dict[str, Any], field: str, problems: list[FieldProblem]) -> lis
         problems.append(FieldProblem(field, "must be a list"))
         return []
     return value
+
+
+def _numbers(item: dict[str, Any], where: str, skip: tuple[str, ...]
+             ) -> tuple[tuple[str, float], ...]:
+    """The numeric fields of a METERING entry besides `skip`, by name (a later version
+    may send more; each is stored as a metric of its name). Text fields are passed over; a
+    bad name or a number that is not finite is a SpecError naming it."""
+    found = []
+    for name, value in item.items():
+        if name in skip or isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        problem = name_problem(name, f"{where}.{name[:40]}") or value_problem(
+            value, f"{where}.{name}")
+        if problem is not None:
+            raise SpecError([problem])
+        found.append((name, float(value)))
+    return tuple(found)
 
 
 def registration(data: Any) -> E.AgentRegister:
@@ -167,15 +185,26 @@ def agent_message(agent_id: str, data: Any) -> object | None:
                         raise ValueError("not a duration")
                 if not all(math.isfinite(x) for x in (t, cpus, mem, response_time or 0.0)):
                     raise ValueError("not finite")
+                fields = _numbers(s, f"samples[{i}]", ("task_id", "t", "cpus", "mem"))
                 limits = _limits(s.get("limits"), f"samples[{i}].limits")
-                samples.append(E.MeteringSample(str(s["task_id"]), t, cpus, mem,
-                                                response_time, limits))
+                samples.append(E.MeteringSample(str(s["task_id"]), t, cpus, mem, limits,
+                                                fields))
+            except SpecError:
+                raise
             except (KeyError, TypeError, ValueError, OverflowError, AttributeError):
                 raise SpecError([FieldProblem(f"samples[{i}]",
                                               "needs task_id, t, cpus, mem (and "
                                               "response_time, if given, a finite number "
                                               "of milliseconds >= 0)")]) from None
-        return E.AgentMetering(agent_id, tuple(samples))
+        node = []
+        for i, n in enumerate(_list(data, "node", problems)):
+            where = f"node[{i}]"
+            if not isinstance(n, dict) or value_problem(n.get("t"), f"{where}.t"):
+                raise SpecError([FieldProblem(f"{where}.t", "needs t, a finite number")])
+            node.append(E.NodeMeteringSample(float(n["t"]), _numbers(n, where, ("t",))))
+        if problems:
+            raise SpecError(problems)
+        return E.AgentMetering(agent_id, tuple(samples), tuple(node))
     raise SpecError([FieldProblem("type", f"{kind!r} is not HEARTBEAT, CAPACITY, STATUS or "
                                           "METERING")])
 

@@ -27,6 +27,7 @@ from api.jisto_app import UPLOADS, add_jisto_routes
 from api.jobs_app import add_job_routes, job_errors
 from api.json_body import BadBody, read_json, same_origin_json
 from api.juliarun_app import add_juliarun_routes
+from api.metrics_app import StoredMetricsCollector, add_metrics_routes
 from api.namespaces import limited_to, refused_in, sees, target_namespace, visible
 from api.openapi import openapi_document
 from api.schedules_app import add_schedule_routes
@@ -199,6 +200,8 @@ class CharmanderHandlers:
         self.cache = TaskListCache()
         self.api_counts = {"submitted": 0, "rejected": 0}
         self.registry = _metrics_registry(service, self.api_counts)
+        self.stored_metrics = StoredMetricsCollector(service)
+        self.registry.register(self.stored_metrics)
         self.keys = idempotency.Idempotency(self._stored_key, service.clock)
 
     async def _stored_key(self, key: str, now: float):
@@ -380,6 +383,7 @@ class CharmanderHandlers:
         return _json(openapi_document())
 
     async def metrics(self, request: web.Request) -> web.Response:
+        await self.stored_metrics.refresh()
         return web.Response(body=generate_latest(self.registry),
                             content_type="text/plain", charset="utf-8",
                             headers={"X-Content-Type-Options": "nosniff"})
@@ -430,5 +434,6 @@ def build_charmander_app(service: FrameworkService, gate: Gate | None = None,
     add_schedule_routes(app, service)
     add_task_logs_route(app, service)
     add_juliarun_routes(app, service, juliarun or JuliaRunSettings())
+    add_metrics_routes(app, service)
     app[FRAMEWORK] = service
     return app

@@ -27,6 +27,7 @@ from framework.driver import FrameworkService, timestamp_ids
 from framework.process.juliarun_settings import JuliaRunSettings
 from framework.scheduler import CharmanderScheduler
 from framework.store import FrameworkStore
+from persistence.metrics import MetricsStore, Retention
 
 log = structlog.get_logger("berth.framework")
 
@@ -67,6 +68,7 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                           tls: ssl.SSLContext | None = None,
                           juliarun_config: str | Path | None = None,
                           metric_source: MetricSource | None = None,
+                          metrics_retention: Retention | None = None,
                           **core_options: Any) -> RunningFramework:
     """Open the store (migrating it), recover the core from it, subscribe, serve the REST
     API. Port 0 picks a free port. A non-loopback `host` needs users configured in the
@@ -84,12 +86,13 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
         await access.stop()
         raise
     store = FrameworkStore(db_url)
+    metrics = await asyncio.to_thread(MetricsStore, db_url, None, metrics_retention)
     scheduler = CharmanderScheduler(strategy=strategy, seed=seed, clock=clock,
                                     ids=timestamp_ids(), **core_options)
     service = FrameworkService(scheduler, store, master_url, tick_seconds=tick_seconds,
                                usage_poll_seconds=usage_poll_seconds, clock=clock,
                                master_credential=master_credential, master_ssl=master_ssl,
-                               metric_source=metric_source)
+                               metric_source=metric_source, metrics=metrics)
     await service.start()
     follow_namespaces(service, access)
     trail = AuditTrail(access.store.engine, "framework", clock=clock,

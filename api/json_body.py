@@ -156,18 +156,30 @@ def _float(text: str) -> float:
     return _number(text, float)
 
 
+def _any_float(text: str) -> float:
+    if len(text) > MAX_NUMBER_CHARS:
+        return _number(text, float)  # refused for its length
+    return float(text)
+
+
 _DECODER = json.JSONDecoder(parse_int=_int, parse_float=_float, parse_constant=_constant)
+# NaN, Infinity and out-of-range numbers read as floats, for callers that name the field
+# that holds one (a metric's value) rather than refuse the body as a whole.
+_NON_FINITE_DECODER = json.JSONDecoder(parse_int=_int, parse_float=_any_float,
+                                       parse_constant=float)
 
 
-def read_json(body: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
-    """The JSON value of `body`, or BadBody naming what is wrong with it."""
+def read_json(body: bytes, *, max_depth: int = MAX_DEPTH, non_finite: bool = False) -> Any:
+    """The JSON value of `body`, or BadBody naming what is wrong with it; `non_finite`:
+    NaN, Infinity and overflowing numbers are read as such, for the caller to name."""
     if not body.strip():
         raise BadBody("a JSON object is required in the body", "is empty")
     if _too_deep(body, max_depth):
         raise BadBody(f"the body is nested more than {max_depth} levels deep",
                       f"is nested more than {max_depth} levels deep")
     try:
-        return _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
+        decoder = _NON_FINITE_DECODER if non_finite else _DECODER
+        return decoder.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
     except UnicodeDecodeError:
         raise BadBody("the body is not UTF-8 text", "is not UTF-8") from None
     except json.JSONDecodeError as exc:

@@ -107,19 +107,21 @@ class MasterApi:
         return web.json_response(agents_document(self.core, self.driver.connected_agents()))
 
     async def metering(self, request: web.Request) -> web.Response:
-        """`GET /v1/metering?since=T`: metered usage samples newer than T, oldest first."""
+        """`GET /v1/metering?since=T` (or `?after=ID`): metered usage samples and node
+        measurements newer than T (stored after row ID), oldest first."""
         try:
             since = float(request.query.get("since", "0"))
             limit = int(request.query.get("limit", "10000"))
+            after = int(request.query["after"]) if "after" in request.query else None
         except ValueError:
-            return error_response(400, "since and limit must be numbers",
+            return error_response(400, "since, after and limit must be numbers",
                                   [FieldProblem("since", "must be a number of seconds"),
+                                   FieldProblem("after", "must be a whole number"),
                                    FieldProblem("limit", "must be a whole number")])
         if not 1 <= limit <= 100_000:
             return error_response(400, "limit out of range",
                                   [FieldProblem("limit", "must be within 1-100000")])
-        samples = await self.driver.metering_since(since, limit)
-        return web.json_response({"samples": samples})
+        return web.json_response(await self.driver.metering_since(since, limit, after))
 
     # -- HTTP: the scheduler API -------------------------------------------------------------
 

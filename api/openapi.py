@@ -17,6 +17,7 @@ from api.openapi_autoscale import autoscale_paths
 from api.openapi_jisto import jisto_paths
 from api.openapi_jobs import job_paths, job_schemas
 from api.openapi_juliarun import juliarun_paths, juliarun_schemas
+from api.openapi_metrics import metrics_paths
 from api.openapi_namespaces import namespace_paths
 from api.openapi_parts import TEXT, bad, document, json_answer, operation, query_param
 from api.openapi_schedules import schedule_paths
@@ -84,10 +85,11 @@ def openapi_document() -> dict[str, Any]:
     return document(
         "berth Charmander framework",
         "Charmander's REST API for task scheduling, plus berth's /v1/ (tasks, jobs, "
-        "agents, offers, usage, namespaces, audit, schedules, client parameters), Jisto's "
+        "agents, offers, usage, metrics, rusage, namespaces, audit, schedules, client "
+        "parameters), Jisto's "
         "(/v1/job, /v1/task, /v1/jobsource) and JuliaRun's HTTP API over berth's jobs "
         "(answers in JuliaWebAPI's {code, data}).",
         {**task_paths(), **job_paths(), **autoscale_paths(), **schedule_paths(),
-         **jisto_paths(),
-         **namespace_paths(), **_other_paths(), **juliarun_paths()},
+         **jisto_paths(), **namespace_paths(), **metrics_paths(), **_other_paths(),
+         **juliarun_paths()},
         {**wire_forms({**task_schemas(), **job_schemas()}), **juliarun_schemas()})

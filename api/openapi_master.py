@@ -33,12 +33,21 @@ from api.openapi_parts import (
     query_param,
 )
 
-_SAMPLE = {"type": "object", "properties": {
+_SAMPLE = {"type": "object", "description": "a task's usage; any further numeric field "
+           "(cpu_limit, mem_limit, ...) is one more measurement of it by name",
+           "additionalProperties": {"type": ["number", "string", "null"]}, "properties": {
     "task_id": {"type": "string"}, "t": {"type": "number"}, "cpus": {"type": "number"},
     "mem": {"type": "number"}, "agent_id": {"type": ["string", "null"]},
+    "hostname": {"type": ["string", "null"]},
     "response_time": {"type": "number", "minimum": 0, "description": "ms: the mean response "
                       "time of the task's HTTP health checks since its last sample (only "
                       "for a task with an HTTP check that ran)"}}}
+_NODE_SAMPLE = {"type": "object", "description": "a node's own measurements at t "
+                "(node_cpus, node_cpu_used, node_cpu_incumbent, node_mem..., "
+                "node_net_in/out and node_disk_read/write in bytes/s)",
+                "additionalProperties": {"type": ["number", "string", "null"]},
+                "properties": {"t": {"type": "number"}, "agent_id": {"type": "string"},
+                               "hostname": {"type": ["string", "null"]}}}
 _STORE = bad("the master's store cannot be written; nothing was done")
 
 
@@ -90,12 +99,18 @@ def _paths() -> dict[str, Any]:
             {"200": json_answer({"type": "object", "required": ["agents"], "properties": {
                 "agents": {"type": "array", "items": AGENT_ELASTICITY}}}, "agents")})},
         "/v1/metering": {"get": operation(
-            "Metered usage samples newer than `since`, oldest first",
+            "Metered usage samples and node measurements newer than `since` (or stored "
+            "after row `after`), oldest first",
             {"200": json_answer({"type": "object", "required": ["samples"], "properties": {
-                "samples": {"type": "array", "items": _SAMPLE}}}, "samples"),
-             "400": bad("since or limit not understood, or limit out of 1-100000")},
+                "samples": {"type": "array", "items": _SAMPLE},
+                "node": {"type": "array", "items": _NODE_SAMPLE},
+                "last": {"type": "integer", "description": "the newest row's id: the "
+                         "next poll's `after`"}}}, "samples"),
+             "400": bad("since, after or limit not understood, or limit out of 1-100000")},
             params=[query_param("since", "seconds since the epoch (default 0)",
                                 {"type": "number"}),
+                    query_param("after", "only rows stored after the row of this id "
+                                         "(instead of since)", {"type": "integer"}),
                     query_param("limit", "at most this many (default 10000)",
                                 {"type": "integer", "minimum": 1, "maximum": 100_000})])},
         "/v1/tasks/{task_id}/logs": {"get": operation(

@@ -34,6 +34,7 @@ class LazyGroup(click.Group):
     "framework": "cli.framework:framework_command",
     "job": "cli.job:job_group",
     "master": "cli.master:master_command",
+    "metrics": "cli.metrics:metrics_group",
     "namespace": "cli.access:namespace_group",
     "place": "cli.place:place_command",
     "sim": "cli.sim:sim_command",
@@ -57,6 +58,7 @@ def main(log_json: bool, log_level: str) -> None:
     "auth": "cli.bench_cmds:bench_auth",
     "jobs": "cli.bench_cmds:bench_jobs",
     "elastic": "cli.bench_cmds:bench_elastic",
+    "metrics": "cli.bench_cmds:bench_metrics",
     "sim": "cli.sim:bench_sim",
 })
 def bench() -> None:

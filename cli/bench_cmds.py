@@ -127,3 +127,26 @@ def bench_elastic(trials: int, containers: int, cpus: float, mem: float, load_cp
 
     emit(run(trials=trials, containers=containers, cpus=cpus, mem=mem, load_cpus=load_cpus,
              sample_seconds=sample_seconds), as_json)
+
+
+@click.command("metrics")
+@click.option("--nodes", default=100, show_default=True)
+@click.option("--tasks", default=10, show_default=True,
+              help="Task instances per node, each with cpu, mem, cpu_limit, mem_limit.")
+@click.option("--samples", default=1_000_000, show_default=True,
+              help="Samples ingested (time-ordered over every series).")
+@click.option("--batch", default=10_000, show_default=True, help="Samples per transaction.")
+@click.option("--days", default=30.0, show_default=True, help="Span of the size fill.")
+@click.option("--size-nodes", default=None, type=int,
+              help="Fill this many nodes for the size and scale it to --nodes (default: "
+                   "fill them all).")
+@click.option("--skip", type=click.Choice(["ingest", "query", "size"]), multiple=True)
+@click.option("--json", "as_json", is_flag=True, help="One line of JSON.")
+def bench_metrics(nodes: int, tasks: int, samples: int, batch: int, days: float,
+                  size_nodes: int | None, skip: tuple[str, ...], as_json: bool) -> None:
+    """The metrics store: ingestion samples/s, a one-day per-node query over the nodes, the
+    store's size for the nodes over --days (issue 13's targets)."""
+    from benchmarks.metrics import run
+
+    emit(run(nodes, tasks, samples, batch, days=days, size_nodes=size_nodes, skip=skip),
+         as_json)

@@ -27,6 +27,7 @@ from executor.container_spec import ContainerPolicy
 from master import events as master_events
 from offers.quota import CreditUnit
 from offers.states import TaskState
+from persistence.metrics import Retention
 
 log = structlog.get_logger("berth.up")
 
@@ -85,7 +86,8 @@ async def start_embedded(agent_config: AgentConfig, *, db_url: str, host: str = 
                          allow_privileged: bool = False,
                          container_policy: ContainerPolicy | None = None,
                          limits: ServerLimits | None = None,
-                         juliarun_config: str | None = None) -> Embedded:
+                         juliarun_config: str | None = None,
+                         metrics_retention: Retention | None = None) -> Embedded:
     """`host` is where the framework's REST API listens; the master listens on
     `master_host` and the agent's own small server on loopback (the roles talk in this
     process). `limits` apply to each of the three listeners on its own (api/serving.py)."""
@@ -102,7 +104,8 @@ async def start_embedded(agent_config: AgentConfig, *, db_url: str, host: str = 
                                           strategy=strategy, limits=limits, insecure=insecure,
                                           master_credential=credential, master_ssl=pinned,
                                           tls=tls, credit_unit=credit_unit,
-                                          juliarun_config=juliarun_config)
+                                          juliarun_config=juliarun_config,
+                                          metrics_retention=metrics_retention)
         agent = await start_agent(replace(agent_config, master=master.url,
                                           master_credential=credential, master_ssl=pinned),
                                   host="127.0.0.1", tls=tls,

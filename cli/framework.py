@@ -11,6 +11,7 @@ from cli.server_options import (
     bearer_from_file,
     credit_unit_option,
     master_ca_option,
+    metrics_retention_option,
     server_limit_options,
     tls_options,
 )
@@ -50,7 +51,9 @@ def master_url(text: str) -> str:
 @tls_options
 @master_ca_option
 @credit_unit_option
-def framework_command(tls, tls_cert, master_ssl, credit_unit, master: str, host: str, insecure: bool,
+@metrics_retention_option
+def framework_command(tls, tls_cert, master_ssl, credit_unit, metrics_retention,
+                      master: str, host: str, insecure: bool,
                       port: int, db_url: str | None, data_dir: Path,
                       master_token_file: str | None, strategy: str, seed: int,
                       juliarun_config: str | None, limits) -> None:
@@ -74,7 +77,8 @@ def framework_command(tls, tls_cert, master_ssl, credit_unit, master: str, host:
                                             insecure=insecure, master_credential=credential,
                                             master_ssl=master_ssl, tls=tls,
                                             credit_unit=credit_unit,
-                                            juliarun_config=juliarun_config)
+                                            juliarun_config=juliarun_config,
+                                            metrics_retention=metrics_retention)
         except SpecError as exc:
             raise click.ClickException(f"--config {juliarun_config}: {exc}") from None
         except OSError as exc:

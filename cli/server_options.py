@@ -117,3 +117,20 @@ def credit_unit_option(command: Callable[..., Any]) -> Callable[..., Any]:
 
     return click.option("--credit-unit", default="cpus:1;mem:1024", show_default=True,
                         help="One credit is an hour of this much capacity.")(wrapper)
+
+
+def _retention(_ctx, _param, value):
+    if value is None:
+        return None
+    from persistence.metrics import parse_retention
+
+    try:
+        return parse_retention(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+metrics_retention_option = click.option(
+    "--metrics-retention", "metrics_retention", default=None, callback=_retention,
+    help="How long metrics stay raw, then as each rollup: raw=<keep>,<step>=<keep>,... "
+         "[raw=1h,1m=1d,1h=30d]")

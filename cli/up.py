@@ -10,7 +10,12 @@ import click
 
 from cli.agent import policy_options
 from cli.framework import STRATEGIES
-from cli.server_options import credit_unit_option, server_limit_options, tls_options
+from cli.server_options import (
+    credit_unit_option,
+    metrics_retention_option,
+    server_limit_options,
+    tls_options,
+)
 from cli.signals import on_hangup, until_signalled
 
 
@@ -55,7 +60,8 @@ from cli.signals import on_hangup, until_signalled
 @server_limit_options()  # for each of the three listeners
 @tls_options  # for each of them too
 @credit_unit_option
-def up_command(tls, tls_cert, credit_unit, data_dir: Path, db_url: str | None, host: str,
+@metrics_retention_option
+def up_command(tls, tls_cert, credit_unit, metrics_retention, data_dir: Path, db_url: str | None, host: str,
                master_host: str, insecure: bool, port: int, master_port: int,
                agent_port: int, hostname: str | None, nodetype: str | None,
                attributes: str | None, resources: str | None, headroom: str | None,
@@ -104,7 +110,7 @@ def up_command(tls, tls_cert, credit_unit, data_dir: Path, db_url: str | None, h
                 master_port=master_port, framework_port=port,
                 agent_port=agent_port, strategy=strategy, allowed_volumes=allow_volume,
                 allow_privileged=allow_privileged, container_policy=policy, limits=limits,
-                juliarun_config=juliarun_config)
+                juliarun_config=juliarun_config, metrics_retention=metrics_retention)
         except SpecError as exc:
             raise click.ClickException(f"--config {juliarun_config}: {exc}") from None
         except docker.errors.DockerException as exc:

@@ -51,6 +51,7 @@ from executor.elasticity import (
     secondary_budget,
 )
 from executor.log_forwarding import LogForwarder
+from executor.node_metrics import node_fields
 from executor.tasks import StatusUpdate, UsageSample
 from offers.launch import LaunchSpec
 from offers.resources import free_ports
@@ -152,6 +153,7 @@ class Agent:
         self._outbox: deque[dict[str, Any]] = deque()  # statuses, kept across reconnects
         self._ended: OrderedDict[str, dict[str, Any]] = OrderedDict()  # task id -> its end
         self._metering: deque[dict[str, Any]] = deque(maxlen=MAX_METERING_BACKLOG)
+        self._node_metering: deque[dict[str, Any]] = deque(maxlen=MAX_METERING_BACKLOG // 10)
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._usage: dict[str, UsageSample] = {}
@@ -391,6 +393,7 @@ class Agent:
             if not self.elastic:
                 for sample in samples:
                     self._usage[sample.task_id] = sample  # berth's use, for the incumbent
+            self._meter_node()
             self._ship(samples)
 
     def _ship(self, samples: list[UsageSample]) -> None:
@@ -401,8 +404,21 @@ class Agent:
         for sample in samples:
             if sample.task_id not in notmetered:
                 self._metering.append(sample.as_dict())
-        if self._metering:
+        if self._metering or self._node_metering:
             self._wake.set()
+
+    def _meter_node(self) -> None:
+        """The node's own measurements for the metrics store (Jisto's live graph)."""
+        if self._sample is None:
+            return
+        io = getattr(self.sampler, "io", None)
+        try:
+            rates = io.rates() if io is not None else {}
+        except Exception:
+            log.exception("io_rates_failed")
+            rates = {}
+        self._node_metering.append({"t": round(self.clock(), 3),
+                                    **node_fields(self._sample, self._incumbent, rates)})
 
     async def _session(self) -> None:
         timeout = aiohttp.ClientTimeout(total=None, connect=5, sock_connect=5)
@@ -486,11 +502,13 @@ class Agent:
                 if self.logs.outgoing.empty():
                     break
                 await ws.send_json(self.logs.outgoing.get_nowait())
-            if self._metering:
-                samples = list(self._metering)
-                await ws.send_json({"type": "METERING", "samples": samples})
+            if self._metering or self._node_metering:
+                samples, node = list(self._metering), list(self._node_metering)
+                await ws.send_json({"type": "METERING", "samples": samples, "node": node})
                 for _ in samples:
                     self._metering.popleft()
+                for _ in node:
+                    self._node_metering.popleft()
             now = loop.time()
             if now >= next_beat:
                 await ws.send_json({"type": "HEARTBEAT"})
@@ -504,7 +522,7 @@ class Agent:
                 await ws.send_json({"type": "CAPACITY", **self._capacity_fields()})
                 self._sent_capacity = capacity
             self._wake.clear()
-            if self._outbox or self._metering or self._capacity_dirty \
+            if self._outbox or self._metering or self._node_metering or self._capacity_dirty \
                     or not self.logs.outgoing.empty():
                 continue
             await _wait(self._wake, max(next_beat - loop.time(), 0))

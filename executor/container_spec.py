@@ -206,7 +206,9 @@ def create_kwargs(spec: LaunchSpec, agent_id: str, binds: Sequence[Bind] | None 
         "image": spec.image,
         "name": container_name(spec.task_id),
         "labels": container_labels(spec, agent_id),
-        "environment": dict(spec.env),
+        # The task's own id, so that what runs inside can tag the metrics it posts
+        # (`POST /v1/metrics` with tags {"instance": $BERTH_INSTANCE}).
+        "environment": {"BERTH_INSTANCE": spec.task_id, **spec.env},
         "network_mode": spec.network.value,
         # A quota rather than `nano_cpus`: Docker can `update` a quota later (elasticity),
         # never a NanoCPUs value. No swap beyond the memory limit: the two move together.

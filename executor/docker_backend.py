@@ -593,8 +593,8 @@ class DockerBackend:
             return None
         cpus = max(cpu_ns - previous[1], 0.0) / 1e9 / (now - previous[0])
         times, task.response_times = task.response_times, []
-        return UsageSample(task.task_id, now, cpus, mem,
-                           sum(times) / len(times) if times else None, task.current)
+        fields = {"response_time": sum(times) / len(times)} if times else {}
+        return UsageSample(task.task_id, now, cpus, mem, task.current, fields)
 
     # -- health checks -----------------------------------------------------------------
 

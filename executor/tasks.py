@@ -47,21 +47,21 @@ def limits_json(limits: Amounts) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class UsageSample:
-    """What one container used at time `t`: cores and MiB (a METERING sample), and the
-    mean response time in milliseconds of its HTTP health checks since the last sample."""
+    """What one container used at time `t`: cores and MiB (a METERING sample), the limits
+    it had then, and any further numbers about it by name (`response_time`: the mean in ms
+    of its HTTP health checks since the last sample...)."""
 
     task_id: str
     t: float
     cpus: float
     mem: float
-    response_time: float | None = None  # ms: the mean of its HTTP checks since the last
     limits: Amounts | None = None  # the container's limits when it was measured
+    fields: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        sample = {"task_id": self.task_id, "t": round(self.t, 3), "cpus": round(self.cpus, 4),
+        sample = {**{k: round(v, 4) for k, v in self.fields.items()},
+                  "task_id": self.task_id, "t": round(self.t, 3), "cpus": round(self.cpus, 4),
                   "mem": round(self.mem, 2)}
-        if self.response_time is not None:
-            sample["response_time"] = round(self.response_time, 3)
         if self.limits is not None:
             sample["limits"] = limits_json(self.limits)
         return sample

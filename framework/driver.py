@@ -45,6 +45,7 @@ from framework.process.autoscaler import Autoscaler
 from framework.process.jisto_operations import JistoOperations
 from framework.process.job_operations import JobOperations, job_state
 from framework.process.mesos_client import MesosSchedulerClient, NotSubscribed
+from framework.process.metrics_feed import MetricsFeed, metering_samples
 from framework.process.schedule_runner import ScheduleRunner
 from framework.process.store_writer import StoreWriter
 from framework.scheduler import CharmanderScheduler
@@ -54,8 +55,10 @@ from offers.protocol import mesos as mj
 from offers.protocol.task_info import task_info
 from offers.states import TaskState
 from offers.task import TaskSpec
+from persistence.metrics import MetricsStore
 
 log = structlog.get_logger("berth.framework")
+METERING_PAGE = 10_000  # rows per poll of the master's metering
 
 
 def timestamp_ids() -> Callable[[str], str]:
@@ -80,11 +83,14 @@ class FrameworkService:
                  clock: Callable[[], float] = time.time,
                  master_credential: str | None = None,
                  master_ssl: ssl.SSLContext | None = None,
-                 metric_source: MetricSource | None = None) -> None:
+                 metric_source: MetricSource | None = None,
+                 metrics: MetricsStore | None = None) -> None:
         """`master_credential`: the `Authorization` value the master wants (a token as
         `Bearer ...`), sent on every call to it; `master_ssl`: whom to trust when the
-        master speaks TLS (default: the system's CAs); `metric_source`: where the
-        autoscaler reads metrics (None: nowhere, so it never changes a count)."""
+        master speaks TLS (default: the system's CAs); `metrics`: where metered usage,
+        node measurements and posted metrics are kept (none: not kept); `metric_source`:
+        where the autoscaler reads metrics (default: that store; neither: nowhere, so it
+        never changes a count)."""
         self.scheduler = scheduler
         self.master_headers = {"Authorization": master_credential} if master_credential \
             else {}
@@ -107,13 +113,21 @@ class FrameworkService:
         self.observers: list[Callable[[str, float], None]] = []  # (metric, seconds)
         self._outbox: asyncio.Queue[tuple[dict, float | None]] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
-        self._usage_since = 0.0
+        self._metering_after = 0
+        self.metrics = MetricsFeed(metrics, clock) if metrics is not None else None
         self._usage_supported = True
         self.recent_offers: list[dict[str, Any]] = []
         self.jobs = JobOperations(self)
         self.jisto = JistoOperations(self, new_uuid=lambda: str(uuid.uuid4()))
         self.schedules = ScheduleRunner(self.jobs)
-        self.autoscaler = Autoscaler(self.jobs, metric_source)
+        self.autoscaler = Autoscaler(
+            self.jobs, metric_source if metric_source is not None else self.metrics_store)
+
+    @property
+    def metrics_store(self) -> MetricsStore | None:
+        """The metrics store (`aggregate(...)` is what the autoscaler reads), if kept.
+        Blocking: call it from a worker thread."""
+        return self.metrics.store if self.metrics is not None else None
 
     @property
     def ssl_option(self) -> ssl.SSLContext | bool:
@@ -140,6 +154,8 @@ class FrameworkService:
         # stored spec that fails today's checks ends ERROR).
         self._queue_writes()
         self._tasks.append(asyncio.create_task(self._ticker()))
+        if self.metrics is not None:
+            self._tasks.append(asyncio.create_task(self.metrics.run()))
         if self.master_url:
             self.client = MesosSchedulerClient(self.master_url, self._on_mesos_event,
                                                name=self.name, framework_id=framework_id,
@@ -160,6 +176,8 @@ class FrameworkService:
         self._tasks.clear()
         await self.writer.stop()
         await asyncio.get_running_loop().run_in_executor(None, self.store.close)
+        if self.metrics is not None:
+            await asyncio.to_thread(self.metrics.store.close)
 
     # -- what the REST API calls ----------------------------------------------------------
 
@@ -203,6 +221,21 @@ class FrameworkService:
 
     def observe_usage(self, task_id: str, cpus: float, mem: float) -> None:
         self.apply(ev.UsageObserved(task_id, cpus, mem))
+
+    def instance_tags(self, task_id: str) -> dict[str, str]:
+        """The metric tags of a task instance: itself, its job and namespace, and its node
+        when placed (only `instance` for one the framework does not know)."""
+        tags = {"instance": task_id}
+        record = self.scheduler.task(task_id)
+        if record is None:
+            return tags
+        job = self.scheduler.job(record.submission_id)
+        tags["job"] = job.spec.name if job is not None and job.spec is not None \
+            else record.spec.id
+        tags["namespace"] = record.spec.namespace
+        if record.hostname:
+            tags["node"] = record.hostname
+        return tags
 
     # -- the core ---------------------------------------------------------------------------
 
@@ -395,16 +428,23 @@ class FrameworkService:
         return self.schedules.get(name)
 
     async def _usage_poller(self) -> None:
-        """Metered usage from the master's `GET /v1/metering?since=T` (when it has one)."""
+        """Metered usage and node measurements from the master's
+        `GET /v1/metering?after=ID` (when it has one): to the core (usage peaks) and to
+        the metrics store."""
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10),
                                          headers=self.master_headers,
                                          connector=aiohttp.TCPConnector(ssl=self.ssl_option)
                                          ) as session:
+            behind = False  # the last page was full: more is waiting (after a restart)
             while self._usage_supported:
-                await asyncio.sleep(self.usage_poll_seconds)
+                if not behind:
+                    await asyncio.sleep(self.usage_poll_seconds)
+                behind = False
                 try:
                     async with session.get(f"{self.master_url}/v1/metering",
-                                           params={"since": str(self._usage_since)}) as resp:
+                                           params={"after": str(self._metering_after),
+                                                   "limit": str(METERING_PAGE)}
+                                           ) as resp:
                         if resp.status == 404:
                             log.info("master_has_no_metering_endpoint")
                             self._usage_supported = False
@@ -418,4 +458,13 @@ class FrameworkService:
                     with contextlib.suppress(KeyError, TypeError, ValueError):
                         self.observe_usage(str(sample["task_id"]), float(sample["cpus"]),
                                            float(sample["mem"]))
-                        self._usage_since = max(self._usage_since, float(sample["t"]))
+                if self.metrics is not None:
+                    try:
+                        await self.metrics.record(metering_samples(data, self.instance_tags))
+                    except Exception as exc:  # the database is away: ask again next time
+                        log.warning("metrics_not_recorded", error=str(exc))
+                        continue
+                with contextlib.suppress(TypeError, ValueError):
+                    self._metering_after = max(self._metering_after, int(data.get("last", 0)))
+                behind = len(data.get("samples", [])) + len(data.get("node") or []) \
+                    >= METERING_PAGE

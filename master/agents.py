@@ -176,7 +176,8 @@ class AgentSide:
                 if task is not None and task.agent_id == ev.agent_id \
                         and not task.state.terminal:
                     limits[sample.task_id] = sample.limits
-        return [C.RecordMetering(ev.agent_id, ev.samples)] if ev.samples else []
+        return [C.RecordMetering(ev.agent_id, ev.samples, ev.node)] \
+            if ev.samples or ev.node else []
 
     def _lose_agent(self, agent: AgentRecord, now: float) -> list[object]:
         last_seen = self.last_seen(agent.id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from master.events import MeteringSample
+from master.events import MeteringSample, NodeMeteringSample
 from master.records import (
     AgentRecord,
     FrameworkRecord,
@@ -143,3 +143,4 @@ class RecordStatus(Persist):
 class RecordMetering(Persist):
     agent_id: str
     samples: tuple[MeteringSample, ...]
+    node: tuple[NodeMeteringSample, ...] = ()

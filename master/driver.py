@@ -316,9 +316,11 @@ class MasterService:
         """The ids of agents whose link is open now."""
         return self._agents.keys()
 
-    async def metering_since(self, since: float, limit: int) -> list[dict[str, Any]]:
-        """Metered usage samples newer than `since`, oldest first (none without a store)."""
+    async def metering_since(self, since: float, limit: int, after: int | None = None
+                             ) -> dict[str, Any]:
+        """Metered usage samples and node measurements newer than `since` (or stored after
+        row `after`), oldest first (none without a store)."""
         if self.store is None:
-            return []
+            return {"samples": [], "node": [], "last": after or 0}
         return await asyncio.get_running_loop().run_in_executor(
-            self._db, self.store.metering_since, since, limit)
+            self._db, self.store.metering_since, since, limit, after)

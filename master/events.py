@@ -73,18 +73,29 @@ class AgentStatus:
 
 @dataclass(frozen=True)
 class MeteringSample:
+    """A task's usage at `t`; `fields`: its other numbers by name (limits, checks...)."""
+
     task_id: str
     t: float
     cpus: float
     mem: float
-    response_time: float | None = None  # ms: the mean of its HTTP health checks
     limits: tuple[float, float] | None = None  # (cpus, MiB) the container may use now
+    fields: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeMeteringSample:
+    """The node's own measurements at `t` (docs/agent-protocol.md, METERING `node`)."""
+
+    t: float
+    fields: tuple[tuple[str, float], ...]
 
 
 @dataclass(frozen=True)
 class AgentMetering:
     agent_id: str
     samples: tuple[MeteringSample, ...]
+    node: tuple[NodeMeteringSample, ...] = ()
 
 
 # -- from frameworks (the Mesos v1 scheduler calls) -----------------------------------------

@@ -79,4 +79,5 @@ class MeteringRow(Base):
     t: Mapped[float] = mapped_column(Float)
     cpus: Mapped[float] = mapped_column(Float)
     mem: Mapped[float] = mapped_column(Float)
-    response_time: Mapped[float | None] = mapped_column(Float, nullable=True)  # ms
+    # further numbers by name (a task's limits...; a node's measurements when task_id is "")
+    fields: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)

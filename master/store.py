@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,12 +31,20 @@ def migrate(engine: Engine) -> None:
     upgrade(engine, MIGRATIONS)
 
 
+# Metering rows are a hand-over to frameworks (which keep what they want in their metrics
+# store), not an archive: rows older than this, by the samples' own clock, are dropped.
+METERING_KEEP_SECONDS = 86400.0
+PRUNE_EVERY = 500  # metering writes between prunes
+
+
 class MasterStore:
-    def __init__(self, url: str):
+    def __init__(self, url: str, metering_keep_seconds: float = METERING_KEEP_SECONDS):
         self.url = url
         self.engine = make_engine(url)
         migrate(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.metering_keep_seconds = metering_keep_seconds
+        self._meterings = 0
 
     def close(self) -> None:
         self.engine.dispose()
@@ -84,8 +92,15 @@ class MasterStore:
                                       message=cmd.message, at=cmd.at))
         elif isinstance(cmd, C.RecordMetering):
             session.add_all(MeteringRow(task_id=s.task_id, agent_id=cmd.agent_id, t=s.t,
-                                        cpus=s.cpus, mem=s.mem, response_time=s.response_time)
-                            for s in cmd.samples)
+                                        cpus=s.cpus, mem=s.mem,
+                                        fields=_fields(s)) for s in cmd.samples)
+            session.add_all(MeteringRow(task_id="", agent_id=cmd.agent_id, t=n.t, cpus=0.0,
+                                        mem=0.0, fields=dict(n.fields)) for n in cmd.node)
+            self._meterings += 1
+            newest = max([s.t for s in cmd.samples] + [n.t for n in cmd.node], default=None)
+            if newest is not None and self._meterings % PRUNE_EVERY == 1:
+                session.execute(delete(MeteringRow).where(
+                    MeteringRow.t < newest - self.metering_keep_seconds))
         else:
             raise TypeError(f"the store cannot persist {type(cmd).__name__}")
 
@@ -127,25 +142,41 @@ class MasterStore:
         with self._sessions() as session:
             rows = session.scalars(select(MeteringRow).where(MeteringRow.task_id == task_id)
                                    .order_by(MeteringRow.t, MeteringRow.id))
-            return [_sample(r, with_task=False) for r in rows]
+            return [{**(r.fields or {}), "t": r.t, "cpus": r.cpus, "mem": r.mem,
+                     "agent_id": r.agent_id} for r in rows]
 
-
-    def metering_since(self, since: float, limit: int = 10_000) -> list[dict[str, Any]]:
-        """Samples newer than `since` (oldest first), for frameworks that poll for usage."""
+    def metering_since(self, since: float, limit: int = 10_000, after: int | None = None
+                       ) -> dict[str, Any]:
+        """Task samples and node measurements newer than `since` (oldest first), or, with
+        `after`, stored after the row of that id (so a late agent's samples are not
+        missed), for frameworks that poll for usage; `last` is the newest row's id."""
         with self._sessions() as session:
-            rows = session.scalars(select(MeteringRow).where(MeteringRow.t > since)
-                                   .order_by(MeteringRow.t, MeteringRow.id).limit(limit))
-            return [_sample(r) for r in rows]
+            query = select(MeteringRow, AgentRow.hostname).join(
+                AgentRow, AgentRow.id == MeteringRow.agent_id, isouter=True)
+            if after is not None:
+                query = query.where(MeteringRow.id > after).order_by(MeteringRow.id)
+            else:
+                query = query.where(MeteringRow.t > since).order_by(MeteringRow.t,
+                                                                     MeteringRow.id)
+            samples, node, last = [], [], after or 0
+            for r, hostname in session.execute(query.limit(limit)):
+                last = max(last, r.id)
+                where = {"agent_id": r.agent_id, "hostname": hostname, "t": r.t}
+                if r.task_id:
+                    samples.append({**(r.fields or {}), "task_id": r.task_id, "cpus": r.cpus,
+                                    "mem": r.mem, **where})
+                else:
+                    node.append({**(r.fields or {}), **where})
+            return {"samples": samples, "node": node, "last": last}
 
 
-def _sample(row: MeteringRow, with_task: bool = True) -> dict[str, Any]:
-    """One metering sample as the master answers it; `response_time` (ms) only for a task
-    with an HTTP health check."""
-    sample = {"task_id": row.task_id} if with_task else {}
-    sample.update(t=row.t, cpus=row.cpus, mem=row.mem, agent_id=row.agent_id)
-    if row.response_time is not None:
-        sample["response_time"] = row.response_time
-    return sample
+def _fields(sample: Any) -> dict[str, float] | None:
+    """A task sample's further numbers as stored: its fields, and its current limits as
+    `cpu_limit` and `mem_limit` (metrics of their own in the framework's store)."""
+    fields = dict(sample.fields)
+    if sample.limits is not None:
+        fields["cpu_limit"], fields["mem_limit"] = sample.limits
+    return fields or None
 
 
 def _jsonable(value: Any) -> Any:

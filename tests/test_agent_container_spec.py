@@ -47,7 +47,7 @@ def test_resources_ports_volumes_env_and_labels_reach_the_container():
     assert "nano_cpus" not in kwargs
     assert kwargs["ports"] == {"80/tcp": 31001}
     assert kwargs["volumes"] == {"/data/x": {"bind": "/x", "mode": "ro"}}
-    assert kwargs["environment"] == {"A": "1"}
+    assert kwargs["environment"] == {"BERTH_INSTANCE": "web-1421970700191214531", "A": "1"}
     assert kwargs["network_mode"] == "bridge"
     assert kwargs["name"] == "berth-web-1421970700191214531"
     labels = kwargs["labels"]

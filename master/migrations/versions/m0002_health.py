@@ -1,5 +1,5 @@
-"""Health checks: a task's last health verdict, and the response time of its HTTP checks
-beside its metered usage.
+"""Health checks: a task's last health verdict (its HTTP checks' response time travels as
+a metering field, see m0003_metrics).
 
 Revision ID: m0002_health
 Revises: m0001
@@ -17,12 +17,8 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("master_tasks") as table:
         table.add_column(sa.Column("healthy", sa.Boolean, nullable=True))
-    with op.batch_alter_table("master_metering_samples") as table:
-        table.add_column(sa.Column("response_time", sa.Float, nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("master_metering_samples") as table:
-        table.drop_column("response_time")
     with op.batch_alter_table("master_tasks") as table:
         table.drop_column("healthy")
