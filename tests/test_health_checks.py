@@ -213,11 +213,11 @@ def test_health_and_response_time_in_the_agents_messages():
     with pytest.raises(SpecError) as caught:
         agent_message("a1", {**status, "healthy": "yes"})
     assert caught.value.problems[0].field == "healthy"
-    sample = UsageSample("t1", 10.0, 0.5, 20.0, response_time=3.25).as_dict()
+    sample = UsageSample("t1", 10.0, 0.5, 20.0, fields={"response_time": 3.25}).as_dict()
     assert sample["response_time"] == 3.25
     assert "response_time" not in UsageSample("t1", 10.0, 0.5, 20.0).as_dict()
     metering = agent_message("a1", {"type": "METERING", "samples": [sample]})
-    assert metering.samples[0].response_time == 3.25
+    assert dict(metering.samples[0].fields)["response_time"] == 3.25
     for bad in (-1, "fast", True, float("inf")):
         with pytest.raises(SpecError):
             agent_message("a1", {"type": "METERING",

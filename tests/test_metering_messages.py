@@ -49,11 +49,12 @@ def test_a_bad_number_is_named(message, field):
 def test_the_master_keeps_both_and_serves_them_after_a_row(tmp_path):
     store = MasterStore(f"sqlite:///{tmp_path / 'm.db'}")
     store.apply([C.RecordMetering(
-        "a1", (MeteringSample("t1", 10.0, 0.5, 20.0, (("cpu_limit", 1.0),)),),
+        "a1", (MeteringSample("t1", 10.0, 0.5, 20.0, (1.0, 64.0), (("response_time", 3.0),)),),
         (NodeMeteringSample(10.0, (("node_cpu_used", 1.5),)),))])
     first = store.metering_since(0, after=0)
     assert first["samples"] == [{"task_id": "t1", "t": 10.0, "cpus": 0.5, "mem": 20.0,
-                                 "cpu_limit": 1.0, "agent_id": "a1", "hostname": None}]
+                                 "response_time": 3.0, "cpu_limit": 1.0, "mem_limit": 64.0,
+                                 "agent_id": "a1", "hostname": None}]
     assert first["node"] == [{"t": 10.0, "node_cpu_used": 1.5, "agent_id": "a1",
                               "hostname": None}]
     assert store.metering_since(0, after=first["last"]) == {
