@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
 import pytest
 from click.testing import CliRunner
 
-from api.framework_server import start_framework
 from cli import main
 from framework.autoscale_store import AutoscaleStore
 from framework.autoscaling import Decision
 from framework.store import FrameworkStore
 from offers import autoscale
+from tests.clocked_framework import call, framework_starter, http, tick_at
 from tests.framework_harness import Clock
 from tests.metric_source import InMemoryMetrics
+
+__all__ = ["http"]  # the fixture
 
 TASK = {"dockerimage": "berth/busybox", "cpus": 0.1, "mem": 16,
         "arguments": ["httpd", "-f", "-p", "8080"]}
@@ -43,40 +44,9 @@ def metrics():
 
 @pytest.fixture
 async def start(tmp_path, clock, metrics):
-    running = []
+    async for starter in framework_starter(tmp_path, clock, metric_source=metrics):
+        yield starter
 
-    async def starter(source=metrics):
-        fw = await start_framework(None, "127.0.0.1", 0, db_url=f"sqlite:///{tmp_path}/f.db",
-                                   clock=clock, tick_seconds=3600.0, metric_source=source)
-        stop = fw.stop
-
-        async def stop_once():
-            running.remove(fw)
-            await stop()
-
-        fw.stop = stop_once
-        running.append(fw)
-        return fw
-
-    yield starter
-    for fw in list(running):
-        await fw.stop()
-
-
-@pytest.fixture
-async def http():
-    async with aiohttp.ClientSession(headers={"Content-Type": "application/json"}) as s:
-        yield s
-
-
-async def call(http, fw, method, path, body=None):
-    async with http.request(method, fw.url + path, json=body) as resp:
-        return resp.status, await resp.json()
-
-
-async def tick_at(fw, clock, when: float) -> None:
-    clock.now = when
-    await fw.service.tick()
 
 
 async def desired(http, fw, name="web") -> int:
@@ -139,7 +109,7 @@ async def test_a_service_scales_to_its_maximum_and_back_down_after_the_cooldown(
 
 
 async def test_without_a_metric_source_the_count_never_changes(start, clock, http):
-    fw = await start(source=None)
+    fw = await start(metric_source=None)
     status, doc = await call(http, fw, "POST", "/v1/jobs", service(**PRESET))
     assert status == 201, doc
     for minute in range(0, 10):

@@ -9,17 +9,18 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-import aiohttp
 import pytest
 from click.testing import CliRunner
 
-from api.framework_server import start_framework
 from cli import main
 from framework import events as ev
 from framework.driver import FrameworkService
 from offers.offer import Offer
 from offers.states import TaskState as S
+from tests.clocked_framework import call, framework_starter, http, tick_at
 from tests.framework_harness import Clock
+
+__all__ = ["http"]  # the fixture
 
 TASK = {"dockerimage": "berth/busybox", "cpus": 0.1, "mem": 16,
         "arguments": ["sh", "-c", "echo $GREETING ${WHO}"]}
@@ -41,40 +42,9 @@ def clock():
 
 @pytest.fixture
 async def start(tmp_path, clock):
-    running = []
+    async for starter in framework_starter(tmp_path, clock):
+        yield starter
 
-    async def starter():
-        fw = await start_framework(None, "127.0.0.1", 0, db_url=f"sqlite:///{tmp_path}/f.db",
-                                   clock=clock, tick_seconds=3600.0)
-        stop = fw.stop
-
-        async def stop_once():
-            running.remove(fw)
-            await stop()
-
-        fw.stop = stop_once
-        running.append(fw)
-        return fw
-
-    yield starter
-    for fw in list(running):
-        await fw.stop()
-
-
-@pytest.fixture
-async def http():
-    async with aiohttp.ClientSession(headers={"Content-Type": "application/json"}) as s:
-        yield s
-
-
-async def call(http, fw, method, path, body=None):
-    async with http.request(method, fw.url + path, json=body) as resp:
-        return resp.status, await resp.json()
-
-
-async def tick_at(fw, clock, when: float) -> None:
-    clock.now = when
-    await fw.service.tick()
 
 
 def active_runs(service: FrameworkService, name: str) -> list[str]:
