@@ -27,6 +27,7 @@ from cli.server_options import (
 from executor.agent import AgentConfig
 from executor.capacity import parse_amounts, parse_resources
 from executor.container_spec import DEFAULT_PIDS_LIMIT, ContainerPolicy
+from executor.elasticity import ElasticPolicy
 
 __all__ = ["AgentService", "agent_config", "container_policy", "policy_options", "start_agent"]
 
@@ -50,7 +51,8 @@ def agent_config(master: str, *, hostname: str | None = None, nodetype: str | No
                  attributes: str | None = None, resources: str | None = None,
                  headroom: str | None = DEFAULT_HEADROOM, data_dir: str | Path | None = None,
                  port: int = 5051, ignore_incumbent: bool = False,
-                 container_gc_delay: float = 3600.0) -> AgentConfig:
+                 container_gc_delay: float = 3600.0,
+                 preempt_for_cpu: bool = False) -> AgentConfig:
     """An AgentConfig from the command line's strings; ValueError names the bad one."""
     try:
         limits = parse_resources(resources)
@@ -68,7 +70,8 @@ def agent_config(master: str, *, hostname: str | None = None, nodetype: str | No
         master=master, hostname=hostname or socket.gethostname(), attributes=attrs,
         limits=limits, headroom=room,
         data_dir=Path(data_dir) if data_dir else Path.home() / ".berth" / f"agent-{port}",
-        measure_incumbent=not ignore_incumbent, container_gc_seconds=container_gc_delay)
+        measure_incumbent=not ignore_incumbent, container_gc_seconds=container_gc_delay,
+        elasticity=ElasticPolicy(cpu_preempts=preempt_for_cpu))
 
 
 def container_policy(pids_limit: int, allow_new_privileges: bool,
@@ -121,6 +124,10 @@ def policy_options(command):
 @click.option("--allow-privileged", is_flag=True, help="Let tasks run privileged.")
 @click.option("--ignore-incumbent", is_flag=True,
               help="Do not subtract the node's own load (a node dedicated to berth).")
+@click.option("--preempt-for-cpu", is_flag=True,
+              help="When the node's own programs want every core, preempt berth's tasks as "
+                   "for memory (default: their CPU quotas stay at a floor; CPU is "
+                   "compressible).")
 @click.option("--data-dir", default=None, type=click.Path(),
               help="Where the agent keeps its id [~/.berth/agent-PORT].")
 @click.option("--container-gc-delay", default=3600.0, show_default=True,
@@ -133,14 +140,16 @@ def policy_options(command):
 @master_ca_option
 def agent_command(tls, tls_cert, master_ssl, master, port, host, insecure, token_file,
                   hostname, nodetype, attributes, resources, headroom, allow_volume,
-                  allow_privileged, ignore_incumbent, data_dir, container_gc_delay, pids_limit,
-                  allow_new_privileges, cap_add, limits) -> None:
+                  allow_privileged, ignore_incumbent, preempt_for_cpu, data_dir,
+                  container_gc_delay, pids_limit, allow_new_privileges, cap_add,
+                  limits) -> None:
     """Run an agent: offer this node's spare capacity and run tasks as containers."""
     try:
         config = agent_config(master, hostname=hostname, nodetype=nodetype,
                               attributes=attributes, resources=resources, headroom=headroom,
                               data_dir=data_dir, port=port, ignore_incumbent=ignore_incumbent,
-                              container_gc_delay=container_gc_delay)
+                              container_gc_delay=container_gc_delay,
+                              preempt_for_cpu=preempt_for_cpu)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     config = replace(config, master_credential=bearer_from_file(token_file, "--token-file"),

@@ -48,6 +48,10 @@ from cli.signals import on_hangup, until_signalled
 @click.option("--allow-privileged", is_flag=True, help="Let tasks run privileged.")
 @click.option("--ignore-incumbent", is_flag=True,
               help="Do not subtract the node's own load (a node dedicated to berth).")
+@click.option("--preempt-for-cpu", is_flag=True,
+              help="When the node's own programs want every core, preempt berth's tasks as "
+                   "for memory (default: their CPU quotas stay at a floor; CPU is "
+                   "compressible).")
 @click.option("--strategy", default="binpack", show_default=True, type=click.Choice(STRATEGIES))
 @click.option("--config", "juliarun_config", default=None,
               type=click.Path(dir_okay=False, exists=True),
@@ -61,12 +65,13 @@ from cli.signals import on_hangup, until_signalled
 @tls_options  # for each of them too
 @credit_unit_option
 @metrics_retention_option
-def up_command(tls, tls_cert, credit_unit, metrics_retention, data_dir: Path, db_url: str | None, host: str,
-               master_host: str, insecure: bool, port: int, master_port: int,
-               agent_port: int, hostname: str | None, nodetype: str | None,
-               attributes: str | None, resources: str | None, headroom: str | None,
-               allow_volume: tuple[str, ...], allow_privileged: bool, ignore_incumbent: bool,
-               strategy: str, juliarun_config: str | None, keep_tasks: bool,
+def up_command(tls, tls_cert, credit_unit, metrics_retention, data_dir: Path,
+               db_url: str | None, host: str, master_host: str, insecure: bool, port: int,
+               master_port: int, agent_port: int, hostname: str | None,
+               nodetype: str | None, attributes: str | None, resources: str | None,
+               headroom: str | None, allow_volume: tuple[str, ...], allow_privileged: bool,
+               ignore_incumbent: bool, preempt_for_cpu: bool, strategy: str,
+               juliarun_config: str | None, keep_tasks: bool,
                pids_limit: int, allow_new_privileges: bool,
                cap_add: tuple[str, ...], limits) -> None:
     """Run master, framework and one local agent together (SQLite under --data-dir)."""
@@ -88,7 +93,8 @@ def up_command(tls, tls_cert, credit_unit, metrics_retention, data_dir: Path, db
                               attributes=attributes, resources=resources,
                               headroom=headroom or DEFAULT_HEADROOM,
                               data_dir=data_dir / "agent", port=agent_port,
-                              ignore_incumbent=ignore_incumbent)
+                              ignore_incumbent=ignore_incumbent,
+                              preempt_for_cpu=preempt_for_cpu)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     policy = container_policy(pids_limit, allow_new_privileges, cap_add)

@@ -64,10 +64,12 @@ class ElasticPolicy:
     min_mem: float = 6.0  # MiB: Docker's smallest memory limit
     mem_margin: float = 0.10  # a lowered memory limit keeps this share of use on top...
     mem_margin_min: float = 16.0  # ...and at least this many MiB
-    # When even the smallest quotas do not fit (the node's own programs want every core),
-    # end tasks as for memory. False: CPU never preempts; the quotas stay at their floor
-    # and the kernel's fair share gives the rest (a node shared with noisy neighbours).
-    cpu_preempts: bool = True
+    # When even the smallest quotas do not fit (the node's own programs want every core):
+    # False (the default), CPU never preempts: it is compressible, the quotas stay at their
+    # floor and the kernel's fair share gives the rest, as Kubernetes never evicts for CPU
+    # (a second of a busy build must not kill work). True (`--preempt-for-cpu`): end tasks
+    # as for memory, so the limits always fit what the node's programs leave.
+    cpu_preempts: bool = False
 
     def mem_floor(self, tenant: Tenant) -> float:
         """The lowest memory limit a tenant may get: its use plus a margin, capped by its

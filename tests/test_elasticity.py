@@ -21,6 +21,9 @@ from executor.elasticity import (
 TOTAL = Amounts(4.0, 8192.0, 0.0)
 HEADROOM = Amounts(0.0, 0.0, 0.0)
 
+# Preempting for CPU too (`--preempt-for-cpu`): then every kept limit fits the budget.
+STRICT = ElasticPolicy(cpu_preempts=True)
+
 
 def tenant(task_id, cpus, mem, used_mem=0.0, priority=0, started=0.0, elastic=True):
     return Tenant(task_id, Amounts(cpus, mem, 0.0), Amounts(0.0, used_mem, 0.0), priority,
@@ -84,8 +87,8 @@ def test_cpu_pressure_alone_never_preempts_while_quotas_can_shrink():
 def test_a_node_that_wants_every_core_preempts_unless_cpu_may_not():
     tasks = [tenant("a", 1, 1024, started=1.0), tenant("b", 1, 1024, started=2.0)]
     busy = budget_for(incumbent_cpus=3.985)  # room for one smallest quota, not two
-    assert [p.task_id for p in decide(busy, tasks).preempted] == ["b"]
-    gentle = decide(busy, tasks, ElasticPolicy(cpu_preempts=False))
+    assert [p.task_id for p in decide(busy, tasks, STRICT).preempted] == ["b"]
+    gentle = decide(busy, tasks)  # the default: CPU is compressible
     assert gentle.preempted == ()
     assert gentle.limits["a"].cpus == gentle.limits["b"].cpus == ElasticPolicy().min_cpus
 
@@ -143,7 +146,7 @@ tenants_st = st.lists(
 @settings(max_examples=300)
 def test_kept_limits_always_fit_the_budget_and_respect_use(tenants, cpus, mem):
     budget = Amounts(cpus, mem, 0.0)
-    decision = decide(budget, tenants)
+    decision = decide(budget, tenants, STRICT)
     assert sum(v.cpus for v in decision.limits.values()) <= budget.cpus + 1e-6
     assert sum(v.mem for v in decision.limits.values()) <= budget.mem + 1e-6
     policy = ElasticPolicy()
@@ -205,7 +208,7 @@ class ANodeUnderChangingLoad(RuleBasedStateMachine):
     def period(self):
         self.clock += 1.0
         budget = secondary_budget(TOTAL, self.tracker.update(self.incumbent), HEADROOM)
-        decision = decide(budget, list(self.tasks.values()))
+        decision = decide(budget, list(self.tasks.values()), STRICT)
         for p in decision.preempted:
             del self.tasks[p.task_id]
             del self.limits[p.task_id]
