@@ -112,7 +112,7 @@ class ElasticAgents(SimAgents):
         self._ask_rate += inst.used[0]
         self._note_relaunch(inst.task_id)
         self._resize(inst, inst.demand[0], inst.demand[1])  # never above its request
-        victims = self._rebalance(inst.node)
+        victims = [] if self._fits(inst.node) else self._rebalance(inst.node)
         late = None
         for victim, reason in victims:
             if victim is inst:  # still launching: ended once its launch is told
@@ -175,7 +175,7 @@ class ElasticAgents(SimAgents):
         for node in nodes:
             if not self.nodes.up[node]:
                 continue
-            for victim, reason in self._rebalance(node):
+            for victim, reason in self._rebalance(node, measure=True):
                 out.append(self._preempt(victim, reason))
             self._qos(node)
             tracker = self._trackers.get(node)
@@ -205,14 +205,12 @@ class ElasticAgents(SimAgents):
 
     # -- the decision -------------------------------------------------------------------
 
-    def _rebalance(self, node: int) -> list[tuple[Instance, str]]:
-        """Decide the node's limits and carry them out; the containers to preempt."""
+    def _rebalance(self, node: int, measure: bool = False) -> list[tuple[Instance, str]]:
+        """Decide the node's limits and carry them out; the containers to preempt.
+        `measure`: a period, the tracked incumbent moves toward the load (between
+        periods, at a launch, it stays where the last period left it)."""
+        incumbent = self._incumbent(node, measure)
         nodes = self.nodes
-        tracker = self._trackers.get(node)
-        if tracker is None:
-            tracker = self._trackers[node] = IncumbentTracker(self._fall)
-        load = nodes.incumbent[node]
-        incumbent = tracker.update(Amounts(float(load[0]), float(load[1]), 0.0))
         total = nodes.total[node]
         budget = secondary_budget(Amounts(float(total[0]), float(total[1]), 0.0),
                                   Amounts(incumbent.cpus, incumbent.mem, 0.0), self.headroom)
@@ -239,6 +237,32 @@ class ElasticAgents(SimAgents):
         if decision.grade is Grade.PREEMPT:
             self.changed.add(node)
         return [(self.instances[p.task_id], p.reason) for p in decision.preempted]
+
+    def _incumbent(self, node: int, measure: bool) -> Amounts:
+        """The incumbent the node's decisions act on (`IncumbentTracker`, as the agent's).
+        A node with no period under way has settled on its load."""
+        tracker = self._trackers.get(node)
+        if tracker is None:
+            tracker = self._trackers[node] = IncumbentTracker(self._fall)
+        row = self.nodes.incumbent[node]
+        load = Amounts(float(row[0]), float(row[1]), 0.0)
+        if measure:
+            return tracker.update(load)
+        if node not in self._waiting or tracker.value is None:
+            tracker.value = load
+        return tracker.value
+
+    def _fits(self, node: int) -> bool:
+        """Whether every container on the node has its request and all of them fit the
+        budget the node's last decision saw: that decision again, without asking."""
+        lowered = self._lowered
+        if lowered and any(t in lowered for t in self.on_node[node]):
+            return False
+        load = self._incumbent(node, measure=False)
+        nodes = self.nodes
+        total, held, room = nodes.total[node], nodes.allocated[node], self.headroom
+        return held[0] <= total[0] - load.cpus - room.cpus + 1e-9 and \
+            held[1] <= total[1] - load.mem - room.mem + 1e-9
 
     def _tenant(self, inst: Instance) -> Tenant:
         launched = inst.launched
