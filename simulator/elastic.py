@@ -41,6 +41,7 @@ from offers.elasticity import (
     decide,
     secondary_budget,
 )
+from offers.launch import LaunchSpec
 from offers.resource_vector import Resources
 from offers.states import TaskState
 from simulator.agents import Instance, SimAgents
@@ -97,7 +98,7 @@ class ElasticAgents(SimAgents):
 
     # -- the launch path ----------------------------------------------------------------
 
-    def launch(self, agent_id: str, spec) -> list[object]:
+    def launch(self, agent_id: str, spec: LaunchSpec) -> list[object]:
         out = super().launch(agent_id, spec)
         if self._out:
             out += self._out
@@ -112,7 +113,7 @@ class ElasticAgents(SimAgents):
         self._ask_rate += inst.used[0]
         self._note_relaunch(inst.task_id)
         self._resize(inst, inst.demand[0], inst.demand[1])  # never above its request
-        victims = [] if self._fits(inst.node) else self._rebalance(inst.node)
+        victims = self._rebalance(inst.node)
         late = None
         for victim, reason in victims:
             if victim is inst:  # still launching: ended once its launch is told
@@ -210,6 +211,9 @@ class ElasticAgents(SimAgents):
         `measure`: a period, the tracked incumbent moves toward the load (between
         periods, at a launch, it stays where the last period left it)."""
         incumbent = self._incumbent(node, measure)
+        if self._fits(node, incumbent):  # every request fits: the decision is to keep them
+            self.elastic.decisions["none"] += 1
+            return []
         nodes = self.nodes
         total = nodes.total[node]
         budget = secondary_budget(Amounts(float(total[0]), float(total[1]), 0.0),
@@ -252,13 +256,12 @@ class ElasticAgents(SimAgents):
             tracker.value = load
         return tracker.value
 
-    def _fits(self, node: int) -> bool:
+    def _fits(self, node: int, load: Amounts) -> bool:
         """Whether every container on the node has its request and all of them fit the
-        budget the node's last decision saw: that decision again, without asking."""
+        budget left by `load`: `decide` would keep them all as they are."""
         lowered = self._lowered
         if lowered and any(t in lowered for t in self.on_node[node]):
             return False
-        load = self._incumbent(node, measure=False)
         nodes = self.nodes
         total, held, room = nodes.total[node], nodes.allocated[node], self.headroom
         return held[0] <= total[0] - load.cpus - room.cpus + 1e-9 and \
