@@ -108,11 +108,12 @@ class ElasticAgents(SimAgents):
     def _book(self, inst: Instance) -> tuple[float, float, float]:
         self._advance()
         self.nodes.start(inst.node, inst.demand, inst.used, inst.work)
-        self._wants[inst.task_id] = inst.used
-        self._use_rate += inst.used[0]
-        self._ask_rate += inst.used[0]
+        used, demand = inst.used, inst.demand
+        wants = self._wants[inst.task_id] = (min(used[0], demand[0]), min(used[1], demand[1]))
+        self._use_rate += used[0]
+        self._ask_rate += wants[0]
         self._note_relaunch(inst.task_id)
-        self._resize(inst, inst.demand[0], inst.demand[1])  # never above its request
+        self._resize(inst, demand[0], demand[1])  # its use, never above its request
         victims = self._rebalance(inst.node)
         late = None
         for victim, reason in victims:
@@ -157,7 +158,7 @@ class ElasticAgents(SimAgents):
             for node in nodes:
                 self._qos(node)
             self.changed.update(nodes)
-        self._plan([n for n in nodes if self.on_node[n]] or [], now)
+        self._plan([n for n in nodes if self.on_node[n]], now)
 
     def before_incumbent_change(self) -> None:
         self._advance()
