@@ -36,8 +36,8 @@ from executor.agent import Agent, AgentConfig
 from executor.capacity import Amounts
 from executor.container_spec import limits_from_host_config
 from executor.docker_backend import DockerBackend
-from executor.elasticity import ElasticPolicy
 from executor.measure import MIB, PsutilSampler
+from offers.elasticity import ElasticPolicy
 from offers.launch import LaunchSpec
 
 IMAGE = "berth/busybox:latest"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from offers.problems import SpecError
-from simulator.inputs import InputError, read_cluster, read_workload
+from offers.problems import FieldProblem, SpecError
+from simulator.inputs import IncumbentStep, InputError, read_cluster, read_workload
 from simulator.nodes import DAY, parse_node_shape, uniform_nodes
 from simulator.synthetic import SyntheticParams, SyntheticWorkload
 
@@ -54,11 +54,14 @@ def _strategies(text: str) -> list[str]:
               help="Seconds between offer cycles.")
 @click.option("--refuse-seconds", default=60.0, show_default=True, type=click.FloatRange(0),
               help="The framework's decline filter.")
+@click.option("--elastic", is_flag=True,
+              help="Tasks yield to their node's own load as on the agent: limits lowered, "
+                   "then preemption; the report adds the incumbent's quality of service.")
 @click.option("--report", "report_dir", required=True, type=click.Path(path_type=Path),
               help="Directory for summary.json, intervals.csv, plots and report.md.")
 def sim_command(cluster_path, nodes, node_shape, workload_path, synthetic, tasks, strategy,
                 compare, seed, fail_rate, repair_time, horizon, incumbent_load,
-                reshuffle_every, offer_interval, refuse_seconds, report_dir) -> None:
+                reshuffle_every, offer_interval, refuse_seconds, elastic, report_dir) -> None:
     """Simulate the scheduler over a cluster and workload; print the summary as JSON."""
     import json
 
@@ -81,6 +84,7 @@ def sim_command(cluster_path, nodes, node_shape, workload_path, synthetic, tasks
                                          sum(n.cpus for n in node_specs), nodetypes)
         else:
             workload = read_workload(workload_path)
+            _check_load_nodes(workload_path, workload, node_specs)
     except InputError as exc:
         click.echo(f"bad input, no report written:\n{exc}", err=True)
         sys.exit(2)
@@ -102,7 +106,7 @@ def sim_command(cluster_path, nodes, node_shape, workload_path, synthetic, tasks
             config = SimConfig(strategy=name, seed=seed, horizon=horizon, fail_rate=fail_rate,
                                repair_time=repair_time, incumbent_load=incumbent_load,
                                reshuffle_every=reshuffle_every, offer_interval=offer_interval,
-                               refuse_seconds=refuse_seconds)
+                               refuse_seconds=refuse_seconds, elastic=elastic)
             results[name] = Simulation(node_specs, workload, config,
                                        progress=advance(name, horizon)).run()
         if compare:
@@ -116,6 +120,15 @@ def sim_command(cluster_path, nodes, node_shape, workload_path, synthetic, tasks
     if any(r.checker.violations for r in results.values()):
         click.echo("SLA violations found: see the report", err=True)
         sys.exit(1)
+
+
+def _check_load_nodes(path: Path, workload: list, nodes: list) -> None:
+    """Every load line names a node of the cluster."""
+    hostnames = {n.hostname for n in nodes}
+    problems = [(i.line, FieldProblem("node", f"{i.node!r} is not a node of the cluster"))
+                for i in workload if isinstance(i, IncumbentStep) and i.node not in hostnames]
+    if problems:
+        raise InputError(path, problems)
 
 
 class _progress:

@@ -41,7 +41,10 @@ from executor.capacity import (
     incumbent_share,
     spare_capacity,
 )
-from executor.elasticity import (
+from executor.log_forwarding import LogForwarder
+from executor.node_metrics import node_fields
+from executor.tasks import StatusUpdate, UsageSample
+from offers.elasticity import (
     ChangeStep,
     Decision,
     ElasticPolicy,
@@ -50,9 +53,6 @@ from executor.elasticity import (
     decide,
     secondary_budget,
 )
-from executor.log_forwarding import LogForwarder
-from executor.node_metrics import node_fields
-from executor.tasks import StatusUpdate, UsageSample
 from offers.launch import LaunchSpec
 from offers.resources import free_ports
 from offers.states import TaskState

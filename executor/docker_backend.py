@@ -49,10 +49,10 @@ from executor.container_spec import (
     ports_from_bindings,
     resource_kwargs,
 )
-from executor.elasticity import Tenant
 from executor.health import CheckResult, Step
 from executor.health_monitor import HealthMonitor
 from executor.tasks import StatusUpdate, TrackedTask, UsageSample
+from offers.elasticity import Tenant
 from offers.launch import LABEL_AGENT_ID, LABEL_FRAMEWORK_ID, LABEL_TASK_ID, LaunchSpec
 from offers.states import TaskState
 
@@ -491,7 +491,7 @@ class DockerBackend:
     # -- elasticity --------------------------------------------------------------------
 
     def tenants(self, usage: dict[str, UsageSample]) -> list[Tenant]:
-        """The running tasks as executor/elasticity.py sees them. A task Docker cannot
+        """The running tasks as offers/elasticity.py sees them. A task Docker cannot
         resize keeps its size (it counts as not elastic)."""
         out = []
         for task in self.tasks.values():

@@ -82,7 +82,7 @@ class TrackedTask:
     kill_requested: bool = False
     kill_grace: float = 10.0
     adopted: bool = False
-    elastic: bool = True  # yields to the node's own load (executor/elasticity.py)
+    elastic: bool = True  # yields to the node's own load (offers/elasticity.py)
     priority: int = 0
     started_at: float = 0.0
     limits: Amounts | None = None  # lowered by elasticity; None: the allocation

@@ -14,11 +14,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from framework.autoscale_book import KEEP
 from framework.autoscaling import Decision
 from framework.models import Base
 from framework.store import StoreUnavailable
-
-KEEP = 100  # decisions kept per job
 
 
 class AutoscaleDecisionRow(Base):

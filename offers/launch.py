@@ -44,7 +44,7 @@ class LaunchSpec(BaseModel):
     privileged: bool = False
     notmetered: bool = False
     health_check: HealthCheck | None = None  # its port, if any, is the container's
-    # Elasticity on the agent (executor/elasticity.py): the class of work and the order
+    # Elasticity on the agent (offers/elasticity.py): the class of work and the order
     # in which tasks are preempted (lowest priority first).
     elastic: bool = True
     priority: int = 0

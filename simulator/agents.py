@@ -201,7 +201,7 @@ class SimAgents:
         inst = Instance(task_id, state, task_spec, spec, node, agent_id, demand, used, now, work)
         self.instances[task_id] = inst
         self.on_node[node].add(task_id)
-        allocated = nodes.start(node, demand, used, work)
+        allocated = self._book(inst)
         self.changed.add(node)
         self._heard[node] = now
         state.live += 1
@@ -286,6 +286,11 @@ class SimAgents:
         c.invalid_reasons[kind] += 1
         if len(c.invalid_examples) < MAX_EXAMPLES:
             c.invalid_examples.append(f"t={self.clock():.1f}s {status.agent_id}: {message}")
+
+    def _book(self, inst: Instance) -> tuple[float, float, float]:
+        """Book a launched container on its node; the node's allocation after it (the
+        elastic agents, simulator/elastic.py, decide its limits here)."""
+        return self.nodes.start(inst.node, inst.demand, inst.used, inst.work)
 
     def _job_instance(self, task_id: str) -> ItemState | None:
         """A fresh state if `task_id` is an instance of a submitted job (one dict lookup in

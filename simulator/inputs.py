@@ -4,7 +4,9 @@
   `submit_at` (seconds, default 0), `duration` (seconds; absent or null: runs until the end)
   and `used` (`{"cpus", "mem"}` actually used, for metering and `intelligence`); or a job
   line `{"submit_at", "job": {the job JSON}, "duration", "fail_rate", "used"}`, whose
-  every instance runs `duration` and then exits 1 with probability `fail_rate`, else 0.
+  every instance runs `duration` and then exits 1 with probability `fail_rate`, else 0,
+  and whose `metrics` (`{"name": [[t, total], ...]}`) the autoscaler reads; or a load
+  line `{"at", "node", "incumbent": {"cpus", "mem"}}` setting a node's own load.
 - cluster: a JSON list of nodes as `offers.cluster.NodeSpec`, read by `offers.formats`.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -24,7 +26,9 @@ from offers.problems import FieldProblem, SpecError, problems_from
 from offers.task import TaskSpec, parse_task
 
 WORKLOAD_KEYS = ("submit_at", "duration", "used")
-JOB_KEYS = ("submit_at", "job", "duration", "fail_rate", "used")
+JOB_KEYS = ("submit_at", "job", "duration", "fail_rate", "used", "metrics")
+LOAD_KEYS = ("at", "node", "incumbent")
+METRIC_NAME = r"^[A-Za-z0-9_.:-]{1,100}$"
 
 
 class InputError(ValueError):
@@ -58,10 +62,29 @@ class JobItem:
     fail_rate: float  # the share of instances that exit 1 instead of 0
     used: tuple[float, float] | None
     line: int = 0
+    # name -> step curve ((t, the job's total), ...): each running instance reports the
+    # total shared by the running instances (a load spread over them) to the autoscaler
+    metrics: tuple[tuple[str, tuple[tuple[float, float], ...]], ...] = ()
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+
+@dataclass(frozen=True, slots=True)
+class IncumbentStep:
+    """From `at` on, the node's own programs use `cpus` and `mem` (a hand-made load curve;
+    an `--incumbent-load` curve, if any, replaces it at its next update)."""
+
+    at: float
+    node: str  # hostname
+    cpus: float
+    mem: float
+    line: int = 0
+
+    @property
+    def submit_at(self) -> float:  # workload order
+        return self.at
 
 
 class _Used(BaseModel):
@@ -77,16 +100,40 @@ class _Timing(BaseModel):
     used: _Used | None = None
 
 
+Point = tuple[Annotated[float, Field(ge=0, allow_inf_nan=False)],
+              Annotated[float, Field(ge=0, allow_inf_nan=False)]]
+
+
 class _JobTiming(_Timing):
     fail_rate: float = Field(0.0, ge=0, le=1, allow_inf_nan=False)
+    metrics: dict[Annotated[str, Field(pattern=METRIC_NAME)],
+                  Annotated[list[Point], Field(min_length=1, max_length=100_000)]] = {}
 
 
-def parse_work_item(data: Any, line: int = 0) -> WorkItem | JobItem:
+class _Load(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    at: float = Field(ge=0, allow_inf_nan=False)
+    node: str = Field(min_length=1)
+    incumbent: _Used
+
+
+def parse_incumbent_step(data: dict[str, Any], line: int = 0) -> IncumbentStep:
+    """A load line: `{"at", "node", "incumbent": {"cpus", "mem"}}`."""
+    try:
+        load = _Load.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(problems_from(exc)) from None
+    return IncumbentStep(load.at, load.node, load.incumbent.cpus, load.incumbent.mem, line)
+
+
+def parse_work_item(data: Any, line: int = 0) -> WorkItem | JobItem | IncumbentStep:
     """One workload line (already decoded JSON); raises SpecError naming every bad field."""
     if not isinstance(data, dict):
         raise SpecError([FieldProblem("", "a workload line must be a JSON object")])
     if "job" in data:
         return parse_job_item(data, line)
+    if "incumbent" in data:
+        return parse_incumbent_step(data, line)
     extras = {k: data[k] for k in WORKLOAD_KEYS if k in data}
     task = {k: v for k, v in data.items() if k not in WORKLOAD_KEYS}
     problems: list[FieldProblem] = []
@@ -124,12 +171,15 @@ def parse_job_item(data: dict[str, Any], line: int = 0) -> JobItem:
     if problems or spec is None or timing is None:
         raise SpecError(problems)
     used = (timing.used.cpus, timing.used.mem) if timing.used else None
-    return JobItem(spec, timing.submit_at, timing.duration, timing.fail_rate, used, line)
+    metrics = tuple((name, tuple(sorted(points))) for name, points in
+                    sorted(timing.metrics.items()))
+    return JobItem(spec, timing.submit_at, timing.duration, timing.fail_rate, used, line,
+                   metrics)
 
 
-def read_workload(path: str | Path) -> list[WorkItem | JobItem]:
+def read_workload(path: str | Path) -> list[WorkItem | JobItem | IncumbentStep]:
     """All items of a workload file in submission order (stable for equal `submit_at`)."""
-    items: list[WorkItem | JobItem] = []
+    items: list[WorkItem | JobItem | IncumbentStep] = []
     problems: list[tuple[int, FieldProblem]] = []
     seen: dict[str, int] = {}
     with open(path, encoding="utf-8") as fh:
@@ -146,6 +196,9 @@ def read_workload(path: str | Path) -> list[WorkItem | JobItem]:
                 item = parse_work_item(data, number)
             except SpecError as exc:
                 problems.extend((number, p) for p in exc.problems)
+                continue
+            if isinstance(item, IncumbentStep):
+                items.append(item)
                 continue
             name, field = ((item.spec.name, "job.name") if isinstance(item, JobItem)
                            else (item.spec.id, "id"))

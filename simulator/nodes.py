@@ -147,6 +147,35 @@ class SimNodes:
         return (max(t[k] - i[k] - a[k], 0.0), max(t[k + 1] - i[k + 1] - a[k + 1], 0.0),
                 max(t[k + 2] - i[k + 2] - a[k + 2], 0.0))
 
+    def resize(self, node: int, allocated: tuple[float, float], used: tuple[float, float]
+               ) -> None:
+        """Move a running container's booking on `node` by these (cpus, mem) deltas: its
+        limits changed (elasticity), and with them what it can use."""
+        a, k = self._allocated, 3 * node
+        a[k] += allocated[0]
+        a[k + 1] += allocated[1]
+        u, j = self._used, 2 * node
+        u[j] += used[0]
+        u[j + 1] += used[1]
+
+    def incumbent_deficit(self, node: int) -> tuple[float, float]:
+        """How much of what the node's own programs ask for (cpus, mem) is not left to them
+        by what berth's containers use (>= 0 each): the incumbent's lost quality of
+        service."""
+        t, i, u, k, j = self._total, self._incumbent, self._used, 3 * node, 2 * node
+        return (max(i[k] - (t[k] - u[j]), 0.0), max(i[k + 1] - (t[k + 1] - u[j + 1]), 0.0))
+
+    def incumbent_deficits(self) -> np.ndarray:
+        """`incumbent_deficit` of every node, [n, 2] (down nodes: 0)."""
+        left = self.total[:, :2] - self.used
+        out = np.maximum(self.incumbent[:, :2] - left, 0.0)
+        out[~self.up] = 0.0
+        return out
+
+    def set_incumbent(self, node: int, cpus: float, mem: float) -> None:
+        self._incumbent[3 * node] = cpus
+        self._incumbent[3 * node + 1] = mem
+
     def set_incumbent_share(self, share: np.ndarray) -> None:
         self.incumbent[:, 0] = self.total[:, 0] * share
         self.incumbent[:, 1] = self.total[:, 1] * share

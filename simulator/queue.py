@@ -24,6 +24,8 @@ class Kind(IntEnum):
     OFFER_CYCLE = 7
     MEASURE = 8  # a reshuffle's effect is measured
     SAMPLE = 9  # one row of the per-interval report
+    ELASTIC = 10  # the agents' elasticity period on some nodes (`--elastic`)
+    AUTOSCALE = 11  # the framework's autoscaler ticks (autoscaled jobs in the workload)
 
 
 class EventQueue:

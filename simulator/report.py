@@ -21,6 +21,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from simulator.elastic import ElasticAgents
+from simulator.elastic_report import autoscale_markdown, elastic_markdown, elastic_report
 from simulator.job_runs import job_report, jobs_markdown
 from simulator.metrics import INTERVAL_COLUMNS
 from simulator.run import SimResult, percentile
@@ -55,6 +57,10 @@ def summarize(result: SimResult) -> dict:
             states["stopped_at_end"] += 1
     moved = sum(r.tasks_moved for r in rec.reshuffles)
     jobs = {"jobs": job_report(m, result.scheduler)} if m.jobs else {}
+    if isinstance(m, ElasticAgents):
+        jobs["elasticity"] = elastic_report(m)
+    if result.autoscaler is not None:
+        jobs["autoscaling"] = result.autoscaler.report()
     return {
         "strategy": cfg.strategy,
         "seed": cfg.seed,
@@ -145,7 +151,8 @@ def write_report(result: SimResult, out: Path, summary: dict | None = None) -> d
     _plot_utilization({summary["strategy"]: result}, out / "utilization.png")
     _plot_pending({summary["strategy"]: result}, out / "pending.png")
     _plot_packing(result, out / "packing.png")
-    (out / "report.md").write_text(_markdown(summary, result) + jobs_markdown(summary))
+    (out / "report.md").write_text(_markdown(summary, result) + jobs_markdown(summary)
+                                   + elastic_markdown(summary) + autoscale_markdown(summary))
     return summary
 
 

@@ -20,10 +20,12 @@ from master import events as E
 from master.core import Master
 from offers.cluster import NodeSpec
 from simulator.agents import ItemState, SimAgents
+from simulator.autoscale import SimAutoscaler
 from simulator.checker import SLAChecker
 from simulator.clock import VirtualClock
+from simulator.elastic import ElasticAgents
 from simulator.frozen import maker
-from simulator.inputs import JobItem, WorkItem
+from simulator.inputs import IncumbentStep, JobItem, WorkItem
 from simulator.job_runs import JobRun
 from simulator.metrics import Recorder, Reshuffle
 from simulator.nodes import DAY, IncumbentLoad, SimNodes
@@ -63,6 +65,13 @@ class SimConfig:
     meter_after: float = 60.0
     refuse_seconds: float = 60.0  # the framework's decline filter
     agent_timeout: float = 120.0
+    # The agents' elasticity (simulator/elastic.py): containers yield to their node's own
+    # load, decided every `elastic_period` while it moves; off: they keep their size.
+    elastic: bool = False
+    elastic_period: float = 1.0
+    # Hand-made incumbent load: (at, hostname, cpus, mem) steps (workload load lines).
+    incumbent_steps: tuple[IncumbentStep, ...] = ()
+    autoscale_tick: float = 10.0  # the framework's autoscaler tick (autoscaled jobs only)
 
 
 @dataclass
@@ -82,21 +91,32 @@ class SimResult:
     end_time: float
     unplaced: dict[str, int] = field(default_factory=dict)
     offer_cycles: int = 0
+    autoscaler: SimAutoscaler | None = None
 
 
 class Simulation:
     def __init__(self, nodes: Sequence[NodeSpec], workload: Sequence[WorkItem | JobItem],
                  config: SimConfig,
                  progress: Callable[[float], None] | None = None) -> None:
+        steps = tuple(config.incumbent_steps)
+        if isinstance(workload, list) and any(isinstance(i, IncumbentStep) for i in workload):
+            steps += tuple(i for i in workload if isinstance(i, IncumbentStep))
+            workload = [i for i in workload if not isinstance(i, IncumbentStep)]
         self.config = config
         self.workload = workload
+        self.steps = steps
         self.progress = progress
         self.clock = VirtualClock()
         self.queue = EventQueue(in_order=Kind.USAGE)  # metered a fixed delay after launch
         self.nodes = SimNodes(nodes)
         self.checker = SLAChecker(self.nodes.total, self.nodes.nodetype, self.nodes.hostnames)
-        self.agents = SimAgents(self.nodes, self.checker, self.clock, self.queue,
-                                meter_after=config.meter_after)
+        if config.elastic:
+            self.agents: SimAgents = ElasticAgents(
+                self.nodes, self.checker, self.clock, self.queue,
+                meter_after=config.meter_after, period=config.elastic_period)
+        else:
+            self.agents = SimAgents(self.nodes, self.checker, self.clock, self.queue,
+                                    meter_after=config.meter_after)
         # o1, o2, ... and u1, u2, ...: counters, one call each (not a lambda around one)
         ids = map("o{}".format, itertools.count(1)).__next__
         uuids = map("u{}".format, itertools.count(1)).__next__
@@ -105,7 +125,7 @@ class Simulation:
         self.scheduler = CharmanderScheduler(config.strategy, config.seed, self.clock,
                                              refuse_seconds=config.refuse_seconds)
         self.wiring = Wiring(self.master, self.scheduler, self.agents, FRAMEWORK_ID,
-                             refused=self.agents.refused)
+                             refused=self.agents.refused, revocable=config.elastic)
         self.recorder = Recorder(self.nodes, len(workload))
         self.agents.pending_time = self.recorder.pending_time
         self.agents.task_of = self.scheduler.task
@@ -115,6 +135,10 @@ class Simulation:
         self.submitted = 0
         self.offer_cycles = 0
         self.jobs: dict[str, JobRun] = {}  # the submitted jobs' runs (the agents hold them too)
+        self.autoscaler = (SimAutoscaler(self.scheduler, self.agents, self.wiring.to_framework,
+                                         self.clock, workload)
+                           if _autoscaled(workload) else None)
+        self._node_of = {h: n for n, h in enumerate(self.nodes.hostnames)}
         self._next_tick = 0.0
 
     # -- the loop -----------------------------------------------------------------------
@@ -133,6 +157,10 @@ class Simulation:
         q.push(0.0, Kind.SAMPLE)
         if self.load is not None:
             q.push(0.0, Kind.LOAD)
+        for step in self.steps:
+            q.push(step.at, Kind.LOAD, step)
+        if self.autoscaler is not None:
+            q.push(0.0, Kind.AUTOSCALE)
         if cfg.reshuffle_every:
             q.push(cfg.reshuffle_every, Kind.RESHUFFLE)
         if cfg.fail_rate > 0 and self.nodes.size:
@@ -183,26 +211,50 @@ class Simulation:
             elif kind == Kind.AGENT_UP:
                 wiring.to_master(agents.rejoin(payload))
             elif kind == Kind.LOAD:
-                self.nodes.set_incumbent_share(self.load.share_at(when))
-                agents.all_changed()
-                q.push(when + cfg.load_interval, Kind.LOAD)
+                self._load(when, payload)
             elif kind == Kind.RESHUFFLE:
                 self._reshuffle()
                 q.push(when + cfg.reshuffle_every, Kind.RESHUFFLE)
             elif kind == Kind.MEASURE:
                 self._measure(payload)
+            elif kind == Kind.ELASTIC:
+                wiring.to_master_all(agents.period_event(payload))
+            elif kind == Kind.AUTOSCALE:
+                self.autoscaler.tick()
+                q.push(when + cfg.autoscale_tick, Kind.AUTOSCALE)
         if jobs:
             self._note_job_ends()
         clock.advance_to(max(clock.now, horizon))
+        if isinstance(agents, ElasticAgents):
+            agents.finish_accounting()
         if self.progress is not None:
             self.progress(horizon)
         wall = time.perf_counter() - started
         return SimResult(cfg, self.nodes, agents, self.master, wiring, self.checker,
                          self.recorder, self.scheduler, total, self.submitted,
                          wiring.framework_events, wall, clock.now, self._unplaced(),
-                         self.offer_cycles)
+                         self.offer_cycles, self.autoscaler)
 
     # -- event handlers ----------------------------------------------------------------
+
+    def _load(self, when: float, step: IncumbentStep | None) -> None:
+        """The nodes' own load moves: the daily curve (every `load_interval`) or one
+        node's hand-made step."""
+        elastic = self.agents if isinstance(self.agents, ElasticAgents) else None
+        if elastic is not None:
+            elastic.before_incumbent_change()
+        if step is None:
+            self.nodes.set_incumbent_share(self.load.share_at(when))
+            self.agents.all_changed()
+            self.queue.push(when + self.config.load_interval, Kind.LOAD)
+            nodes = None
+        else:
+            node = self._node_of[step.node]
+            self.nodes.set_incumbent(node, step.cpus, step.mem)
+            self.agents.changed.add(node)
+            nodes = [node]
+        if elastic is not None:
+            elastic.incumbent_changed(nodes)
 
     def _submit(self, item: WorkItem | JobItem, index: int) -> None:
         self.submitted += 1
@@ -283,6 +335,13 @@ class Simulation:
             reason = _reason_class(self.scheduler.pending_reason(record.task_id) or "")
             out[reason] = out.get(reason, 0) + 1
         return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _autoscaled(workload: Sequence[object]) -> bool:
+    """Whether any job of the workload is autoscaled (a list of items: a file's; a
+    generated workload has none)."""
+    return isinstance(workload, list) and any(
+        isinstance(item, JobItem) and item.spec.autoscale is not None for item in workload)
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
@@ -107,6 +108,17 @@ def offers_event(offers: tuple[OfferRecord, ...]) -> ev.OffersReceived:
         rows, ports, [o.attributes for o in offers]))
 
 
+def revocable_offers_event(offers: tuple[OfferRecord, ...]) -> ev.OffersReceived:
+    """`offers_event` with each offer's revocable cpus and mem (what elasticity took back
+    from elastic tasks, for elastic work only), as the live framework reads them."""
+    event = offers_event(offers)
+    if any(o.revocable.cpus or o.revocable.mem for o in offers):
+        revocable = np.array([(o.revocable.cpus, o.revocable.mem) for o in offers],
+                             dtype=np.float64)
+        event = ev.OffersReceived(replace(event.offers, revocable=revocable))
+    return event
+
+
 def status_event(status: StatusUpdate) -> ev.TaskStatusChanged:
     """An UPDATE as the framework reads it: the message for people, the code kept."""
     reason = status.message or status.reason
@@ -123,17 +135,20 @@ class Wiring:
     `to_master` and `to_framework` hand an event in and carry out everything that
     follows from it before returning. `refused` is told of every launch the master
     refused (an update with a `REFUSED_LAUNCH` reason); `counts` says how many calls
-    and events went each way.
+    and events went each way. `revocable`: offers carry what was taken back from elastic
+    tasks (the agents are elastic).
     """
 
     def __init__(self, master: Master, framework: FrameworkCore, agents: Agents,
                  framework_id: str,
-                 refused: Callable[[StatusUpdate], None] | None = None) -> None:
+                 refused: Callable[[StatusUpdate], None] | None = None,
+                 revocable: bool = False) -> None:
         self.master = master
         self.framework = framework
         self.agents = agents
         self.framework_id = framework_id
         self.refused = refused
+        self._offers_event = revocable_offers_event if revocable else offers_event
         self.framework_events = 0
         self.counts = {"offers": 0, "offer_batches": 0, "accepts": 0, "declines": 0,
                        "kills": 0, "updates": 0}
@@ -232,7 +247,7 @@ class Wiring:
             elif kind is C.SendOffers:
                 counts["offers"] += len(c.offers)
                 counts["offer_batches"] += 1
-                pending.append((False, offers_event(c.offers)))
+                pending.append((False, self._offers_event(c.offers)))
             elif kind is C.SendRescind:
                 pending.append((False, ev.OfferRescinded(c.offer_id)))
             elif kind is C.SendFailure:

@@ -1,4 +1,4 @@
-"""The elasticity grades (executor/elasticity.py): CPU before memory before preemption,
+"""The elasticity grades (offers/elasticity.py): CPU before memory before preemption,
 proportional shares, never below use, growth back; and the budget as an invariant."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from executor.capacity import Amounts
-from executor.elasticity import (
+from offers.elasticity import (
     ChangeStep,
     ElasticPolicy,
     Grade,

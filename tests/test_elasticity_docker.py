@@ -17,8 +17,8 @@ from executor.agent import Agent, AgentConfig
 from executor.capacity import Amounts
 from executor.container_spec import limits_from_host_config
 from executor.docker_backend import DockerBackend
-from executor.elasticity import ElasticPolicy
 from executor.measure import MIB, PsutilSampler
+from offers.elasticity import ElasticPolicy
 from offers.launch import LaunchSpec
 from offers.states import TaskState
 from tests.agent_helpers import build_images, free_port, remove_agent_containers, wait_for

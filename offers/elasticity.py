@@ -15,7 +15,8 @@ programs (the incumbent) come first. When the budget is short, berth answers in 
 
 When the load goes away the same arithmetic gives every task its requested size back.
 Work marked `elastic: false` keeps its size and is only preempted when no elastic task
-is left to take from. Pure: measurements come in as numbers, decisions go out as data.
+is left to take from. Pure: measurements come in as numbers, decisions go out as data;
+the agent (executor/agent.py) and the simulator (simulator/elastic.py) run the same code.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from executor.capacity import ZERO, Amounts
+from offers.amounts import ZERO, Amounts
 
 _EPS = 1e-9
 
