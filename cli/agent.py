@@ -27,7 +27,7 @@ from cli.server_options import (
 from executor.agent import AgentConfig
 from executor.capacity import parse_amounts, parse_resources
 from executor.container_spec import DEFAULT_PIDS_LIMIT, ContainerPolicy
-from executor.elasticity import ElasticPolicy
+from offers.elasticity import ElasticPolicy
 
 __all__ = ["AgentService", "agent_config", "container_policy", "policy_options", "start_agent"]
 
