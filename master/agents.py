@@ -142,9 +142,9 @@ class AgentSide:
         heard[ev.agent_id] = self.clock()
         task = self.tasks.get(ev.task_id)
         if ev.limits is not None and task is not None and task.agent_id == ev.agent_id:
-            self.limits[ev.task_id] = ev.limits
-        elif ev.state.terminal:
-            self.limits.pop(ev.task_id, None)
+            self._limits_changed(ev.agent_id, ev.task_id, ev.limits)
+        elif ev.state.terminal and ev.task_id in self.limits:
+            self._limits_changed(ev.agent_id, ev.task_id, None)
         if task is None or task.agent_id != ev.agent_id:
             if ev.state.terminal:
                 return []
@@ -169,13 +169,13 @@ class AgentSide:
     def _on_metering(self, ev: E.AgentMetering) -> list[object]:
         if self._live(ev.agent_id) is None:
             return self._rejected(ev.agent_id)
-        tasks, limits = self.tasks, self.limits
+        tasks = self.tasks
         for sample in ev.samples:
             if sample.limits is not None:
                 task = tasks.get(sample.task_id)
                 if task is not None and task.agent_id == ev.agent_id \
                         and not task.state.terminal:
-                    limits[sample.task_id] = sample.limits
+                    self._limits_changed(ev.agent_id, sample.task_id, sample.limits)
         return [C.RecordMetering(ev.agent_id, ev.samples, ev.node)] \
             if ev.samples or ev.node else []
 

@@ -30,7 +30,8 @@ class Allocation:
 
     State: writes `offers`, `_offers_on`, `_held`, `_cluster`, `_dirty` (emptied), and
     the per-agent caches `_unallocated`, `_task_use`, `_free_ports` and the index
-    `_uncounted_on` (through `_use_changed`); reads `agents`,
+    `_uncounted_on` (through `_use_changed`), and `limits` (through `_limits_changed`);
+    reads `agents`,
     `frameworks`, `tasks`, `_tasks_on`, `_refuse_until`.
     """
 
@@ -92,17 +93,19 @@ class Allocation:
         return sized
 
     def _count_use(self, agent_id: str) -> tuple[list[float], list[float], list]:
-        """What the agent's live tasks use, what of it the agent has not counted yet, and
-        their host ports: remembered until its tasks change."""
+        """What the agent's live tasks use (cpus and mem as their current limits where the
+        agent lowered them: elasticity), what of it the agent has not counted yet, and
+        their host ports: remembered until its tasks or their limits change."""
         used = [0.0, 0.0, 0.0]
         uncounted = [0.0, 0.0, 0.0]
         task_ports: list[tuple[int, int]] = []
-        tasks = self.tasks
+        tasks, limits = self.tasks, self.limits
         for tid in self._tasks_on.get(agent_id, ()):
             task = tasks[tid]
             r = task.resources
-            used[0] += r.cpus
-            used[1] += r.mem
+            now_limits = limits.get(tid)
+            used[0] += r.cpus if now_limits is None else now_limits[0]
+            used[1] += r.mem if now_limits is None else now_limits[1]
             used[2] += r.disk
             if r.ports:
                 task_ports.extend(r.ports)
@@ -138,6 +141,9 @@ class Allocation:
         use = self._task_use.get(agent_id)
         if use is None:
             return
+        if new.id in self.limits:  # counted at its current limits: counted again
+            del self._task_use[agent_id]
+            return
         if (was_on != now_on and (r.ports or new.spec.ports)) \
                 or not self._tasks_on.get(agent_id):
             del self._task_use[agent_id]
@@ -153,6 +159,19 @@ class Allocation:
             uncounted[0] += sign * r.cpus
             uncounted[1] += sign * r.mem
             uncounted[2] += sign * r.disk
+
+    def _limits_changed(self, agent_id: str, task_id: str,
+                        limits: tuple[float, float] | None) -> None:
+        """The agent resized a task (elasticity; None: it ended): its node's use, and so
+        what may be offered there, is worked out again from the current limits."""
+        if self.limits.get(task_id) == limits:
+            return
+        if limits is None:
+            del self.limits[task_id]
+        else:
+            self.limits[task_id] = limits
+        self._forget_unallocated(agent_id)
+        self._dirty.add(agent_id)
 
     def _forget_unallocated(self, agent_id: str) -> None:
         """The agent's tasks changed: its `unallocated` must be worked out again."""

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import pytest
 
+from master import events as E
 from offers.protocol import mesos as mj
+from offers.states import TaskState
 from tests.master_fixtures import (
     FakeAgent,
     SchedulerClient,
@@ -16,6 +18,7 @@ from tests.master_fixtures import (
     master,
     wait_for,
 )
+from tests.master_harness import accept, launch, make_master, offers_for, register, res, subscribe
 
 __all__ = ["master"]  # the fixture
 
@@ -139,3 +142,25 @@ async def test_only_an_elastic_launch_may_use_the_revocable_part_of_an_offer(mas
     finally:
         await fw.close()
         await agent.close()
+
+
+def test_offers_count_a_resized_task_at_its_current_limits_not_its_request():
+    """The master's own cap (total - used) follows elasticity: a task the agent lowered
+    to 1 cpu / 512 MiB counts as that, and as its request again once restored."""
+    m, _ = make_master()
+    register(m)
+    subscribe(m)
+    offer = offers_for(m.handle(E.Allocate()))[0]
+    accept(m, [offer.id], launch("t1", cpus=3, mem=2048))
+    m.handle(E.AgentStatus("a1", "t1", TaskState.RUNNING, container_id="c1"))
+    # The agent says all of the node is spare again, as after it took 2 cpus back.
+    everything = res(4, 4096, 1000, "31000-31009")
+    m.handle(E.AgentCapacity("a1", everything, everything))
+    assert m.unallocated("a1").cpus == pytest.approx(1)  # total 4 - the 3 asked for
+    m.handle(E.AgentMetering("a1", (E.MeteringSample("t1", 1.0, 0.9, 400.0, (1.0, 512.0)),)))
+    assert m.unallocated("a1").cpus == pytest.approx(3)  # total 4 - the 1 it may use now
+    assert m.unallocated("a1").mem == pytest.approx(4096 - 512)
+    m.handle(E.AgentStatus("a1", "t1", TaskState.RUNNING, limits=(3.0, 2048.0)))
+    assert m.unallocated("a1").cpus == pytest.approx(1)
+    m.handle(E.AgentStatus("a1", "t1", TaskState.FINISHED))
+    assert m.unallocated("a1").cpus == pytest.approx(4)
