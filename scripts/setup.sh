@@ -23,6 +23,11 @@ echo "setup: installing berth and its dependencies into .venv" >&2
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 
 bash scripts/dockerd.sh
+# berth's image registry is Debian's docker-registry (the Docker distribution registry).
+if ! command -v docker-registry >/dev/null; then
+  echo "setup: installing docker-registry" >&2
+  apt_install docker-registry
+fi
 if [ -f scripts/local-images.sh ]; then
   bash scripts/local-images.sh
 fi

@@ -1,0 +1,119 @@
+"""berth's image registry: Debian's `docker-registry` (the Docker distribution registry) run
+as a child process beside the master, its blobs under the data dir.
+
+A process, not a library: the distribution registry is what Docker engines already speak to
+(`docker push` / `docker pull`), so nothing here reimplements its protocol. This module only
+writes its configuration, starts it, waits until `/v2/` answers and stops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import structlog
+
+log = structlog.get_logger("berth.registry")
+
+BINARY = "docker-registry"
+DEFAULT_PORT = 5000
+
+
+class RegistryUnavailable(Exception):
+    """The registry could not be started (binary missing, port taken, it exited)."""
+
+
+def registry_config(root: Path, host: str, port: int) -> str:
+    """The registry's YAML: filesystem storage under `root`, deletes allowed (Jisto's
+    deleteImage removes manifests), plain HTTP on `host:port`."""
+    return "\n".join([
+        "version: 0.1",
+        "log:",
+        "  level: warn",
+        "  formatter: text",
+        "storage:",
+        "  filesystem:",
+        f"    rootdirectory: {root}",
+        "  delete:",
+        "    enabled: true",
+        "http:",
+        f"  addr: {host}:{port}",
+        "",
+    ])
+
+
+@dataclass
+class RegistryServer:
+    """One `docker-registry` child. `address` (`host:port`) is what engines push to and
+    pull from; `url` is its HTTP API."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    binary: str = BINARY
+    _process: asyncio.subprocess.Process | None = field(default=None, repr=False)
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    async def start(self, timeout: float = 15.0) -> None:
+        path = shutil.which(self.binary)
+        if path is None:
+            raise RegistryUnavailable(
+                f"{self.binary} is not installed (Debian's docker-registry package; "
+                f"scripts/setup.sh installs it)")
+        root = self.data_dir / "registry"
+        root.mkdir(parents=True, exist_ok=True)
+        config = self.data_dir / "registry.yml"
+        config.write_text(registry_config(root, self.host, self.port))
+        self._process = await asyncio.create_subprocess_exec(
+            path, "serve", str(config), stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        try:
+            await self._wait_ready(timeout)
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("registry_started", address=self.address, root=str(root))
+
+    async def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as session:
+            while True:
+                process = self._process
+                assert process is not None
+                if process.returncode is not None:
+                    error = await process.stderr.read() if process.stderr else b""
+                    raise RegistryUnavailable(
+                        f"{self.binary} on {self.address} exited with {process.returncode}: "
+                        f"{error.decode(errors='replace').strip()[-500:]}")
+                with contextlib.suppress(aiohttp.ClientError, OSError):
+                    async with session.get(f"{self.url}/v2/",
+                                           timeout=aiohttp.ClientTimeout(total=1)) as answer:
+                        if answer.status == 200:
+                            return
+                if time.monotonic() > deadline:
+                    raise RegistryUnavailable(
+                        f"{self.binary} on {self.address} did not answer within {timeout:g} s")
+                await asyncio.sleep(0.1)
+
+    async def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.returncode is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), timeout=5)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
