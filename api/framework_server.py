@@ -44,6 +44,7 @@ class RunningFramework:
     trail: AuditTrail
     tls: bool = False
     juliarun: JuliaRunSettings | None = None  # JuliaRun's configuration (`reload()`)
+    registry: str | None = None  # berth's registry (`host:port`) for built images
 
     @property
     def url(self) -> str:
@@ -69,12 +70,15 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                           juliarun_config: str | Path | None = None,
                           metric_source: MetricSource | None = None,
                           metrics_retention: Retention | None = None,
+                          registry: str | None = None,
                           **core_options: Any) -> RunningFramework:
     """Open the store (migrating it), recover the core from it, subscribe, serve the REST
     API. Port 0 picks a free port. A non-loopback `host` needs users configured in the
     database (`berth user add`) or `insecure` (api.auth.check_exposure).
     `juliarun_config`: JuliaRun's configuration file (SpecError if it does not load).
-    `metric_source`: where the autoscaler reads metrics (None: it changes no count)."""
+    `metric_source`: where the autoscaler reads metrics (None: it changes no count).
+    `registry`: berth's registry (`host:port`) as this host reaches it, where built images
+    go (`service.registry`)."""
     juliarun = JuliaRunSettings(juliarun_config)
     access = AccessGate(await asyncio.to_thread(AccessStore, db_url), clock,
                         admin_prefixes=("/v1/audit", *ADMIN_PREFIXES),
@@ -93,6 +97,7 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                                usage_poll_seconds=usage_poll_seconds, clock=clock,
                                master_credential=master_credential, master_ssl=master_ssl,
                                metric_source=metric_source, metrics=metrics)
+    service.registry = registry
     await service.start()
     follow_namespaces(service, access)
     trail = AuditTrail(access.store.engine, "framework", clock=clock,
@@ -105,7 +110,7 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
     log.info("framework_api_started", host=host, port=bound, strategy=strategy,
              authentication="required" if access.enabled else "none (local callers trusted)")
     return RunningFramework(service, runner, host, bound, access, trail, tls is not None,
-                            juliarun)
+                            juliarun, registry)
 
 
 def follow_namespaces(service: FrameworkService, access: AccessGate) -> None:

@@ -42,6 +42,7 @@ from api.master_metrics import MasterCollector, metrics_handler
 from api.master_state import agents_document, state_document
 from api.mesos_task_info import id_value, launch_from_task_info
 from api.openapi_master import master_openapi_document
+from api.registry_address import address_for
 from api.serving import ServerLimits, local_url, serve_app
 from master import commands as C
 from master import events as E
@@ -73,8 +74,9 @@ def _spec_error(exc: SpecError, prefix: str = "") -> web.Response:
 class MasterApi:
     """The master's HTTP handlers: parse, hand the event to the driver, answer."""
 
-    def __init__(self, driver: MasterService):
+    def __init__(self, driver: MasterService, registry: str | None = None):
         self.driver = driver
+        self.registry = registry  # berth's registry, `host:port` (api/registry_address.py)
         self.core = driver.core
         self.metrics = MasterCollector(driver.core)
         driver.observers.append(self.metrics.count)
@@ -303,7 +305,8 @@ class MasterApi:
                  keep=len(answer.keep), kill=len(answer.kill))
         return web.json_response({"agent_id": answer.agent_id,
                                   "heartbeat_seconds": answer.heartbeat_seconds,
-                                  "keep": list(answer.keep), "kill": list(answer.kill)})
+                                  "keep": list(answer.keep), "kill": list(answer.kill),
+                                  "registry": address_for(self.registry, request.url.host)})
 
     async def agent_stream(self, request: web.Request) -> web.StreamResponse:
         agent_id = request.query.get("agent_id", "")
@@ -363,10 +366,12 @@ MASTER_AUDIT = web.AppKey("master_audit", AuditTrail)
 
 
 def build_master_app(driver: MasterService, gate: Gate | None = None,
-                     trail: AuditTrail | None = None) -> web.Application:
+                     trail: AuditTrail | None = None,
+                     registry: str | None = None) -> web.Application:
     """The master's HTTP surface; `gate` (api.auth) decides who may call it, `trail`
-    (api.audit) notes subscriptions, teardowns, registrations and refusals."""
-    service = MasterApi(driver)
+    (api.audit) notes subscriptions, teardowns, registrations and refusals; `registry`
+    is told to agents at registration."""
+    service = MasterApi(driver, registry)
     middlewares = [json_errors_with(chain(same_origin_json(), gate))]
     if trail is not None:
         middlewares.insert(0, trail.middleware)
@@ -425,13 +430,15 @@ async def start_master(host: str = "127.0.0.1", port: int = 5050, *, db_url: str
                        tick_seconds: float = 0.25, limits: ServerLimits | None = None,
                        max_frameworks: int | None = DEFAULT_MAX_FRAMEWORKS,
                        insecure: bool = False, internal_credential: str | None = None,
-                       tls: ssl.SSLContext | None = None, **core_options: Any) -> RunningMaster:
+                       tls: ssl.SSLContext | None = None, registry: str | None = None,
+                       **core_options: Any) -> RunningMaster:
     """Open the store (migrating it), restore the core from it, serve. Port 0 picks one.
 
     With users in the database (`berth user add`), agents and frameworks authenticate:
     agents with an admin-scope token (or `internal_credential`, the bearer secret of the
     roles `berth up` runs beside it), frameworks as a user or with a token. Without users,
-    a non-loopback `host` needs `insecure`."""
+    a non-loopback `host` needs `insecure`. `registry` (`host:port`) is berth's registry,
+    told to every agent at registration (a wildcard host as the address it reached us at)."""
     loop = asyncio.get_running_loop()
     access = None
     if db_url:
@@ -452,7 +459,8 @@ async def start_master(host: str = "127.0.0.1", port: int = 5050, *, db_url: str
     service = MasterService(core, store, tick_seconds=tick_seconds)
     trail = None if access is None else AuditTrail(access.store.engine, "master",
                                                    every_write=False, clock=clock)
-    app = build_master_app(service, access.gate if access is not None else None, trail)
+    app = build_master_app(service, access.gate if access is not None else None, trail,
+                           registry)
     runner, bound = await serve_app(app, host, port, limits=limits, ssl_context=tls,
                                     shutdown_timeout=2.0)
     service.master_info = mj.master_info(str(uuid.uuid4()), socket.gethostname(), bound)

@@ -90,7 +90,10 @@ REGISTERED = {"type": "object", "required": ["agent_id", "heartbeat_seconds", "k
               "properties": {
                   "agent_id": {"type": "string"}, "heartbeat_seconds": {"type": "number"},
                   "keep": {"type": "array", "items": {"type": "string"}},
-                  "kill": {"type": "array", "items": {"type": "string"}}}}
+                  "kill": {"type": "array", "items": {"type": "string"}},
+                  "registry": {"type": ["string", "null"],
+                               "description": "berth's registry (host:port) to pull images "
+                                              "the node lacks from; null: none"}}}
 
 _USED = {"type": "object", "properties": {
     "cpus": {"type": "number"}, "mem": {"type": "number"}, "disk": {"type": "number"},

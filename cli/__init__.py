@@ -37,6 +37,7 @@ class LazyGroup(click.Group):
     "metrics": "cli.metrics:metrics_group",
     "namespace": "cli.access:namespace_group",
     "place": "cli.place:place_command",
+    "registry": "cli.registry:registry_command",
     "sim": "cli.sim:sim_command",
     "task": "cli.task:task_group",
     "token": "cli.access:token_group",

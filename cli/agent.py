@@ -18,6 +18,7 @@ import docker
 from api.agent_node import AgentService, start_agent
 from api.auth import ExposureRefused
 from api.serving import ServerLimits, check_descriptor_budget, raise_descriptor_limit
+from cli.registry import registry_option
 from cli.server_options import (
     bearer_from_file,
     master_ca_option,
@@ -134,11 +135,14 @@ def policy_options(command):
               type=click.FloatRange(min=0), metavar="SECONDS",
               help="Keep ended containers this long so their logs can be read (0 = remove "
                    "at once).")
+@registry_option("berth's registry as this node reaches it (HOST:PORT) [the one the "
+                 "master names at registration]; its engine must trust it for plain HTTP "
+                 "(--insecure-registry) unless it is on loopback.")
 @policy_options
 @server_limit_options()
 @tls_options
 @master_ca_option
-def agent_command(tls, tls_cert, master_ssl, master, port, host, insecure, token_file,
+def agent_command(tls, tls_cert, master_ssl, registry, master, port, host, insecure, token_file,
                   hostname, nodetype, attributes, resources, headroom, allow_volume,
                   allow_privileged, ignore_incumbent, preempt_for_cpu, data_dir,
                   container_gc_delay, pids_limit, allow_new_privileges, cap_add,
@@ -153,7 +157,7 @@ def agent_command(tls, tls_cert, master_ssl, master, port, host, insecure, token
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     config = replace(config, master_credential=bearer_from_file(token_file, "--token-file"),
-                     master_ssl=master_ssl)
+                     master_ssl=master_ssl, registry=registry)
     for path in allow_volume:
         if not os.path.isabs(path):
             raise click.UsageError(f"--allow-volume: {path!r} is not an absolute path")

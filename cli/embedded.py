@@ -20,11 +20,13 @@ import structlog
 from api.agent_node import AgentService, start_agent
 from api.framework_server import RunningFramework, start_framework
 from api.master_app import RunningMaster, start_master
+from api.registry_address import local_address
 from api.serving import ServerLimits
 from api.tls import pinned_context
 from executor.agent import AgentConfig
 from executor.container_spec import ContainerPolicy
 from master import events as master_events
+from master.registry_server import RegistryServer
 from offers.quota import CreditUnit
 from offers.states import TaskState
 from persistence.metrics import Retention
@@ -37,6 +39,7 @@ class Embedded:
     master: RunningMaster
     framework: RunningFramework
     agent: AgentService
+    registry: RegistryServer | None = None
 
     async def stop(self, keep_tasks: bool = False, grace_seconds: float = 10.0) -> None:
         # First, so that no container stopped below counts as killed and nothing is
@@ -53,6 +56,8 @@ class Embedded:
             log.warning("agent_stop_forced", after_seconds=3.0)
             await self.agent.runner.cleanup()
         await self.master.stop()
+        if self.registry is not None:
+            await self.registry.stop()
 
     async def _stop_containers(self, grace_seconds: float) -> None:
         backend = self.agent.agent.backend
@@ -87,27 +92,36 @@ async def start_embedded(agent_config: AgentConfig, *, db_url: str, host: str = 
                          container_policy: ContainerPolicy | None = None,
                          limits: ServerLimits | None = None,
                          juliarun_config: str | None = None,
-                         metrics_retention: Retention | None = None) -> Embedded:
+                         metrics_retention: Retention | None = None,
+                         registry: RegistryServer | None = None) -> Embedded:
     """`host` is where the framework's REST API listens; the master listens on
     `master_host` and the agent's own small server on loopback (the roles talk in this
-    process). `limits` apply to each of the three listeners on its own (api/serving.py)."""
+    process). `limits` apply to each of the three listeners on its own (api/serving.py).
+    `registry`, when given, is started first and stopped last; the master tells agents its
+    address and the framework pushes built images to it."""
+    if registry is not None:
+        await registry.start()
     # The roles in this process authenticate to its master with a secret made now.
     credential = f"Bearer {secrets.token_urlsafe(32)}"
     # With TLS, they trust exactly the process's own certificate (`tls_cert`).
     pinned = pinned_context(tls_cert) if tls is not None and tls_cert else None
-    master = await start_master(master_host, master_port, db_url=db_url, limits=limits,
-                                insecure=insecure, internal_credential=credential[7:],
-                                tls=tls)
-    framework = agent = None
+    framework = agent = master = None
     try:
+        master = await start_master(master_host, master_port, db_url=db_url, limits=limits,
+                                    insecure=insecure, internal_credential=credential[7:],
+                                    tls=tls, registry=registry and registry.address)
         framework = await start_framework(master.url, host, framework_port, db_url=db_url,
                                           strategy=strategy, limits=limits, insecure=insecure,
                                           master_credential=credential, master_ssl=pinned,
                                           tls=tls, credit_unit=credit_unit,
                                           juliarun_config=juliarun_config,
-                                          metrics_retention=metrics_retention)
+                                          metrics_retention=metrics_retention,
+                                          registry=registry and local_address(registry.address))
+        # The local agent reaches the registry as this host does.
+        here = agent_config.registry or (registry and local_address(registry.address))
         agent = await start_agent(replace(agent_config, master=master.url,
-                                          master_credential=credential, master_ssl=pinned),
+                                          master_credential=credential, master_ssl=pinned,
+                                          registry=here),
                                   host="127.0.0.1", tls=tls,
                                   port=agent_port, allowed_volumes=allowed_volumes,
                                   allow_privileged=allow_privileged,
@@ -116,11 +130,15 @@ async def start_embedded(agent_config: AgentConfig, *, db_url: str, host: str = 
         if framework is not None:
             with contextlib.suppress(Exception):
                 await framework.stop()
-        with contextlib.suppress(Exception):
-            await master.stop()
+        if master is not None:
+            with contextlib.suppress(Exception):
+                await master.stop()
+        if registry is not None:
+            with contextlib.suppress(Exception):
+                await registry.stop()
         raise
     forward_metering(master, framework)
-    return Embedded(master, framework, agent)
+    return Embedded(master, framework, agent, registry)
 
 
 def forward_metering(master: RunningMaster, framework: RunningFramework) -> None:

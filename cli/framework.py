@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from cli.registry import registry_option
 from cli.server_options import (
     bearer_from_file,
     credit_unit_option,
@@ -47,12 +48,14 @@ def master_url(text: str) -> str:
               type=click.Path(dir_okay=False, exists=True),
               help="JuliaRun's configuration file (images, storage, packages, log); "
                    "read again on SIGHUP or /reconfigure.")
+@registry_option("berth's registry as this host reaches it (HOST:PORT), where built "
+                 "images are pushed.")
 @server_limit_options()
 @tls_options
 @master_ca_option
 @credit_unit_option
 @metrics_retention_option
-def framework_command(tls, tls_cert, master_ssl, credit_unit, metrics_retention,
+def framework_command(tls, tls_cert, master_ssl, credit_unit, metrics_retention, registry,
                       master: str, host: str, insecure: bool,
                       port: int, db_url: str | None, data_dir: Path,
                       master_token_file: str | None, strategy: str, seed: int,
@@ -78,7 +81,8 @@ def framework_command(tls, tls_cert, master_ssl, credit_unit, metrics_retention,
                                             master_ssl=master_ssl, tls=tls,
                                             credit_unit=credit_unit,
                                             juliarun_config=juliarun_config,
-                                            metrics_retention=metrics_retention)
+                                            metrics_retention=metrics_retention,
+                                            registry=registry)
         except SpecError as exc:
             raise click.ClickException(f"--config {juliarun_config}: {exc}") from None
         except OSError as exc:

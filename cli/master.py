@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from cli.registry import registry_option
 from cli.server_options import server_limit_options, tls_options
 from cli.signals import until_signalled
 from master.core import DEFAULT_MAX_FRAMEWORKS
@@ -33,9 +34,13 @@ from master.core import DEFAULT_MAX_FRAMEWORKS
               type=click.IntRange(min=1),
               help="Frameworks subscribed or awaiting failover at once; a SUBSCRIBE beyond "
                    "it is refused with 503 (torn-down frameworks do not count).")
+@registry_option("berth's registry (HOST:PORT, e.g. a `berth registry`), told to every "
+                 "agent at registration; a 0.0.0.0 host is told as the address the agent "
+                 "reached the master at.")
 @server_limit_options(max_connections=1024)  # every agent and framework holds one open
 @tls_options
-def master_command(tls, tls_cert, host: str, insecure: bool, port: int, db_url: str | None, data_dir: Path,
+def master_command(tls, tls_cert, registry: str | None, host: str, insecure: bool, port: int,
+                   db_url: str | None, data_dir: Path,
                    offer_timeout: float, agent_timeout: float, max_frameworks: int,
                    limits) -> None:
     """Run the master: Mesos v1 scheduler API and the agent link on one port."""
@@ -54,7 +59,7 @@ def master_command(tls, tls_cert, host: str, insecure: bool, port: int, db_url: 
             running = await start_master(host, port, db_url=url, offer_timeout=offer_timeout,
                                          agent_timeout=agent_timeout, limits=limits,
                                          max_frameworks=max_frameworks, insecure=insecure,
-                                         tls=tls)
+                                         tls=tls, registry=registry)
         except ExposureRefused as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"berth master listening on {running.url} (db {url.split('@')[-1]})",

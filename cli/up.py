@@ -17,6 +17,7 @@ from cli.server_options import (
     tls_options,
 )
 from cli.signals import on_hangup, until_signalled
+from master.registry_server import DEFAULT_PORT
 
 
 @click.command("up")
@@ -60,6 +61,13 @@ from cli.signals import on_hangup, until_signalled
                    "or /reconfigure.")
 @click.option("--keep-tasks", is_flag=True,
               help="On Ctrl-C leave containers running; the next start adopts them.")
+@click.option("--registry-host", default="127.0.0.1", show_default=True,
+              help="Address of berth's image registry (0.0.0.0 for nodes elsewhere, which "
+                   "are each told the address they reached the master at).")
+@click.option("--registry-port", default=DEFAULT_PORT, show_default=True,
+              type=click.IntRange(0, 65535), help="Its port (0 picks a free one).")
+@click.option("--no-registry", is_flag=True,
+              help="Run no registry: every node must already have the images it runs.")
 @policy_options
 @server_limit_options()  # for each of the three listeners
 @tls_options  # for each of them too
@@ -71,7 +79,8 @@ def up_command(tls, tls_cert, credit_unit, metrics_retention, data_dir: Path,
                nodetype: str | None, attributes: str | None, resources: str | None,
                headroom: str | None, allow_volume: tuple[str, ...], allow_privileged: bool,
                ignore_incumbent: bool, preempt_for_cpu: bool, strategy: str,
-               juliarun_config: str | None, keep_tasks: bool,
+               juliarun_config: str | None, keep_tasks: bool, registry_host: str,
+               registry_port: int, no_registry: bool,
                pids_limit: int, allow_new_privileges: bool,
                cap_add: tuple[str, ...], limits) -> None:
     """Run master, framework and one local agent together (SQLite under --data-dir)."""
@@ -81,7 +90,9 @@ def up_command(tls, tls_cert, credit_unit, metrics_retention, data_dir: Path,
     from api.serving import check_descriptor_budget, raise_descriptor_limit
     from cli.agent import DEFAULT_HEADROOM, agent_config, container_policy
     from cli.embedded import start_embedded
+    from cli.registry import registry_server, warn_if_exposed
     from framework.juliarun_config import parse_config
+    from master.registry_server import RegistryUnavailable
     from offers.problems import SpecError
     from persistence.database import default_url
 
@@ -109,6 +120,8 @@ def up_command(tls, tls_cert, credit_unit, metrics_retention, data_dir: Path,
     check_descriptor_budget(limits, limits, limits)  # master, framework, agent
 
     async def serve() -> None:
+        registry = None if no_registry else registry_server(data_dir, registry_host,
+                                                            registry_port)
         try:
             running = await start_embedded(
                 config, db_url=url, host=host, master_host=master_host, insecure=insecure,
@@ -116,7 +129,12 @@ def up_command(tls, tls_cert, credit_unit, metrics_retention, data_dir: Path,
                 master_port=master_port, framework_port=port,
                 agent_port=agent_port, strategy=strategy, allowed_volumes=allow_volume,
                 allow_privileged=allow_privileged, container_policy=policy, limits=limits,
-                juliarun_config=juliarun_config, metrics_retention=metrics_retention)
+                juliarun_config=juliarun_config, metrics_retention=metrics_retention,
+                registry=registry)
+        except RegistryUnavailable as exc:
+            raise click.ClickException(
+                f"berth's registry did not start: {exc} (another --registry-port, or "
+                f"--no-registry to run without one)") from None
         except SpecError as exc:
             raise click.ClickException(f"--config {juliarun_config}: {exc}") from None
         except docker.errors.DockerException as exc:
@@ -125,9 +143,12 @@ def up_command(tls, tls_cert, credit_unit, metrics_retention, data_dir: Path,
             raise click.ClickException(f"cannot listen: {exc}") from None
         except ExposureRefused as exc:
             raise click.ClickException(str(exc)) from None
+        if registry is not None:
+            warn_if_exposed(registry)
+        shown = f"registry {registry.address}, " if registry is not None else "no registry, "
         click.echo(f"berth up: framework {running.framework.url}, master {running.master.url}, "
-                   f"agent :{running.agent.port} (db {url.split('@')[-1]}); Ctrl-C stops",
-                   err=True)
+                   f"agent :{running.agent.port}, {shown}(db {url.split('@')[-1]}); "
+                   f"Ctrl-C stops", err=True)
         if juliarun_config is not None and running.framework.juliarun is not None:
             on_hangup(running.framework.juliarun.reload)
         await until_signalled()

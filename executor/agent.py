@@ -68,6 +68,7 @@ class Backend(Protocol):
 
     agent_id: str
     on_status: Callable[[StatusUpdate], None]
+    registry: str | None  # berth's registry (`host:port`) to pull missing images from
 
     async def start(self) -> None: ...
     async def close(self) -> None: ...
@@ -121,6 +122,9 @@ class AgentConfig:
     # asks for one; never shown.
     master_credential: str | None = field(default=None, repr=False)
     master_ssl: ssl.SSLContext | None = field(default=None, repr=False)  # None: system CAs
+    # berth's registry as this node's engine reaches it (`host:port`); None: the one the
+    # master names at registration.
+    registry: str | None = None
 
     @property
     def master_url(self) -> str:
@@ -480,12 +484,13 @@ class Agent:
         self.agent_id = agent_id
         self.backend.agent_id = agent_id
         self.heartbeat_seconds = float(answer.get("heartbeat_seconds") or 2.0)
+        self.backend.registry = self.config.registry or answer.get("registry") or None
         self.registrations += 1
         self._sent_capacity = self.capacity
         self._capacity_dirty = False
         structlog.contextvars.bind_contextvars(agent_id=agent_id)
         log.info("agent_registered", keep=len(answer.get("keep") or ()),
-                 kill=len(answer.get("kill") or ()))
+                 kill=len(answer.get("kill") or ()), registry=self.backend.registry)
         for task_id in answer.get("kill") or ():
             self._spawn(self.backend.kill(task_id, self.config.orphan_grace_seconds),
                         f"kill-{task_id}")

@@ -1,10 +1,11 @@
 """Runs tasks as Docker containers through the `docker` SDK (DOCKER_HOST honoured).
 
-Launch, watch, meter, kill, adopt, read logs. Never pulls: no registry is reachable, so a missing
-image ends the task `ERROR` at once instead of hanging. Every SDK call blocks, so each runs
-in a small thread pool and the agent's asyncio loop stays responsive; Docker's event
-stream is read by one thread and handed to the loop. Status changes go to `on_status`.
-Ended containers are kept `gc_delay` seconds for their logs (executor/container_gc.py).
+Launch, watch, meter, kill, adopt, read logs. Pulls only from berth's registry, when the
+agent knows one (executor/image_pull.py); an image in neither ends the task `ERROR` at
+once. Every SDK call blocks, so each runs in a small thread pool and the agent's asyncio
+loop stays responsive; Docker's event stream is read by one thread and handed to the loop.
+Status changes go to `on_status`. Ended containers are kept `gc_delay` seconds for their
+logs (executor/container_gc.py).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from executor.container_spec import (
 )
 from executor.health import CheckResult, Step
 from executor.health_monitor import HealthMonitor
+from executor.image_pull import ImagePuller
 from executor.tasks import StatusUpdate, TrackedTask, UsageSample
 from offers.elasticity import Tenant
 from offers.launch import LABEL_AGENT_ID, LABEL_FRAMEWORK_ID, LABEL_TASK_ID, LaunchSpec
@@ -82,6 +84,7 @@ class DockerBackend:
         threads: int = 8,
         gc_delay: float = DEFAULT_GC_DELAY,
         unhealthy_kill_grace: float = UNHEALTHY_KILL_GRACE,
+        registry: str | None = None,
     ):
         self.agent_id = agent_id
         self.policy = policy or VolumePolicy()
@@ -104,6 +107,16 @@ class DockerBackend:
         self.unhealthy_kill_grace = unhealthy_kill_grace
         self._health_kills: set[asyncio.Task] = set()
         self.cgroups = CgroupReader()
+        self.images = ImagePuller(self.client, registry)
+
+    @property
+    def registry(self) -> str | None:
+        """berth's registry (`host:port`) that missing images are pulled from, or None."""
+        return self.images.registry
+
+    @registry.setter
+    def registry(self, address: str | None) -> None:
+        self.images.registry = address
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -206,15 +219,14 @@ class DockerBackend:
         if refusal:
             self._emit(task, TaskState.ERROR, refusal)
             return
-        try:
-            await self._call(self.client.images.get, spec.image)
-        except ImageNotFound:
-            self._emit(task, TaskState.ERROR, f"image {spec.image} not found on this node")
+        image, missing = await self.images.ensure(spec.image)  # pulled from the registry
+        if missing:
+            self._emit(task, TaskState.ERROR, missing)
             return
-        except DockerException as exc:
-            self._emit(task, TaskState.ERROR, f"cannot ask Docker about image {spec.image}: "
-                                              f"{_docker_text(exc)}")
+        if spec.task_id not in self.tasks:  # killed while its image was pulled
             return
+        if image != spec.image:  # a digest reference runs as pulled
+            spec = spec.model_copy(update={"image": image})
         self._emit(task, TaskState.STARTING)
         kwargs = create_kwargs(spec, self.agent_id, binds, self.container_policy)
         moved = self.policy.moved(binds)  # as late as it can be: right before the create

@@ -101,6 +101,9 @@ class FrameworkService:
         self._charging: set[asyncio.Task] = set()
         self.store = store
         self.master_url = master_url.rstrip("/") if master_url else None
+        # berth's registry (`host:port`, as this host reaches it) that built images are
+        # pushed to; None when the cluster has none. Set by `start_framework`.
+        self.registry: str | None = None
         self.name = name
         self.tick_seconds = tick_seconds
         self.usage_poll_seconds = usage_poll_seconds
