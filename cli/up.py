@@ -145,9 +145,9 @@ def up_command(tls, tls_cert, credit_unit, metrics_retention, data_dir: Path,
             raise click.ClickException(str(exc)) from None
         if registry is not None:
             warn_if_exposed(registry)
-        shown = f"registry {registry.address}, " if registry is not None else "no registry, "
+        shown = f"registry {registry.address}" if registry is not None else "no registry"
         click.echo(f"berth up: framework {running.framework.url}, master {running.master.url}, "
-                   f"agent :{running.agent.port}, {shown}(db {url.split('@')[-1]}); "
+                   f"agent :{running.agent.port}, {shown} (db {url.split('@')[-1]}); "
                    f"Ctrl-C stops", err=True)
         if juliarun_config is not None and running.framework.juliarun is not None:
             on_hangup(running.framework.juliarun.reload)
