@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import aiohttp
 import pytest
 from docker.errors import APIError, ImageNotFound, NotFound
 
@@ -143,7 +144,7 @@ def test_without_a_registry_the_reason_is_as_before():
 
 
 def test_an_image_in_neither_place_names_both():
-    image, reason = asyncio.run(ImagePuller(FakeClient(), REG).ensure("nope:1"))
+    _, reason = asyncio.run(ImagePuller(FakeClient(), REG).ensure("nope:1"))
     assert reason.startswith(f"image nope:1 not found on this node nor in registry {REG}")
 
 
@@ -159,3 +160,19 @@ def test_another_registrys_image_is_left_alone():
     assert reason == ("image quay.io/org/app not found on this node; it names registry "
                       f"quay.io, not berth's registry {REG}")
     assert client.calls == []
+
+
+async def test_the_master_tells_each_agent_the_registry_as_it_reached_the_master(tmp_path):
+    from tests.master_fixtures import start_test_master
+
+    body = {"hostname": "n1", "total": {"cpus": 1, "mem": 512}, "running": []}
+    for configured, told in (("0.0.0.0:5999", "127.0.0.1:5999"),
+                             ("10.1.2.3:5000", "10.1.2.3:5000"), (None, None)):
+        master = await start_test_master(tmp_path, registry=configured)
+        try:
+            async with aiohttp.ClientSession() as http, \
+                    http.post(f"{master.url}/agent/v1/register", json=body) as resp:
+                assert resp.status == 200
+                assert (await resp.json())["registry"] == told
+        finally:
+            await master.stop()
