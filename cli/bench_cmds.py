@@ -150,3 +150,16 @@ def bench_metrics(nodes: int, tasks: int, samples: int, batch: int, days: float,
 
     emit(run(nodes, tasks, samples, batch, days=days, size_nodes=size_nodes, skip=skip),
          as_json)
+
+
+@click.command("registry")
+@click.option("--megabytes", default=50, show_default=True, help="Random bytes in the image.")
+@click.option("--rounds", default=3, show_default=True,
+              help="Launches timed each way (berth and docker pull + run), alternating.")
+@click.option("--json", "as_json", is_flag=True, help="One line of JSON.")
+def bench_registry(megabytes: int, rounds: int, as_json: bool) -> None:
+    """A second node's first launch of a big image through berth (pulled from its registry)
+    against `docker pull` + `docker run` there (needs root and a Docker engine)."""
+    from benchmarks.registry_pull import run
+
+    emit(run(megabytes=megabytes, rounds=rounds), as_json)
