@@ -82,7 +82,9 @@ def _start_up(data: Path, log_path: Path, hostname: str, ports: tuple[int, int, 
          "--host", "127.0.0.1", "--port", str(port), "--master-port", str(master_port),
          "--agent-port", str(agent_port), "--hostname", hostname,
          # Other people's load on a shared test machine must not leave the task pending.
-         "--ignore-incumbent", *extra],
+         "--ignore-incumbent",
+         # Its registry on a free port: tests at the same time must not clash on :5000.
+         "--registry-port", "0", *extra],
         cwd=Path(__file__).resolve().parent.parent, stdout=log_path.open("a"),
         stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
