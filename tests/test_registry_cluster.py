@@ -99,8 +99,8 @@ async def test_an_image_only_in_the_registry_runs_after_the_agent_pulls_it(clust
         assert item["state"] == "RUNNING", item["reason"]
         assert client.images.get(name).tags  # now on the node, under the task's name
     finally:
-        await asyncio.to_thread(subprocess.run, ["docker", "rmi", "-f", name],
-                                capture_output=True)
+        await asyncio.to_thread(subprocess.run, ["docker", "rmi", "-f", name,
+                                                 f"{registry}/{name}"], capture_output=True)
         client.close()
 
 
