@@ -24,9 +24,11 @@ from api.serving import ServerLimits, local_url, serve_app
 from framework import events as ev
 from framework.autoscaling import MetricSource
 from framework.driver import FrameworkService, timestamp_ids
+from framework.process.image_builder import DOCKER_HUB, ImageSettings
 from framework.process.juliarun_settings import JuliaRunSettings
 from framework.scheduler import CharmanderScheduler
 from framework.store import FrameworkStore
+from offers.image_template import DEFAULT_BASE
 from persistence.metrics import MetricsStore, Retention
 
 log = structlog.get_logger("berth.framework")
@@ -69,12 +71,18 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                           juliarun_config: str | Path | None = None,
                           metric_source: MetricSource | None = None,
                           metrics_retention: Retention | None = None,
+                          registry: str | None = None,
+                          upstream_registry: str = DOCKER_HUB,
+                          image_base: str = DEFAULT_BASE,
                           **core_options: Any) -> RunningFramework:
     """Open the store (migrating it), recover the core from it, subscribe, serve the REST
     API. Port 0 picks a free port. A non-loopback `host` needs users configured in the
     database (`berth user add`) or `insecure` (api.auth.check_exposure).
     `juliarun_config`: JuliaRun's configuration file (SpecError if it does not load).
-    `metric_source`: where the autoscaler reads metrics (None: it changes no count)."""
+    `metric_source`: where the autoscaler reads metrics (None: it changes no count).
+    `registry`: berth's registry (host:port) built images are pushed to (None: they stay
+    in this host's engine); `upstream_registry`: where `pullImage` pulls from;
+    `image_base`: the image templates are built on."""
     juliarun = JuliaRunSettings(juliarun_config)
     access = AccessGate(await asyncio.to_thread(AccessStore, db_url), clock,
                         admin_prefixes=("/v1/audit", *ADMIN_PREFIXES),
@@ -92,7 +100,8 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
     service = FrameworkService(scheduler, store, master_url, tick_seconds=tick_seconds,
                                usage_poll_seconds=usage_poll_seconds, clock=clock,
                                master_credential=master_credential, master_ssl=master_ssl,
-                               metric_source=metric_source, metrics=metrics)
+                               metric_source=metric_source, metrics=metrics,
+                               images=ImageSettings(registry, upstream_registry, image_base))
     await service.start()
     follow_namespaces(service, access)
     trail = AuditTrail(access.store.engine, "framework", clock=clock,

@@ -47,6 +47,13 @@ def master_url(text: str) -> str:
               type=click.Path(dir_okay=False, exists=True),
               help="JuliaRun's configuration file (images, storage, packages, log); "
                    "read again on SIGHUP or /reconfigure.")
+@click.option("--registry", default=None, envvar="BERTH_REGISTRY",
+              help="berth's registry (HOST:PORT) built and pulled images are pushed to "
+                   "[default: none: they stay in this host's Docker engine].")
+@click.option("--upstream-registry", default="registry-1.docker.io", show_default=True,
+              help="Where `pullImage` (berth image pull) pulls images from.")
+@click.option("--image-base", default="berth/busybox", show_default=True,
+              help="The image image templates are built on.")
 @server_limit_options()
 @tls_options
 @master_ca_option
@@ -56,7 +63,8 @@ def framework_command(tls, tls_cert, master_ssl, credit_unit, metrics_retention,
                       master: str, host: str, insecure: bool,
                       port: int, db_url: str | None, data_dir: Path,
                       master_token_file: str | None, strategy: str, seed: int,
-                      juliarun_config: str | None, limits) -> None:
+                      juliarun_config: str | None, limits, registry: str | None,
+                      upstream_registry: str, image_base: str) -> None:
     """Run the Charmander framework: its REST API, placing tasks on the master's offers."""
     from api.auth import ExposureRefused
     from api.framework_server import start_framework
@@ -78,7 +86,10 @@ def framework_command(tls, tls_cert, master_ssl, credit_unit, metrics_retention,
                                             master_ssl=master_ssl, tls=tls,
                                             credit_unit=credit_unit,
                                             juliarun_config=juliarun_config,
-                                            metrics_retention=metrics_retention)
+                                            metrics_retention=metrics_retention,
+                                            registry=registry,
+                                            upstream_registry=upstream_registry,
+                                            image_base=image_base)
         except SpecError as exc:
             raise click.ClickException(f"--config {juliarun_config}: {exc}") from None
         except OSError as exc:
