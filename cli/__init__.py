@@ -32,6 +32,7 @@ class LazyGroup(click.Group):
     "client": "cli.client_params:client_group",
     "credits": "cli.access:credits_group",
     "framework": "cli.framework:framework_command",
+    "image": "cli.image:image_group",
     "job": "cli.job:job_group",
     "master": "cli.master:master_command",
     "metrics": "cli.metrics:metrics_group",
