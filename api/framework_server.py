@@ -28,7 +28,7 @@ from framework.process.image_builder import DOCKER_HUB, ImageSettings
 from framework.process.juliarun_settings import JuliaRunSettings
 from framework.scheduler import CharmanderScheduler
 from framework.store import FrameworkStore
-from offers.image_template import DEFAULT_BASE
+from offers.image_template import DEFAULT_BASE, MAX_TEMPLATE
 from persistence.metrics import MetricsStore, Retention
 
 log = structlog.get_logger("berth.framework")
@@ -74,6 +74,7 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                           registry: str | None = None,
                           upstream_registry: str = DOCKER_HUB,
                           image_base: str = DEFAULT_BASE,
+                          max_image_template: int = MAX_TEMPLATE,
                           **core_options: Any) -> RunningFramework:
     """Open the store (migrating it), recover the core from it, subscribe, serve the REST
     API. Port 0 picks a free port. A non-loopback `host` needs users configured in the
@@ -82,7 +83,8 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
     `metric_source`: where the autoscaler reads metrics (None: it changes no count).
     `registry`: berth's registry (host:port) built images are pushed to (None: they stay
     in this host's engine); `upstream_registry`: where `pullImage` pulls from;
-    `image_base`: the image templates are built on."""
+    `image_base`: the image templates are built on; `max_image_template`: bytes of an
+    uploaded image template (tar.gz)."""
     juliarun = JuliaRunSettings(juliarun_config)
     access = AccessGate(await asyncio.to_thread(AccessStore, db_url), clock,
                         admin_prefixes=("/v1/audit", *ADMIN_PREFIXES),
@@ -101,7 +103,8 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                                usage_poll_seconds=usage_poll_seconds, clock=clock,
                                master_credential=master_credential, master_ssl=master_ssl,
                                metric_source=metric_source, metrics=metrics,
-                               images=ImageSettings(registry, upstream_registry, image_base))
+                               images=ImageSettings(registry, upstream_registry, image_base,
+                                                    max_image_template))
     await service.start()
     follow_namespaces(service, access)
     trail = AuditTrail(access.store.engine, "framework", clock=clock,

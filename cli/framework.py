@@ -54,6 +54,8 @@ def master_url(text: str) -> str:
               help="Where `pullImage` (berth image pull) pulls images from.")
 @click.option("--image-base", default="berth/busybox", show_default=True,
               help="The image image templates are built on.")
+@click.option("--max-image-template", default=64, show_default=True,
+              type=click.IntRange(1, 4096), help="MiB of an uploaded image template.")
 @server_limit_options()
 @tls_options
 @master_ca_option
@@ -64,7 +66,8 @@ def framework_command(tls, tls_cert, master_ssl, credit_unit, metrics_retention,
                       port: int, db_url: str | None, data_dir: Path,
                       master_token_file: str | None, strategy: str, seed: int,
                       juliarun_config: str | None, limits, registry: str | None,
-                      upstream_registry: str, image_base: str) -> None:
+                      upstream_registry: str, image_base: str,
+                      max_image_template: int) -> None:
     """Run the Charmander framework: its REST API, placing tasks on the master's offers."""
     from api.auth import ExposureRefused
     from api.framework_server import start_framework
@@ -89,7 +92,8 @@ def framework_command(tls, tls_cert, master_ssl, credit_unit, metrics_retention,
                                             metrics_retention=metrics_retention,
                                             registry=registry,
                                             upstream_registry=upstream_registry,
-                                            image_base=image_base)
+                                            image_base=image_base,
+                                            max_image_template=max_image_template * 2**20)
         except SpecError as exc:
             raise click.ClickException(f"--config {juliarun_config}: {exc}") from None
         except OSError as exc:
