@@ -239,7 +239,7 @@ async def stack(tmp_path, registry):
     """A master, an agent on the local engine and a framework pushing to `registry`, with
     a user `admin`."""
     build_images()
-    db = _db(tmp_path)
+    db = f"sqlite:///{tmp_path / 'fw.db'}"  # the master's is its own, without users
     _add_admin(db)
     master = await start_test_master(tmp_path)
     low = min(free_port(), 65535 - 10)
@@ -296,8 +296,9 @@ async def test_a_template_builds_is_pushed_and_a_job_runs_it(stack):
     assert done["phase"] == "complete", done
     async with http.get(f"{fw.url}/v1/tasks/{done['instances'][0]['id']}/logs",
                         headers=_basic()) as resp:
-        if resp.status == 200:  # the run script's words, when the agent kept them
-            assert "hello from the template" in await resp.text()
+        logs = await resp.text()
+        assert resp.status == 200, logs
+        assert "hello from the template" in logs  # the template's run.sh ran
 
     async with http.post(f"{fw.url}/deleteImage/{name}%3Alatest",
                          headers=JSON | _basic()) as resp:
@@ -331,6 +332,16 @@ async def test_a_failing_build_ends_failed_with_its_log_and_refuses_jobs(stack):
         assert problem["field"] == "task.dockerimage"
         assert "failed to build" in problem["problem"] and "about to break" in \
             problem["problem"]
+    async with http.post(f"{fw.url}/v1/job", json={"Name": "jisto"}, headers=_basic()) as resp:
+        uuid_ = (await resp.json())["UUID"]
+    async with http.post(f"{fw.url}/v1/task", json={"Image": name, "JobUUID": uuid_},
+                         headers=_basic()) as resp:
+        assert resp.status == 200
+    async with http.post(f"{fw.url}/v1/job/{uuid_}/op/RunJob", headers=JSON | _basic()) \
+            as resp:  # Jisto's run of a task using it: refused the same way
+        answer = await resp.json()
+        assert resp.status == 400, answer
+        assert "failed to build" in answer["errors"][0]["problem"]
 
 
 @pytest.mark.docker

@@ -144,8 +144,7 @@ class ImageService:
     async def upload(self, template: ImageTemplate) -> ImageRecord:
         """Start building a checked template; on disk as `building` when it returns."""
         context = build_context(template, self.settings.base)
-        return await self._begin(template.config.name, "template",
-                                 lambda name: self._build(name, context))
+        return await self._begin(template.config.name, "template", self._build(context))
 
     async def pull(self, name: str) -> ImageRecord:
         """Start pulling `name` from upstream (UpstreamUnreachable if it does not answer)."""
@@ -214,8 +213,9 @@ class ImageService:
         self.book.put(done)
         self._tell()
 
-    def _build(self, name: str, context: bytes):
-        def work(_: str, lines: list[str]) -> int | None:
+    def _build(self, context: bytes) -> Callable[[str, list[str]], int | None]:
+        """The build of `context` as the image `name`, its log into `lines`."""
+        def work(name: str, lines: list[str]) -> int | None:
             api = self.client().api
             error = None
             try:
