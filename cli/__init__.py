@@ -60,6 +60,7 @@ def main(log_json: bool, log_level: str) -> None:
     "jobs": "cli.bench_cmds:bench_jobs",
     "elastic": "cli.bench_cmds:bench_elastic",
     "metrics": "cli.bench_cmds:bench_metrics",
+    "images": "cli.bench_cmds:bench_images",
     "sim": "cli.sim:bench_sim",
 })
 def bench() -> None:
