@@ -390,7 +390,8 @@ async def test_the_cli_verbs(tmp_path, stack):
     def cli(*args: str, password: str | None = PASSWORD):
         return CliRunner().invoke(main, [*args, "--url", fw.url],
                                   input=None if password is None else f"{password}\n",
-                                  env={"BERTH_USER": None, "BERTH_TOKEN": None})
+                                  env={"BERTH_USER": None, "BERTH_PASSWORD": None,
+                                       "BERTH_TOKEN": None})
 
     result = await asyncio.to_thread(cli, "image", "upload", str(archive), "-u", "admin")
     assert result.exit_code == 0, result.output
