@@ -23,6 +23,7 @@ from api import idempotency
 from api.audit import AuditTrail
 from api.auth import Gate, chain
 from api.http_errors import error_response, json_errors_with, spec_error_response
+from api.images_app import IMAGE_UPLOADS, add_image_routes
 from api.jisto_app import UPLOADS, add_jisto_routes
 from api.jobs_app import add_job_routes, job_errors
 from api.json_body import BadBody, read_json, same_origin_json
@@ -419,7 +420,7 @@ def build_charmander_app(service: FrameworkService, gate: Gate | None = None,
     """The framework's REST API; `gate` (api.auth) decides who may call it, `trail`
     (api.audit) notes what they changed and serves `GET /v1/audit`; `juliarun` is the
     JuliaRun configuration its JuliaRun API submits with (none: an empty one)."""
-    middlewares = [json_errors_with(chain(same_origin_json(uploads=UPLOADS), gate)),
+    middlewares = [json_errors_with(chain(same_origin_json(uploads=UPLOADS + IMAGE_UPLOADS), gate)),
                    job_errors]
     if trail is not None:
         middlewares.insert(0, trail.middleware)
@@ -431,6 +432,7 @@ def build_charmander_app(service: FrameworkService, gate: Gate | None = None,
         app.router.add_route(method, path, getattr(handlers, name))
     add_job_routes(app, service)
     add_jisto_routes(app, service)
+    add_image_routes(app, service)
     add_schedule_routes(app, service)
     add_task_logs_route(app, service)
     add_juliarun_routes(app, service, juliarun or JuliaRunSettings())

@@ -24,9 +24,11 @@ from api.serving import ServerLimits, local_url, serve_app
 from framework import events as ev
 from framework.autoscaling import MetricSource
 from framework.driver import FrameworkService, timestamp_ids
+from framework.process.image_builder import DOCKER_HUB, ImageSettings
 from framework.process.juliarun_settings import JuliaRunSettings
 from framework.scheduler import CharmanderScheduler
 from framework.store import FrameworkStore
+from offers.image_template import DEFAULT_BASE, MAX_TEMPLATE
 from persistence.metrics import MetricsStore, Retention
 
 log = structlog.get_logger("berth.framework")
@@ -71,14 +73,19 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                           metric_source: MetricSource | None = None,
                           metrics_retention: Retention | None = None,
                           registry: str | None = None,
+                          upstream_registry: str = DOCKER_HUB,
+                          image_base: str = DEFAULT_BASE,
+                          max_image_template: int = MAX_TEMPLATE,
                           **core_options: Any) -> RunningFramework:
     """Open the store (migrating it), recover the core from it, subscribe, serve the REST
     API. Port 0 picks a free port. A non-loopback `host` needs users configured in the
     database (`berth user add`) or `insecure` (api.auth.check_exposure).
     `juliarun_config`: JuliaRun's configuration file (SpecError if it does not load).
     `metric_source`: where the autoscaler reads metrics (None: it changes no count).
-    `registry`: berth's registry (`host:port`) as this host reaches it, where built images
-    go (`service.registry`)."""
+    `registry`: berth's registry (host:port) as this host reaches it, where built images
+    are pushed (None: they stay in this host's engine); `upstream_registry`: where
+    `pullImage` pulls from; `image_base`: the image templates are built on;
+    `max_image_template`: bytes of an uploaded image template (tar.gz)."""
     juliarun = JuliaRunSettings(juliarun_config)
     access = AccessGate(await asyncio.to_thread(AccessStore, db_url), clock,
                         admin_prefixes=("/v1/audit", *ADMIN_PREFIXES),
@@ -96,8 +103,9 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
     service = FrameworkService(scheduler, store, master_url, tick_seconds=tick_seconds,
                                usage_poll_seconds=usage_poll_seconds, clock=clock,
                                master_credential=master_credential, master_ssl=master_ssl,
-                               metric_source=metric_source, metrics=metrics)
-    service.registry = registry
+                               metric_source=metric_source, metrics=metrics,
+                               images=ImageSettings(registry, upstream_registry, image_base,
+                                                    max_image_template))
     await service.start()
     follow_namespaces(service, access)
     trail = AuditTrail(access.store.engine, "framework", clock=clock,

@@ -250,6 +250,8 @@ async def job_errors(request: web.Request, handler) -> web.StreamResponse:
         return error_response(404, str(exc), [FieldProblem("name", "no such job")])
     except JobConflict as exc:
         return error_response(409, str(exc))
+    except SpecError as exc:  # refused at submission (an image whose build failed)
+        return spec_error_response(exc, "job")
 
 
 def add_job_routes(app: web.Application, service: FrameworkService) -> None:

@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 from api.openapi_autoscale import autoscale_paths
+from api.openapi_images import image_paths
 from api.openapi_jisto import jisto_paths
 from api.openapi_jobs import job_paths, job_schemas
 from api.openapi_juliarun import juliarun_paths, juliarun_schemas
@@ -87,9 +88,10 @@ def openapi_document() -> dict[str, Any]:
         "Charmander's REST API for task scheduling, plus berth's /v1/ (tasks, jobs, "
         "agents, offers, usage, metrics, rusage, namespaces, audit, schedules, client "
         "parameters), Jisto's "
-        "(/v1/job, /v1/task, /v1/jobsource) and JuliaRun's HTTP API over berth's jobs "
+        "(/v1/job, /v1/task, /v1/jobsource, /upload, /pullImage, /deleteImage; berth's "
+        "/v1/images) and JuliaRun's HTTP API over berth's jobs "
         "(answers in JuliaWebAPI's {code, data}).",
         {**task_paths(), **job_paths(), **autoscale_paths(), **schedule_paths(),
-         **jisto_paths(), **namespace_paths(), **metrics_paths(), **_other_paths(),
+         **jisto_paths(), **image_paths(), **namespace_paths(), **metrics_paths(), **_other_paths(),
          **juliarun_paths()},
         {**wire_forms({**task_schemas(), **job_schemas()}), **juliarun_schemas()})

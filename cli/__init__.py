@@ -32,6 +32,7 @@ class LazyGroup(click.Group):
     "client": "cli.client_params:client_group",
     "credits": "cli.access:credits_group",
     "framework": "cli.framework:framework_command",
+    "image": "cli.image:image_group",
     "job": "cli.job:job_group",
     "master": "cli.master:master_command",
     "metrics": "cli.metrics:metrics_group",
@@ -61,6 +62,7 @@ def main(log_json: bool, log_level: str) -> None:
     "elastic": "cli.bench_cmds:bench_elastic",
     "metrics": "cli.bench_cmds:bench_metrics",
     "registry": "cli.bench_cmds:bench_registry",
+    "images": "cli.bench_cmds:bench_images",
     "sim": "cli.sim:bench_sim",
 })
 def bench() -> None:

@@ -163,3 +163,17 @@ def bench_registry(megabytes: int, rounds: int, as_json: bool) -> None:
     from benchmarks.registry_pull import run
 
     emit(run(megabytes=megabytes, rounds=rounds), as_json)
+
+
+@click.command("images")
+@click.option("--rounds", default=5, show_default=True,
+              help="Templates timed on each side (alternating which goes first).")
+@click.option("--size-mib", default=10, show_default=True,
+              help="MiB of random data in each template.")
+@click.option("--json", "as_json", is_flag=True, help="One line of JSON.")
+def bench_images(rounds: int, size_mib: int, as_json: bool) -> None:
+    """Upload-to-ready of an image template through berth's API against a plain
+    `docker build` + `docker push` of the same context (needs a Docker engine)."""
+    from benchmarks.images import run
+
+    emit(run(rounds, size_mib), as_json)

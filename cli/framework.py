@@ -50,6 +50,12 @@ def master_url(text: str) -> str:
                    "read again on SIGHUP or /reconfigure.")
 @registry_option("berth's registry as this host reaches it (HOST:PORT), where built "
                  "images are pushed.")
+@click.option("--upstream-registry", default="registry-1.docker.io", show_default=True,
+              help="Where `pullImage` (berth image pull) pulls images from.")
+@click.option("--image-base", default="berth/busybox", show_default=True,
+              help="The image image templates are built on.")
+@click.option("--max-image-template", default=64, show_default=True,
+              type=click.IntRange(1, 4096), help="MiB of an uploaded image template.")
 @server_limit_options()
 @tls_options
 @master_ca_option
@@ -59,7 +65,9 @@ def framework_command(tls, tls_cert, master_ssl, credit_unit, metrics_retention,
                       master: str, host: str, insecure: bool,
                       port: int, db_url: str | None, data_dir: Path,
                       master_token_file: str | None, strategy: str, seed: int,
-                      juliarun_config: str | None, limits) -> None:
+                      juliarun_config: str | None, limits,
+                      upstream_registry: str, image_base: str,
+                      max_image_template: int) -> None:
     """Run the Charmander framework: its REST API, placing tasks on the master's offers."""
     from api.auth import ExposureRefused
     from api.framework_server import start_framework
@@ -82,7 +90,10 @@ def framework_command(tls, tls_cert, master_ssl, credit_unit, metrics_retention,
                                             credit_unit=credit_unit,
                                             juliarun_config=juliarun_config,
                                             metrics_retention=metrics_retention,
-                                            registry=registry)
+                                            registry=registry,
+                                            upstream_registry=upstream_registry,
+                                            image_base=image_base,
+                                            max_image_template=max_image_template * 2**20)
         except SpecError as exc:
             raise click.ClickException(f"--config {juliarun_config}: {exc}") from None
         except OSError as exc:

@@ -42,6 +42,7 @@ from framework import commands as cmd
 from framework import events as ev
 from framework.autoscaling import MetricSource
 from framework.process.autoscaler import Autoscaler
+from framework.process.image_builder import ImageService, ImageSettings
 from framework.process.jisto_operations import JistoOperations
 from framework.process.job_operations import JobOperations, job_state
 from framework.process.mesos_client import MesosSchedulerClient, NotSubscribed
@@ -84,13 +85,15 @@ class FrameworkService:
                  master_credential: str | None = None,
                  master_ssl: ssl.SSLContext | None = None,
                  metric_source: MetricSource | None = None,
-                 metrics: MetricsStore | None = None) -> None:
+                 metrics: MetricsStore | None = None,
+                 images: ImageSettings | None = None) -> None:
         """`master_credential`: the `Authorization` value the master wants (a token as
         `Bearer ...`), sent on every call to it; `master_ssl`: whom to trust when the
         master speaks TLS (default: the system's CAs); `metrics`: where metered usage,
         node measurements and posted metrics are kept (none: not kept); `metric_source`:
         where the autoscaler reads metrics (default: that store; neither: nowhere, so it
-        never changes a count)."""
+        never changes a count); `images`: berth's registry, the upstream one and the base
+        image templates are built on."""
         self.scheduler = scheduler
         self.master_headers = {"Authorization": master_credential} if master_credential \
             else {}
@@ -101,9 +104,6 @@ class FrameworkService:
         self._charging: set[asyncio.Task] = set()
         self.store = store
         self.master_url = master_url.rstrip("/") if master_url else None
-        # berth's registry (`host:port`, as this host reaches it) that built images are
-        # pushed to; None when the cluster has none. Set by `start_framework`.
-        self.registry: str | None = None
         self.name = name
         self.tick_seconds = tick_seconds
         self.usage_poll_seconds = usage_poll_seconds
@@ -120,7 +120,8 @@ class FrameworkService:
         self.metrics = MetricsFeed(metrics, clock) if metrics is not None else None
         self._usage_supported = True
         self.recent_offers: list[dict[str, Any]] = []
-        self.jobs = JobOperations(self)
+        self.images = ImageService(self, images)
+        self.jobs = JobOperations(self, self.images.book.refusals)
         self.jisto = JistoOperations(self, new_uuid=lambda: str(uuid.uuid4()))
         self.schedules = ScheduleRunner(self.jobs)
         self.autoscaler = Autoscaler(
@@ -152,6 +153,7 @@ class FrameworkService:
         self.jisto.load(await loop.run_in_executor(None, self.jisto.store.load))
         self.schedules.load(await loop.run_in_executor(None, self.store.schedules))
         self.autoscaler.load(await loop.run_in_executor(None, self.autoscaler.store.load))
+        await self.images.load()
         self.writer.start()
         # What was just read needs no writing back, but what recovery decided does (a
         # stored spec that fails today's checks ends ERROR).
@@ -171,6 +173,7 @@ class FrameworkService:
                  recovered=len(recovered))
 
     async def stop(self) -> None:
+        await self.images.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

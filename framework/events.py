@@ -196,6 +196,15 @@ class ShutdownStarted:
 
 
 @dataclass(frozen=True)
+class ImagesBuilding:
+    """The images berth is building now (`path:tag`; `registry`: berth's, left out of a
+    task's image when comparing): instances that use one wait until it is built."""
+
+    names: frozenset[str]
+    registry: str | None = None
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time passed: retry timers and staging timeouts are checked against the clock."""
 
@@ -203,10 +212,11 @@ class Tick:
 Event = (TaskSubmitted | TaskRecovered | JobSubmitted | JobScaled | JobStopped | JobDeleted
          | Subscribed | OffersReceived | OfferRescinded | TaskStatusChanged | AgentLost
          | KillRequested | ReshuffleRequested | UsageObserved | ShutdownStarted | Tick
-         | QuotasChanged | BalancesChanged | ClientParametersChanged)
+         | QuotasChanged | BalancesChanged | ClientParametersChanged | ImagesBuilding)
 
 __all__ = [
-    "AgentLost", "BalancesChanged", "ClientParametersChanged", "Event", "JobDeleted",
+    "AgentLost", "BalancesChanged", "ClientParametersChanged", "Event", "ImagesBuilding",
+    "JobDeleted",
     "JobScaled", "JobStopped", "JobSubmitted",
     "KillRequested", "OfferRescinded", "OffersReceived", "QuotasChanged",
     "ReshuffleRequested", "ShutdownStarted", "Subscribed", "TaskRecovered",

@@ -78,7 +78,7 @@ class OfferRound:
         by_usage, regular, waiting = [], [], []
         avoiding: dict[frozenset[int], list[TaskRecord]] = {}  # rows a relaunch must avoid
         repacking = not self._old_copies_hold()
-        for record in self._admitted(self._index.pending()):
+        for record in self._admitted(self._built(self._index.pending())):
             if record.not_before > now:
                 waiting.append(record)
             elif record.by_usage:

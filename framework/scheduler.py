@@ -45,6 +45,7 @@ from framework.records import (
 from framework.requests import Requests
 from framework.reshuffle import Reshuffle
 from framework.upkeep import Upkeep, ends_by_shutdown
+from offers.image_template import image_key
 from offers.job import charmander_policies
 from offers.offer import Offer
 from offers.quota import CreditUnit
@@ -151,7 +152,28 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
             ev.QuotasChanged: self._quotas_changed,
             ev.BalancesChanged: self._balances_changed,
             ev.ClientParametersChanged: self._client_parameters_changed,
+            ev.ImagesBuilding: self._images_building,
         }
+        self._building_images: frozenset[str] = frozenset()
+        self._image_registry: str | None = None
+
+    def _images_building(self, e: ev.ImagesBuilding) -> list[cmd.Command]:
+        self._building_images, self._image_registry = e.names, e.registry
+        return self._revive_if_needed()
+
+    def _built(self, pending):
+        """The pending instances whose image is not being built; the others wait with
+        that reason."""
+        if not self._building_images:
+            return pending
+        ready = []
+        for record in pending:
+            name = image_key(record.spec.dockerimage, self._image_registry)
+            if name in self._building_images:
+                self._note_reason(record, f"image {name} is building")
+            else:
+                ready.append(record)
+        return ready
 
     # -- the one entry point ----------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """A Jisto job source archive (a tar.gz holding `config.json`) read from bytes in memory.
 
 Nothing is extracted: the members are only listed and `config.json` read. Every member
-is still checked as an extraction would need it to be (`_refusal`: the rules of tarfile's
+is still checked as an extraction would need it to be (`refusal`: the rules of tarfile's
 `data` filter, written out because Debian bookworm's Python 3.11.2 predates that filter),
 so an archive whose paths escape it (`../`, an absolute path, a link out of it, a
 device) is refused as a whole. Decompression is bounded (`MAX_UNPACKED` bytes,
@@ -16,6 +16,7 @@ import json
 import posixpath
 import tarfile
 import zlib
+from collections.abc import Iterator
 from typing import Any
 
 from offers.jisto import JobSource, parse_job_source
@@ -55,7 +56,7 @@ def _escapes(path: str) -> bool:
     return path == ".." or path.startswith("../")
 
 
-def _refusal(member: tarfile.TarInfo) -> str | None:
+def refusal(member: tarfile.TarInfo) -> str | None:
     """Why extracting `member` would be unsafe, or None."""
     name = member.name
     if name.startswith("/"):
@@ -79,36 +80,51 @@ def _problem(message: str, field: str = "archive") -> SpecError:
     return SpecError([FieldProblem(field, message)])
 
 
-def read_config(data: bytes) -> dict[str, Any]:
-    """The decoded `config.json` of an archive; SpecError naming `archive` (not a tar.gz,
-    an unsafe path, too large) or `config.json` (missing, not JSON)."""
+def safe_members(data: bytes, max_unpacked: int = MAX_UNPACKED,
+                 max_members: int = MAX_MEMBERS
+                 ) -> Iterator[tuple[tarfile.TarInfo, tarfile.TarFile]]:
+    """Each member of a tar (gzip or not) in `data` with the open archive (to read it
+    with `extractfile` before the next), every one checked first (`refusal`); SpecError
+    naming `archive` when one is unsafe, there are too many, it unpacks to more than
+    `max_unpacked` bytes or it is not a tar at all."""
     raw = gzip.GzipFile(fileobj=io.BytesIO(data)) if data[:2] == b"\x1f\x8b" else \
         io.BytesIO(data)
-    stream = io.BufferedReader(_Bounded(raw, MAX_UNPACKED))
-    found: bytes | None = None
+    stream = io.BufferedReader(_Bounded(raw, max_unpacked))
     try:
         with tarfile.open(fileobj=stream, mode="r|") as archive:
             for count, member in enumerate(archive, start=1):
-                if count > MAX_MEMBERS:
-                    raise _problem(f"has more than {MAX_MEMBERS} entries")
-                refusal = _refusal(member)
-                if refusal is not None:
-                    raise _problem(f"entry {member.name!r} is refused: {refusal}")
-                if posixpath.normpath(member.name) != CONFIG:
-                    continue
-                if found is not None:
-                    raise _problem("holds config.json twice", CONFIG)
-                if not member.isfile():
-                    raise _problem("is not a regular file", CONFIG)
-                if member.size > MAX_CONFIG:
-                    raise _problem(f"is {member.size} bytes; at most {MAX_CONFIG}", CONFIG)
-                found = archive.extractfile(member).read()  # type: ignore[union-attr]
+                if count > max_members:
+                    raise _problem(f"has more than {max_members} entries")
+                why = refusal(member)
+                if why is not None:
+                    raise _problem(f"entry {member.name!r} is refused: {why}")
+                yield member, archive
     except _TooBig:
-        raise _problem(f"unpacks to more than {MAX_UNPACKED} bytes") from None
+        raise _problem(f"unpacks to more than {max_unpacked} bytes") from None
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise _problem(f"is not a tar.gz archive ({exc})") from None
+
+
+def read_config(data: bytes) -> dict[str, Any]:
+    """The decoded `config.json` of an archive; SpecError naming `archive` (not a tar.gz,
+    an unsafe path, too large) or `config.json` (missing, not JSON)."""
+    found: bytes | None = None
+    for member, archive in safe_members(data):
+        if posixpath.normpath(member.name) != CONFIG:
+            continue
+        if found is not None:
+            raise _problem("holds config.json twice", CONFIG)
+        if not member.isfile():
+            raise _problem("is not a regular file", CONFIG)
+        if member.size > MAX_CONFIG:
+            raise _problem(f"is {member.size} bytes; at most {MAX_CONFIG}", CONFIG)
+        found = archive.extractfile(member).read()  # type: ignore[union-attr]
     if found is None:
         raise _problem("the archive holds no config.json at its top level", CONFIG)
+    return decode_config(found)
+
+
+def decode_config(found: bytes) -> dict[str, Any]:
     try:
         return json.loads(found.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, a huge number

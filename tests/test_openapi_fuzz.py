@@ -153,12 +153,19 @@ def _subscribe(case, url: str, headers: dict[str, str]) -> None:
         assert int(next(response.iter_lines())) > 0  # RecordIO: SUBSCRIBED's length
 
 
+# Whose documented answer is a 5xx here: `pullImage` cannot reach Docker Hub from a test
+# machine, so it answers the 502 naming the registry (still checked against the document).
+UPSTREAM_PATHS = ("/pullImage/{name}",)
+
+
 def _fuzz(case, url: str, headers: dict[str, str] | None = None) -> None:
     _tamed(case)
     if _subscribes(case):
         _subscribe(case, url, headers or {})
     else:
-        case.call_and_validate(base_url=url, headers=headers, checks=CHECKS)
+        checks = CHECKS if case.operation.path not in UPSTREAM_PATHS else [
+            c for c in CHECKS if c is not not_a_server_error]
+        case.call_and_validate(base_url=url, headers=headers, checks=checks)
 
 
 # -- the tests ------------------------------------------------------------------------------

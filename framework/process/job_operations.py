@@ -23,6 +23,7 @@ from framework.scheduler import Scheduler
 from framework.schedules import ScheduleState
 from framework.store import FrameworkStore, JobExists, JobState
 from offers.job import JobSpec, JobType
+from offers.problems import FieldProblem, SpecError
 
 
 class Driver(Protocol):
@@ -56,11 +57,23 @@ def job_state(job: Job) -> JobState:
     return JobState(job.id, count, tuple(job.steps), job.wanted, job.size)
 
 
+def images_of(spec: JobSpec) -> list[tuple[str, str]]:
+    """(field, image) of each template of a job."""
+    if spec.tasks is not None:
+        return [(f"tasks[{i}].dockerimage", t.dockerimage) for i, t in enumerate(spec.tasks)]
+    return [("task.dockerimage", spec.task.dockerimage)] if spec.task is not None else []
+
+
 class JobOperations:
     """The job requests of one framework process; `changed` wakes `wait`ers."""
 
-    def __init__(self, service: Driver) -> None:
+    def __init__(self, service: Driver,
+                 image_refusals: Callable[[list[tuple[str, str]]], list[FieldProblem]]
+                 | None = None) -> None:
+        """`image_refusals`: the images of a submission berth cannot run (a build that
+        failed), as problems naming the field (framework.images.ImageBook.refusals)."""
         self.service = service
+        self.image_refusals = image_refusals
         self._lock = asyncio.Lock()  # one job write at a time: names are checked, then taken
         self._waiters: dict[str, list[asyncio.Future]] = {}
 
@@ -73,7 +86,12 @@ class JobOperations:
     async def submit(self, spec: JobSpec, *, schedule: ScheduleState | None = None) -> Job:
         """Persist, then queue. JobExists if the name is taken (nothing is written).
         `schedule`: the scheduled job this is a run of, as it is with the run, written in
-        the same transaction."""
+        the same transaction. SpecError naming `task.dockerimage` when an image it uses failed
+        to build (a scheduled run is not checked: its template was)."""
+        if self.image_refusals is not None and schedule is None:
+            problems = self.image_refusals(images_of(spec))
+            if problems:
+                raise SpecError(problems)
         async with self._lock:
             self._check_free(spec.name)
             now = self.service.clock()
