@@ -2,7 +2,9 @@
 authenticated with an admin-scope token) with its registry on every address, and
 `scripts/node.sh` starting a container with its own Docker engine and `berth agent`.
 A job constrained to that node (`node` attribute) whose image is only in the registry
-runs to completion there; then the node is stopped and gone.
+runs to completion there; so does one whose image is an image template uploaded to Jisto's
+`/upload` with HTTP Basic authentication, built and pushed by the framework. Then the node
+is stopped and gone.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -19,8 +22,10 @@ from pathlib import Path
 
 import docker
 import pytest
+import requests
 
 from tests.agent_helpers import build_images, free_port
+from tests.image_templates import config, template
 from tests.test_framework_seed_session import _poll, _stop
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -56,6 +61,49 @@ def _bridge_address() -> str:
         client.close()
 
 
+def _run_on(base: str, token: str, name: str, node: str, image: str,
+            arguments: list[str] | None = None) -> dict:
+    task = {"dockerimage": image, "cpus": 0.05, "mem": 16,
+            "constraints": [["node", "CLUSTER", node]]}
+    if arguments is not None:
+        task["arguments"] = arguments
+    status, job = _api(base, token, "POST", "/v1/jobs", {
+        "name": name, "type": "batch", "completions": 1, "task": task})
+    assert status == 201, job
+    status, job = _api(base, token, "GET", f"/v1/jobs/{name}/wait?timeout=90")
+    assert status == 200, job
+    assert job["phase"] == "complete", job
+    [instance] = job["instances"]
+    assert instance["host"] == node and instance["exit_code"] == 0
+    return instance
+
+
+def _in_node(node: str, image: str) -> bool:
+    return subprocess.run(["docker", "exec", f"berth-node-{node}", "docker", "image",
+                           "inspect", image], capture_output=True).returncode == 0
+
+
+def _upload_and_wait_ready(base: str, name: str) -> None:
+    archive = template(config(name))
+    wrong = requests.post(f"{base}/upload", auth=("root", "not-the-password"),
+                          data={"contentType": "images"},
+                          files={"files[]": ("t.tar.gz", archive, "application/gzip")})
+    assert wrong.status_code == 401
+    sent = requests.post(f"{base}/upload", auth=("root", "a-long-password"),
+                         data={"contentType": "images"},
+                         files={"files[]": ("t.tar.gz", archive, "application/gzip")})
+    assert sent.status_code == 200, sent.text
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        listed = requests.get(f"{base}/v1/images", auth=("root", "a-long-password")).json()
+        [image] = [i for i in listed["images"] if i["name"].split(":")[0] == name]
+        if image["state"] != "building":
+            assert image["state"] == "ready", image
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"image {name} still building")
+
+
 def test_a_job_constrained_to_a_second_node_pulls_its_image_and_runs_there(tmp_path):
     build_images()
     data = tmp_path / "data"
@@ -78,6 +126,7 @@ def test_a_job_constrained_to_a_second_node_pulls_its_image_and_runs_there(tmp_p
     image = f"berth-test/second-{uuid.uuid4().hex[:8]}:1"
     remote = f"127.0.0.1:{registry_port}/{image}"
     base = f"http://127.0.0.1:{port}"
+    built = f"tmpl-{uuid.uuid4().hex[:6]}"
     try:
         _poll(lambda: "Ctrl-C stops" in log.read_text() or up.poll() is not None,
               "berth up to start", log)
@@ -91,24 +140,20 @@ def test_a_job_constrained_to_a_second_node_pulls_its_image_and_runs_there(tmp_p
         _poll(lambda: any(a.get("hostname") == node for a in
                           (_api(master, token, "GET", "/v1/agents")[1] or {}).get("agents", [])),
               f"node {node} to register", log)
-        status, job = _api(base, token, "POST", "/v1/jobs", {
-            "name": "there", "type": "batch", "completions": 1,
-            "task": {"dockerimage": image, "cpus": 0.05, "mem": 16,
-                     "constraints": [["node", "CLUSTER", node]],
-                     "arguments": ["sh", "-c", "echo ran on $(hostname)"]}})
-        assert status == 201, job
-        status, job = _api(base, token, "GET", "/v1/jobs/there/wait?timeout=90")
-        assert status == 200, job
-        assert job["phase"] == "complete", job
-        [instance] = job["instances"]
-        assert instance["host"] == node and instance["exit_code"] == 0
-        inside = subprocess.run(["docker", "exec", f"berth-node-{node}", "docker", "image",
-                                 "inspect", image], capture_output=True)
-        assert inside.returncode == 0  # pulled into the node's own engine
+        _run_on(base, token, "there", node, image, ["sh", "-c", "echo ran on $(hostname)"])
+        assert _in_node(node, image)  # pulled into the node's own engine
+        _upload_and_wait_ready(base, built)
+        assert not _in_node(node, f"{built}:latest")
+        instance = _run_on(base, token, "built", node, f"{built}:latest")
+        assert _in_node(node, f"{built}:latest")
+        logs = requests.get(f"{base}/v1/tasks/{instance['id']}/logs",
+                            headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        assert "hello from the template" in logs.text  # the template's run.sh, on the node
     finally:
         subprocess.run([str(NODE), "stop", node], capture_output=True)
         _stop(up)
         with contextlib.suppress(Exception):
-            subprocess.run(["docker", "rmi", "-f", image], capture_output=True)
+            subprocess.run(["docker", "rmi", "-f", image, f"{built}:latest",
+                            f"127.0.0.1:{registry_port}/{built}:latest"], capture_output=True)
     listed = subprocess.run([str(NODE), "list"], capture_output=True, text=True).stdout
     assert node not in listed
