@@ -37,24 +37,25 @@ class KindSettings:
 
     `window`: seconds of samples a kind's peak is taken over; `buckets`: how finely the
     window slides (each bucket keeps one peak, so memory per kind is `buckets` + 1 rows);
-    `margin`: the safety margin over the peak; `min_samples`: samples in the window before
-    a kind is trusted; `max_kinds`: kinds remembered; `floor_share`: the size never drops
+    `margin`: the safety margin over the peak; `min_instances`: instances metered in the
+    window before a kind is trusted (one instance's samples say little of its kind's
+    spread); `max_kinds`: kinds remembered; `floor_share`: the size never drops
     below this share of the request (nor below berth's smallest container); `distrust`:
     seconds a kind is placed on its request after an instance sized by it ran out of
     memory (default: `window`).
     """
 
-    window: float = 6 * 3600.0
-    buckets: int = 6
+    window: float = 24 * 3600.0
+    buckets: int = 24
     margin: float = 0.1
-    min_samples: int = 1
+    min_instances: int = 2
     max_kinds: int = 10_000
     floor_share: float = 0.1
     distrust: float | None = None
 
     def __post_init__(self) -> None:
         if not (self.window > 0 and self.buckets >= 1 and self.margin >= 0
-                and self.min_samples >= 1 and self.max_kinds >= 1
+                and self.min_instances >= 1 and self.max_kinds >= 1
                 and 0 <= self.floor_share <= 1):
             raise ValueError(f"invalid kind settings: {self}")
 
@@ -73,12 +74,13 @@ def clamp_size(spec: TaskSpec, peak: tuple[float, float], margin: float,
 
 
 class _Kind:
-    """One kind's recent peaks: `rows` of [bucket, cpus, mem, samples], oldest first."""
+    """One kind's recent peaks: `rows` of [bucket, cpus, mem, instances], oldest first
+    (`instances`: the ids metered in that bucket, at most `min_instances` of them)."""
 
     __slots__ = ("distrusted_until", "rows")
 
     def __init__(self) -> None:
-        self.rows: list[list[float]] = []
+        self.rows: list[list] = []
         self.distrusted_until = -math.inf
 
 
@@ -93,8 +95,9 @@ class KindUsage:
     def __len__(self) -> int:
         return len(self._kinds)
 
-    def observe(self, key: KindKey, cpus: float, mem: float, now: float) -> None:
-        """One metering sample of an instance of kind `key`."""
+    def observe(self, key: KindKey, cpus: float, mem: float, now: float,
+                instance: str = "") -> None:
+        """One metering sample of `instance`, a task of kind `key`."""
         if not (math.isfinite(cpus) and math.isfinite(mem)) or cpus < 0 or mem < 0:
             return
         kinds = self._kinds
@@ -109,19 +112,25 @@ class KindUsage:
         rows = self._expire(kind, bucket)
         if rows and rows[-1][0] >= bucket:  # the current bucket (or a clock that stepped back)
             row = rows[-1]
-            row[1], row[2], row[3] = max(row[1], cpus), max(row[2], mem), row[3] + 1
+            row[1], row[2] = max(row[1], cpus), max(row[2], mem)
+            if len(row[3]) < self.settings.min_instances:
+                row[3].add(instance)
         else:
-            rows.append([bucket, cpus, mem, 1])
+            rows.append([bucket, cpus, mem, {instance}])
 
     def peak(self, key: KindKey, now: float) -> tuple[float, float] | None:
         """The kind's peak (cpus, mem) over the window, or None if it is not known well
-        enough (too few samples in the window) or is distrusted after running out of
+        enough (too few instances metered in the window) or is distrusted after running out of
         memory."""
         kind = self._kinds.get(key)
         if kind is None or now < kind.distrusted_until:
             return None
         rows = self._expire(kind, math.floor(now / self._width))
-        if sum(row[3] for row in rows) < self.settings.min_samples:
+        if len(rows) == 1 or self.settings.min_instances == 1:
+            seen = len(rows[0][3]) if rows else 0
+        else:
+            seen = len(set().union(*(row[3] for row in rows)))
+        if seen < self.settings.min_instances:
             return None
         self._kinds.move_to_end(key)
         return max(row[1] for row in rows), max(row[2] for row in rows)
@@ -152,7 +161,7 @@ class KindUsage:
         distrust = self.settings.distrust
         kind.distrusted_until = now + (self.settings.window if distrust is None else distrust)
 
-    def _expire(self, kind: _Kind, bucket: int) -> list[list[float]]:
+    def _expire(self, kind: _Kind, bucket: int) -> list[list]:
         """The kind's rows without those older than the window ending in `bucket`."""
         rows = kind.rows
         oldest = bucket - self.settings.buckets + 1

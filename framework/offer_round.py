@@ -296,7 +296,7 @@ class OfferRound:
         plus the margin, rounded to what people read (placement sees the rounded size)."""
         peak = self._usage.get(record.submission_id) or self._kinds.peak(
             kind_key(record.spec), self.clock())
-        if peak is None or record.spec.notmetered:
+        if peak is None or record.spec.notmetered or record.submission_id in self._keep_size:
             return record.spec
         [(cpus, mem, _disk)] = placement_core.effective_demands(
             (record.spec,), {record.task_id: peak}, self.margin, (record.task_id,))

@@ -343,8 +343,8 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
             changes["healthy"] = e.healthy
         if state is S.RUNNING and record.running_at is None:
             changes["running_at"] = now
-        if state is S.FAILED:
-            self._out_of_memory(record, e.reason)
+        if state is S.FAILED and self._out_of_memory(record, e.reason):
+            changes["ending"] = "undersized"
         record = self._update(record, changes)
         job = self._jobs[record.submission_id]
         if self.stopping:
@@ -380,17 +380,21 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
             return []
         cpus, mem = self._usage.get(record.submission_id, (0.0, 0.0))
         self._usage[record.submission_id] = (max(cpus, e.cpus), max(mem, e.mem))
-        self._kinds.observe(kind_key(record.spec), e.cpus, e.mem, self.clock())
+        self._kinds.observe(kind_key(record.spec), e.cpus, e.mem, self.clock(),
+                          record.task_id)
         return []
 
-    def _out_of_memory(self, record: TaskRecord, reason: str | None) -> None:
-        """A FAILED instance that was launched smaller than it asked and ran out of memory
-        (the agent's reason says so): its kind and its job go back to their request."""
+    def _out_of_memory(self, record: TaskRecord, reason: str | None) -> bool:
+        """Did this FAILED instance run out of memory (the agent's reason says so) after
+        being launched smaller than it asked? Then its kind and its job go back to their
+        request, and it is run again (`reconciler.note_end`)."""
         launched = record.launched_spec
         if (reason or "").startswith(OUT_OF_MEMORY) and launched is not None \
                 and launched.mem < record.spec.mem:
             self._kinds.out_of_memory(kind_key(record.spec), self.clock())
             self._keep_size.add(record.submission_id)
+            return True
+        return False
 
     def kind_peak(self, spec: TaskSpec) -> tuple[float, float] | None:
         """The metered peak (cpus, mem) of `spec`'s kind, None if not known."""
