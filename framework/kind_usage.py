@@ -77,11 +77,14 @@ class _Kind:
     """One kind's recent peaks: `rows` of [bucket, cpus, mem, instances], oldest first
     (`instances`: the ids metered in that bucket, at most `min_instances` of them)."""
 
-    __slots__ = ("distrusted_until", "rows")
+    __slots__ = ("distrusted_until", "known", "rows")
 
     def __init__(self) -> None:
         self.rows: list[list] = []
         self.distrusted_until = -math.inf
+        # (bucket, peak or None) as last worked out; None after a new sample. A backlog
+        # asks for a kind's peak once per pending task and offer round.
+        self.known: tuple[int, tuple[float, float] | None] | None = None
 
 
 class KindUsage:
@@ -110,6 +113,7 @@ class KindUsage:
             kinds.move_to_end(key)
         bucket = math.floor(now / self._width)
         rows = self._expire(kind, bucket)
+        kind.known = None
         if rows and rows[-1][0] >= bucket:  # the current bucket (or a clock that stepped back)
             row = rows[-1]
             row[1], row[2] = max(row[1], cpus), max(row[2], mem)
@@ -120,19 +124,26 @@ class KindUsage:
 
     def peak(self, key: KindKey, now: float) -> tuple[float, float] | None:
         """The kind's peak (cpus, mem) over the window, or None if it is not known well
-        enough (too few instances metered in the window) or is distrusted after running out of
-        memory."""
+        enough (too few instances metered in the window) or is distrusted after running
+        out of memory."""
         kind = self._kinds.get(key)
         if kind is None or now < kind.distrusted_until:
             return None
-        rows = self._expire(kind, math.floor(now / self._width))
+        self._kinds.move_to_end(key)
+        bucket = math.floor(now / self._width)
+        known = kind.known
+        if known is None or known[0] != bucket:
+            known = kind.known = (bucket, self._peak(kind, bucket))
+        return known[1]
+
+    def _peak(self, kind: _Kind, bucket: int) -> tuple[float, float] | None:
+        rows = self._expire(kind, bucket)
         if len(rows) == 1 or self.settings.min_instances == 1:
             seen = len(rows[0][3]) if rows else 0
         else:
             seen = len(set().union(*(row[3] for row in rows)))
         if seen < self.settings.min_instances:
             return None
-        self._kinds.move_to_end(key)
         return max(row[1] for row in rows), max(row[2] for row in rows)
 
     def size(self, spec: TaskSpec, now: float,
@@ -158,6 +169,7 @@ class KindUsage:
             if len(self._kinds) > self.settings.max_kinds:
                 self._kinds.popitem(last=False)
         kind.rows.clear()
+        kind.known = None
         distrust = self.settings.distrust
         kind.distrusted_until = now + (self.settings.window if distrust is None else distrust)
 

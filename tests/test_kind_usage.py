@@ -104,3 +104,16 @@ def test_clamp_grows_with_the_peak_up_to_the_request(peak, margin):
     low = clamp_size(s, (peak[0] / 2, peak[1] / 2), margin, 0.1)
     high = clamp_size(s, peak, margin, 0.1)
     assert low[0] <= high[0] <= 2.0 and low[1] <= high[1] <= 2048.0
+
+
+@settings(max_examples=50, deadline=None)
+@given(old=st.lists(st.tuples(usage, usage), min_size=1, max_size=10),
+       new=st.lists(st.tuples(usage, usage), min_size=1, max_size=10))
+def test_after_a_window_only_what_the_kind_used_since_counts(old, new):
+    kinds = KindUsage(KindSettings(window=HOUR, buckets=4, min_instances=1))
+    key = kind_key(spec())
+    for k, (c, m) in enumerate(old):
+        kinds.observe(key, c, m, k, f"old-{k}")
+    for k, (c, m) in enumerate(new):
+        kinds.observe(key, c, m, 2 * HOUR + k, f"new-{k}")
+    assert kinds.peak(key, 2 * HOUR + 60) == (max(c for c, _ in new), max(m for _, m in new))
