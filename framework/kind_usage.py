@@ -160,6 +160,17 @@ class KindUsage:
         s = self.settings
         return clamp_size(spec, peak, s.margin, s.floor_share)
 
+    def known(self, now: float) -> list[tuple[KindKey, tuple[float, float]]]:
+        """Every trusted kind with its peak, least recently used first (a view for people;
+        it does not count as a use)."""
+        out = []
+        for key, kind in list(self._kinds.items()):
+            if now >= kind.distrusted_until:
+                peak = self._peak(kind, math.floor(now / self._width))
+                if peak is not None:
+                    out.append((key, peak))
+        return out
+
     def out_of_memory(self, key: KindKey, now: float) -> None:
         """An instance placed by this kind's size ran out of memory: its samples undersold
         it. Forget them and place the kind on its request for a while."""

@@ -396,6 +396,12 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
             return True
         return False
 
+    def kinds(self) -> list[dict]:
+        """What intelligence has learned per kind of task: its key's parts and its peak."""
+        return [{"dockerimage": key[0], "arguments": list(key[1]), "cpus": key[2],
+                 "mem": key[3], "disk": key[4], "peak_cpus": cpus, "peak_mem": mem}
+                for key, (cpus, mem) in self._kinds.known(self.clock())]
+
     def kind_peak(self, spec: TaskSpec) -> tuple[float, float] | None:
         """The metered peak (cpus, mem) of `spec`'s kind, None if not known."""
         return self._kinds.peak(kind_key(spec), self.clock())

@@ -59,3 +59,36 @@ def test_a_sized_task_that_runs_out_of_memory_runs_again_at_its_request():
     h.submit(task("stress-c", **STRESS))
     [launch] = launches(h.offers(h.offer("a3")))
     assert [s.mem for _, s in launch.tasks] == [1000]
+
+
+async def test_the_live_framework_learns_kinds_from_pushed_metering(tmp_path):
+    """`POST /v1/usage` is metering as the driver feeds it (`observe_usage`); `GET` shows
+    what intelligence learned per kind."""
+    import aiohttp
+
+    from api.framework_server import start_framework
+
+    fw = await start_framework(None, "127.0.0.1", 0, db_url=f"sqlite:///{tmp_path / 'b.db'}",
+                               strategy="intelligence")
+    try:
+        async with aiohttp.ClientSession() as http:
+            ids = []
+            for name in ("stress-a", "stress-b", "other"):
+                args = ["--vm-bytes", "60M"] if name != "other" else ["--vm-bytes", "1M"]
+                body = {"id": name, "dockerimage": "stress", "mem": 1000, "cpus": 1,
+                        "arguments": args}
+                async with http.post(f"{fw.url}/v1/tasks", json=body) as resp:
+                    ids.append(resp.headers["Location"].removeprefix("/v1/tasks/"))
+            samples = {"samples": [{"task_id": ids[0], "cpus": 0.2, "mem": 150},
+                                   {"task_id": ids[1], "cpus": 0.1, "mem": 200},
+                                   {"task_id": ids[2], "cpus": 0.5, "mem": 500}]}
+            async with http.post(f"{fw.url}/v1/usage", json=samples) as resp:
+                assert resp.status == 202
+            async with http.get(f"{fw.url}/v1/usage") as resp:
+                kinds = (await resp.json())["kinds"]
+        # Two instances of the first kind metered: known; one of the other: not yet.
+        assert kinds == [{"dockerimage": "stress", "arguments": ["--vm-bytes", "60M"],
+                          "cpus": 1.0, "mem": 1000.0, "disk": 0.0, "peak_cpus": 0.2,
+                          "peak_mem": 200.0}]
+    finally:
+        await fw.stop()
