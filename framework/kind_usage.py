@@ -42,7 +42,9 @@ class KindSettings:
     spread); `max_kinds`: kinds remembered; `floor_share`: the size never drops
     below this share of the request (nor below berth's smallest container); `distrust`:
     seconds a kind is placed on its request after an instance sized by it ran out of
-    memory (default: `window`).
+    memory (default: `window`); `size_memory`: False sizes cpus only, so a sized task keeps
+    its requested memory, and with it its container's hard memory limit (no OOM risk; a
+    cpu quota below use only slows a task down).
     """
 
     window: float = 24 * 3600.0
@@ -52,6 +54,7 @@ class KindSettings:
     max_kinds: int = 10_000
     floor_share: float = 0.1
     distrust: float | None = None
+    size_memory: bool = True
 
     def __post_init__(self) -> None:
         if not (self.window > 0 and self.buckets >= 1 and self.margin >= 0
@@ -158,7 +161,8 @@ class KindUsage:
         if peak is None:
             return None
         s = self.settings
-        return clamp_size(spec, peak, s.margin, s.floor_share)
+        cpus, mem = clamp_size(spec, peak, s.margin, s.floor_share)
+        return (cpus, mem) if s.size_memory else (cpus, spec.mem)
 
     def known(self, now: float) -> list[tuple[KindKey, tuple[float, float]]]:
         """Every trusted kind with its peak, least recently used first (a view for people;

@@ -117,3 +117,10 @@ def test_after_a_window_only_what_the_kind_used_since_counts(old, new):
     for k, (c, m) in enumerate(new):
         kinds.observe(key, c, m, 2 * HOUR + k, f"new-{k}")
     assert kinds.peak(key, 2 * HOUR + 60) == (max(c for c, _ in new), max(m for _, m in new))
+
+
+def test_sizing_cpus_only_keeps_the_requested_memory_and_so_the_memory_limit():
+    kinds = KindUsage(KindSettings(min_instances=1, size_memory=False))
+    s = spec(cpus=2.0, mem=2048.0)
+    kinds.observe(kind_key(s), 0.5, 100.0, 0.0, "a")
+    assert kinds.size(s, 1.0) == (0.55, 2048.0)
