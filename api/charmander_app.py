@@ -34,6 +34,7 @@ from api.openapi import openapi_document
 from api.schedules_app import add_schedule_routes
 from api.task_logs import add_task_logs_route
 from framework.driver import FrameworkService
+from framework.kind_usage import kind_key
 from framework.process.juliarun_settings import JuliaRunSettings
 from framework.records import TaskRecord
 from offers.problems import FieldProblem, SpecError
@@ -344,7 +345,12 @@ class CharmanderHandlers:
         usage = [{"submission_id": sid, "peak_cpus": cpus, "peak_mem": mem}
                  for sid, (cpus, mem) in sorted(self.service.scheduler.usage().items())
                  if mine is None or sid in mine]
-        return _json({"usage": usage})
+        kinds = self.service.scheduler.kinds()
+        if mine is not None:  # only the kinds of the caller's own tasks
+            own = {kind_key(r.spec) for r in self._tasks(request)}
+            kinds = [k for k in kinds if (k["dockerimage"], tuple(k["arguments"]), k["cpus"],
+                                          k["mem"], k["disk"]) in own]
+        return _json({"usage": usage, "kinds": kinds})
 
     async def v1_usage_post(self, request: web.Request) -> web.Response:
         """Metering samples pushed by an outside collector: `{"samples": [{task_id, cpus,

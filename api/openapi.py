@@ -37,6 +37,15 @@ _SAMPLES = {"type": "object", "required": ["samples"], "properties": {
                        "cpus": {"type": "number", "minimum": 0},
                        "mem": {"type": "number", "minimum": 0}}}}}}
 
+_USAGE_ROW = {"type": "object", "properties": {
+    "submission_id": {"type": "string"}, "peak_cpus": {"type": "number"},
+    "peak_mem": {"type": "number"}}}
+_KIND_ROW = {"type": "object", "properties": {
+    "dockerimage": {"type": "string"},
+    "arguments": {"type": "array", "items": {"type": "string"}},
+    "cpus": {"type": "number"}, "mem": {"type": "number"}, "disk": {"type": "number"},
+    "peak_cpus": {"type": "number"}, "peak_mem": {"type": "number"}}}
+
 
 def _other_paths() -> dict[str, Any]:
     def listing(key: str, summary: str, item: dict) -> dict:
@@ -54,11 +63,14 @@ def _other_paths() -> dict[str, Any]:
         "/v1/offers": listing("offers", "The most recent offers received, newest first",
                               {"type": "object"}),
         "/v1/usage": {
-            "get": listing("usage", "Peak metered usage per task (what reshuffle sizes by)",
-                           {"type": "object", "properties": {
-                               "submission_id": {"type": "string"},
-                               "peak_cpus": {"type": "number"},
-                               "peak_mem": {"type": "number"}}})["get"],
+            "get": operation(
+                "Peak metered usage per task (what reshuffle sizes by) and per kind of task "
+                "(image, arguments, requested shape: what intelligence sizes new tasks by)",
+                {"200": json_answer({"type": "object", "required": ["usage", "kinds"],
+                                     "properties": {
+                                         "usage": {"type": "array", "items": _USAGE_ROW},
+                                         "kinds": {"type": "array", "items": _KIND_ROW}}},
+                                    "usage")}),
             "post": operation("Push metering samples {samples: [{task_id, cpus, mem}]}",
                               {"202": json_answer({"$ref": "#/components/schemas/Answer"},
                                                   "recorded"), "400": bad()},

@@ -2,7 +2,8 @@
 
 Pending instances are split into those placed on their metered peak (a reshuffle, with
 the `intelligence` strategy) and the rest (the scheduler's strategy, one-per-node tasks
-included through a stand-in); both go through the `offers.placement` core, and the rows
+included through a stand-in; under `intelligence`, metered tasks sized by their job's or
+their kind's metered use, `framework.kind_usage`); both go through the `offers.placement` core, and the rows
 it returns become `Launch` commands, one per agent, and one `Decline` for the other
 offers. An instance that fits nowhere keeps the placement's reason with its counts.
 """
@@ -19,6 +20,7 @@ from framework import commands as cmd
 from framework import events as ev
 from framework.instance_index import InstanceIndex
 from framework.jobs import Job
+from framework.kind_usage import KindUsage, kind_key
 from framework.members import KIND, SLAS, S
 from framework.records import TaskRecord
 from offers import placement as placement_core
@@ -27,9 +29,10 @@ from offers.filters import eligible_nodes
 from offers.offer import OfferBatch, cluster_from_offers
 from offers.resources import RESOURCES
 from offers.states import check_transition
-from offers.task import TaskSpec
+from offers.task import SLA, TaskSpec
 
 INTELLIGENCE = "intelligence"
+SIZED_CACHE = 100_000  # sized specs kept between rounds (a backlog is placed every round)
 AVOIDS_NONE: frozenset[int] = frozenset()
 
 
@@ -56,6 +59,9 @@ class OfferRound:
     _daemons: dict[str, None]
     _agents: dict[str, str]
     _usage: dict[str, tuple[float, float]]
+    _kinds: KindUsage
+    _keep_size: set[str]
+    _sized: dict[tuple[str, float, float], TaskSpec]
     _rounds: int
     # revocable cpus, mem per row of the round's cluster (None: none offered); set per round
     _revocable: np.ndarray | None = None
@@ -170,6 +176,8 @@ class OfferRound:
                   launches: dict[int, list[tuple[str, TaskSpec]]]
                   ) -> list[tuple[int, TaskSpec]]:
         specs = [r.spec for r in work]
+        if self.strategy == INTELLIGENCE:
+            specs = self._sized_specs(work, specs)
         placement = placement_core.place(
             cluster, specs, keys=[r.task_id for r in work], strategy=self.strategy,
             seed=self.seed + self._rounds, running=self._running_hosts(work),
@@ -254,11 +262,41 @@ class OfferRound:
                 self._note_reason(work[index], reason)
         return placed
 
+    def _sized_specs(self, work: list[TaskRecord], specs: list[TaskSpec]) -> list[TaskSpec]:
+        """`intelligence` on new work: each metered task sized by its job's own metered
+        peak when known, else by its kind's (framework.kind_usage), within its request and
+        above the floor; placed and launched at that size (the container's limits)."""
+        now = self.clock()
+        kinds, usage, keep, cache = self._kinds, self._usage, self._keep_size, self._sized
+        out = []
+        for record, spec in zip(work, specs, strict=True):
+            if spec.notmetered or spec.sla is SLA.ONE_PER_NODE \
+                    or record.submission_id in keep:
+                out.append(spec)
+                continue
+            size = kinds.size(spec, now, usage.get(record.submission_id))
+            if size is None:
+                out.append(spec)
+                continue
+            cpus, mem = min(round(size[0], 3), spec.cpus), min(round(size[1], 3), spec.mem)
+            if cpus >= spec.cpus and mem >= spec.mem:
+                out.append(spec)
+                continue
+            key = (record.task_id, cpus, mem)
+            sized = cache.get(key)
+            if sized is None:
+                if len(cache) >= SIZED_CACHE:
+                    cache.clear()
+                sized = cache[key] = spec.model_copy(update={"cpus": cpus, "mem": mem})
+            out.append(sized)
+        return out
+
     def _usage_spec(self, record: TaskRecord) -> TaskSpec:
         """The spec a reshuffled task is placed and launched with: sized by its metered peak
         plus the margin, rounded to what people read (placement sees the rounded size)."""
-        peak = self._usage.get(record.submission_id)
-        if peak is None or record.spec.notmetered:
+        peak = self._usage.get(record.submission_id) or self._kinds.peak(
+            kind_key(record.spec), self.clock())
+        if peak is None or record.spec.notmetered or record.submission_id in self._keep_size:
             return record.spec
         [(cpus, mem, _disk)] = placement_core.effective_demands(
             (record.spec,), {record.task_id: peak}, self.margin, (record.task_id,))

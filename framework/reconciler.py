@@ -89,6 +89,11 @@ def note_end(job: Job, record: TaskRecord, now: float, code: str | None = None) 
             job.restarts += 1
     elif record.ending == "deadline":
         _give_up(job, record.slot, slot, record.reason or "deadline exceeded")
+    elif state is S.FAILED and record.ending == "undersized":
+        # Launched smaller than it asked (intelligence) and out of memory: berth's doing, not
+        # the task's. Run again at once (its job now keeps its request); nothing counted.
+        slot.retry_at = now
+        job.restarts += 1
     elif state is S.FAILED:
         slot.errors = 0
         slot.failures = [t for t in slot.failures if t > now - job.restart.interval]

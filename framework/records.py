@@ -59,7 +59,9 @@ class TaskRecord:
     running_at: float | None = None
     slot: tuple[int, int] | None = (0, 0)  # (template, index) in its job; None: per node
     exit_code: int | None = None
-    ending: str | None = None  # why berth is killing it: "stop", "infrastructure", "deadline"
+    # why berth is killing it: "stop", "infrastructure", "deadline"; or "undersized": it ran
+    # out of memory at the smaller size `intelligence` launched it with (berth's doing)
+    ending: str | None = None
     healthy: bool | None = None  # its health check's verdict while it runs (None: unknown)
 
     @property

@@ -31,6 +31,7 @@ class Requests:
     _daemons: dict[str, None]
     _timed: dict[str, None]
     _usage: dict[str, tuple[float, float]]
+    _keep_size: set[str]
     _unwanted: list[str]
     _changed: dict[str, TaskRecord]
     _changed_jobs: dict[str, None]
@@ -96,6 +97,7 @@ class Requests:
         self._daemons.pop(job.id, None)
         self._timed.pop(job.id, None)
         self._usage.pop(job.id, None)
+        self._keep_size.discard(job.id)
         for task_id in list(job.instances):
             record = self._records.get(task_id)
             if record is not None:  # updates about it from now on are about no one's task

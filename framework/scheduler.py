@@ -28,6 +28,7 @@ from framework import reconciler
 from framework.client_parameters import resolve
 from framework.instance_index import InstanceIndex
 from framework.jobs import MASTER, Job, SlotKey
+from framework.kind_usage import KindSettings, KindUsage, kind_key
 from framework.members import KIND, PHASE, S
 from framework.namespace_limits import NamespaceLimits
 from framework.offer_round import OfferRound
@@ -53,6 +54,7 @@ from offers.states import ALLOWED, TERMINAL, check_transition
 from offers.task import SLA, TaskSpec
 
 WAITING = "waiting for an offer"
+OUT_OF_MEMORY = "out of memory"  # how the agent's reason for an OOM-killed container starts
 
 
 class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
@@ -80,6 +82,7 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
         max_node_errors: int = 3,
         ids: Callable[[str], str] | None = None,
         credit_unit: CreditUnit | None = None,
+        kinds: KindSettings | None = None,
     ) -> None:
         if clock is None:
             raise TypeError("CharmanderScheduler needs a clock: a callable returning seconds")
@@ -111,6 +114,12 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
         self._daemons = index.daemons
         self._put = index.put  # every record change goes through it
         self._usage: dict[str, tuple[float, float]] = {}  # submission id -> peak (cpus, mem)
+        # Metered use per kind of task (framework.kind_usage): what `intelligence` places a
+        # new submission of a known kind on; jobs one of whose sized instances ran out of
+        # memory are placed on their request from then on.
+        self._kinds = KindUsage(kinds or KindSettings(margin=margin))
+        self._keep_size: set[str] = set()
+        self._sized: dict[tuple[str, float, float], TaskSpec] = {}  # (task id, size) -> spec
         self._agents: dict[str, str] = {}  # agent id -> hostname
         self._suppressed = False
         self._changed: dict[str, TaskRecord] = {}
@@ -356,6 +365,8 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
             changes["healthy"] = e.healthy
         if state is S.RUNNING and record.running_at is None:
             changes["running_at"] = now
+        if state is S.FAILED and self._out_of_memory(record, e.reason):
+            changes["ending"] = "undersized"
         record = self._update(record, changes)
         job = self._jobs[record.submission_id]
         if self.stopping:
@@ -391,7 +402,31 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
             return []
         cpus, mem = self._usage.get(record.submission_id, (0.0, 0.0))
         self._usage[record.submission_id] = (max(cpus, e.cpus), max(mem, e.mem))
+        self._kinds.observe(kind_key(record.spec), e.cpus, e.mem, self.clock(),
+                          record.task_id)
         return []
+
+    def _out_of_memory(self, record: TaskRecord, reason: str | None) -> bool:
+        """Did this FAILED instance run out of memory (the agent's reason says so) after
+        being launched smaller than it asked? Then its kind and its job go back to their
+        request, and it is run again (`reconciler.note_end`)."""
+        launched = record.launched_spec
+        if (reason or "").startswith(OUT_OF_MEMORY) and launched is not None \
+                and launched.mem < record.spec.mem:
+            self._kinds.out_of_memory(kind_key(record.spec), self.clock())
+            self._keep_size.add(record.submission_id)
+            return True
+        return False
+
+    def kinds(self) -> list[dict]:
+        """What intelligence has learned per kind of task: its key's parts and its peak."""
+        return [{"dockerimage": key[0], "arguments": list(key[1]), "cpus": key[2],
+                 "mem": key[3], "disk": key[4], "peak_cpus": cpus, "peak_mem": mem}
+                for key, (cpus, mem) in self._kinds.known(self.clock())]
+
+    def kind_peak(self, spec: TaskSpec) -> tuple[float, float] | None:
+        """The metered peak (cpus, mem) of `spec`'s kind, None if not known."""
+        return self._kinds.peak(kind_key(spec), self.clock())
 
     def _tick(self, e: ev.Tick) -> list[cmd.Command]:
         now = self.clock()
@@ -526,6 +561,7 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
                 if not job.instances and job.charmander and not job.daemon:
                     del self._jobs[job.id]
                     self._usage.pop(job.id, None)
+                    self._keep_size.discard(job.id)
 
     def _revive_if_needed(self) -> list[cmd.Command]:
         if self._suppressed and self.has_work():

@@ -99,6 +99,9 @@ class AgentCounters:
     killed: int = 0
     agent_losses: int = 0
     invalid_launches: int = 0
+    # launched with less memory than they use (intelligence sized them by their kind's
+    # metered peak and this one uses more): killed by the kernel, as a real agent reports
+    oom_killed: int = 0
     invalid_reasons: Counter = field(default_factory=Counter)
     invalid_examples: list[str] = field(default_factory=list)
 
@@ -198,6 +201,15 @@ class SimAgents:
         cpus, mem = item.used if item.used is not None else (task_spec.cpus, task_spec.mem)
         used = (float(cpus), float(mem))
         work = task_spec.sla is not SLA.ONE_PER_NODE
+        if used[1] > spec.mem + 1e-6 and work:
+            # Its memory limit is below what it uses: killed as it grows past it (at once,
+            # here), reported as the agent reports an OOM kill. Nothing is booked.
+            self.counters.oom_killed += 1
+            return [_status(agent_id, task_id, S.RUNNING, None, None, f"sim-{task_id}", None,
+                            None, None),
+                    _status(agent_id, task_id, S.FAILED, None,
+                            f"out of memory: the container hit its limit of {spec.mem:g} MiB",
+                            None, 137, None, None)]
         inst = Instance(task_id, state, task_spec, spec, node, agent_id, demand, used, now, work)
         self.instances[task_id] = inst
         self.on_node[node].add(task_id)

@@ -104,7 +104,8 @@ def summarize(result: SimResult) -> dict:
             "requested_mem_freed": round(sum(r.requested_mem_before - r.requested_mem_after
                                              for r in rec.reshuffles), 3),
         },
-        "agents": {"losses": m.counters.agent_losses, "tasks_lost": m.counters.lost},
+        "agents": {"losses": m.counters.agent_losses, "tasks_lost": m.counters.lost,
+                   "oom_killed": m.counters.oom_killed},
         "master": {"offer_cycles": result.offer_cycles, "offers": calls["offers"],
                    "launches": calls["accepts"], "tasks_launched": m.counters.tasks_launched,
                    "declines": calls["declines"], "kills": calls["kills"],
@@ -332,6 +333,7 @@ def _comparison_markdown(summaries: dict[str, dict]) -> str:
         ("finished", lambda s: s["tasks"]["finished"]),
         ("nodes used (mean)", lambda s: f"{s['nodes_used']['mean']:.1f}"),
         ("nodes used (max)", lambda s: s["nodes_used"]["max"]),
+        ("OOM kills (undersized launches)", lambda s: s["agents"]["oom_killed"]),
         ("reshuffle: nodes freed", lambda s: s["reshuffle_gains"]["nodes_freed"]),
         ("reshuffle: cpus freed", lambda s: s["reshuffle_gains"]["requested_cpus_freed"]),
         ("events/s", lambda s: s["run"]["events_per_s"]),

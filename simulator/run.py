@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from framework import events as ev
+from framework.kind_usage import KindSettings
 from framework.scheduler import CharmanderScheduler
 from master import events as E
 from master.core import Master
@@ -72,6 +73,8 @@ class SimConfig:
     # Hand-made incumbent load: (at, hostname, cpus, mem) steps (workload load lines).
     incumbent_steps: tuple[IncumbentStep, ...] = ()
     autoscale_tick: float = 10.0  # the framework's autoscaler tick (autoscaled jobs only)
+    # How the framework learns per kind of task (framework/kind_usage.py; None: its defaults)
+    kinds: KindSettings | None = None
 
 
 @dataclass
@@ -123,7 +126,8 @@ class Simulation:
         self.master = Master(self.clock, agent_timeout=config.agent_timeout,
                              ids=ids, uuids=uuids)
         self.scheduler = CharmanderScheduler(config.strategy, config.seed, self.clock,
-                                             refuse_seconds=config.refuse_seconds)
+                                             refuse_seconds=config.refuse_seconds,
+                                             kinds=config.kinds)
         self.wiring = Wiring(self.master, self.scheduler, self.agents, FRAMEWORK_ID,
                              refused=self.agents.refused, revocable=config.elastic)
         self.recorder = Recorder(self.nodes, len(workload))

@@ -22,6 +22,11 @@ SHAPES: tuple[tuple[float, float, float], ...] = (
     (2, 2048, 10), (2, 8192, 6), (4, 4096, 5), (4, 16384, 4), (8, 16384, 2), (8, 32768, 2),
 )
 IMAGE = "berth/sim-task"
+# Reshuffleable tasks run one of a few programs (their arguments), each with its own
+# typical use: tasks of one kind (image, arguments, shape; framework.kind_usage) use alike,
+# within KIND_JITTER of their program's share of what they ask.
+PROGRAMS = 3
+KIND_JITTER = 0.1
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,14 @@ class SyntheticWorkload:
         low = np.where(self._reshuffleable, 0.15, 0.5)
         high = np.where(self._reshuffleable, 0.6, 1.0)
         self._used_share = rng.uniform(low[:, None], high[:, None], (n, 2))
+        # ... and run one of a few programs, whose use their kind's tasks share (drawn from
+        # a stream of their own, so the rest of the workload is as it was).
+        kinds = np.random.default_rng([seed, 0x4B1D])
+        profile = kinds.uniform(0.15, 0.6, (PROGRAMS, 2))
+        program = kinds.integers(PROGRAMS, size=n)
+        jitter = kinds.uniform(1 - KIND_JITTER, 1.0, (n, 2))
+        self._used_share[self._reshuffleable] = (profile[program] * jitter)[self._reshuffleable]
+        self._program = np.where(self._reshuffleable, program, -1)
         types = sorted(nodetypes)
         pick = rng.random(n)
         self._nodetype = np.full(n, -1)
@@ -82,7 +95,8 @@ class SyntheticWorkload:
         # Python lists: item k is built from plain floats, not numpy scalars (3x faster).
         self._rows = list(zip(self._kind.tolist(), self._shape.tolist(),
                               self._nodetype.tolist(), self._reshuffleable.tolist(),
-                              self._notmetered.tolist(), self._ported.tolist(), strict=True))
+                              self._notmetered.tolist(), self._ported.tolist(),
+                              self._program.tolist(), strict=True))
         self._times = list(zip(self._submit.tolist(), self._duration.tolist(),
                                self._used_share.tolist(), strict=True))
 
@@ -97,9 +111,9 @@ class SyntheticWorkload:
         i = k - len(self._daemons)
         if not 0 <= i < self._n:
             raise IndexError(k)
-        kind, shape, nodetype, reshuffleable, notmetered, ported = self._rows[i]
+        kind, shape, nodetype, reshuffleable, notmetered, ported, program = self._rows[i]
         key = (kind, shape, nodetype, reshuffleable, notmetered,
-               kind == _KIND_SINGLETON and ported)
+               kind == _KIND_SINGLETON and ported, program)
         template = self._templates.get(key)
         if template is None:
             template = self._templates[key] = self._template(*key)
@@ -113,10 +127,12 @@ class SyntheticWorkload:
         return (self[k] for k in range(len(self)))
 
     def _template(self, kind: int, shape: int, nodetype: int, reshuffleable: bool,
-                  notmetered: bool, ported: bool) -> TaskSpec:
+                  notmetered: bool, ported: bool, program: int) -> TaskSpec:
         cpus, mem, _ = SHAPES[shape]
         data: dict = {"id": "template", "dockerimage": IMAGE, "cpus": cpus, "mem": mem,
                       "reshuffleable": reshuffleable, "notmetered": notmetered}
+        if program >= 0:
+            data["arguments"] = ["--program", str(program)]
         if nodetype >= 0:
             data["nodetype"] = self._types[nodetype]
         if kind == _KIND_SINGLETON:
