@@ -33,6 +33,15 @@ def _strategies(text: str) -> list[str]:
 @click.option("--workload", "workload_path", type=click.Path(path_type=Path),
               help="Workload: JSON Lines of tasks (or jobs) with submit_at, duration, used.")
 @click.option("--synthetic", is_flag=True, help="Or: generate a seeded synthetic workload.")
+@click.option("--trace", "trace_spec", metavar="FORMAT:PATH[,PATH...]",
+              help="Or: a public cluster trace's first --duration seconds (FORMAT: "
+                   "google2011, google2019, alibaba2018, azure; PATH a file, a folder or "
+                   "TABLE=FILE; gzip or plain). Its machines are the cluster unless "
+                   "--cluster or --nodes is given. See docs/traces.md.")
+@click.option("--trace-scale", metavar="cpus:N,mem:MiB",
+              help="The machine a normalized size of 1.0 stands for (Google; Alibaba's "
+                   "memory 100) [default: cpus:32,mem:131072 for Google, "
+                   "mem:524288 for Alibaba].")
 @click.option("--tasks", default=1000, show_default=True, type=click.IntRange(1),
               help="Tasks in the synthetic workload.")
 @click.option("--strategy", default="binpack", show_default=True,
@@ -59,8 +68,8 @@ def _strategies(text: str) -> list[str]:
                    "then preemption; the report adds the incumbent's quality of service.")
 @click.option("--report", "report_dir", required=True, type=click.Path(path_type=Path),
               help="Directory for summary.json, intervals.csv, plots and report.md.")
-def sim_command(cluster_path, nodes, node_shape, workload_path, synthetic, tasks, strategy,
-                compare, seed, fail_rate, repair_time, horizon, incumbent_load,
+def sim_command(cluster_path, nodes, node_shape, workload_path, synthetic, trace_spec,
+                trace_scale, tasks, strategy, compare, seed, fail_rate, repair_time, horizon, incumbent_load,
                 reshuffle_every, offer_interval, refuse_seconds, elastic, report_dir) -> None:
     """Simulate the scheduler over a cluster and workload; print the summary as JSON."""
     import json
@@ -68,17 +77,28 @@ def sim_command(cluster_path, nodes, node_shape, workload_path, synthetic, tasks
     from simulator.report import atomic_dir, summarize, write_comparison, write_report
     from simulator.run import SimConfig, Simulation
 
-    if (cluster_path is None) == (nodes is None):
-        raise click.UsageError("give exactly one of --cluster FILE or --nodes N")
-    if (workload_path is None) == (not synthetic):
-        raise click.UsageError("give exactly one of --workload FILE or --synthetic")
+    if cluster_path is not None and nodes is not None:
+        raise click.UsageError("give only one of --cluster FILE or --nodes N")
+    if [workload_path is not None, synthetic, trace_spec is not None].count(True) != 1:
+        raise click.UsageError("give exactly one of --workload FILE, --synthetic or "
+                               "--trace FORMAT:PATH")
     strategies = _strategies(compare) if compare else [strategy]
     try:
+        trace = None
+        if trace_spec is not None:
+            trace = _read_trace(trace_spec, trace_scale, horizon,
+                                cluster_given=cluster_path is not None or nodes is not None)
         if cluster_path is not None:
             node_specs = read_cluster(cluster_path)
-        else:
+        elif nodes is not None:
             node_specs = uniform_nodes(nodes, parse_node_shape(node_shape))
-        if synthetic:
+        elif trace is not None:
+            node_specs = trace.nodes
+        else:
+            raise click.UsageError("give exactly one of --cluster FILE or --nodes N")
+        if trace is not None:
+            workload = trace.workload
+        elif synthetic:
             nodetypes = {n.nodetype for n in node_specs if n.nodetype}
             workload = SyntheticWorkload(SyntheticParams(tasks=tasks, horizon=horizon), seed,
                                          sum(n.cpus for n in node_specs), nodetypes)
@@ -120,6 +140,27 @@ def sim_command(cluster_path, nodes, node_shape, workload_path, synthetic, tasks
     if any(r.checker.violations for r in results.values()):
         click.echo("SLA violations found: see the report", err=True)
         sys.exit(1)
+
+
+def _read_trace(spec: str, scale_text: str | None, horizon: float, cluster_given: bool):
+    """The trace's workload and (unless the cluster comes from elsewhere) its machines,
+    announced on stderr with what was left out."""
+    from simulator.traces import FORMATS, parse_scale, parse_trace_option, read_trace
+
+    source = parse_trace_option(spec)
+    fmt = FORMATS[source.format]
+    if not cluster_given and not set(source.tables) & set(fmt.tables[1:]):
+        machines = f"its {fmt.tables[1]} table, " if len(fmt.tables) > 1 else ""
+        raise click.UsageError(f"{source.format} gives no cluster here: give {machines}"
+                               "--cluster FILE or --nodes N")
+    trace = read_trace(source, horizon, parse_scale(scale_text, fmt.scale))
+    if cluster_given:
+        trace.nodes = None
+    elif not trace.nodes:
+        raise SpecError([FieldProblem("trace", f"the {fmt.tables[1]} table has no machine "
+                                               "with a capacity in the window")])
+    click.echo(f"trace {source.format}: {trace.summary()}", err=True)
+    return trace
 
 
 def _check_load_nodes(path: Path, workload: list, nodes: list) -> None:

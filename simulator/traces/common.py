@@ -168,8 +168,7 @@ def csv_rows(path: Path, columns: tuple[Column, ...], problems: Problems
         line = current[0]
         if len(cells) < width:
             problems.add(line, labels[len(cells)],
-                         f"missing: the line has {len(cells)} columns, "
-                         f"{path.name} needs {width}")
+                         f"missing: the line has {len(cells)} columns, the table {width}")
             continue
         if len(cells) > width:
             problems.add(line, f"column {width + 1}",

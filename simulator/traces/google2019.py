@@ -79,9 +79,9 @@ def _objects(path: Path, problems: Problems):
     """(line, object) of each good JSON line."""
     for line, text in lines_of(path, problems):
         try:
-            data: Any = json.loads(text)
+            data: Any = json.loads(text.rstrip("\r\n"))
         except json.JSONDecodeError as exc:
-            problems.add(line, f"character {exc.colno}", f"not JSON: {exc.msg}")
+            problems.add(line, f"character {exc.pos + 1}", f"not JSON: {exc.msg}")
             continue
         if not isinstance(data, dict):
             problems.add(line, "", "a line must be one JSON object")
