@@ -26,7 +26,7 @@ BATCH_TASK = (
     Column("task_name"),
     Column("instance_num", integer(0)),
     Column("job_name"),
-    Column("task_type", required=False),
+    Column("task_type", None),
     Column("status"),
     Column("start_time", integer(0)),
     Column("end_time", integer(0), required=False),
@@ -40,7 +40,7 @@ MACHINE_META = (
     Column("failure_domain_2", required=False),
     Column("cpu_num", integer(0), required=False),
     Column("mem_size", number(0.0, 100.0), required=False),
-    Column("status", required=False),
+    Column("status", None),
 )
 
 

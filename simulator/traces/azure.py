@@ -31,14 +31,14 @@ def bucket(cell: str, column: str) -> float:
 
 PERCENT = number(0.0)
 VMTABLE = (
-    Column("vm id"),
-    Column("subscription id"),
+    Column("vm id", None),
+    Column("subscription id", None),
     Column("deployment id"),
     Column("timestamp vm created", number(0.0)),
     Column("timestamp vm deleted", number(0.0)),
-    Column("max cpu", PERCENT),
+    Column("max cpu", None),
     Column("avg cpu", PERCENT),
-    Column("p95 max cpu", PERCENT),
+    Column("p95 max cpu", None),
     Column("vm category"),
     Column("vm virtual core count", bucket),
     Column("vm memory (GB)", bucket),

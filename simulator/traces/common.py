@@ -140,22 +140,25 @@ def _range(low: float | None, high: float | None) -> str:
 
 @dataclass(frozen=True)
 class Column:
-    """One column of a headerless CSV table: its documented name, parser and whether a
-    row may leave it empty."""
+    """One column of a headerless CSV table: its documented name, parser (None: berth
+    does not use it, so it is only required to be there) and whether a row may leave it
+    empty."""
 
     name: str
-    parse: Parser = text
+    parse: Parser | None = text
     required: bool = True
 
 
 def csv_rows(path: Path, columns: tuple[Column, ...], problems: Problems
              ) -> Iterator[tuple[int, list[Any]]]:
     """(line, values) of each good row; a missing, extra or bad cell is a problem naming
-    `column N (name)`. Optional empty cells read as None."""
+    `column N (name)`. Empty optional cells and unused columns read as None."""
     import csv
 
     width = len(columns)
     labels = [f"column {i + 1} ({c.name})" for i, c in enumerate(columns)]
+    used = [(i, c.parse, c.required, labels[i]) for i, c in enumerate(columns)
+            if c.parse is not None]
     numbered = lines_of(path, problems)
     current = [0]
 
@@ -166,30 +169,27 @@ def csv_rows(path: Path, columns: tuple[Column, ...], problems: Problems
 
     for cells in csv.reader(texts()):
         line = current[0]
-        if len(cells) < width:
-            problems.add(line, labels[len(cells)],
-                         f"missing: the line has {len(cells)} columns, the table {width}")
+        if len(cells) != width:
+            if len(cells) < width:
+                problems.add(line, labels[len(cells)], f"missing: the line has {len(cells)} "
+                                                       f"columns, the table {width}")
+            else:
+                problems.add(line, f"column {width + 1}", f"unexpected: the line has "
+                                                          f"{len(cells)} columns, the table "
+                                                          f"{width}")
             continue
-        if len(cells) > width:
-            problems.add(line, f"column {width + 1}",
-                         f"unexpected: the line has {len(cells)} columns, the table {width}")
+        values: list[Any] = [None] * width
+        try:
+            for i, parse, required, label in used:
+                cell = cells[i].strip()
+                if cell:
+                    values[i] = parse(cell, label)
+                elif required:
+                    raise RowProblem(label, "empty, but the column is mandatory")
+        except RowProblem as exc:
+            problems.add(line, exc.column, exc.problem)
             continue
-        values: list[Any] = []
-        for cell, column, label in zip(cells, columns, labels, strict=True):
-            cell = cell.strip()
-            if not cell:
-                if column.required:
-                    problems.add(line, label, "empty, but the column is mandatory")
-                    break
-                values.append(None)
-                continue
-            try:
-                values.append(column.parse(cell, label))
-            except RowProblem as exc:
-                problems.add(line, exc.column, exc.problem)
-                break
-        else:
-            yield line, values
+        yield line, values
 
 
 def seconds(microseconds: int) -> float:

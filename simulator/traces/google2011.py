@@ -20,18 +20,18 @@ TIMESTAMP = integer(0)
 
 TASK_EVENTS = (
     Column("timestamp", TIMESTAMP),
-    Column("missing info", integer(0), required=False),
+    Column("missing info", None),
     Column("job ID", integer(0)),
     Column("task index", integer(0)),
-    Column("machine ID", integer(0), required=False),
+    Column("machine ID", None),
     Column("event type", integer(0, 8)),
-    Column("user", required=False),
-    Column("scheduling class", integer(0, 3), required=False),
+    Column("user", None),
+    Column("scheduling class", None),
     Column("priority", integer(0, 11)),
     Column("CPU request", number(0.0), required=False),
     Column("memory request", number(0.0), required=False),
-    Column("disk space request", number(0.0), required=False),
-    Column("different-machines restriction", integer(0, 1), required=False),
+    Column("disk space request", None),
+    Column("different-machines restriction", None),
 )
 MACHINE_EVENTS = (
     Column("timestamp", TIMESTAMP),
