@@ -113,16 +113,32 @@ def test_google2011_task_events_map_to_one_task_per_run_to_its_end(tmp_path):
     ]
 
 
-def test_gzip_parts_read_like_plain_ones_and_a_folder_is_its_files(tmp_path):
+def test_gzip_parts_read_like_plain_ones_and_a_folder_is_its_tables_files(tmp_path):
     write(tmp_path / "t" / "task_events" / "part-00000-of-00002.csv.gz",
           TASK_EVENTS_2011[:9], gzipped=True)
     write(tmp_path / "t" / "task_events" / "part-00001-of-00002.csv.gz",
           TASK_EVENTS_2011[9:], gzipped=True)
     write(tmp_path / "t" / "machine_events" / "part-00000-of-00001.csv.gz",
           MACHINE_EVENTS_2011, gzipped=True)
+    write(tmp_path / "t" / "task_usage" / "part-00000-of-00500.csv.gz", ["x"], gzipped=True)
+    write(tmp_path / "t" / "SHA256SUM", ["not a table"])
     trace = read("google2011", tmp_path / "t", horizon=3600)
     assert items(trace) == expected_2011()
     assert len(trace.nodes) == 2
+
+
+def test_a_bad_machine_line_is_named_too(tmp_path):
+    tasks = write(tmp_path / "task_events.csv", TASK_EVENTS_2011)
+    machines = write(tmp_path / "machine_events.csv", ["0,7,0,platA,half,0.25"])
+    with pytest.raises(TraceError) as info:
+        read("google2011", tasks, machines)
+    assert f"{machines}:1: column 5 (CPUs): 'half' is not a number" in str(info.value)
+    meta = write(tmp_path / "machine_meta.csv", ["m_1,0,1,a,96", "m_2,0,1,a,96,101,USING"])
+    with pytest.raises(TraceError) as info:
+        read("alibaba2018", write(tmp_path / "batch_task.csv", BATCH_TASK), meta)
+    assert str(info.value).splitlines() == [
+        f"{meta}:1: column 6 (mem_size): missing: the line has 5 columns, the table 7",
+        f"{meta}:2: column 6 (mem_size): 101 is out of range (0 to 100)"]
 
 
 def test_the_reference_machine_scales_normalized_sizes_and_tiny_requests_are_raised(
@@ -302,8 +318,11 @@ def test_a_truncated_gzip_part_is_an_error_not_a_short_trace(tmp_path):
 
 
 def test_trace_option_problems_name_the_option(tmp_path):
+    empty = tmp_path / "empty"
+    write(empty / "README", ["a folder without any table"])
     for text, words in [("google2012:x", "FORMAT one of"),
                         (f"google2011:{tmp_path}/nope.csv", "no such file"),
+                        (f"google2011:{empty}", "no file of the tables"),
                         (f"google2011:{write(tmp_path / 'x.csv', [])}", "cannot tell which"),
                         (f"google2011:{write(tmp_path / 'machine_events.csv', [])}",
                          "needs its task_events")]:

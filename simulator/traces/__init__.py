@@ -71,20 +71,28 @@ def parse_trace_option(text: str) -> TraceSource:
             named, path_text = None, piece
         path = Path(path_text)
         if path.is_dir():
+            # a folder as downloaded: the files of the tables berth reads, the others
+            # (usage tables, checksums, schema) left alone
             files = sorted(p for p in path.rglob("*")
                            if p.is_file() and not p.name.startswith("."))
-            if not files:
-                raise _problem(f"{path}: the folder has no files")
+            found_any = False
+            for file in files:
+                found = named or _table_of(file, fmt.tables)
+                if found is not None:
+                    tables.setdefault(found, []).append(file)
+                    found_any = True
+            if not found_any:
+                raise _problem(f"{path}: the folder has no file of the tables "
+                               f"{', '.join(fmt.tables)}")
         elif path.is_file():
-            files = [path]
+            found = named or (fmt.tables[0] if len(fmt.tables) == 1
+                              else _table_of(path, fmt.tables))
+            if found is None:
+                raise _problem(f"{path}: cannot tell which table this is; name it "
+                               f"TABLE={path} with TABLE one of {', '.join(fmt.tables)}")
+            tables.setdefault(found, []).append(path)
         else:
             raise _problem(f"{path}: no such file or folder")
-        for file in files:
-            found = named or _table_of(file, fmt.tables)
-            if found is None:
-                raise _problem(f"{file}: cannot tell which table this is; name it "
-                               f"TABLE={file} with TABLE one of {', '.join(fmt.tables)}")
-            tables.setdefault(found, []).append(file)
     if fmt.tables[0] not in tables:
         raise _problem(f"{name} needs its {fmt.tables[0]} table (give a file or folder "
                        f"named after it, or {fmt.tables[0]}=PATH)")
@@ -93,8 +101,6 @@ def parse_trace_option(text: str) -> TraceSource:
 
 def _table_of(path: Path, tables: tuple[str, ...]) -> str | None:
     """The table a file's own name, else its nearest folder's name, mentions."""
-    if len(tables) == 1:
-        return tables[0]
     for part in reversed(path.parts):
         hits = [t for t in tables if t in part]
         if len(hits) == 1:
