@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -66,17 +67,28 @@ def _strategies(text: str) -> list[str]:
 @click.option("--elastic", is_flag=True,
               help="Tasks yield to their node's own load as on the agent: limits lowered, "
                    "then preemption; the report adds the incumbent's quality of service.")
+@click.option("--sweep", "sweeps", multiple=True, metavar="NAME=V1,V2,...",
+              help="Run every combination of these values (repeatable) on the same "
+                   "workload and seed, in parallel; NAME one of strategy, margin, "
+                   "refuse_seconds (decline_filter), offer_interval, reshuffle_every, "
+                   "backoff, max_backoff, autoscale_tick, elastic. Reports the table, the "
+                   "Pareto front and a recommended setting.")
+@click.option("--jobs", type=click.IntRange(1),
+              help="Sweep runs at once [default: all cores].")
 @click.option("--report", "report_dir", required=True, type=click.Path(path_type=Path),
               help="Directory for summary.json, intervals.csv, plots and report.md.")
 def sim_command(cluster_path, nodes, node_shape, workload_path, synthetic, trace_spec,
                 trace_scale, tasks, strategy, compare, seed, fail_rate, repair_time, horizon, incumbent_load,
-                reshuffle_every, offer_interval, refuse_seconds, elastic, report_dir) -> None:
-    """Simulate the scheduler over a cluster and workload; print the summary as JSON."""
+                reshuffle_every, offer_interval, refuse_seconds, elastic, sweeps, jobs,
+                report_dir) -> None:
+    """Simulate the scheduler over a cluster and workload; print the summary as JSON
+    (with --sweep: the table of outcomes and the recommended setting)."""
     import json
 
     from simulator.report import atomic_dir, summarize, write_comparison, write_report
     from simulator.run import SimConfig, Simulation
 
+    grid = _sweep_grid(sweeps, compare) if sweeps else None
     if cluster_path is not None and nodes is not None:
         raise click.UsageError("give only one of --cluster FILE or --nodes N")
     if [workload_path is not None, synthetic, trace_spec is not None].count(True) != 1:
@@ -120,13 +132,17 @@ def sim_command(cluster_path, nodes, node_shape, workload_path, synthetic, trace
         incumbent_load = 0.2 if synthetic else 0.0
     if reshuffle_every is None and synthetic:
         reshuffle_every = 6 * 3600.0
+    base = SimConfig(strategy=strategy, seed=seed, horizon=horizon, fail_rate=fail_rate,
+                     repair_time=repair_time, incumbent_load=incumbent_load,
+                     reshuffle_every=reshuffle_every, offer_interval=offer_interval,
+                     refuse_seconds=refuse_seconds, elastic=elastic)
+    if grid is not None:
+        _sweep(grid, base, node_specs, workload, jobs, report_dir)
+        return
     results = {}
     with atomic_dir(report_dir) as out, _progress(len(strategies)) as advance:
         for name in strategies:
-            config = SimConfig(strategy=name, seed=seed, horizon=horizon, fail_rate=fail_rate,
-                               repair_time=repair_time, incumbent_load=incumbent_load,
-                               reshuffle_every=reshuffle_every, offer_interval=offer_interval,
-                               refuse_seconds=refuse_seconds, elastic=elastic)
+            config = replace(base, strategy=name)
             results[name] = Simulation(node_specs, workload, config,
                                        progress=advance(name, horizon)).run()
         if compare:
@@ -140,6 +156,103 @@ def sim_command(cluster_path, nodes, node_shape, workload_path, synthetic, trace
     if any(r.checker.violations for r in results.values()):
         click.echo("SLA violations found: see the report", err=True)
         sys.exit(1)
+
+
+def _sweep_grid(sweeps: tuple[str, ...], compare: str | None) -> dict:
+    """The sweep's values, every bad name or value reported before anything runs."""
+    from simulator.sweep_params import parse_sweeps
+
+    if compare:
+        raise click.UsageError("give --compare or --sweep, not both (--sweep "
+                               "strategy=A,B compares strategies too)")
+    try:
+        return parse_sweeps(sweeps)
+    except SpecError as exc:
+        click.echo("bad --sweep, nothing run:\n" + "\n".join(
+            f"--sweep {p.field}: {p.problem}" for p in exc.problems), err=True)
+        sys.exit(2)
+
+
+def _sweep(grid: dict, base, node_specs, workload, jobs: int | None, report_dir: Path) -> None:
+    """Run every combination in parallel, write the sweep's report, print its table and
+    the recommended setting; exit 1 if any run saw an SLA violation."""
+    from simulator.report import atomic_dir
+    from simulator.sweep import default_jobs, run_sweep
+    from simulator.sweep_params import combinations, label
+    from simulator.sweep_report import rows, write_sweep
+
+    try:
+        combos = combinations(grid, base)
+    except SpecError as exc:
+        click.echo("bad --sweep, nothing run:\n" + "\n".join(
+            f"--sweep {p.field}: {p.problem}" for p in exc.problems), err=True)
+        sys.exit(2)
+    jobs = jobs or default_jobs()
+    click.echo(f"sweep: {len(combos)} settings, {min(jobs, len(combos))} at a time", err=True)
+    with atomic_dir(report_dir) as out, _sweep_progress(len(combos)) as done:
+        runs = run_sweep(node_specs, workload, combos, jobs, done)
+        analysis = write_sweep(runs, grid, out)
+    _print_table(rows(runs, analysis), [label(r.settings) for r in runs], analysis)
+    if any(r.summary["sla_violations"] for r in runs):
+        click.echo("SLA violations found: see the report", err=True)
+        sys.exit(1)
+
+
+def _print_table(table: list[dict], labels: list[str], analysis) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    view = Table(title="berth sim sweep (* Pareto front: nodes in use vs pending p99)")
+    shown = [c for c in table[0] if c not in ("pareto", "recommended")]
+    view.add_column("")
+    for column in shown:
+        view.add_column(column, justify="left" if isinstance(table[0][column], str)
+                        else "right")
+    for row in table:
+        mark = ("->" if row["recommended"] else "") + ("*" if row["pareto"] else "")
+        view.add_row(mark, *(_cell(row[c]) for c in shown),
+                     style="bold" if row["recommended"] else None)
+    console = Console(width=max(160, Console().width))
+    console.print(view)
+    pick = analysis.recommended
+    if pick is not None:
+        console.print(f"recommended: {labels[pick.index]}\nbecause: {pick.reason}",
+                      highlight=False, soft_wrap=True)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+class _sweep_progress:
+    """A rich progress bar on stderr counting finished settings; silent if not a tty."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.bar = None
+
+    def __enter__(self):
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+            self.bar = Progress(BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                console=Console(stderr=True))
+            self.bar.__enter__()
+            self.task = self.bar.add_task("sweep", total=self.total)
+        return self.done
+
+    def done(self, _k: int) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
 
 
 def _read_trace(spec: str, scale_text: str | None, horizon: float, cluster_given: bool):

@@ -94,6 +94,7 @@ def summarize(result: SimResult) -> dict:
         "invalid_launch_examples": m.counters.invalid_examples,
         "nodes_used": {"mean": mean("nodes_used"), "max": int(peak("nodes_used")),
                        "at_end": rec.nodes_used()},
+        "packing_efficiency": _packing_means(rec),
         "reshuffles": [r.as_dict() for r in rec.reshuffles],
         "reshuffle_gains": {
             "count": len(rec.reshuffles), "tasks_moved": moved,
@@ -113,6 +114,13 @@ def summarize(result: SimResult) -> dict:
         TIMING_KEY: {"events": result.events, "wall_s": round(result.wall_seconds, 3),
                      "events_per_s": round(result.events / max(result.wall_seconds, 1e-9))},
     }
+
+
+def _packing_means(rec) -> dict[str, float]:
+    """Requested / capacity of the nodes in use, the mean over the samples with any."""
+    busy = rec.column("nodes_used") > 0
+    return {res: round(float(rec.column(f"packing_{res}")[busy].mean()), 4) if busy.any()
+            else 0.0 for res in ("cpus", "mem")}
 
 
 def _round(value: float | None) -> float | None:

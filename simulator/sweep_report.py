@@ -1,0 +1,181 @@
+"""A sweep's report directory: sweep.json, sweep.csv, report.md and one comparison plot per
+metric (nodes in use over time, pending-time CDF, packing efficiency over time), one line
+per combination."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from simulator.pareto import RULE, Recommendation, pareto_front, recommend
+from simulator.sweep import SweepRun, preemptions
+from simulator.sweep_params import label
+
+PLOTS = ("nodes_used.png", "pending_cdf.png", "packing.png")
+
+
+@dataclass
+class SweepAnalysis:
+    """The fronts and the recommendation of a sweep (indices into its runs)."""
+
+    front: list[int]
+    risk_front: list[int] | None  # nodes against preemptions, when any run had one
+    recommended: Recommendation | None
+
+
+def analyse(runs: Sequence[SweepRun]) -> SweepAnalysis:
+    outcomes = [r.outcome() for r in runs]
+    front = pareto_front([o.point() for o in outcomes])
+    risk_front = (pareto_front([(o.nodes, o.risk) for o in outcomes])
+                  if any(o.risk for o in outcomes) else None)
+    return SweepAnalysis(front, risk_front, recommend(outcomes))
+
+
+def rows(runs: Sequence[SweepRun], analysis: SweepAnalysis) -> list[dict[str, object]]:
+    """The table: one row per combination, its settings then its outcome."""
+    out = []
+    pick = analysis.recommended.index if analysis.recommended else None
+    for k, run in enumerate(runs):
+        s = run.summary
+        row: dict[str, object] = {name: _plain(v) for name, v in run.settings.items()}
+        p, n = s["pending_time_s"], s["nodes_used"]
+        row.update({
+            "nodes_mean": n["mean"], "nodes_max": n["max"],
+            "pending_p50_s": p["p50"], "pending_p99_s": p["p99"],
+            "never_ran": s["tasks"]["never_ran"], "finished": s["tasks"]["finished"],
+            "packing_cpus": s["packing_efficiency"]["cpus"],
+            "packing_mem": s["packing_efficiency"]["mem"],
+            "requested_cpus": s["utilization"]["requested"]["cpus"],
+            "preemptions": preemptions(s), "sla_violations": s["sla_violations"],
+            "pareto": k in analysis.front, "recommended": k == pick,
+        })
+        out.append(row)
+    return out
+
+
+def write_sweep(runs: Sequence[SweepRun], grid: dict[str, list[object]], out: Path,
+                analysis: SweepAnalysis | None = None) -> SweepAnalysis:
+    """Write the sweep's files into `out` (an existing, empty directory)."""
+    analysis = analysis or analyse(runs)
+    table = rows(runs, analysis)
+    labels = [label(r.settings) for r in runs]
+    pick = analysis.recommended
+    doc = {
+        "parameters": {k: [_plain(v) for v in vs] for k, vs in grid.items()},
+        "rule": RULE,
+        "recommended": None if pick is None else {
+            "label": labels[pick.index], "settings": table[pick.index], "reason": pick.reason},
+        "pareto_front": [labels[i] for i in analysis.front],
+        "risk_front": None if analysis.risk_front is None
+        else [labels[i] for i in analysis.risk_front],
+        "runs": [{"label": labels[k], "settings": {n: _plain(v) for n, v in r.settings.items()},
+                  "row": table[k], "summary": r.summary} for k, r in enumerate(runs)],
+    }
+    (out / "sweep.json").write_text(json.dumps(doc, indent=2) + "\n")
+    with open(out / "sweep.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(table[0]))
+        writer.writeheader()
+        writer.writerows(table)
+    _plot_series(runs, labels, "nodes_used", "nodes in use (besides daemons)",
+                 "Nodes in use over time", out / PLOTS[0])
+    _plot_cdf(runs, labels, out / PLOTS[1])
+    _plot_series(runs, labels, "packing_cpus",
+                 "requested cpus / cpus of the nodes in use",
+                 "Packing efficiency over time", out / PLOTS[2], ylim=(0, 1.05))
+    (out / "report.md").write_text(_markdown(runs, table, labels, analysis))
+    return analysis
+
+
+def _plain(value: object) -> object:
+    return "never" if value is None else value
+
+
+def _plot_series(runs, labels, column, ylabel, title, path, ylim=None) -> None:
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for run, name in zip(runs, labels, strict=True):
+        ax.plot(run.series["time"] / 3600.0, run.series[column], label=name, linewidth=1.2)
+    ax.set_xlabel("simulated hours")
+    ax.set_ylabel(ylabel)
+    if ylim:
+        ax.set_ylim(*ylim)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _plot_cdf(runs, labels, path) -> None:
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for run, name in zip(runs, labels, strict=True):
+        values = run.pending
+        if values.size:
+            ax.step(np.maximum(values, 0.01), np.arange(1, values.size + 1) / values.size,
+                    where="post", label=name, linewidth=1.2)
+    ax.set_xscale("log")
+    ax.set_xlabel("pending time: submission to first RUNNING (s, log scale)")
+    ax.set_ylabel("share of tasks that ran")
+    ax.set_title("Pending-time distribution (CDF)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _markdown(runs, table, labels, analysis: SweepAnalysis) -> str:
+    columns = list(table[0])
+    head = "| " + " | ".join(columns) + " |\n|" + " --- |" * len(columns) + "\n"
+    body = "".join("| " + " | ".join(_cell(row[c]) for c in columns) + " |\n" for row in table)
+    first = runs[0].summary
+    pick = analysis.recommended
+    chosen = (f"**{labels[pick.index]}**: {pick.reason}." if pick else "none")
+    risk = ""
+    if analysis.risk_front is not None:
+        risk = ("\nPareto front of nodes in use against preemptions: "
+                + ", ".join(labels[i] for i in analysis.risk_front) + ".\n")
+    return f"""# berth sim: sweep of {len(runs)} settings
+
+Same cluster ({first['nodes']} nodes), workload ({first['workload_tasks']} tasks) and
+seed {first['seed']} for every setting.
+
+## Recommended
+
+{chosen}
+
+Rule: {RULE}
+
+Pareto front of nodes in use against pending p99:
+{', '.join(labels[i] for i in analysis.front)}.
+{risk}
+## Outcomes
+
+{head}{body}
+`nodes_mean`: nodes running berth work besides one-per-node daemons, time mean;
+`packing_*`: what berth holds on those nodes / their capacity, mean over the samples.
+Every run's full summary: `sweep.json`; the table: `sweep.csv`.
+
+![nodes in use](nodes_used.png)
+
+![pending time](pending_cdf.png)
+
+![packing efficiency](packing.png)
+"""
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    if value is None:
+        return "-"
+    return f"{value:g}" if isinstance(value, float) else str(value)
