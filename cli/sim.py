@@ -198,19 +198,36 @@ def _sweep(grid: dict, base, node_specs, workload, jobs: int | None, report_dir:
         sys.exit(1)
 
 
+# The outcome columns as the terminal shows them: (header, format); settings as given.
+_SHOWN = {
+    "nodes_mean": ("nodes avg", "{:.1f}"), "nodes_max": ("max", "{}"),
+    "pending_p50_s": ("p50 s", "{:.1f}"), "pending_p99_s": ("p99 s", "{:.1f}"),
+    "never_ran": ("never ran", "{}"), "finished": ("done", "{}"),
+    "packing_cpus": ("pack cpu", "{:.0%}"), "packing_mem": ("pack mem", "{:.0%}"),
+    "requested_cpus": ("req cpu", "{:.0%}"), "preemptions": ("preempt", "{}"),
+    "sla_violations": ("SLA viol", "{}"),
+}
+
+
 def _print_table(table: list[dict], labels: list[str], analysis) -> None:
+    """The outcomes on stdout (* on the Pareto front, -> recommended), then the pick."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    view = Table(title="berth sim sweep (* Pareto front: nodes in use vs pending p99)")
-    shown = [c for c in table[0] if c not in ("pareto", "recommended")]
+    view = Table(title="berth sim sweep (* Pareto front: nodes in use vs pending p99, "
+                       "-> recommended)", box=box.SIMPLE_HEAD)
+    settings = [c for c in table[0] if c not in _SHOWN and c not in ("pareto", "recommended")]
     view.add_column("")
-    for column in shown:
-        view.add_column(column, justify="left" if isinstance(table[0][column], str)
-                        else "right")
+    for column in settings:
+        view.add_column(column.replace("_", " "), no_wrap=True)
+    for column in _SHOWN:
+        view.add_column(_SHOWN[column][0], justify="right")
     for row in table:
         mark = ("->" if row["recommended"] else "") + ("*" if row["pareto"] else "")
-        view.add_row(mark, *(_cell(row[c]) for c in shown),
+        view.add_row(mark, *(_cell(row[c]) for c in settings),
+                     *("-" if row[c] is None else fmt.format(row[c])
+                       for c, (_, fmt) in _SHOWN.items()),
                      style="bold" if row["recommended"] else None)
     console = Console(width=max(160, Console().width))
     console.print(view)
@@ -222,9 +239,9 @@ def _print_table(table: list[dict], labels: list[str], analysis) -> None:
 
 def _cell(value: object) -> str:
     if value is None:
-        return "-"
+        return "never"
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return "true" if value else "false"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 

@@ -17,10 +17,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from simulator.pareto import RULE, Recommendation, pareto_front, recommend
+from simulator.report import TIMING_KEY
 from simulator.sweep import SweepRun, preemptions
 from simulator.sweep_params import label
 
 PLOTS = ("nodes_used.png", "pending_cdf.png", "packing.png")
+# Settings with the same outcome draw the same line: a style each keeps both visible.
+STYLES = ("-", "--", ":", "-.")
 
 
 @dataclass
@@ -75,6 +78,7 @@ def write_sweep(runs: Sequence[SweepRun], grid: dict[str, list[object]], out: Pa
         "recommended": None if pick is None else {
             "label": labels[pick.index], "settings": table[pick.index], "reason": pick.reason},
         "pareto_front": [labels[i] for i in analysis.front],
+        "same_outcomes": [[labels[i] for i in g] for g in same_outcomes(runs)],
         "risk_front": None if analysis.risk_front is None
         else [labels[i] for i in analysis.risk_front],
         "runs": [{"label": labels[k], "settings": {n: _plain(v) for n, v in r.settings.items()},
@@ -95,14 +99,26 @@ def write_sweep(runs: Sequence[SweepRun], grid: dict[str, list[object]], out: Pa
     return analysis
 
 
+def same_outcomes(runs: Sequence[SweepRun]) -> list[list[int]]:
+    """Groups of settings whose runs ended alike (the same summary but for the settings
+    and timing): what a tuner learns those settings did not change on this workload."""
+    groups: dict[str, list[int]] = {}
+    for k, run in enumerate(runs):
+        key = json.dumps({n: v for n, v in run.summary.items()
+                          if n not in (TIMING_KEY, "strategy")}, sort_keys=True)
+        groups.setdefault(key, []).append(k)
+    return [g for g in groups.values() if len(g) > 1]
+
+
 def _plain(value: object) -> object:
     return "never" if value is None else value
 
 
 def _plot_series(runs, labels, column, ylabel, title, path, ylim=None) -> None:
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    for run, name in zip(runs, labels, strict=True):
-        ax.plot(run.series["time"] / 3600.0, run.series[column], label=name, linewidth=1.2)
+    for k, (run, name) in enumerate(zip(runs, labels, strict=True)):
+        ax.plot(run.series["time"] / 3600.0, run.series[column], label=name, linewidth=1.4,
+                linestyle=STYLES[k % len(STYLES)])
     ax.set_xlabel("simulated hours")
     ax.set_ylabel(ylabel)
     if ylim:
@@ -117,11 +133,12 @@ def _plot_series(runs, labels, column, ylabel, title, path, ylim=None) -> None:
 
 def _plot_cdf(runs, labels, path) -> None:
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    for run, name in zip(runs, labels, strict=True):
+    for k, (run, name) in enumerate(zip(runs, labels, strict=True)):
         values = run.pending
         if values.size:
             ax.step(np.maximum(values, 0.01), np.arange(1, values.size + 1) / values.size,
-                    where="post", label=name, linewidth=1.2)
+                    where="post", label=name, linewidth=1.4,
+                    linestyle=STYLES[k % len(STYLES)])
     ax.set_xscale("log")
     ax.set_xlabel("pending time: submission to first RUNNING (s, log scale)")
     ax.set_ylabel("share of tasks that ran")
@@ -140,6 +157,9 @@ def _markdown(runs, table, labels, analysis: SweepAnalysis) -> str:
     first = runs[0].summary
     pick = analysis.recommended
     chosen = (f"**{labels[pick.index]}**: {pick.reason}." if pick else "none")
+    same = "".join(f"- {', '.join(labels[i] for i in g)}\n" for g in same_outcomes(runs))
+    same = ("\nThese settings ended exactly alike (they made no difference here):\n\n"
+            + same) if same else ""
     risk = ""
     if analysis.risk_front is not None:
         risk = ("\nPareto front of nodes in use against preemptions: "
@@ -157,7 +177,7 @@ Rule: {RULE}
 
 Pareto front of nodes in use against pending p99:
 {', '.join(labels[i] for i in analysis.front)}.
-{risk}
+{risk}{same}
 ## Outcomes
 
 {head}{body}

@@ -147,6 +147,11 @@ def test_the_cli_prints_the_table_and_writes_the_report(tmp_path):
         "strategy=binpack margin=0.05", "strategy=binpack margin=0.2",
         "strategy=spread margin=0.05", "strategy=spread margin=0.2"]
     assert doc["parameters"] == {"strategy": ["binpack", "spread"], "margin": [0.05, 0.2]}
+    # the margin only matters to intelligence: each strategy's two runs ended alike
+    assert doc["same_outcomes"] == [
+        ["strategy=binpack margin=0.05", "strategy=binpack margin=0.2"],
+        ["strategy=spread margin=0.05", "strategy=spread margin=0.2"]]
+    assert "ended exactly alike" in (tmp_path / "out" / "report.md").read_text()
 
 
 @pytest.mark.parametrize(("sweeps", "message"), [
