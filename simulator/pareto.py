@@ -75,7 +75,7 @@ def recommend(outcomes: Sequence[Outcome], slack_share: float = P99_SLACK_SHARE,
                                      outcomes[i].risk, i))
     chosen = outcomes[pick]
     excluded = len(outcomes) - len(eligible)
-    reason = (f"fewest nodes in use ({chosen.nodes:g} on average) among the "
+    reason = (f"fewest nodes in use ({chosen.nodes:.1f} on average) among the "
               f"{len(close)} of {len(front)} Pareto-front settings whose pending p99 is "
               f"within {_seconds(allowed)} (best {_seconds(best)} plus "
               f"max({slack_share:.0%}, {slack_seconds:g} s)); its p99 is "
