@@ -178,8 +178,8 @@ def _sweep(grid: dict, base, node_specs, workload, jobs: int | None, report_dir:
     the recommended setting; exit 1 if any run saw an SLA violation."""
     from simulator.report import atomic_dir
     from simulator.sweep import default_jobs, run_sweep
-    from simulator.sweep_params import combinations, label
-    from simulator.sweep_report import rows, write_sweep
+    from simulator.sweep_params import combinations, varying
+    from simulator.sweep_report import rows, run_labels, write_sweep
 
     try:
         combos = combinations(grid, base)
@@ -192,7 +192,7 @@ def _sweep(grid: dict, base, node_specs, workload, jobs: int | None, report_dir:
     with atomic_dir(report_dir) as out, _sweep_progress(len(combos)) as done:
         runs = run_sweep(node_specs, workload, combos, jobs, done)
         analysis = write_sweep(runs, grid, out)
-    _print_table(rows(runs, analysis), [label(r.settings) for r in runs], analysis)
+    _print_table(rows(runs, analysis), run_labels(runs, grid), varying(grid), analysis)
     if any(r.summary["sla_violations"] for r in runs):
         click.echo("SLA violations found: see the report", err=True)
         sys.exit(1)
@@ -209,20 +209,25 @@ _SHOWN = {
 }
 
 
-def _print_table(table: list[dict], labels: list[str], analysis) -> None:
-    """The outcomes on stdout (* on the Pareto front, -> recommended), then the pick."""
+def _print_table(table: list[dict], labels: list[str], settings: list[str],
+                 analysis) -> None:
+    """The outcomes on stdout (* on the Pareto front, -> recommended; a column for each
+    setting that varies, the fixed ones above), then the pick."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
 
     view = Table(title="berth sim sweep (* Pareto front: nodes in use vs pending p99, "
                        "-> recommended)", box=box.SIMPLE_HEAD)
-    settings = [c for c in table[0] if c not in _SHOWN and c not in ("pareto", "recommended")]
-    view.add_column("")
+    fixed = [c for c in table[0] if c not in _SHOWN and c not in settings
+             and c not in ("pareto", "recommended")]
+    if fixed:
+        view.caption = "fixed: " + ", ".join(f"{c}={_cell(table[0][c])}" for c in fixed)
+    view.add_column("", no_wrap=True)
     for column in settings:
         view.add_column(column.replace("_", " "), no_wrap=True)
     for column in _SHOWN:
-        view.add_column(_SHOWN[column][0], justify="right")
+        view.add_column(_SHOWN[column][0], justify="right", no_wrap=True)
     for row in table:
         mark = ("->" if row["recommended"] else "") + ("*" if row["pareto"] else "")
         view.add_row(mark, *(_cell(row[c]) for c in settings),

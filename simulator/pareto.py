@@ -87,4 +87,4 @@ def recommend(outcomes: Sequence[Outcome], slack_share: float = P99_SLACK_SHARE,
 
 
 def _seconds(value: float) -> str:
-    return f"{value:g} s" if math.isfinite(value) else "none (no task ran)"
+    return f"{value:.4g} s" if math.isfinite(value) else "none (no task ran)"

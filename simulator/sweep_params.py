@@ -131,9 +131,17 @@ def combinations(grid: dict[str, list[object]], base: SimConfig
     return out
 
 
-def label(settings: dict[str, object]) -> str:
-    """A short name for a combination: `strategy=binpack margin=0.05`."""
-    return " ".join(f"{k}={_show(v)}" for k, v in settings.items()) or "base"
+def varying(grid: dict[str, list[object]]) -> list[str]:
+    """The parameters with more than one value (all of them if none has): what tells the
+    combinations apart."""
+    return [n for n, values in grid.items() if len(values) > 1] or list(grid)
+
+
+def label(settings: dict[str, object], names: list[str] | None = None) -> str:
+    """A short name for a combination, of `names` (default: all): `strategy=binpack
+    margin=0.05`."""
+    return " ".join(f"{k}={_show(v)}" for k, v in settings.items()
+                    if names is None or k in names) or "base"
 
 
 def _show(value: object) -> str:

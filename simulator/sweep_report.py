@@ -19,7 +19,7 @@ import numpy as np
 from simulator.pareto import RULE, Recommendation, pareto_front, recommend
 from simulator.report import TIMING_KEY
 from simulator.sweep import SweepRun, preemptions
-from simulator.sweep_params import label
+from simulator.sweep_params import label, varying
 
 PLOTS = ("nodes_used.png", "pending_cdf.png", "packing.png")
 # Settings with the same outcome draw the same line: a style each keeps both visible.
@@ -70,10 +70,11 @@ def write_sweep(runs: Sequence[SweepRun], grid: dict[str, list[object]], out: Pa
     """Write the sweep's files into `out` (an existing, empty directory)."""
     analysis = analysis or analyse(runs)
     table = rows(runs, analysis)
-    labels = [label(r.settings) for r in runs]
+    labels = run_labels(runs, grid)
     pick = analysis.recommended
     doc = {
         "parameters": {k: [_plain(v) for v in vs] for k, vs in grid.items()},
+        "fixed": {k: _plain(vs[0]) for k, vs in grid.items() if k not in varying(grid)},
         "rule": RULE,
         "recommended": None if pick is None else {
             "label": labels[pick.index], "settings": table[pick.index], "reason": pick.reason},
@@ -97,6 +98,12 @@ def write_sweep(runs: Sequence[SweepRun], grid: dict[str, list[object]], out: Pa
                  "Packing efficiency over time", out / PLOTS[2], ylim=(0, 1.05))
     (out / "report.md").write_text(_markdown(runs, table, labels, analysis))
     return analysis
+
+
+def run_labels(runs: Sequence[SweepRun], grid: dict[str, list[object]]) -> list[str]:
+    """Each run named by the parameters that vary (those given one value are fixed)."""
+    names = varying(grid)
+    return [label(r.settings, names) for r in runs]
 
 
 def same_outcomes(runs: Sequence[SweepRun]) -> list[list[int]]:

@@ -18,9 +18,9 @@ from simulator.inputs import WorkItem
 from simulator.pareto import Outcome, dominates, pareto_front, recommend
 from simulator.report import TIMING_KEY, summarize
 from simulator.run import SimConfig, Simulation
-from simulator.sweep import run_sweep
+from simulator.sweep import SweepRun, run_sweep
 from simulator.sweep_params import combinations, parse_sweeps
-from simulator.sweep_report import PLOTS, write_sweep
+from simulator.sweep_report import PLOTS, analyse, write_sweep
 
 HORIZON = 1800.0
 
@@ -130,6 +130,23 @@ def test_the_rule_leaves_out_violations_and_unplaced_work():
     assert recommend([Outcome(1, None), Outcome(1, None, risk=2)]).index == 0
 
 
+def made_run(nodes: float, p99: float, preempted: int) -> SweepRun:
+    summary = {"nodes_used": {"mean": nodes}, "pending_time_s": {"p99": p99},
+               "tasks": {"never_ran": 0}, "sla_violations": 0,
+               "elasticity": {"preemptions": preempted}}
+    return SweepRun({}, summary, {}, None)
+
+
+def test_preemptions_make_a_second_front_and_break_ties():
+    runs = [made_run(4, 30.0, 9), made_run(4, 30.0, 2), made_run(6, 30.0, 0),
+            made_run(8, 50.0, 0)]
+    analysis = analyse(runs)
+    assert analysis.front == [0, 1]
+    assert analysis.risk_front == [1, 2]
+    assert analysis.recommended.index == 1
+    assert analyse(runs[3:]).risk_front is None
+
+
 def invoke(tmp_path, *sweeps: str, extra: tuple[str, ...] = ()):
     return CliRunner().invoke(main, ["sim", "--nodes", "4", "--synthetic", "--tasks", "40",
                                      "--duration", "600", *extra,
@@ -139,14 +156,17 @@ def invoke(tmp_path, *sweeps: str, extra: tuple[str, ...] = ()):
 
 def test_the_cli_prints_the_table_and_writes_the_report(tmp_path):
     result = invoke(tmp_path, "strategy=binpack,spread", "margin=0.05,0.2",
-                    extra=("--jobs", "2"))
+                    "offer-interval=5", extra=("--jobs", "2"))
     assert result.exit_code == 0, result.output
     assert "recommended: strategy=" in result.output
+    assert "fixed: offer_interval=5" in result.output
     doc = json.loads((tmp_path / "out" / "sweep.json").read_text())
     assert [r["label"] for r in doc["runs"]] == [
         "strategy=binpack margin=0.05", "strategy=binpack margin=0.2",
         "strategy=spread margin=0.05", "strategy=spread margin=0.2"]
-    assert doc["parameters"] == {"strategy": ["binpack", "spread"], "margin": [0.05, 0.2]}
+    assert doc["parameters"] == {"strategy": ["binpack", "spread"], "margin": [0.05, 0.2],
+                                 "offer_interval": [5.0]}
+    assert doc["fixed"] == {"offer_interval": 5.0}
     # the margin only matters to intelligence: each strategy's two runs ended alike
     assert doc["same_outcomes"] == [
         ["strategy=binpack margin=0.05", "strategy=binpack margin=0.2"],
