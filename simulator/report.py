@@ -21,6 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from simulator.compare_plots import plot_nodes_used, plot_packing
 from simulator.elastic import ElasticAgents
 from simulator.elastic_report import autoscale_markdown, elastic_markdown, elastic_report
 from simulator.job_runs import job_report, jobs_markdown
@@ -174,6 +175,10 @@ def write_comparison(results: dict[str, SimResult], out: Path) -> dict:
     (out / "compare.json").write_text(json.dumps(summaries, indent=2) + "\n")
     _plot_utilization(results, out / "utilization.png")
     _plot_pending(results, out / "pending.png")
+    series = [{k: r.recorder.column(k) for k in ("time", "nodes_used", "packing_cpus")}
+              for r in results.values()]
+    plot_nodes_used(list(results), series, out / "nodes_used.png")
+    plot_packing(list(results), series, out / "packing.png")
     (out / "report.md").write_text(_comparison_markdown(summaries))
     return summaries
 
@@ -340,6 +345,8 @@ def _comparison_markdown(summaries: dict[str, dict]) -> str:
         ("finished", lambda s: s["tasks"]["finished"]),
         ("nodes used (mean)", lambda s: f"{s['nodes_used']['mean']:.1f}"),
         ("nodes used (max)", lambda s: s["nodes_used"]["max"]),
+        ("packing efficiency cpus (mean)",
+         lambda s: f"{s['packing_efficiency']['cpus']:.1%}"),
         ("reshuffle: nodes freed", lambda s: s["reshuffle_gains"]["nodes_freed"]),
         ("reshuffle: cpus freed", lambda s: s["reshuffle_gains"]["requested_cpus_freed"]),
         ("events/s", lambda s: s["run"]["events_per_s"]),
@@ -358,4 +365,11 @@ sub-directory.
 ![utilization](utilization.png)
 
 ![pending](pending.png)
+
+Nodes running berth work (besides one-per-node daemons), and packing efficiency: what
+berth's tasks request on those nodes / their capacity.
+
+![nodes in use](nodes_used.png)
+
+![packing efficiency](packing.png)
 """

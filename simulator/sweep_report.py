@@ -10,20 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import numpy as np
-
+from simulator.compare_plots import plot_nodes_used, plot_packing, plot_pending_cdf
 from simulator.pareto import RULE, Recommendation, pareto_front, recommend
 from simulator.report import TIMING_KEY
 from simulator.sweep import SweepRun, preemptions
 from simulator.sweep_params import label, varying
 
 PLOTS = ("nodes_used.png", "pending_cdf.png", "packing.png")
-# Settings with the same outcome draw the same line: a style each keeps both visible.
-STYLES = ("-", "--", ":", "-.")
 
 
 @dataclass
@@ -90,12 +83,9 @@ def write_sweep(runs: Sequence[SweepRun], grid: dict[str, list[object]], out: Pa
         writer = csv.DictWriter(fh, fieldnames=list(table[0]))
         writer.writeheader()
         writer.writerows(table)
-    _plot_series(runs, labels, "nodes_used", "nodes in use (besides daemons)",
-                 "Nodes in use over time", out / PLOTS[0])
-    _plot_cdf(runs, labels, out / PLOTS[1])
-    _plot_series(runs, labels, "packing_cpus",
-                 "requested cpus / cpus of the nodes in use",
-                 "Packing efficiency over time", out / PLOTS[2], ylim=(0, 1.05))
+    plot_nodes_used(labels, [r.series for r in runs], out / PLOTS[0])
+    plot_pending_cdf(labels, [r.pending for r in runs], out / PLOTS[1])
+    plot_packing(labels, [r.series for r in runs], out / PLOTS[2])
     (out / "report.md").write_text(_markdown(runs, table, labels, analysis))
     return analysis
 
@@ -119,42 +109,6 @@ def same_outcomes(runs: Sequence[SweepRun]) -> list[list[int]]:
 
 def _plain(value: object) -> object:
     return "never" if value is None else value
-
-
-def _plot_series(runs, labels, column, ylabel, title, path, ylim=None) -> None:
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    for k, (run, name) in enumerate(zip(runs, labels, strict=True)):
-        ax.plot(run.series["time"] / 3600.0, run.series[column], label=name, linewidth=1.4,
-                linestyle=STYLES[k % len(STYLES)])
-    ax.set_xlabel("simulated hours")
-    ax.set_ylabel(ylabel)
-    if ylim:
-        ax.set_ylim(*ylim)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-
-
-def _plot_cdf(runs, labels, path) -> None:
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    for k, (run, name) in enumerate(zip(runs, labels, strict=True)):
-        values = run.pending
-        if values.size:
-            ax.step(np.maximum(values, 0.01), np.arange(1, values.size + 1) / values.size,
-                    where="post", label=name, linewidth=1.4,
-                    linestyle=STYLES[k % len(STYLES)])
-    ax.set_xscale("log")
-    ax.set_xlabel("pending time: submission to first RUNNING (s, log scale)")
-    ax.set_ylabel("share of tasks that ran")
-    ax.set_title("Pending-time distribution (CDF)")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 def _markdown(runs, table, labels, analysis: SweepAnalysis) -> str:
