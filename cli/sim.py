@@ -251,7 +251,8 @@ def _cell(value: object) -> str:
 
 
 class _sweep_progress:
-    """A rich progress bar on stderr counting finished settings; silent if not a tty."""
+    """A rich progress bar on stderr counting finished settings; silent if not a tty.
+    Redrawn only as a setting finishes: no refresh thread alive when the pool forks."""
 
     def __init__(self, total: int) -> None:
         self.total = total
@@ -263,7 +264,7 @@ class _sweep_progress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
             self.bar = Progress(BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                console=Console(stderr=True))
+                                console=Console(stderr=True), auto_refresh=False)
             self.bar.__enter__()
             self.task = self.bar.add_task("sweep", total=self.total)
         return self.done
@@ -271,6 +272,7 @@ class _sweep_progress:
     def done(self, _k: int) -> None:
         if self.bar is not None:
             self.bar.advance(self.task)
+            self.bar.refresh()
 
     def __exit__(self, *exc) -> None:
         if self.bar is not None:
