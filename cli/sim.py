@@ -88,6 +88,8 @@ def sim_command(cluster_path, nodes, node_shape, workload_path, synthetic, trace
     from simulator.report import atomic_dir, summarize, write_comparison, write_report
     from simulator.run import SimConfig, Simulation
 
+    if jobs is not None and not sweeps:
+        raise click.UsageError("--jobs goes with --sweep")
     grid = _sweep_grid(sweeps, compare) if sweeps else None
     if cluster_path is not None and nodes is not None:
         raise click.UsageError("give only one of --cluster FILE or --nodes N")
@@ -198,56 +200,19 @@ def _sweep(grid: dict, base, node_specs, workload, jobs: int | None, report_dir:
         sys.exit(1)
 
 
-# The outcome columns as the terminal shows them: (header, format); settings as given.
-_SHOWN = {
-    "nodes_mean": ("nodes avg", "{:.1f}"), "nodes_max": ("max", "{}"),
-    "pending_p50_s": ("p50 s", "{:.1f}"), "pending_p99_s": ("p99 s", "{:.1f}"),
-    "never_ran": ("never ran", "{}"), "finished": ("done", "{}"),
-    "packing_cpus": ("pack cpu", "{:.0%}"), "packing_mem": ("pack mem", "{:.0%}"),
-    "requested_cpus": ("req cpu", "{:.0%}"), "preemptions": ("preempt", "{}"),
-    "sla_violations": ("SLA viol", "{}"),
-}
-
-
 def _print_table(table: list[dict], labels: list[str], settings: list[str],
                  analysis) -> None:
-    """The outcomes on stdout (* on the Pareto front, -> recommended; a column for each
-    setting that varies, the fixed ones above), then the pick."""
-    from rich import box
+    """The outcomes on stdout, then the recommended setting and why."""
     from rich.console import Console
-    from rich.table import Table
 
-    view = Table(title="berth sim sweep (* Pareto front: nodes in use vs pending p99, "
-                       "-> recommended)", box=box.SIMPLE_HEAD)
-    fixed = [c for c in table[0] if c not in _SHOWN and c not in settings
-             and c not in ("pareto", "recommended")]
-    if fixed:
-        view.caption = "fixed: " + ", ".join(f"{c}={_cell(table[0][c])}" for c in fixed)
-    view.add_column("", no_wrap=True)
-    for column in settings:
-        view.add_column(column.replace("_", " "), no_wrap=True)
-    for column in _SHOWN:
-        view.add_column(_SHOWN[column][0], justify="right", no_wrap=True)
-    for row in table:
-        mark = ("->" if row["recommended"] else "") + ("*" if row["pareto"] else "")
-        view.add_row(mark, *(_cell(row[c]) for c in settings),
-                     *("-" if row[c] is None else fmt.format(row[c])
-                       for c, (_, fmt) in _SHOWN.items()),
-                     style="bold" if row["recommended"] else None)
+    from simulator.sweep_report import terminal_table
+
     console = Console(width=max(160, Console().width))
-    console.print(view)
+    console.print(terminal_table(table, settings))
     pick = analysis.recommended
     if pick is not None:
         console.print(f"recommended: {labels[pick.index]}\nbecause: {pick.reason}",
                       highlight=False, soft_wrap=True)
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return "never"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 class _sweep_progress:

@@ -140,12 +140,13 @@ def varying(grid: dict[str, list[object]]) -> list[str]:
 def label(settings: dict[str, object], names: list[str] | None = None) -> str:
     """A short name for a combination, of `names` (default: all): `strategy=binpack
     margin=0.05`."""
-    return " ".join(f"{k}={_show(v)}" for k, v in settings.items()
+    return " ".join(f"{k}={show_value(v)}" for k, v in settings.items()
                     if names is None or k in names) or "base"
 
 
-def _show(value: object) -> str:
-    if value is None:
+def show_value(value: object) -> str:
+    """A setting's value as written on the command line."""
+    if value is None or value == "never":
         return "never"
     if isinstance(value, bool):
         return str(value).lower()

@@ -14,7 +14,7 @@ from simulator.compare_plots import plot_nodes_used, plot_packing, plot_pending_
 from simulator.pareto import RULE, Recommendation, pareto_front, recommend
 from simulator.report import TIMING_KEY
 from simulator.sweep import SweepRun, preemptions
-from simulator.sweep_params import label, varying
+from simulator.sweep_params import label, show_value, varying
 
 PLOTS = ("nodes_used.png", "pending_cdf.png", "packing.png")
 
@@ -107,6 +107,43 @@ def same_outcomes(runs: Sequence[SweepRun]) -> list[list[int]]:
     return [g for g in groups.values() if len(g) > 1]
 
 
+# The outcome columns as the terminal shows them: (header, format); settings as given.
+_SHOWN = {
+    "nodes_mean": ("nodes avg", "{:.1f}"), "nodes_max": ("max", "{}"),
+    "pending_p50_s": ("p50 s", "{:.1f}"), "pending_p99_s": ("p99 s", "{:.1f}"),
+    "never_ran": ("never ran", "{}"), "finished": ("done", "{}"),
+    "packing_cpus": ("pack cpu", "{:.0%}"), "packing_mem": ("pack mem", "{:.0%}"),
+    "requested_cpus": ("req cpu", "{:.0%}"), "preemptions": ("preempt", "{}"),
+    "sla_violations": ("SLA viol", "{}"),
+}
+
+
+def terminal_table(table: list[dict[str, object]], settings: list[str]):
+    """The rows as a rich table: `*` on the Pareto front, `->` recommended, a column for
+    each setting in `settings` (those that vary), the fixed ones in the caption."""
+    from rich import box
+    from rich.table import Table
+
+    view = Table(title="berth sim sweep (* Pareto front: nodes in use vs pending p99, "
+                       "-> recommended)", box=box.SIMPLE_HEAD)
+    fixed = [c for c in table[0] if c not in _SHOWN and c not in settings
+             and c not in ("pareto", "recommended")]
+    if fixed:
+        view.caption = "fixed: " + ", ".join(f"{c}={show_value(table[0][c])}" for c in fixed)
+    view.add_column("", no_wrap=True)
+    for column in settings:
+        view.add_column(column.replace("_", " "), no_wrap=True)
+    for column in _SHOWN:
+        view.add_column(_SHOWN[column][0], justify="right", no_wrap=True)
+    for row in table:
+        mark = ("->" if row["recommended"] else "") + ("*" if row["pareto"] else "")
+        view.add_row(mark, *(show_value(row[c]) for c in settings),
+                     *("-" if row[c] is None else fmt.format(row[c])
+                       for c, (_, fmt) in _SHOWN.items()),
+                     style="bold" if row["recommended"] else None)
+    return view
+
+
 def _plain(value: object) -> object:
     return "never" if value is None else value
 
@@ -114,7 +151,9 @@ def _plain(value: object) -> object:
 def _markdown(runs, table, labels, analysis: SweepAnalysis) -> str:
     columns = list(table[0])
     head = "| " + " | ".join(columns) + " |\n|" + " --- |" * len(columns) + "\n"
-    body = "".join("| " + " | ".join(_cell(row[c]) for c in columns) + " |\n" for row in table)
+    settings = set(runs[0].settings)
+    body = "".join("| " + " | ".join(show_value(row[c]) if c in settings else _cell(row[c])
+                                     for c in columns) + " |\n" for row in table)
     first = runs[0].summary
     pick = analysis.recommended
     chosen = (f"**{labels[pick.index]}**: {pick.reason}." if pick else "none")

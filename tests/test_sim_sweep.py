@@ -216,3 +216,22 @@ def test_aliases_and_never_read_as_their_settings():
     configs = [c for _, c in combinations(grid, SimConfig())]
     assert [(c.refuse_seconds, c.reshuffle_every, c.elastic) for c in configs] == [
         (5.0, None, True), (5.0, None, False), (5.0, 3600.0, True), (5.0, 3600.0, False)]
+
+
+def test_the_terminal_table_shows_settings_as_written():
+    from rich.console import Console
+
+    from simulator.sweep_report import terminal_table
+
+    outcome = {"nodes_mean": 3.25, "nodes_max": 4, "pending_p50_s": 1.0, "pending_p99_s": None,
+               "never_ran": 0, "finished": 9, "packing_cpus": 0.5, "packing_mem": 0.25,
+               "requested_cpus": 0.1, "preemptions": 0, "sla_violations": 0}
+    table = [{"elastic": flag, "reshuffle_every": "never", **outcome, "pareto": flag,
+              "recommended": flag} for flag in (True, False)]
+    console = Console(width=200, record=True)
+    console.print(terminal_table(table, ["elastic"]))
+    text = console.export_text()
+    assert "->*   true" in text
+    assert "false" in text
+    assert "fixed: reshuffle_every=never" in text
+    assert "3.2" in text and "50%" in text
