@@ -208,6 +208,13 @@ def test_sweep_and_compare_do_not_mix(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_jobs_without_a_sweep_is_refused(tmp_path):
+    result = invoke(tmp_path, extra=("--jobs", "2"))
+    assert result.exit_code == 2
+    assert "--jobs goes with --sweep" in result.output
+    assert not (tmp_path / "out").exists()
+
+
 def test_aliases_and_never_read_as_their_settings():
     grid = parse_sweeps(["decline-filter=5", "reshuffle_interval=never,3600",
                          "elastic=on,off"])
