@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -33,6 +34,15 @@ def _strategies(text: str) -> list[str]:
 @click.option("--workload", "workload_path", type=click.Path(path_type=Path),
               help="Workload: JSON Lines of tasks (or jobs) with submit_at, duration, used.")
 @click.option("--synthetic", is_flag=True, help="Or: generate a seeded synthetic workload.")
+@click.option("--trace", "trace_spec", metavar="FORMAT:PATH[,PATH...]",
+              help="Or: a public cluster trace's first --duration seconds (FORMAT: "
+                   "google2011, google2019, alibaba2018, azure; PATH a file, a folder or "
+                   "TABLE=FILE; gzip or plain). Its machines are the cluster unless "
+                   "--cluster or --nodes is given. See docs/traces.md.")
+@click.option("--trace-scale", metavar="cpus:N,mem:MiB",
+              help="The machine a normalized size of 1.0 stands for (Google; Alibaba's "
+                   "memory 100) [default: cpus:32,mem:131072 for Google, "
+                   "mem:524288 for Alibaba].")
 @click.option("--tasks", default=1000, show_default=True, type=click.IntRange(1),
               help="Tasks in the synthetic workload.")
 @click.option("--strategy", default="binpack", show_default=True,
@@ -57,28 +67,52 @@ def _strategies(text: str) -> list[str]:
 @click.option("--elastic", is_flag=True,
               help="Tasks yield to their node's own load as on the agent: limits lowered, "
                    "then preemption; the report adds the incumbent's quality of service.")
+@click.option("--sweep", "sweeps", multiple=True, metavar="NAME=V1,V2,...",
+              help="Run every combination of these values (repeatable) on the same "
+                   "workload and seed, in parallel; NAME one of strategy, margin, "
+                   "refuse_seconds (decline_filter), offer_interval, reshuffle_every, "
+                   "backoff, max_backoff, autoscale_tick, elastic. Reports the table, the "
+                   "Pareto front and a recommended setting.")
+@click.option("--jobs", type=click.IntRange(1),
+              help="Sweep runs at once [default: all cores].")
 @click.option("--report", "report_dir", required=True, type=click.Path(path_type=Path),
               help="Directory for summary.json, intervals.csv, plots and report.md.")
-def sim_command(cluster_path, nodes, node_shape, workload_path, synthetic, tasks, strategy,
-                compare, seed, fail_rate, repair_time, horizon, incumbent_load,
-                reshuffle_every, offer_interval, refuse_seconds, elastic, report_dir) -> None:
-    """Simulate the scheduler over a cluster and workload; print the summary as JSON."""
+def sim_command(cluster_path, nodes, node_shape, workload_path, synthetic, trace_spec,
+                trace_scale, tasks, strategy, compare, seed, fail_rate, repair_time, horizon, incumbent_load,
+                reshuffle_every, offer_interval, refuse_seconds, elastic, sweeps, jobs,
+                report_dir) -> None:
+    """Simulate the scheduler over a cluster and workload; print the summary as JSON
+    (with --sweep: the table of outcomes and the recommended setting)."""
     import json
 
     from simulator.report import atomic_dir, summarize, write_comparison, write_report
     from simulator.run import SimConfig, Simulation
 
-    if (cluster_path is None) == (nodes is None):
-        raise click.UsageError("give exactly one of --cluster FILE or --nodes N")
-    if (workload_path is None) == (not synthetic):
-        raise click.UsageError("give exactly one of --workload FILE or --synthetic")
+    if jobs is not None and not sweeps:
+        raise click.UsageError("--jobs goes with --sweep")
+    grid = _sweep_grid(sweeps, compare) if sweeps else None
+    if cluster_path is not None and nodes is not None:
+        raise click.UsageError("give only one of --cluster FILE or --nodes N")
+    if [workload_path is not None, synthetic, trace_spec is not None].count(True) != 1:
+        raise click.UsageError("give exactly one of --workload FILE, --synthetic or "
+                               "--trace FORMAT:PATH")
     strategies = _strategies(compare) if compare else [strategy]
     try:
+        trace = None
+        if trace_spec is not None:
+            trace = _read_trace(trace_spec, trace_scale, horizon,
+                                cluster_given=cluster_path is not None or nodes is not None)
         if cluster_path is not None:
             node_specs = read_cluster(cluster_path)
-        else:
+        elif nodes is not None:
             node_specs = uniform_nodes(nodes, parse_node_shape(node_shape))
-        if synthetic:
+        elif trace is not None:
+            node_specs = trace.nodes
+        else:
+            raise click.UsageError("give exactly one of --cluster FILE or --nodes N")
+        if trace is not None:
+            workload = trace.workload
+        elif synthetic:
             nodetypes = {n.nodetype for n in node_specs if n.nodetype}
             workload = SyntheticWorkload(SyntheticParams(tasks=tasks, horizon=horizon), seed,
                                          sum(n.cpus for n in node_specs), nodetypes)
@@ -100,13 +134,17 @@ def sim_command(cluster_path, nodes, node_shape, workload_path, synthetic, tasks
         incumbent_load = 0.2 if synthetic else 0.0
     if reshuffle_every is None and synthetic:
         reshuffle_every = 6 * 3600.0
+    base = SimConfig(strategy=strategy, seed=seed, horizon=horizon, fail_rate=fail_rate,
+                     repair_time=repair_time, incumbent_load=incumbent_load,
+                     reshuffle_every=reshuffle_every, offer_interval=offer_interval,
+                     refuse_seconds=refuse_seconds, elastic=elastic)
+    if grid is not None:
+        _sweep(grid, base, node_specs, workload, jobs, report_dir)
+        return
     results = {}
     with atomic_dir(report_dir) as out, _progress(len(strategies)) as advance:
         for name in strategies:
-            config = SimConfig(strategy=name, seed=seed, horizon=horizon, fail_rate=fail_rate,
-                               repair_time=repair_time, incumbent_load=incumbent_load,
-                               reshuffle_every=reshuffle_every, offer_interval=offer_interval,
-                               refuse_seconds=refuse_seconds, elastic=elastic)
+            config = replace(base, strategy=name)
             results[name] = Simulation(node_specs, workload, config,
                                        progress=advance(name, horizon)).run()
         if compare:
@@ -120,6 +158,111 @@ def sim_command(cluster_path, nodes, node_shape, workload_path, synthetic, tasks
     if any(r.checker.violations for r in results.values()):
         click.echo("SLA violations found: see the report", err=True)
         sys.exit(1)
+
+
+def _sweep_grid(sweeps: tuple[str, ...], compare: str | None) -> dict:
+    """The sweep's values, every bad name or value reported before anything runs."""
+    from simulator.sweep_params import parse_sweeps
+
+    if compare:
+        raise click.UsageError("give --compare or --sweep, not both (--sweep "
+                               "strategy=A,B compares strategies too)")
+    try:
+        return parse_sweeps(sweeps)
+    except SpecError as exc:
+        click.echo("bad --sweep, nothing run:\n" + "\n".join(
+            f"--sweep {p.field}: {p.problem}" for p in exc.problems), err=True)
+        sys.exit(2)
+
+
+def _sweep(grid: dict, base, node_specs, workload, jobs: int | None, report_dir: Path) -> None:
+    """Run every combination in parallel, write the sweep's report, print its table and
+    the recommended setting; exit 1 if any run saw an SLA violation."""
+    from simulator.report import atomic_dir
+    from simulator.sweep import default_jobs, run_sweep
+    from simulator.sweep_params import combinations, varying
+    from simulator.sweep_report import rows, run_labels, write_sweep
+
+    try:
+        combos = combinations(grid, base)
+    except SpecError as exc:
+        click.echo("bad --sweep, nothing run:\n" + "\n".join(
+            f"--sweep {p.field}: {p.problem}" for p in exc.problems), err=True)
+        sys.exit(2)
+    jobs = jobs or default_jobs()
+    click.echo(f"sweep: {len(combos)} settings, {min(jobs, len(combos))} at a time", err=True)
+    with atomic_dir(report_dir) as out, _sweep_progress(len(combos)) as done:
+        runs = run_sweep(node_specs, workload, combos, jobs, done)
+        analysis = write_sweep(runs, grid, out)
+    _print_table(rows(runs, analysis), run_labels(runs, grid), varying(grid), analysis)
+    if any(r.summary["sla_violations"] for r in runs):
+        click.echo("SLA violations found: see the report", err=True)
+        sys.exit(1)
+
+
+def _print_table(table: list[dict], labels: list[str], settings: list[str],
+                 analysis) -> None:
+    """The outcomes on stdout, then the recommended setting and why."""
+    from rich.console import Console
+
+    from simulator.sweep_report import terminal_table
+
+    console = Console(width=max(160, Console().width))
+    console.print(terminal_table(table, settings))
+    pick = analysis.recommended
+    if pick is not None:
+        console.print(f"recommended: {labels[pick.index]}\nbecause: {pick.reason}",
+                      highlight=False, soft_wrap=True)
+
+
+class _sweep_progress:
+    """A rich progress bar on stderr counting finished settings; silent if not a tty.
+    Redrawn only as a setting finishes: no refresh thread alive when the pool forks."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.bar = None
+
+    def __enter__(self):
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+            self.bar = Progress(BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                console=Console(stderr=True), auto_refresh=False)
+            self.bar.__enter__()
+            self.task = self.bar.add_task("sweep", total=self.total)
+        return self.done
+
+    def done(self, _k: int) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task)
+            self.bar.refresh()
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+def _read_trace(spec: str, scale_text: str | None, horizon: float, cluster_given: bool):
+    """The trace's workload and (unless the cluster comes from elsewhere) its machines,
+    announced on stderr with what was left out."""
+    from simulator.traces import FORMATS, parse_scale, parse_trace_option, read_trace
+
+    source = parse_trace_option(spec)
+    fmt = FORMATS[source.format]
+    if not cluster_given and not set(source.tables) & set(fmt.tables[1:]):
+        machines = f"its {fmt.tables[1]} table, " if len(fmt.tables) > 1 else ""
+        raise click.UsageError(f"{source.format} gives no cluster here: give {machines}"
+                               "--cluster FILE or --nodes N")
+    trace = read_trace(source, horizon, parse_scale(scale_text, fmt.scale))
+    if cluster_given:
+        trace.nodes = None
+    elif not trace.nodes:
+        raise SpecError([FieldProblem("trace", f"the {fmt.tables[1]} table has no machine "
+                                               "with a capacity in the window")])
+    click.echo(f"trace {source.format}: {trace.summary()}", err=True)
+    return trace
 
 
 def _check_load_nodes(path: Path, workload: list, nodes: list) -> None:

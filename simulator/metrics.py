@@ -13,6 +13,7 @@ INTERVAL_COLUMNS = (
     "incumbent_mem", "requested_cpus", "requested_mem", "used_cpus", "used_mem",
     "util_requested_cpus", "util_requested_mem", "util_used_cpus", "util_used_mem",
     "running_tasks", "pending_tasks", "submitted", "finished", "lost",
+    "packing_cpus", "packing_mem",
 )
 
 
@@ -69,10 +70,16 @@ class Recorder:
         used = nodes.used.sum(axis=0)
         share = np.divide(requested[:2], total[:2], out=np.zeros(2), where=total[:2] > 0)
         used_share = np.divide(used, total[:2], out=np.zeros(2), where=total[:2] > 0)
+        # packing efficiency: what berth holds on the nodes in use / their capacity
+        in_use = nodes.work_count > 0
+        held = nodes.allocated[in_use, :2].sum(axis=0)
+        room = nodes.total[in_use, :2].sum(axis=0)
+        packing = np.divide(held, room, out=np.zeros(2), where=room > 0)
         self.rows.append((
             now, int(up.sum()), self.nodes_used(), total[0], total[1], incumbent[0],
             incumbent[1], requested[0], requested[1], used[0], used[1], share[0], share[1],
-            used_share[0], used_share[1], running, pending, submitted, finished, lost))
+            used_share[0], used_share[1], running, pending, submitted, finished, lost,
+            packing[0], packing[1]))
         if requested[0] > self._peak:
             self._peak = float(requested[0])
             cap = np.where(nodes.total[:, 0] > 0, nodes.total[:, 0], 1.0)

@@ -21,6 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from simulator.compare_plots import plot_nodes_used, plot_packing
 from simulator.elastic import ElasticAgents
 from simulator.elastic_report import autoscale_markdown, elastic_markdown, elastic_report
 from simulator.job_runs import job_report, jobs_markdown
@@ -94,6 +95,7 @@ def summarize(result: SimResult) -> dict:
         "invalid_launch_examples": m.counters.invalid_examples,
         "nodes_used": {"mean": mean("nodes_used"), "max": int(peak("nodes_used")),
                        "at_end": rec.nodes_used()},
+        "packing_efficiency": _packing_means(rec),
         "reshuffles": [r.as_dict() for r in rec.reshuffles],
         "reshuffle_gains": {
             "count": len(rec.reshuffles), "tasks_moved": moved,
@@ -114,6 +116,13 @@ def summarize(result: SimResult) -> dict:
         TIMING_KEY: {"events": result.events, "wall_s": round(result.wall_seconds, 3),
                      "events_per_s": round(result.events / max(result.wall_seconds, 1e-9))},
     }
+
+
+def _packing_means(rec) -> dict[str, float]:
+    """Requested / capacity of the nodes in use, the mean over the samples with any."""
+    busy = rec.column("nodes_used") > 0
+    return {res: round(float(rec.column(f"packing_{res}")[busy].mean()), 4) if busy.any()
+            else 0.0 for res in ("cpus", "mem")}
 
 
 def _round(value: float | None) -> float | None:
@@ -167,6 +176,10 @@ def write_comparison(results: dict[str, SimResult], out: Path) -> dict:
     (out / "compare.json").write_text(json.dumps(summaries, indent=2) + "\n")
     _plot_utilization(results, out / "utilization.png")
     _plot_pending(results, out / "pending.png")
+    series = [{k: r.recorder.column(k) for k in ("time", "nodes_used", "packing_cpus")}
+              for r in results.values()]
+    plot_nodes_used(list(results), series, out / "nodes_used.png")
+    plot_packing(list(results), series, out / "packing.png")
     (out / "report.md").write_text(_comparison_markdown(summaries))
     return summaries
 
@@ -334,6 +347,8 @@ def _comparison_markdown(summaries: dict[str, dict]) -> str:
         ("nodes used (mean)", lambda s: f"{s['nodes_used']['mean']:.1f}"),
         ("nodes used (max)", lambda s: s["nodes_used"]["max"]),
         ("OOM kills (undersized launches)", lambda s: s["agents"]["oom_killed"]),
+        ("packing efficiency cpus (mean)",
+         lambda s: f"{s['packing_efficiency']['cpus']:.1%}"),
         ("reshuffle: nodes freed", lambda s: s["reshuffle_gains"]["nodes_freed"]),
         ("reshuffle: cpus freed", lambda s: s["reshuffle_gains"]["requested_cpus_freed"]),
         ("events/s", lambda s: s["run"]["events_per_s"]),
@@ -352,4 +367,11 @@ sub-directory.
 ![utilization](utilization.png)
 
 ![pending](pending.png)
+
+Nodes running berth work (besides one-per-node daemons), and packing efficiency: what
+berth's tasks request on those nodes / their capacity.
+
+![nodes in use](nodes_used.png)
+
+![packing efficiency](packing.png)
 """

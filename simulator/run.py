@@ -65,6 +65,9 @@ class SimConfig:
     reshuffle_every: float | None = None
     meter_after: float = 60.0
     refuse_seconds: float = 60.0  # the framework's decline filter
+    margin: float = 0.1  # intelligence: metered peak times 1 + margin
+    backoff_seconds: float = 5.0  # a failed task waits this long, doubling ...
+    max_backoff_seconds: float = 300.0  # ... up to this
     agent_timeout: float = 120.0
     # The agents' elasticity (simulator/elastic.py): containers yield to their node's own
     # load, decided every `elastic_period` while it moves; off: they keep their size.
@@ -127,6 +130,9 @@ class Simulation:
                              ids=ids, uuids=uuids)
         self.scheduler = CharmanderScheduler(config.strategy, config.seed, self.clock,
                                              refuse_seconds=config.refuse_seconds,
+                                             margin=config.margin,
+                                             backoff_seconds=config.backoff_seconds,
+                                             max_backoff_seconds=config.max_backoff_seconds,
                                              kinds=config.kinds)
         self.wiring = Wiring(self.master, self.scheduler, self.agents, FRAMEWORK_ID,
                              refused=self.agents.refused, revocable=config.elastic)

@@ -117,3 +117,6 @@ def test_compare_runs_each_strategy_on_the_same_workload(tmp_path):
     assert len({c["submitted"] for c in compare.values()}) == 1
     for name in compare:
         assert (report / name / "summary.json").exists()
+    for plot in ("nodes_used.png", "packing.png"):  # one line per strategy
+        assert (report / plot).read_bytes()[:4] == b"\x89PNG"
+    assert "packing efficiency cpus (mean)" in table
