@@ -1,0 +1,321 @@
+"""The Generic service's I/O (docs/generic-service.md): code versions kept in the store,
+and the commands of `framework.generic_service` carried out inside the instances through
+the master's `POST /v1/tasks/{task_id}/exec` (api/master_exec.py), which its agent runs
+with `docker exec`.
+
+Each command is a task of its own (a run.sh may last hours while an interrupt.sh must get
+through); what comes back (an address, a script's end) goes to the job's state machine,
+and the commands it answers with are carried out in turn. Every clock tick the job's
+running instances are compared with what the machine knows (`observe`): that is how
+scaling (the job scale API) reaches notify.sh and init.sh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import io
+import json
+import secrets
+import string
+import tarfile
+import uuid
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import aiohttp
+import structlog
+
+from framework import generic_service as G
+from framework.code_archive import plain_tar
+from framework.code_store import CodeStore, CodeVersion, VersionExists
+from framework.jobs import Job
+from framework.scheduler import Scheduler
+from framework.store import FrameworkStore
+from offers.job import JobType
+from offers.states import TaskState
+
+log = structlog.get_logger("berth.framework.generic")
+
+CODE_DIR = "/var/lib/cpsagent/code"  # where a version's files are, and scripts run
+CACHE_DIR = "/var/cache/cpsagent"  # agents.json
+PID_DIR = f"{CACHE_DIR}/run"  # one pid file per script run: its process group
+KILL_GRACE = 2  # seconds between SIGTERM and SIGKILL of a script's process group
+_WRAPPER = ('echo $$ > {pids}/{run}.pid; if [ -f "./$0" ]; then exec sh "./$0" "$@"; fi; '
+            'echo "$0 is not in this code version: nothing to run"')
+_KILL = ('for r in "$@"; do p=$(cat {pids}/$r.pid 2>/dev/null) && kill -TERM -$p '
+         '2>/dev/null; done; sleep {grace}; for r in "$@"; do p=$(cat {pids}/$r.pid '
+         '2>/dev/null) && kill -KILL -$p 2>/dev/null; done; true')
+_JOIN = f"mkdir -p {PID_DIR} {CODE_DIR} && (hostname -i 2>/dev/null || hostname)"
+_CLEAR = f"rm -rf {CODE_DIR} && mkdir -p {CODE_DIR}"
+
+
+class Driver(Protocol):
+    scheduler: Scheduler
+    store: FrameworkStore
+    clock: Callable[[], float]
+    master_url: str | None
+    master_headers: dict[str, str]
+
+    @property
+    def ssl_option(self) -> Any: ...
+
+
+class GenericNotFound(LookupError):
+    """No such job or code version (404)."""
+
+
+class GenericConflict(Exception):
+    """Not now, or not for this job (409)."""
+
+
+class ExecFailed(Exception):
+    pass
+
+
+def new_version_id() -> str:
+    """`code-` and six letters or digits, as ConPaaS names them (`code-pw1LKs`)."""
+    alphabet = string.ascii_letters + string.digits
+    return "code-" + "".join(secrets.choice(alphabet) for _ in range(6))
+
+
+def file_tar(path: str, content: bytes) -> bytes:
+    """A tar of one file, for put_archive."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        info = tarfile.TarInfo(path)
+        info.size, info.mode = len(content), 0o644
+        tar.addfile(info, io.BytesIO(content))
+    return out.getvalue()
+
+
+class GenericRunner:
+    """Code versions and lifecycle scripts of the framework's service jobs."""
+
+    def __init__(self, service: Driver, new_id: Callable[[], str] = new_version_id) -> None:
+        self.service = service
+        self.new_id = new_id
+        self.store = CodeStore(service.store.engine)
+        self.versions: dict[str, list[CodeVersion]] = {}
+        self.machines: dict[str, G.GenericService] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._lock = asyncio.Lock()
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Blocking: the stored versions (the active one's machine starts with it)."""
+        for version in self.store.versions():
+            self.versions.setdefault(version.job, []).append(version)
+        for job, versions in self.versions.items():
+            active = next((v.id for v in versions if v.active), None)
+            self._machine(job, active)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+
+    def _machine(self, job: str, active: str | None = None) -> G.GenericService:
+        machine = self.machines.get(job)
+        if machine is None:
+            machine = self.machines[job] = G.GenericService(
+                job, self.service.clock, lambda: uuid.uuid4().hex, active)
+        return machine
+
+    def _job(self, name: str) -> Job:
+        job = self.service.scheduler.job(name)
+        if job is None:
+            raise GenericNotFound(f"no job named {name!r}")
+        if job.kind is not JobType.SERVICE or job.charmander:
+            raise GenericConflict(f"{name!r} is a {job.kind} job: code versions and "
+                                  "lifecycle scripts are for service jobs")
+        return job
+
+    def _version(self, job: str, version: str) -> CodeVersion:
+        for found in self.versions.get(job, ()):
+            if found.id == version:
+                return found
+        raise GenericNotFound(f"job {job!r} has no code version {version!r}")
+
+    # -- code versions ------------------------------------------------------------------
+
+    def list(self, job: str) -> list[CodeVersion]:
+        self._job(job)
+        return list(reversed(self.versions.get(job, [])))  # newest first, as list_uploads
+
+    async def upload(self, job: str, data: bytes, filename: str,
+                     description: str = "") -> CodeVersion:
+        """SpecError (naming `file`) for an archive that is not one or is unsafe."""
+        self._job(job)
+        tar, names = await asyncio.to_thread(plain_tar, data)
+        async with self._lock:
+            for _ in range(5):
+                version = CodeVersion(job, self.new_id(), filename, description,
+                                      self.service.clock(), False, names, len(data))
+                try:
+                    await asyncio.to_thread(self.store.add, version, data, tar)
+                    break
+                except VersionExists:
+                    continue
+            else:
+                raise GenericConflict("no free version id; try again")
+            self.versions.setdefault(job, []).append(version)
+            self._machine(job)
+        log.info("code_uploaded", job=job, version=version.id, bytes=len(data))
+        await self.tick()
+        return version
+
+    async def download(self, job: str, version: str) -> tuple[str, bytes]:
+        self._job(job)
+        found = self._version(job, version)
+        data = await asyncio.to_thread(self.store.blob, job, version, "archive")
+        if data is None:
+            raise GenericNotFound(f"job {job!r} has no code version {version!r}")
+        return found.filename, data
+
+    async def delete(self, job: str, version: str) -> None:
+        self._job(job)
+        async with self._lock:
+            found = self._version(job, version)
+            if found.active:
+                raise GenericConflict(f"{version} is the active code version: enable "
+                                      "another one first")
+            await asyncio.to_thread(self.store.delete, job, version)
+            self.versions[job] = [v for v in self.versions[job] if v.id != version]
+            self._machine(job).forget_version(version)
+
+    async def enable(self, job: str, version: str) -> CodeVersion:
+        self._job(job)
+        async with self._lock:
+            found = self._version(job, version)
+            machine = self._machine(job)
+            try:
+                commands = machine.enable(version)  # refused before anything is written
+            except G.Refused as exc:
+                raise GenericConflict(str(exc)) from None
+            await asyncio.to_thread(self.store.activate, job, version)
+            self.versions[job] = [
+                v.__class__(**{**v.__dict__, "active": v.id == version})
+                for v in self.versions[job]]
+        self._carry_out(job, commands)
+        log.info("code_enabled", job=job, version=version)
+        return self._version(job, found.id)
+
+    # -- scripts ------------------------------------------------------------------------
+
+    async def request(self, job: str, script: str, parameters: list[str]) -> list[dict]:
+        self._job(job)
+        await self.tick()
+        machine = self._machine(job)
+        try:
+            commands = machine.request(script, parameters)
+        except G.Refused as exc:
+            raise GenericConflict(str(exc)) from None
+        self._carry_out(job, commands)
+        return machine.status()
+
+    def status(self, job: str) -> list[dict]:
+        self._job(job)
+        machine = self.machines.get(job)
+        return machine.status() if machine is not None else []
+
+    async def tick(self) -> None:
+        """Each service job with code versions: its running instances, to its machine."""
+        for name in list(self.machines):
+            job = self.service.scheduler.job(name)
+            if job is None:  # deleted: its versions go with it
+                del self.machines[name]
+                self.versions.pop(name, None)
+                await asyncio.to_thread(self.store.delete, name)
+                continue
+            running = [r.task_id for r in self.service.scheduler.job_instances(job)
+                       if r.state is TaskState.RUNNING]
+            self._carry_out(name, self.machines[name].observe(running))
+
+    # -- carrying out -------------------------------------------------------------------
+
+    def _carry_out(self, job: str, commands: list[G.Command]) -> None:
+        for command in commands:
+            task = asyncio.create_task(self._do(job, command))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _do(self, job: str, command: G.Command) -> None:
+        machine = self.machines.get(job)
+        if machine is None:
+            return
+        try:
+            if isinstance(command, G.Join):
+                answer = await self._exec(command.instance, ["sh", "-c", _JOIN])
+                address = (answer["stdout"].split() or [""])[0]
+                self._carry_out(job, machine.joined(command.instance, address))
+            elif isinstance(command, G.WriteAgents):
+                await self._write_agents(command.instance, command.agents)
+            elif isinstance(command, G.Deliver):
+                await self._deliver(job, command.instance, command.version)
+            elif isinstance(command, G.KillScripts):
+                await self._exec(command.instance, [
+                    "sh", "-c", _KILL.format(pids=PID_DIR, grace=KILL_GRACE), "kill",
+                    *command.run_ids])
+            else:
+                await self._run(job, machine, command)
+        except ExecFailed as exc:
+            log.warning("generic_command_failed", job=job, command=type(command).__name__,
+                        instance=command.instance, error=str(exc))
+            if isinstance(command, G.RunScript):
+                self._carry_out(job, machine.ended(command.instance, command.run_id, None,
+                                                   error=str(exc)))
+
+    async def _run(self, job: str, machine: G.GenericService, run: G.RunScript) -> None:
+        if run.agents is not None:
+            await self._write_agents(run.instance, run.agents)
+        if run.deliver:
+            await self._deliver(job, run.instance, run.version)
+        wrapper = _WRAPPER.format(pids=PID_DIR, run=run.run_id)
+        answer = await self._exec(run.instance, ["sh", "-c", wrapper, f"{run.script}.sh",
+                                                 *run.parameters], workdir=CODE_DIR)
+        self._carry_out(job, machine.ended(run.instance, run.run_id, answer["exit_code"],
+                                           answer["stdout"], answer["stderr"]))
+
+    async def _deliver(self, job: str, instance: str, version: str) -> None:
+        tar = await asyncio.to_thread(self.store.blob, job, version, "tar")
+        if tar is None:
+            raise ExecFailed(f"code version {version} is gone")
+        await self._exec(instance, ["sh", "-c", _CLEAR])
+        await self._exec(instance, [], archive=tar, archive_path=CODE_DIR)
+
+    async def _write_agents(self, instance: str, agents: tuple[G.Member, ...]) -> None:
+        content = json.dumps({"agents": [a.as_json() for a in agents]}, indent=1).encode()
+        await self._exec(instance, ["mkdir", "-p", CACHE_DIR])
+        await self._exec(instance, [], archive=file_tar("agents.json", content),
+                         archive_path=CACHE_DIR)
+
+    async def _exec(self, task_id: str, argv: list[str], *, workdir: str = "/",
+                    archive: bytes | None = None, archive_path: str = "/") -> dict:
+        if not self.service.master_url:
+            raise ExecFailed("the framework has no master")
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=None, connect=10),
+                headers=self.service.master_headers,
+                connector=aiohttp.TCPConnector(ssl=self.service.ssl_option))
+        body: dict[str, Any] = {"argv": argv, "workdir": workdir,
+                                "archive_path": archive_path}
+        if archive is not None:
+            body["archive"] = base64.b64encode(archive).decode()
+        try:
+            async with self._session.post(
+                    f"{self.service.master_url}/v1/tasks/{task_id}/exec", json=body) as resp:
+                text = await resp.text()
+                if resp.status != 200:
+                    with contextlib.suppress(ValueError, AttributeError):
+                        text = json.loads(text).get("message") or text
+                    raise ExecFailed(f"the master answered {resp.status}: {text}")
+                return json.loads(text)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise ExecFailed(f"exec through the master failed: {exc}") from None
