@@ -234,7 +234,7 @@ class GenericService:
         for instance in self.instances.values():
             instance.waiting = []
             instance.status = {s: ScriptStatus() for s in SCRIPTS}
-            if instance.address is not None:
+            if instance.announced:  # the others are brought up when they are announced
                 commands += self._bring_up(instance)
         return commands
 
@@ -296,6 +296,9 @@ class GenericService:
             return []
         if self.active in instance.inited:
             return [Deliver(instance.id, self.active)]
+        init = instance.status["init"]
+        if init.state == RUNNING and init.version == self.active:
+            return []  # on its way
         return self._start(instance, "init", ())
 
     def _start(self, instance: Instance, script: str, parameters: tuple[str, ...],
