@@ -110,7 +110,7 @@ def test_run_and_cleanup_are_refused_while_a_script_runs(script):
     end_all(service, joined(service, "a1", "a2"))
     started = service.request("run", ["x", "y"])
     assert [r.parameters for r in started] == [("x", "y"), ("x", "y")]
-    with pytest.raises(G.Refused, match="run.sh is running"):
+    with pytest.raises(G.Refused, match=r"run\.sh is running"):
         service.request(script)
     end_all(service, started)
     assert len(service.request(script)) == 2
