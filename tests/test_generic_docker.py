@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import tarfile
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -207,3 +210,18 @@ def test_a_generic_service_runs_its_lifecycle_scripts_in_every_instance(berth_up
     status, one = _call(base, "GET", f"/v1/jobs/gen/scripts?instance={done[0]['instance']}")
     assert status == 200 and [i["instance"] for i in one["instances"]] == \
         [done[0]["instance"]]
+
+    # -- the same through the CLI ----------------------------------------------------------
+    def cli(*args: str) -> str:
+        result = subprocess.run([sys.executable, "-m", "cli", "job", *args, "--url",
+                                 f"http://{base}"], capture_output=True, text=True,
+                                timeout=60, cwd=Path(__file__).resolve().parent.parent)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    assert v1["id"] in cli("code", "list", "gen") and "*" in cli("code", "list", "gen")
+    assert "cleanup.sh: exited (0)" in cli("script", "status", "gen")
+    assert "stdout: cleaned" in cli("script", "status", "gen", done[0]["instance"])
+    assert "started" in cli("script", "run", "gen", "a", "b")
+    _poll(lambda: all_exited("run", 4), "run.sh from the CLI to end")
+    assert "args: a b (2)" in cli("script", "status", "gen", done[0]["instance"])
