@@ -20,7 +20,7 @@ from api.json_body import BadBody, read_json
 from api.namespaces import sees
 from framework.driver import FrameworkService
 from framework.generic_service import REQUESTED
-from framework.process.generic_runner import GenericConflict, GenericNotFound
+from framework.process.generic_runner import VOLUME_NAME, GenericConflict, GenericNotFound
 from offers.problems import FieldProblem, SpecError
 from offers.script_exec import MAX_ARCHIVE_BYTES
 
@@ -158,6 +158,40 @@ class GenericHandlers:
         return web.json_response({"instances": instances})
 
 
+    async def list_volumes(self, request: web.Request) -> web.Response:
+        return web.json_response({"volumes": self.runner.list_volumes(self._name(request))})
+
+    async def create_volume(self, request: web.Request) -> web.Response:
+        name = self._name(request)
+        try:
+            body = read_json(await request.read())
+        except BadBody as exc:
+            return exc.response()
+        if not isinstance(body, dict):
+            return error_response(400, "the body must be a JSON object",
+                                  [FieldProblem("body", "is not an object")])
+        problems = [FieldProblem(k, "unknown field") for k in sorted(
+            set(body) - {"name", "size", "instance"})]
+        volume, size, instance = body.get("name"), body.get("size"), body.get("instance")
+        if not isinstance(volume, str) or not VOLUME_NAME.match(volume):
+            problems.append(FieldProblem("name", "is required: 1-48 letters, digits, "
+                                                 "_ . - (not first)"))
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 10**7:
+            problems.append(FieldProblem("size", "is required: whole MB from 1 to 10000000"))
+        if not isinstance(instance, str) or not instance:
+            problems.append(FieldProblem("instance", "is required: an instance's id"))
+        if problems:
+            return error_response(400, "invalid volume", problems)
+        created = await self.runner.create_volume(name, volume, size, instance)
+        return web.json_response(created, status=201, headers={
+            "Location": f"/v1/jobs/{name}/volumes/{volume}"})
+
+    async def delete_volume(self, request: web.Request) -> web.Response:
+        name, volume = self._name(request), request.match_info["volume"]
+        await self.runner.delete_volume(name, volume)
+        return web.json_response({"deleted": volume})
+
+
 async def generic_errors(request: web.Request, handler) -> web.StreamResponse:
     """The runner's refusals as berth's errors: unknown 404, not now 409."""
     try:
@@ -178,6 +212,9 @@ ROUTES = [
     ("PUT", CODE + "/{version}/active", "enable"),
     ("GET", "/v1/jobs/{name}/scripts", "scripts"),
     ("POST", "/v1/jobs/{name}/scripts/{script}", "run_script"),
+    ("GET", "/v1/jobs/{name}/volumes", "list_volumes"),
+    ("POST", "/v1/jobs/{name}/volumes", "create_volume"),
+    ("DELETE", "/v1/jobs/{name}/volumes/{volume}", "delete_volume"),
 ]
 
 

@@ -33,6 +33,14 @@ _INSTANCE = {"type": "object", "properties": {
 _INSTANCES = {"type": "object", "required": ["instances"], "properties": {
     "instances": {"type": "array", "items": _INSTANCE}}}
 
+_VOLUME = {"type": "object", "properties": {
+    "name": {"type": "string"}, "vol_name": {"type": "string"},
+    "size": {"type": "integer", "description": "MB, as asked (advisory)"},
+    "instance": {"type": ["string", "null"], "description": "the instance that mounts it "
+                 "now (its slot's; a restart gives it a new id)"},
+    "attached_to": {"type": "string", "description": "the instance it was created for"},
+    "mount": {"type": "string"}, "docker_volume": {"type": "string"},
+    "created_at": {"type": "number"}}}
 _UNKNOWN = "no such job (or one the caller may not see), or no such version"
 _NOT_SERVICE = "not a service job"
 
@@ -110,4 +118,31 @@ def generic_paths() -> dict[str, Any]:
                 body={"type": "object", "properties": {"parameters": {
                     "type": "array", "items": {"type": "string"}}}}, body_required=False,
                 params=[name, path_param("script", "run, interrupt or cleanup")])},
+        "/v1/jobs/{name}/volumes": {
+            "get": operation("The job's volumes",
+                             {"200": json_answer({"type": "object", "properties": {
+                                 "volumes": {"type": "array", "items": _VOLUME}}},
+                                 "the volumes"),
+                              "404": bad(_UNKNOWN), "409": bad(_NOT_SERVICE)},
+                             params=[name]),
+            "post": operation(
+                "Create a named Docker volume and attach it to an instance, mounted at "
+                "/media/{volume}: the instance is restarted with it (only while no script "
+                "runs)",
+                {"201": json_answer(_VOLUME, "created"),
+                 "400": bad("name, size or instance missing or invalid, named"),
+                 "404": bad(_UNKNOWN + ", or no such running instance"),
+                 "409": bad("a script runs, the name is taken, or " + _NOT_SERVICE)},
+                body={"type": "object", "required": ["name", "size", "instance"],
+                      "properties": {"name": {"type": "string"},
+                                     "size": {"type": "integer", "minimum": 1},
+                                     "instance": {"type": "string"}}},
+                params=[name])},
+        "/v1/jobs/{name}/volumes/{volume}": {
+            "delete": operation("Detach and delete a volume: its instance is restarted "
+                                "without it",
+                                {"200": json_answer({"type": "object"}, "deleted"),
+                                 "404": bad(_UNKNOWN + ", or no such volume"),
+                                 "409": bad("a script runs, or " + _NOT_SERVICE)},
+                                params=[name, path_param("volume", "the volume's name")])},
     }

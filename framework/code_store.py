@@ -56,6 +56,8 @@ class VolumeRow(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     size: Mapped[int] = mapped_column(Integer)
     instance: Mapped[str] = mapped_column(String(200))
+    slot_template: Mapped[int] = mapped_column(Integer)
+    slot_index: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[float] = mapped_column(Float)
 
 
@@ -80,15 +82,14 @@ class CodeVersion:
 
 @dataclass(frozen=True)
 class VolumeRecord:
+    """A named volume of a job's instance position (`slot`): its instances mount it."""
+
     job: str
     name: str
-    size: int  # MB, as asked
-    instance: str
+    size: int  # MB, as asked (advisory: docs/generic-service.md, "Volumes")
+    instance: str  # the instance it was attached to
+    slot: tuple[int, int]
     created_at: float
-
-    def as_json(self) -> dict:
-        return {"name": self.name, "vol_name": self.name, "size": self.size,
-                "instance": self.instance, "created_at": self.created_at}
 
 
 class VersionExists(Exception):
@@ -167,7 +168,8 @@ class CodeStore:
             with self.engine.begin() as conn:
                 conn.execute(VolumeRow.__table__.insert().values(
                     job=volume.job, name=volume.name, size=volume.size,
-                    instance=volume.instance, created_at=volume.created_at))
+                    instance=volume.instance, slot_template=volume.slot[0],
+                    slot_index=volume.slot[1], created_at=volume.created_at))
         except IntegrityError as exc:
             raise VersionExists(volume.name) from exc
         except OperationalError as exc:
@@ -177,7 +179,8 @@ class CodeStore:
         v = VolumeRow.__table__
         with self.engine.connect() as conn:
             rows = conn.execute(select(v).order_by(v.c.created_at)).all()
-        return [VolumeRecord(r.job, r.name, r.size, r.instance, r.created_at) for r in rows]
+        return [VolumeRecord(r.job, r.name, r.size, r.instance,
+                             (r.slot_template, r.slot_index), r.created_at) for r in rows]
 
     def delete_volume(self, job: str, name: str) -> None:
         v = VolumeRow.__table__

@@ -152,6 +152,7 @@ class FrameworkService:
         self.schedules.load(await loop.run_in_executor(None, self.store.schedules))
         self.autoscaler.load(await loop.run_in_executor(None, self.autoscaler.store.load))
         await loop.run_in_executor(None, self.generic.load)
+        self.generic.restore()
         self.writer.start()
         # What was just read needs no writing back, but what recovery decided does (a
         # stored spec that fails today's checks ends ERROR).

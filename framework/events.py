@@ -9,7 +9,7 @@ from offers.job import JobSpec
 from offers.offer import Offer, OfferBatch
 from offers.quota import Quota
 from offers.states import TaskState
-from offers.task import TaskSpec
+from offers.task import TaskSpec, Volume
 
 
 @dataclass(frozen=True)
@@ -196,6 +196,18 @@ class ShutdownStarted:
 
 
 @dataclass(frozen=True)
+class SlotVolumesChanged:
+    """The volumes an instance position (`slot`) of a job mounts besides its template's
+    (a Generic service's, docs/generic-service.md); with `restart`, that running
+    instance is killed and its slot started again with them (nothing counted)."""
+
+    job: str
+    slot: tuple[int, int]
+    volumes: tuple[Volume, ...]
+    restart: str | None = None
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time passed: retry timers and staging timeouts are checked against the clock."""
 
@@ -203,12 +215,13 @@ class Tick:
 Event = (TaskSubmitted | TaskRecovered | JobSubmitted | JobScaled | JobStopped | JobDeleted
          | Subscribed | OffersReceived | OfferRescinded | TaskStatusChanged | AgentLost
          | KillRequested | ReshuffleRequested | UsageObserved | ShutdownStarted | Tick
-         | QuotasChanged | BalancesChanged | ClientParametersChanged)
+         | QuotasChanged | BalancesChanged | ClientParametersChanged | SlotVolumesChanged)
 
 __all__ = [
     "AgentLost", "BalancesChanged", "ClientParametersChanged", "Event", "JobDeleted",
     "JobScaled", "JobStopped", "JobSubmitted",
     "KillRequested", "OfferRescinded", "OffersReceived", "QuotasChanged",
-    "ReshuffleRequested", "ShutdownStarted", "Subscribed", "TaskRecovered",
+    "ReshuffleRequested", "ShutdownStarted", "SlotVolumesChanged", "Subscribed",
+    "TaskRecovered",
     "TaskStatusChanged", "TaskSubmitted", "Tick", "UsageObserved",
 ]

@@ -59,7 +59,7 @@ class TaskRecord:
     running_at: float | None = None
     slot: tuple[int, int] | None = (0, 0)  # (template, index) in its job; None: per node
     exit_code: int | None = None
-    ending: str | None = None  # why berth is killing it: "stop", "infrastructure", "deadline"
+    ending: str | None = None  # why berth kills it: "stop", "infrastructure", "deadline", "restart"
     healthy: bool | None = None  # its health check's verdict while it runs (None: unknown)
 
     @property

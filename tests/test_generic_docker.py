@@ -9,7 +9,9 @@ containers by the agent (docker exec) at the framework's request through the mas
 - run.sh sees its parameters as $1..; run while it runs is 409;
 - interrupt once runs interrupt.sh (which hangs too), twice kills every script, one
   that traps and ignores SIGTERM included; interrupt with nothing running is 409;
-- script status and logs per instance.
+- script status and logs per instance;
+- a volume attached to an instance restarts it with the volume mounted (refused while a
+  script runs), and deleting it restarts it without.
 """
 
 from __future__ import annotations
@@ -225,3 +227,61 @@ def test_a_generic_service_runs_its_lifecycle_scripts_in_every_instance(berth_up
     assert "started" in cli("script", "run", "gen", "a", "b")
     _poll(lambda: all_exited("run", 4), "run.sh from the CLI to end")
     assert "args: a b (2)" in cli("script", "status", "gen", done[0]["instance"])
+
+    # -- volumes ---------------------------------------------------------------------------
+    target = done[1]["instance"]
+    status, bad = _call(base, "POST", "/v1/jobs/gen/volumes",
+                        {"name": "data", "size": "big", "instance": target})
+    assert status == 400 and [e["field"] for e in bad["errors"]] == ["size"], bad
+    status, _ = _call(base, "POST", "/v1/jobs/gen/scripts/run", {"parameters": ["hang"]})
+    assert status == 202
+    _poll(lambda: all(i["scripts"]["run"]["state"] == "running" for i in instances(4)),
+          "run.sh running again")
+    status, refused = _call(base, "POST", "/v1/jobs/gen/volumes",
+                            {"name": "data", "size": 100, "instance": target})
+    assert status == 409 and "no script runs" in refused["message"], refused
+    _call(base, "POST", "/v1/jobs/gen/scripts/interrupt", {})
+    _call(base, "POST", "/v1/jobs/gen/scripts/interrupt", {})
+    _poll(lambda: all(i["scripts"]["run"]["state"] == "exited" for i in instances(4)),
+          "run.sh killed")
+    status, volume = _call(base, "POST", "/v1/jobs/gen/volumes",
+                           {"name": "data", "size": 100, "instance": target})
+    assert status == 201 and volume["mount"] == "/media/data", volume
+
+    def restarted():
+        _, listed = _call(base, "GET", "/v1/jobs/gen/volumes")
+        [found] = listed["volumes"]
+        now = found["instance"]
+        return found if now and now != target and instances(4) and any(
+            i["instance"] == now and i["scripts"]["init"]["state"] == "exited"
+            for i in instances(4)) else None
+
+    found = _poll(restarted, "the instance restarted with its volume, init.sh run there")
+    [container] = docker_client.containers.list(
+        filters={"label": f"berth.task_id={found['instance']}"})
+    mounts = {m["Destination"]: m for m in container.attrs["Mounts"]}
+    assert mounts["/media/data"]["Type"] == "volume"
+    assert mounts["/media/data"]["Name"] == volume["docker_volume"]
+    assert _exec(docker_client, found["instance"], "echo kept > /media/data/f; cat "
+                 "/media/data/f") == "kept\n"
+    status, _ = _call(base, "DELETE", "/v1/jobs/gen/volumes/data")
+    assert status == 200
+
+    def detached():
+        _, doc = _call(base, "GET", "/v1/jobs/gen")
+        live = [i["id"] for i in doc["instances"] if i["state"] == "RUNNING"]
+        return live if len(live) == 4 and found["instance"] not in live else None
+
+    live = _poll(detached, "the instance restarted without the volume")
+    for task_id in live:
+        [container] = docker_client.containers.list(
+            filters={"label": f"berth.task_id={task_id}"})
+        assert "/media/data" not in {m["Destination"] for m in container.attrs["Mounts"]}
+    _, listed = _call(base, "GET", "/v1/jobs/gen/volumes")
+    assert listed["volumes"] == []
+    # The engine keeps the volume while the ended container that used it is kept (for
+    # its logs): the test removes both.
+    for container in docker_client.containers.list(
+            all=True, filters={"volume": volume["docker_volume"]}):
+        container.remove(force=True)
+    docker_client.volumes.get(volume["docker_volume"]).remove(force=True)

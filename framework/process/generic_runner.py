@@ -17,6 +17,7 @@ import base64
 import contextlib
 import io
 import json
+import re
 import secrets
 import string
 import tarfile
@@ -27,14 +28,17 @@ from typing import Any, Protocol
 import aiohttp
 import structlog
 
+from framework import commands as cmd
+from framework import events as ev
 from framework import generic_service as G
 from framework.code_archive import plain_tar
-from framework.code_store import CodeStore, CodeVersion, VersionExists
+from framework.code_store import CodeStore, CodeVersion, VersionExists, VolumeRecord
 from framework.jobs import Job
 from framework.scheduler import Scheduler
 from framework.store import FrameworkStore
 from offers.job import JobType
 from offers.states import TaskState
+from offers.task import Volume
 
 log = structlog.get_logger("berth.framework.generic")
 
@@ -49,6 +53,8 @@ _KILL = ('for r in "$@"; do p=$(cat {pids}/$r.pid 2>/dev/null) && kill -TERM -$p
          '2>/dev/null) && kill -KILL -$p 2>/dev/null; done; true')
 _JOIN = f"mkdir -p {PID_DIR} {CODE_DIR} && (hostname -i 2>/dev/null || hostname)"
 _CLEAR = f"rm -rf {CODE_DIR} && mkdir -p {CODE_DIR}"
+VOLUME_ROOT = "/media"  # a volume `data` is mounted at /media/data
+VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,47}$")
 
 
 class Driver(Protocol):
@@ -60,6 +66,8 @@ class Driver(Protocol):
 
     @property
     def ssl_option(self) -> Any: ...
+
+    def apply(self, event: ev.Event) -> list[cmd.Command]: ...
 
 
 class GenericNotFound(LookupError):
@@ -78,6 +86,13 @@ def new_version_id() -> str:
     """`code-` and six letters or digits, as ConPaaS names them (`code-pw1LKs`)."""
     alphabet = string.ascii_letters + string.digits
     return "code-" + "".join(secrets.choice(alphabet) for _ in range(6))
+
+
+def docker_volume(volume: VolumeRecord) -> str:
+    """The engine's name of a volume: readable, and new for every creation (one deleted
+    and made again under the same name does not find the old one's data)."""
+    job = re.sub(r"[^a-zA-Z0-9_.-]", "-", volume.job)[:40]
+    return f"berth-{job}-{volume.name}-{int(volume.created_at * 1000) % 10**8:08d}"
 
 
 def file_tar(path: str, content: bytes) -> bytes:
@@ -99,6 +114,7 @@ class GenericRunner:
         self.store = CodeStore(service.store.engine)
         self.versions: dict[str, list[CodeVersion]] = {}
         self.machines: dict[str, G.GenericService] = {}
+        self.volumes: dict[str, list[VolumeRecord]] = {}
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task] = set()
         self._lock = asyncio.Lock()
@@ -112,6 +128,14 @@ class GenericRunner:
         for job, versions in self.versions.items():
             active = next((v.id for v in versions if v.active), None)
             self._machine(job, active)
+        for volume in self.store.volumes():
+            self.volumes.setdefault(volume.job, []).append(volume)
+
+    def restore(self) -> None:
+        """Tell the core the stored volumes of each slot (after its recovery)."""
+        for job, volumes in self.volumes.items():
+            for slot in {v.slot for v in volumes}:
+                self.service.apply(ev.SlotVolumesChanged(job, slot, self._mounts(job, slot)))
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -206,6 +230,73 @@ class GenericRunner:
         log.info("code_enabled", job=job, version=version)
         return self._version(job, found.id)
 
+    # -- volumes ------------------------------------------------------------------------
+
+    def list_volumes(self, job: str) -> list[dict]:
+        found = self._job(job)
+        return [self._volume_json(found, v) for v in self.volumes.get(job, [])]
+
+    async def create_volume(self, job: str, name: str, size: int, instance: str) -> dict:
+        found = self._job(job)
+        async with self._lock:
+            record = self._instance(found, instance)
+            self._idle(job, "attached")
+            if any(v.name == name for v in self.volumes.get(job, [])):
+                raise GenericConflict(f"job {job!r} has a volume {name!r} already")
+            volume = VolumeRecord(job, name, size, instance, record.slot or (0, 0),
+                                  self.service.clock())
+            await asyncio.to_thread(self.store.add_volume, volume)
+            self.volumes.setdefault(job, []).append(volume)
+            self.service.apply(ev.SlotVolumesChanged(job, volume.slot,
+                                                     self._mounts(job, volume.slot),
+                                                     restart=instance))
+        log.info("volume_attached", job=job, volume=name, instance=instance, size=size)
+        return self._volume_json(found, volume)
+
+    async def delete_volume(self, job: str, name: str) -> None:
+        found = self._job(job)
+        async with self._lock:
+            volume = next((v for v in self.volumes.get(job, []) if v.name == name), None)
+            if volume is None:
+                raise GenericNotFound(f"job {job!r} has no volume {name!r}")
+            self._idle(job, "detached")
+            await asyncio.to_thread(self.store.delete_volume, job, name)
+            self.volumes[job] = [v for v in self.volumes[job] if v.name != name]
+            current = self._slot_instance(found, volume.slot)
+            self.service.apply(ev.SlotVolumesChanged(
+                job, volume.slot, self._mounts(job, volume.slot),
+                restart=current.task_id if current is not None else None))
+
+    def _idle(self, job: str, what: str) -> None:
+        machine = self.machines.get(job)
+        if machine is not None and (running := machine.running()):
+            instance, script = running[0]
+            raise GenericConflict(f"a volume is {what} only while no script runs: "
+                                  f"{script}.sh runs on instance {instance}")
+
+    def _instance(self, job: Job, instance: str):
+        record = self.service.scheduler.task(instance)
+        if record is None or record.submission_id != job.id or record.slot is None \
+                or record.state is not TaskState.RUNNING:
+            raise GenericNotFound(f"job {job.id!r} has no running instance {instance!r}")
+        return record
+
+    def _slot_instance(self, job: Job, slot: tuple[int, int]):
+        live = [r for r in self.service.scheduler.job_instances(job)
+                if r.slot == slot and not r.state.terminal]
+        return live[-1] if live else None
+
+    def _mounts(self, job: str, slot: tuple[int, int]) -> tuple[Volume, ...]:
+        return tuple(Volume(name=docker_volume(v), container_path=f"{VOLUME_ROOT}/{v.name}")
+                     for v in self.volumes.get(job, []) if v.slot == slot)
+
+    def _volume_json(self, job: Job, volume: VolumeRecord) -> dict:
+        current = self._slot_instance(job, volume.slot)
+        return {"name": volume.name, "vol_name": volume.name, "size": volume.size,
+                "instance": current.task_id if current is not None else None,
+                "attached_to": volume.instance, "mount": f"{VOLUME_ROOT}/{volume.name}",
+                "docker_volume": docker_volume(volume), "created_at": volume.created_at}
+
     # -- scripts ------------------------------------------------------------------------
 
     async def request(self, job: str, script: str, parameters: list[str]) -> list[dict]:
@@ -231,6 +322,7 @@ class GenericRunner:
             if job is None:  # deleted: its versions go with it
                 del self.machines[name]
                 self.versions.pop(name, None)
+                self.volumes.pop(name, None)
                 await asyncio.to_thread(self.store.delete, name)
                 continue
             running = [r.task_id for r in self.service.scheduler.job_instances(job)

@@ -34,6 +34,8 @@ def upgrade() -> None:
         sa.Column("name", sa.String(64), primary_key=True),
         sa.Column("size", sa.Integer, nullable=False),
         sa.Column("instance", sa.String(200), nullable=False),
+        sa.Column("slot_template", sa.Integer, nullable=False),
+        sa.Column("slot_index", sa.Integer, nullable=False),
         sa.Column("created_at", sa.Float, nullable=False),
     )
 
