@@ -1,6 +1,7 @@
-"""`berth job code upload|list|enable|download|delete` and `berth job script
-run|interrupt|cleanup|status`: ConPaaS's cpsclient verbs for a service job, as clients of
-the framework's `/v1/jobs/{name}/code` and `/scripts` routes (docs/generic-service.md)."""
+"""`berth job code upload|list|enable|download|delete`, `berth job script
+run|interrupt|cleanup|status` and `berth job volume create|list|delete`: ConPaaS's
+cpsclient verbs for a service job, as clients of the framework's `/v1/jobs/{name}/code`,
+`/scripts` and `/volumes` routes (docs/generic-service.md)."""
 
 from __future__ import annotations
 
@@ -152,3 +153,46 @@ def status(job: str, instance: str | None, as_json: bool, url: str) -> None:
                             "\n", "\n      "))
         if instance:
             click.echo("  log:\n    " + found["log"].replace("\n", "\n    "))
+
+
+@click.group("volume")
+def volume_group() -> None:
+    """A service job's volumes (ConPaaS's create_volume, list_volumes, delete_volume)."""
+
+
+@volume_group.command("create")
+@click.argument("job")
+@click.argument("name")
+@click.argument("size", type=click.IntRange(1))
+@click.argument("instance")
+@url_option
+def create_volume(job: str, name: str, size: int, instance: str, url: str) -> None:
+    """Create volume NAME of SIZE MB on INSTANCE (restarted with it, at /media/NAME)."""
+    answer = _call("POST", f"{url}/v1/jobs/{_job(job)}/volumes",
+                   {"name": name, "size": size, "instance": instance}, ok=(201,))
+    click.echo(f"Volume {answer['name']} created on {instance} ({answer['mount']})")
+
+
+@volume_group.command("list")
+@click.argument("job")
+@url_option
+def list_volumes(job: str, url: str) -> None:
+    """JOB's volumes and the instance that mounts each."""
+    answer = _call("GET", f"{url}/v1/jobs/{_job(job)}/volumes")
+    table = Table(title=f"volumes of {job}")
+    for column in ("NAME", "SIZE (MB)", "INSTANCE", "MOUNT"):
+        table.add_column(column)
+    for volume in answer["volumes"]:
+        table.add_row(volume["name"], str(volume["size"]), volume["instance"] or "",
+                      volume["mount"])
+    Console().print(table)
+
+
+@volume_group.command("delete")
+@click.argument("job")
+@click.argument("name")
+@url_option
+def delete_volume(job: str, name: str, url: str) -> None:
+    """Detach and delete volume NAME (its instance restarts without it)."""
+    _call("DELETE", f"{url}/v1/jobs/{_job(job)}/volumes/{_job(name)}")
+    click.echo(f"Volume {name} deleted")

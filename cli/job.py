@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.client import STATE_STYLE, fail, open_url, request, url_option
-from cli.generic import code_group, script_group
+from cli.generic import code_group, script_group, volume_group
 from cli.jisto import create_job, delete_jisto_job, is_uuid, manage_jobs_row, run_job
 
 PHASE_STYLE = {"running": "green", "pending": "yellow", "complete": "dim", "failed": "red",
@@ -32,6 +32,7 @@ def job_group() -> None:
 
 job_group.add_command(code_group)  # a service job's code versions (cli/generic.py)
 job_group.add_command(script_group)  # and its lifecycle scripts
+job_group.add_command(volume_group)  # and its volumes
 
 
 def _call(method: str, url: str, body: Any = None, ok: tuple[int, ...] = (200,),

@@ -257,6 +257,7 @@ def test_a_generic_service_runs_its_lifecycle_scripts_in_every_instance(berth_up
             for i in instances(4)) else None
 
     found = _poll(restarted, "the instance restarted with its volume, init.sh run there")
+    assert "/media/data" in cli("volume", "list", "gen")
     [container] = docker_client.containers.list(
         filters={"label": f"berth.task_id={found['instance']}"})
     mounts = {m["Destination"]: m for m in container.attrs["Mounts"]}
