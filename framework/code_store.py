@@ -49,6 +49,16 @@ class CodeVersionRow(Base):
     tar: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class InitRow(Base):
+    """init.sh of `version` has run on `instance` (ConPaaS: never twice)."""
+
+    __tablename__ = "framework_generic_inits"
+
+    job: Mapped[str] = mapped_column(String(160), primary_key=True)
+    instance: Mapped[str] = mapped_column(String(200), primary_key=True)
+    version: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
 class VolumeRow(Base):
     __tablename__ = "framework_volumes"
 
@@ -156,8 +166,47 @@ class CodeStore:
                 if version is None:
                     conn.execute(delete(t).where(t.c.job == job))
                     conn.execute(delete(v).where(v.c.job == job))
+                    i = InitRow.__table__
+                    conn.execute(delete(i).where(i.c.job == job))
                 else:
                     conn.execute(delete(t).where(t.c.job == job, t.c.id == version))
+        except OperationalError as exc:
+            raise _unavailable(exc) from exc
+
+    # -- init.sh runs ---------------------------------------------------------------------
+
+    def add_init(self, job: str, instance: str, version: str) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(InitRow.__table__.insert().values(
+                    job=job, instance=instance, version=version))
+        except IntegrityError:
+            pass  # noted already
+        except OperationalError as exc:
+            raise _unavailable(exc) from exc
+
+    def inits(self) -> dict[str, dict[str, set[str]]]:
+        """job -> instance -> versions whose init.sh has run there."""
+        t = InitRow.__table__
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t)).all()
+        out: dict[str, dict[str, set[str]]] = {}
+        for row in rows:
+            out.setdefault(row.job, {}).setdefault(row.instance, set()).add(row.version)
+        return out
+
+    def forget_inits(self, job: str, instances: list[str] | None = None,
+                     version: str | None = None) -> None:
+        """A job's (all, or these instances', or this version's) init.sh records."""
+        t = InitRow.__table__
+        where = [t.c.job == job]
+        if instances is not None:
+            where.append(t.c.instance.in_(instances))
+        if version is not None:
+            where.append(t.c.version == version)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(delete(t).where(*where))
         except OperationalError as exc:
             raise _unavailable(exc) from exc
 

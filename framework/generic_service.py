@@ -123,6 +123,7 @@ class ScriptStatus:
 class Instance:
     id: str
     address: str | None = None  # known once joined
+    joining: bool = True  # a Join is on its way (False: to be sent again)
     announced: bool = False  # in the membership the others were last told of
     inited: set[str] = field(default_factory=set)  # versions whose init.sh has ended here
     running: dict[str, str] = field(default_factory=dict)  # run id -> script
@@ -137,8 +138,12 @@ class GenericService:
     """One service job's Generic state."""
 
     def __init__(self, job: str, clock: Callable[[], float], ids: Callable[[], str],
-                 active: str | None = None) -> None:
+                 active: str | None = None,
+                 inited: dict[str, set[str]] | None = None) -> None:
+        """`inited`: instance -> versions whose init.sh ran there before (the store's
+        memory across restarts of the framework)."""
         self.job = job
+        self._known_inits = {k: set(v) for k, v in (inited or {}).items()}
         self.clock = clock
         self.ids = ids
         self.active = active
@@ -181,8 +186,12 @@ class GenericService:
         commands: list[Command] = []
         for instance in running:
             if instance not in self.instances:
-                self.instances[instance] = Instance(instance)
+                self.instances[instance] = Instance(
+                    instance, inited=self._known_inits.pop(instance, set()))
                 self._membership_changed = True
+                commands.append(Join(instance))
+            elif not self.instances[instance].joining:
+                self.instances[instance].joining = True
                 commands.append(Join(instance))
         if self.master not in self.instances:
             # The first instance; if the master itself is lost (its node died), the
@@ -197,6 +206,13 @@ class GenericService:
         found.address = address
         self._note(found, f"joined as {self.role(instance)} at {address}")
         return self._announce()
+
+    def join_failed(self, instance: str) -> None:
+        """Its Join could not be carried out (its agent not connected yet, say): the next
+        `observe` asks again."""
+        found = self.instances.get(instance)
+        if found is not None and found.address is None:
+            found.joining = False
 
     def ended(self, instance: str, run_id: str, exit_code: int | None, stdout: str = "",
               stderr: str = "", error: str | None = None) -> list[Command]:

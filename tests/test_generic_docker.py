@@ -11,13 +11,16 @@ containers by the agent (docker exec) at the framework's request through the mas
   that traps and ignores SIGTERM included; interrupt with nothing running is 409;
 - script status and logs per instance;
 - a volume attached to an instance restarts it with the volume mounted (refused while a
-  script runs), and deleting it restarts it without.
+  script runs), and deleting it restarts it without;
+- `kill -9` of `berth up` and a restart: the instances are adopted, and init.sh does not
+  run again on any of them (the store remembers).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import signal
 import subprocess
 import sys
 import tarfile
@@ -35,7 +38,8 @@ __all__ = ["berth_up", "docker_client"]  # the fixtures
 pytestmark = pytest.mark.docker
 
 SCRIPTS = {
-    "init.sh": 'echo "init of $(cat version)" >> /tmp/init.log; echo inited',
+    "init.sh": 'echo "init of $(cat version)" >> /tmp/init.log; echo x >> /tmp/inits; '
+               'echo inited',
     "notify.sh": 'cp /var/cache/cpsagent/agents.json /tmp/notified.json; '
                  'echo x >> /tmp/notify.count',
     # Ignores SIGTERM; on "hang" it loops until killed.
@@ -92,7 +96,7 @@ def _exec(docker_client, task_id: str, command: str) -> str:
 def test_a_generic_service_runs_its_lifecycle_scripts_in_every_instance(berth_up,
                                                                         docker_client):
     base, launch, _cwd, _started = berth_up
-    launch()
+    proc = launch()
     job = {"name": "gen", "type": "service", "count": 3,
            "task": {"dockerimage": "berth/busybox", "cpus": 0.05, "mem": 16,
                     "nodetype": "lab", "arguments": ["sleep", "3600"]}}
@@ -286,3 +290,18 @@ def test_a_generic_service_runs_its_lifecycle_scripts_in_every_instance(berth_up
             all=True, filters={"volume": volume["docker_volume"]}):
         container.remove(force=True)
     docker_client.volumes.get(volume["docker_volume"]).remove(force=True)
+
+    # -- a crash of berth: init.sh is not run again ------------------------------------------
+    _poll(lambda: all_exited("init", 4), "init.sh on the instance restarted last")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    launch()  # same data dir
+    again = _poll(lambda: instances(4), "the 4 instances known again")
+    assert {i["instance"] for i in again} == set(live)
+    _poll(lambda: all(_exec(docker_client, task_id, "cat /var/cache/cpsagent/agents.json")
+                      for task_id in live), "agents.json rewritten")
+    _call(base, "POST", "/v1/jobs/gen/scripts/run", {"parameters": ["after"]})
+    _poll(lambda: all_exited("run", 4), "run.sh after the restart")
+    for task_id in live:  # once per instance and version, the crash notwithstanding
+        assert _exec(docker_client, task_id, "cat /tmp/inits") == "x\n"
+    assert all(i["scripts"]["init"]["state"] == "never run" for i in instances(4))

@@ -157,6 +157,15 @@ def test_without_an_active_version_nothing_runs_but_agents_json_is_kept():
         service.request("run")
 
 
+def test_after_a_restart_of_the_framework_init_does_not_run_again_where_it_ran():
+    counter = itertools.count(1)
+    service = G.GenericService("gen", lambda: 1.0, lambda: f"r{next(counter)}", "v1",
+                               inited={"a1": {"v1"}})
+    commands = joined(service, "a1", "a2")
+    assert [r.instance for r in runs(commands, "init")] == ["a2"]
+    assert G.Deliver("a1", "v1") in commands  # its files, in case they were lost
+
+
 def test_status_shows_never_run_running_and_exited_with_output():
     service = machine()
     [init] = runs(joined(service, "a1"))
@@ -227,6 +236,16 @@ class GenericRules(RuleBasedStateMachine):
     def join_one(self) -> None:
         waiting = next(i for i in self.service.instances.values() if i.address is None)
         self._take(self.service.joined(waiting.id, "10.0.0.1"))
+
+    @precondition(lambda self: any(i.address is None
+                                   for i in self.service.instances.values()))
+    @rule()
+    def join_fails(self) -> None:
+        waiting = next(i for i in self.service.instances.values() if i.address is None)
+        self.service.join_failed(waiting.id)
+        commands = self.service.observe(self.alive)
+        assert G.Join(waiting.id) in commands  # asked again
+        self._take(commands)
 
     @precondition(lambda self: self.runs)
     @rule(data=st.data(), code=st.sampled_from([0, 1, 137]))

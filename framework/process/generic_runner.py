@@ -35,7 +35,7 @@ from framework.code_archive import plain_tar
 from framework.code_store import CodeStore, CodeVersion, VersionExists, VolumeRecord
 from framework.jobs import Job
 from framework.scheduler import Scheduler
-from framework.store import FrameworkStore
+from framework.store import FrameworkStore, StoreUnavailable
 from offers.job import JobType
 from offers.states import TaskState
 from offers.task import Volume
@@ -125,9 +125,10 @@ class GenericRunner:
         """Blocking: the stored versions (the active one's machine starts with it)."""
         for version in self.store.versions():
             self.versions.setdefault(version.job, []).append(version)
+        inits = self.store.inits()
         for job, versions in self.versions.items():
             active = next((v.id for v in versions if v.active), None)
-            self._machine(job, active)
+            self._machine(job, active, inits.get(job))
         for volume in self.store.volumes():
             self.volumes.setdefault(volume.job, []).append(volume)
 
@@ -144,11 +145,12 @@ class GenericRunner:
         if self._session is not None:
             await self._session.close()
 
-    def _machine(self, job: str, active: str | None = None) -> G.GenericService:
+    def _machine(self, job: str, active: str | None = None,
+                 inited: dict[str, set[str]] | None = None) -> G.GenericService:
         machine = self.machines.get(job)
         if machine is None:
             machine = self.machines[job] = G.GenericService(
-                job, self.service.clock, lambda: uuid.uuid4().hex, active)
+                job, self.service.clock, lambda: uuid.uuid4().hex, active, inited)
         return machine
 
     def _job(self, name: str) -> Job:
@@ -212,6 +214,7 @@ class GenericRunner:
             await asyncio.to_thread(self.store.delete, job, version)
             self.versions[job] = [v for v in self.versions[job] if v.id != version]
             self._machine(job).forget_version(version)
+            await asyncio.to_thread(self.store.forget_inits, job, None, version)
 
     async def enable(self, job: str, version: str) -> CodeVersion:
         self._job(job)
@@ -327,7 +330,11 @@ class GenericRunner:
                 continue
             running = [r.task_id for r in self.service.scheduler.job_instances(job)
                        if r.state is TaskState.RUNNING]
-            self._carry_out(name, self.machines[name].observe(running))
+            machine = self.machines[name]
+            before = set(machine.instances)
+            self._carry_out(name, machine.observe(running))
+            if gone := sorted(before - set(machine.instances)):
+                await asyncio.to_thread(self.store.forget_inits, name, gone)
 
     # -- carrying out -------------------------------------------------------------------
 
@@ -362,6 +369,8 @@ class GenericRunner:
             if isinstance(command, G.RunScript):
                 self._carry_out(job, machine.ended(command.instance, command.run_id, None,
                                                    error=str(exc)))
+            elif isinstance(command, G.Join):
+                machine.join_failed(command.instance)
 
     async def _run(self, job: str, machine: G.GenericService, run: G.RunScript) -> None:
         if run.agents is not None:
@@ -373,6 +382,12 @@ class GenericRunner:
                                                  *run.parameters], workdir=CODE_DIR)
         self._carry_out(job, machine.ended(run.instance, run.run_id, answer["exit_code"],
                                            answer["stdout"], answer["stderr"]))
+        if run.script == "init":
+            try:  # remembered across restarts of the framework, so never run twice
+                await asyncio.to_thread(self.store.add_init, job, run.instance, run.version)
+            except StoreUnavailable as exc:
+                log.warning("init_not_recorded", job=job, instance=run.instance,
+                            error=str(exc))
 
     async def _deliver(self, job: str, instance: str, version: str) -> None:
         tar = await asyncio.to_thread(self.store.blob, job, version, "tar")

@@ -1,6 +1,7 @@
 """The Generic service (ConPaaS): a service job's code versions, each archive kept as a
-blob beside its name and whether it is the active one, and the named volumes attached
-to its instances.
+blob beside its name and whether it is the active one, which instance ran init.sh of
+which version (never twice, across restarts), and the named volumes attached to its
+instances.
 
 Revision ID: f0007_generic
 Revises: f0006_autoscale
@@ -29,6 +30,12 @@ def upgrade() -> None:
         sa.Column("tar", sa.LargeBinary, nullable=False),
     )
     op.create_table(
+        "framework_generic_inits",
+        sa.Column("job", sa.String(160), primary_key=True),
+        sa.Column("instance", sa.String(200), primary_key=True),
+        sa.Column("version", sa.String(40), primary_key=True),
+    )
+    op.create_table(
         "framework_volumes",
         sa.Column("job", sa.String(160), primary_key=True),
         sa.Column("name", sa.String(64), primary_key=True),
@@ -42,4 +49,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("framework_volumes")
+    op.drop_table("framework_generic_inits")
     op.drop_table("framework_code_versions")
