@@ -20,6 +20,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -133,6 +134,13 @@ class Volume(BaseModel):
     container_path: str
     mode: str = "rw"
     name: str | None = Field(None, pattern=DOCKER_VOLUME_NAME)
+
+    @model_serializer(mode="wrap")
+    def _without_the_unused_source(self, handler: Any) -> dict[str, Any]:
+        """A host-path volume is written as before named volumes existed (and the other
+        way round): the source not used is left out."""
+        return {k: v for k, v in handler(self).items()
+                if not (k in ("host_path", "name") and v is None)}
 
     @model_validator(mode="after")
     def _one_source(self) -> Volume:
