@@ -1,7 +1,7 @@
 """The Generic service's I/O (docs/generic-service.md): code versions kept in the store,
-and the commands of `framework.generic_service` carried out inside the instances through
-the master's `POST /v1/tasks/{task_id}/exec` (api/master_exec.py), which its agent runs
-with `docker exec`.
+volumes, and the commands of `framework.generic_service` carried out inside the instances
+(framework/process/instance_exec.py: calls to the master's exec route, which the
+instance's agent runs with `docker exec`).
 
 Each command is a task of its own (a run.sh may last hours while an interrupt.sh must get
 through); what comes back (an address, a script's end) goes to the job's state machine,
@@ -13,19 +13,13 @@ scaling (the job scale API) reaches notify.sh and init.sh.
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
-import io
-import json
 import re
 import secrets
 import string
-import tarfile
 import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import aiohttp
 import structlog
 
 from framework import commands as cmd
@@ -34,6 +28,7 @@ from framework import generic_service as G
 from framework.code_archive import plain_tar
 from framework.code_store import CodeStore, CodeVersion, VersionExists, VolumeRecord
 from framework.jobs import Job
+from framework.process.instance_exec import ExecFailed, InstanceExec
 from framework.scheduler import Scheduler
 from framework.store import FrameworkStore, StoreUnavailable
 from offers.job import JobType
@@ -42,17 +37,6 @@ from offers.task import Volume
 
 log = structlog.get_logger("berth.framework.generic")
 
-CODE_DIR = "/var/lib/cpsagent/code"  # where a version's files are, and scripts run
-CACHE_DIR = "/var/cache/cpsagent"  # agents.json
-PID_DIR = f"{CACHE_DIR}/run"  # one pid file per script run: its process group
-KILL_GRACE = 2  # seconds between SIGTERM and SIGKILL of a script's process group
-_WRAPPER = ('echo $$ > {pids}/{run}.pid; if [ -f "./$0" ]; then exec sh "./$0" "$@"; fi; '
-            'echo "$0 is not in this code version: nothing to run"')
-_KILL = ('for r in "$@"; do p=$(cat {pids}/$r.pid 2>/dev/null) && kill -TERM -$p '
-         '2>/dev/null; done; sleep {grace}; for r in "$@"; do p=$(cat {pids}/$r.pid '
-         '2>/dev/null) && kill -KILL -$p 2>/dev/null; done; true')
-_JOIN = f"mkdir -p {PID_DIR} {CODE_DIR} && (hostname -i 2>/dev/null || hostname)"
-_CLEAR = f"rm -rf {CODE_DIR} && mkdir -p {CODE_DIR}"
 VOLUME_ROOT = "/media"  # a volume `data` is mounted at /media/data
 VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,47}$")
 
@@ -78,10 +62,6 @@ class GenericConflict(Exception):
     """Not now, or not for this job (409)."""
 
 
-class ExecFailed(Exception):
-    pass
-
-
 def new_version_id() -> str:
     """`code-` and six letters or digits, as ConPaaS names them (`code-pw1LKs`)."""
     alphabet = string.ascii_letters + string.digits
@@ -95,16 +75,6 @@ def docker_volume(volume: VolumeRecord) -> str:
     return f"berth-{job}-{volume.name}-{int(volume.created_at * 1000) % 10**8:08d}"
 
 
-def file_tar(path: str, content: bytes) -> bytes:
-    """A tar of one file, for put_archive."""
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        info = tarfile.TarInfo(path)
-        info.size, info.mode = len(content), 0o644
-        tar.addfile(info, io.BytesIO(content))
-    return out.getvalue()
-
-
 class GenericRunner:
     """Code versions and lifecycle scripts of the framework's service jobs."""
 
@@ -115,7 +85,8 @@ class GenericRunner:
         self.versions: dict[str, list[CodeVersion]] = {}
         self.machines: dict[str, G.GenericService] = {}
         self.volumes: dict[str, list[VolumeRecord]] = {}
-        self._session: aiohttp.ClientSession | None = None
+        self.inside = InstanceExec(service.master_url, service.master_headers,
+                                   service.ssl_option)
         self._tasks: set[asyncio.Task] = set()
         self._lock = asyncio.Lock()
 
@@ -142,8 +113,7 @@ class GenericRunner:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
+        await self.inside.close()
 
     def _machine(self, job: str, active: str | None = None,
                  inited: dict[str, set[str]] | None = None) -> G.GenericService:
@@ -348,19 +318,18 @@ class GenericRunner:
         machine = self.machines.get(job)
         if machine is None:
             return
+        inside = self.inside
         try:
             if isinstance(command, G.Join):
-                answer = await self._exec(command.instance, ["sh", "-c", _JOIN])
-                address = (answer["stdout"].split() or [""])[0]
+                address = await inside.join(command.instance)
                 self._carry_out(job, machine.joined(command.instance, address))
             elif isinstance(command, G.WriteAgents):
-                await self._write_agents(command.instance, command.agents)
+                await inside.write_agents(command.instance,
+                                          [a.as_json() for a in command.agents])
             elif isinstance(command, G.Deliver):
                 await self._deliver(job, command.instance, command.version)
             elif isinstance(command, G.KillScripts):
-                await self._exec(command.instance, [
-                    "sh", "-c", _KILL.format(pids=PID_DIR, grace=KILL_GRACE), "kill",
-                    *command.run_ids])
+                await inside.kill(command.instance, command.run_ids)
             else:
                 await self._run(job, machine, command)
         except ExecFailed as exc:
@@ -374,12 +343,11 @@ class GenericRunner:
 
     async def _run(self, job: str, machine: G.GenericService, run: G.RunScript) -> None:
         if run.agents is not None:
-            await self._write_agents(run.instance, run.agents)
+            await self.inside.write_agents(run.instance, [a.as_json() for a in run.agents])
         if run.deliver:
             await self._deliver(job, run.instance, run.version)
-        wrapper = _WRAPPER.format(pids=PID_DIR, run=run.run_id)
-        answer = await self._exec(run.instance, ["sh", "-c", wrapper, f"{run.script}.sh",
-                                                 *run.parameters], workdir=CODE_DIR)
+        answer = await self.inside.run_script(run.instance, run.run_id, run.script,
+                                              run.parameters)
         self._carry_out(job, machine.ended(run.instance, run.run_id, answer["exit_code"],
                                            answer["stdout"], answer["stderr"]))
         if run.script == "init":
@@ -393,36 +361,4 @@ class GenericRunner:
         tar = await asyncio.to_thread(self.store.blob, job, version, "tar")
         if tar is None:
             raise ExecFailed(f"code version {version} is gone")
-        await self._exec(instance, ["sh", "-c", _CLEAR])
-        await self._exec(instance, [], archive=tar, archive_path=CODE_DIR)
-
-    async def _write_agents(self, instance: str, agents: tuple[G.Member, ...]) -> None:
-        content = json.dumps({"agents": [a.as_json() for a in agents]}, indent=1).encode()
-        await self._exec(instance, ["mkdir", "-p", CACHE_DIR])
-        await self._exec(instance, [], archive=file_tar("agents.json", content),
-                         archive_path=CACHE_DIR)
-
-    async def _exec(self, task_id: str, argv: list[str], *, workdir: str = "/",
-                    archive: bytes | None = None, archive_path: str = "/") -> dict:
-        if not self.service.master_url:
-            raise ExecFailed("the framework has no master")
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=None, connect=10),
-                headers=self.service.master_headers,
-                connector=aiohttp.TCPConnector(ssl=self.service.ssl_option))
-        body: dict[str, Any] = {"argv": argv, "workdir": workdir,
-                                "archive_path": archive_path}
-        if archive is not None:
-            body["archive"] = base64.b64encode(archive).decode()
-        try:
-            async with self._session.post(
-                    f"{self.service.master_url}/v1/tasks/{task_id}/exec", json=body) as resp:
-                text = await resp.text()
-                if resp.status != 200:
-                    with contextlib.suppress(ValueError, AttributeError):
-                        text = json.loads(text).get("message") or text
-                    raise ExecFailed(f"the master answered {resp.status}: {text}")
-                return json.loads(text)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise ExecFailed(f"exec through the master failed: {exc}") from None
+        await self.inside.deliver(instance, tar)
