@@ -363,6 +363,7 @@ class Agent:
     async def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
+        self.scripts.close()  # their commands go on in the containers
 
     def _spawn(self, coro, name: str) -> asyncio.Task:
         task = asyncio.create_task(coro, name=name)

@@ -4,9 +4,10 @@ The master sends `EXEC` (offers/script_exec.py): a tar to unpack into a task's c
 (Docker's put_archive), then a command to run there (exec_create/exec_start). The agent
 answers with one `EXEC_RESULT` when the command has ended: its exit code and the tails of
 stdout and stderr. A command may run for hours (a Generic service's run.sh), so each one
-blocks a thread of its own pool, never the agent's loop nor the pool that launches and
-watches containers. Results wait in `outgoing` for the agent's send loop; a link that
-closes drops the ones not sent (the master has failed those requests already).
+blocks a daemon thread of its own, never the agent's loop nor the pool that launches and
+watches containers, nor the agent's exit (the script goes on in its container). Results
+wait in `outgoing` for the agent's send loop; a link that closes drops the ones not sent
+(the master has failed those requests already).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import functools
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import structlog
@@ -42,7 +44,7 @@ class ScriptExecutor:
         self.container_of = container_of
         self.wake = wake
         self.outgoing: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._pool = ThreadPoolExecutor(MAX_RUNNING, thread_name_prefix="exec")
+        self._slots = asyncio.Semaphore(MAX_RUNNING)
         self._running: set[asyncio.Task] = set()
 
     @property
@@ -72,7 +74,6 @@ class ScriptExecutor:
     def close(self) -> None:
         for task in self._running:
             task.cancel()
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _answer(self, result: ExecResult) -> None:
         self.outgoing.put_nowait(result.model_dump())
@@ -85,10 +86,10 @@ class ScriptExecutor:
                                     error=f"no running container for task "
                                           f"{request.task_id} on this agent"))
             return
-        loop = asyncio.get_running_loop()
         try:
-            result = await loop.run_in_executor(
-                self._pool, functools.partial(self._blocking, container_id, request))
+            async with self._slots:
+                result = await _in_daemon_thread(
+                    functools.partial(self._blocking, container_id, request))
         except (NotFound, APIError, DockerException) as exc:
             why = getattr(exc, "explanation", None) or str(exc)
             result = ExecResult(request_id=request.request_id, error=str(why)[:2000],
@@ -122,3 +123,24 @@ class ScriptExecutor:
                           exit_code=-1 if code is None else int(code),
                           stdout=tail((out or b"").decode(errors="replace")),
                           stderr=tail((err or b"").decode(errors="replace")))
+
+
+def _in_daemon_thread(fn: Callable[[], Any]) -> asyncio.Future:
+    """`fn()` on a daemon thread of its own, as a future of the running loop."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def settle(outcome: Any, failed: bool) -> None:
+        if not future.done():
+            (future.set_exception if failed else future.set_result)(outcome)
+
+    def run() -> None:
+        try:
+            outcome, failed = fn(), False
+        except Exception as exc:  # handed to the awaiting task
+            outcome, failed = exc, True
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(settle, outcome, failed)
+
+    threading.Thread(target=run, name="exec", daemon=True).start()
+    return future
