@@ -22,6 +22,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from api import idempotency
 from api.audit import AuditTrail
 from api.auth import Gate, chain
+from api.generic_app import UPLOADS as CODE_UPLOADS
+from api.generic_app import add_generic_routes
 from api.http_errors import error_response, json_errors_with, spec_error_response
 from api.images_app import IMAGE_UPLOADS, add_image_routes
 from api.jisto_app import UPLOADS, add_jisto_routes
@@ -426,7 +428,8 @@ def build_charmander_app(service: FrameworkService, gate: Gate | None = None,
     """The framework's REST API; `gate` (api.auth) decides who may call it, `trail`
     (api.audit) notes what they changed and serves `GET /v1/audit`; `juliarun` is the
     JuliaRun configuration its JuliaRun API submits with (none: an empty one)."""
-    middlewares = [json_errors_with(chain(same_origin_json(uploads=UPLOADS + IMAGE_UPLOADS), gate)),
+    middlewares = [json_errors_with(chain(
+        same_origin_json(uploads=UPLOADS + IMAGE_UPLOADS + CODE_UPLOADS), gate)),
                    job_errors]
     if trail is not None:
         middlewares.insert(0, trail.middleware)
@@ -443,5 +446,6 @@ def build_charmander_app(service: FrameworkService, gate: Gate | None = None,
     add_task_logs_route(app, service)
     add_juliarun_routes(app, service, juliarun or JuliaRunSettings())
     add_metrics_routes(app, service)
+    add_generic_routes(app, service)
     app[FRAMEWORK] = service
     return app

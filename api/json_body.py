@@ -44,6 +44,10 @@ MAX_DEPTH = 64  # a task JSON nests three levels; Python's parser recurses once 
 MAX_NUMBER_CHARS = 64  # "-1.7976931348623157e+308" is 24; no field needs more digits
 JSON_TYPE = "application/json"
 FORM_TYPE = "multipart/form-data"
+# What an upload route (`uploads` below) also takes besides a form: the archive as the body.
+ARCHIVE_TYPES = frozenset({FORM_TYPE, "application/octet-stream", "application/gzip",
+                           "application/x-gzip", "application/x-tar", "application/zip",
+                           "application/x-bzip2"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _FOREIGN_FETCH_SITES = frozenset({"cross-site", "same-site"})
 
@@ -66,9 +70,12 @@ def same_origin_json(trusted_origins: Iterable[str] = (), uploads: Iterable[str]
                      ) -> Callable[[web.Request], web.Response | None]:
     """The gate described above, for `http_errors.json_errors_with`: a refusal, or None
     to let the request through. `trusted_origins` like `https://dash.example:8443`;
-    `uploads`: the paths whose bodies may be `multipart/form-data`."""
+    `uploads`: the paths whose bodies may be `multipart/form-data`; one holding `{...}`
+    is a route pattern (`/v1/jobs/{name}/code`) whose bodies may also be an archive."""
     trusted = frozenset(o.rstrip("/").lower() for o in trusted_origins)
-    upload_paths = frozenset(uploads)
+    upload_paths = frozenset(p for p in uploads if "{" not in p)
+    upload_patterns = [re.compile(re.sub(r"\\{[^/]*\\}", "[^/]+", re.escape(p)))
+                       for p in uploads if "{" in p]
 
     def gate(request: web.Request) -> web.Response | None:
         headers = request.headers  # on every request: two lookups when nothing is wrong
@@ -79,6 +86,9 @@ def same_origin_json(trusted_origins: Iterable[str] = (), uploads: Iterable[str]
         if request.method in _BODY_METHODS and headers.get("Content-Type", JSON_TYPE) \
                 != JSON_TYPE:
             if request.path in upload_paths and request.content_type == FORM_TYPE:
+                return None
+            if request.content_type in ARCHIVE_TYPES and any(
+                    p.fullmatch(request.path) for p in upload_patterns):
                 return None
             return not_json(request)
         return None

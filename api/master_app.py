@@ -37,6 +37,7 @@ from api.auth import (
 )
 from api.http_errors import error_response, json_errors_with
 from api.json_body import BadBody, read_json, request_json, same_origin_json
+from api.master_exec import ExecRelay
 from api.master_logs import LogRelay
 from api.master_metrics import MasterCollector, metrics_handler
 from api.master_state import agents_document, state_document
@@ -83,6 +84,8 @@ class MasterApi:
         core = driver.core
         self.logs = LogRelay(driver.agent_link,  # GET /v1/tasks/{id}/logs (api/master_logs.py)
                              lambda task_id: getattr(core.tasks.get(task_id), "agent_id", None))
+        self.exec = ExecRelay(driver.agent_link,  # POST /v1/tasks/{id}/exec (api/master_exec.py)
+                              lambda task_id: getattr(core.tasks.get(task_id), "agent_id", None))
 
     # -- HTTP: plain views -------------------------------------------------------------------
 
@@ -329,7 +332,7 @@ class MasterApi:
                     continue
                 try:
                     data = read_json(msg.data.encode())
-                    if self.logs.receive(conn, data):
+                    if self.logs.receive(conn, data) or self.exec.receive(conn, data):
                         continue
                     event = agent_message(agent_id, data)
                 except ValueError as exc:  # SpecError is one
@@ -349,6 +352,7 @@ class MasterApi:
         finally:
             writer.cancel()
             self.logs.link_closed(conn)
+            self.exec.link_closed(conn)
             self.driver.agent_disconnected(agent_id, conn)
             log.info("agent_disconnected", agent_id=agent_id)
         return ws
@@ -384,6 +388,7 @@ def build_master_app(driver: MasterService, gate: Gate | None = None,
     app.router.add_get("/v1/metering", service.metering)
     app.router.add_get("/v1/agents", service.agents)
     app.router.add_get("/v1/tasks/{task_id}/logs", service.logs.handle)
+    app.router.add_post("/v1/tasks/{task_id}/exec", service.exec.handle)
     app.router.add_post("/api/v1/scheduler", service.scheduler)
     app.router.add_post("/agent/v1/register", service.agent_register)
     app.router.add_get("/agent/v1/stream", service.agent_stream)

@@ -38,6 +38,7 @@ class _VolumeInfo(MesosModel):
     container_path: str
     host_path: str | None = None
     mode: str = "RW"
+    source: dict[str, Any] | None = None  # {"type": "DOCKER_VOLUME", "docker_volume": {...}}
 
 
 class _Container(MesosModel):
@@ -118,12 +119,14 @@ def launch_from_task_info(data: Any, framework_id: str, field: str = "task_info"
     for i, vol in enumerate(container.volumes):
         mode = {"RO": "ro", "RW": "rw"}.get(vol.mode)
         try:
-            if vol.host_path is None:
-                raise ValueError("host_path is required (berth mounts host paths only)")
+            named = _docker_volume(vol.source)
+            if vol.host_path is None and named is None:
+                raise ValueError("host_path or a DOCKER_VOLUME source with a name is "
+                                 "required")
             if mode is None:
                 raise ValueError(f"mode {vol.mode!r} is not RO or RW")
-            volumes.append(Volume(host_path=vol.host_path, container_path=vol.container_path,
-                                  mode=mode))
+            volumes.append(Volume(host_path=vol.host_path if named is None else None,
+                                  name=named, container_path=vol.container_path, mode=mode))
         except (ValidationError, ValueError) as exc:
             text = str(exc).splitlines()[-1] if isinstance(exc, ValidationError) else str(exc)
             problems.append(FieldProblem(f"{field}.container.volumes[{i}]", text.strip()))
@@ -172,3 +175,14 @@ def _priority(text: str | None) -> int:
         return max(min(int(text or "0"), 1_000_000), -1_000_000)
     except ValueError:
         return 0
+
+
+def _docker_volume(source: dict[str, Any] | None) -> str | None:
+    """The name of a Mesos DOCKER_VOLUME source, or None for no (or another) source."""
+    if not isinstance(source, dict) or source.get("type") != "DOCKER_VOLUME":
+        return None
+    inner = source.get("docker_volume")
+    name = inner.get("name") if isinstance(inner, dict) else None
+    if not isinstance(name, str):
+        raise ValueError("a DOCKER_VOLUME source needs docker_volume.name")
+    return name

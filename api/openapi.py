@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 from api.openapi_autoscale import autoscale_paths
+from api.openapi_generic import generic_paths
 from api.openapi_images import image_paths
 from api.openapi_jisto import jisto_paths
 from api.openapi_jobs import job_paths, job_schemas
@@ -104,6 +105,6 @@ def openapi_document() -> dict[str, Any]:
         "/v1/images) and JuliaRun's HTTP API over berth's jobs "
         "(answers in JuliaWebAPI's {code, data}).",
         {**task_paths(), **job_paths(), **autoscale_paths(), **schedule_paths(),
-         **jisto_paths(), **image_paths(), **namespace_paths(), **metrics_paths(), **_other_paths(),
-         **juliarun_paths()},
+         **jisto_paths(), **image_paths(), **namespace_paths(), **metrics_paths(),
+         **_other_paths(), **juliarun_paths(), **generic_paths()},
         {**wire_forms({**task_schemas(), **job_schemas()}), **juliarun_schemas()})

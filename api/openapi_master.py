@@ -33,6 +33,18 @@ from api.openapi_parts import (
     query_param,
 )
 
+_EXEC_CALL = {"type": "object", "properties": {
+    "argv": {"type": "array", "items": {"type": "string"}, "description": "empty: only "
+             "unpack the archive"},
+    "workdir": {"type": "string", "default": "/"},
+    "env": {"type": "object", "additionalProperties": {"type": "string"}},
+    "archive": {"type": ["string", "null"], "description": "base64 of an uncompressed tar"},
+    "archive_path": {"type": "string", "default": "/", "description": "an existing folder"},
+    "timeout": {"type": ["number", "null"], "description": "seconds to wait at most"}}}
+_EXEC_RESULT = {"type": "object", "required": ["exit_code"], "properties": {
+    "request_id": {"type": "string"}, "exit_code": {"type": "integer"},
+    "stdout": {"type": "string", "description": "its last 64 KiB"},
+    "stderr": {"type": "string", "description": "its last 64 KiB"}}}
 _SAMPLE = {"type": "object", "description": "a task's usage; any further numeric field "
            "(cpu_limit, mem_limit, ...) is one more measurement of it by name",
            "additionalProperties": {"type": ["number", "string", "null"]}, "properties": {
@@ -122,6 +134,18 @@ def _paths() -> dict[str, Any]:
              "503": bad("the task's agent is not connected, or busy"),
              "504": bad("the agent did not answer in time")},
             params=[path_param("task_id", "the task's id"), *log_params()])},
+        "/v1/tasks/{task_id}/exec": {"post": operation(
+            "Run a command inside a task's container through its agent (docker exec; "
+            "docs/agent-protocol.md, \"Exec\"): a tar unpacked first, then argv; answers "
+            "when the command has ended",
+            {"200": json_answer(_EXEC_RESULT, "the command ended"),
+             "400": bad("argv, workdir, env, archive, archive_path or timeout not "
+                        "understood, naming the field"),
+             "404": bad("a task the master does not know, or no running container for it"),
+             "502": bad("the engine refused, or the agent's link closed meanwhile"),
+             "503": bad("the task's agent is not connected"),
+             "504": bad("no answer within `timeout`")},
+            body=_EXEC_CALL, params=[path_param("task_id", "the task's id")])},
         "/api/v1/scheduler": {"post": _scheduler()},
         "/agent/v1/register": {"post": operation(
             "Register an agent (admin scope once users exist): its id, the heartbeat, "

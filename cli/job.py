@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.client import STATE_STYLE, fail, open_url, request, url_option
+from cli.generic import code_group, script_group, volume_group
 from cli.jisto import create_job, delete_jisto_job, is_uuid, manage_jobs_row, run_job
 
 PHASE_STYLE = {"running": "green", "pending": "yellow", "complete": "dim", "failed": "red",
@@ -27,6 +28,11 @@ PHASE_STYLE = {"running": "green", "pending": "yellow", "complete": "dim", "fail
 @click.group("job")
 def job_group() -> None:
     """Submit, inspect, scale, wait for, stop and delete jobs; create and run Jisto jobs."""
+
+
+job_group.add_command(code_group)  # a service job's code versions (cli/generic.py)
+job_group.add_command(script_group)  # and its lifecycle scripts
+job_group.add_command(volume_group)  # and its volumes
 
 
 def _call(method: str, url: str, body: Any = None, ok: tuple[int, ...] = (200,),

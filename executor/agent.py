@@ -43,6 +43,7 @@ from executor.capacity import (
 )
 from executor.log_forwarding import LogForwarder
 from executor.node_metrics import node_fields
+from executor.script_exec import ScriptExecutor
 from executor.tasks import StatusUpdate, UsageSample
 from offers.elasticity import (
     ChangeStep,
@@ -175,6 +176,10 @@ class Agent:
         self._capacity_dirty = True
         self._background: set[asyncio.Task] = set()
         self.logs = LogForwarder(backend, self._wake.set)
+        # EXEC requests (executor/script_exec.py): the backend's engine and containers.
+        self.scripts = ScriptExecutor(getattr(backend, "client", None),
+                                      getattr(backend, "container_of", lambda _task: None),
+                                      self._wake.set)
         self._adopted = False
 
     # -- identity ----------------------------------------------------------------------
@@ -362,6 +367,7 @@ class Agent:
     async def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
+        self.scripts.close()  # their commands go on in the containers
 
     def _spawn(self, coro, name: str) -> asyncio.Task:
         task = asyncio.create_task(coro, name=name)
@@ -437,7 +443,8 @@ class Agent:
             # Websocket pings notice a master that vanished without closing the
             # connection (power loss, a dropped route): no pong, the link is closed.
             async with session.ws_connect(url, heartbeat=self.config.ping_seconds,
-                                          autoping=True) as ws:
+                                          autoping=True, max_msg_size=16 * 1024 * 1024
+                                          ) as ws:
                 self.connected.set()
                 log.info("agent_connected", agent_id=self.agent_id,
                          master=self.config.master_url)
@@ -449,6 +456,7 @@ class Agent:
                 for task in pending:
                     task.cancel()
                 self.logs.cancel_all()  # the master gave up on them with the link
+                self.scripts.link_closed()
                 await asyncio.gather(*pending, return_exceptions=True)
                 for task in done:
                     if task is not stopper and task.exception() is not None:
@@ -507,6 +515,8 @@ class Agent:
                 if self.logs.outgoing.empty():
                     break
                 await ws.send_json(self.logs.outgoing.get_nowait())
+            while not self.scripts.outgoing.empty():  # exec results: one per command
+                await ws.send_json(self.scripts.outgoing.get_nowait())
             if self._metering or self._node_metering:
                 samples, node = list(self._metering), list(self._node_metering)
                 await ws.send_json({"type": "METERING", "samples": samples, "node": node})
@@ -528,7 +538,7 @@ class Agent:
                 self._sent_capacity = capacity
             self._wake.clear()
             if self._outbox or self._metering or self._node_metering or self._capacity_dirty \
-                    or not self.logs.outgoing.empty():
+                    or not self.logs.outgoing.empty() or not self.scripts.outgoing.empty():
                 continue
             await _wait(self._wake, max(next_beat - loop.time(), 0))
 
@@ -570,6 +580,8 @@ class Agent:
                 self._spawn(self.backend.kill(task_id, grace), f"kill-{task_id}")
         elif kind in ("LOGS", "LOGS_CANCEL"):
             self.logs.handle(data)
+        elif kind == "EXEC":
+            self.scripts.handle(data)
         elif kind in ("REJECTED", "REREGISTER"):
             raise Rejected(str(data.get("reason") or data.get("message") or kind))
         elif kind == "ERROR":  # the master could not read something we sent

@@ -72,6 +72,10 @@ class VolumePolicy:
         binds = []
         prefixes = [self.resolve(prefix) for prefix in self.allowed]
         for volume in spec.volumes:
+            if volume.name is not None:  # a named Docker volume: the engine's, no host path
+                binds.append(Bind(volume.name, volume.container_path, volume.mode,
+                                  volume.name))
+                continue
             path = self.resolve(volume.host_path)
             shown = volume.host_path if path == os.path.normpath(volume.host_path) else (
                 f"{volume.host_path} (which resolves to {path})")
@@ -89,6 +93,8 @@ class VolumePolicy:
     def moved(self, binds: Sequence[Bind]) -> str | None:
         """Why the checked binds may no longer be used (a path now resolves elsewhere)."""
         for bind in binds:
+            if not bind.asked.startswith("/"):
+                continue  # a named volume
             now = self.resolve(bind.asked)
             if now != bind.host_path:
                 return (f"host path {bind.asked} changed while the task was being launched: "
@@ -228,7 +234,8 @@ def create_kwargs(spec: LaunchSpec, agent_id: str, binds: Sequence[Bind] | None 
     if spec.ports and spec.network is NetworkMode.BRIDGE:
         kwargs["ports"] = {f"{m.container_port}/{m.protocol}": m.host_port for m in spec.ports}
     if binds is None:
-        binds = [Bind(v.host_path, v.container_path, v.mode, v.host_path) for v in spec.volumes]
+        binds = [Bind(v.host_path or v.name or "", v.container_path, v.mode,
+                      v.host_path or v.name or "") for v in spec.volumes]
     if binds:
         kwargs["volumes"] = {b.host_path: {"bind": b.container_path, "mode": b.mode}
                              for b in binds}

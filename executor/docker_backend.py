@@ -550,6 +550,11 @@ class DockerBackend:
         log.warning("task_preempted", task_id=task_id, reason=reason)
         await self.kill(task_id, 0.0)
 
+    def container_of(self, task_id: str) -> str | None:
+        """The task's container while it runs here (where EXEC requests run), or None."""
+        task = self.tasks.get(task_id)
+        return task.container_id if task is not None and not task.state.terminal else None
+
     # -- logs --------------------------------------------------------------------------
 
     def logs(self, task_id: str, stream: str, tail: int | None,

@@ -42,6 +42,7 @@ from framework import commands as cmd
 from framework import events as ev
 from framework.autoscaling import MetricSource
 from framework.process.autoscaler import Autoscaler
+from framework.process.generic_runner import GenericRunner
 from framework.process.image_builder import ImageService, ImageSettings
 from framework.process.jisto_operations import JistoOperations
 from framework.process.job_operations import JobOperations, job_state
@@ -126,6 +127,7 @@ class FrameworkService:
         self.schedules = ScheduleRunner(self.jobs)
         self.autoscaler = Autoscaler(
             self.jobs, metric_source if metric_source is not None else self.metrics_store)
+        self.generic = GenericRunner(self)  # ConPaaS's Generic service (code, scripts)
 
     @property
     def metrics_store(self) -> MetricsStore | None:
@@ -154,6 +156,8 @@ class FrameworkService:
         self.schedules.load(await loop.run_in_executor(None, self.store.schedules))
         self.autoscaler.load(await loop.run_in_executor(None, self.autoscaler.store.load))
         await self.images.load()
+        await loop.run_in_executor(None, self.generic.load)
+        self.generic.restore()
         self.writer.start()
         # What was just read needs no writing back, but what recovery decided does (a
         # stored spec that fails today's checks ends ERROR).
@@ -180,6 +184,7 @@ class FrameworkService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        await self.generic.stop()
         await self.writer.stop()
         await asyncio.get_running_loop().run_in_executor(None, self.store.close)
         if self.metrics is not None:
@@ -428,6 +433,7 @@ class FrameworkService:
         self.apply(ev.Tick())
         await self.schedules.tick()
         await self.autoscaler.tick()
+        await self.generic.tick()
 
     def scheduled(self, name: str):
         """The scheduled job of that name (a template), or None."""

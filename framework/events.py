@@ -9,7 +9,7 @@ from offers.job import JobSpec
 from offers.offer import Offer, OfferBatch
 from offers.quota import Quota
 from offers.states import TaskState
-from offers.task import TaskSpec
+from offers.task import TaskSpec, Volume
 
 
 @dataclass(frozen=True)
@@ -205,6 +205,18 @@ class ImagesBuilding:
 
 
 @dataclass(frozen=True)
+class SlotVolumesChanged:
+    """The volumes an instance position (`slot`) of a job mounts besides its template's
+    (a Generic service's, docs/generic-service.md); with `restart`, that running
+    instance is killed and its slot started again with them (nothing counted)."""
+
+    job: str
+    slot: tuple[int, int]
+    volumes: tuple[Volume, ...]
+    restart: str | None = None
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time passed: retry timers and staging timeouts are checked against the clock."""
 
@@ -212,13 +224,15 @@ class Tick:
 Event = (TaskSubmitted | TaskRecovered | JobSubmitted | JobScaled | JobStopped | JobDeleted
          | Subscribed | OffersReceived | OfferRescinded | TaskStatusChanged | AgentLost
          | KillRequested | ReshuffleRequested | UsageObserved | ShutdownStarted | Tick
-         | QuotasChanged | BalancesChanged | ClientParametersChanged | ImagesBuilding)
+         | QuotasChanged | BalancesChanged | ClientParametersChanged | ImagesBuilding
+         | SlotVolumesChanged)
 
 __all__ = [
     "AgentLost", "BalancesChanged", "ClientParametersChanged", "Event", "ImagesBuilding",
     "JobDeleted",
     "JobScaled", "JobStopped", "JobSubmitted",
     "KillRequested", "OfferRescinded", "OffersReceived", "QuotasChanged",
-    "ReshuffleRequested", "ShutdownStarted", "Subscribed", "TaskRecovered",
+    "ReshuffleRequested", "ShutdownStarted", "SlotVolumesChanged", "Subscribed",
+    "TaskRecovered",
     "TaskStatusChanged", "TaskSubmitted", "Tick", "UsageObserved",
 ]

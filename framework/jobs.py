@@ -22,7 +22,7 @@ from offers.job import (
     RestartWhen,
 )
 from offers.states import TaskState
-from offers.task import SLA, TaskSpec
+from offers.task import SLA, TaskSpec, Volume
 
 MASTER = -1
 """The template number of a parallel job's master (its workers are template 0)."""
@@ -87,6 +87,8 @@ class Job:
     cursor: int = 0  # a batch job's indexes below it were looked at since the last full pass
     note: str | None = None  # a system job's next instance's reason (for people)
     size: tuple[float, float] | None = None  # (cpus, mem) of new instances, if resized
+    # Volumes a slot's instances mount besides the template's (a Generic service's).
+    slot_volumes: dict[SlotKey, tuple[Volume, ...]] = field(default_factory=dict)
 
     def resize(self, size: tuple[float, float] | None) -> None:
         """Instances started from now on are of `size` (its one template resized);

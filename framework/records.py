@@ -59,8 +59,8 @@ class TaskRecord:
     running_at: float | None = None
     slot: tuple[int, int] | None = (0, 0)  # (template, index) in its job; None: per node
     exit_code: int | None = None
-    # why berth is killing it: "stop", "infrastructure", "deadline"; or "undersized": it ran
-    # out of memory at the smaller size `intelligence` launched it with (berth's doing)
+    # why berth is killing it: "stop", "infrastructure", "deadline", "restart"; or
+    # "undersized": it ran out of memory at the smaller size `intelligence` launched it with
     ending: str | None = None
     healthy: bool | None = None  # its health check's verdict while it runs (None: unknown)
 

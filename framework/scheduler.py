@@ -162,6 +162,7 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
             ev.BalancesChanged: self._balances_changed,
             ev.ClientParametersChanged: self._client_parameters_changed,
             ev.ImagesBuilding: self._images_building,
+            ev.SlotVolumesChanged: self._slot_volumes_changed,
         }
         self._building_images: frozenset[str] = frozenset()
         self._image_registry: str | None = None
@@ -451,6 +452,19 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
         self._client_parameters[(e.namespace, e.client)] = dict(e.parameters)
         return []
 
+    def _slot_volumes_changed(self, e: ev.SlotVolumesChanged) -> list[cmd.Command]:
+        job = self._jobs.get(e.job)
+        if job is None:
+            return []
+        if e.volumes:
+            job.slot_volumes[e.slot] = e.volumes
+        else:
+            job.slot_volumes.pop(e.slot, None)
+        record = self._records.get(e.restart or "")
+        if record is None or record.submission_id != job.id or record.slot != e.slot:
+            return []
+        return self._kill_record(record, "restarted to change its volumes", ending="restart")
+
     def client_parameters(self, namespace: str, client: str) -> dict[str, str] | None:
         return self._client_parameters.get((namespace, client))
 
@@ -491,7 +505,10 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
                 env["BERTH_MASTER_HOST"] = master.hostname or ""
                 env["BERTH_MASTER_PORTS"] = ",".join(
                     str(p) for p in (master.launched_spec or master.spec).host_ports)
-        return spec.model_copy(update={"env": {**spec.env, **env}})
+        update: dict[str, object] = {"env": {**spec.env, **env}}
+        if slot in job.slot_volumes:
+            update["volumes"] = (*spec.volumes, *job.slot_volumes[slot])
+        return spec.model_copy(update=update)
 
     def _with_client(self, job: Job, spec: TaskSpec) -> TaskSpec:
         """The template with its client's parameters as they are now (a job's own env

@@ -20,6 +20,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -120,16 +121,38 @@ class PortMapping(BaseModel):
     protocol: str = Field("tcp", pattern=r"^(tcp|udp)$")
 
 
+DOCKER_VOLUME_NAME = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$"
+
+
 class Volume(BaseModel):
+    """A host path mounted into the container, or (`name` instead of `host_path`) a named
+    Docker volume, which the node's engine creates at first use and keeps."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    host_path: str
+    host_path: str | None = None
     container_path: str
     mode: str = "rw"
+    name: str | None = Field(None, pattern=DOCKER_VOLUME_NAME)
+
+    @model_serializer(mode="wrap")
+    def _without_the_unused_source(self, handler: Any) -> dict[str, Any]:
+        """A host-path volume is written as before named volumes existed (and the other
+        way round): the source not used is left out."""
+        return {k: v for k, v in handler(self).items()
+                if not (k in ("host_path", "name") and v is None)}
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Volume:
+        if (self.host_path is None) == (self.name is None):
+            raise ValueError("give either host_path or name (a Docker volume)")
+        return self
 
     @field_validator("host_path", "container_path")
     @classmethod
-    def _absolute(cls, path: str) -> str:
+    def _absolute(cls, path: str | None) -> str | None:
+        if path is None:
+            return None
         if not path.startswith("/"):
             raise ValueError(f"{path!r} is not an absolute path (it must start with /)")
         if "\x00" in path or ":" in path:

@@ -10,6 +10,7 @@ from framework import commands as cmd
 from framework import events as ev
 from offers.job import Phase, parse_job
 from offers.states import TaskState as S
+from offers.task import Volume
 from tests.framework_harness import Harness, launches, task
 
 T = {"dockerimage": "busybox", "mem": 100, "cpus": 0.5}
@@ -406,3 +407,26 @@ def test_ids_come_from_the_injected_source():
     live = timestamp_ids()
     first, second = live("t"), live("t")
     assert first != second and int(second.split("-")[1]) > int(first.split("-")[1])
+
+
+def test_a_slots_volumes_restart_its_instance_with_them_and_nothing_is_counted():
+    name = submit(h := Harness.make(), name="gen", type="service", count=2)
+    first = [task_id for task_id, _env, _agent in offer_round(h, "a1")]
+    for task_id in first:
+        h.status(task_id, "RUNNING")
+    target = first[1]
+    slot = h.scheduler.task(target).slot
+    volume = Volume(name="berth-gen-data-1", container_path="/media/data")
+    out = h.send(ev.SlotVolumesChanged(name, slot, (volume,), restart=target))
+    assert [c.task_id for c in out if isinstance(c, cmd.Kill)] == [target]
+    h.status(target, "KILLED")
+    h.clock.now += 1
+    h.send(ev.Tick())
+    [launch] = launches(h.offers(h.offer("a1")))
+    [(new_id, spec)] = launch.tasks
+    assert new_id != target and h.scheduler.task(new_id).slot == slot
+    assert spec.volumes == (volume,)
+    job = h.scheduler.job(name)
+    assert job.restarts == 0 and job.slot(slot).relaunches == 0  # a restart, no failure
+    h.send(ev.SlotVolumesChanged(name, slot, ()))  # detached: the next one mounts none
+    assert slot not in job.slot_volumes

@@ -10,6 +10,7 @@ from offers.launch import LaunchSpec
 from offers.protocol.health_check import health_check_to_mesos
 from offers.protocol.mesos import resources_to_mesos
 from offers.resource_vector import Resources
+from offers.task import Volume
 
 NOTMETERED_LABEL = "berth.notmetered"
 # Elasticity's class and order of preemption, carried to the agent as task labels.
@@ -48,10 +49,20 @@ def task_info(spec: LaunchSpec, agent_id: str) -> dict[str, Any]:
         "agent_id": {"value": agent_id}, "resources": resources_to_mesos(res),
         "command": command,
         "container": {"type": "DOCKER", "docker": docker, "volumes": [
-            {"host_path": v.host_path, "container_path": v.container_path,
-             "mode": v.mode.upper()} for v in spec.volumes]}}
+            _volume(v) for v in spec.volumes]}}
     if spec.health_check is not None:
         info["health_check"] = health_check_to_mesos(spec.health_check)
     if labels:
         info["labels"] = {"labels": [{"key": k, "value": v} for k, v in labels.items()]}
     return info
+
+
+def _volume(volume: Volume) -> dict[str, Any]:
+    """Mesos's Volume: a host path, or a named Docker volume as a DOCKER_VOLUME source."""
+    out: dict[str, Any] = {"container_path": volume.container_path,
+                           "mode": volume.mode.upper()}
+    if volume.name is not None:
+        out["source"] = {"type": "DOCKER_VOLUME", "docker_volume": {"name": volume.name}}
+    else:
+        out["host_path"] = volume.host_path
+    return out
