@@ -18,7 +18,7 @@ import tarfile
 import zipfile
 import zlib
 
-from offers.jisto_archive import _Bounded, _refusal, _TooBig
+from offers.jisto_archive import Bounded, TooBig, refusal
 from offers.problems import FieldProblem, SpecError
 from offers.script_exec import MAX_ARCHIVE_BYTES
 
@@ -56,17 +56,17 @@ def plain_tar(data: bytes) -> tuple[bytes, tuple[str, ...]]:
             for count, (member, content) in enumerate(members, start=1):
                 if count > MAX_MEMBERS:
                     raise _problem(f"has more than {MAX_MEMBERS} entries")
-                refusal = _refusal(member)
-                if refusal is not None:
-                    raise _problem(f"entry {member.name!r} is refused: {refusal}")
+                why = refusal(member)
+                if why is not None:
+                    raise _problem(f"entry {member.name!r} is refused: {why}")
                 member.uid = member.gid = 0
                 member.uname = member.gname = "root"
                 target.addfile(member, io.BytesIO(content) if content is not None else None)
                 if member.isfile():
                     names.append(member.name.removeprefix("./"))
                 if out.tell() > MAX_ARCHIVE_BYTES:
-                    raise _TooBig
-    except _TooBig:
+                    raise TooBig
+    except TooBig:
         raise _problem(f"unpacks to more than {MAX_UNPACKED} bytes") from None
     except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, zlib.error,
             ValueError) as exc:
@@ -80,13 +80,13 @@ def _tar_members(data: bytes, kind: str):
         raw = gzip.GzipFile(fileobj=raw)
     elif kind == "tar.bz2":
         raw = bz2.BZ2File(raw)
-    stream = io.BufferedReader(_Bounded(raw, MAX_UNPACKED * 2))
+    stream = io.BufferedReader(Bounded(raw, MAX_UNPACKED * 2))
     with tarfile.open(fileobj=stream, mode="r|") as archive:
         for member in archive:
             content = None
             if member.isfile():
                 if member.size > MAX_UNPACKED:
-                    raise _TooBig
+                    raise TooBig
                 content = archive.extractfile(member).read()  # type: ignore[union-attr]
             yield member, content
 
@@ -104,12 +104,12 @@ def _zip_members(data: bytes):
                 yield member, None
                 continue
             if info.file_size > left:
-                raise _TooBig
+                raise TooBig
             with archive.open(info) as source:
                 content = source.read(left + 1)
             left -= len(content)
             if left < 0:
-                raise _TooBig
+                raise TooBig
             if stat.S_ISLNK(mode):
                 member.type, member.linkname = tarfile.SYMTYPE, content.decode()
                 yield member, None

@@ -28,7 +28,7 @@ MAX_CONFIG = 64 * 1024  # a config.json is a few hundred bytes
 MAX_UNPACKED = 16 * 1024 * 1024
 
 
-class _Bounded(io.RawIOBase):
+class Bounded(io.RawIOBase):
     """A reader that refuses to yield more than `limit` bytes of `inner`."""
 
     def __init__(self, inner: Any, limit: int) -> None:
@@ -40,13 +40,13 @@ class _Bounded(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         chunk = self.inner.read(min(len(buffer), self.left + 1))
         if len(chunk) > self.left:
-            raise _TooBig
+            raise TooBig
         self.left -= len(chunk)
         buffer[:len(chunk)] = chunk
         return len(chunk)
 
 
-class _TooBig(Exception):
+class TooBig(Exception):
     pass
 
 
@@ -89,7 +89,7 @@ def safe_members(data: bytes, max_unpacked: int = MAX_UNPACKED,
     `max_unpacked` bytes or it is not a tar at all."""
     raw = gzip.GzipFile(fileobj=io.BytesIO(data)) if data[:2] == b"\x1f\x8b" else \
         io.BytesIO(data)
-    stream = io.BufferedReader(_Bounded(raw, max_unpacked))
+    stream = io.BufferedReader(Bounded(raw, max_unpacked))
     try:
         with tarfile.open(fileobj=stream, mode="r|") as archive:
             for count, member in enumerate(archive, start=1):
@@ -99,7 +99,7 @@ def safe_members(data: bytes, max_unpacked: int = MAX_UNPACKED,
                 if why is not None:
                     raise _problem(f"entry {member.name!r} is refused: {why}")
                 yield member, archive
-    except _TooBig:
+    except TooBig:
         raise _problem(f"unpacks to more than {max_unpacked} bytes") from None
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise _problem(f"is not a tar.gz archive ({exc})") from None
