@@ -5,7 +5,8 @@ agent knows one (executor/image_pull.py); an image in neither ends the task `ERR
 once. Every SDK call blocks, so each runs in a small thread pool and the agent's asyncio
 loop stays responsive; Docker's event stream is read by one thread and handed to the loop.
 Status changes go to `on_status`. Ended containers are kept `gc_delay` seconds for their
-logs (executor/container_gc.py).
+logs (executor/container_gc.py). Metering, resizing and preemption are in
+executor/container_resources.py, health checks in executor/health_runner.py.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from executor.container_gc import (
     is_ended_name,
 )
 from executor.container_logs import ContainerLogs
+from executor.container_resources import ContainerResources
 from executor.container_spec import (
     LABEL_NAME,
     LABEL_NOTMETERED,
@@ -48,25 +50,23 @@ from executor.container_spec import (
     limits_from_host_config,
     port_clash_reason,
     ports_from_bindings,
-    resource_kwargs,
 )
-from executor.health import CheckResult, Step
+from executor.docker_errors import docker_text
 from executor.health_monitor import HealthMonitor
+from executor.health_runner import HealthChecking
 from executor.image_pull import ImagePuller
-from executor.tasks import StatusUpdate, TrackedTask, UsageSample
-from offers.elasticity import Tenant
+from executor.tasks import StatusUpdate, TrackedTask
 from offers.launch import LABEL_AGENT_ID, LABEL_FRAMEWORK_ID, LABEL_TASK_ID, LaunchSpec
 from offers.states import TaskState
 
 log = structlog.get_logger("executor.docker")
 
-MIB = 1024 * 1024
 RECENT_TERMINAL = 1000  # terminal statuses kept to answer repeated LAUNCH/KILL
 LOG_TAIL_LINES = 20
 UNHEALTHY_KILL_GRACE = 3.0  # seconds from SIGTERM to SIGKILL for an unhealthy container
 
 
-class DockerBackend:
+class DockerBackend(ContainerResources, HealthChecking):
     """Containers of one agent on one Docker engine.
 
     Several agents may share an engine (tests, `--resources` slices of one host): each only
@@ -243,17 +243,17 @@ class DockerBackend:
                 await self._take_over_existing(task, kwargs["name"])
                 return
             self._emit(task, TaskState.ERROR, f"Docker refused the container: "
-                                              f"{_docker_text(exc)}")
+                                              f"{docker_text(exc)}")
             return
         except DockerException as exc:
             self._emit(task, TaskState.ERROR, f"Docker refused the container: "
-                                              f"{_docker_text(exc)}")
+                                              f"{docker_text(exc)}")
             return
         task.container_id = container.id
         try:
             await self._call(container.start)
         except DockerException as exc:
-            text = _docker_text(exc)
+            text = docker_text(exc)
             if task.task_id in self.tasks:
                 reason = port_clash_reason(spec, text) or f"container did not start: {text}"
                 self._emit(task, TaskState.ERROR, reason)
@@ -279,7 +279,7 @@ class DockerBackend:
             container = await self._call(self.client.containers.get, name)
         except DockerException as exc:
             self._emit(task, TaskState.ERROR, f"container name {name} is taken and cannot be "
-                                              f"inspected: {_docker_text(exc)}")
+                                              f"inspected: {docker_text(exc)}")
             return
         if container.labels.get(LABEL_TASK_ID) != task.task_id:
             self._emit(task, TaskState.ERROR,
@@ -322,7 +322,7 @@ class DockerBackend:
             if task.task_id in self.tasks:
                 self._emit(task, *_gone(task, "killed; its container was already gone"))
         except DockerException as exc:
-            log.warning("stop_failed", task_id=task.task_id, error=_docker_text(exc))
+            log.warning("stop_failed", task_id=task.task_id, error=docker_text(exc))
             with contextlib.suppress(DockerException):
                 await self._call(self.client.api.kill, task.container_id)
         # The `die` event turns this into KILLED (see _finish).
@@ -415,7 +415,7 @@ class DockerBackend:
         except NotFound:
             return
         except DockerException as exc:  # kept anyway; a restarted agent reports it again
-            log.warning("rename_failed", task_id=task.task_id, error=_docker_text(exc))
+            log.warning("rename_failed", task_id=task.task_id, error=docker_text(exc))
         self.ended.add(container_id, self.clock())
 
     async def collect_garbage(self) -> None:
@@ -500,56 +500,6 @@ class DockerBackend:
             elif status[container_id] in ("exited", "dead"):
                 await self._finish(task, container_id)
 
-    # -- elasticity --------------------------------------------------------------------
-
-    def tenants(self, usage: dict[str, UsageSample]) -> list[Tenant]:
-        """The running tasks as offers/elasticity.py sees them. A task Docker cannot
-        resize keeps its size (it counts as not elastic)."""
-        out = []
-        for task in self.tasks.values():
-            if task.state is not TaskState.RUNNING or not task.container_id \
-                    or task.preempted:
-                continue
-            sample = usage.get(task.task_id)
-            used = Amounts(sample.cpus, sample.mem, 0.0) if sample else Amounts()
-            current = task.current
-            out.append(Tenant(task.task_id, Amounts(task.allocated.cpus, task.allocated.mem),
-                              used, task.priority, task.started_at,
-                              task.elastic and task.resizable,
-                              Amounts(current.cpus, current.mem)))
-        return out
-
-    async def resize(self, task_id: str, limits: Amounts) -> bool:
-        """`docker update` a running container's CPU quota and memory (and swap) limit.
-
-        False when Docker refuses (the container is not resized again) or it is gone."""
-        task = self.tasks.get(task_id)
-        if task is None or not task.container_id or not task.resizable:
-            return False
-        try:
-            await self._call(self.client.api.update_container, task.container_id,
-                             **resource_kwargs(limits.cpus, limits.mem))
-        except NotFound:
-            return False
-        except DockerException as exc:
-            task.resizable = False
-            log.warning("resize_refused", task_id=task_id, error=_docker_text(exc))
-            return False
-        task.limits = Amounts(limits.cpus, limits.mem, task.allocated.disk)
-        log.info("task_resized", task_id=task_id, cpus=round(limits.cpus, 3),
-                 mem=round(limits.mem, 1))
-        return True
-
-    async def preempt(self, task_id: str, reason: str) -> None:
-        """End a task at once for the node's own load; it ends LOST with `reason`, so its
-        job's relaunch policy places it elsewhere."""
-        task = self.tasks.get(task_id)
-        if task is None or task.preempted or task.kill_requested:
-            return
-        task.preempted = reason
-        log.warning("task_preempted", task_id=task_id, reason=reason)
-        await self.kill(task_id, 0.0)
-
     def container_of(self, task_id: str) -> str | None:
         """The task's container while it runs here (where EXEC requests run), or None."""
         task = self.tasks.get(task_id)
@@ -562,114 +512,6 @@ class DockerBackend:
         """The task's container output (see ContainerLogs.read); exited ones until removed."""
         return self.container_logs.read(task_id, stream, tail, follow)
 
-    # -- metering ----------------------------------------------------------------------
-
-    async def meter(self) -> list[UsageSample]:
-        """One usage sample per running container (CPU needs two looks, so a container's
-        first look only sets its mark). Includes notmetered tasks: the agent needs their
-        usage for the incumbent arithmetic, and leaves them out of what it ships."""
-        tasks = [t for t in self.tasks.values()
-                 if t.state is TaskState.RUNNING and t.container_id]
-        samples = []
-        asked = []
-        for task in tasks:  # from the cgroup where it can be read: no wait for Docker
-            read = self.cgroups.read(task.container_id)
-            if read is None:
-                asked.append(task)
-            else:
-                sample = self._sample(task, *read)
-                if sample is not None:
-                    samples.append(sample)
-        results = await asyncio.gather(
-            *(self._call(self.client.api.stats, t.container_id, stream=False, one_shot=True)
-              for t in asked), return_exceptions=True)
-        for task, stats in zip(asked, results, strict=True):
-            if isinstance(stats, BaseException) or not stats:
-                continue
-            sample = self._usage(task, stats)
-            if sample is not None:
-                samples.append(sample)
-        return samples
-
-    def _usage(self, task: TrackedTask, stats: dict) -> UsageSample | None:
-        now = self.clock()
-        cpu_ns = float(((stats.get("cpu_stats") or {}).get("cpu_usage") or {})
-                       .get("total_usage") or 0.0)
-        memory = stats.get("memory_stats") or {}
-        detail = memory.get("stats") or {}
-        cache = detail.get("total_inactive_file", detail.get("inactive_file", 0))
-        mem_bytes = max(float(memory.get("usage") or 0) - float(cache or 0), 0.0)
-        return self._sample(task, cpu_ns, mem_bytes, now)
-
-    def _sample(self, task: TrackedTask, cpu_ns: float, mem_bytes: float,
-                now: float | None = None) -> UsageSample | None:
-        now = self.clock() if now is None else now
-        mem = mem_bytes / MIB
-        previous, task.last_cpu = task.last_cpu, (now, cpu_ns)
-        if previous is None or now <= previous[0]:
-            return None
-        cpus = max(cpu_ns - previous[1], 0.0) / 1e9 / (now - previous[0])
-        times, task.response_times = task.response_times, []
-        fields = {"response_time": sum(times) / len(times)} if times else {}
-        return UsageSample(task.task_id, now, cpus, mem, task.current, fields)
-
-    # -- health checks -----------------------------------------------------------------
-
-    def _check_health(self, task: TrackedTask) -> None:
-        """Start the task's health-check loop (executor/health_monitor.py), if it has one."""
-        check = task.health_check
-        if check is None or task.container_id is None:
-            return
-        task_id, container_id = task.task_id, task.container_id
-        self.health.start(task_id, check, lambda: self._address(container_id),
-                          lambda argv: self._exec(container_id, argv))
-
-    async def _address(self, container_id: str) -> str | None:
-        """Where the agent reaches the container: its bridge address, or the host's own
-        for host networking (a check's port is then a host port)."""
-        info = await self._call(self.client.api.inspect_container, container_id)
-        if (info.get("HostConfig") or {}).get("NetworkMode") == "host":
-            return "127.0.0.1"
-        settings = info.get("NetworkSettings") or {}
-        if settings.get("IPAddress"):
-            return settings["IPAddress"]
-        for network in (settings.get("Networks") or {}).values():
-            if (network or {}).get("IPAddress"):
-                return network["IPAddress"]
-        return None
-
-    async def _exec(self, container_id: str, argv: list[str]) -> tuple[int, str]:
-        """Run `argv` inside the container (Docker exec): its exit code and output."""
-        def run() -> tuple[int, str]:
-            api = self.client.api
-            exec_id = api.exec_create(container_id, argv, stdout=True, stderr=True)["Id"]
-            output = api.exec_start(exec_id) or b""
-            code = api.exec_inspect(exec_id).get("ExitCode")
-            return (-1 if code is None else int(code)), output.decode(errors="replace")
-        return await self._call(run)
-
-    def _on_health(self, task_id: str, result: CheckResult, step: Step) -> None:
-        """A check's result: keep its response time, report a change of health, and kill
-        the task when its checks failed `max_failures` times in a row."""
-        task = self.tasks.get(task_id)
-        if task is None or task.state is not TaskState.RUNNING or task.kill_requested:
-            return
-        if result.response_time is not None:
-            task.response_times.append(result.response_time)
-        if step.report is not None:
-            task.healthy = step.report
-            log.info("task_health", task_id=task_id, healthy=step.report, detail=result.detail)
-            self.on_status(StatusUpdate(task_id, TaskState.RUNNING, "", task.container_id,
-                                        None, result.detail, task.framework_id,
-                                        healthy=step.report))
-        if step.kill is not None:
-            log.warning("task_unhealthy", task_id=task_id, reason=step.kill)
-            task.unhealthy = step.kill
-            kill = asyncio.get_running_loop().create_task(
-                self.kill(task_id, self.unhealthy_kill_grace), name=f"unhealthy-{task_id}")
-            self._health_kills.add(kill)
-            kill.add_done_callback(self._health_kills.discard)
-
 
 def _gone(task: TrackedTask, why: str) -> tuple[TaskState, str]:
     """How a task whose container vanished ends: LOST when preempted, FAILED with its
@@ -680,12 +522,6 @@ def _gone(task: TrackedTask, why: str) -> tuple[TaskState, str]:
     if task.unhealthy:
         return TaskState.FAILED, task.unhealthy
     return (TaskState.KILLED if task.kill_requested else TaskState.FAILED), why
-
-
-def _docker_text(exc: Exception) -> str:
-    explanation = getattr(exc, "explanation", None)
-    text = explanation.decode() if isinstance(explanation, bytes) else explanation
-    return " ".join(str(text or exc).split())
 
 
 __all__ = ["DockerBackend", "container_name"]

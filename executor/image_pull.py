@@ -19,6 +19,8 @@ from typing import Any
 import structlog
 from docker.errors import DockerException, NotFound
 
+from executor.docker_errors import docker_text
+
 log = structlog.get_logger("executor.image_pull")
 
 
@@ -74,11 +76,6 @@ def local_name(image: str) -> tuple[str, str] | None:
     return ref.repository, ref.tag or "latest"
 
 
-def _docker_text(exc: DockerException) -> str:
-    explanation = getattr(exc, "explanation", None)
-    return str(explanation or exc).strip()[:300]
-
-
 class ImagePuller:
     """Makes a task's image present on this node's engine. `registry` (`host:port`, or
     None) may change while the agent runs: the master tells it at each registration."""
@@ -102,7 +99,7 @@ class ImagePuller:
         except NotFound:
             pass
         except DockerException as exc:
-            return image, f"cannot ask Docker about image {image}: {_docker_text(exc)}"
+            return image, f"cannot ask Docker about image {image}: {docker_text(exc)[:300]}"
         registry = self.registry
         if not registry:
             return image, f"image {image} not found on this node"
@@ -129,9 +126,9 @@ class ImagePuller:
                 await self._run(pulled.tag, *name)
         except NotFound as exc:
             return (f"image {image} not found on this node nor in registry {registry} "
-                    f"({_docker_text(exc)})")
+                    f"({docker_text(exc)[:300]})")
         except DockerException as exc:
             return (f"image {image} not found on this node, and registry {registry} could "
-                    f"not serve it: {_docker_text(exc)}")
+                    f"not serve it: {docker_text(exc)[:300]}")
         log.info("image_pulled", image=image, source=source)
         return None
