@@ -66,9 +66,12 @@ class AccessGate:
     def __init__(self, store: AccessStore, clock: Callable[[], float] = time.time,
                  admin_prefixes: Iterable[str] = (), poll_seconds: float = 1.0,
                  internal: str | None = None, open_paths: Iterable[str] = OPEN_PATHS,
-                 write_prefixes: Iterable[str] = ()) -> None:
+                 write_prefixes: Iterable[str] = (), open_prefixes: Iterable[str] = ()
+                 ) -> None:
+        """`open_prefixes`: paths under which anyone may read (the UI's static files)."""
         self.store = store
         self.open_paths = frozenset(open_paths)
+        self.open_prefixes = tuple(open_prefixes)
         self.authenticator = Authenticator(store.snapshot(), clock, internal=internal)
         self.admin_prefixes = tuple(admin_prefixes)
         # Paths that act even when called with GET (JuliaRun's API): `write` scope.
@@ -83,7 +86,9 @@ class AccessGate:
         return self.authenticator.enabled
 
     def gate(self, request: web.Request) -> web.Response | None:
-        if request.path in self.open_paths:
+        if request.path in self.open_paths or (
+                self.open_prefixes and request.method in ("GET", "HEAD")
+                and request.path.startswith(self.open_prefixes)):
             return None
         who = self.authenticator.authenticate(request.headers.get("Authorization"),
                                               request.query.get("jruntok"))

@@ -92,7 +92,8 @@ async def test_the_master_document_describes_exactly_the_master_app(master, mast
 @pytest.fixture
 def documents(document, master_document):
     """Each document with the paths its server's gate leaves open."""
-    return [(document, OPEN_PATHS), (master_document, MASTER_OPEN_PATHS)]
+    return [(document, OPEN_PATHS | {"/ui", "/ui/{path}"}),
+            (master_document, MASTER_OPEN_PATHS)]
 
 
 async def test_every_operation_lists_what_the_gate_can_refuse(documents):
