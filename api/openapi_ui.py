@@ -16,9 +16,9 @@ _STREAM = (
     "Server-Sent Events, one per change: `task` (an instance: id, submission_id, name, "
     "namespace, state, reason, host, agent_id, exit_code, cpus, mem, updated_at), `job` "
     "(a row of GET /v1/jobs), `offer` (id, agent_id, hostname, cpus, mem, disk, "
-    "received_at, new_agent), `metrics` ({points: [{node, name, t, value}]}: the nodes' "
-    "measurements and task limits as stored). Each has an `id:`. Without a Last-Event-ID "
-    "the framework still keeps, the first event is `reset` ({last_id}): load the state "
+    "received_at, new_agent), `metrics` ({points: [{node, instance, name, t, value}]}: "
+    "the nodes' measurements and task limits as stored). Each has an `id:`. Without a "
+    "Last-Event-ID the framework still keeps, the first event is `reset` ({last_id}): load the state "
     "from the REST API, then apply what follows. A `: heartbeat` comment comes every 15 s; "
     "a reader that falls behind gets `dropped` and the stream ends (reconnect with the "
     "last id). A caller limited to namespaces sees only theirs.")

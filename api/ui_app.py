@@ -2,7 +2,7 @@
 served gzip-compressed when the browser takes it. They are open (the pages hold no data:
 every datum comes from the authenticated /v1 API), with a Content-Security-Policy that
 allows only this origin's scripts, so a token kept by the page is not readable by
-injected script. axe-core (api/ui/test/) is for the browser tests, never served.
+injected script. (axe-core, tests/vendor/, is for the browser tests: never served.)
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from api.http_errors import error_response
 
 ROOT = Path(__file__).with_name("ui")
 PREFIX = "/ui/"
-SKIPPED = ("test/",)  # files kept for the tests, not served
 POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
           "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
@@ -29,7 +28,7 @@ def ui_files(root: Path = ROOT) -> dict[str, tuple[bytes, bytes, str]]:
     files: dict[str, tuple[bytes, bytes, str]] = {}
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
-        if not path.is_file() or rel.startswith(SKIPPED) or rel.endswith(".md"):
+        if not path.is_file() or rel.endswith((".md", ".txt")):
             continue
         raw = path.read_bytes()
         kind = TYPES.get(path.suffix) or mimetypes.guess_type(rel)[0] or \

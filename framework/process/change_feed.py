@@ -33,7 +33,8 @@ def job_changes(scheduler: CharmanderScheduler, jobs: Iterable) -> list[dict[str
 
 
 def node_points(samples: Iterable[Sample]) -> list[dict[str, Any]]:
-    """The nodes' measurements among `samples`, as `{node, name, t, value}`."""
-    return [{"node": s.tags.get("node"), "name": s.name, "t": s.at, "value": s.value}
+    """The nodes' measurements among `samples`, as `{node, instance, name, t, value}`."""
+    return [{"node": s.tags.get("node"), "instance": s.tags.get("instance"), "name": s.name,
+             "t": s.at, "value": s.value}
             for s in samples if s.name in NODE_METRICS or (s.name in ("cpu_limit", "mem_limit")
             and "instance" in s.tags)]

@@ -1,0 +1,57 @@
+// The /v1 API as the signed-in user: the credential (an Authorization value) lives in
+// sessionStorage, so it dies with the tab, is never sent by the browser on its own (no
+// cookie, so no cross-site request can use it) and the framework's gate is unchanged.
+// A 401 means the session ended: back to the sign-in page, which returns here after.
+
+const KEY = "berth.auth";
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.message || `HTTP ${status}`);
+    this.status = status;
+    this.errors = body?.errors || [];
+  }
+}
+
+export function credential() {
+  return sessionStorage.getItem(KEY);
+}
+
+export function remember(value) {
+  if (value) sessionStorage.setItem(KEY, value);
+  else sessionStorage.removeItem(KEY);
+}
+
+export function headers(extra = {}) {
+  const value = credential();
+  return value ? { ...extra, Authorization: value } : extra;
+}
+
+export function signIn(expired) {
+  sessionStorage.setItem("berth.next", location.hash || "#/graph");
+  location.assign(`login.html${expired ? "?expired=1" : ""}`);
+}
+
+export function signOut() {
+  remember(null);
+  sessionStorage.removeItem("berth.next");
+  location.assign("login.html");
+}
+
+export async function api(path, { method = "GET", body } = {}) {
+  const init = { method, headers: headers() };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers["Content-Type"] = "application/json";
+  }
+  const response = await fetch(path, init);
+  if (response.status === 401) {
+    signIn(true);
+    throw new ApiError(401, { message: "session expired" });
+  }
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = { message: text }; }
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}

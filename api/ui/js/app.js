@@ -1,0 +1,83 @@
+// The UI's shell: who is signed in (GET /v1/session), the namespace shown, one event
+// stream shared by the pages, and a page per hash route (#/graph, #/jobs, #/jobs/NAME,
+// #/tasks). What the caller may not do is not offered: controls marked data-needs=write
+// or data-needs=admin are removed for a caller without that scope.
+
+import { api, signIn, signOut } from "./api.js";
+import { connect } from "./stream.js";
+
+const PAGES = {
+  graph: () => import("./graph.js"),
+  jobs: () => import("./jobs.js"),
+  job: () => import("./job.js"),
+  tasks: () => import("./tasks.js"),
+};
+const RANK = { read: 1, write: 2, admin: 3 };
+const view = document.getElementById("view");
+const live = document.getElementById("live");
+let session = null;
+let current = null;
+let generation = 0;
+
+export function allowed(scope) {
+  return RANK[session?.scope || "read"] >= RANK[scope];
+}
+
+export function trim(root) {
+  for (const node of root.querySelectorAll("[data-needs]")) {
+    if (!allowed(node.dataset.needs)) node.remove();
+  }
+}
+
+function route() {
+  const parts = (location.hash || "#/graph").slice(2).split("/").map(decodeURIComponent);
+  if (parts[0] === "jobs" && parts[1]) return ["job", parts[1]];
+  return [PAGES[parts[0]] ? parts[0] : "graph", null];
+}
+
+async function show() {
+  const mine = ++generation;
+  const [page, arg] = route();
+  current?.unmount?.();
+  current = null;
+  for (const link of document.querySelectorAll("nav a")) {
+    const here = link.dataset.page === page || (page === "job" && link.dataset.page === "jobs");
+    if (here) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
+  }
+  const module = await PAGES[page]();
+  if (mine !== generation) return;
+  view.replaceChildren();
+  current = await module.mount(view, { arg, session, allowed, trim });
+  view.focus({ preventScroll: true });
+}
+
+function status(state) {
+  live.textContent = state === "live" ? "live" : "connection lost: reconnecting…";
+  live.className = `live ${state}`;
+}
+
+async function start() {
+  try {
+    session = await api("/v1/session");
+  } catch (error) {
+    if (error.status !== 401) view.textContent = `cannot reach berth: ${error.message}`;
+    return;
+  }
+  document.getElementById("user").textContent = session.user;
+  const spaces = session.namespaces;
+  document.getElementById("namespace").textContent =
+    `namespace: ${spaces === null ? "all" : spaces.join(", ") || "none"}`;
+  const out = document.getElementById("sign-out");
+  if (session.user === "local") out.remove(); else out.addEventListener("click", signOut);
+  let first = true;  // the first `reset` only says the stream began: the page just loaded
+  connect((kind, data) => {
+    if (kind === "reset" && first) { first = false; return; }
+    first = false;
+    current?.onEvent?.(kind, data);
+  }, status);
+  window.addEventListener("hashchange", show);
+  await show();
+}
+
+export { signIn };
+start();
