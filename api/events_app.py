@@ -60,16 +60,23 @@ class EventHandlers:
                 for change in missed:
                     if change.namespace is None or who.sees(change.namespace):
                         await response.write(_frame(change))
+            quiet = 0.0
             while not reader.dropped:
-                try:
-                    change = await asyncio.wait_for(reader.queue.get(), heartbeat)
+                if request.transport is None or request.transport.is_closing():
+                    return response  # the reader went away
+                try:  # wake every second to notice a reader that went away
+                    change = await asyncio.wait_for(reader.queue.get(), min(1.0, heartbeat))
                 except TimeoutError:
-                    await response.write(b": heartbeat\n\n")
+                    quiet += min(1.0, heartbeat)
+                    if quiet >= heartbeat:
+                        await response.write(b": heartbeat\n\n")
+                        quiet = 0.0
                     continue
-                if reader.dropped:
+                if change is None or reader.dropped:
                     break
                 if change.namespace is None or who.sees(change.namespace):
                     await response.write(_frame(change))
+                    quiet = 0.0
             await response.write(b"event: dropped\ndata: {}\n\n")
             await response.write_eof()
         except ConnectionResetError:  # the reader went away
@@ -90,3 +97,8 @@ def add_event_routes(app: web.Application, service: FrameworkService) -> None:
     handlers = EventHandlers(service)
     app.router.add_get("/v1/events", handlers.stream)
     app.router.add_get("/v1/session", handlers.session)
+
+    async def close_streams(_app: web.Application) -> None:
+        service.events.close()
+
+    app.on_shutdown.append(close_streams)

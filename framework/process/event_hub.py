@@ -9,6 +9,7 @@ and resumes from the last event it saw, or starts over from a snapshot). The las
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections import deque
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ class Change:
 
 @dataclass(eq=False)
 class Reader:
-    queue: asyncio.Queue[Change]
+    queue: asyncio.Queue[Change | None]  # None: the stream ends (the framework stops)
     dropped: bool = False
 
 
@@ -73,3 +74,11 @@ class EventHub:
 
     def unsubscribe(self, reader: Reader) -> None:
         self.readers.discard(reader)
+
+    def close(self) -> None:
+        """End every reader's stream (the server is stopping: it must not wait for them)."""
+        for reader in list(self.readers):
+            reader.dropped = True
+            with contextlib.suppress(asyncio.QueueFull):
+                reader.queue.put_nowait(None)
+        self.readers.clear()

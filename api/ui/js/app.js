@@ -37,6 +37,7 @@ function route() {
 
 async function show() {
   const mine = ++generation;
+  delete document.body.dataset.ready;
   const [page, arg] = route();
   current?.unmount?.();
   current = null;
@@ -49,6 +50,9 @@ async function show() {
   view.replaceChildren();
   current = await module.mount(view, { arg, session, allowed, trim });
   view.focus({ preventScroll: true });
+  // When the page's data is on screen (the browser tests and `berth bench ui` read it).
+  document.body.dataset.page = page;
+  document.body.dataset.ready = String(performance.now());
 }
 
 function status(state) {

@@ -163,7 +163,6 @@ export async function mount(root, ctx) {
     state.plots = [];
     nodeCharts.replaceChildren();
     avgCharts.replaceChildren();
-    const width = Math.max(260, Math.floor(nodeCharts.clientWidth || root.clientWidth / 2) - 8);
     for (const chart of CHARTS) {
       for (const [where, series$, box] of [["node", state.node$, nodeCharts], ["avg", state.avg$, avgCharts]]) {
         const size = !chart.percentOf ? null
@@ -173,6 +172,7 @@ export async function mount(root, ctx) {
         box.append(holder);
         const withLimit = where === "node" && !!chart.limit;
         const data = aligned(chart, series$, size);
+        const width = Math.max(240, holder.clientWidth - 12);
         const plot = new uPlot(options(chart, withLimit, width), data, holder);
         state.plots.push({ plot, chart, series$, where, size, holder });
         holder.dataset.points = String(data[0].length);
@@ -213,7 +213,7 @@ export async function mount(root, ctx) {
   unit.addEventListener("change", async () => { setWindow(); await loadHistory(); draw(); });
   amount.addEventListener("input", setWindow);
   amount.addEventListener("change", async () => { setWindow(); await loadHistory(); draw(); });
-  const onResize = () => { for (const p of state.plots) p.plot.setSize({ width: Math.max(260, p.holder.parentElement.clientWidth - 8), height: 170 }); };
+  const onResize = () => { for (const p of state.plots) p.plot.setSize({ width: Math.max(240, p.holder.clientWidth - 12), height: 170 }); };
   window.addEventListener("resize", onResize);
 
   function live(points) {

@@ -16,10 +16,11 @@ export async function mount(root, ctx) {
   const log = h("pre", { class: "log", id: "log", tabindex: 0, "aria-label": "Log of the newest instance" });
   const scaleForm = h("form", { class: "card", id: "scale", "data-needs": "write", "data-draft": `scale-${name}`, novalidate: true },
     h("h2", {}, "Scale"),
+    h("div", { class: "grid" },
     h("div", { class: "field", "data-field": "count" }, h("label", { for: "scale-count" }, "Instances"),
       h("input", { id: "scale-count", name: "count", type: "number", min: 0 })),
     h("div", { class: "field", "data-field": "steps" }, h("label", { for: "scale-steps" }, "or steps (e.g. 2, 4, 8)"),
-      h("input", { id: "scale-steps", name: "steps", inputmode: "numeric" })),
+      h("input", { id: "scale-steps", name: "steps", inputmode: "numeric" }))),
     h("p", { class: "form-message", role: "alert" }),
     h("button", { type: "submit" }, "Scale"));
   root.append(

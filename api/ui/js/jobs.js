@@ -48,7 +48,8 @@ function field([name, label, kind, path]) {
   const input = kind === "select"
     ? h("select", { id, name }, h("option", { value: "" }, "(from JSON)"),
         ...["batch", "service", "system", "parallel"].map((t) => h("option", { value: t }, t)))
-    : h("input", { id, name, type: kind, step: kind === "number" ? "any" : undefined });
+    : h("input", { id, name, type: kind, step: kind === "number" ? "any" : undefined,
+        placeholder: { name: "my-job", image: "berth/busybox", command: "echo hello" }[name] });
   return h("div", { class: "field", "data-field": path }, h("label", { for: id }, label), input);
 }
 

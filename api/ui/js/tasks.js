@@ -81,7 +81,10 @@ export async function mount(root, ctx) {
     }
     const spare = {};
     for (const o of offers) if (!spare[o.agent_id]) spare[o.agent_id] = o;
-    agentRows.replaceChildren(...agents.map((a) => {
+    const rows = [...agents];
+    const named = new Set(agents.map((a) => a.hostname));
+    for (const node of Object.keys(sizes)) if (!named.has(node)) rows.push({ id: node, hostname: node });
+    agentRows.replaceChildren(...rows.map((a) => {
       const s = sizes[a.hostname] || {};
       const used = allocated[a.id] || { cpus: 0, mem: 0, n: 0 };
       const o = spare[a.id];
@@ -90,7 +93,8 @@ export async function mount(root, ctx) {
         h("td", {}, pair(s.node_cpus, s.node_mem)), h("td", {}, pair(s.node_cpu_incumbent, s.node_mem_incumbent)),
         h("td", {}, pair(used.cpus, used.mem)), h("td", {}, o ? pair(o.cpus, o.mem) : "–"), h("td", {}, used.n));
     }));
-    offerRows.replaceChildren(...offers.slice(0, 20).map((o) => h("tr", {},
+    if (!offers.length) offerRows.replaceChildren(h("tr", {}, h("td", { colspan: 5 }, "none yet: the framework takes offers only while it has work waiting")));
+    else offerRows.replaceChildren(...offers.slice(0, 20).map((o) => h("tr", {},
       h("td", {}, when(o.received_at)), h("th", { scope: "row" }, o.hostname || o.agent_id),
       h("td", {}, num(o.cpus)), h("td", {}, num(o.mem, 0)), h("td", {}, num(o.disk, 0)))));
   }
