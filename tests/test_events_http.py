@@ -51,8 +51,8 @@ async def test_a_submitted_task_arrives_on_the_stream_after_a_reset(framework):
     async with http.get(f"{fw.url}/v1/events") as resp:
         assert resp.status == 200 and resp.headers["Content-Type"] == "text/event-stream"
         assert (await resp.content.readline()).startswith(b"retry:")
-        (_id, kind, data), = await _events(resp, 1, kinds=("reset",))
-        assert kind == "reset"
+        (_id, kind, reset), = await _events(resp, 1, kinds=("reset",))
+        assert kind == "reset" and reset["last_id"] >= 0
         async with http.post(f"{fw.url}/v1/tasks", json=_task("hello")) as posted:
             assert posted.status == 202
         (_id, kind, task), = await _events(resp, 1)
