@@ -35,6 +35,10 @@ log = structlog.get_logger("berth.auth")
 
 Gate = Callable[[web.Request], web.StreamResponse | None]
 CHALLENGE = 'Basic realm="berth", Bearer realm="berth"'
+# The web UI's requests say so (header UI_HEADER: 1): they are challenged for a token only,
+# since a Basic challenge makes the browser open its own password dialog over the page.
+UI_HEADER = "X-Berth-UI"
+UI_CHALLENGE = 'Bearer realm="berth"'
 OPEN_PATHS = frozenset({"/health", "/admin/ping"})  # liveness: they tell nothing
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 PRINCIPAL = web.RequestKey("principal", Principal)
@@ -54,9 +58,9 @@ def chain(*gates: Gate | None) -> Gate:
     return gate
 
 
-def unauthorized(reason: str) -> web.Response:
+def unauthorized(reason: str, ui: bool = False) -> web.Response:
     response = error_response(401, f"not authenticated: {reason}")
-    response.headers["WWW-Authenticate"] = CHALLENGE
+    response.headers["WWW-Authenticate"] = UI_CHALLENGE if ui else CHALLENGE
     return response
 
 
@@ -93,7 +97,7 @@ class AccessGate:
         who = self.authenticator.authenticate(request.headers.get("Authorization"),
                                               request.query.get("jruntok"))
         if isinstance(who, Refused):
-            return unauthorized(who.reason)
+            return unauthorized(who.reason, request.headers.get(UI_HEADER) == "1")
         missing = who.missing(self.scope_of(request), self.namespace_of(request))
         if missing is not None:
             return error_response(403, f"forbidden: {missing}")

@@ -22,9 +22,12 @@ export function remember(value) {
   else sessionStorage.removeItem(KEY);
 }
 
+// X-Berth-UI: a refusal then challenges for a token only, so the browser does not open
+// its own password dialog over the page.
 export function headers(extra = {}) {
   const value = credential();
-  return value ? { ...extra, Authorization: value } : extra;
+  const mine = { ...extra, "X-Berth-UI": "1" };
+  return value ? { ...mine, Authorization: value } : mine;
 }
 
 export function signIn(expired) {

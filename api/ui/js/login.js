@@ -16,7 +16,7 @@ form.addEventListener("submit", async (event) => {
   const value = token ? `Bearer ${token}`
     : `Basic ${btoa(unescape(encodeURIComponent(`${form.user.value}:${form.password.value}`)))}`;
   message.textContent = "";
-  const response = await fetch("/v1/session", { headers: { Authorization: value } });
+  const response = await fetch("/v1/session", { headers: { Authorization: value, "X-Berth-UI": "1" } });
   if (!response.ok) {
     const body = await response.json().catch(() => ({}));
     message.textContent = body.message || `refused (HTTP ${response.status})`;
