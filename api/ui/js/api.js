@@ -41,13 +41,26 @@ export function signOut() {
   location.assign("login.html");
 }
 
+// A read is tried again when the network blinked (the browser aborts fetches when an
+// interface comes or goes); a change is not, since it may have reached the server.
+async function fetchAgain(path, init, tries) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(path, init);
+    } catch (error) {
+      if (attempt >= tries) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 300 * attempt));
+    }
+  }
+}
+
 export async function api(path, { method = "GET", body } = {}) {
   const init = { method, headers: headers() };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers["Content-Type"] = "application/json";
   }
-  const response = await fetch(path, init);
+  const response = await fetchAgain(path, init, method === "GET" ? 4 : 1);
   if (response.status === 401) {
     signIn(true);
     throw new ApiError(401, { message: "session expired" });

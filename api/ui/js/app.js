@@ -4,14 +4,14 @@
 // or data-needs=admin are removed for a caller without that scope.
 
 import { api, signIn, signOut } from "./api.js";
+import * as graph from "./graph.js";
+import * as job from "./job.js";
+import * as jobs from "./jobs.js";
 import { connect } from "./stream.js";
+import * as tasks from "./tasks.js";
 
-const PAGES = {
-  graph: () => import("./graph.js"),
-  jobs: () => import("./jobs.js"),
-  job: () => import("./job.js"),
-  tasks: () => import("./tasks.js"),
-};
+// Every page is loaded with the shell (they are small): a page change fetches no code.
+const PAGES = { graph, jobs, job, tasks };
 const RANK = { read: 1, write: 2, admin: 3 };
 const view = document.getElementById("view");
 const live = document.getElementById("live");
@@ -45,10 +45,19 @@ async function show() {
     const here = link.dataset.page === page || (page === "job" && link.dataset.page === "jobs");
     if (here) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
   }
-  const module = await PAGES[page]();
-  if (mine !== generation) return;
+  const module = PAGES[page];
   view.replaceChildren();
-  current = await module.mount(view, { arg, session, allowed, trim });
+  try {
+    const mounted = await module.mount(view, { arg, session, allowed, trim });
+    if (mine !== generation) { mounted?.unmount?.(); return; }  // left while it loaded
+    current = mounted;
+  } catch (error) {
+    if (error.status === 401) return;  // gone to the sign-in page
+    view.append(Object.assign(document.createElement("p"), {
+      className: "form-message", role: "alert", textContent: `This page could not load: ${error.message}` }));
+    document.body.dataset.error = error.message;
+    return;
+  }
   view.focus({ preventScroll: true });
   // When the page's data is on screen (the browser tests and `berth bench ui` read it).
   document.body.dataset.page = page;

@@ -216,7 +216,20 @@ export async function mount(root, ctx) {
   const onResize = () => { for (const p of state.plots) p.plot.setSize({ width: Math.max(240, p.holder.clientWidth - 12), height: 170 }); };
   window.addEventListener("resize", onResize);
 
+  function newNodes(points) {
+    // A node measured for the first time (berth just started): listed, and picked if none is.
+    const known = new Set([...nodeSelect.options].map((o) => o.value));
+    const fresh = [...new Set(points.map((p) => p.node).filter((n) => n && !known.has(n)))];
+    for (const node of fresh) nodeSelect.append(h("option", { value: node }, node));
+    if (fresh.length && !state.node) {
+      state.node = fresh[0];
+      nodeSelect.value = state.node;
+      draw();
+    }
+  }
+
   function live(points) {
+    newNodes(points);
     const byName = {};
     const limits = { cpu_limit: 0, mem_limit: 0 };
     let limitT = 0, sawLimit = false;
