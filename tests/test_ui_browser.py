@@ -148,7 +148,11 @@ def go(driver, cluster: Berth, page: str) -> None:
             break
         except AssertionError:
             logs = driver.get_log("browser")
-            print(driver.current_url, logs[-10:])
+            print(driver.current_url, logs[-10:], driver.execute_script(
+                "return [JSON.stringify(document.body.dataset), "
+                "document.getElementById('view')?.innerText.slice(0, 100), "
+                "performance.getEntriesByType('resource').filter(e => e.name.includes('/v1/'))"
+                ".map(e => [e.name, Math.round(e.startTime), Math.round(e.duration)])]"))
             if attempt == 3 or not any("ERR_NETWORK_CHANGED" in e["message"] for e in logs):
                 raise
     if "login.html" in driver.current_url:
@@ -227,9 +231,12 @@ def test_a_pending_task_shows_why(driver, cluster):
         "arguments": ["true"]})
     assert status == 202
     go(driver, cluster, "tasks")
+    # "waiting for an offer" until the next offer round explains it: the row follows live.
     why = wait_for(lambda: driver.find_element(
-        "css selector", 'tr[data-state="PENDING"] td.why'), "the pending task's reason")
-    assert "512 cpus" in why.text and "nodes" in why.text, why.text
+        "css selector", 'tr[data-state="PENDING"] td.why').text.count("512 cpus") and
+        driver.find_element("css selector", 'tr[data-state="PENDING"] td.why').text,
+        "the pending task's reason")
+    assert "nodes" in why, why
     agent = driver.find_element("css selector", "#agents tbody tr")
     assert cluster.hostname in agent.text
     checked(driver, "tasks")

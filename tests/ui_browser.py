@@ -28,7 +28,8 @@ def chromium(width: int = 1280, height: int = 1000):
     options = webdriver.ChromeOptions()
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                "--disable-gpu", f"--window-size={width},{height}"):
+                "--disable-gpu", "--disable-features=BackForwardCache",
+                f"--window-size={width},{height}"):
         options.add_argument(arg)
     return webdriver.Chrome(service=Service(DRIVER), options=options)
 

@@ -83,11 +83,15 @@ async function start() {
   const out = document.getElementById("sign-out");
   if (session.user === "local") out.remove(); else out.addEventListener("click", signOut);
   let first = true;  // the first `reset` only says the stream began: the page just loaded
-  connect((kind, data) => {
+  const stop = connect((kind, data) => {
     if (kind === "reset" && first) { first = false; return; }
     first = false;
     current?.onEvent?.(kind, data);
   }, status);
+  // A page left (or kept in the back/forward cache) holds no connection: the browser
+  // allows only six to one server, and a stream or a log tail would keep one each.
+  window.addEventListener("pagehide", () => { stop(); current?.unmount?.(); });
+  window.addEventListener("pageshow", (event) => { if (event.persisted) location.reload(); });
   window.addEventListener("hashchange", show);
   await show();
 }
