@@ -35,6 +35,10 @@ log = structlog.get_logger("berth.auth")
 
 Gate = Callable[[web.Request], web.StreamResponse | None]
 CHALLENGE = 'Basic realm="berth", Bearer realm="berth"'
+# The web UI's requests say so (header UI_HEADER: 1): they are challenged for a token only,
+# since a Basic challenge makes the browser open its own password dialog over the page.
+UI_HEADER = "X-Berth-UI"
+UI_CHALLENGE = 'Bearer realm="berth"'
 OPEN_PATHS = frozenset({"/health", "/admin/ping"})  # liveness: they tell nothing
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 PRINCIPAL = web.RequestKey("principal", Principal)
@@ -54,9 +58,9 @@ def chain(*gates: Gate | None) -> Gate:
     return gate
 
 
-def unauthorized(reason: str) -> web.Response:
+def unauthorized(reason: str, ui: bool = False) -> web.Response:
     response = error_response(401, f"not authenticated: {reason}")
-    response.headers["WWW-Authenticate"] = CHALLENGE
+    response.headers["WWW-Authenticate"] = UI_CHALLENGE if ui else CHALLENGE
     return response
 
 
@@ -66,9 +70,12 @@ class AccessGate:
     def __init__(self, store: AccessStore, clock: Callable[[], float] = time.time,
                  admin_prefixes: Iterable[str] = (), poll_seconds: float = 1.0,
                  internal: str | None = None, open_paths: Iterable[str] = OPEN_PATHS,
-                 write_prefixes: Iterable[str] = ()) -> None:
+                 write_prefixes: Iterable[str] = (), open_prefixes: Iterable[str] = ()
+                 ) -> None:
+        """`open_prefixes`: paths under which anyone may read (the UI's static files)."""
         self.store = store
         self.open_paths = frozenset(open_paths)
+        self.open_prefixes = tuple(open_prefixes)
         self.authenticator = Authenticator(store.snapshot(), clock, internal=internal)
         self.admin_prefixes = tuple(admin_prefixes)
         # Paths that act even when called with GET (JuliaRun's API): `write` scope.
@@ -83,12 +90,14 @@ class AccessGate:
         return self.authenticator.enabled
 
     def gate(self, request: web.Request) -> web.Response | None:
-        if request.path in self.open_paths:
+        if request.path in self.open_paths or (
+                self.open_prefixes and request.method in ("GET", "HEAD")
+                and request.path.startswith(self.open_prefixes)):
             return None
         who = self.authenticator.authenticate(request.headers.get("Authorization"),
                                               request.query.get("jruntok"))
         if isinstance(who, Refused):
-            return unauthorized(who.reason)
+            return unauthorized(who.reason, request.headers.get(UI_HEADER) == "1")
         missing = who.missing(self.scope_of(request), self.namespace_of(request))
         if missing is not None:
             return error_response(403, f"forbidden: {missing}")

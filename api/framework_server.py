@@ -18,9 +18,11 @@ from access.store import AccessSnapshot, AccessStore
 from api.audit import AuditTrail
 from api.auth import AccessGate, ExposureRefused, check_exposure
 from api.charmander_app import build_charmander_app
+from api.events_app import add_event_routes
 from api.juliarun_app import ADMIN_PREFIXES, WRITE_PREFIXES
 from api.namespaces_app import add_namespace_routes
 from api.serving import ServerLimits, local_url, serve_app
+from api.ui_app import add_ui_routes
 from framework import events as ev
 from framework.autoscaling import MetricSource
 from framework.driver import FrameworkService, timestamp_ids
@@ -32,6 +34,7 @@ from offers.image_template import DEFAULT_BASE, MAX_TEMPLATE
 from persistence.metrics import MetricsStore, Retention
 
 log = structlog.get_logger("berth.framework")
+UI_PREFIXES = ("/ui/", "/ui")  # the web UI's static files (api/ui_app.py): open
 
 
 @dataclass
@@ -51,6 +54,10 @@ class RunningFramework:
     @property
     def url(self) -> str:
         return local_url(self.host, self.port, self.tls)
+
+    @property
+    def ui_url(self) -> str:
+        return f"{self.url}/ui/"
 
     async def stop(self) -> None:
         await self.runner.cleanup()
@@ -89,7 +96,7 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
     juliarun = JuliaRunSettings(juliarun_config)
     access = AccessGate(await asyncio.to_thread(AccessStore, db_url), clock,
                         admin_prefixes=("/v1/audit", *ADMIN_PREFIXES),
-                        write_prefixes=WRITE_PREFIXES)
+                        write_prefixes=WRITE_PREFIXES, open_prefixes=UI_PREFIXES)
     try:
         check_exposure("framework", host, authenticated=access.enabled, insecure=insecure,
                        needs="add a user first (berth user add NAME --admin)")
@@ -112,6 +119,8 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                        write_prefixes=WRITE_PREFIXES)
     app = build_charmander_app(service, access.gate, trail, juliarun)
     add_namespace_routes(app, service, access.store, access.on_reload)
+    add_event_routes(app, service)
+    add_ui_routes(app)
     runner, bound = await serve_app(app, host, port, limits=limits, ssl_context=tls)
     await access.start()
     await trail.start()

@@ -25,6 +25,7 @@ from api.openapi_parts import TEXT, bad, document, json_answer, operation, query
 from api.openapi_schedules import schedule_paths
 from api.openapi_specs import wire_forms
 from api.openapi_tasks import task_paths, task_schemas
+from api.openapi_ui import ui_paths
 
 _AUDIT_ENTRY = {"type": "object", "properties": {
     "at": {"type": "number"}, "principal": {"type": "string"},
@@ -106,5 +107,5 @@ def openapi_document() -> dict[str, Any]:
         "(answers in JuliaWebAPI's {code, data}).",
         {**task_paths(), **job_paths(), **autoscale_paths(), **schedule_paths(),
          **jisto_paths(), **image_paths(), **namespace_paths(), **metrics_paths(),
-         **_other_paths(), **juliarun_paths(), **generic_paths()},
+         **_other_paths(), **juliarun_paths(), **generic_paths(), **ui_paths()},
         {**wire_forms({**task_schemas(), **job_schemas()}), **juliarun_schemas()})

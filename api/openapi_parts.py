@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.auth import CHALLENGE
+from api.auth import CHALLENGE, UI_CHALLENGE, UI_HEADER
 from api.log_params import MAX_TAIL
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -44,8 +44,10 @@ def unauthorized() -> dict:
     return json_answer(ERROR, "not authenticated (users exist and no valid credentials "
                               "were given, or a credential was given and is not valid)",
                        headers={"WWW-Authenticate": {
-                           "description": f"always `{CHALLENGE}`",
-                           "schema": {"type": "string", "const": CHALLENGE}}})
+                           "description": f"`{CHALLENGE}`; `{UI_CHALLENGE}` when the "
+                                          f"request has `{UI_HEADER}: 1` (the web UI: "
+                                          "no browser password dialog)",
+                           "schema": {"type": "string", "enum": [CHALLENGE, UI_CHALLENGE]}}})
 
 
 def unavailable(description: str) -> dict:

@@ -149,6 +149,7 @@ def up_command(tls, tls_cert, credit_unit, metrics_retention, data_dir: Path,
         click.echo(f"berth up: framework {running.framework.url}, master {running.master.url}, "
                    f"agent :{running.agent.port}, {shown} (db {url.split('@')[-1]}); "
                    f"Ctrl-C stops", err=True)
+        click.echo(f"berth up: web UI {running.framework.ui_url}", err=True)
         if juliarun_config is not None and running.framework.juliarun is not None:
             on_hangup(running.framework.juliarun.reload)
         await until_signalled()

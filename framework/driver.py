@@ -42,6 +42,8 @@ from framework import commands as cmd
 from framework import events as ev
 from framework.autoscaling import MetricSource
 from framework.process.autoscaler import Autoscaler
+from framework.process.change_feed import job_changes, node_points, task_change
+from framework.process.event_hub import EventHub
 from framework.process.generic_runner import GenericRunner
 from framework.process.image_builder import ImageService, ImageSettings
 from framework.process.jisto_operations import JistoOperations
@@ -121,6 +123,7 @@ class FrameworkService:
         self.metrics = MetricsFeed(metrics, clock) if metrics is not None else None
         self._usage_supported = True
         self.recent_offers: list[dict[str, Any]] = []
+        self.events = EventHub()  # what `GET /v1/events` streams
         self.images = ImageService(self, images)
         self.jobs = JobOperations(self, self.images.book.refusals)
         self.jisto = JistoOperations(self, new_uuid=lambda: str(uuid.uuid4()))
@@ -293,16 +296,25 @@ class FrameworkService:
         self.apply(ev.BalancesChanged(balances))
 
     def _queue_writes(self) -> None:
+        changed = self.scheduler.changed_records()
         # A first instance still PENDING is rebuilt from its submission row on recovery.
-        records = [r for r in self.scheduler.changed_records()
+        records = [r for r in changed
                    if r.state is not TaskState.PENDING or r.task_id != r.submission_id]
         unwanted = self.scheduler.changed_unwanted()
         jobs = self.scheduler.changed_jobs()
+        self._publish(changed, jobs)
         states = [job_state(job) for job in jobs if not job.charmander]
         if records or unwanted or states:
             self.writer.add(records=records, unwanted=unwanted, job_states=states)
         if jobs:
             self.jobs.changed(jobs)
+
+    def _publish(self, records: list, jobs: list) -> None:
+        """Tell the event stream's readers (never waits: a slow one is dropped)."""
+        for record in records:
+            self.events.publish("task", task_change(record), record.spec.namespace)
+        for summary in job_changes(self.scheduler, jobs):
+            self.events.publish("job", summary, summary["namespace"])
 
     async def shutting_down(self) -> None:
         """berth is stopping, not the user killing: what ends from now on is recorded as
@@ -379,8 +391,14 @@ class FrameworkService:
                     offers.append(mj.offer_from_mesos(data))
                 except Exception as exc:  # one odd offer must not stop the others
                     log.warning("offer_unreadable", error=str(exc))
+            known = set(self.scheduler.agents())
             self._remember_offers(offers)
             self.apply(ev.OffersReceived(tuple(offers)), offers_at=received)
+            for offer in offers:
+                self.events.publish("offer", {
+                    "id": offer.id, "agent_id": offer.agent_id, "hostname": offer.hostname,
+                    "cpus": offer.cpus, "mem": offer.mem, "disk": offer.disk,
+                    "received_at": received, "new_agent": offer.agent_id not in known})
         elif kind == "RESCIND":
             self.apply(ev.OfferRescinded(event["rescind"]["offer_id"]["value"]))
         elif kind == "UPDATE":
@@ -471,11 +489,15 @@ class FrameworkService:
                         self.observe_usage(str(sample["task_id"]), float(sample["cpus"]),
                                            float(sample["mem"]))
                 if self.metrics is not None:
+                    samples = metering_samples(data, self.instance_tags)
                     try:
-                        await self.metrics.record(metering_samples(data, self.instance_tags))
+                        await self.metrics.record(samples)
                     except Exception as exc:  # the database is away: ask again next time
                         log.warning("metrics_not_recorded", error=str(exc))
                         continue
+                    points = node_points(samples)
+                    if points:
+                        self.events.publish("metrics", {"points": points})
                 with contextlib.suppress(TypeError, ValueError):
                     self._metering_after = max(self._metering_after, int(data.get("last", 0)))
                 behind = len(data.get("samples", [])) + len(data.get("node") or []) \

@@ -28,6 +28,8 @@ if ! command -v docker-registry >/dev/null; then
   echo "setup: installing docker-registry" >&2
   apt_install docker-registry
 fi
+# The web UI's tests run in Debian's headless Chromium.
+bash scripts/browser.sh
 if [ -f scripts/local-images.sh ]; then
   bash scripts/local-images.sh
 fi

@@ -17,6 +17,8 @@ hand (minutes, not CI). Streams must not hold the fuzzer:
 - `GET /v1/jobs/{name}/wait` waits up to its `timeout`: capped at `WAIT_SECONDS` here;
 - logs with `follow=true` cannot stream here: the framework runs without a master and
   no agent is connected to the master, so they answer 503 or 404 at once;
+- `GET /v1/events` is an event stream: its status line, content type and first line are
+  checked and it is then closed;
 - the agent websocket is fuzzed as plain GETs, which never upgrade (400, 404, 409).
 """
 
@@ -158,9 +160,24 @@ def _subscribe(case, url: str, headers: dict[str, str]) -> None:
 UPSTREAM_PATHS = ("/pullImage/{name}",)
 
 
+def _events(case, url: str, headers: dict[str, str]) -> None:
+    """`GET /v1/events` lasts as long as the framework: a refusal is checked as any
+    answer; an accepted stream by its content type and first line, then closed."""
+    kwargs = case.as_transport_kwargs(base_url=url, headers=headers)
+    with requests.request(**kwargs, stream=True, timeout=REQUEST_SECONDS) as response:
+        if response.status_code != 200:
+            response.content  # noqa: B018 - read it whole: it is an error body
+            case.validate_response(response, checks=CHECKS, headers=headers)
+            return
+        assert response.headers["Content-Type"] == "text/event-stream"
+        assert next(response.iter_lines()).startswith(b"retry:")
+
+
 def _fuzz(case, url: str, headers: dict[str, str] | None = None) -> None:
     _tamed(case)
-    if _subscribes(case):
+    if case.operation.path == "/v1/events":
+        _events(case, url, headers or {})
+    elif _subscribes(case):
         _subscribe(case, url, headers or {})
     else:
         checks = CHECKS if case.operation.path not in UPSTREAM_PATHS else [

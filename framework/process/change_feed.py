@@ -1,0 +1,40 @@
+"""What the driver tells the event stream (framework/process/event_hub.py) about each
+change: the short forms the UI shows, never a spec's env values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from framework.job_status import job_summary
+from framework.records import TaskRecord
+from framework.scheduler import CharmanderScheduler
+from persistence.metric_input import Sample
+
+# The node measurements a live graph plots (docs/metrics.md); task samples stay out.
+NODE_METRICS = frozenset({
+    "node_cpus", "node_mem", "node_cpu_used", "node_mem_used", "node_cpu_incumbent",
+    "node_mem_incumbent", "node_net_in", "node_net_out", "node_disk_read",
+    "node_disk_write", "node_disk_used", "node_disk"})
+
+
+def task_change(record: TaskRecord) -> dict[str, Any]:
+    spec = record.spec
+    return {"id": record.task_id, "submission_id": record.submission_id,
+            "name": spec.id, "namespace": spec.namespace, "state": str(record.state),
+            "reason": record.reason, "host": record.hostname, "agent_id": record.agent_id,
+            "exit_code": record.exit_code, "cpus": spec.cpus, "mem": spec.mem,
+            "updated_at": record.updated_at}
+
+
+def job_changes(scheduler: CharmanderScheduler, jobs: Iterable) -> list[dict[str, Any]]:
+    return [job_summary(job, scheduler.running_instances(job)) for job in jobs
+            if not job.charmander]
+
+
+def node_points(samples: Iterable[Sample]) -> list[dict[str, Any]]:
+    """The nodes' measurements among `samples`, as `{node, instance, name, t, value}`."""
+    return [{"node": s.tags.get("node"), "instance": s.tags.get("instance"), "name": s.name,
+             "t": s.at, "value": s.value}
+            for s in samples if s.name in NODE_METRICS or (s.name in ("cpu_limit", "mem_limit")
+            and "instance" in s.tags)]
