@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from offers.filters import BEFORE_RESOURCES, STATIC, Demands, Scene, TaskClass, fits_one
+from offers.filters import (
+    BEFORE_RESOURCES,
+    EPSILON,
+    STATIC,
+    Demands,
+    Scene,
+    TaskClass,
+    fits_one,
+)
 from offers.reasons import ReasonBook, explain_unplaced, node_shortfall
 from offers.spread import spread_fill
 from offers.strategies import STRATEGIES, FillContext, binpack_one, dominant
@@ -21,8 +29,8 @@ from offers.strategies import STRATEGIES, FillContext, binpack_one, dominant
 # Fit counts of all classes on all nodes are kept as one matrix up to this many cells
 # (classes x nodes); beyond, they are worked out per class.
 FIT_MATRIX_CELLS = 1 << 22
-# Up to this many classes, one node's fits are worked out in Python floats (`fits_on`).
-FEW = 48
+# First-fit looks at this many nodes at a time, twice as many each time the class needs more.
+WINDOW = 256
 
 
 def inverse(total: np.ndarray) -> np.ndarray:
@@ -91,12 +99,11 @@ def run_pass(settings: Settings, scene: Scene, util: np.ndarray | None,
     fill = STRATEGIES[settings.strategy]
     demands = np.array([c.demand for c, _ in wants]).reshape(len(wants), total.shape[1])
     fitting = Demands(demands)
-    # Fit counts of every class on every node, kept current as classes are placed (only the
-    # columns of the nodes a class took change); per class instead when that is too big.
-    fits = fitting.fits(free) if len(wants) * scene.cluster.size <= FIT_MATRIX_CELLS else None
-
-    def fit_of(k: int) -> np.ndarray:
-        return fits[k] if fits is not None else fitting.fits(free, k, k + 1)[0]
+    in_order = settings.strategy == "first-fit"
+    fit_rows = _FitRows(fitting, free, not in_order
+                        and len(wants) * scene.cluster.size <= FIT_MATRIX_CELLS)
+    fit_of = fit_rows.row
+    first_fit = _FirstFit(demands, free) if in_order else None
 
     target = None
     if settings.packing and scene.cluster.size:
@@ -106,8 +113,14 @@ def run_pass(settings: Settings, scene: Scene, util: np.ndarray | None,
     for k, (cls, n) in enumerate(wants):
         demand = demands[k]
         mask = scene.limit(cls, BEFORE_RESOURCES)
-        fit = fit_of(k)
-        if settings.packing and n == 1:  # the usual case live: no arrays of counts
+        if in_order and not cls.counting:
+            chosen, counts = first_fit.place(k, mask, n, bool(cls.ports))
+            if not chosen.size:
+                continue
+            result.choose(cls, chosen, counts, int(counts.sum()))
+            free[chosen] -= counts[:, None] * demand[None, :]
+        elif settings.packing and n == 1:
+            fit = fit_of(k)  # the usual case live: no arrays of counts
             room = fit.nonzero()[0]  # counts are never negative
             node = binpack_one(room if mask is None else room[mask[room]], target, util,
                                demand, inv)
@@ -116,15 +129,13 @@ def run_pass(settings: Settings, scene: Scene, util: np.ndarray | None,
             chosen = np.array([node])
             result.choose(cls, chosen, np.ones(1, dtype=np.int64), 1)
             free[node] -= demand  # (one task: the same arithmetic as counts x demand)
-            if fits is not None and k + 1 < len(wants):
-                fits[k + 1:, node] = (
-                    fitting.fits_on(free[node].tolist(), k + 1) if len(wants) - k <= FEW
-                    else fitting.fits(free[node:node + 1], k + 1)[:, 0])
+            fit_rows.changed(chosen)
             if util is not None:
                 util[node] = dominant(total[node] - free[node], inv[node])
         else:
             # No node needs room for more than the whole class: capped so, the strategies'
             # sums stay small even when a tiny demand makes a node's fit unbounded.
+            fit = fit_of(k)
             caps = np.minimum(fit if mask is None else np.where(mask, fit, 0), n)
             if cls.ports:
                 caps = np.minimum(caps, 1)  # a host port can be given once per node
@@ -140,8 +151,7 @@ def run_pass(settings: Settings, scene: Scene, util: np.ndarray | None,
             counts = alloc[chosen]
             result.choose(cls, chosen, counts, int(counts.sum()))
             free[chosen] -= counts[:, None] * demand[None, :]
-            if fits is not None and k + 1 < len(wants):
-                fits[k + 1:, chosen] = fitting.fits(free[chosen], k + 1)
+            fit_rows.changed(chosen)
             if util is not None:
                 util[chosen] = dominant(total[chosen] - free[chosen], inv[chosen])
         if cls.ports:
@@ -149,6 +159,103 @@ def run_pass(settings: Settings, scene: Scene, util: np.ndarray | None,
         if cls.counting:
             scene.counts_of(cls).add(chosen, result.chosen[cls][1])
     return result
+
+
+class _FitRows:
+    """How many tasks of each class every node holds, worked out for a class when its turn
+    comes: from a matrix made once for all classes (when it is small enough), redone only
+    on the nodes earlier classes took; otherwise over every node."""
+
+    def __init__(self, fitting: Demands, free: np.ndarray, matrix: bool) -> None:
+        self.fitting, self.free = fitting, free
+        self.matrix = fitting.fits(free) if matrix else None
+        self.touched = np.zeros(free.shape[0], dtype=bool)
+        self.stale = 0  # nodes touched, at most (a node may be counted twice)
+
+    def row(self, k: int) -> np.ndarray:
+        if self.matrix is None:
+            return self.fitting.fits(self.free, k, k + 1)[0]
+        row = self.matrix[k]
+        if self.stale * 4 > row.size:
+            row[:] = self.fitting.fits(self.free, k, k + 1)[0]
+        elif self.stale:
+            nodes = np.flatnonzero(self.touched)
+            row[nodes] = self.fitting.fits(self.free[nodes], k, k + 1)[0]
+        return row
+
+    def changed(self, nodes: np.ndarray) -> None:
+        if self.matrix is not None:
+            self.touched[nodes] = True
+            self.stale += nodes.size
+
+
+class _FirstFit:
+    """First-fit over a pass: each class looks only as far into the cluster as it needs,
+    from the first node that may still hold some class of the pass (`strategies.first_fit`
+    over every node gives the same, with the same arithmetic as `Demands.fits`)."""
+
+    def __init__(self, demands: np.ndarray, free: np.ndarray) -> None:
+        self.demands, self.free = demands, free
+        self.have = None
+        least = demands.min(axis=0)  # a node without room for this holds no class
+        self.least = [(r, float(least[r])) for r in range(demands.shape[1]) if least[r] > 0]
+        self.floor = 0  # nodes before it hold no class of the pass (free only shrinks)
+
+    def _advance(self) -> int:
+        free, size = self.free, self.free.shape[0]
+        while self.floor < size and self.least:
+            end = min(self.floor + WINDOW, size)
+            dead = np.zeros(end - self.floor, dtype=bool)
+            with np.errstate(over="ignore", invalid="ignore"):
+                for r, d in self.least:
+                    dead |= (free[self.floor:end, r] + EPSILON) / d < 1
+            alive = np.flatnonzero(~dead)
+            if alive.size:
+                self.floor += int(alive[0])
+                break
+            self.floor = end
+        return self.floor
+
+    def caps(self, k: int, start: int, end: int, n: int) -> np.ndarray:
+        """`min(fit, n)` for class k on nodes [start, end)."""
+        free, demand = self.free, self.demands[k]
+        least = None
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            for r in range(demand.size):
+                if demand[r] > 0:
+                    per = np.add(free[start:end, r], EPSILON) / demand[r]
+                    least = per if least is None else np.minimum(least, per, out=least)
+        if least is None:  # needs nothing: unbounded, capped at the class
+            return np.full(end - start, n, dtype=np.int64)
+        np.fmax(least, 0.0, out=least)
+        np.fmin(least, float(n), out=least)
+        return least.astype(np.int64)
+
+    def place(self, k: int, mask: np.ndarray | None, n: int, ports: bool
+              ) -> tuple[np.ndarray, np.ndarray]:
+        size = self.free.shape[0]
+        nodes, counts = [], []
+        start, step, left = self._advance(), WINDOW, n
+        while left > 0 and start < size:
+            end = min(start + step, size)
+            caps = self.caps(k, start, end, n)
+            if mask is not None:
+                caps = np.where(mask[start:end], caps, 0)
+            if ports:
+                caps = np.minimum(caps, 1)  # a host port can be given once per node
+            before = np.cumsum(caps) - caps
+            take = np.minimum(np.maximum(left - before, 0), caps)
+            chosen = np.flatnonzero(take)
+            if chosen.size:
+                nodes.append(chosen + start)
+                counts.append(take[chosen])
+                left -= int(counts[-1].sum())
+            start, step = end, step * 2
+        if not nodes:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        if len(nodes) == 1:
+            return nodes[0], counts[0]
+        return np.concatenate(nodes), np.concatenate(counts)
 
 
 def _room_wanted(scene: Scene, wants: Sequence[tuple[TaskClass, int]], demands: np.ndarray,
