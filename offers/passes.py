@@ -29,6 +29,10 @@ from offers.strategies import STRATEGIES, FillContext, binpack_one, dominant
 # Fit counts of all classes on all nodes are kept as one matrix up to this many cells
 # (classes x nodes); beyond, they are worked out per class.
 FIT_MATRIX_CELLS = 1 << 22
+# Classes of up to this many tasks on average share one matrix of counts (`_FitRows`).
+SMALL_CLASSES = 4
+# A class that took more than one node in this many updates every node's row at once.
+DENSE = 8
 # First-fit looks at this many nodes at a time, twice as many each time the class needs more.
 WINDOW = 256
 
@@ -48,11 +52,13 @@ class Settings:
     rng: object  # offers.placement's seeded generator, made on first use
     book: ReasonBook
     inverse: np.ndarray = field(init=False)
+    inverse_columns: tuple[np.ndarray, ...] = field(init=False)  # of `inverse`, contiguous
     packing: bool = field(init=False)
     balancing: bool = field(init=False)
 
     def __post_init__(self) -> None:
         self.inverse = inverse(self.total)
+        self.inverse_columns = tuple(np.ascontiguousarray(self.inverse.T))
         self.packing = self.strategy in ("binpack", "intelligence")
         self.balancing = self.strategy in ("binpack", "intelligence", "spread")
 
@@ -100,14 +106,18 @@ def run_pass(settings: Settings, scene: Scene, util: np.ndarray | None,
     demands = np.array([c.demand for c, _ in wants]).reshape(len(wants), total.shape[1])
     fitting = Demands(demands)
     in_order = settings.strategy == "first-fit"
-    fit_rows = _FitRows(fitting, free, not in_order
-                        and len(wants) * scene.cluster.size <= FIT_MATRIX_CELLS)
+    # A matrix of all classes' counts pays when classes are many and small (each takes a
+    # few nodes, and only those are worked out again); otherwise each class's own row.
+    matrix = (not in_order and len(wants) * scene.cluster.size <= FIT_MATRIX_CELLS
+              and sum(n for _, n in wants) <= SMALL_CLASSES * len(wants))
+    fit_rows = _FitRows(fitting, free, matrix)
     fit_of = fit_rows.row
     first_fit = _FirstFit(demands, free) if in_order else None
 
     target = None
     if settings.packing and scene.cluster.size:
-        target = _binpack_target(free, util, _room_wanted(scene, wants, demands, fit_of))
+        target = _binpack_target(free, util, _room_wanted(scene, wants, demands,
+                                                          fit_of if matrix else None))
 
     balancing = inv if settings.balancing else None
     for k, (cls, n) in enumerate(wants):
@@ -120,7 +130,7 @@ def run_pass(settings: Settings, scene: Scene, util: np.ndarray | None,
             result.choose(cls, chosen, counts, int(counts.sum()))
             free[chosen] -= counts[:, None] * demand[None, :]
         elif settings.packing and n == 1:
-            fit = fit_of(k)  # the usual case live: no arrays of counts
+            fit = fit_of(k, n)  # the usual case live: no arrays of counts
             room = fit.nonzero()[0]  # counts are never negative
             node = binpack_one(room if mask is None else room[mask[room]], target, util,
                                demand, inv)
@@ -135,11 +145,12 @@ def run_pass(settings: Settings, scene: Scene, util: np.ndarray | None,
         else:
             # No node needs room for more than the whole class: capped so, the strategies'
             # sums stay small even when a tiny demand makes a node's fit unbounded.
-            fit = fit_of(k)
+            fit = fit_of(k, n)
             caps = np.minimum(fit if mask is None else np.where(mask, fit, 0), n)
             if cls.ports:
                 caps = np.minimum(caps, 1)  # a host port can be given once per node
-            ctx = FillContext(demand, balancing, util, target, settings.rng)
+            ctx = FillContext(demand, balancing, util, target, settings.rng,
+                              settings.inverse_columns if settings.balancing else None)
             if cls.counting:
                 alloc = spread_fill(caps, n, lambda c, m, ctx=ctx: fill(c, m, ctx),
                                     scene.counts_of(cls))
@@ -150,15 +161,39 @@ def run_pass(settings: Settings, scene: Scene, util: np.ndarray | None,
                 continue
             counts = alloc[chosen]
             result.choose(cls, chosen, counts, int(counts.sum()))
-            free[chosen] -= counts[:, None] * demand[None, :]
             fit_rows.changed(chosen)
-            if util is not None:
-                util[chosen] = dominant(total[chosen] - free[chosen], inv[chosen])
+            if chosen.size * DENSE < free.shape[0]:
+                free[chosen] -= counts[:, None] * demand[None, :]
+                if util is not None:
+                    util[chosen] = dominant(total[chosen] - free[chosen], inv[chosen])
+            else:
+                # Over every node when the class took many: the same numbers (a node that
+                # took none loses 0 of each resource), without picking rows out.
+                free -= alloc[:, None] * demand[None, :]
+                if util is not None:
+                    util[chosen] = dominant(total - free, inv)[chosen]
         if cls.ports:
             scene.ports.take(cls.ports, chosen)
         if cls.counting:
             scene.counts_of(cls).add(chosen, result.chosen[cls][1])
     return result
+
+
+def capped_fits(free: np.ndarray, demand: np.ndarray, cap: int) -> np.ndarray:
+    """`np.minimum(Demands(demand[None]).fits(free)[0], cap)` (the same arithmetic), one
+    resource at a time and with nothing made that is not needed."""
+    least = None
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        for r in range(demand.size):
+            if demand[r] > 0:
+                per = np.add(free[:, r], EPSILON) / demand[r]
+                least = per if least is None else np.minimum(least, per, out=least)
+    if least is None:  # needs nothing: unbounded, so the cap
+        return np.full(free.shape[0], cap, dtype=np.int64)
+    # As `Demands.fits`: below zero or NaN holds none; the cast rounds down.
+    np.fmax(least, 0.0, out=least)
+    np.fmin(least, float(cap), out=least)
+    return least.astype(np.int64)
 
 
 class _FitRows:
@@ -172,13 +207,13 @@ class _FitRows:
         self.touched = np.zeros(free.shape[0], dtype=bool)
         self.stale = 0  # nodes touched, at most (a node may be counted twice)
 
-    def row(self, k: int) -> np.ndarray:
-        if self.matrix is None:
-            return self.fitting.fits(self.free, k, k + 1)[0]
+    def row(self, k: int, n: int) -> np.ndarray:
+        """Class k's counts, or (where cheaper) its counts capped at n >= 1: the same to a
+        caller that caps them at n."""
+        if self.matrix is None or self.stale * 4 > self.free.shape[0]:
+            return capped_fits(self.free, self.fitting.demands[k], max(n, 1))
         row = self.matrix[k]
-        if self.stale * 4 > row.size:
-            row[:] = self.fitting.fits(self.free, k, k + 1)[0]
-        elif self.stale:
+        if self.stale:
             nodes = np.flatnonzero(self.touched)
             row[nodes] = self.fitting.fits(self.free[nodes], k, k + 1)[0]
         return row
@@ -216,41 +251,34 @@ class _FirstFit:
             self.floor = end
         return self.floor
 
-    def caps(self, k: int, start: int, end: int, n: int) -> np.ndarray:
-        """`min(fit, n)` for class k on nodes [start, end)."""
-        free, demand = self.free, self.demands[k]
-        least = None
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            for r in range(demand.size):
-                if demand[r] > 0:
-                    per = np.add(free[start:end, r], EPSILON) / demand[r]
-                    least = per if least is None else np.minimum(least, per, out=least)
-        if least is None:  # needs nothing: unbounded, capped at the class
-            return np.full(end - start, n, dtype=np.int64)
-        np.fmax(least, 0.0, out=least)
-        np.fmin(least, float(n), out=least)
-        return least.astype(np.int64)
-
     def place(self, k: int, mask: np.ndarray | None, n: int, ports: bool
               ) -> tuple[np.ndarray, np.ndarray]:
         size = self.free.shape[0]
         nodes, counts = [], []
-        start, step, left = self._advance(), WINDOW, n
+        first = start = self._advance()
+        step, left = WINDOW, n
         while left > 0 and start < size:
             end = min(start + step, size)
-            caps = self.caps(k, start, end, n)
+            caps = capped_fits(self.free[start:end], self.demands[k], n)
             if mask is not None:
                 caps = np.where(mask[start:end], caps, 0)
             if ports:
                 caps = np.minimum(caps, 1)  # a host port can be given once per node
-            before = np.cumsum(caps) - caps
-            take = np.minimum(np.maximum(left - before, 0), caps)
-            chosen = np.flatnonzero(take)
+            held = np.cumsum(caps)
+            if held[-1] > left:  # the last window: fill up to the node that reaches n
+                last = int(np.searchsorted(held, left))
+                caps = caps[:last + 1]
+                caps[last] -= held[last] - left
+            chosen = np.flatnonzero(caps)
             if chosen.size:
                 nodes.append(chosen + start)
-                counts.append(take[chosen])
-                left -= int(counts[-1].sum())
-            start, step = end, step * 2
+                counts.append(caps[chosen])
+                left -= int(min(held[-1], left))
+            # The next window: as many nodes as the rate so far says are left to fill,
+            # and a quarter more (at least twice the last one: a few windows a class).
+            rate = (n - left) / (end - first)
+            step = max(step * 2, int(left / rate * 1.25) + 16) if rate else step * 4
+            start = end
         if not nodes:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         if len(nodes) == 1:
@@ -261,12 +289,26 @@ class _FirstFit:
 def _room_wanted(scene: Scene, wants: Sequence[tuple[TaskClass, int]], demands: np.ndarray,
                  fit_of) -> np.ndarray:
     """What the batch needs room for: every class that fits on some node it may run on
-    (hopeless ones need no room), summed in the order of `wants`."""
+    (hopeless ones need no room), summed in the order of `wants`. `fit_of` gives the
+    counts when they are at hand; otherwise only whether one task fits is asked."""
     hopeful = []
+    free = scene.free
+    probe = None
     for k, (cls, n) in enumerate(wants):
         mask = scene.limit(cls, STATIC)
-        fit = fit_of(k)
-        if np.count_nonzero(fit if mask is None else fit[mask]):
+        if fit_of is not None:
+            fit = fit_of(k, n)
+            if np.count_nonzero(fit if mask is None else fit[mask]):
+                hopeful.append((k, n))
+            continue
+        if mask is None:
+            if probe is None:  # a few likely nodes first: the roomiest in each resource
+                probe = np.unique(np.concatenate((free.argmax(axis=0),
+                                                  np.arange(min(free.shape[0], 16)))))
+            if fits_one(free[probe], demands[k]).any():
+                hopeful.append((k, n))
+                continue
+        if fits_one(free if mask is None else free[mask], demands[k]).any():
             hopeful.append((k, n))
     if not hopeful:
         return np.zeros(demands.shape[1])
