@@ -231,13 +231,16 @@ class _FirstFit:
 
     def __init__(self, demands: np.ndarray, free: np.ndarray) -> None:
         self.demands, self.free = demands, free
-        self.have = None
         least = demands.min(axis=0)  # a node without room for this holds no class
         self.least = [(r, float(least[r])) for r in range(demands.shape[1]) if least[r] > 0]
         self.floor = 0  # nodes before it hold no class of the pass (free only shrinks)
 
     def _advance(self) -> int:
         free, size = self.free, self.free.shape[0]
+        if self.floor < size:  # usually the node at the floor still has room: one look
+            row = free[self.floor].tolist()
+            if not any((row[r] + EPSILON) / d < 1 for r, d in self.least):
+                return self.floor
         while self.floor < size and self.least:
             end = min(self.floor + WINDOW, size)
             dead = np.zeros(end - self.floor, dtype=bool)
@@ -256,7 +259,16 @@ class _FirstFit:
         size = self.free.shape[0]
         nodes, counts = [], []
         first = start = self._advance()
-        step, left = WINDOW, n
+        left = n
+        # As many nodes as n tasks take if every node were as free as the first one, and
+        # half as many again: most classes need one or two windows.
+        step = WINDOW
+        if start < size:
+            have = self.free[start].tolist()
+            each = min((have[r] + EPSILON) / d for r, d in enumerate(self.demands[k].tolist())
+                       if d > 0) if (self.demands[k] > 0).any() else n
+            if each >= 1:
+                step = max(WINDOW, int(n / each * 1.5) + 16)
         while left > 0 and start < size:
             end = min(start + step, size)
             caps = capped_fits(self.free[start:end], self.demands[k], n)
