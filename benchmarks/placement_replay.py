@@ -67,3 +67,13 @@ def replay_sim(nodes: int, tasks: int, horizon: float, seed: int) -> dict:
     with recording() as rec:
         run_one(nodes, tasks, horizon, seed)
     return replay(rec)
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    # python -m benchmarks.placement_replay [NODES TASKS HORIZON_S]: a short simulated run
+    nodes, tasks, horizon = (int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])) \
+        if len(sys.argv) == 4 else (200, 4000, 7200.0)
+    print(json.dumps(replay_sim(nodes, tasks, horizon, 0)))
