@@ -184,10 +184,17 @@ def capped_fits(free: np.ndarray, demand: np.ndarray, cap: int) -> np.ndarray:
     resource at a time and with nothing made that is not needed."""
     least = None
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        for r in range(demand.size):
-            if demand[r] > 0:
-                per = np.add(free[:, r], EPSILON) / demand[r]
-                least = per if least is None else np.minimum(least, per, out=least)
+        if (demand > 0).all():  # the usual case: every resource at once, then the least
+            per = np.add(free, EPSILON)
+            np.divide(per, demand, out=per)
+            least = per[:, 0].copy()
+            for r in range(1, demand.size):
+                np.minimum(least, per[:, r], out=least)
+        else:
+            for r in range(demand.size):
+                if demand[r] > 0:
+                    per = np.add(free[:, r], EPSILON) / demand[r]
+                    least = per if least is None else np.minimum(least, per, out=least)
     if least is None:  # needs nothing: unbounded, so the cap
         return np.full(free.shape[0], cap, dtype=np.int64)
     # As `Demands.fits`: below zero or NaN holds none; the cast rounds down.
