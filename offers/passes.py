@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from offers.filters import BEFORE_RESOURCES, STATIC, Demands, Scene, TaskClass, fits_one
+from offers.filters import (
+    BEFORE_RESOURCES,
+    EPSILON,
+    STATIC,
+    Demands,
+    Scene,
+    TaskClass,
+    fits_one,
+)
 from offers.reasons import ReasonBook, explain_unplaced, node_shortfall
 from offers.spread import spread_fill
 from offers.strategies import STRATEGIES, FillContext, binpack_one, dominant
@@ -21,8 +29,12 @@ from offers.strategies import STRATEGIES, FillContext, binpack_one, dominant
 # Fit counts of all classes on all nodes are kept as one matrix up to this many cells
 # (classes x nodes); beyond, they are worked out per class.
 FIT_MATRIX_CELLS = 1 << 22
-# Up to this many classes, one node's fits are worked out in Python floats (`fits_on`).
-FEW = 48
+# Classes of up to this many tasks on average share one matrix of counts (`_FitRows`).
+SMALL_CLASSES = 4
+# A class that took more than one node in this many updates every node's row at once.
+DENSE = 8
+# First-fit looks at this many nodes at a time, twice as many each time the class needs more.
+WINDOW = 256
 
 
 def inverse(total: np.ndarray) -> np.ndarray:
@@ -40,11 +52,13 @@ class Settings:
     rng: object  # offers.placement's seeded generator, made on first use
     book: ReasonBook
     inverse: np.ndarray = field(init=False)
+    inverse_columns: tuple[np.ndarray, ...] = field(init=False)  # of `inverse`, contiguous
     packing: bool = field(init=False)
     balancing: bool = field(init=False)
 
     def __post_init__(self) -> None:
         self.inverse = inverse(self.total)
+        self.inverse_columns = tuple(np.ascontiguousarray(self.inverse.T))
         self.packing = self.strategy in ("binpack", "intelligence")
         self.balancing = self.strategy in ("binpack", "intelligence", "spread")
 
@@ -91,23 +105,32 @@ def run_pass(settings: Settings, scene: Scene, util: np.ndarray | None,
     fill = STRATEGIES[settings.strategy]
     demands = np.array([c.demand for c, _ in wants]).reshape(len(wants), total.shape[1])
     fitting = Demands(demands)
-    # Fit counts of every class on every node, kept current as classes are placed (only the
-    # columns of the nodes a class took change); per class instead when that is too big.
-    fits = fitting.fits(free) if len(wants) * scene.cluster.size <= FIT_MATRIX_CELLS else None
-
-    def fit_of(k: int) -> np.ndarray:
-        return fits[k] if fits is not None else fitting.fits(free, k, k + 1)[0]
+    in_order = settings.strategy == "first-fit"
+    # A matrix of all classes' counts pays when classes are many and small (each takes a
+    # few nodes, and only those are worked out again); otherwise each class's own row.
+    matrix = (not in_order and len(wants) * scene.cluster.size <= FIT_MATRIX_CELLS
+              and sum(n for _, n in wants) <= SMALL_CLASSES * len(wants))
+    fit_rows = _FitRows(fitting, free, matrix)
+    fit_of = fit_rows.row
+    first_fit = _FirstFit(demands, free) if in_order else None
 
     target = None
     if settings.packing and scene.cluster.size:
-        target = _binpack_target(free, util, _room_wanted(scene, wants, demands, fit_of))
+        target = _binpack_target(free, util, _room_wanted(scene, wants, demands,
+                                                          fit_of if matrix else None))
 
     balancing = inv if settings.balancing else None
     for k, (cls, n) in enumerate(wants):
         demand = demands[k]
         mask = scene.limit(cls, BEFORE_RESOURCES)
-        fit = fit_of(k)
-        if settings.packing and n == 1:  # the usual case live: no arrays of counts
+        if in_order and not cls.counting:
+            chosen, counts = first_fit.place(k, mask, n, bool(cls.ports))
+            if not chosen.size:
+                continue
+            result.choose(cls, chosen, counts, int(counts.sum()))
+            free[chosen] -= counts[:, None] * demand[None, :]
+        elif settings.packing and n == 1:
+            fit = fit_of(k, n)  # the usual case live: no arrays of counts
             room = fit.nonzero()[0]  # counts are never negative
             node = binpack_one(room if mask is None else room[mask[room]], target, util,
                                demand, inv)
@@ -116,19 +139,18 @@ def run_pass(settings: Settings, scene: Scene, util: np.ndarray | None,
             chosen = np.array([node])
             result.choose(cls, chosen, np.ones(1, dtype=np.int64), 1)
             free[node] -= demand  # (one task: the same arithmetic as counts x demand)
-            if fits is not None and k + 1 < len(wants):
-                fits[k + 1:, node] = (
-                    fitting.fits_on(free[node].tolist(), k + 1) if len(wants) - k <= FEW
-                    else fitting.fits(free[node:node + 1], k + 1)[:, 0])
+            fit_rows.changed(chosen)
             if util is not None:
                 util[node] = dominant(total[node] - free[node], inv[node])
         else:
             # No node needs room for more than the whole class: capped so, the strategies'
             # sums stay small even when a tiny demand makes a node's fit unbounded.
+            fit = fit_of(k, n)
             caps = np.minimum(fit if mask is None else np.where(mask, fit, 0), n)
             if cls.ports:
                 caps = np.minimum(caps, 1)  # a host port can be given once per node
-            ctx = FillContext(demand, balancing, util, target, settings.rng)
+            ctx = FillContext(demand, balancing, util, target, settings.rng,
+                              settings.inverse_columns if settings.balancing else None)
             if cls.counting:
                 alloc = spread_fill(caps, n, lambda c, m, ctx=ctx: fill(c, m, ctx),
                                     scene.counts_of(cls))
@@ -139,11 +161,17 @@ def run_pass(settings: Settings, scene: Scene, util: np.ndarray | None,
                 continue
             counts = alloc[chosen]
             result.choose(cls, chosen, counts, int(counts.sum()))
-            free[chosen] -= counts[:, None] * demand[None, :]
-            if fits is not None and k + 1 < len(wants):
-                fits[k + 1:, chosen] = fitting.fits(free[chosen], k + 1)
-            if util is not None:
-                util[chosen] = dominant(total[chosen] - free[chosen], inv[chosen])
+            fit_rows.changed(chosen)
+            if chosen.size * DENSE < free.shape[0]:
+                free[chosen] -= counts[:, None] * demand[None, :]
+                if util is not None:
+                    util[chosen] = dominant(total[chosen] - free[chosen], inv[chosen])
+            else:
+                # Over every node when the class took many: the same numbers (a node that
+                # took none loses 0 of each resource), without picking rows out.
+                free -= alloc[:, None] * demand[None, :]
+                if util is not None:
+                    util[chosen] = dominant(total - free, inv)[chosen]
         if cls.ports:
             scene.ports.take(cls.ports, chosen)
         if cls.counting:
@@ -151,15 +179,155 @@ def run_pass(settings: Settings, scene: Scene, util: np.ndarray | None,
     return result
 
 
+def capped_fits(free: np.ndarray, demand: np.ndarray, cap: int) -> np.ndarray:
+    """`np.minimum(Demands(demand[None]).fits(free)[0], cap)` (the same arithmetic), one
+    resource at a time and with nothing made that is not needed."""
+    least = None
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        if (demand > 0).all():  # the usual case: every resource at once, then the least
+            per = np.add(free, EPSILON)
+            np.divide(per, demand, out=per)
+            least = per[:, 0].copy()
+            for r in range(1, demand.size):
+                np.minimum(least, per[:, r], out=least)
+        else:
+            for r in range(demand.size):
+                if demand[r] > 0:
+                    per = np.add(free[:, r], EPSILON) / demand[r]
+                    least = per if least is None else np.minimum(least, per, out=least)
+    if least is None:  # needs nothing: unbounded, so the cap
+        return np.full(free.shape[0], cap, dtype=np.int64)
+    # As `Demands.fits`: below zero or NaN holds none; the cast rounds down.
+    np.fmax(least, 0.0, out=least)
+    np.fmin(least, float(cap), out=least)
+    return least.astype(np.int64)
+
+
+class _FitRows:
+    """How many tasks of each class every node holds, worked out for a class when its turn
+    comes: from a matrix made once for all classes (when it is small enough), redone only
+    on the nodes earlier classes took; otherwise over every node."""
+
+    def __init__(self, fitting: Demands, free: np.ndarray, matrix: bool) -> None:
+        self.fitting, self.free = fitting, free
+        self.matrix = fitting.fits(free) if matrix else None
+        self.touched = np.zeros(free.shape[0], dtype=bool)
+        self.stale = 0  # nodes touched, at most (a node may be counted twice)
+
+    def row(self, k: int, n: int) -> np.ndarray:
+        """Class k's counts, or (where cheaper) its counts capped at n >= 1: the same to a
+        caller that caps them at n."""
+        if self.matrix is None or self.stale * 4 > self.free.shape[0]:
+            return capped_fits(self.free, self.fitting.demands[k], max(n, 1))
+        row = self.matrix[k]
+        if self.stale:
+            nodes = np.flatnonzero(self.touched)
+            row[nodes] = self.fitting.fits(self.free[nodes], k, k + 1)[0]
+        return row
+
+    def changed(self, nodes: np.ndarray) -> None:
+        if self.matrix is not None:
+            self.touched[nodes] = True
+            self.stale += nodes.size
+
+
+class _FirstFit:
+    """First-fit over a pass: each class looks only as far into the cluster as it needs,
+    from the first node that may still hold some class of the pass (`strategies.first_fit`
+    over every node gives the same, with the same arithmetic as `Demands.fits`)."""
+
+    def __init__(self, demands: np.ndarray, free: np.ndarray) -> None:
+        self.demands, self.free = demands, free
+        least = demands.min(axis=0)  # a node without room for this holds no class
+        self.least = [(r, float(least[r])) for r in range(demands.shape[1]) if least[r] > 0]
+        self.floor = 0  # nodes before it hold no class of the pass (free only shrinks)
+
+    def _advance(self) -> int:
+        free, size = self.free, self.free.shape[0]
+        if self.floor < size:  # usually the node at the floor still has room: one look
+            row = free[self.floor].tolist()
+            if not any((row[r] + EPSILON) / d < 1 for r, d in self.least):
+                return self.floor
+        while self.floor < size and self.least:
+            end = min(self.floor + WINDOW, size)
+            dead = np.zeros(end - self.floor, dtype=bool)
+            with np.errstate(over="ignore", invalid="ignore"):
+                for r, d in self.least:
+                    dead |= (free[self.floor:end, r] + EPSILON) / d < 1
+            alive = np.flatnonzero(~dead)
+            if alive.size:
+                self.floor += int(alive[0])
+                break
+            self.floor = end
+        return self.floor
+
+    def place(self, k: int, mask: np.ndarray | None, n: int, ports: bool
+              ) -> tuple[np.ndarray, np.ndarray]:
+        size = self.free.shape[0]
+        nodes, counts = [], []
+        first = start = self._advance()
+        left = n
+        # As many nodes as n tasks take if every node were as free as the first one, and
+        # half as many again: most classes need one or two windows.
+        step = WINDOW
+        if start < size:
+            have = self.free[start].tolist()
+            each = min((have[r] + EPSILON) / d for r, d in enumerate(self.demands[k].tolist())
+                       if d > 0) if (self.demands[k] > 0).any() else n
+            if each >= 1:
+                step = max(WINDOW, int(n / each * 1.5) + 16)
+        while left > 0 and start < size:
+            end = min(start + step, size)
+            caps = capped_fits(self.free[start:end], self.demands[k], n)
+            if mask is not None:
+                caps = np.where(mask[start:end], caps, 0)
+            if ports:
+                caps = np.minimum(caps, 1)  # a host port can be given once per node
+            held = np.cumsum(caps)
+            if held[-1] > left:  # the last window: fill up to the node that reaches n
+                last = int(np.searchsorted(held, left))
+                caps = caps[:last + 1]
+                caps[last] -= held[last] - left
+            chosen = np.flatnonzero(caps)
+            if chosen.size:
+                nodes.append(chosen + start)
+                counts.append(caps[chosen])
+                left -= int(min(held[-1], left))
+            # The next window: as many nodes as the rate so far says are left to fill,
+            # and a quarter more (at least twice the last one: a few windows a class).
+            rate = (n - left) / (end - first)
+            step = max(step * 2, int(left / rate * 1.25) + 16) if rate else step * 4
+            start = end
+        if not nodes:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        if len(nodes) == 1:
+            return nodes[0], counts[0]
+        return np.concatenate(nodes), np.concatenate(counts)
+
+
 def _room_wanted(scene: Scene, wants: Sequence[tuple[TaskClass, int]], demands: np.ndarray,
                  fit_of) -> np.ndarray:
     """What the batch needs room for: every class that fits on some node it may run on
-    (hopeless ones need no room), summed in the order of `wants`."""
+    (hopeless ones need no room), summed in the order of `wants`. `fit_of` gives the
+    counts when they are at hand; otherwise only whether one task fits is asked."""
     hopeful = []
+    free = scene.free
+    probe = None
     for k, (cls, n) in enumerate(wants):
         mask = scene.limit(cls, STATIC)
-        fit = fit_of(k)
-        if np.count_nonzero(fit if mask is None else fit[mask]):
+        if fit_of is not None:
+            fit = fit_of(k, n)
+            if np.count_nonzero(fit if mask is None else fit[mask]):
+                hopeful.append((k, n))
+            continue
+        if mask is None:
+            if probe is None:  # a few likely nodes first: the roomiest in each resource
+                probe = np.unique(np.concatenate((free.argmax(axis=0),
+                                                  np.arange(min(free.shape[0], 16)))))
+            if fits_one(free[probe], demands[k]).any():
+                hopeful.append((k, n))
+                continue
+        if fits_one(free if mask is None else free[mask], demands[k]).any():
             hopeful.append((k, n))
     if not hopeful:
         return np.zeros(demands.shape[1])

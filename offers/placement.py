@@ -197,6 +197,46 @@ def _group(tasks, order, ids, groups, strategy, usage, margin, running, rows, bo
     return classes, wanted_ports
 
 
+class _Rare(Exception):
+    """A batch with an SLA, constraints or a priority: grouped task by task (`_group`)."""
+
+
+def _group_plain(tasks: Sequence[TaskSpec]) -> tuple[dict[TaskClass, np.ndarray], set[int]]:
+    """`_group` for a batch of plain tasks (no SLA, constraint nor priority), with no loop
+    over tasks in Python: tasks made from one spec share its placement key object, so
+    they are grouped by that object's identity, and the few distinct objects by value.
+    Members come as arrays of task indices, in input order. Raises `_Rare` when a task
+    is not plain."""
+    n = len(tasks)
+    if not n:
+        return {}, set()
+    keys = list(map(_SHAPE, tasks))
+    identity = np.fromiter(map(id, keys), dtype=np.int64, count=n)
+    order = np.argsort(identity, kind="stable")  # each object's tasks, in input order
+    ordered = identity[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    bounds = np.append(starts, n).tolist()
+    firsts = order[starts].tolist()  # the first task holding each key object
+    by_first = sorted(range(len(firsts)), key=firsts.__getitem__)
+    classes: dict[TaskClass, list[np.ndarray]] = {}
+    wanted_ports: set[int] = set()
+    for g in by_first:  # classes in order of their first member
+        key = keys[firsts[g]]
+        if key[4] is not None or len(key) > 6:
+            raise _Rare
+        host_ports = tuple(sorted({m.host_port for m in key[5]})) if key[5] else ()
+        wanted_ports.update(host_ports)
+        cls = TaskClass(key[:3], key[3], None, host_ports)
+        members = order[bounds[g]:bounds[g + 1]]
+        parts = classes.get(cls)
+        if parts is None:
+            classes[cls] = [members]
+        else:  # an equal key in another object, or other container ports: one class
+            parts.append(members)
+    return {cls: parts[0] if len(parts) == 1 else np.sort(np.concatenate(parts))
+            for cls, parts in classes.items()}, wanted_ports
+
+
 def place(
     cluster: ClusterState,
     tasks: Sequence[TaskSpec],
@@ -228,17 +268,26 @@ def place(
     running = running or {}
     book = ReasonBook()
     rows = _Rows()
-    ids = [task.id for task in tasks] if keys is None else keys
-    args = (ids, ids if groups is None else groups, strategy, usage, margin, running)
+    order: Sequence[int] = range(len(tasks))
+    plain = not (strategy == "intelligence" and usage)
     try:
-        order: Sequence[int] = range(len(tasks))
-        classes, wanted_ports = _group(tasks, None, *args, rows, book)
-    except _Prioritized:
-        order, rows, book = service_order(tasks), _Rows(), ReasonBook()
-        classes, wanted_ports = _group(tasks, order, *args, rows, book)
+        if not plain:
+            raise _Rare
+        classes, wanted_ports = _group_plain(tasks)
+        ids = keys
+    except _Rare:
+        plain = False
+        ids = [task.id for task in tasks] if keys is None else keys
+        args = (ids, ids if groups is None else groups, strategy, usage, margin, running)
+        try:
+            classes, wanted_ports = _group(tasks, None, *args, rows, book)
+        except _Prioritized:
+            order, rows, book = service_order(tasks), _Rows(), ReasonBook()
+            classes, wanted_ports = _group(tasks, order, *args, rows, book)
 
     def running_of(cls: TaskClass) -> Running | None:
-        return Running.of(running.get(ids[classes[cls][0]]))
+        first = classes[cls][0]
+        return Running.of(running.get(tasks[first].id if ids is None else ids[first]))
 
     scene = Scene(cluster, cluster.free.copy(), PortBook(cluster, wanted_ports), running_of)
     settings = Settings(strategy, cluster.total, _SeededGenerator(seed), book)
@@ -266,6 +315,8 @@ def place(
                                                     regular, daemons, order)
 
     seen: dict = {}  # what the reasons share: the scene no longer changes
+    if plain:  # one row per task, no daemons: rows written in place, in task order
+        return _plain_placement(cluster, scene, classes, regular, placed, book, seen)
     for cls in regular:
         members = classes[cls]
         nodes = [np.repeat(chosen, counts) for chosen, counts in placed.get(cls, ())]
@@ -288,6 +339,26 @@ def place(
     task_index, instance, node, reason_id = rows.arrays()
     return Placement(task_index, instance, node, reason_id, book.reasons(), cluster.hostnames,
                      scene.free)
+
+
+def _plain_placement(cluster: ClusterState, scene: Scene, classes, regular, placed,
+                     book: ReasonBook, seen: dict) -> Placement:
+    """The rows of a batch of plain tasks: each task has exactly one (instance 0), so the
+    rows are the tasks in order, and each class's outcome is written into them."""
+    n = sum(len(m) for m in classes.values())
+    node = np.full(n, -1, dtype=np.int32)
+    reason_id = np.full(n, -1, dtype=np.int32)
+    for cls in regular:  # reasons numbered in the order `place` gives them
+        members = classes[cls]
+        runs = placed.get(cls, ())
+        nodes = [np.repeat(chosen, counts) for chosen, counts in runs]
+        got = int(sum(x.size for x in nodes))
+        if got:
+            node[members[:got]] = nodes[0] if len(nodes) == 1 else np.concatenate(nodes)
+        if got < len(members):
+            reason_id[members[got:]] = book.id(explain_unplaced(scene, cls, seen))
+    return Placement(np.arange(n, dtype=np.int64), np.zeros(n, dtype=np.int32), node,
+                     reason_id, book.reasons(), cluster.hostnames, scene.free)
 
 
 class _SeededGenerator:

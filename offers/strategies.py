@@ -35,6 +35,9 @@ class FillContext:
     utilization: np.ndarray | None  # [N] dominant share already used on each node
     target: np.ndarray | None  # [N] bool: binpack's preferred nodes (None: all)
     random: Callable[[], np.random.Generator]  # the batch's seeded generator
+    # `inverse_total`'s columns as contiguous arrays (the same numbers), when the caller
+    # has them: picking a few nodes out of each is cheaper than out of the [N, R] rows.
+    inverse_columns: tuple[np.ndarray, ...] | None = None
 
     @property
     def rng(self) -> np.random.Generator:
@@ -43,7 +46,14 @@ class FillContext:
     def share(self, nodes: np.ndarray) -> np.ndarray:
         """The dominant share one task of the class takes on each of `nodes` (computed for
         those nodes only: with ten thousand nodes, most classes look at a few)."""
-        return dominant(self.demand, self.inverse_total[nodes])
+        if self.inverse_columns is None:
+            return dominant(self.demand, self.inverse_total[nodes])
+        # `dominant`'s arithmetic, column by column: each product, then the running maximum.
+        columns, demand = self.inverse_columns, self.demand
+        most = demand[0] * columns[0][nodes]
+        for r in range(1, len(columns)):
+            most = np.maximum(most, demand[r] * columns[r][nodes])
+        return most
 
 
 def fill_in_order(caps: np.ndarray, n: int, order: np.ndarray) -> np.ndarray:
@@ -121,11 +131,31 @@ def level_fill(util: np.ndarray, share: np.ndarray, cap: np.ndarray, n: int) -> 
     remaining = n - int(base.sum())
     while remaining > 0:  # one more each, to the nodes emptiest after taking it
         after = util + (base + 1) * share
-        order = np.argsort(after, kind="stable")  # ties to the lower index
-        extra = fill_in_order(np.minimum(cap - base, 1), remaining, order)
+        extra = _emptiest(after, cap > base, remaining)
         base += extra
         remaining -= int(extra.sum())
     return base
+
+
+def _emptiest(after: np.ndarray, room: np.ndarray, k: int) -> np.ndarray:
+    """One each to the k nodes with room that are lowest in `after`, ties to the lower
+    index (all of them when fewer have room): the first k with room in a stable sort of
+    `after`, found without sorting every node."""
+    open_nodes = np.flatnonzero(room)
+    extra = np.zeros(after.size, dtype=np.int64)
+    if open_nodes.size <= k:
+        extra[open_nodes] = 1
+        return extra
+    values = after[open_nodes]
+    if np.isnan(values).any():  # NaN sorts last; leave that to the sort
+        order = np.argsort(after, kind="stable")
+        return fill_in_order(room.astype(np.int64), k, order)
+    edge = np.partition(values, k - 1)[k - 1]  # the k-th lowest value
+    below = open_nodes[values < edge]
+    extra[below] = 1
+    ties = open_nodes[values == edge]  # in index order: the lower ones first
+    extra[ties[:k - below.size]] = 1
+    return extra
 
 
 def first_fit(caps: np.ndarray, n: int, ctx: FillContext) -> np.ndarray:

@@ -1,0 +1,304 @@
+"""The placement core: which node each task goes to.
+
+`place(cluster, tasks)` groups tasks into classes of identical demand and constraints and
+places each class in one vectorized pass (`offers.passes`): filters say how many tasks of
+the class every node can hold, a strategy decides how many each node gets. Tasks are
+served by priority (higher first), then age (input order), across classes as well as
+within one: a task is never left unplaced while a later-served task took a node it would
+have fitted on. Deterministic for the same input and seed. Every task left unplaced gets
+a reason a person can act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from operator import attrgetter
+
+import numpy as np
+
+from benchmarks.placement_reference.order import serve_in_order
+from benchmarks.placement_reference.passes import Settings, dominant, inverse, run_pass, utilization
+from benchmarks.placement_reference.strategies import STRATEGIES
+from offers.cluster import ClusterState
+from offers.filters import PortBook, Scene, TaskClass
+from offers.reasons import Reason, ReasonBook, explain_unplaced
+from offers.spread import Running
+from offers.task import MIN_CPUS, MIN_MEM_MIB, SLA, TaskSpec
+
+# Floors for usage-based sizes: a task that was idle when metered still needs something,
+# and no less than a task may ask for (offers.task).
+MIN_MEM = MIN_MEM_MIB
+
+
+@dataclass(frozen=True)
+class Assignment:
+    task_index: int
+    instance: int
+    hostname: str | None
+    reason: str | None
+    reason_code: str | None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Rows of (task, instance, node or -1, reason or -1), ordered by task then instance."""
+
+    task_index: np.ndarray
+    instance: np.ndarray
+    node: np.ndarray
+    reason_id: np.ndarray
+    reasons: tuple[Reason, ...]
+    hostnames: tuple[str, ...]
+    free_after: np.ndarray
+
+    def rows(self) -> Iterator[Assignment]:
+        hosts, reasons = self.hostnames, self.reasons
+        for t, k, node, r in zip(self.task_index.tolist(), self.instance.tolist(),
+                                 self.node.tolist(), self.reason_id.tolist(), strict=True):
+            reason = reasons[r] if r >= 0 else None
+            yield Assignment(t, k, hosts[node] if node >= 0 else None,
+                             reason.message if reason else None, reason.code if reason else None)
+
+    @property
+    def placed(self) -> int:
+        return int((self.node >= 0).sum())
+
+    @property
+    def unplaced(self) -> int:
+        return int((self.node < 0).sum())
+
+    @property
+    def nodes_used(self) -> int:
+        return int(np.unique(self.node[self.node >= 0]).size)
+
+    def unplaced_by_reason(self) -> dict[str, int]:
+        ids, counts = np.unique(self.reason_id[self.node < 0], return_counts=True)
+        out: dict[str, int] = {}
+        for r, c in zip(ids.tolist(), counts.tolist(), strict=True):
+            code = self.reasons[r].code
+            out[code] = out.get(code, 0) + c
+        return dict(sorted(out.items()))
+
+
+class _Rows:
+    """Accumulates output rows class by class, a few list extensions per class (never a
+    Python step per task); arrays are made once, at the end."""
+
+    def __init__(self) -> None:
+        self.columns: tuple[list[int], ...] = ([], [], [], [])
+
+    def add(self, tasks, instances, nodes, reason_ids) -> None:
+        """`tasks` a sequence; each other column an array as long, or one int for all."""
+        n = len(tasks)
+        for column, values in zip(self.columns, (tasks, instances, nodes, reason_ids),
+                                  strict=True):
+            if isinstance(values, np.ndarray):
+                column.extend(values.tolist())
+            elif isinstance(values, int):
+                column.extend([values] * n)
+            else:
+                column.extend(values)
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        tasks, instances, nodes, reasons = self.columns
+        cols = (np.array(tasks, dtype=np.int64), np.array(instances, dtype=np.int32),
+                np.array(nodes, dtype=np.int32), np.array(reasons, dtype=np.int32))
+        order = np.lexsort((cols[1], cols[0]))
+        return tuple(c[order] for c in cols)
+
+
+def effective_demands(tasks: Sequence[TaskSpec], usage: Mapping[str, tuple[float, float]],
+                      margin: float, keys: Sequence[str] | None = None
+                      ) -> list[tuple[float, float, float]]:
+    """Requested sizes, or metered peaks plus a safety margin where usage is known
+    (`usage` is by task id, or by `keys[i]` when given)."""
+    out = []
+    for i, task in enumerate(tasks):
+        seen = usage.get(task.id if keys is None else keys[i])
+        if seen is None or task.notmetered:
+            out.append(task.demand())
+        else:
+            out.append((max(seen[0] * (1 + margin), MIN_CPUS),
+                        max(seen[1] * (1 + margin), MIN_MEM), task.disk))
+    return out
+
+
+_SHAPE = attrgetter("placement_key")
+_PLAIN = ((), 0)  # no constraints, priority 0: what a short placement key leaves out
+
+
+class _Prioritized(Exception):
+    """A task with a priority: the batch is grouped again, in order of service."""
+
+
+def service_order(tasks: Sequence[TaskSpec]) -> list[int]:
+    """Task indices in order of service: higher priority first, then input order."""
+    return sorted(range(len(tasks)), key=lambda i: -tasks[i].priority)
+
+
+def _group(tasks, order, ids, groups, strategy, usage, margin, running, rows, book):
+    """Tasks into classes of identical demand and constraints, members in order of
+    service, classes in order of their first member. With `order` None, input order,
+    until a task with a priority shows (then `_Prioritized`).
+
+    This is the one loop over tasks, kept to a few C-level calls per task."""
+    sized = strategy == "intelligence" and usage
+    by_key: dict[tuple, list[int]] = {}
+    seen_singletons: set[str] = set()
+    singleton, daemon = SLA.SINGLETON, SLA.ONE_PER_NODE
+    in_input_order = order is None
+    for i, task in enumerate(tasks) if in_input_order else ((i, tasks[i]) for i in order):
+        key = _SHAPE(task)
+        if key[4] is not None or len(key) > 6:  # the rare cases, in one test
+            if len(key) == 6:
+                key = (*key, *_PLAIN)
+            if key[7] and in_input_order:
+                raise _Prioritized
+            task_id = ids[i]
+            if key[4] is singleton:
+                where = Running.of(running.get(task_id))
+                if where and where.hosts:
+                    rows.add([i], 0, -1, book.id(Reason(
+                        "singleton-running", f"singleton {task_id} already runs on "
+                                             f"{sorted(where.hosts)[0]}")))
+                    continue
+                if task_id in seen_singletons:
+                    rows.add([i], 0, -1, book.id(Reason(
+                        "singleton-duplicate",
+                        f"singleton {task_id} is already in this batch")))
+                    continue
+                seen_singletons.add(task_id)
+            if key[4] is daemon:  # each one-per-node task on its own: one per node
+                key = (*key, i)
+            elif key[6] and any(c.counting for c in key[6]):  # counted per group
+                key = (*key, groups[i])
+        if sized and ids[i] in usage:
+            key = (*effective_demands((task,), usage, margin, (ids[i],))[0], *key[3:])
+        members = by_key.get(key)
+        if members is None:
+            members = by_key[key] = []
+        members.append(i)
+    classes: dict[TaskClass, list[int]] = {}
+    wanted_ports: set[int] = set()
+    for key, members in by_key.items():
+        host_ports = tuple(sorted({m.host_port for m in key[5]}))
+        wanted_ports.update(host_ports)
+        group = (f"#{key[8]}" if key[4] is daemon else key[8]) if len(key) > 8 else None
+        cls = TaskClass(key[:3], key[3], key[4], host_ports, key[6] if len(key) > 6 else (),
+                        group)
+        if cls in classes:  # same host ports, other container ports: one class
+            merged = classes[cls] + members
+            rank = None if in_input_order else {i: k for k, i in enumerate(order)}
+            merged.sort(key=rank.__getitem__ if rank else None)
+            classes[cls] = merged
+        else:
+            classes[cls] = members
+    return classes, wanted_ports
+
+
+def place(
+    cluster: ClusterState,
+    tasks: Sequence[TaskSpec],
+    *,
+    strategy: str = "binpack",
+    seed: int = 0,
+    usage: Mapping[str, tuple[float, float]] | None = None,
+    running: Mapping[str, Running | Mapping[str, int] | Collection[str]] | None = None,
+    margin: float = 0.1,
+    keys: Sequence[str] | None = None,
+    groups: Sequence[str] | None = None,
+) -> Placement:
+    """Place `tasks` on `cluster`, serving higher `priority` first, then input order.
+
+    - `usage`: task id -> observed peak (cpus, mem MiB); the `intelligence` strategy sizes
+      those tasks by it (times 1 + margin) instead of by what they asked for.
+    - `running`: task id -> where instances of its group already run: hostnames, hostname
+      -> instances, or a `Running` (which also carries the attributes of hosts outside
+      `cluster`). A `singleton` is not started twice, a `one-per-node` task only fills the
+      nodes it is missing on, and UNIQUE, MAX_PER and GROUP_BY count these instances.
+    - `keys`: the id each task is known by in `usage` and `running`, when that is not its
+      own id (the framework keys by task instance, and two submissions may share an id).
+    - `groups`: the group each task's counting constraints count over (a job); default
+      its key, so that tasks of one id are one group.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
+    usage = usage or {}
+    running = running or {}
+    book = ReasonBook()
+    rows = _Rows()
+    ids = [task.id for task in tasks] if keys is None else keys
+    args = (ids, ids if groups is None else groups, strategy, usage, margin, running)
+    try:
+        order: Sequence[int] = range(len(tasks))
+        classes, wanted_ports = _group(tasks, None, *args, rows, book)
+    except _Prioritized:
+        order, rows, book = service_order(tasks), _Rows(), ReasonBook()
+        classes, wanted_ports = _group(tasks, order, *args, rows, book)
+
+    def running_of(cls: TaskClass) -> Running | None:
+        return Running.of(running.get(ids[classes[cls][0]]))
+
+    scene = Scene(cluster, cluster.free.copy(), PortBook(cluster, wanted_ports), running_of)
+    settings = Settings(strategy, cluster.total, _SeededGenerator(seed), book)
+    daemons = [c for c in classes if c.sla is SLA.ONE_PER_NODE]
+    regular = [c for c in classes if c.sla is not SLA.ONE_PER_NODE]
+    if settings.packing and regular:
+        # Largest first packs best (first-fit decreasing, by dominant share of the biggest
+        # node); the order of service is kept by `serve_in_order` when it matters.
+        total = cluster.total
+        biggest = total.max(axis=0) if cluster.size else np.ones(total.shape[1])
+        inverse_biggest = inverse(biggest)
+        shares = dominant(np.array([c.demand for c in regular]).reshape(len(regular), -1),
+                          inverse_biggest).tolist()
+        regular = [regular[k] for k in sorted(range(len(regular)), key=lambda k: -shares[k])]
+
+    before = scene.copy()
+    result = run_pass(settings, scene, utilization(settings, scene.free),
+                      [(c, len(classes[c])) for c in regular], daemons)
+    placed = {c: [result.chosen[c]] for c in regular if c in result.chosen}
+    daemon_rows = result.daemons
+    if any(result.placed(c) < len(classes[c]) for c in regular):
+        # Someone is short: all placed in one pass unless a later-served task took a node
+        # an earlier one fitted on; then in order of service (rarely needed, costlier).
+        scene, placed, daemon_rows = serve_in_order(settings, before, scene, result, classes,
+                                                    regular, daemons, order)
+
+    seen: dict = {}  # what the reasons share: the scene no longer changes
+    for cls in regular:
+        members = classes[cls]
+        nodes = [np.repeat(chosen, counts) for chosen, counts in placed.get(cls, ())]
+        got = int(sum(n.size for n in nodes))
+        if got:
+            rows.add(members[:got], 0, np.concatenate(nodes), -1)
+        if got < len(members):
+            # Reasons speak of the cluster as the whole batch left it: what people see.
+            rows.add(members[got:], 0, -1, book.id(explain_unplaced(scene, cls, seen)))
+    for cls in daemons:
+        i = classes[cls][0]
+        out = daemon_rows[cls]
+        if out.nowhere >= 0:
+            rows.add([i], 0, -1, out.nowhere)
+        if out.placed.size:
+            rows.add(np.full(out.placed.size, i), np.arange(out.placed.size), out.placed, -1)
+        for k, (_node, reason) in enumerate(out.short, start=out.placed.size):
+            rows.add([i], k, -1, reason)
+
+    task_index, instance, node, reason_id = rows.arrays()
+    return Placement(task_index, instance, node, reason_id, book.reasons(), cluster.hostnames,
+                     scene.free)
+
+
+class _SeededGenerator:
+    """The batch's random generator, made on first use: making one costs more than placing
+    a small batch, and only the `random` strategy draws."""
+
+    def __init__(self, seed: int) -> None:
+        self._seed = seed
+        self._rng: np.random.Generator | None = None
+
+    def __call__(self) -> np.random.Generator:
+        if self._rng is None:
+            self._rng = np.random.default_rng(self._seed)
+        return self._rng
