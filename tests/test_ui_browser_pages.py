@@ -7,6 +7,8 @@
 - a service scaled from its page gains an instance, with its role;
 - a code version uploaded and set active on a service's page, then Run: every instance's
   `run` status light goes to exited, its exit code on hover;
+- a Jisto job made on the Jobs page from an image and a job source runs with Run to
+  Finished, 100%;
 - axe-core finds no serious or critical violation on these pages; screenshots saved.
 """
 
@@ -19,6 +21,7 @@ import pytest
 
 from tests import test_ui_browser as base
 from tests.image_templates import config, template
+from tests.test_jisto_source import config as job_source
 from tests.test_ui_browser import go, ready
 from tests.ui_browser import screenshot, serious_violations, wait_for
 
@@ -114,3 +117,22 @@ def test_a_generic_run_from_its_page_lights_up_exited(driver, cluster, tmp_path)
     assert light.get_attribute("title") == "run.sh: exit code 3"
     checked(driver, "service-scripts")
     cluster.api("DELETE", "/v1/jobs/ui-gen")
+
+
+def test_a_jisto_job_from_a_job_source_runs_from_the_jobs_page(driver, cluster, tmp_path):
+    archive = tmp_path / "job.tar.gz"
+    archive.write_bytes(job_source({"iterations": "2", "jobName": "ui-jisto"}))
+    go(driver, cluster, "jobs")
+    driver.execute_script("window.confirm = () => true")  # Run asks first
+    form = driver.find_element("id", "new-jisto-job")
+    form.find_element("name", "image").send_keys("berth/busybox")
+    form.find_element("name", "archive").send_keys(str(archive))
+    form.find_element("css selector", "button[type=submit]").click()
+    row = '[data-jisto="ui-jisto"]'
+    wait_for(lambda: driver.find_element("css selector", f'{row}[data-state="Created"]'),
+             "the Jisto job created")
+    driver.find_element("css selector", f"{row} td.actions button").click()  # Run
+    wait_for(lambda: driver.find_element("css selector", f'{row}[data-state="Finished"]'),
+             "the Jisto job finished", 90)
+    assert driver.find_element("css selector", f"{row} progress").get_attribute("value") == "100"
+    checked(driver, "jobs-jisto")
