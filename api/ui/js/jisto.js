@@ -11,7 +11,8 @@ export function mountJisto(root, ctx) {
     h("h2", {}, "Create a job from an image and a job source"),
     h("div", { class: "grid" },
       h("div", { class: "field", "data-field": "image" }, h("label", { for: "source-image" }, "Image"),
-        h("input", { id: "source-image", name: "image", placeholder: "berth/busybox" })),
+        h("input", { id: "source-image", name: "image", placeholder: "berth/busybox", list: "ready-images" }),
+        h("datalist", { id: "ready-images" })),
       h("div", { class: "field", "data-field": "archive" }, h("label", { for: "source-archive" }, "Job source (tar.gz with config.json)"),
         h("input", { id: "source-archive", name: "archive", type: "file", accept: ".tar.gz,.tgz,application/gzip" }))),
     h("div", { "data-field": "config.json" }),
@@ -71,7 +72,15 @@ export function mountJisto(root, ctx) {
       actions);
   }
 
+  // berth's ready images offered in the image field (any other name may be typed).
+  async function images() {
+    const list = await api("/v1/images").catch(() => ({ images: [] }));
+    form.querySelector("#ready-images")?.replaceChildren(...list.images
+      .filter((i) => i.state === "ready").map((i) => h("option", { value: i.name })));
+  }
+
   async function load() {
+    images();
     const data = await api("/v1/job");
     berthJobs = new Set(data.Jobs.map((j) => j.Job).filter(Boolean));
     rows.replaceChildren(...data.Jobs.slice().reverse().map(row));
