@@ -155,7 +155,8 @@ class GenericHandlers:
             if not instances:
                 return error_response(404, f"job {name!r} has no instance {wanted!r}",
                                       [FieldProblem("instance", "no such instance")])
-        return web.json_response({"instances": instances})
+        return web.json_response({"instances": instances,
+                                  "interrupting": self.runner.interrupting(name)})
 
 
     async def list_volumes(self, request: web.Request) -> web.Response:

@@ -31,7 +31,9 @@ _INSTANCE = {"type": "object", "properties": {
                 "additionalProperties": _SCRIPT},
     "log": {"type": "string", "description": "what ran there and how it ended"}}}
 _INSTANCES = {"type": "object", "required": ["instances"], "properties": {
-    "instances": {"type": "array", "items": _INSTANCE}}}
+    "instances": {"type": "array", "items": _INSTANCE},
+    "interrupting": {"type": "boolean", "description": "an interrupt was asked for and "
+                     "scripts still run: the next interrupt kills them (the UI's Kill)"}}}
 
 _VOLUME = {"type": "object", "properties": {
     "name": {"type": "string"}, "vol_name": {"type": "string"},

@@ -63,6 +63,7 @@ def main(log_json: bool, log_level: str) -> None:
     "metrics": "cli.bench_cmds:bench_metrics",
     "registry": "cli.bench_cmds:bench_registry",
     "images": "cli.bench_cmds:bench_images",
+    "ui": "cli.bench_cmds:bench_ui",
     "sim": "cli.sim:bench_sim",
 })
 def bench() -> None:

@@ -177,3 +177,19 @@ def bench_images(rounds: int, size_mib: int, as_json: bool) -> None:
     from benchmarks.images import run
 
     emit(run(rounds, size_mib), as_json)
+
+
+@click.command("ui")
+@click.option("--nodes", default=10, show_default=True,
+              help="Nodes whose metrics fill the store before `berth up` starts.")
+@click.option("--hours", default=24.0, show_default=True, help="Hours of metrics per node.")
+@click.option("--tasks", default=1000, show_default=True,
+              help="Task instances held (a job that cannot be placed).")
+@click.option("--samples", default=5, show_default=True, help="Live updates timed per page.")
+@click.option("--json", "as_json", is_flag=True, help="One line of JSON.")
+def bench_ui(nodes: int, hours: float, tasks: int, samples: int, as_json: bool) -> None:
+    """The web UI in headless Chromium on a real `berth up`: first paint of each page,
+    state change to screen, and the served JS+CSS compressed (needs Docker, Chromium)."""
+    from benchmarks.ui import run
+
+    emit(run(nodes, hours, tasks, samples), as_json)

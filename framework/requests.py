@@ -60,6 +60,7 @@ class Requests:
             self._timed[job.id] = None
         if e.recovering:
             return []  # instances follow; the upkeep runs on SUBSCRIBED
+        self._changed_jobs[job.id] = None  # a new row for the event stream's readers
         return self._upkeep(job) + self._revive_if_needed()
 
     def _job_scaled(self, e: ev.JobScaled) -> list[cmd.Command]:

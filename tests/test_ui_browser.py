@@ -41,7 +41,7 @@ from tests.ui_browser import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker]
 PASSWORD = "admin-pass-1"
-PAGES = ("graph", "jobs", "tasks")
+PAGES = ("graph", "jobs", "tasks", "images", "services")
 
 
 @dataclass

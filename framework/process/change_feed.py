@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from framework.images import ImageRecord
 from framework.job_status import job_summary
 from framework.records import TaskRecord
 from framework.scheduler import CharmanderScheduler
@@ -38,3 +39,17 @@ def node_points(samples: Iterable[Sample]) -> list[dict[str, Any]]:
              "t": s.at, "value": s.value}
             for s in samples if s.name in NODE_METRICS or (s.name in ("cpu_limit", "mem_limit")
             and "instance" in s.tags)]
+
+
+def image_change(record: ImageRecord, deleted: bool = False) -> dict[str, Any]:
+    """An image's new state, as `GET /v1/images` lists it (its log stays behind its own
+    URL: it can be megabytes)."""
+    return {"name": record.name, "state": record.state.value, "origin": record.origin,
+            "size": record.size, "created": record.created_at,
+            "updated": record.updated_at, "reason": record.reason, "deleted": deleted}
+
+
+def scripts_change(job: str, namespace: str | None) -> dict[str, Any]:
+    """A service job's script statuses or instances changed: read them again
+    (`GET /v1/jobs/{name}/scripts`; their outputs are too big to send to every reader)."""
+    return {"job": job, "namespace": namespace}

@@ -28,6 +28,8 @@ from framework import generic_service as G
 from framework.code_archive import plain_tar
 from framework.code_store import CodeStore, CodeVersion, VersionExists, VolumeRecord
 from framework.jobs import Job
+from framework.process.change_feed import scripts_change
+from framework.process.event_hub import EventHub
 from framework.process.instance_exec import ExecFailed, InstanceExec
 from framework.scheduler import Scheduler
 from framework.store import FrameworkStore, StoreUnavailable
@@ -47,6 +49,7 @@ class Driver(Protocol):
     clock: Callable[[], float]
     master_url: str | None
     master_headers: dict[str, str]
+    events: EventHub  # what `GET /v1/events` streams (a service's page follows it)
 
     @property
     def ssl_option(self) -> Any: ...
@@ -281,12 +284,18 @@ class GenericRunner:
         except G.Refused as exc:
             raise GenericConflict(str(exc)) from None
         self._carry_out(job, commands)
+        self._changed(job)
         return machine.status()
 
     def status(self, job: str) -> list[dict]:
         self._job(job)
         machine = self.machines.get(job)
         return machine.status() if machine is not None else []
+
+    def interrupting(self, job: str) -> bool:
+        """An interrupt was asked for and scripts still run: the next one kills them."""
+        machine = self.machines.get(job)
+        return bool(machine is not None and machine.interrupting)
 
     async def tick(self) -> None:
         """Each service job with code versions: its running instances, to its machine."""
@@ -303,8 +312,16 @@ class GenericRunner:
             machine = self.machines[name]
             before = set(machine.instances)
             self._carry_out(name, machine.observe(running))
+            if before != set(machine.instances):
+                self._changed(name)
             if gone := sorted(before - set(machine.instances)):
                 await asyncio.to_thread(self.store.forget_inits, name, gone)
+
+    def _changed(self, job: str) -> None:
+        """Tell the event stream a service's script statuses or instances changed."""
+        record = self.service.scheduler.job(job)
+        namespace = record.namespace if record is not None else None
+        self.service.events.publish("scripts", scripts_change(job, namespace), namespace)
 
     # -- carrying out -------------------------------------------------------------------
 
@@ -323,6 +340,7 @@ class GenericRunner:
             if isinstance(command, G.Join):
                 address = await inside.join(command.instance)
                 self._carry_out(job, machine.joined(command.instance, address))
+                self._changed(job)
             elif isinstance(command, G.WriteAgents):
                 await inside.write_agents(command.instance,
                                           [a.as_json() for a in command.agents])
@@ -338,6 +356,7 @@ class GenericRunner:
             if isinstance(command, G.RunScript):
                 self._carry_out(job, machine.ended(command.instance, command.run_id, None,
                                                    error=str(exc)))
+                self._changed(job)
             elif isinstance(command, G.Join):
                 machine.join_failed(command.instance)
 
@@ -350,6 +369,7 @@ class GenericRunner:
                                               run.parameters)
         self._carry_out(job, machine.ended(run.instance, run.run_id, answer["exit_code"],
                                            answer["stdout"], answer["stderr"]))
+        self._changed(job)
         if run.script == "init":
             try:  # remembered across restarts of the framework, so never run twice
                 await asyncio.to_thread(self.store.add_init, job, run.instance, run.version)

@@ -28,6 +28,8 @@ import structlog
 from framework import commands as cmd
 from framework import events as ev
 from framework.images import RESTARTED, ImageBook, ImageRecord, ImageState, ImageStore
+from framework.process.change_feed import image_change
+from framework.process.event_hub import EventHub
 from framework.store import FrameworkStore
 from offers.image_template import (
     DEFAULT_BASE,
@@ -62,6 +64,7 @@ class ImageSettings:
 class ImagesDriver(Protocol):
     store: FrameworkStore
     clock: Callable[[], float]
+    events: EventHub  # what `GET /v1/events` streams (the Images page follows it)
 
     def apply(self, event: ev.Event) -> list[cmd.Command]: ...
 
@@ -164,6 +167,7 @@ class ImageService:
             await asyncio.to_thread(self._untag, record.name)
             await asyncio.to_thread(self.store.delete, record.name)
             self.book.remove(record.name)
+        self.service.events.publish("image", image_change(record, deleted=True))
         return record
 
     # -- the work -------------------------------------------------------------------------
@@ -180,6 +184,7 @@ class ImageService:
             await asyncio.to_thread(self.store.save, record)
             self.book.put(record)
             self._tell()
+        self.service.events.publish("image", image_change(record))
         task = asyncio.get_running_loop().create_task(self._run(record, work))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -212,6 +217,7 @@ class ImageService:
                 await asyncio.sleep(1.0)
         self.book.put(done)
         self._tell()
+        self.service.events.publish("image", image_change(done))
 
     def _build(self, context: bytes) -> Callable[[str, list[str]], int | None]:
         """The build of `context` as the image `name`, its log into `lines`."""

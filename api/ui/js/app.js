@@ -1,17 +1,21 @@
 // The UI's shell: who is signed in (GET /v1/session), the namespace shown, one event
 // stream shared by the pages, and a page per hash route (#/graph, #/jobs, #/jobs/NAME,
-// #/tasks). What the caller may not do is not offered: controls marked data-needs=write
-// or data-needs=admin are removed for a caller without that scope.
+// #/tasks, #/images, #/services, #/services/NAME). What the caller may not do is not
+// offered: controls marked data-needs=write or data-needs=admin are removed for a caller
+// without that scope.
 
 import { api, signIn, signOut } from "./api.js";
 import * as graph from "./graph.js";
+import * as images from "./images.js";
 import * as job from "./job.js";
 import * as jobs from "./jobs.js";
+import * as service from "./service.js";
+import * as services from "./services.js";
 import { connect } from "./stream.js";
 import * as tasks from "./tasks.js";
 
 // Every page is loaded with the shell (they are small): a page change fetches no code.
-const PAGES = { graph, jobs, job, tasks };
+const PAGES = { graph, jobs, job, tasks, images, services, service };
 const RANK = { read: 1, write: 2, admin: 3 };
 const view = document.getElementById("view");
 const live = document.getElementById("live");
@@ -32,6 +36,7 @@ export function trim(root) {
 function route() {
   const parts = (location.hash || "#/graph").slice(2).split("/").map(decodeURIComponent);
   if (parts[0] === "jobs" && parts[1]) return ["job", parts[1]];
+  if (parts[0] === "services" && parts[1]) return ["service", parts[1]];
   return [PAGES[parts[0]] ? parts[0] : "graph", null];
 }
 
@@ -42,7 +47,7 @@ async function show() {
   current?.unmount?.();
   current = null;
   for (const link of document.querySelectorAll("nav a")) {
-    const here = link.dataset.page === page || (page === "job" && link.dataset.page === "jobs");
+    const here = link.dataset.page === page || `${link.dataset.page}`.replace(/s$/, "") === page;
     if (here) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
   }
   const module = PAGES[page];

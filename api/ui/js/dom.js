@@ -51,11 +51,19 @@ export function dropDraft(form) {
 
 // The API's field errors next to the fields they name (data-field on a field's wrapper;
 // what names no field goes to the form's own message).
+// The form's message line, shown as a success (showErrors makes it an error again).
+export function ok(form) {
+  const line = form.querySelector(".form-message");
+  line.classList.add("ok");
+  return line;
+}
+
 export function showErrors(form, error) {
   for (const old of form.querySelectorAll(".field-error")) old.remove();
   for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
   const general = form.querySelector(".form-message");
   general.textContent = "";
+  general.classList.remove("ok");
   if (!error) return;
   const unplaced = [];
   for (const { field, problem } of error.errors || []) {

@@ -4,6 +4,7 @@
 
 import { api } from "./api.js";
 import { dropDraft, h, keepDraft, showErrors, when } from "./dom.js";
+import { mountJisto } from "./jisto.js";
 
 export function progress(job) {
   const want = job.desired || 0;
@@ -74,6 +75,7 @@ export async function mount(root, ctx) {
   root.append(h("h1", {}, "Jobs"), h("div", { class: "scroll" }, table), form);
   ctx.trim(root);
   if (root.contains(form)) keepDraft(form);
+  const jisto = mountJisto(root, ctx);
 
   form.file?.addEventListener("change", async () => {
     const file = form.file.files[0];
@@ -149,9 +151,11 @@ export async function mount(root, ctx) {
   let pending = null;
   function later() { if (!pending) pending = requestAnimationFrame(() => { pending = null; render(); }); }
 
-  await load();
+  await Promise.all([load(), jisto.load()]);
   return {
+    unmount: jisto.unmount,
     onEvent(kind, data) {
+      jisto.onEvent(kind, data);
       if (kind === "job") { jobs.set(data.name, { ...jobs.get(data.name), ...data }); later(); }
       else if (kind === "task" && data.host) {
         if (!hosts.has(data.submission_id)) hosts.set(data.submission_id, new Map());
