@@ -1,0 +1,242 @@
+"""`berth sim --replay-from`: a session recorded by the real framework (its REST API, its
+Mesos event handling, its store writer and metrics store, on an injected clock) replays
+as the tasks that ran, when they were asked for, as long as they ran, on the agents
+offered, losing the agent that was lost; the history is pruned after its retention; bad
+URLs and windows are refused with nothing written."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from datetime import UTC, datetime
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from framework.history import HISTORY, PRUNE_EVERY
+from framework.process.metrics_feed import metering_samples
+from framework.store import FrameworkStore
+from master.records import OfferRecord, StatusUpdate
+from offers.protocol import mesos as mj
+from offers.resource_vector import Resources
+from offers.states import TaskState
+from simulator.traces.berth_history import read
+from tests.clocked_framework import call, framework_starter, http  # noqa: F401
+from tests.framework_harness import Clock
+
+T0 = 1_790_000_000.0  # the session's start (2026-09-21, UTC)
+DURATIONS = {"alpha": 60.0, "beta": 120.0, "gamma": 180.0}
+
+
+def _offer(n: int, agent: str, host: str, cpus: float, mem: float) -> OfferRecord:
+    return OfferRecord(f"o{n}", "fw-1", agent, host, {"nodetype": "lab"},
+                       Resources(cpus=cpus, mem=mem, disk=10_000), 0.0, 1e12)
+
+
+def _status(task_id: str, state: TaskState, agent: str) -> dict:
+    return mj.update_event(StatusUpdate(task_id, "fw-1", agent, state))
+
+
+async def _record_session(starter, clock, http) -> dict[str, str]:  # noqa: F811
+    """Four tasks submitted 10 s apart; three run on h1 for their DURATIONS, one (too big)
+    never starts; h2 is offered, then lost. Returns task name -> instance id."""
+    fw = await starter()
+    service = fw.service
+    clock.now = T0
+    await service._on_mesos_event(mj.subscribed_event("fw-1", 15))
+    for k, (name, cpus) in enumerate([("alpha", 1), ("beta", 2), ("gamma", 1),
+                                      ("huge", 64)]):
+        clock.now = T0 + 10 * k
+        status, _ = await call(http, fw, "POST", "/client/task", {
+            "id": name, "dockerimage": "busybox", "cpus": cpus, "mem": 256})
+        assert status in (200, 201, 202)
+    clock.now = T0 + 40
+    await service._on_mesos_event(mj.offers_event([_offer(1, "a1", "h1", 8, 8192)]))
+    ids = {r.spec.id: r.task_id for r in service.scheduler.tasks()}
+    launched = {name: tid for name, tid in ids.items()
+                if service.scheduler.task(tid).state is TaskState.STAGING}
+    assert sorted(launched) == ["alpha", "beta", "gamma"]
+    clock.now = T0 + 45
+    for tid in launched.values():
+        await service._on_mesos_event(_status(tid, TaskState.RUNNING, "a1"))
+    await service._on_mesos_event(mj.offers_event([_offer(2, "a2", "h2", 4, 4096)]))
+    samples = metering_samples({"samples": [
+        {"task_id": launched["alpha"], "t": T0 + 50, "cpus": 0.4, "mem": 100},
+        {"task_id": launched["alpha"], "t": T0 + 80, "cpus": 0.7, "mem": 90}]},
+        service.instance_tags)
+    await service.metrics.record(samples)
+    clock.now = T0 + 100
+    await service._on_mesos_event(mj.failure_event("a2"))
+    for name, duration in sorted(DURATIONS.items(), key=lambda kv: kv[1]):
+        clock.now = T0 + 45 + duration
+        await service._on_mesos_event(_status(launched[name], TaskState.FINISHED, "a1"))
+    await service.settle()
+    await fw.stop()
+    return ids
+
+
+@pytest.fixture
+async def recorded(tmp_path, http):  # noqa: F811
+    clock = Clock(T0)
+    async for starter in framework_starter(tmp_path, clock):
+        ids = await _record_session(starter, clock, http)
+        yield f"sqlite:///{tmp_path}/f.db", ids
+
+
+async def test_replay_reproduces_submissions_durations_usage_and_losses(recorded, tmp_path):
+    url, ids = recorded
+    replay = read(url, T0 - 5, T0 + 600)
+    items = {i.spec.id: i for i in replay.trace.workload}
+    assert sorted(items) == sorted(ids.values())
+    for k, name in enumerate(["alpha", "beta", "gamma", "huge"]):
+        assert items[ids[name]].submit_at == pytest.approx(5 + 10 * k)
+        assert items[ids[name]].spec.dockerimage == "busybox"
+    for name, duration in DURATIONS.items():
+        assert items[ids[name]].duration == pytest.approx(duration)
+    assert items[ids["huge"]].duration is None  # still waiting at --until
+    assert items[ids["huge"]].spec.cpus == 64
+    assert items[ids["alpha"]].used == pytest.approx((0.7, 100))
+    assert items[ids["beta"]].used is None  # never metered: uses its request
+    nodes = {n.hostname: n for n in replay.trace.nodes}
+    assert sorted(nodes) == ["h1", "h2"]
+    assert (nodes["h1"].cpus, nodes["h1"].mem) == (8, 8192)
+    assert nodes["h1"].attributes == {"nodetype": "lab"}
+    assert replay.losses == ((pytest.approx(105), "h2"),)
+
+
+async def test_berth_sim_replays_the_window_under_two_strategies(recorded, tmp_path):
+    url, _ = recorded
+    out = tmp_path / "report"
+    result = CliRunner().invoke(main, [
+        "sim", "--replay-from", url, "--since", str(T0 - 5),
+        "--until", datetime.fromtimestamp(T0 + 600, UTC).isoformat(),
+        "--compare", "binpack,spread", "--report", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "4 tasks, 2 machines" in result.stderr and "1 agent losses" in result.stderr
+    for strategy in ("binpack", "spread"):
+        summary = json.loads((out / strategy / "summary.json").read_text())
+        assert summary["workload_tasks"] == 4 and summary["nodes"] == 2
+        assert summary["horizon_s"] == 605
+        assert summary["tasks"] == {"finished": 3, "running_at_end": 0, "stopped_at_end": 0,
+                                    "never_ran": 1}
+        assert summary["agents"]["losses"] == 1
+
+
+async def test_a_window_that_starts_mid_run_keeps_what_remained(recorded):
+    url, ids = recorded
+    items = {i.spec.id: i for i in read(url, T0 + 100, T0 + 600).trace.workload}
+    assert items[ids["gamma"]].submit_at == 0  # asked for before the window
+    assert items[ids["gamma"]].duration == pytest.approx(125)  # ran 45..225
+    assert items[ids["alpha"]].duration == pytest.approx(5)  # ran 45..105
+    replay = read(url, T0 + 100, T0 + 200)
+    items = {i.spec.id: i for i in replay.trace.workload}
+    assert items[ids["gamma"]].duration is None  # still running at --until
+    assert items[ids["beta"]].duration == pytest.approx(65)
+    assert replay.trace.counts["still running at --until (no duration)"] == 1
+
+
+def _sim(*args: str):
+    return CliRunner().invoke(main, ["sim", *args])
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--replay-from", "sqlite:///{tmp}/nowhere.db", "--since", "7d"], "no such SQLite file"),
+    (["--replay-from", "not a url at all", "--since", "7d"], "is not a database URL"),
+    (["--replay-from", "postgresql://u:secret@127.0.0.1:1/x", "--since", "7d"],
+     "cannot read postgresql://u:***@127.0.0.1:1/x"),
+    (["--replay-from", "sqlite:///{tmp}/junk.db", "--since", "7d"], "cannot read"),
+    (["--replay-from", "sqlite:///{tmp}/empty.db", "--since", "7d"], "holds no berth history"),
+    (["--replay-from", "sqlite:///{tmp}/f.db", "--since", "yesterday"],
+     "--since: 'yesterday' is not a time"),
+    (["--replay-from", "sqlite:///{tmp}/f.db", "--since", "2d", "--until", "3d"],
+     "--until: the window ends before it starts"),
+    (["--replay-from", "sqlite:///{tmp}/f.db", "--since", "2001-01-01",
+      "--until", "2001-01-02"], "--replay-from: no task in the window 2001-01-01T00:00:00Z"),
+])
+async def test_bad_input_is_refused_and_nothing_written(recorded, tmp_path, args, says):
+    (tmp_path / "junk.db").write_bytes(b"this is not a database, " * 100)
+    sqlite3.connect(tmp_path / "empty.db").execute("create table t (x)").connection.close()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = _sim(*[a.replace("{tmp}", str(tmp_path)) for a in args],
+                  "--report", str(tmp_path / "report"))
+    assert result.exit_code == 2, result.output
+    assert says in result.stderr, result.stderr
+    assert "secret" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no report, no database
+
+
+def test_replay_options_need_each_other(tmp_path):
+    assert "--since and --until go with --replay-from" in _sim(
+        "--synthetic", "--nodes", "2", "--since", "1d", "--report", str(tmp_path / "r")).output
+    assert "--replay-from needs --since" in _sim(
+        "--replay-from", "sqlite:///x.db", "--report", str(tmp_path / "r")).output
+    assert "--duration does not go with --replay-from" in _sim(
+        "--replay-from", "sqlite:///x.db", "--since", "1d", "--duration", "60",
+        "--report", str(tmp_path / "r")).output
+
+
+def _history_ids(url: str) -> list[str]:
+    store = FrameworkStore(url)
+    with store.engine.connect() as conn:
+        ids = sorted(conn.execute(HISTORY.select()).scalars())
+    store.close()
+    return ids
+
+
+def test_history_is_pruned_after_its_retention(tmp_path):
+    from framework.history import AgentLoss, AgentSeen
+    from framework.records import new_record
+    from tests.builders import task
+
+    url = f"sqlite:///{tmp_path}/p.db"
+    store = FrameworkStore(url, history_retention=3600)
+    store.migrate()
+
+    def record(tid: str, state: TaskState, at: float):
+        return new_record(task_id=tid, submission_id=tid, spec=task(tid), state=state,
+                          created_at=at - 10, updated_at=at, running_at=at - 5)
+
+    store.write(records=[record("old", TaskState.FINISHED, 1000.0),
+                         record("forever", TaskState.RUNNING, 1000.0)],
+                agents_seen=[AgentSeen("a1", "h1", 4, 4096, 0, {}, 1000.0)],
+                agent_losses=[AgentLoss("a1", "h1", 1000.0)])
+    # within the retention, or before the next pruning round: everything stays
+    store.write(records=[record("new", TaskState.FINISHED, 1000.0 + 3000)])
+    assert _history_ids(url) == ["forever", "new", "old"]
+    store.write(records=[record("later", TaskState.FINISHED, 1000.0 + 3600 + PRUNE_EVERY)])
+    ids = _history_ids(url)
+    assert ids == ["forever", "later", "new"]  # a running instance is kept however old
+    replay = read(url, 0, 10_000)
+    assert replay.losses == () and replay.trace.nodes is None
+    store.close()
+
+
+@pytest.mark.skipif(not os.environ.get("BERTH_TEST_POSTGRES_URL"),
+                    reason="BERTH_TEST_POSTGRES_URL not set (scripts/test.sh sets it)")
+def test_postgres_history_round_trip():
+    from framework.history import AgentSeen
+    from framework.records import new_record
+    from tests.builders import task
+
+    url = os.environ["BERTH_TEST_POSTGRES_URL"]
+    store = FrameworkStore(url)
+    store.migrate()
+    at = 2_000_000_000.0
+    with store.engine.begin() as conn:
+        conn.execute(HISTORY.delete().where(HISTORY.c.task_id.startswith("replaypg")))
+    store.write(submissions=[("replaypg-1", task("replaypg-1", cpus=2), at)],
+                agents_seen=[AgentSeen("pg-a1", "pg-h1", 2, 1024, 0, {}, at),
+                             ])
+    store.write(agents_seen=[AgentSeen("pg-a1", "pg-h1", 6, 512, 0, {}, at + 1)])
+    store.write(records=[new_record(task_id="replaypg-1", submission_id="replaypg-1",
+                                    spec=task("replaypg-1", cpus=2), state=TaskState.FINISHED,
+                                    created_at=at + 5, updated_at=at + 70,
+                                    running_at=at + 10, hostname="pg-h1")])
+    store.close()
+    replay = read(url, at, at + 100)
+    items = {i.spec.id: i for i in replay.trace.workload}
+    assert items["replaypg-1"].submit_at == 0 and items["replaypg-1"].duration == 60
+    nodes = {n.hostname: n for n in replay.trace.nodes}
+    assert (nodes["pg-h1"].cpus, nodes["pg-h1"].mem) == (6, 1024)  # the largest of each
