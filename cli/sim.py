@@ -86,7 +86,8 @@ def _strategies(text: str) -> list[str]:
 @click.option("--report", "report_dir", required=True, type=click.Path(path_type=Path),
               help="Directory for summary.json, intervals.csv, plots and report.md.")
 def sim_command(cluster_path, nodes, node_shape, workload_path, synthetic, trace_spec,
-                trace_scale, replay_url, since, until, tasks, strategy, compare, seed, fail_rate, repair_time, horizon, incumbent_load,
+                trace_scale, replay_url, since, until, tasks, strategy, compare, seed,
+                fail_rate, repair_time, horizon, incumbent_load,
                 reshuffle_every, offer_interval, refuse_seconds, elastic, sweeps, jobs,
                 report_dir) -> None:
     """Simulate the scheduler over a cluster and workload; print the summary as JSON

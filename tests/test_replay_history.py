@@ -106,22 +106,22 @@ async def test_replay_reproduces_submissions_durations_usage_and_losses(recorded
     assert replay.losses == ((pytest.approx(105), "h2"),)
 
 
-async def test_berth_sim_replays_the_window_under_two_strategies(recorded, tmp_path):
+async def test_berth_sim_replays_the_window_with_another_strategy(recorded, tmp_path):
     url, _ = recorded
     out = tmp_path / "report"
     result = CliRunner().invoke(main, [
         "sim", "--replay-from", url, "--since", str(T0 - 5),
         "--until", datetime.fromtimestamp(T0 + 600, UTC).isoformat(),
-        "--compare", "binpack,spread", "--report", str(out)])
+        "--strategy", "spread", "--report", str(out)])
     assert result.exit_code == 0, result.output
     assert "4 tasks, 2 machines" in result.stderr and "1 agent losses" in result.stderr
-    for strategy in ("binpack", "spread"):
-        summary = json.loads((out / strategy / "summary.json").read_text())
-        assert summary["workload_tasks"] == 4 and summary["nodes"] == 2
-        assert summary["horizon_s"] == 605
-        assert summary["tasks"] == {"finished": 3, "running_at_end": 0, "stopped_at_end": 0,
-                                    "never_ran": 1}
-        assert summary["agents"]["losses"] == 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["strategy"] == "spread"
+    assert summary["workload_tasks"] == 4 and summary["nodes"] == 2
+    assert summary["horizon_s"] == 605
+    assert summary["tasks"] == {"finished": 3, "running_at_end": 0, "stopped_at_end": 0,
+                                "never_ran": 1}
+    assert summary["agents"]["losses"] == 1
 
 
 async def test_a_window_that_starts_mid_run_keeps_what_remained(recorded):
@@ -175,6 +175,11 @@ def test_replay_options_need_each_other(tmp_path):
     assert "--duration does not go with --replay-from" in _sim(
         "--replay-from", "sqlite:///x.db", "--since", "1d", "--duration", "60",
         "--report", str(tmp_path / "r")).output
+
+
+def test_history_retention_option_is_checked():
+    result = CliRunner().invoke(main, ["framework", "--history-retention", "soon"])
+    assert result.exit_code == 2 and "'soon' is not a period" in result.output
 
 
 def _history_ids(url: str) -> list[str]:
