@@ -221,6 +221,8 @@ def test_history_is_pruned_after_its_retention(tmp_path):
 @pytest.mark.skipif(not os.environ.get("BERTH_TEST_POSTGRES_URL"),
                     reason="BERTH_TEST_POSTGRES_URL not set (scripts/test.sh sets it)")
 def test_postgres_history_round_trip():
+    import uuid
+
     from framework.history import AgentSeen
     from framework.records import new_record
     from tests.builders import task
@@ -228,20 +230,17 @@ def test_postgres_history_round_trip():
     url = os.environ["BERTH_TEST_POSTGRES_URL"]
     store = FrameworkStore(url)
     store.migrate()
-    at = 2_000_000_000.0
-    with store.engine.begin() as conn:
-        conn.execute(HISTORY.delete().where(HISTORY.c.task_id.startswith("replaypg")))
-    store.write(submissions=[("replaypg-1", task("replaypg-1", cpus=2), at)],
-                agents_seen=[AgentSeen("pg-a1", "pg-h1", 2, 1024, 0, {}, at),
-                             ])
-    store.write(agents_seen=[AgentSeen("pg-a1", "pg-h1", 6, 512, 0, {}, at + 1)])
-    store.write(records=[new_record(task_id="replaypg-1", submission_id="replaypg-1",
-                                    spec=task("replaypg-1", cpus=2), state=TaskState.FINISHED,
-                                    created_at=at + 5, updated_at=at + 70,
-                                    running_at=at + 10, hostname="pg-h1")])
+    tid, host = f"replaypg-{uuid.uuid4().hex[:8]}", f"pg-{uuid.uuid4().hex[:8]}"
+    at = 2_000_000_000.0 + uuid.uuid4().int % 10**6 * 1000  # a window of its own
+    store.write(submissions=[(tid, task(tid, cpus=2), at)],
+                agents_seen=[AgentSeen(f"{host}-a", host, 2, 1024, 0, {}, at)])
+    store.write(agents_seen=[AgentSeen(f"{host}-a", host, 6, 512, 0, {}, at + 1)])
+    store.write(records=[new_record(task_id=tid, submission_id=tid, spec=task(tid, cpus=2),
+                                    state=TaskState.FINISHED, created_at=at + 5,
+                                    updated_at=at + 70, running_at=at + 10, hostname=host)])
     store.close()
     replay = read(url, at, at + 100)
     items = {i.spec.id: i for i in replay.trace.workload}
-    assert items["replaypg-1"].submit_at == 0 and items["replaypg-1"].duration == 60
+    assert items[tid].submit_at == 0 and items[tid].duration == 60  # asked for at `at`
     nodes = {n.hostname: n for n in replay.trace.nodes}
-    assert (nodes["pg-h1"].cpus, nodes["pg-h1"].mem) == (6, 1024)  # the largest of each
+    assert (nodes[host].cpus, nodes[host].mem) == (6, 1024)  # the largest of each
