@@ -2,11 +2,14 @@
 
 The instance table keeps each instance's latest state only (and is trimmed with its
 jobs), so the store writer also keeps, in the same transaction, one history row per
-instance (submitted, started, ended, end state, host, spec), the agents offered (the
-largest offer of each: its capacity as berth saw it) and the agents lost. Rows are
-upserts keyed by the instance, so a batch costs one statement more; rows older than the
-retention are deleted every `PRUNE_EVERY` seconds of the records' time, inside a batch
-(an indexed delete), never per record.
+instance (submitted, started, ended, end state, host), the spec of each submission (or
+job template) once, the agents offered (the largest offer of each: its capacity as berth
+saw it) and the agents lost. Instance rows are upserts of a few numbers keyed by the
+instance: a batch of records costs one statement more, and a spec is turned into JSON
+only the first time (about a third more time per record written than without history,
+where a spec per row cost twice that). Rows that ended before the retention are deleted
+every `PRUNE_EVERY` seconds of the records' time, inside a batch (indexed deletes),
+never per record.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import JSON, Column, Float, Integer, String, Table, delete, func
+from sqlalchemy import JSON, Column, Float, Integer, String, Table, delete, func, select
 
 from framework.models import Base
 from framework.records import TaskRecord
@@ -33,13 +36,20 @@ HISTORY = Table(
     Column("slot", String(32), nullable=True),  # "template:index"; None: one per node
     Column("submitted_at", Float, nullable=False, index=True),
     Column("started_at", Float, nullable=True),
-    Column("ended_at", Float, nullable=True),
+    Column("ended_at", Float, nullable=True, index=True),
     Column("state", String(16), nullable=False),
     Column("agent_id", String(128), nullable=True),
     Column("hostname", String(253), nullable=True),
-    Column("spec", JSON, nullable=False),
-    Column("updated_at", Float, nullable=False, index=True),
+    Column("spec_key", String(200), nullable=False),  # SPECS.key
+    Column("updated_at", Float, nullable=False),
 )
+SPECS = Table(  # a submission's spec (a job's: per template), written once
+    "framework_history_specs", Base.metadata,
+    Column("key", String(200), primary_key=True),  # "submission id:template" ("n": per node)
+    Column("spec", JSON, nullable=False),
+    Column("created_at", Float, nullable=False, index=True),
+)
+MAX_KNOWN_SPECS = 100_000  # keys remembered as written; past that, written again (no-op)
 AGENTS_SEEN = Table(
     "framework_agents_seen", Base.metadata,
     Column("agent_id", String(128), primary_key=True),
@@ -86,7 +96,8 @@ class HistoryWriter:
     def __init__(self, insert, dialect: str, retention: float = DEFAULT_RETENTION) -> None:
         self.retention = retention
         self._pruned_at = 0.0
-        self._specs: dict[int, tuple[TaskSpec, dict]] = {}
+        self._written: set[str] = set()  # spec keys committed to SPECS
+        self._unconfirmed: set[str] = set()  # written by the batch not yet committed
         stmt = insert(HISTORY)
         old = HISTORY.c
         # The first submission time and start stay (a recovered record's running time is
@@ -98,6 +109,7 @@ class HistoryWriter:
             "hostname": func.coalesce(stmt.excluded.hostname, old.hostname),
             "updated_at": stmt.excluded.updated_at})
         self._insert_new = insert(HISTORY).on_conflict_do_nothing(index_elements=["task_id"])
+        self._insert_specs = insert(SPECS).on_conflict_do_nothing(index_elements=["key"])
         agents = insert(AGENTS_SEEN)
         larger = func.greatest if dialect == "postgresql" else func.max
         self._agents = agents.on_conflict_do_update(index_elements=["agent_id"], set_={
@@ -109,13 +121,20 @@ class HistoryWriter:
     def write(self, conn, submissions: Sequence[tuple], records: Sequence[TaskRecord],
               agents: Sequence[AgentSeen], losses: Sequence[AgentLoss]) -> None:
         """Add this batch's history (in the batch's transaction) and prune now and then."""
+        specs: dict[str, dict] = {}
+        self._unconfirmed = set()  # a batch that failed wrote nothing: write them again
         if submissions:
             conn.execute(self._insert_new, [
                 {"task_id": s[0], "submission_id": s[0], "slot": "0:0", "submitted_at": s[2],
-                 "state": "PENDING", "spec": self._json(s[1]), "updated_at": s[2]}
-                for s in submissions])
+                 "state": "PENDING", "spec_key": self._spec(specs, s[0], 0, s[1], s[2]),
+                 "updated_at": s[2]} for s in submissions])
         if records:
-            conn.execute(self._upsert, [self._row(r) for r in records])
+            rows = [self._row(r, specs) for r in records]
+            if specs:
+                conn.execute(self._insert_specs, list(specs.values()))
+            conn.execute(self._upsert, rows)
+        elif specs:
+            conn.execute(self._insert_specs, list(specs.values()))
         if agents:
             conn.execute(self._agents, [
                 {"agent_id": a.agent_id, "hostname": a.hostname, "cpus": a.cpus,
@@ -124,36 +143,45 @@ class HistoryWriter:
         if losses:
             conn.execute(AGENT_LOSSES.insert(), [
                 {"agent_id": x.agent_id, "hostname": x.hostname, "at": x.at} for x in losses])
+        self._unconfirmed = set(specs)
         times = [r.updated_at for r in records] + [a.seen_at for a in agents] \
             + [x.at for x in losses]
         if times and max(times) - self._pruned_at >= PRUNE_EVERY:
             self.prune(conn, max(times))
+
+    def confirm(self) -> None:
+        """The batch committed: its specs need not be written again."""
+        if len(self._written) + len(self._unconfirmed) > MAX_KNOWN_SPECS:
+            self._written.clear()
+        self._written |= self._unconfirmed
+        self._unconfirmed = set()
 
     def prune(self, conn, now: float) -> None:
         """Forget what ended before the retention period: ended instances, agents not
         offered since, losses. Instances still running are kept, however old."""
         cutoff = now - self.retention
         conn.execute(delete(HISTORY).where(HISTORY.c.ended_at < cutoff))
+        conn.execute(delete(SPECS).where(SPECS.c.created_at < cutoff, SPECS.c.key.not_in(
+            select(HISTORY.c.spec_key))))
         conn.execute(delete(AGENTS_SEEN).where(AGENTS_SEEN.c.last_seen < cutoff))
         conn.execute(delete(AGENT_LOSSES).where(AGENT_LOSSES.c.at < cutoff))
         self._pruned_at = now
 
-    def _row(self, r: TaskRecord) -> dict:
+    def _row(self, r: TaskRecord, specs: dict[str, dict]) -> dict:
         ended = r.updated_at if r.state in TERMINAL else None
+        template = None if r.slot is None else r.slot[0]
         return {"task_id": r.task_id, "submission_id": r.submission_id,
                 "slot": None if r.slot is None else f"{r.slot[0]}:{r.slot[1]}",
                 "submitted_at": r.created_at, "started_at": r.running_at,
                 "ended_at": ended, "state": str(r.state), "agent_id": r.agent_id,
-                "hostname": r.hostname, "spec": self._json(r.spec),
+                "hostname": r.hostname,
+                "spec_key": self._spec(specs, r.submission_id, template, r.spec, r.created_at),
                 "updated_at": r.updated_at}
 
-    def _json(self, spec: TaskSpec) -> dict:
-        """The spec's JSON, made once per spec object (a job's instances share one)."""
-        known = self._specs.get(id(spec))
-        if known is not None and known[0] is spec:
-            return known[1]
-        if len(self._specs) >= 10_000:
-            self._specs.clear()
-        data = spec.to_json()
-        self._specs[id(spec)] = (spec, data)
-        return data
+    def _spec(self, specs: dict[str, dict], submission_id: str, template: int | None,
+              spec: TaskSpec, at: float) -> str:
+        """The key of a submission's (template's) spec, queued for writing the first time."""
+        key = f"{submission_id}:{'n' if template is None else template}"
+        if key not in self._written and key not in specs:
+            specs[key] = {"key": key, "spec": spec.to_json(), "created_at": at}
+        return key

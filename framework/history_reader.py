@@ -18,6 +18,7 @@ from framework.history import (
     AGENTS_SEEN,
     HISTORY,
     REFRESH,
+    SPECS,
     AgentLoss,
     AgentSeen,
 )
@@ -64,7 +65,8 @@ def read_history(url: str, since: float, until: float) -> RecordedHistory:
                 f"{_shown(url)} holds no berth history (no {HISTORY.name} table: not a "
                 "berth framework store, or one from before history was recorded)")
         with engine.connect() as conn:
-            rows = conn.execute(select(HISTORY).where(
+            rows = conn.execute(select(HISTORY, SPECS.c.spec).outerjoin(
+                SPECS, SPECS.c.key == HISTORY.c.spec_key).where(
                 HISTORY.c.submitted_at < until,
                 or_(HISTORY.c.ended_at.is_(None), HISTORY.c.ended_at >= since)).order_by(
                     HISTORY.c.submitted_at, HISTORY.c.task_id)).all()
@@ -83,7 +85,8 @@ def read_history(url: str, since: float, until: float) -> RecordedHistory:
         engine.dispose()
     return RecordedHistory(
         runs=[InstanceRun(r.task_id, r.submission_id, r.slot, r.submitted_at, r.started_at,
-                          r.ended_at, r.state, r.hostname, dict(r.spec), peaks.get(r.task_id))
+                          r.ended_at, r.state, r.hostname, dict(r.spec or {}),
+                          peaks.get(r.task_id))
               for r in rows],
         agents=[AgentSeen(a.agent_id, a.hostname, a.cpus, a.mem, a.disk,
                           dict(a.attributes or {}), a.last_seen) for a in agents],

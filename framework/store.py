@@ -190,6 +190,7 @@ class FrameworkStore:
                         killed_ids, marks or {}, jobs, job_states, deleted_jobs,
                         (schedules, new_schedules, deleted_schedules, client_parameters),
                         (agents_seen, agent_losses))
+            self.history.confirm()
         except IntegrityError as exc:
             if jobs or new_schedules:
                 raise JobExists(str(exc.orig).splitlines()[0]) from None

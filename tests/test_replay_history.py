@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from framework.history import HISTORY, PRUNE_EVERY
+from framework.history import HISTORY, PRUNE_EVERY, SPECS
 from framework.process.metrics_feed import metering_samples
 from framework.store import FrameworkStore
 from master.records import OfferRecord, StatusUpdate
@@ -182,10 +182,10 @@ def test_history_retention_option_is_checked():
     assert result.exit_code == 2 and "'soon' is not a period" in result.output
 
 
-def _history_ids(url: str) -> list[str]:
+def _history_ids(url: str, table=HISTORY) -> list[str]:
     store = FrameworkStore(url)
     with store.engine.connect() as conn:
-        ids = sorted(conn.execute(HISTORY.select()).scalars())
+        ids = sorted(conn.execute(table.select()).scalars())
     store.close()
     return ids
 
@@ -213,25 +213,43 @@ def test_history_is_pruned_after_its_retention(tmp_path):
     store.write(records=[record("later", TaskState.FINISHED, 1000.0 + 3600 + PRUNE_EVERY)])
     ids = _history_ids(url)
     assert ids == ["forever", "later", "new"]  # a running instance is kept however old
+    assert _history_ids(url, SPECS) == ["forever:0", "later:0", "new:0"]
     replay = read(url, 0, 10_000)
     assert replay.losses == () and replay.trace.nodes is None
     store.close()
 
 
-@pytest.mark.skipif(not os.environ.get("BERTH_TEST_POSTGRES_URL"),
-                    reason="BERTH_TEST_POSTGRES_URL not set (scripts/test.sh sets it)")
-def test_postgres_history_round_trip():
+@pytest.fixture
+def postgres_url():
+    """A database of its own on the test server (created, then dropped), so the shared
+    one is neither filled nor migrated to a revision other branches do not know."""
     import uuid
 
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = os.environ.get("BERTH_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("BERTH_TEST_POSTGRES_URL not set (scripts/test.sh sets it)")
+    name = f"berth_replay_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+def test_postgres_history_round_trip(postgres_url):
     from framework.history import AgentSeen
     from framework.records import new_record
     from tests.builders import task
 
-    url = os.environ["BERTH_TEST_POSTGRES_URL"]
+    url = postgres_url
     store = FrameworkStore(url)
     store.migrate()
-    tid, host = f"replaypg-{uuid.uuid4().hex[:8]}", f"pg-{uuid.uuid4().hex[:8]}"
-    at = 2_000_000_000.0 + uuid.uuid4().int % 10**6 * 1000  # a window of its own
+    tid, host, at = "replaypg-1", "pg-h1", 2_000_000_000.0
     store.write(submissions=[(tid, task(tid, cpus=2), at)],
                 agents_seen=[AgentSeen(f"{host}-a", host, 2, 1024, 0, {}, at)])
     store.write(agents_seen=[AgentSeen(f"{host}-a", host, 6, 512, 0, {}, at + 1)])
@@ -242,5 +260,6 @@ def test_postgres_history_round_trip():
     replay = read(url, at, at + 100)
     items = {i.spec.id: i for i in replay.trace.workload}
     assert items[tid].submit_at == 0 and items[tid].duration == 60  # asked for at `at`
+    assert items[tid].spec.cpus == 2
     nodes = {n.hostname: n for n in replay.trace.nodes}
     assert (nodes[host].cpus, nodes[host].mem) == (6, 1024)  # the largest of each

@@ -102,7 +102,7 @@ def _item(run: InstanceRun, asked_at: float, since: float, until: float,
     try:
         spec = TaskSpec.model_validate(run.spec, context=STORED)
     except ValueError:
-        trace.count("left out: spec unreadable today")
+        trace.count("left out: spec missing or unreadable today")
         return None
     spec = spec.model_copy(update={"id": run.task_id})
     if started is None:

@@ -1,5 +1,6 @@
 """The framework's recorded history, for `berth sim --replay-from`: each task instance's
-submission, start and end times, end state, host and spec; the agents it was offered
+submission, start and end times, end state and host, the spec of each submission (or
+job template) once; the agents it was offered
 (with the largest offer of each, its capacity as berth saw it) and the agents it lost.
 Kept apart from the instance table, which holds only the latest state and is trimmed
 with its jobs; pruned after a retention period (framework/history.py).
@@ -25,12 +26,18 @@ def upgrade() -> None:
         sa.Column("slot", sa.String(32), nullable=True),
         sa.Column("submitted_at", sa.Float, nullable=False, index=True),
         sa.Column("started_at", sa.Float, nullable=True),
-        sa.Column("ended_at", sa.Float, nullable=True),
+        sa.Column("ended_at", sa.Float, nullable=True, index=True),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("agent_id", sa.String(128), nullable=True),
         sa.Column("hostname", sa.String(253), nullable=True),
+        sa.Column("spec_key", sa.String(200), nullable=False),
+        sa.Column("updated_at", sa.Float, nullable=False),
+    )
+    op.create_table(
+        "framework_history_specs",
+        sa.Column("key", sa.String(200), primary_key=True),
         sa.Column("spec", sa.JSON, nullable=False),
-        sa.Column("updated_at", sa.Float, nullable=False, index=True),
+        sa.Column("created_at", sa.Float, nullable=False, index=True),
     )
     op.create_table(
         "framework_agents_seen",
@@ -55,4 +62,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("framework_agent_losses")
     op.drop_table("framework_agents_seen")
+    op.drop_table("framework_history_specs")
     op.drop_table("framework_history")
