@@ -172,7 +172,8 @@ class HistoryWriter:
         template = None if r.slot is None else r.slot[0]
         return {"task_id": r.task_id, "submission_id": r.submission_id,
                 "slot": None if r.slot is None else f"{r.slot[0]}:{r.slot[1]}",
-                "submitted_at": r.created_at, "started_at": r.running_at,
+                # a restart waits out its backoff: it was asked for once that ended
+                "submitted_at": max(r.created_at, r.not_before), "started_at": r.running_at,
                 "ended_at": ended, "state": str(r.state), "agent_id": r.agent_id,
                 "hostname": r.hostname,
                 "spec_key": self._spec(specs, r.submission_id, template, r.spec, r.created_at),
