@@ -1,7 +1,8 @@
 """Reading the recorded history back (framework/history.py) for a window of time, with
 each instance's metered peak from the metrics store in the same database: what
-`berth sim --replay-from` turns into a workload. Read only: nothing is created, migrated
-or written, and any database problem is one `HistoryUnreadable` saying what it is.
+`berth sim --replay-from` turns into a workload. Read only: nothing is created or
+written (an older metrics store is brought to this version, as every process opening it
+does), and any database problem is one `HistoryUnreadable` saying what it is.
 """
 
 from __future__ import annotations
