@@ -156,6 +156,10 @@ class HistoryWriter:
         self._written |= self._unconfirmed
         self._unconfirmed = set()
 
+    def forget(self) -> None:
+        """The batch was rolled back: its specs were not written."""
+        self._unconfirmed = set()
+
     def prune(self, conn, now: float) -> None:
         """Forget what ended before the retention period: ended instances, agents not
         offered since, losses. Instances still running are kept, however old."""

@@ -186,10 +186,14 @@ class FrameworkStore:
                 or agent_losses):
             return
         try:
-            self._write(submissions, records, unwanted, framework_id, killed_prefixes,
-                        killed_ids, marks or {}, jobs, job_states, deleted_jobs,
-                        (schedules, new_schedules, deleted_schedules, client_parameters),
-                        (agents_seen, agent_losses))
+            try:
+                self._write(submissions, records, unwanted, framework_id, killed_prefixes,
+                            killed_ids, marks or {}, jobs, job_states, deleted_jobs,
+                            (schedules, new_schedules, deleted_schedules, client_parameters),
+                            (agents_seen, agent_losses))
+            except BaseException:
+                self.history.forget()  # rolled back: its specs are written again
+                raise
             self.history.confirm()
         except IntegrityError as exc:
             if jobs or new_schedules:

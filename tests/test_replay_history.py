@@ -263,3 +263,36 @@ def test_postgres_history_round_trip(postgres_url):
     assert items[tid].spec.cpus == 2
     nodes = {n.hostname: n for n in replay.trace.nodes}
     assert (nodes[host].cpus, nodes[host].mem) == (6, 1024)  # the largest of each
+
+
+def test_a_batch_rolled_back_writes_its_specs_again(tmp_path):
+    """A spec is written once, so a batch that failed after queuing it (the disk full at
+    its last statement) must not count it as written."""
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    from framework.records import new_record
+    from framework.store import StoreUnavailable
+    from tests.builders import task
+
+    url = f"sqlite:///{tmp_path}/r.db"
+    store = FrameworkStore(url)
+    store.migrate()
+    record = new_record(task_id="x", submission_id="x", spec=task("x", cpus=3),
+                        state=TaskState.FINISHED, created_at=10.0, updated_at=70.0,
+                        running_at=20.0)
+    failing = [True]
+
+    def full_disk(conn, cursor, statement, params, context, many):
+        if failing[0] and "framework_meta" in statement:
+            raise OperationalError(statement, params, Exception("database or disk is full"))
+
+    event.listen(store.engine, "before_cursor_execute", full_disk)
+    with pytest.raises(StoreUnavailable):
+        store.write(records=[record], marks={"note": "last statement of the batch"})
+    failing[0] = False
+    store.write(marks={"note": "a batch without history"})
+    store.write(records=[record])  # the writer retries what it kept
+    store.close()
+    [item] = read(url, 0, 100).trace.workload
+    assert item.spec.cpus == 3 and item.duration == 50
