@@ -6,8 +6,8 @@ instance (submitted, started, ended, end state, host), the spec of each submissi
 job template) once, the agents offered (the largest offer of each: its capacity as berth
 saw it) and the agents lost. Instance rows are upserts of a few numbers keyed by the
 instance: a batch of records costs one statement more, and a spec is turned into JSON
-only the first time (about a third more time per record written than without history,
-where a spec per row cost twice that). Rows that ended before the retention are deleted
+only the first time (25-60 % more time per batch of records than without history, where
+a spec per row cost about twice that; docs/framework.md). Rows that ended before the retention are deleted
 every `PRUNE_EVERY` seconds of the records' time, inside a batch (indexed deletes),
 never per record.
 """
