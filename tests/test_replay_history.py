@@ -296,3 +296,44 @@ def test_a_batch_rolled_back_writes_its_specs_again(tmp_path):
     store.close()
     [item] = read(url, 0, 100).trace.workload
     assert item.spec.cpus == 3 and item.duration == 50
+
+
+def test_the_mapping_of_recorded_instances_case_by_case():
+    """Hand-made rows, each a case of docs/traces.md: a run cut by a lost agent and its
+    replacement are one task; a restart after a failure is its own; one-per-node
+    instances are one task; a task killed while pending is left out; a loss of an agent
+    never offered is not replayed; sizes of one host's agents merge."""
+    from framework.history import AgentLoss, AgentSeen
+    from framework.history_reader import InstanceRun, RecordedHistory
+    from simulator.traces.berth_history import build
+
+    spec = {"id": "w", "dockerimage": "busybox", "cpus": 1, "mem": 64}
+
+    def run(tid, sub, slot, submitted, started, ended, state, host="h1"):
+        return InstanceRun(tid, sub, slot, submitted, started, ended, state, host,
+                           {**spec, "id": sub}, None)
+
+    history = RecordedHistory(runs=[
+        run("a", "a", "0:0", 110, 120, 150, "LOST"),
+        run("a.1", "a", "0:0", 160, 170, 200, "FINISHED"),
+        run("b", "b", "0:0", 110, 115, 130, "FAILED"),
+        run("b.1", "b", "0:0", 135, 140, 190, "FINISHED"),
+        run("d.1", "d", None, 100, 101, None, "RUNNING", "h1"),
+        run("d.2", "d", None, 105, 108, None, "RUNNING", "h2"),
+        run("k", "k", "0:0", 120, None, 125, "KILLED", None),
+    ], agents=[AgentSeen("a1", "h1", 4, 1000, 0, {"rack": "r1"}, 100),
+               AgentSeen("a1b", "h1", 2, 4000, 0, {}, 300),
+               AgentSeen("a2", "h2", 8, 8000, 0, {}, 100)],
+        losses=[AgentLoss("a1", "h1", 150), AgentLoss("zz", None, 160)])
+    replay = build(history, since=100, until=1000)
+    got = [(i.spec.id, i.submit_at, i.duration) for i in replay.trace.workload]
+    assert got == [("d", 0, None), ("a.1", 10, 30), ("b", 10, 15), ("b.1", 35, 50)]
+    assert replay.trace.counts == {
+        "runs interrupted by a lost agent (replayed as one)": 1,
+        "one-per-node instances (replayed as their one task)": 2,
+        "still running at --until (no duration)": 1,
+        "left out: ended without running": 1,
+        "agent losses of agents never offered (not replayed)": 1}
+    assert replay.losses == ((50, "h1"),)
+    nodes = {n.hostname: (n.cpus, n.mem, n.attributes) for n in replay.trace.nodes}
+    assert nodes == {"h1": (4, 4000, {"rack": "r1"}), "h2": (8, 8000, {})}
