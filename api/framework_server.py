@@ -79,6 +79,7 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
                           juliarun_config: str | Path | None = None,
                           metric_source: MetricSource | None = None,
                           metrics_retention: Retention | None = None,
+                          history_retention: float | None = None,
                           registry: str | None = None,
                           upstream_registry: str = DOCKER_HUB,
                           image_base: str = DEFAULT_BASE,
@@ -92,7 +93,8 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
     `registry`: berth's registry (host:port) as this host reaches it, where built images
     are pushed (None: they stay in this host's engine); `upstream_registry`: where
     `pullImage` pulls from; `image_base`: the image templates are built on;
-    `max_image_template`: bytes of an uploaded image template (tar.gz)."""
+    `max_image_template`: bytes of an uploaded image template (tar.gz).
+    `history_retention`: seconds the replayable history is kept (default 30 days)."""
     juliarun = JuliaRunSettings(juliarun_config)
     access = AccessGate(await asyncio.to_thread(AccessStore, db_url), clock,
                         admin_prefixes=("/v1/audit", *ADMIN_PREFIXES),
@@ -103,7 +105,8 @@ async def start_framework(master_url: str | None, host: str = "127.0.0.1", port:
     except ExposureRefused:
         await access.stop()
         raise
-    store = FrameworkStore(db_url)
+    store = FrameworkStore(db_url) if history_retention is None else \
+        FrameworkStore(db_url, history_retention)
     metrics = await asyncio.to_thread(MetricsStore, db_url, None, metrics_retention)
     scheduler = CharmanderScheduler(strategy=strategy, seed=seed, clock=clock,
                                     ids=timestamp_ids(), **core_options)

@@ -93,7 +93,8 @@ async def start_embedded(agent_config: AgentConfig, *, db_url: str, host: str = 
                          limits: ServerLimits | None = None,
                          juliarun_config: str | None = None,
                          metrics_retention: Retention | None = None,
-                         registry: RegistryServer | None = None) -> Embedded:
+                         registry: RegistryServer | None = None,
+                         history_retention: float | None = None) -> Embedded:
     """`host` is where the framework's REST API listens; the master listens on
     `master_host` and the agent's own small server on loopback (the roles talk in this
     process). `limits` apply to each of the three listeners on its own (api/serving.py).
@@ -116,6 +117,7 @@ async def start_embedded(agent_config: AgentConfig, *, db_url: str, host: str = 
                                           tls=tls, credit_unit=credit_unit,
                                           juliarun_config=juliarun_config,
                                           metrics_retention=metrics_retention,
+                                          history_retention=history_retention,
                                           registry=registry and local_address(registry.address))
         # The local agent reaches the registry as this host does.
         here = agent_config.registry or (registry and local_address(registry.address))

@@ -11,6 +11,7 @@ from cli.registry import registry_option
 from cli.server_options import (
     bearer_from_file,
     credit_unit_option,
+    history_retention_option,
     master_ca_option,
     metrics_retention_option,
     server_limit_options,
@@ -61,7 +62,9 @@ def master_url(text: str) -> str:
 @master_ca_option
 @credit_unit_option
 @metrics_retention_option
-def framework_command(tls, tls_cert, master_ssl, credit_unit, metrics_retention, registry,
+@history_retention_option
+def framework_command(tls, tls_cert, master_ssl, credit_unit, metrics_retention,
+                      history_retention, registry,
                       master: str, host: str, insecure: bool,
                       port: int, db_url: str | None, data_dir: Path,
                       master_token_file: str | None, strategy: str, seed: int,
@@ -90,6 +93,7 @@ def framework_command(tls, tls_cert, master_ssl, credit_unit, metrics_retention,
                                             credit_unit=credit_unit,
                                             juliarun_config=juliarun_config,
                                             metrics_retention=metrics_retention,
+                                            history_retention=history_retention,
                                             registry=registry,
                                             upstream_registry=upstream_registry,
                                             image_base=image_base,

@@ -130,6 +130,27 @@ def _retention(_ctx, _param, value):
         raise click.BadParameter(str(exc)) from None
 
 
+def _history_retention(_ctx, _param, value):
+    """`30d`, `12h`, `90m` or seconds, as seconds."""
+    if value is None:
+        return None
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+    text = value.strip().lower()
+    unit = units.get(text[-1:])
+    try:
+        seconds = float(text[:-1]) * unit if unit else float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise click.BadParameter(f"{value!r} is not a period such as 30d, 12h or 3600")
+    return seconds
+
+
+history_retention_option = click.option(
+    "--history-retention", "history_retention", default=None, callback=_history_retention,
+    help="How long the framework keeps the history `berth sim --replay-from` replays "
+         "(ended instances, agents seen and lost): 30d, 12h, seconds [30d]")
+
 metrics_retention_option = click.option(
     "--metrics-retention", "metrics_retention", default=None, callback=_retention,
     help="How long metrics stay raw, then as each rollup: raw=<keep>,<step>=<keep>,... "

@@ -43,6 +43,14 @@ def _strategies(text: str) -> list[str]:
               help="The machine a normalized size of 1.0 stands for (Google; Alibaba's "
                    "memory 100) [default: cpus:32,mem:131072 for Google, "
                    "mem:524288 for Alibaba].")
+@click.option("--replay-from", "replay_url", metavar="DB_URL",
+              help="Or: replay what berth recorded in its framework store (e.g. "
+                   "sqlite:///DATA/berth.db): the tasks it ran, on the agents it was "
+                   "offered, losing the agents it lost. See docs/traces.md.")
+@click.option("--since", metavar="TIME", help="With --replay-from: the window's start (ISO "
+                                              "8601, epoch seconds, or ago: 7d, 12h).")
+@click.option("--until", metavar="TIME", help="With --replay-from: the window's end "
+                                              "(default: now).")
 @click.option("--tasks", default=1000, show_default=True, type=click.IntRange(1),
               help="Tasks in the synthetic workload.")
 @click.option("--strategy", default="binpack", show_default=True,
@@ -78,7 +86,8 @@ def _strategies(text: str) -> list[str]:
 @click.option("--report", "report_dir", required=True, type=click.Path(path_type=Path),
               help="Directory for summary.json, intervals.csv, plots and report.md.")
 def sim_command(cluster_path, nodes, node_shape, workload_path, synthetic, trace_spec,
-                trace_scale, tasks, strategy, compare, seed, fail_rate, repair_time, horizon, incumbent_load,
+                trace_scale, replay_url, since, until, tasks, strategy, compare, seed,
+                fail_rate, repair_time, horizon, incumbent_load,
                 reshuffle_every, offer_interval, refuse_seconds, elastic, sweeps, jobs,
                 report_dir) -> None:
     """Simulate the scheduler over a cluster and workload; print the summary as JSON
@@ -93,13 +102,21 @@ def sim_command(cluster_path, nodes, node_shape, workload_path, synthetic, trace
     grid = _sweep_grid(sweeps, compare) if sweeps else None
     if cluster_path is not None and nodes is not None:
         raise click.UsageError("give only one of --cluster FILE or --nodes N")
-    if [workload_path is not None, synthetic, trace_spec is not None].count(True) != 1:
-        raise click.UsageError("give exactly one of --workload FILE, --synthetic or "
-                               "--trace FORMAT:PATH")
+    if [workload_path is not None, synthetic, trace_spec is not None,
+            replay_url is not None].count(True) != 1:
+        raise click.UsageError("give exactly one of --workload FILE, --synthetic, "
+                               "--trace FORMAT:PATH or --replay-from DB_URL")
+    if replay_url is None and (since is not None or until is not None):
+        raise click.UsageError("--since and --until go with --replay-from")
     strategies = _strategies(compare) if compare else [strategy]
+    losses: tuple = ()
     try:
         trace = None
-        if trace_spec is not None:
+        if replay_url is not None:
+            trace, losses, horizon = _replay(replay_url, since, until,
+                                             cluster_given=cluster_path is not None
+                                             or nodes is not None)
+        elif trace_spec is not None:
             trace = _read_trace(trace_spec, trace_scale, horizon,
                                 cluster_given=cluster_path is not None or nodes is not None)
         if cluster_path is not None:
@@ -137,7 +154,7 @@ def sim_command(cluster_path, nodes, node_shape, workload_path, synthetic, trace
     base = SimConfig(strategy=strategy, seed=seed, horizon=horizon, fail_rate=fail_rate,
                      repair_time=repair_time, incumbent_load=incumbent_load,
                      reshuffle_every=reshuffle_every, offer_interval=offer_interval,
-                     refuse_seconds=refuse_seconds, elastic=elastic)
+                     refuse_seconds=refuse_seconds, elastic=elastic, agent_losses=losses)
     if grid is not None:
         _sweep(grid, base, node_specs, workload, jobs, report_dir)
         return
@@ -263,6 +280,48 @@ def _read_trace(spec: str, scale_text: str | None, horizon: float, cluster_given
                                                "with a capacity in the window")])
     click.echo(f"trace {source.format}: {trace.summary()}", err=True)
     return trace
+
+
+def _replay(url: str, since_text: str | None, until_text: str | None, cluster_given: bool):
+    """berth's recorded window as (trace, agent losses, horizon), announced on stderr."""
+    import time
+
+    from framework.history_reader import HistoryUnreadable
+    from simulator.traces.berth_history import parse_time, read
+
+    if click.get_current_context().get_parameter_source("horizon").name != "DEFAULT":
+        raise click.UsageError("--duration does not go with --replay-from: the window "
+                               "is --since to --until")
+    if since_text is None:
+        raise click.UsageError("--replay-from needs --since TIME")
+    now = time.time()
+    since = parse_time(since_text, now, "since")
+    until = now if until_text is None else parse_time(until_text, now, "until")
+    if until <= since:
+        raise SpecError([FieldProblem("until", f"the window ends before it starts "
+                                               f"({until_text or 'now'} <= {since_text})")])
+    try:
+        replay = read(url, since, until)
+    except HistoryUnreadable as exc:
+        raise SpecError([FieldProblem("replay-from", str(exc))]) from None
+    trace = replay.trace
+    if not trace.workload:
+        raise SpecError([FieldProblem("replay-from", "no task in the window "
+                                      f"{_utc(since)} to {_utc(until)} ({trace.summary()})")])
+    if cluster_given:
+        trace.nodes = None
+    elif not trace.nodes:
+        raise SpecError([FieldProblem("replay-from", "no agent was offered in the window: "
+                                      "give --cluster FILE or --nodes N")])
+    click.echo(f"replay {_utc(since)} to {_utc(until)}: {trace.summary()}; "
+               f"{len(replay.losses)} agent losses", err=True)
+    return trace, replay.losses, until - since
+
+
+def _utc(t: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _check_load_nodes(path: Path, workload: list, nodes: list) -> None:

@@ -12,6 +12,7 @@ from cli.agent import policy_options
 from cli.framework import STRATEGIES
 from cli.server_options import (
     credit_unit_option,
+    history_retention_option,
     metrics_retention_option,
     server_limit_options,
     tls_options,
@@ -73,7 +74,9 @@ from master.registry_server import DEFAULT_PORT
 @tls_options  # for each of them too
 @credit_unit_option
 @metrics_retention_option
-def up_command(tls, tls_cert, credit_unit, metrics_retention, data_dir: Path,
+@history_retention_option
+def up_command(tls, tls_cert, credit_unit, metrics_retention, history_retention,
+               data_dir: Path,
                db_url: str | None, host: str, master_host: str, insecure: bool, port: int,
                master_port: int, agent_port: int, hostname: str | None,
                nodetype: str | None, attributes: str | None, resources: str | None,
@@ -130,7 +133,7 @@ def up_command(tls, tls_cert, credit_unit, metrics_retention, data_dir: Path,
                 agent_port=agent_port, strategy=strategy, allowed_volumes=allow_volume,
                 allow_privileged=allow_privileged, container_policy=policy, limits=limits,
                 juliarun_config=juliarun_config, metrics_retention=metrics_retention,
-                registry=registry)
+                registry=registry, history_retention=history_retention)
         except RegistryUnavailable as exc:
             raise click.ClickException(
                 f"berth's registry did not start: {exc} (another --registry-port, or "

@@ -41,6 +41,8 @@ import structlog
 from framework import commands as cmd
 from framework import events as ev
 from framework.autoscaling import MetricSource
+from framework.history import AgentLoss
+from framework.process.agents_seen import AgentsSeen
 from framework.process.autoscaler import Autoscaler
 from framework.process.change_feed import job_changes, node_points, task_change
 from framework.process.event_hub import EventHub
@@ -131,6 +133,7 @@ class FrameworkService:
         self.autoscaler = Autoscaler(
             self.jobs, metric_source if metric_source is not None else self.metrics_store)
         self.generic = GenericRunner(self)  # ConPaaS's Generic service (code, scripts)
+        self.agents_seen = AgentsSeen()  # for the replayable history (framework/history.py)
 
     @property
     def metrics_store(self) -> MetricsStore | None:
@@ -419,7 +422,10 @@ class FrameworkService:
         elif kind == "FAILURE":
             failure = event.get("failure", {})
             if "agent_id" in failure and "executor_id" not in failure:
-                self.apply(ev.AgentLost(failure["agent_id"]["value"]))
+                agent_id = failure["agent_id"]["value"]
+                self.writer.add(agent_losses=[AgentLoss(
+                    agent_id, self.agents_seen.lost(agent_id), self.clock())])
+                self.apply(ev.AgentLost(agent_id))
         elif kind == "ERROR":
             log.error("master_error", message=event.get("error", {}).get("message"))
 
@@ -437,6 +443,9 @@ class FrameworkService:
                 "ports": [list(r) for r in offer.ports], "attributes": dict(offer.attributes),
                 "received_at": now})
         del self.recent_offers[:-200]
+        grown = self.agents_seen.offered(offers, now)
+        if grown:
+            self.writer.add(agents_seen=grown)
 
     # -- timers -----------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from framework.client_parameters import ClientParameters
 from framework.events import JobSubmitted, TaskRecovered, TaskSubmitted
+from framework.history import DEFAULT_RETENTION, AgentLoss, AgentSeen, HistoryWriter
 from framework.models import Base, InstanceRow, MetaRow, SubmissionRow
 from framework.records import TaskRecord
 from framework.schedules import Run, ScheduleState
@@ -126,10 +127,12 @@ class JobExists(Exception):
 class FrameworkStore:
     """Submissions, instances and the framework id, behind plain methods."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, history_retention: float = DEFAULT_RETENTION) -> None:
+        """`history_retention`: seconds the replayable history is kept (framework/history.py)."""
         self.url = url
         self.engine = make_engine(url)
         self._insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        self.history = HistoryWriter(self._insert, self.engine.dialect.name, history_retention)
         self._pruned_at = 0.0
         # Built once: constructing an Insert costs more than executing it for a small batch.
         self._insert_submissions = SubmissionRow.__table__.insert()
@@ -155,7 +158,9 @@ class FrameworkStore:
               schedules: Sequence[ScheduleState] = (),
               new_schedules: Sequence[ScheduleState] = (),
               deleted_schedules: Sequence[str] = (),
-              client_parameters: Sequence[ClientParameters] = ()) -> None:
+              client_parameters: Sequence[ClientParameters] = (),
+              agents_seen: Sequence[AgentSeen] = (),
+              agent_losses: Sequence[AgentLoss] = ()) -> None:
         """Persist a batch in one transaction (the service's group commit).
 
         `submissions` are accepted tasks `(internal id, spec, created_at[, idempotency key])`; `records` are
@@ -169,18 +174,27 @@ class FrameworkStore:
         last firing and runs (in the same transaction as the runs' `jobs`, so a run is
         never on disk without its firing, nor the firing without its run),
         `deleted_schedules` scheduled jobs to forget; `client_parameters` a client's whole
-        set. Raises StoreUnavailable when the database cannot take the write, and
+        set; `agents_seen` and `agent_losses` the history's agents (with the submissions'
+        and records' own history rows, framework/history.py). Raises StoreUnavailable
+        when the database cannot take the write, and
         JobExists when a job's name is taken.
         """
         unwanted = list(unwanted)
         if not (submissions or records or unwanted or framework_id or killed_prefixes
                 or killed_ids or marks or jobs or job_states or deleted_jobs or schedules
-                or new_schedules or deleted_schedules or client_parameters):
+                or new_schedules or deleted_schedules or client_parameters or agents_seen
+                or agent_losses):
             return
         try:
-            self._write(submissions, records, unwanted, framework_id, killed_prefixes,
-                        killed_ids, marks or {}, jobs, job_states, deleted_jobs,
-                        (schedules, new_schedules, deleted_schedules, client_parameters))
+            try:
+                self._write(submissions, records, unwanted, framework_id, killed_prefixes,
+                            killed_ids, marks or {}, jobs, job_states, deleted_jobs,
+                            (schedules, new_schedules, deleted_schedules, client_parameters),
+                            (agents_seen, agent_losses))
+            except BaseException:
+                self.history.forget()  # rolled back: its specs are written again
+                raise
+            self.history.confirm()
         except IntegrityError as exc:
             if jobs or new_schedules:
                 raise JobExists(str(exc.orig).splitlines()[0]) from None
@@ -189,7 +203,8 @@ class FrameworkStore:
             raise StoreUnavailable(_reason(exc)) from exc
 
     def _write(self, submissions, records, unwanted, framework_id, killed_prefixes,
-               killed_ids, marks, jobs, job_states, deleted_jobs, scheduled) -> None:
+               killed_ids, marks, jobs, job_states, deleted_jobs, scheduled,
+               agents=((), ())) -> None:
         with self.engine.begin() as conn:
             if any(scheduled):
                 self._write_schedules(conn, *scheduled)
@@ -235,6 +250,8 @@ class FrameworkStore:
                 conn.execute(update(InstanceRow).where(
                     InstanceRow.task_id.in_(ids), InstanceRow.state.not_in(_DONE)
                 ).values(killed=True))
+            if submissions or records or agents[0] or agents[1]:
+                self.history.write(conn, submissions, records, *agents)
             if framework_id:
                 marks = {**marks, "framework_id": framework_id}
             for key, value in marks.items():

@@ -78,6 +78,9 @@ class SimConfig:
     autoscale_tick: float = 10.0  # the framework's autoscaler tick (autoscaled jobs only)
     # How the framework learns per kind of task (framework/kind_usage.py; None: its defaults)
     kinds: KindSettings | None = None
+    # Agent losses at given times: (at, hostname), as recorded (`--replay-from`); each
+    # node comes back after an exponential `repair_time`, like the drawn ones.
+    agent_losses: tuple[tuple[float, str], ...] = ()
 
 
 @dataclass
@@ -175,6 +178,9 @@ class Simulation:
             q.push(cfg.reshuffle_every, Kind.RESHUFFLE)
         if cfg.fail_rate > 0 and self.nodes.size:
             q.push(self._next_failure(0.0), Kind.AGENT_DOWN)
+        for at, hostname in cfg.agent_losses:
+            if hostname in self._node_of:
+                q.push(at, Kind.AGENT_DOWN, self._node_of[hostname])
         wiring = self.wiring
         wiring.to_master_all([self.agents.register(n) for n in range(self.nodes.size)])
         wiring.subscribe()

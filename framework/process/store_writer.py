@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import structlog
 
+from framework.history import AgentLoss, AgentSeen
 from framework.records import TaskRecord
 from framework.store import FrameworkStore, JobState, StoreUnavailable
 from offers.task import TaskSpec
@@ -41,6 +42,8 @@ class StoreWriter:
         self._killed_ids: list[str] = []
         self._marks: dict[str, str] = {}
         self._job_states: dict[str, JobState] = {}
+        self._agents: dict[str, AgentSeen] = {}  # the history's (framework/history.py)
+        self._losses: list[AgentLoss] = []
         self._waiters: list[asyncio.Future] = []
         self._retry_in: float | None = None  # seconds, while kept state waits for the store
         self.unavailable: str | None = None  # why the last write failed, until one succeeds
@@ -59,8 +62,12 @@ class StoreWriter:
             records: list[TaskRecord] = (), unwanted: list[str] = (),
             framework_id: str | None = None, killed_prefixes: list[str] = (),
             killed_ids: list[str] = (), marks: dict[str, str] | None = None,
-            job_states: list[JobState] = ()) -> asyncio.Future:
+            job_states: list[JobState] = (), agents_seen: list[AgentSeen] = (),
+            agent_losses: list[AgentLoss] = ()) -> asyncio.Future:
         """Queue writes; the returned future resolves when they are committed."""
+        for agent in agents_seen:
+            self._agents[agent.agent_id] = agent
+        self._losses.extend(agent_losses)
         for state in job_states:
             self._job_states[state.job_id] = state
         if submission:
@@ -91,6 +98,8 @@ class StoreWriter:
             framework_id, waiters = self._framework_id, self._waiters
             prefixes, marks, killed_ids = self._killed_prefixes, self._marks, self._killed_ids
             job_states = list(self._job_states.values())
+            agents, losses = list(self._agents.values()), self._losses
+            self._agents, self._losses = {}, []
             self._subs, self._records, self._unwanted, self._waiters = [], {}, [], []
             self._framework_id, self._killed_prefixes, self._marks = None, [], {}
             self._killed_ids = []
@@ -99,7 +108,8 @@ class StoreWriter:
                                       unwanted=unwanted, framework_id=framework_id,
                                       killed_prefixes=prefixes, killed_ids=killed_ids,
                                       marks=marks,
-                                      job_states=job_states)
+                                      job_states=job_states, agents_seen=agents,
+                                      agent_losses=losses)
             try:
                 if self.inline:
                     write()
@@ -117,6 +127,7 @@ class StoreWriter:
                 self.unavailable = exc.reason
                 error = exc
                 self._keep(records, unwanted, framework_id, job_states)
+                self._keep_history(agents, losses)
             except Exception as exc:  # not the disk: a bug; tell every waiter
                 log.error("store_write_failed", error=str(exc), submissions=len(subs))
                 error = exc
@@ -138,6 +149,14 @@ class StoreWriter:
         self._framework_id = self._framework_id or framework_id
         if self._records or self._unwanted or self._framework_id or self._job_states:
             self._retry_in = min((self._retry_in or 0.25) * 2, 10.0)
+
+    def _keep_history(self, agents: list[AgentSeen], losses: list[AgentLoss]) -> None:
+        """The history mirrors what happened too: kept and retried with the records."""
+        for agent in agents:
+            self._agents.setdefault(agent.agent_id, agent)
+        self._losses[:0] = losses
+        if (self._agents or self._losses) and self._retry_in is None:
+            self._retry_in = 0.5
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -2,7 +2,9 @@
 
 Each format has its reader module (`read(tables, horizon, scale) -> Trace`); this module
 names the formats, tells which table each given file is, and picks the reference machine
-that normalized sizes are scaled to. docs/traces.md has every field's mapping.
+that normalized sizes are scaled to. docs/traces.md has every field's mapping. berth's
+own recorded history is not a file format: `berth_history` reads it from the framework's
+store (`--replay-from`).
 """
 
 from __future__ import annotations

@@ -119,7 +119,7 @@ class Trace:
     """What a reader made of a trace: the workload, the nodes (None: the trace has no
     machine table, the cluster comes from elsewhere) and counts of what it left out."""
 
-    workload: TraceWorkload
+    workload: TraceWorkload | list[WorkItem]  # a list: berth's own history (--replay-from)
     nodes: list[NodeSpec] | None
     counts: dict[str, int] = field(default_factory=dict)
 
