@@ -42,6 +42,7 @@ from framework import commands as cmd
 from framework import events as ev
 from framework.autoscaling import MetricSource
 from framework.process.autoscaler import Autoscaler
+from framework.process.farm_runner import FarmRunner
 from framework.process.generic_runner import GenericRunner
 from framework.process.image_builder import ImageService, ImageSettings
 from framework.process.jisto_operations import JistoOperations
@@ -128,6 +129,7 @@ class FrameworkService:
         self.autoscaler = Autoscaler(
             self.jobs, metric_source if metric_source is not None else self.metrics_store)
         self.generic = GenericRunner(self)  # ConPaaS's Generic service (code, scripts)
+        self.farms = FarmRunner(self)  # ConPaaS's task farming
 
     @property
     def metrics_store(self) -> MetricsStore | None:
@@ -158,6 +160,7 @@ class FrameworkService:
         await self.images.load()
         await loop.run_in_executor(None, self.generic.load)
         self.generic.restore()
+        await loop.run_in_executor(None, self.farms.load)
         self.writer.start()
         # What was just read needs no writing back, but what recovery decided does (a
         # stored spec that fails today's checks ends ERROR).

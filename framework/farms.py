@@ -22,6 +22,14 @@ SAMPLE_ENOUGH = 31  # ConPaaS: "a bag with more than thirty tasks is large enoug
 SECONDS_PER_HOUR = 3600.0
 
 
+class BadFarmInput(SpecError):
+    """Input a farm cannot take: `message` says what, `problems` name each place."""
+
+    def __init__(self, message: str, problems: list[FieldProblem]) -> None:
+        super().__init__(problems)
+        self.message = message
+
+
 class FarmPhase(StrEnum):
     CREATED = "created"
     SAMPLING = "sampling"
@@ -56,7 +64,7 @@ def parse_bag(text: str, source: str = "bag") -> tuple[str, ...]:
         problems.append(FieldProblem(source, f"has {len(lines)} commands; at most "
                                              f"{MAX_TASKS}"))
     if problems:
-        raise SpecError(f"invalid bag of tasks ({source})", problems[:20])
+        raise BadFarmInput(f"invalid bag of tasks ({source})", problems[:20])
     return tuple(line.rstrip("\r") for line in lines)
 
 
@@ -71,7 +79,7 @@ class NodeType:
 
 def parse_price(nodetype: str, value: str | None) -> float:
     if value is None or not str(value).strip():
-        raise SpecError(f"node type {nodetype!r} has no price",
+        raise BadFarmInput(f"node type {nodetype!r} has no price",
                         [FieldProblem(f"nodetypes.{nodetype}.price",
                                       "is missing: give its agents a price attribute "
                                       "(--attributes price=0.12), per node and hour")])
@@ -80,7 +88,7 @@ def parse_price(nodetype: str, value: str | None) -> float:
     except ValueError:
         price = -1.0
     if not price >= 0 or price == float("inf"):
-        raise SpecError(f"node type {nodetype!r} has a bad price",
+        raise BadFarmInput(f"node type {nodetype!r} has a bad price",
                         [FieldProblem(f"nodetypes.{nodetype}.price",
                                       f"is {value!r}; must be a number >= 0 (per hour)")])
     return price
@@ -107,7 +115,7 @@ def node_types(agents: Iterable[Mapping[str, object]]) -> dict[str, NodeType]:
         if len(seen) > 1:
             if None in seen:
                 parse_price(name, None)
-            raise SpecError(f"node type {name!r} has two prices",
+            raise BadFarmInput(f"node type {name!r} has two prices",
                             [FieldProblem(f"nodetypes.{name}.price",
                                           f"its agents say {sorted(map(str, seen))}")])
         found[name] = NodeType(name, parse_price(name, next(iter(seen))), counts[name])
@@ -264,3 +272,22 @@ def farm_from_json(doc: Mapping) -> Farm:
         pool=dict(doc["pool"]), shares=dict(doc["shares"]), forecast=dict(doc["forecast"]),
         run_started=doc["run_started"], run_seconds=doc["run_seconds"],
         reason=doc["reason"])
+
+
+def farm_view(farm: Farm, done: int, now: float) -> dict:
+    """What `GET /v1/farms/{id}` (and the demo's status) shows: phase, progress of the
+    run (`done` tasks of the rest), money spent so far and the forecast."""
+    total = sum(farm.shares.values()) if farm.shares else len(farm.rest())
+    return {"id": farm.id, "namespace": farm.namespace, "image": farm.image,
+            "phase": farm.phase.value, "demo": farm.demo, "reason": farm.reason,
+            "tasks": len(farm.commands), "sampled": len(farm.sampled), "slots": farm.slots,
+            "nodetypes": {n: {"price": t.price, "nodes": t.nodes}
+                          for n, t in sorted(farm.nodetypes.items())},
+            "samples": {t: {"count": len(v), "mean": sum(v) / len(v) if v else None}
+                        for t, v in sorted(farm.samples.items())},
+            "pool": dict(farm.pool), "shares": dict(farm.shares),
+            "progress": {"done": done, "left": max(0, total - done), "total": total},
+            "spent": round(spent(farm, now), 6),
+            "forecast": dict(farm.forecast) or None,
+            "expected": progress_forecast(farm, done, now),
+            "sample_seconds": farm.sample_seconds, "run_seconds": farm.run_seconds}

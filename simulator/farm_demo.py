@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from framework.farm_schedules import Schedule, forecast_of, lanes_makespan
 from framework.farms import SAMPLE_ENOUGH, Farm, FarmPhase, choose_sample, sample_size
-from simulator.farm import Schedule, lanes_makespan
 
 Draw = Callable[[np.random.Generator, int], np.ndarray]
 
@@ -79,10 +79,3 @@ def demo_run(farm: Farm, schedule: Schedule, laws: Mapping[str, Draw], seed: int
     return dataclasses.replace(
         farm, phase=FarmPhase.DONE, pool=dict(schedule.pool), shares=dict(schedule.shares),
         forecast=forecast_of(schedule), run_started=start, run_seconds=seconds)
-
-
-def forecast_of(schedule: Schedule) -> dict[str, float]:
-    return {"index": schedule.index, "makespan": schedule.makespan.mean,
-            "makespan_low": schedule.makespan.low, "makespan_high": schedule.makespan.high,
-            "cost": schedule.cost.mean, "cost_low": schedule.cost.low,
-            "cost_high": schedule.cost.high}

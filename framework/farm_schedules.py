@@ -1,6 +1,7 @@
-"""A farm's schedules, decided offline from its samples (ConPaaS's TaskFarming: "based on
-the sampled runtimes, provides the user with a list of schedules"), and its demo mode's
-execution.
+"""A farm's schedules, decided offline by simulating its execution from its samples
+(ConPaaS's TaskFarming: "based on the sampled runtimes, provides the user with a list of
+schedules"). Here, beside the framework, because its API answers with them; the demo
+mode's execution is the simulator's (simulator/farm_demo.py).
 
 For each feasible pool (how many nodes of each type, at most the nodes there are) the
 rest of the bag is split over the pool's types (framework.farms.split) and each type's
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from framework.farms import NodeType, pool_cost, split
-from simulator.pareto import pareto_front
+from offers.pareto import pareto_front
 
 REPLICATIONS = 200
 LEVEL = 0.95  # the interval's coverage
@@ -112,7 +113,7 @@ def schedules(samples: Mapping[str, Sequence[float]], nodetypes: Mapping[str, No
         for rep in range(replications):
             boot = {n: rng.choice(a, size=len(a)) for n, a in arrays.items()}
             makespans[rep] = simulate_pool(
-                pool, shares, slots, lambda t, k, boot=boot: rng.choice(boot[t], size=k))
+                pool, shares, slots, lambda t, k, boot=boot, rng=rng: rng.choice(boot[t], size=k))
         costs = np.array([pool_cost(pool, prices, m) for m in makespans])
         found.append((pool, shares, _spread(makespans, level), _spread(costs, level)))
     found.sort(key=lambda f: (f[3].mean, f[2].mean, sorted(f[0].items())))
@@ -157,3 +158,10 @@ def choose(found: Sequence[Schedule], *, index: int | None = None,
                          f"its makespan); the cheapest is {_describe(cheapest)}; the "
                          f"fastest is {_describe(fastest)}")
     raise ValueError("say which schedule: an index, a budget or a deadline")
+
+
+def forecast_of(schedule: Schedule) -> dict[str, float]:
+    return {"index": schedule.index, "makespan": schedule.makespan.mean,
+            "makespan_low": schedule.makespan.low, "makespan_high": schedule.makespan.high,
+            "cost": schedule.cost.mean, "cost_low": schedule.cost.low,
+            "cost_high": schedule.cost.high}
