@@ -291,3 +291,24 @@ def farm_view(farm: Farm, done: int, now: float) -> dict:
             "forecast": dict(farm.forecast) or None,
             "expected": progress_forecast(farm, done, now),
             "sample_seconds": farm.sample_seconds, "run_seconds": farm.run_seconds}
+
+
+def parse_nodetype(text: str) -> NodeType:
+    """`NAME=PRICE[:NODES]` (a demo's node type; one node unless said), e.g.
+    `small=0.12:4`. A node type without a price is refused, naming it."""
+    name, _, rest = text.partition("=")
+    name = name.strip()
+    price, _, nodes = rest.partition(":")
+    if not name:
+        raise BadFarmInput(f"bad node type {text!r}", [FieldProblem(
+            "nodetype", "give NAME=PRICE[:NODES], e.g. small=0.12:4")])
+    value = parse_price(name, price or None)
+    try:
+        count = int(nodes) if nodes else 1
+    except ValueError:
+        count = 0
+    if not 1 <= count <= 1000:
+        raise BadFarmInput(f"bad node type {text!r}", [FieldProblem(
+            f"nodetypes.{name}.nodes", f"is {nodes!r}; must be a whole number within "
+                                       "1-1000")])
+    return NodeType(name, value, count)

@@ -8,13 +8,24 @@ time, with runtimes drawn from what the user gives per node type: a list of runt
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from framework.farm_schedules import Schedule, forecast_of, lanes_makespan
-from framework.farms import SAMPLE_ENOUGH, Farm, FarmPhase, choose_sample, sample_size
+from framework.farms import (
+    SAMPLE_ENOUGH,
+    Farm,
+    FarmPhase,
+    choose_sample,
+    farm_from_json,
+    farm_json,
+    sample_size,
+)
 
 Draw = Callable[[np.random.Generator, int], np.ndarray]
 
@@ -79,3 +90,29 @@ def demo_run(farm: Farm, schedule: Schedule, laws: Mapping[str, Draw], seed: int
     return dataclasses.replace(
         farm, phase=FarmPhase.DONE, pool=dict(schedule.pool), shares=dict(schedule.shares),
         forecast=forecast_of(schedule), run_started=start, run_seconds=seconds)
+
+
+class DemoFarms:
+    """The demo mode's farms, one JSON file each in a directory (no framework needed):
+    the farm as the framework would store it, and the runtimes it was given. A file is
+    replaced whole (written aside, then renamed): never half-written."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def path(self, farm_id: str) -> Path:
+        return self.directory / f"{farm_id}.json"
+
+    def has(self, farm_id: str) -> bool:
+        return farm_id.startswith("demo-") and self.path(farm_id).is_file()
+
+    def load(self, farm_id: str) -> tuple[Farm, dict[str, Any]]:
+        doc = json.loads(self.path(farm_id).read_text())
+        return farm_from_json(doc["farm"]), doc["runtimes"]
+
+    def save(self, farm: Farm, runtimes: Mapping[str, Any]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.path(farm.id)
+        aside = path.with_suffix(".json.tmp")
+        aside.write_text(json.dumps({"farm": farm_json(farm), "runtimes": dict(runtimes)}))
+        os.replace(aside, path)

@@ -1,0 +1,44 @@
+"""The picture ConPaaS shows of a farm's schedules: cost against makespan, each schedule
+with its interval, the Pareto front drawn and labelled with the indexes to choose."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+
+def plot_schedules(schedules: Sequence[Mapping], path: Path, title: str) -> None:
+    """`schedules`: as the API answers them (framework.farm_schedules.Schedule.as_json)."""
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for on_front in (False, True):
+        chosen = [s for s in schedules if bool(s["pareto"]) is on_front]
+        if not chosen:
+            continue
+        x = [s["makespan"]["mean"] for s in chosen]
+        y = [s["cost"]["mean"] for s in chosen]
+        xerr = [[s["makespan"]["mean"] - s["makespan"]["low"] for s in chosen],
+                [s["makespan"]["high"] - s["makespan"]["mean"] for s in chosen]]
+        yerr = [[s["cost"]["mean"] - s["cost"]["low"] for s in chosen],
+                [s["cost"]["high"] - s["cost"]["mean"] for s in chosen]]
+        ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o" if on_front else ".",
+                    color="tab:red" if on_front else "tab:gray", alpha=1 if on_front else .5,
+                    capsize=2, label="Pareto front" if on_front else "other schedules")
+    front = sorted((s for s in schedules if s["pareto"]), key=lambda s: s["makespan"]["mean"])
+    ax.plot([s["makespan"]["mean"] for s in front], [s["cost"]["mean"] for s in front],
+            color="tab:red", linewidth=1)
+    for s in front:
+        ax.annotate(f"#{s['index']}", (s["makespan"]["mean"], s["cost"]["mean"]),
+                    textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set_xlabel("makespan (s), mean and 95% interval")
+    ax.set_ylabel("cost (price x node-hours)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
