@@ -137,7 +137,7 @@ class FarmHandlers:
             if "replications" in request.query else REPLICATIONS
         return await asyncio.to_thread(
             schedules, farm.samples, farm.nodetypes, len(farm.rest()), farm.slots,
-            farm.seed, replications)
+            farm.seed, replications, startup=farm.startup)
 
     async def schedules(self, request: web.Request) -> web.Response:
         farm = await self._farm(request)

@@ -170,7 +170,7 @@ def _wait_for(url: str, farm_id: str, phases: tuple[str, ...]) -> dict:
 
 def _demo_schedules(farm: Farm, replications: int) -> list:
     return schedules(farm.samples, farm.nodetypes, len(farm.rest()), farm.slots, farm.seed,
-                     replications)
+                     replications, startup=farm.startup)
 
 
 @farm_group.command("schedules")

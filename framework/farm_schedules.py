@@ -89,18 +89,23 @@ def _spread(values: np.ndarray, level: float) -> Spread:
 
 
 def simulate_pool(pool: Mapping[str, int], shares: Mapping[str, int], slots: int,
-                  draw: Callable[[str, int], np.ndarray]) -> float:
-    """One execution: each type's share on its nodes x slots lanes, all types at once."""
-    return max((lanes_makespan(draw(t, shares[t]), pool[t] * slots)
+                  draw: Callable[[str, int], np.ndarray],
+                  startup: Mapping[str, float] | None = None) -> float:
+    """One execution: each type's share on its nodes x slots lanes, all types at once,
+    each starting after its `startup` delay (s; none by default)."""
+    startup = startup or {}
+    return max((startup.get(t, 0.0) + lanes_makespan(draw(t, shares[t]), pool[t] * slots)
                 for t in shares if shares[t] > 0), default=0.0)
 
 
 def schedules(samples: Mapping[str, Sequence[float]], nodetypes: Mapping[str, NodeType],
               tasks: int, slots: int = 1, seed: int = 0,
-              replications: int = REPLICATIONS, level: float = LEVEL) -> list[Schedule]:
+              replications: int = REPLICATIONS, level: float = LEVEL,
+              startup: Mapping[str, float] | None = None) -> list[Schedule]:
     """The schedules for `tasks` more tasks, cheapest first (then fastest), each with its
     index and whether it is on the Pareto front of mean makespan against mean cost. Only
-    node types with samples are used."""
+    node types with samples are used; `startup`: per type, the delay before its first
+    task starts (measured while sampling)."""
     usable = {n: t for n, t in nodetypes.items() if samples.get(n)}
     arrays = {n: np.asarray(samples[n], dtype=float) for n in usable}
     means = {n: float(a.mean()) for n, a in arrays.items()}
@@ -113,7 +118,8 @@ def schedules(samples: Mapping[str, Sequence[float]], nodetypes: Mapping[str, No
         for rep in range(replications):
             boot = {n: rng.choice(a, size=len(a)) for n, a in arrays.items()}
             makespans[rep] = simulate_pool(
-                pool, shares, slots, lambda t, k, boot=boot, rng=rng: rng.choice(boot[t], size=k))
+                pool, shares, slots, lambda t, k, boot=boot, rng=rng: rng.choice(boot[t], size=k),
+                startup)
         costs = np.array([pool_cost(pool, prices, m) for m in makespans])
         found.append((pool, shares, _spread(makespans, level), _spread(costs, level)))
     found.sort(key=lambda f: (f[3].mean, f[2].mean, sorted(f[0].items())))

@@ -10,7 +10,7 @@ computed by the simulator (simulator/farm.py) from what is kept here.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -169,7 +169,9 @@ def pool_cost(pool: Mapping[str, int], prices: Mapping[str, float], seconds: flo
 
 @dataclass(frozen=True)
 class Farm:
-    """What the store keeps of a farm. `samples`: runtimes (s) measured per node type;
+    """What the store keeps of a farm. `samples`: runtimes (s) measured per node type, each
+    with its share of the launch overhead; `startup`: per type, the delay from submission
+    to the first launch;
     `pool`: the chosen nodes per type; `split`: tasks per type of the rest; `forecast`:
     the chosen schedule's makespan and cost (mean, low, high)."""
 
@@ -187,6 +189,7 @@ class Farm:
     seed: int = 0
     sampled: tuple[int, ...] = ()
     samples: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    startup: dict[str, float] = field(default_factory=dict)
     sample_started: float | None = None
     sample_seconds: float | None = None
     pool: dict[str, int] = field(default_factory=dict)
@@ -252,6 +255,7 @@ def farm_json(farm: Farm) -> dict:
             "slots": farm.slots, "cpus": farm.cpus, "mem": farm.mem, "seed": farm.seed,
             "sampled": list(farm.sampled),
             "samples": {t: list(v) for t, v in farm.samples.items()},
+            "startup": dict(farm.startup),
             "sample_started": farm.sample_started, "sample_seconds": farm.sample_seconds,
             "pool": dict(farm.pool), "shares": dict(farm.shares),
             "forecast": dict(farm.forecast), "run_started": farm.run_started,
@@ -268,6 +272,7 @@ def farm_from_json(doc: Mapping) -> Farm:
         slots=doc["slots"], cpus=doc["cpus"], mem=doc["mem"], seed=doc["seed"],
         sampled=tuple(doc["sampled"]),
         samples={t: tuple(v) for t, v in doc["samples"].items()},
+        startup=dict(doc.get("startup", {})),
         sample_started=doc["sample_started"], sample_seconds=doc["sample_seconds"],
         pool=dict(doc["pool"]), shares=dict(doc["shares"]), forecast=dict(doc["forecast"]),
         run_started=doc["run_started"], run_seconds=doc["run_seconds"],
@@ -312,3 +317,18 @@ def parse_nodetype(text: str) -> NodeType:
             f"nodetypes.{name}.nodes", f"is {nodes!r}; must be a whole number within "
                                        "1-1000")])
     return NodeType(name, value, count)
+
+
+def calibrate(runtimes: Sequence[float], first_launch: float, elapsed: float,
+              lanes: int, makespan: Callable[[Sequence[float], int], float]
+              ) -> tuple[tuple[float, ...], float]:
+    """What a sample teaches beyond the tasks' own runtimes: the start-up delay before
+    the first launch, and the overhead each task adds to its lane (offer rounds, container
+    creation), spread over the sample's waves so that the sample's own simulated
+    makespan is the one it took (`elapsed`, from submission to its last end)."""
+    if not runtimes:
+        return (), 0.0
+    startup = max(0.0, first_launch)
+    waves = -(-len(runtimes) // max(1, lanes))
+    extra = max(0.0, (elapsed - startup - makespan(runtimes, lanes)) / waves)
+    return tuple(round(r + extra, 3) for r in runtimes), round(startup, 3)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 
 import aiohttp
 
+from framework.farm_schedules import lanes_makespan
 from framework.farm_store import FarmStore
 from framework.farms import (
     SAMPLE_ENOUGH,
@@ -23,6 +24,7 @@ from framework.farms import (
     Farm,
     FarmPhase,
     NodeType,
+    calibrate,
     choose_sample,
     node_types,
     parse_bag,
@@ -175,6 +177,21 @@ class FarmRunner:
                 found[nodetype] = job
         return found
 
+    @staticmethod
+    def _learned(farm: Farm, records: dict[str, list]) -> dict:
+        """Samples and start-up delays per node type (framework.farms.calibrate)."""
+        samples, startup = {}, {}
+        start = farm.sample_started or 0.0
+        for nodetype, done in records.items():
+            if not done:
+                continue
+            first = min(r.launched_at or r.created_at for r in done) - start
+            elapsed = max(r.updated_at for r in done) - start
+            samples[nodetype], startup[nodetype] = calibrate(
+                [_runtime(r) for r in done], first, elapsed,
+                farm.nodetypes[nodetype].nodes * farm.slots, lanes_makespan)
+        return {"samples": samples, "startup": startup}
+
     def done(self, farm: Farm, stage: str) -> int:
         return sum(1 for job in self.jobs(farm, stage).values()
                    for r in self.service.scheduler.job_instances(job)
@@ -201,9 +218,9 @@ class FarmRunner:
             if failed:
                 change = {"phase": FarmPhase.FAILED, "reason": "; ".join(failed)}
             elif stage == "sample":
-                change = {"phase": FarmPhase.SAMPLED, "samples": {
-                    t: tuple(round(_runtime(r), 3) for r in rs) for t, rs in records.items()},
-                    "sample_seconds": ended - (farm.sample_started or ended)}
+                change = {"phase": FarmPhase.SAMPLED,
+                          "sample_seconds": ended - (farm.sample_started or ended),
+                          **self._learned(farm, records)}
             else:
                 change = {"phase": FarmPhase.DONE,
                           "run_seconds": ended - (farm.run_started or ended)}
