@@ -22,8 +22,11 @@ _FARM = {"type": "object", "required": ["id", "phase"], "properties": {
         "type": "object", "properties": {"price": {"type": "number"},
                                          "nodes": {"type": "integer"}}}},
     "samples": {"type": "object", "additionalProperties": {
-        "type": "object", "properties": {"count": {"type": "integer"},
-                                         "mean": {"type": ["number", "null"]}}}},
+        "type": "object", "properties": {
+            "count": {"type": "integer"}, "mean": {"type": ["number", "null"]},
+            "runtimes": {"type": "array", "items": {"type": "number"},
+                         "description": "seconds, each with its launch overhead"},
+            "startup": {"type": "number", "description": "seconds to the first launch"}}}},
     "pool": _COUNTS, "shares": _COUNTS,
     "progress": {"type": "object", "properties": {
         "done": {"type": "integer"}, "left": {"type": "integer"},

@@ -288,7 +288,8 @@ def farm_view(farm: Farm, done: int, now: float) -> dict:
             "tasks": len(farm.commands), "sampled": len(farm.sampled), "slots": farm.slots,
             "nodetypes": {n: {"price": t.price, "nodes": t.nodes}
                           for n, t in sorted(farm.nodetypes.items())},
-            "samples": {t: {"count": len(v), "mean": sum(v) / len(v) if v else None}
+            "samples": {t: {"count": len(v), "mean": sum(v) / len(v) if v else None,
+                            "runtimes": list(v), "startup": farm.startup.get(t, 0.0)}
                         for t, v in sorted(farm.samples.items())},
             "pool": dict(farm.pool), "shares": dict(farm.shares),
             "progress": {"done": done, "left": max(0, total - done), "total": total},
