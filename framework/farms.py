@@ -9,8 +9,9 @@ computed by the simulator (simulator/farm.py) from what is kept here.
 
 from __future__ import annotations
 
+import heapq
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -169,11 +170,11 @@ def pool_cost(pool: Mapping[str, int], prices: Mapping[str, float], seconds: flo
 
 @dataclass(frozen=True)
 class Farm:
-    """What the store keeps of a farm. `samples`: runtimes (s) measured per node type, each
-    with its share of the launch overhead; `startup`: per type, the delay from submission
-    to the first launch;
-    `pool`: the chosen nodes per type; `split`: tasks per type of the rest; `forecast`:
-    the chosen schedule's makespan and cost (mean, low, high)."""
+    """What the store keeps of a farm. `samples`: per node type, how long each sampled
+    task held its lane (s: its runtime and its launch overhead); `startup`: per type, the
+    delay from submission to the first launch; `pool`: the chosen nodes per type;
+    `shares`: tasks per type of the rest; `forecast`: the chosen schedule's makespan and
+    cost (mean, low, high)."""
 
     id: str
     namespace: str
@@ -210,7 +211,7 @@ class Farm:
         return rest_of_bag(len(self.commands), self.sampled)
 
     def job_name(self, stage: str, nodetype: str) -> str:
-        return f"farm-{self.id}-{stage}-{nodetype}"[:128]
+        return f"{self.id}-{stage}-{nodetype}"[:128]
 
 
 def spent(farm: Farm, now: float) -> float:
@@ -320,16 +321,17 @@ def parse_nodetype(text: str) -> NodeType:
     return NodeType(name, value, count)
 
 
-def calibrate(runtimes: Sequence[float], first_launch: float, elapsed: float,
-              lanes: int, makespan: Callable[[Sequence[float], int], float]
-              ) -> tuple[tuple[float, ...], float]:
-    """What a sample teaches beyond the tasks' own runtimes: the start-up delay before
-    the first launch, and the overhead each task adds to its lane (offer rounds, container
-    creation), spread over the sample's waves so that the sample's own simulated
-    makespan is the one it took (`elapsed`, from submission to its last end)."""
-    if not runtimes:
-        return (), 0.0
-    startup = max(0.0, first_launch)
-    waves = -(-len(runtimes) // max(1, lanes))
-    extra = max(0.0, (elapsed - startup - makespan(runtimes, lanes)) / waves)
-    return tuple(round(r + extra, 3) for r in runtimes), round(startup, 3)
+def lane_occupancy(runs: Sequence[tuple[float, float]], lanes: int, first_launch: float
+                   ) -> tuple[float, ...]:
+    """What a sample teaches beyond the tasks' own runtimes: how long each task held its
+    lane, from the moment the lane was free (the previous task's end, or the first
+    launch) to its own end, so offer rounds and container creation are in the samples
+    with their spread. `runs`: (launched, ended) of each sampled task; the lanes are
+    replayed as a batch job fills them, each task taking the lane that was free first."""
+    free = [first_launch] * max(1, lanes)
+    held = []
+    for launched, ended in sorted(runs):
+        lane_free = heapq.heappop(free)
+        held.append(round(max(0.0, ended - min(lane_free, launched)), 3))
+        heapq.heappush(free, max(ended, lane_free))
+    return tuple(held)

@@ -4,13 +4,14 @@ refused request, schedules from stored samples, and farms kept across a restart.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import aiohttp
 import pytest
 
 from api.framework_server import start_framework
-from framework.farms import FarmPhase, NodeType
+from framework.farms import BadFarmInput, FarmPhase, NodeType
 
 
 @pytest.fixture
@@ -101,3 +102,12 @@ async def test_a_farm_is_kept_across_a_restart(framework):
     assert view["phase"] == "sampled" and view["samples"]["small"]["count"] == 31
     assert view["nodetypes"] == {"large": {"price": 0.5, "nodes": 2},
                                  "small": {"price": 0.1, "nodes": 3}}
+
+
+async def test_a_farm_whose_jobs_could_not_be_submitted_is_refused_at_creation(framework):
+    farms = framework["fw"].service.farms
+    with pytest.raises(BadFarmInput) as caught:
+        await farms.create("default", "berth/busybox", "true\n", cpus=-1.0,
+                           nodetypes={"small": NodeType("small", 0.1, 1)})
+    assert [p.field for p in caught.value.problems] == ["cpus"]
+    assert farms.farms == {} and await asyncio.to_thread(farms.store.all) == []

@@ -11,7 +11,7 @@ from framework.farm_schedules import NoSchedule, choose, lanes_makespan, pools, 
 from framework.farms import (
     BadFarmInput,
     NodeType,
-    calibrate,
+    lane_occupancy,
     node_types,
     parse_bag,
     pool_cost,
@@ -109,10 +109,12 @@ def test_a_budget_takes_the_fastest_within_it_and_a_deadline_the_cheapest():
         choose(found, deadline=1.0)
 
 
-def test_a_sample_teaches_its_start_up_and_per_task_overhead():
-    runtimes = [1.0] * 8
-    samples, startup = calibrate(runtimes, first_launch=2.0, elapsed=12.0, lanes=4,
-                                 makespan=lanes_makespan)
-    # 8 tasks on 4 lanes: 2 waves; 12 s = 2 s start-up + 2 x (1 s + 4 s overhead)
-    assert startup == 2.0 and samples == (5.0,) * 8
-    assert 2.0 + lanes_makespan(samples, 4) == pytest.approx(12.0)
+def test_a_sample_teaches_how_long_each_task_held_its_lane():
+    # 4 lanes, the first launch at 2: four tasks end at 7, the next four are launched at
+    # 8 (an offer round later) and end at 12: each held its lane 5 s.
+    runs = [(2.0, 7.0)] * 4 + [(8.0, 12.0)] * 4
+    held = lane_occupancy(runs, lanes=4, first_launch=2.0)
+    assert held == (5.0,) * 8
+    assert 2.0 + lanes_makespan(held, 4) == pytest.approx(12.0)  # the sample's own time
+    # one lane: each task held it from the previous end
+    assert lane_occupancy([(0.0, 1.0), (1.5, 2.0), (2.5, 4.0)], 1, 0.0) == (1.0, 1.0, 2.0)

@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping
 
 import aiohttp
 
-from framework.farm_schedules import lanes_makespan
 from framework.farm_store import FarmStore
 from framework.farms import (
     SAMPLE_ENOUGH,
@@ -24,8 +23,8 @@ from framework.farms import (
     Farm,
     FarmPhase,
     NodeType,
-    calibrate,
     choose_sample,
+    lane_occupancy,
     node_types,
     parse_bag,
     sample_size,
@@ -33,7 +32,7 @@ from framework.farms import (
 )
 from framework.jobs import Job
 from offers.job import Phase, parse_job
-from offers.problems import FieldProblem
+from offers.problems import FieldProblem, SpecError
 from offers.states import TaskState
 
 
@@ -51,11 +50,6 @@ class MasterUnreachable(Exception):
 
 def new_farm_id() -> str:
     return "farm-" + secrets.token_hex(4)
-
-
-def _runtime(record) -> float:
-    start = record.running_at or record.launched_at or record.created_at
-    return max(0.0, record.updated_at - start)
 
 
 class FarmRunner:
@@ -103,6 +97,13 @@ class FarmRunner:
                              "--nodetype NAME --attributes price=0.12)")])
         farm = Farm(self.new_id(), namespace, image, commands, types,
                     self.service.clock(), slots=slots, cpus=cpus, mem=mem, seed=seed)
+        try:  # the jobs it will submit must be acceptable: checked now, not mid-way
+            for nodetype in types:
+                parse_job(self._job_spec(farm, "sample", nodetype, (0,), 1))
+        except SpecError as exc:
+            raise BadFarmInput("invalid farm", [
+                FieldProblem(p.field.removeprefix("task.").replace("dockerimage", "image"),
+                             p.problem) for p in exc.problems]) from None
         return await self._write(farm, new=True)
 
     def get(self, farm_id: str) -> Farm:
@@ -122,9 +123,16 @@ class FarmRunner:
                          "nodetype": nodetype, "arguments": [
                              "sh", "-c", task_script([farm.commands[i] for i in indexes])]}}
 
-    async def _submit_all(self, specs: list[dict]) -> None:
-        for spec in specs:
-            await self.service.jobs.submit(parse_job(spec))
+    async def _submit_all(self, farm: Farm, specs: list[dict]) -> None:
+        """Submit the farm's jobs; if one is refused (its name taken, the store down) the
+        farm fails with the reason instead of waiting for jobs that never come."""
+        try:
+            for spec in specs:
+                await self.service.jobs.submit(parse_job(spec))
+        except Exception as exc:
+            await self._write(dataclasses.replace(
+                farm, phase=FarmPhase.FAILED, reason=f"could not submit its jobs: {exc}"))
+            raise
 
     async def sample(self, farm_id: str, size: int | None = None) -> Farm:
         async with self._lock:
@@ -137,7 +145,7 @@ class FarmRunner:
             farm = dataclasses.replace(farm, sampled=sampled, phase=FarmPhase.SAMPLING,
                                        sample_started=self.service.clock())
             await self._write(farm)  # the phase first: a restart finds the jobs' owner
-            await self._submit_all([self._job_spec(farm, "sample", t.name, sampled,
+            await self._submit_all(farm, [self._job_spec(farm, "sample", t.name, sampled,
                                                    t.nodes * farm.slots)
                                     for t in farm.nodetypes.values()])
             return farm
@@ -161,7 +169,7 @@ class FarmRunner:
                                                 rest[start:start + count],
                                                 pool[nodetype] * farm.slots))
                 start += count
-            await self._submit_all(specs)
+            await self._submit_all(farm, specs)
             if not specs:
                 farm = await self._write(dataclasses.replace(
                     farm, phase=FarmPhase.DONE, run_seconds=0.0))
@@ -179,17 +187,18 @@ class FarmRunner:
 
     @staticmethod
     def _learned(farm: Farm, records: dict[str, list]) -> dict:
-        """Samples and start-up delays per node type (framework.farms.calibrate)."""
+        """Per node type: the start-up delay (submission to the first launch) and how long
+        each sampled task held its lane (framework.farms.lane_occupancy)."""
         samples, startup = {}, {}
         start = farm.sample_started or 0.0
         for nodetype, done in records.items():
             if not done:
                 continue
-            first = min(r.launched_at or r.created_at for r in done) - start
-            elapsed = max(r.updated_at for r in done) - start
-            samples[nodetype], startup[nodetype] = calibrate(
-                [_runtime(r) for r in done], first, elapsed,
-                farm.nodetypes[nodetype].nodes * farm.slots, lanes_makespan)
+            runs = [(r.launched_at or r.created_at, r.updated_at) for r in done]
+            first = min(launched for launched, _ in runs)
+            startup[nodetype] = round(max(0.0, first - start), 3)
+            samples[nodetype] = lane_occupancy(
+                runs, farm.nodetypes[nodetype].nodes * farm.slots, first)
         return {"samples": samples, "startup": startup}
 
     def done(self, farm: Farm, stage: str) -> int:
