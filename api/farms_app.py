@@ -78,7 +78,9 @@ class FarmHandlers:
     def _view(self, farm: Farm) -> dict:
         done = self.farms.done(farm, "run") if farm.phase is not FarmPhase.DONE else \
             sum(farm.shares.values())
-        return farm_view(farm, done, self.service.clock())
+        sampling = self.farms.done(farm, "sample") \
+            if farm.phase is FarmPhase.SAMPLING else None
+        return farm_view(farm, done, self.service.clock(), sampling)
 
     async def create(self, request: web.Request) -> web.Response:
         body = await _body(request)

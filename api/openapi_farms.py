@@ -28,6 +28,8 @@ _FARM = {"type": "object", "required": ["id", "phase"], "properties": {
                          "description": "seconds, each with its launch overhead"},
             "startup": {"type": "number", "description": "seconds to the first launch"}}}},
     "pool": _COUNTS, "shares": _COUNTS,
+    "sampling": {"type": ["object", "null"], "description": "while sampling",
+                 "properties": {"done": {"type": "integer"}, "total": {"type": "integer"}}},
     "progress": {"type": "object", "properties": {
         "done": {"type": "integer"}, "left": {"type": "integer"},
         "total": {"type": "integer"}}},

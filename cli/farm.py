@@ -302,6 +302,11 @@ def _print_status(view: dict) -> None:
         mean = "-" if s["mean"] is None else f"{s['mean']:.2f} s"
         console.print(f"  {name}: {s['count']} samples, mean {mean}")
     grid = Table.grid(padding=(0, 1))
+    if view.get("sampling"):
+        sampling = view["sampling"]
+        grid.add_row(ProgressBar(total=max(sampling["total"], 1),
+                                 completed=sampling["done"], width=40),
+                     f"sampling: {sampling['done']} of {sampling['total']} sampled runs")
     grid.add_row(ProgressBar(total=max(progress["total"], 1), completed=progress["done"],
                              width=40),
                  f"{progress['done']} done / {progress['left']} left of {progress['total']}")

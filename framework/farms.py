@@ -280,11 +280,14 @@ def farm_from_json(doc: Mapping) -> Farm:
         reason=doc["reason"])
 
 
-def farm_view(farm: Farm, done: int, now: float) -> dict:
+def farm_view(farm: Farm, done: int, now: float, sample_done: int | None = None) -> dict:
     """What `GET /v1/farms/{id}` (and the demo's status) shows: phase, progress of the
-    run (`done` tasks of the rest), money spent so far and the forecast."""
+    run (`done` tasks of the rest) or of the sampling (`sample_done` of the sampled tasks
+    times the node types), money spent so far and the forecast."""
     total = sum(farm.shares.values()) if farm.shares else len(farm.rest())
-    return {"id": farm.id, "namespace": farm.namespace, "image": farm.image,
+    sampling = None if sample_done is None else {
+        "done": sample_done, "total": len(farm.sampled) * len(farm.nodetypes)}
+    return {"sampling": sampling, "id": farm.id, "namespace": farm.namespace, "image": farm.image,
             "phase": farm.phase.value, "demo": farm.demo, "reason": farm.reason,
             "tasks": len(farm.commands), "sampled": len(farm.sampled), "slots": farm.slots,
             "nodetypes": {n: {"price": t.price, "nodes": t.nodes}
