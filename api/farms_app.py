@@ -23,6 +23,7 @@ from framework.process.farm_runner import FarmConflict, FarmNotFound, MasterUnre
 from offers.problems import FieldProblem
 
 MAX_FARM_BODY = 8 * 1024 * 1024
+CREATE_FIELDS = frozenset({"image", "bag", "slots", "cpus", "mem", "seed", "namespace"})
 
 
 class _Bad(Exception):
@@ -85,7 +86,8 @@ class FarmHandlers:
     async def create(self, request: web.Request) -> web.Response:
         body = await _body(request)
         image, bag = body.get("image"), body.get("bag")
-        problems = []
+        problems = [FieldProblem(str(name)[:80], "unknown field") for name in body
+                    if name not in CREATE_FIELDS]
         if not isinstance(image, str) or not image.strip() or len(image) > 512:
             problems.append(FieldProblem("image", "is required: the image the tasks run in"))
         if not isinstance(bag, str):
@@ -97,7 +99,8 @@ class FarmHandlers:
         cpus = _number(body, "cpus", 0.1, low=0.001, high=4096)
         mem = _number(body, "mem", 32.0, low=4, high=1024 * 1024)
         seed = _number(body, "seed", 0, whole=True, low=0, high=2**31)
-        namespace = target_namespace(request, body.get("namespace"))
+        namespace = target_namespace(request, body.get("namespace")
+                                     if isinstance(body.get("namespace"), str) else None)
         refusal = refused_in(request, namespace)
         if refusal is not None:
             return refusal

@@ -53,7 +53,13 @@ async def test_bad_input_is_refused_naming_the_field_and_nothing_is_stored(frame
             assert (await resp.json())["errors"][0]["field"] == "image"
         async with session.post(f"{base}/v1/farms", json={"image": "i", "bag": "true"}) \
                 as resp:
-            assert resp.status == 502  # no master to read the node types from
+            assert resp.status == 400  # no master: no agents, no node type
+            assert (await resp.json())["errors"][0]["field"] == "nodetypes"
+        async with session.post(f"{base}/v1/farms", json={"image": "i", "bag": "true",
+                                                          "pool": 3}) as resp:
+            assert resp.status == 400
+            assert (await resp.json())["errors"] == [{"field": "pool",
+                                                      "problem": "unknown field"}]
         async with session.get(f"{base}/v1/farms") as resp:
             assert (await resp.json()) == {"farms": []}
         async with session.get(f"{base}/v1/farms/nope") as resp:

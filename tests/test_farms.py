@@ -118,3 +118,20 @@ def test_a_sample_teaches_how_long_each_task_held_its_lane():
     assert 2.0 + lanes_makespan(held, 4) == pytest.approx(12.0)  # the sample's own time
     # one lane: each task held it from the previous end
     assert lane_occupancy([(0.0, 1.0), (1.5, 2.0), (2.5, 4.0)], 1, 0.0) == (1.0, 1.0, 2.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.floats(0.01, 50), min_size=1, max_size=120), min_size=1,
+                max_size=4).filter(lambda rows: len({len(r) for r in rows}) == 1),
+       st.integers(1, 6))
+def test_the_vectorized_lanes_agree_with_the_plain_replay(rows, lanes):
+    import numpy as np
+
+    from framework.farm_schedules import TAIL_WAVES, lanes_makespans
+    got = lanes_makespans(np.array(rows), lanes)
+    for row, value in zip(rows, got, strict=True):
+        exact = lanes_makespan(row, lanes)
+        if len(row) <= TAIL_WAVES * lanes:
+            assert value == pytest.approx(exact)
+        else:  # the bulk taken as spread evenly: within one task of the replay
+            assert abs(value - exact) <= max(row) + 1e-9

@@ -72,7 +72,7 @@ class FarmRunner:
     async def agents(self) -> list[dict]:
         """The master's agents (`GET /state`) with their attributes."""
         if not self.service.master_url:
-            raise MasterUnreachable("this framework has no master")
+            return []  # no master, no agents: no node type (refused by `create`)
         try:
             async with aiohttp.ClientSession(
                     headers=self.service.master_headers,
@@ -94,7 +94,9 @@ class FarmRunner:
         if not types:
             raise BadFarmInput("no node type to farm on", [FieldProblem(
                 "nodetypes", "no active agent has a nodetype attribute (berth agent "
-                             "--nodetype NAME --attributes price=0.12)")])
+                             "--nodetype NAME --attributes price=0.12)"
+                             + ("" if self.service.master_url else
+                                "; this framework has no master"))])
         farm = Farm(self.new_id(), namespace, image, commands, types,
                     self.service.clock(), slots=slots, cpus=cpus, mem=mem, seed=seed)
         try:  # the jobs it will submit must be acceptable: checked now, not mid-way
