@@ -19,6 +19,9 @@ from offers.problems import FieldProblem, SpecError
 
 MAX_LINE = 4096  # characters of one command: a shell line, not a script
 MAX_TASKS = 100_000
+# A type's tasks go to its containers as one `sh -c` script; Linux takes no single
+# argument longer than 128 KiB (MAX_ARG_STRLEN), so a bag's script stays below that.
+MAX_SCRIPT_BYTES = 120 * 1024
 SAMPLE_ENOUGH = 31  # ConPaaS: "a bag with more than thirty tasks is large enough"
 SECONDS_PER_HOUR = 3600.0
 
@@ -64,9 +67,15 @@ def parse_bag(text: str, source: str = "bag") -> tuple[str, ...]:
     if len(lines) > MAX_TASKS:
         problems.append(FieldProblem(source, f"has {len(lines)} commands; at most "
                                              f"{MAX_TASKS}"))
+    commands = tuple(line.rstrip("\r") for line in lines)
+    size = len(task_script(commands).encode()) if not problems else 0
+    if size > MAX_SCRIPT_BYTES:
+        problems.append(FieldProblem(source, f"is {size} bytes as the tasks' script; at "
+                                             f"most {MAX_SCRIPT_BYTES} (Linux's limit on "
+                                             "one argument): split it into several farms"))
     if problems:
         raise BadFarmInput(f"invalid bag of tasks ({source})", problems[:20])
-    return tuple(line.rstrip("\r") for line in lines)
+    return commands
 
 
 @dataclass(frozen=True)

@@ -135,3 +135,10 @@ def test_the_vectorized_lanes_agree_with_the_plain_replay(rows, lanes):
             assert value == pytest.approx(exact)
         else:  # the bulk taken as spread evenly: within one task of the replay
             assert abs(value - exact) <= max(row) + 1e-9
+
+
+def test_a_bag_too_large_for_one_script_is_refused():
+    with pytest.raises(BadFarmInput) as caught:
+        parse_bag(("echo " + "x" * 4000 + "\n") * 40, "big")
+    assert caught.value.problems[0].field == "big"
+    assert "Linux's limit on one argument" in caught.value.problems[0].problem
