@@ -11,9 +11,9 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -33,22 +33,27 @@ def _farm(base: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
                           cwd=cwd, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
 
 
-def test_a_bag_is_sampled_scheduled_and_run_on_a_priced_nodetype(berth_up, tmp_path):
-    base, launch, _cwd, _started = berth_up
+def _bag(tmp_path: Path) -> Path:
     bag = tmp_path / "bag.txt"
     bag.write_text("".join(f"sleep 0.1 && echo task {i}\n" for i in range(40)))
+    return bag
 
-    proc = launch()  # nodetype lab, no price
-    refused = _farm(base, "create", str(bag), "--image", "berth/busybox", cwd=tmp_path)
+
+def test_a_node_type_without_a_price_is_refused_and_nothing_stored(berth_up, tmp_path):
+    base, launch, _cwd, _started = berth_up
+    launch()  # nodetype lab, no price
+    refused = _farm(base, "create", str(_bag(tmp_path)), "--image", "berth/busybox",
+                    cwd=tmp_path)
     assert refused.returncode != 0
     assert "node type 'lab' has no price" in refused.stderr, refused.stderr
     assert "nodetypes.lab.price" in refused.stderr
-    listed = subprocess.run(["curl", "-s", f"http://{base}/v1/farms"], capture_output=True,
-                            text=True, timeout=30)
-    assert json.loads(listed.stdout) == {"farms": []}  # nothing half-written
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=60)
+    with urllib.request.urlopen(f"http://{base}/v1/farms", timeout=30) as resp:
+        assert json.loads(resp.read()) == {"farms": []}  # nothing half-written
 
+
+def test_a_bag_is_sampled_scheduled_and_run_on_a_priced_nodetype(berth_up, tmp_path):
+    base, launch, _cwd, _started = berth_up
+    bag = _bag(tmp_path)
     launch("--attributes", "price=0.12")
     created = _farm(base, "create", str(bag), "--image", "berth/busybox", "--slots", "4",
                     "--cpus", "0.05", "--mem", "16", cwd=tmp_path)
