@@ -17,6 +17,7 @@ from api.http_errors import error_response
 from api.json_body import BadBody, read_json
 from api.namespaces import refused_in, sees, target_namespace, visible
 from framework.driver import FrameworkService
+from framework.farm_htc import NoConfiguration, for_target, throughput_function
 from framework.farm_schedules import REPLICATIONS, NoSchedule, choose, forecast_of, schedules
 from framework.farms import BadFarmInput, Farm, FarmPhase, farm_view
 from framework.process.farm_runner import FarmConflict, FarmNotFound, MasterUnreachable
@@ -81,7 +82,8 @@ class FarmHandlers:
             sum(farm.shares.values())
         sampling = self.farms.done(farm, "sample") \
             if farm.phase is FarmPhase.SAMPLING else None
-        return farm_view(farm, done, self.service.clock(), sampling)
+        return farm_view(farm, done, self.service.clock(), sampling,
+                         self.farms.bags_done(farm))
 
     async def create(self, request: web.Request) -> web.Response:
         body = await _body(request)
@@ -176,6 +178,79 @@ class FarmHandlers:
         return web.json_response(self._view(farm), status=202)
 
 
+    async def throughput(self, request: web.Request) -> web.Response:
+        """HTC: `throughput = f(cost)` from the samples (as re-estimated), and with
+        `?target=` the cheapest pool reaching it."""
+        farm = await self._farm(request)
+        if not farm.samples:
+            raise _Bad(409, f"farm {farm.id} has no samples yet ({farm.phase.value}): "
+                            "sample it and wait for the sampling to end",
+                       [FieldProblem("phase", f"is {farm.phase.value}")])
+        function = throughput_function(farm.samples, farm.nodetypes, farm.slots)
+        answer: dict[str, Any] = {
+            "farm": farm.id, "function": [c.as_json() for c in function],
+            "max_throughput": max(c.throughput for c in function),
+            "target": farm.target, "configuration": dict(farm.configuration) or None}
+        if "target" in request.query:
+            target = _query_number(request, "target")
+            try:
+                chosen = for_target(function, target)
+            except NoConfiguration as exc:
+                return error_response(422, str(exc), [FieldProblem(
+                    "target", "no pool reaches it")])
+            answer["for_target"] = {"target": target, **chosen.as_json()}
+        return web.json_response(answer)
+
+    async def select(self, request: web.Request) -> web.Response:
+        """HTC: the cheapest pool reaching `target` becomes the farm's configuration."""
+        farm = await self._farm(request)
+        body = await _body(request)
+        if body.get("target") is None:
+            return error_response(400, "give a target throughput", [FieldProblem(
+                "target", "is required: tasks per hour")])
+        target = _number(body, "target", None, low=0, high=1e12)
+        refusal = refused_in(request, farm.namespace)
+        if refusal is not None:
+            return refusal
+        try:
+            farm, chosen = await self.farms.select(farm.id, target)
+        except NoConfiguration as exc:
+            return error_response(422, str(exc), [FieldProblem("target",
+                                                               "no pool reaches it")])
+        return web.json_response({**self._view(farm), "selected": chosen.as_json()})
+
+    async def add_bag(self, request: web.Request) -> web.Response:
+        """HTC: a bag submitted at once on the current configuration."""
+        farm = await self._farm(request)
+        body = await _body(request)
+        problems = [FieldProblem(str(name)[:80], "unknown field") for name in body
+                    if name != "bag"]
+        if not isinstance(body.get("bag"), str):
+            problems.append(FieldProblem("bag", "is required: the bag's text, one command "
+                                                "a line"))
+        if problems:
+            return error_response(400, "invalid bag", problems)
+        refusal = refused_in(request, farm.namespace)
+        if refusal is not None:
+            return refusal
+        try:
+            farm, bag = await self.farms.add(farm.id, body["bag"])
+        except BadFarmInput as exc:
+            return error_response(400, exc.message, exc.problems)
+        return web.json_response({**self._view(farm), "added": bag.number}, status=202)
+
+
+def _query_number(request: web.Request, name: str) -> float:
+    try:
+        value = float(request.query[name])
+    except ValueError:
+        value = -1.0
+    if not (math.isfinite(value) and value >= 0):
+        raise _Bad(400, f"invalid {name}", [FieldProblem(name, "must be a number >= 0 "
+                                                               "(tasks per hour)")])
+    return value
+
+
 def _query_int(request: web.Request, name: str, low: int, high: int) -> int:
     try:
         value = int(request.query[name])
@@ -208,6 +283,9 @@ ROUTES: list[tuple[str, str, str]] = [
     ("POST", "/v1/farms/{id}/sample", "sample"),
     ("GET", "/v1/farms/{id}/schedules", "schedules"),
     ("POST", "/v1/farms/{id}/run", "run"),
+    ("GET", "/v1/farms/{id}/throughput", "throughput"),
+    ("POST", "/v1/farms/{id}/select", "select"),
+    ("POST", "/v1/farms/{id}/bags", "add_bag"),
 ]
 
 

@@ -38,10 +38,30 @@ _FARM = {"type": "object", "required": ["id", "phase"], "properties": {
     "expected": {"type": ["object", "null"],
                  "description": "makespan, remaining seconds and cost expected now"},
     "sample_seconds": {"type": ["number", "null"]},
-    "run_seconds": {"type": ["number", "null"]}}}
+    "run_seconds": {"type": ["number", "null"]},
+    "htc": {"type": "object", "description": "the target throughput (tasks/hour) and "
+                                             "the pool selected for it",
+            "properties": {"target": {"type": ["number", "null"]},
+                           "configuration": _COUNTS}},
+    "bags": {"type": "array", "description": "bags added (HTC), each with its pool, "
+                                             "shares, phase and tasks done",
+             "items": {"type": "object"}}}}
 _SCHEDULE = {"type": "object", "properties": {
     "index": {"type": "integer"}, "pool": _COUNTS, "shares": _COUNTS,
     "makespan": _SPREAD, "cost": _SPREAD, "pareto": {"type": "boolean"}}}
+_CONFIGURATION = {"type": "object", "properties": {
+    "pool": _COUNTS, "throughput": {"type": "number", "description": "tasks per hour"},
+    "cost": {"type": "number", "description": "money per hour"},
+    "pareto": {"type": "boolean"}}}
+_THROUGHPUT = {"type": "object", "properties": {
+    "farm": {"type": "string"},
+    "function": {"type": "array", "items": _CONFIGURATION,
+                 "description": "throughput = f(cost): every pool, cheapest first"},
+    "max_throughput": {"type": "number"},
+    "target": {"type": ["number", "null"], "description": "the one selected"},
+    "configuration": {"type": ["object", "null"], "description": "the selected pool"},
+    "for_target": {"type": "object", "description": "with ?target=: the cheapest pool "
+                                                   "reaching it"}}}
 _CREATE = {"type": "object", "required": ["image", "bag"], "properties": {
     "image": {"type": "string"},
     "bag": {"type": "string", "description": "one shell command a line"},
@@ -97,5 +117,34 @@ def farm_paths() -> dict[str, Any]:
             body={"type": "object", "properties": {
                 "schedule": {"type": "integer"}, "budget": {"type": "number"},
                 "deadline": {"type": "number", "description": "seconds"}}},
+            params=[farm_id])},
+        "/v1/farms/{id}/throughput": {"get": operation(
+            "HTC: throughput = f(cost) from the samples (re-estimated as runs and bags "
+            "finish); with a target, the cheapest pool reaching it",
+            {"200": json_answer(_THROUGHPUT, "the function"),
+             "400": bad("a bad target"), "404": missing, "409": bad("no samples yet"),
+             "422": bad("no pool reaches the target: the message names the most there "
+                        "is")},
+            params=[farm_id, query_param("target", "tasks per hour",
+                                         {"type": "number", "minimum": 0})])},
+        "/v1/farms/{id}/select": {"post": operation(
+            "HTC: make the cheapest pool reaching a target throughput the farm's "
+            "configuration (added bags run on it)",
+            {"200": json_answer(_FARM, "the farm, its `htc` configuration and `selected`"),
+             "400": bad("no or a bad target"), "404": missing,
+             "409": bad("not sampled yet"),
+             "422": bad("no pool reaches the target: the message names the most there "
+                        "is")},
+            body={"type": "object", "required": ["target"], "properties": {
+                "target": {"type": "number", "description": "tasks per hour"}}},
+            params=[farm_id])},
+        "/v1/farms/{id}/bags": {"post": operation(
+            "HTC: add a bag, submitted at once on the current configuration",
+            {"202": json_answer(_FARM, "the farm, its `bags` and the `added` number"),
+             "400": bad("an empty or over-long line (bag:LINE), no bag"),
+             "404": missing, "409": bad("no configuration selected yet"),
+             "413": bad("the body is larger than 8 MiB")},
+            body={"type": "object", "required": ["bag"], "properties": {
+                "bag": {"type": "string", "description": "one shell command a line"}}},
             params=[farm_id])},
     }

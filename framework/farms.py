@@ -178,12 +178,43 @@ def pool_cost(pool: Mapping[str, int], prices: Mapping[str, float], seconds: flo
 
 
 @dataclass(frozen=True)
+class Bag:
+    """A bag added to a farm after its sampling (ConPaaS's HTC `add`): submitted at once
+    on the farm's configuration then, one batch job per node type of its pool."""
+
+    number: int
+    commands: tuple[str, ...]
+    pool: dict[str, int]
+    shares: dict[str, int]
+    submitted_at: float
+    phase: str = "running"  # running, done, failed
+    run_seconds: float | None = None
+    reason: str | None = None
+
+    def job_name(self, farm_id: str, nodetype: str) -> str:
+        return f"{farm_id}-bag{self.number}-{nodetype}"[:128]
+
+    def as_json(self) -> dict:
+        return {"number": self.number, "commands": list(self.commands),
+                "pool": dict(self.pool), "shares": dict(self.shares),
+                "submitted_at": self.submitted_at, "phase": self.phase,
+                "run_seconds": self.run_seconds, "reason": self.reason}
+
+    @staticmethod
+    def from_json(doc: Mapping) -> Bag:
+        return Bag(int(doc["number"]), tuple(doc["commands"]), dict(doc["pool"]),
+                   dict(doc["shares"]), float(doc["submitted_at"]), doc["phase"],
+                   doc["run_seconds"], doc["reason"])
+
+
+@dataclass(frozen=True)
 class Farm:
     """What the store keeps of a farm. `samples`: per node type, how long each sampled
     task held its lane (s: its runtime and its launch overhead); `startup`: per type, the
     delay from submission to the first launch; `pool`: the chosen nodes per type;
     `shares`: tasks per type of the rest; `forecast`: the chosen schedule's makespan and
-    cost (mean, low, high)."""
+    cost (mean, low, high); `configuration`: the HTC pool selected for `target` tasks
+    per hour, on which added `bags` run."""
 
     id: str
     namespace: str
@@ -208,6 +239,9 @@ class Farm:
     run_started: float | None = None
     run_seconds: float | None = None
     reason: str | None = None
+    target: float | None = None  # HTC: the throughput asked for (tasks/hour)
+    configuration: dict[str, int] = field(default_factory=dict)  # HTC: its pool
+    bags: tuple[Bag, ...] = ()
 
     @property
     def prices(self) -> dict[str, float]:
@@ -225,7 +259,7 @@ class Farm:
 
 def spent(farm: Farm, now: float) -> float:
     """The money spent so far: the sampling pool while it sampled, the chosen pool since
-    the run started (until it ended)."""
+    the run started (until it ended), each added bag's pool while it ran."""
     money = 0.0
     if farm.sample_started is not None:
         seconds = farm.sample_seconds if farm.sample_seconds is not None else \
@@ -235,6 +269,10 @@ def spent(farm: Farm, now: float) -> float:
         seconds = farm.run_seconds if farm.run_seconds is not None else \
             now - farm.run_started
         money += pool_cost(farm.pool, farm.prices, max(0.0, seconds))
+    for bag in farm.bags:  # an added bag's pool, from its submission to its end
+        seconds = bag.run_seconds if bag.run_seconds is not None else \
+            now - bag.submitted_at
+        money += pool_cost(bag.pool, farm.prices, max(0.0, seconds))
     return money
 
 
@@ -269,7 +307,9 @@ def farm_json(farm: Farm) -> dict:
             "sample_started": farm.sample_started, "sample_seconds": farm.sample_seconds,
             "pool": dict(farm.pool), "shares": dict(farm.shares),
             "forecast": dict(farm.forecast), "run_started": farm.run_started,
-            "run_seconds": farm.run_seconds, "reason": farm.reason}
+            "run_seconds": farm.run_seconds, "reason": farm.reason,
+            "target": farm.target, "configuration": dict(farm.configuration),
+            "bags": [b.as_json() for b in farm.bags]}
 
 
 def farm_from_json(doc: Mapping) -> Farm:
@@ -286,13 +326,17 @@ def farm_from_json(doc: Mapping) -> Farm:
         sample_started=doc["sample_started"], sample_seconds=doc["sample_seconds"],
         pool=dict(doc["pool"]), shares=dict(doc["shares"]), forecast=dict(doc["forecast"]),
         run_started=doc["run_started"], run_seconds=doc["run_seconds"],
-        reason=doc["reason"])
+        reason=doc["reason"], target=doc.get("target"),
+        configuration=dict(doc.get("configuration") or {}),
+        bags=tuple(Bag.from_json(b) for b in doc.get("bags", ())))
 
 
-def farm_view(farm: Farm, done: int, now: float, sample_done: int | None = None) -> dict:
+def farm_view(farm: Farm, done: int, now: float, sample_done: int | None = None,
+              bags_done: Mapping[int, int] | None = None) -> dict:
     """What `GET /v1/farms/{id}` (and the demo's status) shows: phase, progress of the
     run (`done` tasks of the rest) or of the sampling (`sample_done` of the sampled tasks
-    times the node types), money spent so far and the forecast."""
+    times the node types), money spent so far and the forecast; the HTC configuration
+    and the added bags (`bags_done`: tasks finished per bag number)."""
     total = sum(farm.shares.values()) if farm.shares else len(farm.rest())
     sampling = None if sample_done is None else {
         "done": sample_done, "total": len(farm.sampled) * len(farm.nodetypes)}
@@ -309,7 +353,14 @@ def farm_view(farm: Farm, done: int, now: float, sample_done: int | None = None)
             "spent": round(spent(farm, now), 6),
             "forecast": dict(farm.forecast) or None,
             "expected": progress_forecast(farm, done, now),
-            "sample_seconds": farm.sample_seconds, "run_seconds": farm.run_seconds}
+            "sample_seconds": farm.sample_seconds, "run_seconds": farm.run_seconds,
+            "htc": {"target": farm.target, "configuration": dict(farm.configuration)},
+            "bags": [{"number": b.number, "tasks": len(b.commands), "phase": b.phase,
+                      "pool": dict(b.pool), "shares": dict(b.shares),
+                      "done": (bags_done or {}).get(b.number, 0 if b.phase != "done"
+                                                    else len(b.commands)),
+                      "submitted_at": b.submitted_at, "run_seconds": b.run_seconds,
+                      "reason": b.reason} for b in farm.bags]}
 
 
 def parse_nodetype(text: str) -> NodeType:

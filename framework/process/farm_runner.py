@@ -16,10 +16,12 @@ from collections.abc import Callable, Mapping
 
 import aiohttp
 
+from framework.farm_htc import Configuration, for_target, learn, throughput_function
 from framework.farm_store import FarmStore
 from framework.farms import (
     SAMPLE_ENOUGH,
     BadFarmInput,
+    Bag,
     Farm,
     FarmPhase,
     NodeType,
@@ -28,6 +30,7 @@ from framework.farms import (
     node_types,
     parse_bag,
     sample_size,
+    split,
     task_script,
 )
 from framework.jobs import Job
@@ -115,15 +118,19 @@ class FarmRunner:
         return farm
 
     def _job_spec(self, farm: Farm, stage: str, nodetype: str, indexes: tuple[int, ...],
-                  lanes: int) -> dict:
-        return {"name": farm.job_name(stage, nodetype), "type": "batch",
+                  lanes: int, commands: tuple[str, ...] | None = None,
+                  name: str | None = None) -> dict:
+        """The batch job running `indexes` of the bag (the farm's, or `commands`) on
+        `lanes` lanes of `nodetype`."""
+        bag = farm.commands if commands is None else commands
+        return {"name": name or farm.job_name(stage, nodetype), "type": "batch",
                 "namespace": farm.namespace, "completions": len(indexes),
                 "parallelism": max(1, min(lanes, len(indexes))),
                 "restart": {"attempts": 0},
                 "labels": {"farm": farm.id, "stage": stage},
                 "task": {"dockerimage": farm.image, "cpus": farm.cpus, "mem": farm.mem,
                          "nodetype": nodetype, "arguments": [
-                             "sh", "-c", task_script([farm.commands[i] for i in indexes])]}}
+                             "sh", "-c", task_script([bag[i] for i in indexes])]}}
 
     async def _submit_all(self, farm: Farm, specs: list[dict]) -> None:
         """Submit the farm's jobs; if one is refused (its name taken, the store down) the
@@ -208,35 +215,149 @@ class FarmRunner:
                    for r in self.service.scheduler.job_instances(job)
                    if r.state is TaskState.FINISHED)
 
-    async def refresh(self, farm_id: str) -> Farm:
-        """The farm, moved on if its jobs have ended: samples recorded, or the run done."""
+    async def select(self, farm_id: str, target: float) -> tuple[Farm, Configuration]:
+        """HTC's `select`: the cheapest pool reaching `target` tasks/hour becomes the
+        farm's configuration (NoConfiguration naming the best there is)."""
         async with self._lock:
             farm = self.get(farm_id)
-            stage = {FarmPhase.SAMPLING: "sample", FarmPhase.RUNNING: "run"}.get(farm.phase)
-            if stage is None:
-                return farm
-            jobs = self.jobs(farm, stage)
-            wanted = len(farm.nodetypes) if stage == "sample" else \
-                sum(1 for k in farm.shares.values() if k > 0)
-            if len(jobs) < wanted or not all(j.phase.final for j in jobs.values()):
-                return farm
-            records = {t: [r for r in self.service.scheduler.job_instances(j)
-                           if r.state is TaskState.FINISHED] for t, j in jobs.items()}
+            if not farm.samples or farm.phase is FarmPhase.FAILED:
+                raise FarmConflict(f"farm {farm_id} is {farm.phase.value}: a throughput "
+                                   "is selected once the farm is sampled")
+            chosen = for_target(throughput_function(farm.samples, farm.nodetypes,
+                                                    farm.slots), target)
+            farm = await self._write(dataclasses.replace(
+                farm, target=target, configuration=dict(chosen.pool)))
+            return farm, chosen
+
+    async def add(self, farm_id: str, text: str) -> tuple[Farm, Bag]:
+        """HTC's `add`: a bag submitted at once on the farm's current configuration, split
+        over its node types by their throughput, one batch job per type."""
+        async with self._lock:
+            farm = self.get(farm_id)
+            if not farm.configuration or farm.phase is FarmPhase.FAILED:
+                raise FarmConflict(f"farm {farm_id} has no configuration ("
+                                   f"{farm.phase.value}): select a target throughput first")
+            commands = parse_bag(text)
+            pool = {t: n for t, n in farm.configuration.items() if n > 0}
+            means = {t: sum(farm.samples[t]) / len(farm.samples[t]) for t in pool}
+            shares = split(pool, farm.slots, means, len(commands))
+            bag = Bag(len(farm.bags) + 1, commands, pool, shares, self.service.clock())
+            specs, start = [], 0
+            for nodetype, count in sorted(shares.items()):
+                if count > 0:
+                    specs.append(self._job_spec(
+                        farm, f"bag{bag.number}", nodetype,
+                        tuple(range(start, start + count)), pool[nodetype] * farm.slots,
+                        commands, bag.job_name(farm.id, nodetype)))
+                start += count
+            for spec in specs:  # all acceptable before any is submitted
+                parse_job(spec)
+            farm = await self._write(dataclasses.replace(farm, bags=farm.bags + (bag,)))
+            try:
+                for spec in specs:
+                    await self.service.jobs.submit(parse_job(spec))
+            except Exception as exc:
+                farm = await self._write(self._with_bag(farm, dataclasses.replace(
+                    bag, phase="failed", reason=f"could not submit its jobs: {exc}")))
+                raise
+            return farm, bag
+
+    @staticmethod
+    def _with_bag(farm: Farm, bag: Bag) -> Farm:
+        return dataclasses.replace(farm, bags=tuple(bag if b.number == bag.number else b
+                                                    for b in farm.bags))
+
+    def _bag_jobs(self, farm: Farm, bag: Bag) -> dict[str, Job]:
+        found = {}
+        for nodetype, count in bag.shares.items():
+            job = self.service.scheduler.job(bag.job_name(farm.id, nodetype))
+            if count > 0 and job is not None:
+                found[nodetype] = job
+        return found
+
+    def bags_done(self, farm: Farm) -> dict[int, int]:
+        return {b.number: sum(1 for job in self._bag_jobs(farm, b).values()
+                              for r in self.service.scheduler.job_instances(job)
+                              if r.state is TaskState.FINISHED)
+                for b in farm.bags if b.phase == "running"}
+
+    def _ended(self, jobs: dict[str, Job], wanted: int) -> dict[str, list] | None:
+        """The finished instances per node type once every job has ended, else None."""
+        if len(jobs) < wanted or not all(j.phase.final for j in jobs.values()):
+            return None
+        return {t: [r for r in self.service.scheduler.job_instances(j)
+                    if r.state is TaskState.FINISHED] for t, j in jobs.items()}
+
+    @staticmethod
+    def _measured(records: dict[str, list], pool: Mapping[str, int], slots: int
+                  ) -> dict[str, tuple[float, ...]]:
+        """How long each finished task held its lane, per node type (as sampled)."""
+        measured = {}
+        for nodetype, done in records.items():
+            if done:
+                runs = [(r.launched_at or r.created_at, r.updated_at) for r in done]
+                measured[nodetype] = lane_occupancy(
+                    runs, pool.get(nodetype, 1) * slots, min(a for a, _ in runs))
+        return measured
+
+    def _bags_moved(self, farm: Farm) -> Farm:
+        """Bags whose jobs ended: done (their runtimes joining the samples) or failed."""
+        for bag in farm.bags:
+            if bag.phase != "running":
+                continue
+            jobs = self._bag_jobs(farm, bag)
+            records = self._ended(jobs, sum(1 for k in bag.shares.values() if k > 0))
+            if records is None:
+                continue
             ended = max((r.updated_at for rs in records.values() for r in rs),
                         default=self.service.clock())
             failed = [f"{j.id}: {j.phase_reason or j.phase.value}" for j in jobs.values()
                       if j.phase is not Phase.COMPLETE]
-            if failed:
-                change = {"phase": FarmPhase.FAILED, "reason": "; ".join(failed)}
-            elif stage == "sample":
-                change = {"phase": FarmPhase.SAMPLED,
-                          "sample_seconds": ended - (farm.sample_started or ended),
-                          **self._learned(farm, records)}
-            else:
-                change = {"phase": FarmPhase.DONE,
-                          "run_seconds": ended - (farm.run_started or ended)}
-            if failed:
-                key = "sample_seconds" if stage == "sample" else "run_seconds"
-                started = farm.sample_started if stage == "sample" else farm.run_started
-                change[key] = ended - (started or ended)
-            return await self._write(dataclasses.replace(farm, **change))
+            bag = dataclasses.replace(bag, phase="failed" if failed else "done",
+                                      reason="; ".join(failed) or None,
+                                      run_seconds=ended - bag.submitted_at)
+            farm = dataclasses.replace(self._with_bag(farm, bag), samples=learn(
+                farm.samples, self._measured(records, bag.pool, farm.slots)))
+        return farm
+
+    async def refresh(self, farm_id: str) -> Farm:
+        """The farm, moved on if its jobs have ended: samples recorded, the run done, an
+        added bag done; a finished run's or bag's runtimes join the samples (the
+        throughput function is re-estimated)."""
+        async with self._lock:
+            farm = self.get(farm_id)
+            moved = self._bags_moved(self._stage_moved(farm))
+            if moved != farm:
+                farm = await self._write(moved)
+            return farm
+
+    def _stage_moved(self, farm: Farm) -> Farm:
+        stage = {FarmPhase.SAMPLING: "sample", FarmPhase.RUNNING: "run"}.get(farm.phase)
+        if stage is None:
+            return farm
+        jobs = self.jobs(farm, stage)
+        wanted = len(farm.nodetypes) if stage == "sample" else \
+            sum(1 for k in farm.shares.values() if k > 0)
+        records = self._ended(jobs, wanted)
+        if records is None:
+            return farm
+        ended = max((r.updated_at for rs in records.values() for r in rs),
+                    default=self.service.clock())
+        failed = [f"{j.id}: {j.phase_reason or j.phase.value}" for j in jobs.values()
+                  if j.phase is not Phase.COMPLETE]
+        if failed:
+            change = {"phase": FarmPhase.FAILED, "reason": "; ".join(failed)}
+        elif stage == "sample":
+            change = {"phase": FarmPhase.SAMPLED,
+                      "sample_seconds": ended - (farm.sample_started or ended),
+                      **self._learned(farm, records)}
+        else:
+            change = {"phase": FarmPhase.DONE,
+                      "run_seconds": ended - (farm.run_started or ended),
+                      "samples": learn(farm.samples, self._measured(
+                          records, farm.pool, farm.slots))}
+        if failed:
+            key = "sample_seconds" if stage == "sample" else "run_seconds"
+            started = farm.sample_started if stage == "sample" else farm.run_started
+            change[key] = ended - (started or ended)
+        return dataclasses.replace(farm, **change)
