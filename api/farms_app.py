@@ -17,7 +17,7 @@ from api.http_errors import error_response
 from api.json_body import BadBody, read_json
 from api.namespaces import refused_in, sees, target_namespace, visible
 from framework.driver import FrameworkService
-from framework.farm_htc import NoConfiguration, for_target, throughput_function
+from framework.farm_htc import NoConfiguration, throughput_answer
 from framework.farm_schedules import REPLICATIONS, NoSchedule, choose, forecast_of, schedules
 from framework.farms import BadFarmInput, Farm, FarmPhase, farm_view
 from framework.process.farm_runner import FarmConflict, FarmNotFound, MasterUnreachable
@@ -186,19 +186,12 @@ class FarmHandlers:
             raise _Bad(409, f"farm {farm.id} has no samples yet ({farm.phase.value}): "
                             "sample it and wait for the sampling to end",
                        [FieldProblem("phase", f"is {farm.phase.value}")])
-        function = throughput_function(farm.samples, farm.nodetypes, farm.slots)
-        answer: dict[str, Any] = {
-            "farm": farm.id, "function": [c.as_json() for c in function],
-            "max_throughput": max(c.throughput for c in function),
-            "target": farm.target, "configuration": dict(farm.configuration) or None}
-        if "target" in request.query:
-            target = _query_number(request, "target")
-            try:
-                chosen = for_target(function, target)
-            except NoConfiguration as exc:
-                return error_response(422, str(exc), [FieldProblem(
-                    "target", "no pool reaches it")])
-            answer["for_target"] = {"target": target, **chosen.as_json()}
+        target = _query_number(request, "target") if "target" in request.query else None
+        try:
+            answer = throughput_answer(farm, target)
+        except NoConfiguration as exc:
+            return error_response(422, str(exc), [FieldProblem("target",
+                                                               "no pool reaches it")])
         return web.json_response(answer)
 
     async def select(self, request: web.Request) -> web.Response:

@@ -17,6 +17,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from cli.client import fail, request, url_option
+from framework.farm_htc import throughput_answer
 from framework.farm_schedules import NoSchedule, choose, forecast_of, schedules
 from framework.farms import (
     BadFarmInput,
@@ -33,11 +34,18 @@ from simulator.farm_demo import (
     runtime_laws,
 )
 from simulator.farm_plot import plot_schedules
+from simulator.farm_report import write_farm_report
 
 DEMO_DIR = os.environ.get("BERTH_FARM_DEMO_DIR", ".berth-farms")
 demo_dir_option = click.option("--demo-dir", default=DEMO_DIR, show_default=True,
                                type=click.Path(file_okay=False, path_type=Path),
                                help="Where demo farms are kept ($BERTH_FARM_DEMO_DIR).")
+
+
+report_option = click.option(
+    "--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Write a report directory: the farm's JSON, schedules and throughput as JSON and "
+         "CSV, their plots (PNG) and report.md (like berth sim --report).")
 
 
 def _refuse(exc: BadFarmInput) -> click.ClickException:
@@ -181,10 +189,12 @@ def _demo_schedules(farm: Farm, replications: int) -> list:
 @click.option("--replications", default=200, show_default=True,
               type=click.IntRange(10, 5000), help="Simulated executions per pool.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON.")
+@report_option
 @demo_dir_option
 @url_option
 def schedules_command(farm_id: str, plot: Path | None, no_plot: bool, replications: int,
-                      as_json: bool, demo_dir: Path, url: str) -> None:
+                      as_json: bool, report_dir: Path | None, demo_dir: Path,
+                      url: str) -> None:
     """The cost/makespan schedules of the rest of the bag, from the samples."""
     demos = DemoFarms(demo_dir)
     if demos.has(farm_id):
@@ -204,6 +214,8 @@ def schedules_command(farm_id: str, plot: Path | None, no_plot: bool, replicatio
         plot_schedules(found, path, f"farm {farm_id}: schedules")
         if not as_json:
             click.echo(f"plot: {path}")
+    if report_dir is not None:
+        write_report(farm_id, report_dir, demo_dir, url, schedules=found)
 
 
 def _pool(pool: dict) -> str:
@@ -233,10 +245,12 @@ def _print_schedules(found: list[dict]) -> None:
               help="Seconds: the cheapest schedule whose makespan (upper bound) is within.")
 @click.option("--seed", default=None, type=int, help="Demo: the execution's seed.")
 @click.option("--wait", is_flag=True, help="Wait until the run ends.")
+@report_option
 @demo_dir_option
 @url_option
 def run(farm_id: str, index: int | None, budget: float | None, deadline: float | None,
-        seed: int | None, wait: bool, demo_dir: Path, url: str) -> None:
+        seed: int | None, wait: bool, report_dir: Path | None, demo_dir: Path,
+        url: str) -> None:
     """Run the rest of the bag on a schedule."""
     if sum(v is not None for v in (index, budget, deadline)) != 1:
         raise click.UsageError("give exactly one of --schedule, --budget, --deadline")
@@ -248,6 +262,8 @@ def run(farm_id: str, index: int | None, budget: float | None, deadline: float |
         view = _wait_for(url, farm_id, ("done",)) if wait else \
             _call("GET", f"{url}/v1/farms/{farm_id}")
         _print_status(view)
+        if report_dir is not None:
+            write_report(farm_id, report_dir, demo_dir, url)
         if view["phase"] == "failed":
             raise click.ClickException(f"the run failed: {view['reason']}")
         return
@@ -264,10 +280,34 @@ def run(farm_id: str, index: int | None, budget: float | None, deadline: float |
                     farm.seed if seed is None else seed)
     done = dataclasses.replace(done, forecast=forecast_of(chosen))
     demos.save(done, given)
-    _print_status(_demo_view(done))
+    _print_status(demo_view(done))
+    if report_dir is not None:
+        write_report(farm_id, report_dir, demo_dir, url)
 
 
-def _demo_view(farm: Farm) -> dict:
+def write_report(farm_id: str, report_dir: Path, demo_dir: Path, url: str, *,
+                 schedules: list | None = None, throughput: dict | None = None) -> None:
+    """The farm's report directory: its view, schedules and throughput function as they
+    are now (fetched, or computed for a demo farm, unless given)."""
+    demos = DemoFarms(demo_dir)
+    if demos.has(farm_id):
+        farm, _ = demos.load(farm_id)
+        view = demo_view(farm) if farm.run_seconds is not None else \
+            farm_view(farm, 0, farm.sample_seconds or 0.0)
+        if farm.samples:
+            schedules = schedules or [s.as_json() for s in _demo_schedules(farm, 200)]
+            throughput = throughput or throughput_answer(farm)
+    else:
+        view = _call("GET", f"{url}/v1/farms/{farm_id}")
+        if view["samples"]:
+            schedules = schedules or _call(
+                "GET", f"{url}/v1/farms/{farm_id}/schedules")["schedules"]
+            throughput = throughput or _call("GET", f"{url}/v1/farms/{farm_id}/throughput")
+    write_farm_report(report_dir, view, schedules, throughput)
+    click.echo(f"report: {report_dir}")
+
+
+def demo_view(farm: Farm) -> dict:
     end = (farm.run_started or 0.0) + (farm.run_seconds or 0.0)
     return farm_view(farm, sum(farm.shares.values()), end)
 
@@ -282,7 +322,7 @@ def status(farm_id: str, as_json: bool, demo_dir: Path, url: str) -> None:
     demos = DemoFarms(demo_dir)
     if demos.has(farm_id):
         farm, _ = demos.load(farm_id)
-        view = _demo_view(farm) if farm.run_seconds is not None else \
+        view = demo_view(farm) if farm.run_seconds is not None else \
             farm_view(farm, 0, farm.sample_seconds or 0.0)
     else:
         view = _call("GET", f"{url}/v1/farms/{farm_id}")
@@ -327,3 +367,20 @@ def _print_status(view: dict) -> None:
         console.print(f"executed makespan: {view['run_seconds']:.1f} s")
     if view.get("reason"):
         console.print(f"reason: {view['reason']}")
+    htc = view.get("htc") or {}
+    if htc.get("configuration"):
+        console.print(f"HTC configuration: {_pool(htc['configuration'])} for "
+                      f"{htc['target']:g} tasks/hour")
+    for bag in view.get("bags") or []:
+        seconds = "" if bag["run_seconds"] is None else f", {bag['run_seconds']:.1f} s"
+        console.print(f"  bag {bag['number']}: {bag['done']} of {bag['tasks']} done on "
+                      f"{_pool(bag['pool'])}, {bag['phase']}{seconds}")
+
+
+def _add_htc_commands() -> None:
+    from cli.farm_htc import HTC_COMMANDS  # it uses the helpers above
+    for command in HTC_COMMANDS:
+        farm_group.add_command(command)
+
+
+_add_htc_commands()

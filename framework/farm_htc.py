@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from framework.farm_schedules import pools
-from framework.farms import SECONDS_PER_HOUR, NodeType
+from framework.farms import SECONDS_PER_HOUR, Bag, Farm, NodeType, split
 from offers.pareto import pareto_front
 
 MAX_MEASURED = 2000  # runtimes kept per node type: the newest, so old ones age out
@@ -95,3 +95,25 @@ def learn(samples: Mapping[str, Sequence[float]],
         if values:
             joined[nodetype] = (joined.get(nodetype, ()) + tuple(values))[-MAX_MEASURED:]
     return joined
+
+
+def new_bag(number: int, commands: Sequence[str], configuration: Mapping[str, int],
+            samples: Mapping[str, Sequence[float]], slots: int, now: float) -> Bag:
+    """A bag added on the current configuration: its tasks split over the pool's node
+    types by their throughput (as the samples say now)."""
+    pool = {t: n for t, n in configuration.items() if n > 0}
+    means = {t: sum(samples[t]) / len(samples[t]) for t in pool}
+    return Bag(number, tuple(commands), pool, split(pool, slots, means, len(commands)), now)
+
+
+def throughput_answer(farm: Farm, target: float | None = None) -> dict:
+    """What `GET /v1/farms/{id}/throughput` answers (and the demo prints): the function,
+    the most there is, the selected target and pool, and with `target` the cheapest pool
+    reaching it (NoConfiguration when none does)."""
+    function = throughput_function(farm.samples, farm.nodetypes, farm.slots)
+    answer = {"farm": farm.id, "function": [c.as_json() for c in function],
+              "max_throughput": max((c.throughput for c in function), default=0.0),
+              "target": farm.target, "configuration": dict(farm.configuration) or None}
+    if target is not None:
+        answer["for_target"] = {"target": target, **for_target(function, target).as_json()}
+    return answer

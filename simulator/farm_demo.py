@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from framework.farm_htc import learn, new_bag
 from framework.farm_schedules import Schedule, forecast_of, lanes_makespan
 from framework.farms import (
     SAMPLE_ENOUGH,
@@ -90,6 +91,25 @@ def demo_run(farm: Farm, schedule: Schedule, laws: Mapping[str, Draw], seed: int
     return dataclasses.replace(
         farm, phase=FarmPhase.DONE, pool=dict(schedule.pool), shares=dict(schedule.shares),
         forecast=forecast_of(schedule), run_started=start, run_seconds=seconds)
+
+
+def demo_add(farm: Farm, commands: tuple[str, ...], laws: Mapping[str, Draw],
+             seed: int) -> Farm:
+    """HTC's `add` in the simulator: the bag run at once on the farm's configuration, its
+    runtimes drawn from the laws and joining the samples (the function re-estimated).
+    Virtual time: the bag starts when the farm's last step ended."""
+    start = max([(farm.sample_seconds or 0.0)]
+                + [(farm.run_started or 0.0) + (farm.run_seconds or 0.0)]
+                + [b.submitted_at + (b.run_seconds or 0.0) for b in farm.bags])
+    bag = new_bag(len(farm.bags) + 1, commands, farm.configuration, farm.samples,
+                  farm.slots, start)
+    rng = np.random.default_rng([seed, 3, bag.number])
+    drawn = {t: laws[t](rng, k) for t, k in sorted(bag.shares.items()) if k > 0}
+    seconds = max((lanes_makespan(v, bag.pool[t] * farm.slots) for t, v in drawn.items()),
+                  default=0.0)
+    bag = dataclasses.replace(bag, phase="done", run_seconds=seconds)
+    return dataclasses.replace(farm, bags=farm.bags + (bag,), samples=learn(
+        farm.samples, {t: tuple(float(x) for x in v) for t, v in drawn.items()}))
 
 
 class DemoFarms:

@@ -42,3 +42,29 @@ def plot_schedules(schedules: Sequence[Mapping], path: Path, title: str) -> None
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_throughput(function: Sequence[Mapping], path: Path, title: str,
+                    chosen: Mapping | None = None) -> None:
+    """HTC's `throughput = f(cost)`: every pool's tasks per hour against its money per
+    hour, the front joined, the pool chosen for a target marked."""
+    fig, ax = plt.subplots(figsize=(8, 5))
+    others = [c for c in function if not c["pareto"]]
+    front = sorted((c for c in function if c["pareto"]), key=lambda c: c["cost"])
+    if others:
+        ax.plot([c["cost"] for c in others], [c["throughput"] for c in others], ".",
+                color="tab:gray", alpha=.5, label="other pools")
+    ax.plot([c["cost"] for c in front], [c["throughput"] for c in front], "o-",
+            color="tab:blue", label="front: throughput = f(cost)")
+    if chosen:
+        ax.plot([chosen["cost"]], [chosen["throughput"]], "*", markersize=14,
+                color="tab:red", label=f"chosen for {chosen['target']:g} tasks/hour")
+        ax.axhline(chosen["target"], color="tab:red", linewidth=.8, linestyle="--")
+    ax.set_xlabel("cost (money per hour)")
+    ax.set_ylabel("throughput (tasks per hour)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

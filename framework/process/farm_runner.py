@@ -16,7 +16,13 @@ from collections.abc import Callable, Mapping
 
 import aiohttp
 
-from framework.farm_htc import Configuration, for_target, learn, throughput_function
+from framework.farm_htc import (
+    Configuration,
+    for_target,
+    learn,
+    new_bag,
+    throughput_function,
+)
 from framework.farm_store import FarmStore
 from framework.farms import (
     SAMPLE_ENOUGH,
@@ -30,7 +36,6 @@ from framework.farms import (
     node_types,
     parse_bag,
     sample_size,
-    split,
     task_script,
 )
 from framework.jobs import Job
@@ -238,12 +243,11 @@ class FarmRunner:
                 raise FarmConflict(f"farm {farm_id} has no configuration ("
                                    f"{farm.phase.value}): select a target throughput first")
             commands = parse_bag(text)
-            pool = {t: n for t, n in farm.configuration.items() if n > 0}
-            means = {t: sum(farm.samples[t]) / len(farm.samples[t]) for t in pool}
-            shares = split(pool, farm.slots, means, len(commands))
-            bag = Bag(len(farm.bags) + 1, commands, pool, shares, self.service.clock())
+            bag = new_bag(len(farm.bags) + 1, commands, farm.configuration, farm.samples,
+                          farm.slots, self.service.clock())
+            pool = bag.pool
             specs, start = [], 0
-            for nodetype, count in sorted(shares.items()):
+            for nodetype, count in sorted(bag.shares.items()):
                 if count > 0:
                     specs.append(self._job_spec(
                         farm, f"bag{bag.number}", nodetype,
