@@ -21,10 +21,11 @@ def plot_schedules(schedules: Sequence[Mapping], path: Path, title: str) -> None
             continue
         x = [s["makespan"]["mean"] for s in chosen]
         y = [s["cost"]["mean"] for s in chosen]
-        xerr = [[s["makespan"]["mean"] - s["makespan"]["low"] for s in chosen],
-                [s["makespan"]["high"] - s["makespan"]["mean"] for s in chosen]]
-        yerr = [[s["cost"]["mean"] - s["cost"]["low"] for s in chosen],
-                [s["cost"]["high"] - s["cost"]["mean"] for s in chosen]]
+        # max(0, ...): with equal runtimes the mean may round a hair past a bound
+        xerr = [[max(0.0, s["makespan"]["mean"] - s["makespan"]["low"]) for s in chosen],
+                [max(0.0, s["makespan"]["high"] - s["makespan"]["mean"]) for s in chosen]]
+        yerr = [[max(0.0, s["cost"]["mean"] - s["cost"]["low"]) for s in chosen],
+                [max(0.0, s["cost"]["high"] - s["cost"]["mean"]) for s in chosen]]
         ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o" if on_front else ".",
                     color="tab:red" if on_front else "tab:gray", alpha=1 if on_front else .5,
                     capsize=2, label="Pareto front" if on_front else "other schedules")
