@@ -16,9 +16,18 @@ from rich.console import Console
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from cli.client import fail, request, url_option
-from framework.farm_htc import throughput_answer
-from framework.farm_schedules import NoSchedule, choose, forecast_of, schedules
+from cli.client import url_option
+from cli.farm_common import (
+    call,
+    demo_dir_option,
+    demo_schedules,
+    demo_view,
+    refuse,
+    report_option,
+    write_report,
+)
+from cli.farm_htc import HTC_COMMANDS
+from framework.farm_schedules import NoSchedule, choose, forecast_of
 from framework.farms import (
     BadFarmInput,
     Farm,
@@ -34,32 +43,6 @@ from simulator.farm_demo import (
     runtime_laws,
 )
 from simulator.farm_plot import plot_schedules
-from simulator.farm_report import write_farm_report
-
-DEMO_DIR = os.environ.get("BERTH_FARM_DEMO_DIR", ".berth-farms")
-demo_dir_option = click.option("--demo-dir", default=DEMO_DIR, show_default=True,
-                               type=click.Path(file_okay=False, path_type=Path),
-                               help="Where demo farms are kept ($BERTH_FARM_DEMO_DIR).")
-
-
-report_option = click.option(
-    "--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Write a report directory: the farm's JSON, schedules and throughput as JSON and "
-         "CSV, their plots (PNG) and report.md (like berth sim --report).")
-
-
-def _refuse(exc: BadFarmInput) -> click.ClickException:
-    lines = [exc.message] + [f"  {p.field}: {p.problem}" for p in exc.problems]
-    return click.ClickException("\n".join(lines))
-
-
-def _call(method: str, url: str, body: dict | None = None, ok: tuple[int, ...] = (200,),
-          timeout: float = 120.0) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    status, answer = request(method, url, data, timeout=timeout)
-    if status not in ok:
-        fail(status, answer)
-    return answer
 
 
 @click.group("farm")
@@ -95,13 +78,13 @@ def create(bag: Path, image: str, slots: int, cpus: float, mem: float, seed: int
     try:
         parse_bag(text, str(bag))
     except BadFarmInput as exc:
-        raise _refuse(exc) from None
+        raise refuse(exc) from None
     if not demo:
         if nodetypes or runtimes_file or runtime_laws_given:
             raise click.UsageError("--nodetype, --runtimes and --runtime are for --demo; a "
                                    "real farm's node types are its agents' (nodetype, "
                                    "price)")
-        answer = _call("POST", f"{url}/v1/farms", {"image": image, "bag": text,
+        answer = call("POST", f"{url}/v1/farms", {"image": image, "bag": text,
                                                    "slots": slots, "cpus": cpus,
                                                    "mem": mem, "seed": seed}, ok=(201,))
         click.echo(answer["id"])
@@ -116,7 +99,7 @@ def create(bag: Path, image: str, slots: int, cpus: float, mem: float, seed: int
                     parse_bag(text, str(bag)), types, 0.0, demo=True, slots=slots,
                     cpus=cpus, mem=mem, seed=seed)
     except BadFarmInput as exc:
-        raise _refuse(exc) from None
+        raise refuse(exc) from None
     except BadRuntimes as exc:
         raise click.ClickException(str(exc)) from None
     DemoFarms(demo_dir).save(farm, given)
@@ -159,10 +142,10 @@ def sample(farm_id: str, size: int | None, wait: bool, demo_dir: Path, url: str)
         demos.save(farm, given)
         _print_status(farm_view(farm, 0, farm.sample_seconds or 0.0))
         return
-    _call("POST", f"{url}/v1/farms/{farm_id}/sample",
+    call("POST", f"{url}/v1/farms/{farm_id}/sample",
           {} if size is None else {"size": size}, ok=(202,))
     view = _wait_for(url, farm_id, ("sampled", "failed")) if wait else \
-        _call("GET", f"{url}/v1/farms/{farm_id}")
+        call("GET", f"{url}/v1/farms/{farm_id}")
     _print_status(view)
     if view["phase"] == "failed":
         raise click.ClickException(f"sampling failed: {view['reason']}")
@@ -170,15 +153,10 @@ def sample(farm_id: str, size: int | None, wait: bool, demo_dir: Path, url: str)
 
 def _wait_for(url: str, farm_id: str, phases: tuple[str, ...]) -> dict:
     while True:
-        view = _call("GET", f"{url}/v1/farms/{farm_id}")
+        view = call("GET", f"{url}/v1/farms/{farm_id}")
         if view["phase"] in phases or view["phase"] == "failed":
             return view
         time.sleep(0.5)  # polling the framework
-
-
-def _demo_schedules(farm: Farm, replications: int) -> list:
-    return schedules(farm.samples, farm.nodetypes, len(farm.rest()), farm.slots, farm.seed,
-                     replications, startup=farm.startup)
 
 
 @farm_group.command("schedules")
@@ -201,9 +179,9 @@ def schedules_command(farm_id: str, plot: Path | None, no_plot: bool, replicatio
         farm, _ = demos.load(farm_id)
         if not farm.samples:
             raise click.ClickException(f"farm {farm_id} has no samples yet: sample it")
-        found = [s.as_json() for s in _demo_schedules(farm, replications)]
+        found = [s.as_json() for s in demo_schedules(farm, replications)]
     else:
-        found = _call("GET", f"{url}/v1/farms/{farm_id}/schedules?replications="
+        found = call("GET", f"{url}/v1/farms/{farm_id}/schedules?replications="
                              f"{replications}")["schedules"]
     if as_json:
         click.echo(json.dumps(found, indent=2))
@@ -258,9 +236,9 @@ def run(farm_id: str, index: int | None, budget: float | None, deadline: float |
     if not demos.has(farm_id):
         body = {k: v for k, v in (("schedule", index), ("budget", budget),
                                   ("deadline", deadline)) if v is not None}
-        _call("POST", f"{url}/v1/farms/{farm_id}/run", body, ok=(202,))
+        call("POST", f"{url}/v1/farms/{farm_id}/run", body, ok=(202,))
         view = _wait_for(url, farm_id, ("done",)) if wait else \
-            _call("GET", f"{url}/v1/farms/{farm_id}")
+            call("GET", f"{url}/v1/farms/{farm_id}")
         _print_status(view)
         if report_dir is not None:
             write_report(farm_id, report_dir, demo_dir, url)
@@ -272,7 +250,7 @@ def run(farm_id: str, index: int | None, budget: float | None, deadline: float |
         raise click.ClickException(f"farm {farm_id} is {farm.phase.value}: a farm runs "
                                    "once, after its sampling")
     try:
-        chosen = choose(_demo_schedules(farm, 200), index=index, budget=budget,
+        chosen = choose(demo_schedules(farm, 200), index=index, budget=budget,
                         deadline=deadline)
     except (NoSchedule, IndexError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -283,33 +261,6 @@ def run(farm_id: str, index: int | None, budget: float | None, deadline: float |
     _print_status(demo_view(done))
     if report_dir is not None:
         write_report(farm_id, report_dir, demo_dir, url)
-
-
-def write_report(farm_id: str, report_dir: Path, demo_dir: Path, url: str, *,
-                 schedules: list | None = None, throughput: dict | None = None) -> None:
-    """The farm's report directory: its view, schedules and throughput function as they
-    are now (fetched, or computed for a demo farm, unless given)."""
-    demos = DemoFarms(demo_dir)
-    if demos.has(farm_id):
-        farm, _ = demos.load(farm_id)
-        view = demo_view(farm) if farm.run_seconds is not None else \
-            farm_view(farm, 0, farm.sample_seconds or 0.0)
-        if farm.samples:
-            schedules = schedules or [s.as_json() for s in _demo_schedules(farm, 200)]
-            throughput = throughput or throughput_answer(farm)
-    else:
-        view = _call("GET", f"{url}/v1/farms/{farm_id}")
-        if view["samples"]:
-            schedules = schedules or _call(
-                "GET", f"{url}/v1/farms/{farm_id}/schedules")["schedules"]
-            throughput = throughput or _call("GET", f"{url}/v1/farms/{farm_id}/throughput")
-    write_farm_report(report_dir, view, schedules, throughput)
-    click.echo(f"report: {report_dir}")
-
-
-def demo_view(farm: Farm) -> dict:
-    end = (farm.run_started or 0.0) + (farm.run_seconds or 0.0)
-    return farm_view(farm, sum(farm.shares.values()), end)
 
 
 @farm_group.command("status")
@@ -325,7 +276,7 @@ def status(farm_id: str, as_json: bool, demo_dir: Path, url: str) -> None:
         view = demo_view(farm) if farm.run_seconds is not None else \
             farm_view(farm, 0, farm.sample_seconds or 0.0)
     else:
-        view = _call("GET", f"{url}/v1/farms/{farm_id}")
+        view = call("GET", f"{url}/v1/farms/{farm_id}")
     if as_json:
         click.echo(json.dumps(view, indent=2))
     else:
@@ -377,10 +328,5 @@ def _print_status(view: dict) -> None:
                       f"{_pool(bag['pool'])}, {bag['phase']}{seconds}")
 
 
-def _add_htc_commands() -> None:
-    from cli.farm_htc import HTC_COMMANDS  # it uses the helpers above
-    for command in HTC_COMMANDS:
-        farm_group.add_command(command)
-
-
-_add_htc_commands()
+for _command in HTC_COMMANDS:
+    farm_group.add_command(_command)

@@ -15,17 +15,19 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.client import url_option
+from cli.farm_common import (
+    call,
+    demo_dir_option,
+    demo_view,
+    refuse,
+    report_option,
+    write_report,
+)
 from framework.farm_htc import NoConfiguration, describe, for_target, throughput_answer
 from framework.farm_htc import throughput_function as function_of
 from framework.farms import BadFarmInput, parse_bag
 from simulator.farm_demo import DemoFarms, demo_add, runtime_laws
 from simulator.farm_plot import plot_throughput
-
-
-def _helpers():
-    """cli.farm's helpers (imported late: cli.farm adds these commands to its group)."""
-    from cli import farm
-    return farm
 
 
 def _pool(pool: dict) -> str:
@@ -64,7 +66,7 @@ def _answer(farm_id: str, target: float | None, demo_dir: Path, url: str) -> dic
     if DemoFarms(demo_dir).has(farm_id):
         return _demo_answer(farm_id, demo_dir, target)
     query = "" if target is None else f"?target={target!r}"
-    return _helpers()._call("GET", f"{url}/v1/farms/{farm_id}/throughput{query}")
+    return call("GET", f"{url}/v1/farms/{farm_id}/throughput{query}")
 
 
 @click.command("throughput")
@@ -74,16 +76,13 @@ def _answer(farm_id: str, target: float | None, demo_dir: Path, url: str) -> dic
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Draw throughput = f(cost) to this PNG.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON.")
-@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Write a report directory (JSON, CSV, PNG, report.md).")
-@click.option("--demo-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="Where demo farms are kept ($BERTH_FARM_DEMO_DIR).")
+@report_option
+@demo_dir_option
 @url_option
 def throughput(farm_id: str, target: float | None, plot: Path | None, as_json: bool,
-               report_dir: Path | None, demo_dir: Path | None, url: str) -> None:
+               report_dir: Path | None, demo_dir: Path, url: str) -> None:
     """HTC: throughput = f(cost) from the samples; with --target the cheapest pool that
     reaches it (none: the most there is is named, non-zero exit)."""
-    demo_dir = demo_dir or Path(_helpers().DEMO_DIR)
     answer = _answer(farm_id, target, demo_dir, url)
     if as_json:
         click.echo(json.dumps(answer, indent=2))
@@ -93,20 +92,18 @@ def throughput(farm_id: str, target: float | None, plot: Path | None, as_json: b
         plot_throughput(answer["function"], plot, f"farm {farm_id}: throughput = f(cost)",
                         answer.get("for_target"))
     if report_dir is not None:
-        _helpers().write_report(farm_id, report_dir, demo_dir, url, throughput=answer)
+        write_report(farm_id, report_dir, demo_dir, url, throughput=answer)
 
 
 @click.command("select")
 @click.argument("farm_id")
 @click.option("--target", type=click.FloatRange(0), required=True,
               help="Tasks per hour the farm's configuration should reach.")
-@click.option("--demo-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="Where demo farms are kept ($BERTH_FARM_DEMO_DIR).")
+@demo_dir_option
 @url_option
-def select(farm_id: str, target: float, demo_dir: Path | None, url: str) -> None:
+def select(farm_id: str, target: float, demo_dir: Path, url: str) -> None:
     """HTC: make the cheapest pool reaching TARGET tasks/hour the farm's configuration;
     bags added later run on it."""
-    demo_dir = demo_dir or Path(_helpers().DEMO_DIR)
     demos = DemoFarms(demo_dir)
     if demos.has(farm_id):
         farm, given = demos.load(farm_id)
@@ -121,7 +118,7 @@ def select(farm_id: str, target: float, demo_dir: Path | None, url: str) -> None
                                        configuration=dict(chosen.pool)), given)
         click.echo(f"selected {describe(chosen)}")
         return
-    answer: dict[str, Any] = _helpers()._call("POST", f"{url}/v1/farms/{farm_id}/select",
+    answer: dict[str, Any] = call("POST", f"{url}/v1/farms/{farm_id}/select",
                                               {"target": target})
     chosen = answer["selected"]
     click.echo(f"selected {_pool(chosen['pool'])}: {chosen['throughput']:.1f} tasks/hour "
@@ -133,19 +130,16 @@ def select(farm_id: str, target: float, demo_dir: Path | None, url: str) -> None
 @click.argument("bag", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--wait", is_flag=True, help="Wait until the bag has run.")
 @click.option("--seed", default=None, type=int, help="Demo: the execution's seed.")
-@click.option("--demo-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="Where demo farms are kept ($BERTH_FARM_DEMO_DIR).")
+@demo_dir_option
 @url_option
-def add(farm_id: str, bag: Path, wait: bool, seed: int | None, demo_dir: Path | None,
+def add(farm_id: str, bag: Path, wait: bool, seed: int | None, demo_dir: Path,
         url: str) -> None:
     """HTC: add BAG to the farm: submitted at once on its current configuration."""
-    helpers = _helpers()
-    demo_dir = demo_dir or Path(helpers.DEMO_DIR)
     text = bag.read_text(errors="replace")
     try:
         commands = parse_bag(text, str(bag))
     except BadFarmInput as exc:
-        raise helpers._refuse(exc) from None
+        raise refuse(exc) from None
     demos = DemoFarms(demo_dir)
     if demos.has(farm_id):
         farm, given = demos.load(farm_id)
@@ -155,14 +149,14 @@ def add(farm_id: str, bag: Path, wait: bool, seed: int | None, demo_dir: Path | 
         farm = demo_add(farm, commands, runtime_laws(given, farm.nodetypes),
                         farm.seed if seed is None else seed)
         demos.save(farm, given)
-        view = helpers.demo_view(farm)
+        view = demo_view(farm)
     else:
-        view = helpers._call("POST", f"{url}/v1/farms/{farm_id}/bags", {"bag": text},
+        view = call("POST", f"{url}/v1/farms/{farm_id}/bags", {"bag": text},
                              ok=(202,))
         number = view["added"]
         while wait and view["bags"][number - 1]["phase"] == "running":
             time.sleep(0.5)  # polling the framework
-            view = helpers._call("GET", f"{url}/v1/farms/{farm_id}")
+            view = call("GET", f"{url}/v1/farms/{farm_id}")
     last = view["bags"][-1]
     click.echo(f"bag {last['number']} of farm {farm_id}: {last['tasks']} tasks on "
                f"{_pool(last['pool'])} ({_pool(last['shares'])}), {last['phase']}, "
