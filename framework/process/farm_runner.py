@@ -239,7 +239,9 @@ class FarmRunner:
         over its node types by their throughput, one batch job per type."""
         async with self._lock:
             farm = self.get(farm_id)
-            if not farm.configuration or farm.phase is FarmPhase.FAILED:
+            if farm.phase is FarmPhase.FAILED:
+                raise FarmConflict(f"farm {farm_id} failed: {farm.reason}")
+            if not farm.configuration:
                 raise FarmConflict(f"farm {farm_id} has no configuration ("
                                    f"{farm.phase.value}): select a target throughput first")
             commands = parse_bag(text)
