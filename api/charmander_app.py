@@ -22,6 +22,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from api import idempotency
 from api.audit import AuditTrail
 from api.auth import Gate, chain
+from api.farms_app import add_farm_routes
 from api.generic_app import UPLOADS as CODE_UPLOADS
 from api.generic_app import add_generic_routes
 from api.http_errors import error_response, json_errors_with, spec_error_response
@@ -447,5 +448,6 @@ def build_charmander_app(service: FrameworkService, gate: Gate | None = None,
     add_juliarun_routes(app, service, juliarun or JuliaRunSettings())
     add_metrics_routes(app, service)
     add_generic_routes(app, service)
+    add_farm_routes(app, service)
     app[FRAMEWORK] = service
     return app

@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 from api.openapi_autoscale import autoscale_paths
+from api.openapi_farms import farm_paths
 from api.openapi_generic import generic_paths
 from api.openapi_images import image_paths
 from api.openapi_jisto import jisto_paths
@@ -107,5 +108,6 @@ def openapi_document() -> dict[str, Any]:
         "(answers in JuliaWebAPI's {code, data}).",
         {**task_paths(), **job_paths(), **autoscale_paths(), **schedule_paths(),
          **jisto_paths(), **image_paths(), **namespace_paths(), **metrics_paths(),
-         **_other_paths(), **juliarun_paths(), **generic_paths(), **ui_paths()},
+         **_other_paths(), **juliarun_paths(), **generic_paths(), **ui_paths(),
+         **farm_paths()},
         {**wire_forms({**task_schemas(), **job_schemas()}), **juliarun_schemas()})

@@ -31,6 +31,7 @@ class LazyGroup(click.Group):
     "agent": "cli.agent:agent_command",
     "client": "cli.client_params:client_group",
     "credits": "cli.access:credits_group",
+    "farm": "cli.farm:farm_group",
     "framework": "cli.framework:framework_command",
     "image": "cli.image:image_group",
     "job": "cli.job:job_group",

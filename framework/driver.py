@@ -46,6 +46,7 @@ from framework.process.agents_seen import AgentsSeen
 from framework.process.autoscaler import Autoscaler
 from framework.process.change_feed import job_changes, node_points, task_change
 from framework.process.event_hub import EventHub
+from framework.process.farm_runner import FarmRunner
 from framework.process.generic_runner import GenericRunner
 from framework.process.image_builder import ImageService, ImageSettings
 from framework.process.jisto_operations import JistoOperations
@@ -134,6 +135,7 @@ class FrameworkService:
             self.jobs, metric_source if metric_source is not None else self.metrics_store)
         self.generic = GenericRunner(self)  # ConPaaS's Generic service (code, scripts)
         self.agents_seen = AgentsSeen()  # for the replayable history (framework/history.py)
+        self.farms = FarmRunner(self)  # ConPaaS's task farming
 
     @property
     def metrics_store(self) -> MetricsStore | None:
@@ -164,6 +166,7 @@ class FrameworkService:
         await self.images.load()
         await loop.run_in_executor(None, self.generic.load)
         self.generic.restore()
+        await loop.run_in_executor(None, self.farms.load)
         self.writer.start()
         # What was just read needs no writing back, but what recovery decided does (a
         # stored spec that fails today's checks ends ERROR).

@@ -10,23 +10,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from offers.pareto import dominates, pareto_front
+
+__all__ = ["RULE", "Outcome", "Recommendation", "dominates", "pareto_front", "recommend"]
+
 # The recommendation's tolerance on pending p99: within this share of the best, or this
 # many seconds, whichever is larger (a few seconds of p99 are an offer cycle or two).
 P99_SLACK_SHARE = 0.25
 P99_SLACK_SECONDS = 10.0
-
-
-def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
-    """`a` is no worse than `b` on every objective (lower is better) and better on one."""
-    return all(x <= y for x, y in zip(a, b, strict=True)) and \
-        any(x < y for x, y in zip(a, b, strict=True))
-
-
-def pareto_front(points: Sequence[Sequence[float]]) -> list[int]:
-    """The indices of the points no other point dominates, in order (equal points are
-    all on the front). Quadratic: a sweep has tens of points, not thousands."""
-    return [i for i, p in enumerate(points)
-            if not any(dominates(q, p) for j, q in enumerate(points) if j != i)]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,97 @@
+"""HTC over `/v1/farms` with a real SQLite store and no master (jobs are submitted and
+stay pending): throughput = f(cost) and a target, select, a bag added later submitted at
+once as batch jobs on the current configuration; refusals naming the field, nothing
+stored by a refused request; the configuration kept across a restart."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import aiohttp
+import pytest
+
+from api.framework_server import start_framework
+from tests.test_farm_http import _sampled_farm, framework
+
+__all__ = ["framework"]  # the fixture
+
+
+async def test_throughput_select_and_a_bag_added_on_the_configuration(framework):
+    fw = framework["fw"]
+    farm_id = await _sampled_farm(fw)  # small: 3 nodes at 0.1; large: 2 at 0.5; 2 slots
+    base = f"{fw.url}/v1/farms/{farm_id}"
+    samples = fw.service.farms.get(farm_id).samples
+    small, large = (2 * 3600 / (sum(samples[t]) / 31) for t in ("small", "large"))
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{base}/throughput") as resp:
+            answer = await resp.json()
+        assert resp.status == 200 and len(answer["function"]) == 11
+        assert answer["configuration"] is None
+        # a node: 2 lanes x 3600 / its mean (about 603 tasks/hour small, 1815 large)
+        assert answer["max_throughput"] == pytest.approx(3 * small + 2 * large)
+        async with session.get(f"{base}/throughput?target=2000") as resp:
+            chosen = (await resp.json())["for_target"]
+        assert chosen["pool"] == {"small": 1, "large": 1} and chosen["cost"] == 0.6
+        async with session.get(f"{base}/throughput?target=9000") as resp:
+            body = await resp.json()
+        assert resp.status == 422
+        assert body["errors"] == [{"field": "target", "problem": "no pool reaches it"}]
+        assert "the most there is: large x2, small x3: 5439.0 tasks/hour for 1.3000/hour" \
+            in body["message"]
+        async with session.get(f"{base}/throughput?target=-1") as resp:
+            assert resp.status == 400
+            assert (await resp.json())["errors"][0]["field"] == "target"
+
+        async with session.post(f"{base}/bags", json={"bag": "true\n"}) as resp:
+            assert resp.status == 409  # no configuration yet
+        async with session.post(f"{base}/select", json={}) as resp:
+            assert resp.status == 400
+            assert (await resp.json())["errors"][0]["field"] == "target"
+        async with session.post(f"{base}/select", json={"target": 1e6}) as resp:
+            assert resp.status == 422
+        async with session.post(f"{base}/select", json={"target": 2000}) as resp:
+            view = await resp.json()
+        assert resp.status == 200
+        assert view["htc"] == {"target": 2000, "configuration": {"small": 1, "large": 1}}
+
+        for bag, field in (("true\n\ntrue\n", "bag:2"), (None, "bag")):
+            async with session.post(f"{base}/bags", json={"bag": bag}) as resp:
+                assert resp.status == 400
+                assert (await resp.json())["errors"][0]["field"] == field
+        async with session.post(f"{base}/bags", json={"bag": "echo a\n" * 12}) as resp:
+            view = await resp.json()
+        assert resp.status == 202 and view["added"] == 1
+        [bag] = view["bags"]
+        # split by rate: about 1 to 3 (small 11.9 s a task, large 4.0 s)
+        assert bag["pool"] == {"small": 1, "large": 1}
+        assert bag["shares"] == {"small": 3, "large": 9}
+        assert bag["phase"] == "running" and bag["tasks"] == 12
+
+    scheduler = fw.service.scheduler
+    for nodetype, count in (("small", 3), ("large", 9)):
+        job = scheduler.job(f"{farm_id}-bag1-{nodetype}")
+        assert job is not None, f"bag 1's {nodetype} job was not submitted"
+        assert job.counts == (count,) and job.parallelism == min(2, count)
+        assert job.templates[0].nodetype == nodetype
+
+    await fw.stop()
+    framework["fw"] = fw = await start_framework(None, "127.0.0.1", 0,
+                                                 db_url=framework["url"])
+    async with aiohttp.ClientSession() as session, \
+            session.get(f"{fw.url}/v1/farms/{farm_id}") as resp:
+        view = await resp.json()
+    assert view["htc"]["configuration"] == {"small": 1, "large": 1}
+    assert [b["number"] for b in view["bags"]] == [1]
+
+
+async def test_a_farm_without_samples_has_no_throughput(framework):
+    fw = framework["fw"]
+    farm_id = await _sampled_farm(fw)
+    farms = fw.service.farms
+    await farms._write(dataclasses.replace(farms.get(farm_id), samples={}))
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{fw.url}/v1/farms/{farm_id}/throughput") as resp:
+            assert resp.status == 409
+        async with session.post(f"{fw.url}/v1/farms/{farm_id}/select",
+                                json={"target": 1}) as resp:
+            assert resp.status == 409
