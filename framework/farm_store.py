@@ -1,4 +1,4 @@
-"""Farms on disk (migration f0009_farms): one row a farm, its facts as one JSON document
+"""Farms on disk (migration f0010_farms): one row a farm, its facts as one JSON document
 (framework.farms.farm_json), so a farm and all it learned (samples, the chosen pool, the
 forecast) are written in one statement.
 

@@ -1,8 +1,8 @@
 """Task farming (ConPaaS's TaskFarming service): one row a farm, its bag, node types,
 samples, chosen pool and forecast as one JSON document (framework/farm_store.py).
 
-Revision ID: f0009_farms
-Revises: f0008_generic
+Revision ID: f0010_farms
+Revises: f0009_history
 """
 
 import sqlalchemy as sa
