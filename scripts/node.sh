@@ -30,9 +30,18 @@ LABEL=berth.node
 
 usage() { sed -n '5,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
+# The engine names the bridge's gateway only when it was configured; otherwise it is the
+# first address of the bridge's subnet (as on an engine that picked 172.18.0.0/16 because
+# 172.17.0.0/16 was taken, e.g. inside a container).
 bridge_address() {
-  docker network inspect bridge --format '{{range .IPAM.Config}}{{.Gateway}}{{end}}' \
-    2>/dev/null | head -n 1 | grep . || echo 172.17.0.1
+  local gateway
+  gateway=$(docker network inspect bridge --format '{{range .IPAM.Config}}{{.Gateway}}{{end}}' \
+    2>/dev/null | head -n 1)
+  if [ -z "$gateway" ]; then
+    gateway=$(python3 -c 'import ipaddress, sys; print(next(ipaddress.ip_network(sys.argv[1]).hosts()))' \
+      "$(bridge_subnet)" 2>/dev/null) || gateway=172.17.0.1
+  fi
+  echo "$gateway"
 }
 
 bridge_subnet() {

@@ -10,6 +10,7 @@ is stopped and gone.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import subprocess
@@ -54,11 +55,14 @@ def _api(base: str, token: str, method: str, path: str, body: dict | None = None
 
 
 def _bridge_address() -> str:
+    """The bridge's gateway; an engine that picked its subnet itself names none: then it
+    is the subnet's first address (as scripts/node.sh works it out)."""
     client = docker.from_env()
     try:
-        return client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+        config = client.networks.get("bridge").attrs["IPAM"]["Config"][0]
     finally:
         client.close()
+    return config.get("Gateway") or str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
 
 
 def _run_on(base: str, token: str, name: str, node: str, image: str,
