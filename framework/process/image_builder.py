@@ -220,14 +220,16 @@ class ImageService:
         self.service.events.publish("image", image_change(done))
 
     def _build(self, context: bytes) -> Callable[[str, list[str]], int | None]:
-        """The build of `context` as the image `name`, its log into `lines`."""
+        """The build of `context` as the image `name`, its log into `lines`. Never from
+        Docker's cache: every upload runs its `buildfile` (it may fetch or stamp something),
+        and its log shows that run, as Jisto's build log does."""
         def work(name: str, lines: list[str]) -> int | None:
             api = self.client().api
             error = None
             try:
                 for chunk in api.build(fileobj=io.BytesIO(context), custom_context=True,
                                        tag=name, rm=True, forcerm=True, decode=True,
-                                       pull=False):
+                                       pull=False, nocache=True):
                     if "stream" in chunk:
                         lines.append(chunk["stream"])
                     if "error" in chunk:
