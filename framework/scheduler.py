@@ -28,7 +28,7 @@ from framework import reconciler
 from framework.client_parameters import resolve
 from framework.instance_index import InstanceIndex
 from framework.jobs import MASTER, Job, SlotKey
-from framework.kind_usage import KindSettings, KindUsage, kind_key
+from framework.kind_usage import KindSettings
 from framework.members import KIND, PHASE, S
 from framework.namespace_limits import NamespaceLimits
 from framework.offer_round import OfferRound
@@ -46,6 +46,7 @@ from framework.records import (
 from framework.requests import Requests
 from framework.reshuffle import Reshuffle
 from framework.upkeep import Upkeep, ends_by_shutdown
+from framework.usage_learning import UsageLearning
 from offers.image_template import image_key
 from offers.job import charmander_policies
 from offers.offer import Offer
@@ -54,10 +55,9 @@ from offers.states import ALLOWED, TERMINAL, check_transition
 from offers.task import SLA, TaskSpec
 
 WAITING = "waiting for an offer"
-OUT_OF_MEMORY = "out of memory"  # how the agent's reason for an OOM-killed container starts
 
 
-class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
+class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits, UsageLearning):
     """The framework's decision logic. Feed it events with `handle`; carry out what it returns.
 
     `clock` gives seconds (real or virtual); `refuse_seconds` is the decline filter for
@@ -113,12 +113,7 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
         self._held_on = index.held_on
         self._daemons = index.daemons
         self._put = index.put  # every record change goes through it
-        self._usage: dict[str, tuple[float, float]] = {}  # submission id -> peak (cpus, mem)
-        # Metered use per kind of task (framework.kind_usage): what `intelligence` places a
-        # new submission of a known kind on; jobs one of whose sized instances ran out of
-        # memory are placed on their request from then on.
-        self._kinds = KindUsage(kinds or KindSettings(margin=margin))
-        self._keep_size: set[str] = set()
+        self._init_usage(kinds or KindSettings(margin=margin))
         self._sized: dict[tuple[str, float, float], TaskSpec] = {}  # (task id, size) -> spec
         self._agents: dict[str, str] = {}  # agent id -> hostname
         self._suppressed = False
@@ -396,38 +391,6 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits):
                 out += self._status(ev.TaskStatusChanged(
                     record.task_id, S.LOST, f"agent {e.agent_id} was lost", e.agent_id))
         return out
-
-    def _usage_observed(self, e: ev.UsageObserved) -> list[cmd.Command]:
-        record = self._records.get(e.task_id)
-        if record is None or record.spec.notmetered:
-            return []
-        cpus, mem = self._usage.get(record.submission_id, (0.0, 0.0))
-        self._usage[record.submission_id] = (max(cpus, e.cpus), max(mem, e.mem))
-        self._kinds.observe(kind_key(record.spec), e.cpus, e.mem, self.clock(),
-                          record.task_id)
-        return []
-
-    def _out_of_memory(self, record: TaskRecord, reason: str | None) -> bool:
-        """Did this FAILED instance run out of memory (the agent's reason says so) after
-        being launched smaller than it asked? Then its kind and its job go back to their
-        request, and it is run again (`reconciler.note_end`)."""
-        launched = record.launched_spec
-        if (reason or "").startswith(OUT_OF_MEMORY) and launched is not None \
-                and launched.mem < record.spec.mem:
-            self._kinds.out_of_memory(kind_key(record.spec), self.clock())
-            self._keep_size.add(record.submission_id)
-            return True
-        return False
-
-    def kinds(self) -> list[dict]:
-        """What intelligence has learned per kind of task: its key's parts and its peak."""
-        return [{"dockerimage": key[0], "arguments": list(key[1]), "cpus": key[2],
-                 "mem": key[3], "disk": key[4], "peak_cpus": cpus, "peak_mem": mem}
-                for key, (cpus, mem) in self._kinds.known(self.clock())]
-
-    def kind_peak(self, spec: TaskSpec) -> tuple[float, float] | None:
-        """The metered peak (cpus, mem) of `spec`'s kind, None if not known."""
-        return self._kinds.peak(kind_key(spec), self.clock())
 
     def _tick(self, e: ev.Tick) -> list[cmd.Command]:
         now = self.clock()
