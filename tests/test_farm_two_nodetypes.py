@@ -22,14 +22,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.test_farm_demo import pareto_consistent
-from tests.test_framework_seed_session import berth_up, docker_client
+from tests.test_framework_seed_session import _poll, berth_up, docker_client
 
 __all__ = ["berth_up", "docker_client"]  # the fixtures
 
@@ -53,15 +52,6 @@ def _free_port() -> int:
 def _get(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=30) as resp:
         return json.loads(resp.read())
-
-
-def _until(predicate, what: str, timeout: float = 90.0):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)  # polling with a failure deadline, not a timing assertion
-    return value
 
 
 @pytest.fixture
@@ -101,7 +91,7 @@ def test_a_farm_on_two_nodetypes_is_sampled_scheduled_run_and_serves_htc(
         types = {a.get("attributes", {}).get("nodetype") for a in agents
                  if a.get("active", True)}
         return {"lab", "fast"} <= types
-    _until(both_types, "both agents registered")
+    _poll(both_types, "both agents registered", timeout=90.0)
 
     bag = tmp_path / "bag.txt"
     bag.write_text("".join(f"sleep 0.{i % 4 + 2} && echo task {i}\n" for i in range(60)))
