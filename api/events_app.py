@@ -65,7 +65,8 @@ class EventHandlers:
                 if request.transport is None or request.transport.is_closing():
                     return response  # the reader went away
                 try:  # wake every second to notice a reader that went away
-                    change = await asyncio.wait_for(reader.queue.get(), min(1.0, heartbeat))
+                    async with asyncio.timeout(min(1.0, heartbeat)):
+                        change = await reader.queue.get()
                 except TimeoutError:
                     quiet += min(1.0, heartbeat)
                     if quiet >= heartbeat:

@@ -266,8 +266,9 @@ class MasterApi:
             next_heartbeat = time.monotonic() + heartbeat
             while True:
                 try:
-                    item = await asyncio.wait_for(stream.queue.get(), timeout=min(
-                        1.0, max(next_heartbeat - time.monotonic(), 0.0)))
+                    async with asyncio.timeout(
+                            min(1.0, max(next_heartbeat - time.monotonic(), 0.0))):
+                        item = await stream.queue.get()
                 except TimeoutError:
                     if request.transport is None or request.transport.is_closing():
                         break

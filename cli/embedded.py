@@ -49,7 +49,8 @@ class Embedded:
             await self._stop_containers(grace_seconds)
         await self.framework.stop()
         try:
-            await asyncio.wait_for(self.agent.stop(), timeout=3.0)
+            async with asyncio.timeout(3.0):
+                await self.agent.stop()
         except TimeoutError:
             # The agent's send loop can miss its stop signal (a cancellation that races
             # with its wake-up); cancelling its run task ends it for sure.

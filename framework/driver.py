@@ -187,6 +187,8 @@ class FrameworkService:
 
     async def stop(self) -> None:
         await self.images.stop()
+        if self.client is not None:
+            await self.client.stop()  # no resubscribing while its task is cancelled
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -113,7 +113,8 @@ class RegistryServer:
             return
         process.terminate()
         try:
-            await asyncio.wait_for(process.wait(), timeout=5)
+            async with asyncio.timeout(5):
+                await process.wait()
         except TimeoutError:
             process.kill()
             await process.wait()

@@ -79,7 +79,8 @@ class MesosSchedulerClient:
                 if self._stopping:
                     break
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop_requested.wait(), backoff)
+                    async with asyncio.timeout(backoff):
+                        await self._stop_requested.wait()
                 backoff = min(backoff * 2, self.max_backoff)
         finally:
             await self._session.close()
@@ -100,7 +101,8 @@ class MesosSchedulerClient:
             decoder = mj.RecordIODecoder()
             while True:
                 timeout = max(self.heartbeat_seconds * 5, 5.0)
-                chunk = await asyncio.wait_for(resp.content.readany(), timeout)
+                async with asyncio.timeout(timeout):
+                    chunk = await resp.content.readany()
                 if not chunk:
                     raise ConnectionError("the master closed the event stream")
                 for event in decoder.feed(chunk):

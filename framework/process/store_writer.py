@@ -92,7 +92,8 @@ class StoreWriter:
                 await self._wake.wait()
             else:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._retry_in)
+                    async with asyncio.timeout(self._retry_in):
+                        await self._wake.wait()
             self._wake.clear()
             subs, records, unwanted = self._subs, list(self._records.values()), self._unwanted
             framework_id, waiters = self._framework_id, self._waiters
