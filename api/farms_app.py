@@ -158,19 +158,31 @@ class FarmHandlers:
         index = _number(body, "schedule", None, whole=True, low=0, high=1_000_000)
         budget = _number(body, "budget", None, low=0)
         deadline = _number(body, "deadline", None, low=0)
-        if sum(v is not None for v in (index, budget, deadline)) != 1:
+        configured = body.get("configuration", False)
+        if not isinstance(configured, bool):
+            return error_response(400, "invalid configuration", [FieldProblem(
+                "configuration", "must be true or false")])
+        if sum(v is not None for v in (index, budget, deadline)) + configured != 1:
             return error_response(400, "say which schedule to run", [FieldProblem(
-                "schedule", "give exactly one of schedule, budget and deadline")])
+                "schedule", "give exactly one of schedule, budget, deadline and "
+                            "configuration")])
         refusal = refused_in(request, farm.namespace)
         if refusal is not None:
             return refusal
+        if configured and not farm.configuration:
+            # HTC's `submit`: on the pool `select` chose
+            raise _Bad(409, f"farm {farm.id} has no configuration: select a target "
+                            "throughput first", [FieldProblem("configuration",
+                                                              "none selected")])
         found = await self._schedules(farm, request)
         try:
-            chosen = choose(found, index=index, budget=budget, deadline=deadline)
+            chosen = choose(found, index=index, budget=budget, deadline=deadline,
+                            pool=farm.configuration if configured else None)
         except IndexError as exc:
             return error_response(400, str(exc), [FieldProblem("schedule", str(exc))])
         except NoSchedule as exc:
-            field = "budget" if budget is not None else "deadline"
+            field = "configuration" if configured else \
+                "budget" if budget is not None else "deadline"
             return error_response(422, str(exc), [FieldProblem(field, "no schedule meets "
                                                                       "it")])
         farm = await self.farms.run(farm.id, dict(chosen.pool), dict(chosen.shares),
@@ -195,18 +207,26 @@ class FarmHandlers:
         return web.json_response(answer)
 
     async def select(self, request: web.Request) -> web.Response:
-        """HTC: the cheapest pool reaching `target` becomes the farm's configuration."""
+        """HTC: the cheapest pool reaching `target`, or the `pool` given (node type ->
+        nodes: ConPaaS's `create_worker`/`remove_worker`), becomes the farm's
+        configuration."""
         farm = await self._farm(request)
         body = await _body(request)
-        if body.get("target") is None:
-            return error_response(400, "give a target throughput", [FieldProblem(
-                "target", "is required: tasks per hour")])
+        pool = body.get("pool")
+        if (body.get("target") is None) == (pool is None):
+            return error_response(400, "give a target throughput or a pool", [FieldProblem(
+                "target", "give exactly one of target (tasks per hour) and pool")])
+        if pool is not None and not isinstance(pool, dict):
+            return error_response(400, "invalid pool", [FieldProblem(
+                "pool", "must be an object: node type -> nodes")])
         target = _number(body, "target", None, low=0, high=1e12)
         refusal = refused_in(request, farm.namespace)
         if refusal is not None:
             return refusal
         try:
-            farm, chosen = await self.farms.select(farm.id, target)
+            farm, chosen = await self.farms.select(farm.id, target, pool)
+        except BadFarmInput as exc:
+            return error_response(400, exc.message, exc.problems)
         except NoConfiguration as exc:
             return error_response(422, str(exc), [FieldProblem("target",
                                                                "no pool reaches it")])

@@ -108,15 +108,20 @@ def farm_paths() -> dict[str, Any]:
                                          {"type": "integer", "minimum": 10})])},
         "/v1/farms/{id}/run": {"post": operation(
             "Run the rest of the bag on a schedule: by index, the fastest within a budget, "
-            "or the cheapest within a deadline (upper bounds)",
+            "the cheapest within a deadline (upper bounds), or on the HTC configuration "
+            "`select` chose (ConPaaS's `submit`)",
             {"202": json_answer(_FARM, "running"),
-             "400": bad("not exactly one of schedule, budget, deadline; no such index"),
-             "404": missing, "409": bad("not sampled, or run already"),
+             "400": bad("not exactly one of schedule, budget, deadline, configuration; "
+                        "no such index"),
+             "404": missing,
+             "409": bad("not sampled, run already, or no configuration selected"),
              "422": bad("no schedule meets the budget or deadline: the message names "
                         "the cheapest and the fastest")},
             body={"type": "object", "properties": {
                 "schedule": {"type": "integer"}, "budget": {"type": "number"},
-                "deadline": {"type": "number", "description": "seconds"}}},
+                "deadline": {"type": "number", "description": "seconds"},
+                "configuration": {"type": "boolean",
+                                  "description": "run on the selected configuration"}}},
             params=[farm_id])},
         "/v1/farms/{id}/throughput": {"get": operation(
             "HTC: throughput = f(cost) from the samples (re-estimated as runs and bags "
@@ -128,15 +133,18 @@ def farm_paths() -> dict[str, Any]:
             params=[farm_id, query_param("target", "tasks per hour",
                                          {"type": "number", "minimum": 0})])},
         "/v1/farms/{id}/select": {"post": operation(
-            "HTC: make the cheapest pool reaching a target throughput the farm's "
-            "configuration (added bags run on it)",
+            "HTC: make the cheapest pool reaching a target throughput, or a pool given "
+            "by hand, the farm's configuration (added bags and `submit` run on it)",
             {"200": json_answer(_FARM, "the farm, its `htc` configuration and `selected`"),
-             "400": bad("no or a bad target"), "404": missing,
-             "409": bad("not sampled yet"),
+             "400": bad("not exactly one of target and pool; a bad target; a pool naming "
+                        "an unknown node type or more nodes than it has"),
+             "404": missing, "409": bad("not sampled yet"),
              "422": bad("no pool reaches the target: the message names the most there "
                         "is")},
-            body={"type": "object", "required": ["target"], "properties": {
-                "target": {"type": "number", "description": "tasks per hour"}}},
+            body={"type": "object", "properties": {
+                "target": {"type": "number", "description": "tasks per hour"},
+                "pool": {"type": "object", "description": "node type -> nodes",
+                         "additionalProperties": {"type": "integer", "minimum": 0}}}},
             params=[farm_id])},
         "/v1/farms/{id}/bags": {"post": operation(
             "HTC: add a bag, submitted at once on the current configuration",

@@ -232,11 +232,31 @@ def run(farm_id: str, index: int | None, budget: float | None, deadline: float |
     """Run the rest of the bag on a schedule."""
     if sum(v is not None for v in (index, budget, deadline)) != 1:
         raise click.UsageError("give exactly one of --schedule, --budget, --deadline")
+    _run_rest(farm_id, {k: v for k, v in (("schedule", index), ("budget", budget),
+                                          ("deadline", deadline)) if v is not None},
+              seed, wait, report_dir, demo_dir, url)
+
+
+@farm_group.command("submit")
+@click.argument("farm_id")
+@click.option("--seed", default=None, type=int, help="Demo: the execution's seed.")
+@click.option("--wait", is_flag=True, help="Wait until the run ends.")
+@report_option
+@demo_dir_option
+@url_option
+def submit(farm_id: str, seed: int | None, wait: bool, report_dir: Path | None,
+           demo_dir: Path, url: str) -> None:
+    """HTC: run the rest of the bag on the configuration `select` chose."""
+    _run_rest(farm_id, {"configuration": True}, seed, wait, report_dir, demo_dir, url)
+
+
+def _run_rest(farm_id: str, which: dict[str, Any], seed: int | None, wait: bool,
+              report_dir: Path | None, demo_dir: Path, url: str) -> None:
+    """`run` and `submit`: the rest of the bag on the schedule `which` names (the keys of
+    `POST /v1/farms/{id}/run`), on the framework or, for a demo farm, in the simulator."""
     demos = DemoFarms(demo_dir)
     if not demos.has(farm_id):
-        body = {k: v for k, v in (("schedule", index), ("budget", budget),
-                                  ("deadline", deadline)) if v is not None}
-        call("POST", f"{url}/v1/farms/{farm_id}/run", body, ok=(202,))
+        call("POST", f"{url}/v1/farms/{farm_id}/run", which, ok=(202,))
         view = _wait_for(url, farm_id, ("done",)) if wait else \
             call("GET", f"{url}/v1/farms/{farm_id}")
         _print_status(view)
@@ -249,9 +269,13 @@ def run(farm_id: str, index: int | None, budget: float | None, deadline: float |
     if farm.phase.value != "sampled":
         raise click.ClickException(f"farm {farm_id} is {farm.phase.value}: a farm runs "
                                    "once, after its sampling")
+    if which.get("configuration") and not farm.configuration:
+        raise click.ClickException(f"farm {farm_id} has no configuration: select a "
+                                   "target throughput first (berth farm select)")
     try:
-        chosen = choose(demo_schedules(farm, 200), index=index, budget=budget,
-                        deadline=deadline)
+        chosen = choose(demo_schedules(farm, 200), index=which.get("schedule"),
+                        budget=which.get("budget"), deadline=which.get("deadline"),
+                        pool=farm.configuration if which.get("configuration") else None)
     except (NoSchedule, IndexError) as exc:
         raise click.ClickException(str(exc)) from None
     done = demo_run(farm, chosen, runtime_laws(given, farm.nodetypes),

@@ -1,6 +1,7 @@
-"""`berth farm throughput|select|add`: ConPaaS's HTC service on a farm (docs/farming.md).
-Real farms over `/v1/farms/{id}/throughput|select|bags`; demo farms computed here and
-run in the simulator (simulator/farm_demo.py)."""
+"""`berth farm throughput|select|add`: ConPaaS's HTC service on a farm (docs/farming.md;
+its `submit` is beside `run` in cli/farm.py). Real farms over
+`/v1/farms/{id}/throughput|select|bags`; demo farms computed here and run in the
+simulator (simulator/farm_demo.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,13 @@ from cli.farm_common import (
     report_option,
     write_report,
 )
-from framework.farm_htc import NoConfiguration, describe, for_target, throughput_answer
+from framework.farm_htc import (
+    NoConfiguration,
+    describe,
+    for_pool,
+    for_target,
+    throughput_answer,
+)
 from framework.farm_htc import throughput_function as function_of
 from framework.farms import BadFarmInput, parse_bag
 from simulator.farm_demo import DemoFarms, demo_add, runtime_laws
@@ -95,31 +102,55 @@ def throughput(farm_id: str, target: float | None, plot: Path | None, as_json: b
         write_report(farm_id, report_dir, demo_dir, url, throughput=answer)
 
 
+def _parse_pool(values: tuple[str, ...]) -> dict[str, int] | None:
+    if not values:
+        return None
+    pool: dict[str, int] = {}
+    for value in values:
+        name, _, count = value.partition("=")
+        if not name or not count.isdigit():
+            raise click.BadParameter(f"{value!r}: give TYPE=NODES, e.g. small=2",
+                                     param_hint="--pool")
+        pool[name] = int(count)
+    return pool
+
+
 @click.command("select")
 @click.argument("farm_id")
-@click.option("--target", type=click.FloatRange(0), required=True,
+@click.option("--target", type=click.FloatRange(0), default=None,
               help="Tasks per hour the farm's configuration should reach.")
+@click.option("--pool", "pool_values", multiple=True, metavar="TYPE=NODES",
+              help="Or the pool itself, a node type at a time (ConPaaS's create_worker "
+                   "and remove_worker): --pool small=2 --pool big=1.")
 @demo_dir_option
 @url_option
-def select(farm_id: str, target: float, demo_dir: Path, url: str) -> None:
-    """HTC: make the cheapest pool reaching TARGET tasks/hour the farm's configuration;
-    bags added later run on it."""
+def select(farm_id: str, target: float | None, pool_values: tuple[str, ...],
+           demo_dir: Path, url: str) -> None:
+    """HTC: make the cheapest pool reaching TARGET tasks/hour (or the --pool given) the
+    farm's configuration; `submit` and bags added later run on it."""
+    pool = _parse_pool(pool_values)
+    if (target is None) == (pool is None):
+        raise click.UsageError("give exactly one of --target and --pool")
     demos = DemoFarms(demo_dir)
     if demos.has(farm_id):
         farm, given = demos.load(farm_id)
         if not farm.samples:
             raise click.ClickException(f"farm {farm_id} has no samples yet: sample it")
+        function = function_of(farm.samples, farm.nodetypes, farm.slots)
         try:
-            chosen = for_target(function_of(farm.samples, farm.nodetypes, farm.slots),
-                                target)
+            chosen = for_pool(function, pool, farm.nodetypes) if pool is not None \
+                else for_target(function, target)
         except NoConfiguration as exc:
             raise click.ClickException(str(exc)) from None
-        demos.save(dataclasses.replace(farm, target=target,
-                                       configuration=dict(chosen.pool)), given)
+        except BadFarmInput as exc:
+            raise refuse(exc) from None
+        demos.save(dataclasses.replace(
+            farm, target=chosen.throughput if pool is not None else target,
+            configuration=dict(chosen.pool)), given)
         click.echo(f"selected {describe(chosen)}")
         return
-    answer: dict[str, Any] = call("POST", f"{url}/v1/farms/{farm_id}/select",
-                                              {"target": target})
+    body: dict[str, Any] = {"target": target} if pool is None else {"pool": pool}
+    answer: dict[str, Any] = call("POST", f"{url}/v1/farms/{farm_id}/select", body)
     chosen = answer["selected"]
     click.echo(f"selected {_pool(chosen['pool'])}: {chosen['throughput']:.1f} tasks/hour "
                f"for {chosen['cost']:.4f}/hour")

@@ -16,8 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from framework.farm_schedules import pools
-from framework.farms import SECONDS_PER_HOUR, Bag, Farm, NodeType, split
+from framework.farms import SECONDS_PER_HOUR, BadFarmInput, Bag, Farm, NodeType, split
 from offers.pareto import pareto_front
+from offers.problems import FieldProblem
 
 MAX_MEASURED = 2000  # runtimes kept per node type: the newest, so old ones age out
 
@@ -79,6 +80,32 @@ def for_target(function: Sequence[Configuration], target: float) -> Configuratio
     raise NoConfiguration(
         f"no pool reaches {target:g} tasks/hour; the most there is: "
         f"{describe(best)}", best)
+
+
+def for_pool(function: Sequence[Configuration], pool: Mapping[str, int],
+             nodetypes: Mapping[str, NodeType]) -> Configuration:
+    """The configuration of a pool given by hand (ConPaaS's `create_worker` and
+    `remove_worker`: the pool itself rather than a target). BadFarmInput naming
+    `pool.TYPE` for a node type the farm has no samples of, or a count below 0 or above
+    the nodes of that type; `pool` when it has no node at all."""
+    problems = []
+    for name, count in sorted(pool.items()):
+        if name not in nodetypes:
+            problems.append(FieldProblem(f"pool.{name}"[:80], "is not a node type of the "
+                                         f"farm ({', '.join(sorted(nodetypes))})"))
+        elif not isinstance(count, int) or isinstance(count, bool) \
+                or not 0 <= count <= nodetypes[name].nodes:
+            problems.append(FieldProblem(f"pool.{name}", f"must be a whole number within "
+                                         f"0-{nodetypes[name].nodes} (its nodes)"))
+    wanted = {t: n for t, n in pool.items() if n}
+    if not problems and not wanted:
+        problems.append(FieldProblem("pool", "has no node: name at least one"))
+    if not problems:
+        for c in function:
+            if {t: n for t, n in c.pool.items() if n} == wanted:
+                return c
+        problems.append(FieldProblem("pool", "uses a node type without samples"))
+    raise BadFarmInput("invalid pool", problems)
 
 
 def describe(c: Configuration) -> str:

@@ -146,20 +146,32 @@ def schedules(samples: Mapping[str, Sequence[float]], nodetypes: Mapping[str, No
             for i, (pool, shares, m, c) in enumerate(found)]
 
 
+def _pool(pool: Mapping[str, int]) -> str:
+    return ", ".join(f"{t} x{n}" for t, n in sorted(pool.items()) if n)
+
+
 def _describe(s: Schedule) -> str:
-    pool = ", ".join(f"{n} x{c}" for n, c in sorted(s.pool.items()) if c)
-    return (f"#{s.index} ({pool}): makespan {s.makespan.mean:.1f} s "
+    return (f"#{s.index} ({_pool(s.pool)}): makespan {s.makespan.mean:.1f} s "
             f"[{s.makespan.low:.1f}, {s.makespan.high:.1f}], cost {s.cost.mean:.4f} "
             f"[{s.cost.low:.4f}, {s.cost.high:.4f}]")
 
 
 def choose(found: Sequence[Schedule], *, index: int | None = None,
-           budget: float | None = None, deadline: float | None = None) -> Schedule:
+           budget: float | None = None, deadline: float | None = None,
+           pool: Mapping[str, int] | None = None) -> Schedule:
     """The schedule asked for: by index; the fastest whose cost's upper bound is within
-    `budget`; or the cheapest whose makespan's upper bound is within `deadline` (s).
-    NoSchedule when none is, naming the cheapest and the fastest there are."""
+    `budget`; the cheapest whose makespan's upper bound is within `deadline` (s); or the
+    one on `pool` (HTC's `submit`: the configuration `select` chose). NoSchedule when
+    none is, naming the cheapest and the fastest there are."""
     if not found:
         raise NoSchedule("no schedules: the farm has no samples yet")
+    if pool is not None:
+        wanted = {t: n for t, n in pool.items() if n > 0}
+        for schedule in found:
+            if {t: n for t, n in schedule.pool.items() if n > 0} == wanted:
+                return schedule
+        raise NoSchedule(f"no schedule runs on {_pool(pool) or 'an empty pool'}: the "
+                         "farm's node types or their nodes changed since it was chosen")
     if index is not None:
         if not 0 <= index < len(found):
             raise IndexError(f"no schedule {index}: there are {len(found)} (0-"

@@ -165,6 +165,32 @@ def test_htc_in_demo_mode_selects_adds_bags_on_it_and_relearns(farm_cli, tmp_pat
     assert "## HTC: throughput = f(cost)" in text and "| 1 | 22 | big x1, small x2 |" in text
 
 
+def test_submit_in_demo_mode_runs_the_rest_on_the_selected_configuration(farm_cli, tmp_path):
+    farm_id = farm_cli("create", str(_bag(tmp_path / "bag.txt", 100)), "--image", "i",
+                       "--demo", "--nodetype", "small=0.1:3", "--nodetype", "big=0.4:2",
+                       "--runtime", "small=fixed:10", "--runtime", "big=fixed:4"
+                       ).output.strip()
+    assert farm_cli("sample", farm_id).exit_code == 0
+    early = farm_cli("submit", farm_id)
+    assert early.exit_code != 0 and "select a target throughput first" in early.output
+    for bad in (("--pool", "small=4"), ("--pool", "small"), ("--target", "1", "--pool",
+                                                               "big=1"), ()):
+        refused = farm_cli("select", farm_id, *bad)
+        assert refused.exit_code != 0, bad
+    assert "pool.small: must be a whole number within 0-3" in \
+        farm_cli("select", farm_id, "--pool", "small=4").output
+    by_hand = farm_cli("select", farm_id, "--pool", "big=2")
+    assert by_hand.exit_code == 0 and "big x2: 1800.0 tasks/hour" in by_hand.output
+    assert farm_cli("select", farm_id, "--target", "1500").exit_code == 0
+    submitted = farm_cli("submit", farm_id)
+    assert submitted.exit_code == 0, submitted.output
+    farm = farm_from_json(json.loads((farm_cli.dir / f"{farm_id}.json").read_text())["farm"])
+    assert farm.phase.value == "done" and farm.pool == {"big": 1, "small": 2}
+    assert sum(farm.shares.values()) == 100 - 31  # the rest of the first bag
+    again = farm_cli("submit", farm_id)
+    assert again.exit_code != 0 and "a farm runs once" in again.output
+
+
 def test_a_run_writes_its_report_with_forecast_and_execution(farm_cli, tmp_path):
     farm_id = farm_cli("create", str(_bag(tmp_path / "bag.txt", 50)), "--image", "i",
                        "--demo", "--nodetype", "small=0.1:2",

@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from api.framework_server import start_framework
+from framework.farms import FarmPhase
 from tests.test_farm_http import _sampled_farm, framework
 
 __all__ = ["framework"]  # the fixture
@@ -95,3 +96,65 @@ async def test_a_farm_without_samples_has_no_throughput(framework):
         async with session.post(f"{fw.url}/v1/farms/{farm_id}/select",
                                 json={"target": 1}) as resp:
             assert resp.status == 409
+
+
+async def test_submit_runs_the_rest_of_the_bag_on_the_selected_configuration(framework):
+    """ConPaaS's `submit`: the first bag's rest, on the pool `select` chose."""
+    fw = framework["fw"]
+    farm_id = await _sampled_farm(fw)  # 100 tasks, 31 sampled: 69 left
+    base = f"{fw.url}/v1/farms/{farm_id}"
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{base}/run", json={"configuration": True}) as resp:
+            body = await resp.json()
+        assert resp.status == 409  # nothing selected yet
+        assert body["errors"] == [{"field": "configuration", "problem": "none selected"}]
+        for bad, field in (({"configuration": "yes"}, "configuration"),
+                           ({"configuration": True, "schedule": 0}, "schedule")):
+            async with session.post(f"{base}/run", json=bad) as resp:
+                assert resp.status == 400
+                assert (await resp.json())["errors"][0]["field"] == field
+        assert fw.service.farms.get(farm_id).phase is FarmPhase.SAMPLED  # nothing started
+
+        async with session.post(f"{base}/select", json={"target": 2000}) as resp:
+            assert resp.status == 200
+        async with session.post(f"{base}/run", json={"configuration": True}) as resp:
+            view = await resp.json()
+        assert resp.status == 202, view
+    assert view["phase"] == "running"
+    farm = fw.service.farms.get(farm_id)
+    assert farm.pool == {"small": 1, "large": 1}  # the selected configuration
+    assert sum(farm.shares.values()) == 69 and all(farm.shares.values())
+    assert farm.forecast["makespan_low"] <= farm.forecast["makespan"]
+    for nodetype, count in farm.shares.items():
+        job = fw.service.scheduler.job(farm.job_name("run", nodetype))
+        assert job is not None and job.counts == (count,)
+        assert job.parallelism == 2 and job.templates[0].nodetype == nodetype
+
+
+async def test_a_pool_given_by_hand_becomes_the_configuration(framework):
+    """ConPaaS's `create_worker`/`remove_worker`: the pool itself, checked by node type."""
+    fw = framework["fw"]
+    farm_id = await _sampled_farm(fw)  # small: 3 nodes; large: 2
+    base = f"{fw.url}/v1/farms/{farm_id}"
+    async with aiohttp.ClientSession() as session:
+        for body, field in (({"pool": {"small": 4}}, "pool.small"),
+                            ({"pool": {"small": -1}}, "pool.small"),
+                            ({"pool": {"small": 1.5}}, "pool.small"),
+                            ({"pool": {"gpu": 1}}, "pool.gpu"),
+                            ({"pool": {"small": 0}}, "pool"),
+                            ({"pool": [1]}, "pool"),
+                            ({"pool": {"small": 1}, "target": 10}, "target")):
+            async with session.post(f"{base}/select", json=body) as resp:
+                answer = await resp.json()
+            assert resp.status == 400, (body, answer)
+            assert answer["errors"][0]["field"] == field, (body, answer)
+        assert fw.service.farms.get(farm_id).configuration == {}  # nothing stored
+
+        async with session.post(f"{base}/select",
+                                json={"pool": {"small": 3, "large": 0}}) as resp:
+            view = await resp.json()
+        assert resp.status == 200, view
+    assert view["selected"]["pool"] == {"small": 3, "large": 0}
+    assert view["selected"]["cost"] == pytest.approx(0.3)
+    assert view["htc"] == {"target": view["selected"]["throughput"],
+                           "configuration": {"small": 3, "large": 0}}

@@ -109,6 +109,16 @@ def test_a_budget_takes_the_fastest_within_it_and_a_deadline_the_cheapest():
         choose(found, deadline=1.0)
 
 
+def test_a_pool_takes_the_schedule_on_exactly_that_pool():
+    """HTC's `submit` runs on the configuration `select` chose; zero counts name no node."""
+    found = schedules(SAMPLES, TYPES, 200, seed=3, replications=50)
+    for schedule in found:
+        with_zeros = {t: schedule.pool.get(t, 0) for t in TYPES}
+        assert choose(found, pool=with_zeros) is schedule
+    with pytest.raises(NoSchedule, match=r"no schedule runs on .* x99"):
+        choose(found, pool={next(iter(TYPES)): 99})
+
+
 def test_a_sample_teaches_how_long_each_task_held_its_lane():
     # 4 lanes, the first launch at 2: four tasks end at 7, the next four are launched at
     # 8 (an offer round later) and end at 12: each held its lane 5 s.

@@ -18,6 +18,7 @@ import aiohttp
 
 from framework.farm_htc import (
     Configuration,
+    for_pool,
     for_target,
     learn,
     new_bag,
@@ -220,16 +221,22 @@ class FarmRunner:
                    for r in self.service.scheduler.job_instances(job)
                    if r.state is TaskState.FINISHED)
 
-    async def select(self, farm_id: str, target: float) -> tuple[Farm, Configuration]:
-        """HTC's `select`: the cheapest pool reaching `target` tasks/hour becomes the
-        farm's configuration (NoConfiguration naming the best there is)."""
+    async def select(self, farm_id: str, target: float | None = None,
+                     pool: Mapping[str, int] | None = None) -> tuple[Farm, Configuration]:
+        """HTC's `select`: the cheapest pool reaching `target` tasks/hour (NoConfiguration
+        naming the best there is), or `pool` as given (`create_worker`/`remove_worker`;
+        BadFarmInput naming what is wrong), becomes the farm's configuration."""
         async with self._lock:
             farm = self.get(farm_id)
             if not farm.samples or farm.phase is FarmPhase.FAILED:
                 raise FarmConflict(f"farm {farm_id} is {farm.phase.value}: a throughput "
                                    "is selected once the farm is sampled")
-            chosen = for_target(throughput_function(farm.samples, farm.nodetypes,
-                                                    farm.slots), target)
+            function = throughput_function(farm.samples, farm.nodetypes, farm.slots)
+            if pool is not None:
+                chosen = for_pool(function, pool, farm.nodetypes)
+                target = chosen.throughput
+            else:
+                chosen = for_target(function, target)
             farm = await self._write(dataclasses.replace(
                 farm, target=target, configuration=dict(chosen.pool)))
             return farm, chosen
