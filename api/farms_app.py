@@ -252,6 +252,23 @@ class FarmHandlers:
             return error_response(400, exc.message, exc.problems)
         return web.json_response({**self._view(farm), "added": bag.number}, status=202)
 
+    async def stop(self, request: web.Request) -> web.Response:
+        """ConPaaS's `stop`: what the farm runs is stopped, whatever its tasks do."""
+        farm = await self._farm(request)
+        refusal = refused_in(request, farm.namespace)
+        if refusal is not None:
+            return refusal
+        return web.json_response(self._view(await self.farms.stop(farm.id)))
+
+    async def delete(self, request: web.Request) -> web.Response:
+        """ConPaaS's `terminate`: stopped, its jobs deleted, the farm forgotten."""
+        farm = await self._farm(request)
+        refusal = refused_in(request, farm.namespace)
+        if refusal is not None:
+            return refusal
+        await self.farms.delete(farm.id)
+        return web.json_response({"deleted": farm.id})
+
 
 def _query_number(request: web.Request, name: str) -> float:
     try:
@@ -288,7 +305,6 @@ def _guarded(handler):
             return error_response(409, str(exc), [FieldProblem("phase", str(exc))])
     return guarded
 
-
 ROUTES: list[tuple[str, str, str]] = [
     ("POST", "/v1/farms", "create"),
     ("GET", "/v1/farms", "listing"),
@@ -299,6 +315,8 @@ ROUTES: list[tuple[str, str, str]] = [
     ("GET", "/v1/farms/{id}/throughput", "throughput"),
     ("POST", "/v1/farms/{id}/select", "select"),
     ("POST", "/v1/farms/{id}/bags", "add_bag"),
+    ("POST", "/v1/farms/{id}/stop", "stop"),
+    ("DELETE", "/v1/farms/{id}", "delete"),
 ]
 
 

@@ -89,7 +89,17 @@ def farm_paths() -> dict[str, Any]:
                     "type": "array", "items": {"type": "object"}}}}, "farms")})},
         "/v1/farms/{id}": {"get": operation(
             "A farm's phase, progress, money spent and forecast",
-            {"200": json_answer(_FARM, "the farm"), "404": missing}, params=[farm_id])},
+            {"200": json_answer(_FARM, "the farm"), "404": missing}, params=[farm_id]),
+            "delete": operation(
+            "Stop the farm, delete its jobs and forget it (ConPaaS's `terminate`)",
+            {"200": json_answer({"type": "object", "properties": {
+                "deleted": {"type": "string"}}}, "the farm's id"), "404": missing},
+            params=[farm_id])},
+        "/v1/farms/{id}/stop": {"post": operation(
+            "Stop what the farm runs, whatever its tasks do: its sampling, run or bags "
+            "in progress end `stopped`, paid until now (ConPaaS's `stop`)",
+            {"200": json_answer(_FARM, "the farm"), "404": missing},
+            body_required=False, params=[farm_id])},
         "/v1/farms/{id}/sample": {"post": operation(
             "Run a sample of the bag (31 tasks or all) on every node type, as batch jobs",
             {"202": json_answer(_FARM, "sampling"), "400": bad("a bad size"),

@@ -287,6 +287,35 @@ def _run_rest(farm_id: str, which: dict[str, Any], seed: int | None, wait: bool,
         write_report(farm_id, report_dir, demo_dir, url)
 
 
+@farm_group.command("stop")
+@click.argument("farm_id")
+@demo_dir_option
+@url_option
+def stop(farm_id: str, demo_dir: Path, url: str) -> None:
+    """Stop what the farm runs (its sampling, run or bags), whatever its tasks are doing
+    (ConPaaS's `stop`); they end `stopped`, their pools paid until now."""
+    demos = DemoFarms(demo_dir)
+    if demos.has(farm_id):  # a demo farm's steps run at once: nothing is left running
+        farm, _ = demos.load(farm_id)
+        _print_status(demo_view(farm))
+        return
+    _print_status(call("POST", f"{url}/v1/farms/{farm_id}/stop"))
+
+
+@farm_group.command("delete")
+@click.argument("farm_id")
+@demo_dir_option
+@url_option
+def delete(farm_id: str, demo_dir: Path, url: str) -> None:
+    """Stop the farm, delete its jobs and forget it (ConPaaS's `terminate`)."""
+    demos = DemoFarms(demo_dir)
+    if demos.has(farm_id):
+        demos.path(farm_id).unlink()
+    else:
+        call("DELETE", f"{url}/v1/farms/{farm_id}")
+    click.echo(f"Farm {farm_id} deleted.")
+
+
 @farm_group.command("status")
 @click.argument("farm_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON.")

@@ -52,6 +52,14 @@ class FarmStore:
         except OperationalError as exc:
             raise _unavailable(exc) from exc
 
+    def delete(self, farm_id: str) -> None:
+        t = FarmRow.__table__
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(t.delete().where(t.c.id == farm_id))
+        except OperationalError as exc:
+            raise _unavailable(exc) from exc
+
     def all(self) -> list[Farm]:
         t = FarmRow.__table__
         with self.engine.connect() as conn:

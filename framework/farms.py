@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from offers.problems import FieldProblem, SpecError
@@ -24,6 +24,7 @@ MAX_TASKS = 100_000
 MAX_SCRIPT_BYTES = 120 * 1024
 SAMPLE_ENOUGH = 31  # ConPaaS: "a bag with more than thirty tasks is large enough"
 SECONDS_PER_HOUR = 3600.0
+STOPPED_BY_USER = "stopped by the user"
 
 
 class BadFarmInput(SpecError):
@@ -41,6 +42,7 @@ class FarmPhase(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    STOPPED = "stopped"  # by the user, mid-sampling or mid-run (ConPaaS's `stop`)
 
 
 def parse_bag(text: str, source: str = "bag") -> tuple[str, ...]:
@@ -255,6 +257,25 @@ class Farm:
 
     def job_name(self, stage: str, nodetype: str) -> str:
         return f"{self.id}-{stage}-{nodetype}"[:128]
+
+
+def stopped(farm: Farm, now: float) -> Farm:
+    """The farm after ConPaaS's `stop` at `now`: a sampling or run in progress, and every
+    added bag still running, end `stopped`, their pools paid until now. A farm with
+    nothing running is as it was."""
+    change: dict = {}
+    if farm.phase is FarmPhase.SAMPLING:
+        change = {"sample_seconds": max(0.0, now - (farm.sample_started or now))}
+    elif farm.phase is FarmPhase.RUNNING:
+        change = {"run_seconds": max(0.0, now - (farm.run_started or now))}
+    if change:
+        change.update(phase=FarmPhase.STOPPED, reason=STOPPED_BY_USER)
+    bags = tuple(replace(b, phase="stopped", reason=STOPPED_BY_USER,
+                         run_seconds=max(0.0, now - b.submitted_at))
+                 if b.phase == "running" else b for b in farm.bags)
+    if bags != farm.bags:
+        change["bags"] = bags
+    return replace(farm, **change) if change else farm
 
 
 def spent(farm: Farm, now: float) -> float:

@@ -5,12 +5,15 @@ stored by a refused request; the configuration kept across a restart."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import aiohttp
 import pytest
+from click.testing import CliRunner
 
 from api.framework_server import start_framework
+from cli import main
 from framework.farms import FarmPhase
 from tests.test_farm_http import _sampled_farm, framework
 
@@ -158,3 +161,80 @@ async def test_a_pool_given_by_hand_becomes_the_configuration(framework):
     assert view["selected"]["cost"] == pytest.approx(0.3)
     assert view["htc"] == {"target": view["selected"]["throughput"],
                            "configuration": {"small": 3, "large": 0}}
+
+
+async def test_stop_ends_what_runs_and_delete_forgets_the_farm_and_its_jobs(framework):
+    """ConPaaS's `stop` and `terminate` on a farm whose run and added bag are in flight."""
+    fw = framework["fw"]
+    farm_id = await _sampled_farm(fw)
+    base = f"{fw.url}/v1/farms/{farm_id}"
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{base}/select", json={"target": 2000}) as resp:
+            assert resp.status == 200
+        async with session.post(f"{base}/run", json={"configuration": True}) as resp:
+            assert resp.status == 202
+        async with session.post(f"{base}/bags", json={"bag": "echo a\n" * 4}) as resp:
+            assert resp.status == 202
+        farm = fw.service.farms.get(farm_id)
+        names = fw.service.farms._job_names(farm)  # (its sample was made up: no jobs)
+        assert sorted(names) == sorted(f"{farm_id}-{stage}-{t}" for stage in ("run", "bag1")
+                                       for t in ("small", "large"))
+
+        async with session.post(f"{base}/stop", json={}) as resp:
+            view = await resp.json()
+        assert resp.status == 200, view
+        assert (view["phase"], view["reason"]) == ("stopped", "stopped by the user")
+        assert view["run_seconds"] is not None
+        assert [(b["phase"], b["reason"]) for b in view["bags"]] == [
+            ("stopped", "stopped by the user")]
+        for name in names:
+            assert fw.service.scheduler.job(name).phase.final, name
+        spent = view["spent"]
+        async with session.post(f"{base}/stop", json={}) as resp:  # nothing left: as it was
+            again = await resp.json()
+        assert resp.status == 200 and again["phase"] == "stopped"
+        assert again["spent"] == spent  # paid until the stop, not after
+        async with session.post(f"{base}/run", json={"configuration": True}) as resp:
+            assert resp.status == 409  # a stopped farm does not run again
+
+        async with session.delete(base) as resp:
+            assert (resp.status, await resp.json()) == (200, {"deleted": farm_id})
+        async with session.get(base) as resp:
+            assert resp.status == 404
+        async with session.delete(base) as resp:
+            assert resp.status == 404
+    for name in names:
+        assert fw.service.scheduler.job(name) is None, name
+
+    await fw.stop()  # the deletion is on disk
+    framework["fw"] = fw = await start_framework(None, "127.0.0.1", 0,
+                                                 db_url=framework["url"])
+    async with aiohttp.ClientSession() as session, \
+            session.get(f"{fw.url}/v1/farms/{farm_id}") as resp:
+        assert resp.status == 404
+
+
+async def test_the_cli_submits_stops_and_deletes_a_farm(framework):
+    """`berth farm select --pool`, `submit`, `stop` and `delete` over the REST API."""
+    fw = framework["fw"]
+    farm_id = await _sampled_farm(fw)
+    runner = CliRunner()
+
+    async def berth(*args: str):
+        return await asyncio.to_thread(runner.invoke, main,
+                                       ["farm", *args, "--url", fw.url])
+
+    early = await berth("submit", farm_id)
+    assert early.exit_code != 0 and "select a target throughput first" in early.output
+    bad = await berth("select", farm_id, "--pool", "small=9")
+    assert bad.exit_code != 0 and "pool.small" in bad.output
+    chosen = await berth("select", farm_id, "--pool", "large=1")
+    assert chosen.exit_code == 0 and "selected large x1:" in chosen.output, chosen.output
+    submitted = await berth("submit", farm_id)
+    assert submitted.exit_code == 0, submitted.output
+    assert fw.service.farms.get(farm_id).pool == {"small": 0, "large": 1}
+    stopped = await berth("stop", farm_id)
+    assert stopped.exit_code == 0 and "stopped" in stopped.output, stopped.output
+    deleted = await berth("delete", farm_id)
+    assert deleted.exit_code == 0 and f"Farm {farm_id} deleted." in deleted.output
+    assert farm_id not in fw.service.farms.farms

@@ -37,6 +37,7 @@ from framework.farms import (
     node_types,
     parse_bag,
     sample_size,
+    stopped,
     task_script,
 )
 from framework.jobs import Job
@@ -274,6 +275,38 @@ class FarmRunner:
                     bag, phase="failed", reason=f"could not submit its jobs: {exc}")))
                 raise
             return farm, bag
+
+    def _job_names(self, farm: Farm) -> list[str]:
+        """Every job the farm submitted: its sample, its run and its added bags."""
+        names = [farm.job_name("sample", t) for t in farm.nodetypes]
+        names += [farm.job_name("run", t) for t, k in farm.shares.items() if k > 0]
+        names += [b.job_name(farm.id, t) for b in farm.bags
+                  for t, k in b.shares.items() if k > 0]
+        return [n for n in names if self.service.scheduler.job(n) is not None]
+
+    async def stop(self, farm_id: str) -> Farm:
+        """ConPaaS's `stop`: every job of the farm still running is stopped, whatever its
+        tasks are doing; the sampling, run or bags in progress end `stopped`, their pools
+        paid until now. A farm with nothing running is left as it is."""
+        async with self._lock:
+            return await self._stop(self.get(farm_id))
+
+    async def _stop(self, farm: Farm) -> Farm:
+        for name in self._job_names(farm):
+            if not self.service.scheduler.job(name).phase.final:
+                await self.service.jobs.stop(name)
+        after = stopped(farm, self.service.clock())
+        return await self._write(after) if after != farm else farm
+
+    async def delete(self, farm_id: str) -> Farm:
+        """ConPaaS's `terminate`: the farm stopped, its jobs deleted, the farm forgotten."""
+        async with self._lock:
+            farm = await self._stop(self.get(farm_id))
+            for name in self._job_names(farm):
+                await self.service.jobs.delete(name, force=True)
+            await asyncio.to_thread(self.store.delete, farm_id)
+            del self.farms[farm_id]
+            return farm
 
     @staticmethod
     def _with_bag(farm: Farm, bag: Bag) -> Farm:
