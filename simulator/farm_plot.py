@@ -35,14 +35,8 @@ def plot_schedules(schedules: Sequence[Mapping], path: Path, title: str) -> None
     for s in front:
         ax.annotate(f"#{s['index']}", (s["makespan"]["mean"], s["cost"]["mean"]),
                     textcoords="offset points", xytext=(4, 4), fontsize=8)
-    ax.set_xlabel("makespan (s), mean and 95% interval")
-    ax.set_ylabel("cost (price x node-hours)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _finish(fig, ax, "makespan (s), mean and 95% interval", "cost (price x node-hours)",
+            title, path)
 
 
 def plot_throughput(function: Sequence[Mapping], path: Path, title: str,
@@ -61,8 +55,13 @@ def plot_throughput(function: Sequence[Mapping], path: Path, title: str,
         ax.plot([chosen["cost"]], [chosen["throughput"]], "*", markersize=14,
                 color="tab:red", label=f"chosen for {chosen['target']:g} tasks/hour")
         ax.axhline(chosen["target"], color="tab:red", linewidth=.8, linestyle="--")
-    ax.set_xlabel("cost (money per hour)")
-    ax.set_ylabel("throughput (tasks per hour)")
+    _finish(fig, ax, "cost (money per hour)", "throughput (tasks per hour)", title, path)
+
+
+def _finish(fig, ax, xlabel: str, ylabel: str, title: str, path: Path) -> None:
+    """Label, grid and legend the axes, then write the PNG and free the figure."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()

@@ -10,11 +10,9 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cli.farm import farm_group
 from framework.farm_htc import (
     MAX_MEASURED,
     NoConfiguration,
@@ -24,6 +22,9 @@ from framework.farm_htc import (
     throughput_function,
 )
 from framework.farms import NodeType, farm_from_json
+from tests.test_farm_demo import farm_cli
+
+__all__ = ["farm_cli"]  # the fixture, shared with the demo tests
 
 runtimes = st.lists(st.floats(0.1, 100.0), min_size=1, max_size=8)
 nodetypes = st.dictionaries(
@@ -99,19 +100,6 @@ def test_a_bag_is_split_over_the_configuration_by_throughput():
     assert bag.pool == {"small": 2, "big": 1}
     assert bag.shares == {"small": 3, "big": 7}  # rates 0.2 and 0.4 per second
     assert (bag.number, bag.submitted_at, bag.phase) == (3, 7.0, "running")
-
-
-@pytest.fixture
-def farm_cli(tmp_path):
-    runner = CliRunner()
-    demo_dir = tmp_path / "farms"
-
-    def call(*args: str):
-        return runner.invoke(farm_group, [*args, "--demo-dir", str(demo_dir)],
-                             catch_exceptions=False)
-
-    call.dir = demo_dir
-    return call
 
 
 def _bag(path: Path, count: int) -> Path:

@@ -15,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -97,15 +96,13 @@ def _upload_and_wait_ready(base: str, name: str) -> None:
                          data={"contentType": "images"},
                          files={"files[]": ("t.tar.gz", archive, "application/gzip")})
     assert sent.status_code == 200, sent.text
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+    def built():
         listed = requests.get(f"{base}/v1/images", auth=("root", "a-long-password")).json()
         [image] = [i for i in listed["images"] if i["name"].split(":")[0] == name]
-        if image["state"] != "building":
-            assert image["state"] == "ready", image
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"image {name} still building")
+        return None if image["state"] == "building" else image
+
+    image = _poll(built, f"image {name} built", timeout=120)
+    assert image["state"] == "ready", image
 
 
 def test_a_job_constrained_to_a_second_node_pulls_its_image_and_runs_there(tmp_path):
