@@ -55,7 +55,7 @@ export async function mount(root, ctx) {
     h("p", { class: "form-message", role: "alert" }),
     h("button", { type: "submit" }, "Load"));
   const logTitle = h("h2", {}, "Build log");
-  const log = h("pre", { class: "log", id: "image-log", tabindex: 0, "aria-label": "Build log" }, "Pick an image's log.");
+  const log = h("pre", { class: "log", id: "image-log", role: "log", tabindex: 0, "aria-label": "Build log" }, "Pick an image's log.");
   root.append(h("h1", {}, "Images"),
     h("div", { class: "scroll" }, h("table", { class: "images" }, h("caption", { class: "visually-hidden" }, "Images"),
       h("thead", {}, h("tr", {}, ...["Name", "State", "Origin", "Size", "Created", "Reason", "Actions"]

@@ -13,7 +13,7 @@ export async function mount(root, ctx) {
   const instances = h("tbody");
   const decisions = h("ul", { class: "decisions" });
   const runs = h("div");
-  const log = h("pre", { class: "log", id: "log", tabindex: 0, "aria-label": "Log of the newest instance" });
+  const log = h("pre", { class: "log", id: "log", role: "log", tabindex: 0, "aria-label": "Log of the newest instance" });
   const scaleForm = h("form", { class: "card", id: "scale", "data-needs": "write", "data-draft": `scale-${name}`, novalidate: true },
     h("h2", {}, "Scale"),
     h("div", { class: "grid" },
