@@ -113,15 +113,16 @@ class Demands:
         np.fmin(least, _UNBOUNDED_FLOAT, out=least)
         return np.minimum(least.astype(np.int64), UNBOUNDED)
 
-    def fits_on(self, free: list[float], first: int = 0) -> list[int]:
-        """`fits` on one node (its free amounts as floats) for demands from `first` on:
+    def fits_on(self, free: list[float], first: int = 0, last: int | None = None
+                ) -> list[int]:
+        """`fits` on one node (its free amounts as floats) for demands `first` to `last`:
         the same arithmetic in Python floats, cheaper than numpy calls for a few numbers."""
         if self._needed is None:
             self._needed = [[(r, d) for r, d in enumerate(row) if d > 0]
                             for row in self.demands.tolist()]
         have = [f + EPSILON for f in free]
         counts = []
-        for needed in self._needed[first:]:
+        for needed in self._needed[first:last]:
             least = math.inf
             for r, d in needed:
                 per = have[r] / d  # never by zero: needed means more than 0

@@ -33,6 +33,8 @@ FIT_MATRIX_CELLS = 1 << 22
 SMALL_CLASSES = 4
 # A class that took more than one node in this many updates every node's row at once.
 DENSE = 8
+# Up to this many nodes, a class's counts are worked out again in Python floats.
+FEW_NODES = 16
 # First-fit looks at this many nodes at a time, twice as many each time the class needs more.
 WINDOW = 256
 
@@ -222,7 +224,11 @@ class _FitRows:
         row = self.matrix[k]
         if self.stale:
             nodes = np.flatnonzero(self.touched)
-            row[nodes] = self.fitting.fits(self.free[nodes], k, k + 1)[0]
+            if nodes.size <= FEW_NODES:  # the usual case: a few nodes, in Python floats
+                fits_on = self.fitting.fits_on
+                row[nodes] = [fits_on(free, k, k + 1)[0] for free in self.free[nodes].tolist()]
+            else:
+                row[nodes] = self.fitting.fits(self.free[nodes], k, k + 1)[0]
         return row
 
     def changed(self, nodes: np.ndarray) -> None:

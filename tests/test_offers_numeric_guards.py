@@ -71,5 +71,6 @@ def test_every_shortcut_counts_as_the_fit_matrix_does(free_rows, demand_rows, ce
         assert np.array_equal(fitting.fits(free, first, first + 1), matrix[first:first + 1])
         for node_free, expected in zip(free.tolist(), matrix[first:].T.tolist(), strict=True):
             assert fitting.fits_on(node_free, first) == expected
+            assert fitting.fits_on(node_free, first, first + 1) == expected[:1]
     for demand, counts in zip(demands, matrix, strict=True):
         assert np.array_equal(fits_one(free, demand), counts >= 1)
