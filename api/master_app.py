@@ -83,9 +83,9 @@ class MasterApi:
         driver.observers.append(self.metrics.count)
         core = driver.core
         self.logs = LogRelay(driver.agent_link,  # GET /v1/tasks/{id}/logs (api/master_logs.py)
-                             lambda task_id: getattr(core.tasks.get(task_id), "agent_id", None))
+                             lambda task_id: getattr(core.task(task_id), "agent_id", None))
         self.exec = ExecRelay(driver.agent_link,  # POST /v1/tasks/{id}/exec (api/master_exec.py)
-                              lambda task_id: getattr(core.tasks.get(task_id), "agent_id", None))
+                              lambda task_id: getattr(core.task(task_id), "agent_id", None))
 
     # -- HTTP: plain views -------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ class MasterCollector:
             frameworks.add_metric([state], by_state[state])
         yield frameworks
         tasks = GaugeMetricFamily("berth_master_tasks", "Tasks by state", labels=["state"])
-        for state, n in sorted(Counter(t.state.value for t in core.tasks.values()).items()):
+        for state, n in sorted(Counter(t.state.value for t in core.all_tasks()).items()):
             tasks.add_metric([state], n)
         yield tasks
         yield GaugeMetricFamily("berth_master_outstanding_offers", "Offers not yet answered",

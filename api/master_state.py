@@ -74,6 +74,6 @@ def state_document(core: Master, connected: Collection[str]) -> dict[str, Any]:
         "resources": t.resources.to_json(),
         "limits": _limits(core.limits.get(t.id), t.state.terminal),
         "created_at": t.created_at, "updated_at": t.updated_at,
-    } for t in core.tasks.values()]
+    } for t in core.all_tasks()]
     return {"version": mj.VERSION, "agents": agents, "frameworks": frameworks,
             "tasks": tasks, "outstanding_offers": len(core.offers)}

@@ -10,7 +10,7 @@ import click
 from cli.registry import registry_option
 from cli.server_options import server_limit_options, tls_options
 from cli.signals import until_signalled
-from master.core import DEFAULT_MAX_FRAMEWORKS
+from master.core import DEFAULT_MAX_COMPLETED_TASKS, DEFAULT_MAX_FRAMEWORKS
 
 
 @click.command("master")
@@ -34,6 +34,11 @@ from master.core import DEFAULT_MAX_FRAMEWORKS
               type=click.IntRange(min=1),
               help="Frameworks subscribed or awaiting failover at once; a SUBSCRIBE beyond "
                    "it is refused with 503 (torn-down frameworks do not count).")
+@click.option("--max-completed-tasks", default=DEFAULT_MAX_COMPLETED_TASKS, show_default=True,
+              type=click.IntRange(min=0),
+              help="Ended tasks kept per framework once their end is acknowledged (Mesos's "
+                   "--max_completed_tasks_per_framework); older ones are forgotten, in "
+                   "memory and in the database.")
 @registry_option("berth's registry (HOST:PORT, e.g. a `berth registry`), told to every "
                  "agent at registration; a 0.0.0.0 host is told as the address the agent "
                  "reached the master at.")
@@ -42,7 +47,7 @@ from master.core import DEFAULT_MAX_FRAMEWORKS
 def master_command(tls, tls_cert, registry: str | None, host: str, insecure: bool, port: int,
                    db_url: str | None, data_dir: Path,
                    offer_timeout: float, agent_timeout: float, max_frameworks: int,
-                   limits) -> None:
+                   max_completed_tasks: int, limits) -> None:
     """Run the master: Mesos v1 scheduler API and the agent link on one port."""
     from api.auth import ExposureRefused
     from api.master_app import start_master
@@ -59,7 +64,8 @@ def master_command(tls, tls_cert, registry: str | None, host: str, insecure: boo
             running = await start_master(host, port, db_url=url, offer_timeout=offer_timeout,
                                          agent_timeout=agent_timeout, limits=limits,
                                          max_frameworks=max_frameworks, insecure=insecure,
-                                         tls=tls, registry=registry)
+                                         tls=tls, registry=registry,
+                                         max_completed_tasks=max_completed_tasks)
         except ExposureRefused as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"berth master listening on {running.url} (db {url.split('@')[-1]})",

@@ -119,6 +119,14 @@ class SaveFramework(Persist):
 
 
 @dataclass(frozen=True)
+class ForgetTask(Persist):
+    """A completed task its framework's history no longer holds: its row and its status
+    history go (`master.completed`)."""
+
+    task_id: str
+
+
+@dataclass(frozen=True)
 class ForgetFramework(Persist):
     """A removed framework no longer worth remembering (beyond `max_removed_frameworks`)."""
 

@@ -10,7 +10,8 @@ This module holds the state, the entry points and the handler table; the handler
 with their idea, in mixins that `Master` inherits: `master.agents` (the agent side),
 `master.frameworks` (subscribe, failover, teardown), `master.offer_book` (accept,
 decline, refuse filters), `master.allocation` (DRF allocation and resource views) and
-`master.updates` (task transitions and status updates). The names other modules import
+`master.updates` (task transitions and status updates) and `master.completed` (the
+bounded history of tasks that ended). The names other modules import
 from here (limits, reasons, `new_id`) stay importable from here.
 """
 
@@ -26,6 +27,7 @@ from itertools import count
 from master import events as E
 from master.agents import AgentSide
 from master.allocation import MIN_OFFER_CPUS, MIN_OFFER_MEM, Allocation, Sized
+from master.completed import DEFAULT_MAX_COMPLETED_TASKS, CompletedTasks
 from master.frameworks import DEFAULT_MAX_FRAMEWORKS, DEFAULT_MAX_REMOVED_FRAMEWORKS, FrameworkSide
 from master.journal import Journal
 from master.offer_book import DEFAULT_REFUSE_SECONDS, OfferBook
@@ -50,6 +52,7 @@ from master.updates import TaskUpdates
 from offers.resource_vector import Resources
 
 __all__ = [
+    "DEFAULT_MAX_COMPLETED_TASKS",
     "DEFAULT_MAX_FRAMEWORKS",
     "DEFAULT_MAX_REMOVED_FRAMEWORKS",
     "DEFAULT_REFUSE_SECONDS",
@@ -80,7 +83,7 @@ def new_id() -> str:
     return str(uuidlib.uuid4())
 
 
-class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
+class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates, CompletedTasks):
     """The master's state, restore, journal and clock-driven sweep; each mixin brings
     the handlers of one idea and says which of this state it reads and writes."""
 
@@ -97,6 +100,7 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
         max_frameworks: int | None = None,
         max_removed_frameworks: int = DEFAULT_MAX_REMOVED_FRAMEWORKS,
         reregister_seconds: float = 60.0,
+        max_completed_tasks: int = DEFAULT_MAX_COMPLETED_TASKS,
         snapshot: Snapshot | None = None,
         ids: Callable[[], str] = new_id,
         uuids: Callable[[], str] = new_uuid,
@@ -110,6 +114,7 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
         self.kill_grace_seconds = kill_grace_seconds
         self.max_frameworks = max_frameworks
         self.max_removed_frameworks = max(0, max_removed_frameworks)
+        self.max_completed_tasks = max(0, max_completed_tasks)  # per framework
         # A framework without failover that was connected when the master stopped gets
         # this long to subscribe again after a restart before it is removed.
         self.reregister_seconds = reregister_seconds
@@ -119,7 +124,11 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
         self._journal = Journal()
         self.agents: dict[str, AgentRecord] = self._journal.dict()
         self.frameworks: dict[str, FrameworkRecord] = self._journal.dict()
-        self.tasks: dict[str, TaskRecord] = self._journal.dict()
+        self.tasks: dict[str, TaskRecord] = self._journal.dict()  # live, or ended unacknowledged
+        # framework -> task id -> its completed tasks, oldest first (`master.completed`)
+        self._completed: dict[str, dict[str, TaskRecord]] = self._journal.dict()
+        self._completed_of: dict[str, str] = self._journal.dict()  # task id -> framework
+        self._startup: list[object] = []  # persisted with the first tick (restore's trims)
         self.offers: dict[str, OfferRecord] = self._journal.dict()
         self._removed: dict[str, int] = self._journal.dict()  # id -> removal order
         self._removals = count()
@@ -173,11 +182,17 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
                                              disconnected_at=None if fw.removed else now)
             if fw.removed:
                 self._removed[fw.id] = next(self._removals)
+        ended = []
         for task in snapshot.tasks:
-            self.tasks[task.id] = replace(task, counted_by_agent=True)
+            task = replace(task, counted_by_agent=True)
+            if task.state.terminal and self._may_complete(task):
+                ended.append(task)
+                continue
+            self.tasks[task.id] = task
             if not task.state.terminal:
                 self._tasks_on.setdefault(task.agent_id, set()).add(task.id)
                 self._hold_resources(task.framework_id, task.resources, +1)
+        self._startup = self._restore_completed(ended)
         self._dirty.update(self.agents)
 
     # -- entry point -------------------------------------------------------------------------
@@ -235,7 +250,7 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates):
         agents are lost, refuse filters lift, failover timeouts run out, updates are
         re-sent."""
         now = self.clock()
-        out: list[object] = []
+        out, self._startup = self._startup, []
         out += self._expire_offers(now)
         out += self._lose_silent_agents(now)
         self._expire_refusals(now)

@@ -27,7 +27,8 @@ class FrameworkSide:
     State: writes `frameworks`, `_removed`, `_refuse_until` and `_unacked` (a torn-down
     framework's), `_held` (forgotten frameworks), `_dirty`; reads `tasks`, `agents`,
     `max_frameworks`, `max_removed_frameworks`, `reregister_seconds`. Uses `_kill`
-    (updates) and `_drop_offers_of` (offer book).
+    (updates), `_drop_offers_of` (offer book), and `_complete` and `_forget_completed_of`
+    (a torn-down framework's ended tasks are complete; a forgotten one's history goes).
     """
 
     def check_subscribe(self, framework_id: str | None) -> tuple[int, str] | None:
@@ -105,6 +106,9 @@ class FrameworkSide:
             self._journal.release(refused)
         for uuid in [u for u, held in self._unacked.items() if held[0].framework_id == fw.id]:
             del self._unacked[uuid]
+        for task in [t for t in self.tasks.values()  # ended: no one acknowledges it now
+                     if t.framework_id == fw.id and t.state.terminal]:
+            out += self._complete(task)
         self.frameworks[fw.id] = replace(fw, removed=True, active=False, stream_id=None)
         out.append(C.SaveFramework(self.frameworks[fw.id]))
         self._removed[fw.id] = next(self._removals)
@@ -123,6 +127,7 @@ class FrameworkSide:
                 del self._removed[fid]
                 self.frameworks.pop(fid, None)
                 self._held.pop(fid, None)
+                out += self._forget_completed_of(fid)
                 out.append(C.ForgetFramework(fid))
         return out
 

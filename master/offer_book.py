@@ -117,7 +117,7 @@ class OfferBook:
         return out
 
     def _launch_problem(self, launch: E.TaskLaunch, agent_id: str, pool: Resources) -> str | None:
-        if launch.task_id in self.tasks:
+        if launch.task_id in self.tasks or launch.task_id in self._completed_of:
             return f"task_id: {launch.task_id} is already in use by another task"
         if launch.agent_id != agent_id:
             return f"agent_id: {launch.agent_id} is not the agent of the accepted offers"

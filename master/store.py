@@ -87,6 +87,9 @@ class MasterStore:
                 resources=t.resources.to_json(), spec=t.spec.model_dump(mode="json"),
                 container_id=t.container_id, exit_code=t.exit_code, healthy=t.healthy,
                 created_at=t.created_at, updated_at=t.updated_at))
+        elif isinstance(cmd, C.ForgetTask):
+            session.execute(delete(TaskRow).where(TaskRow.id == cmd.task_id))
+            session.execute(delete(TaskStatusRow).where(TaskStatusRow.task_id == cmd.task_id))
         elif isinstance(cmd, C.RecordStatus):
             session.add(TaskStatusRow(task_id=cmd.task_id, state=cmd.state, reason=cmd.reason,
                                       message=cmd.message, at=cmd.at))

@@ -19,7 +19,8 @@ class TaskUpdates:
     """Task transitions and status-update tracking; a mixin of `master.core.Master`.
 
     State: writes `tasks`, `_tasks_on`, `_unacked`, `_latest_uuid`, `_dirty`; reads
-    `frameworks`, `status_retry_seconds`, `kill_grace_seconds`. Uses `_hold` (allocation).
+    `frameworks`, `status_retry_seconds`, `kill_grace_seconds`. Uses `_hold` (allocation)
+    and `_complete` (a task whose end was acknowledged, or told to no one, is complete).
     """
 
     def pending_acks(self, framework_id: str | None = None) -> list[StatusUpdate]:
@@ -27,7 +28,7 @@ class TaskUpdates:
                 if framework_id is None or u.framework_id == framework_id]
 
     def _on_kill(self, ev: E.Kill) -> list[object]:
-        task = self.tasks.get(ev.task_id)
+        task = self.task(ev.task_id)
         if task is None or task.framework_id != ev.framework_id:
             return [self._one_off_update(ev.framework_id, ev.task_id, ev.agent_id,
                                          TaskState.LOST, REASON_RECONCILIATION,
@@ -58,6 +59,7 @@ class TaskUpdates:
         if held is not None and held[0].framework_id == ev.framework_id \
                 and held[0].task_id == ev.task_id:
             del self._unacked[ev.uuid]
+            return self._acknowledged(ev.task_id)
         return []
 
     def _on_reconcile(self, ev: E.Reconcile) -> list[object]:
@@ -69,7 +71,7 @@ class TaskUpdates:
                     out.append(C.SendUpdate(fid, self._status_of(task)))
             return out
         for task_id, agent_id in ev.tasks:
-            task = self.tasks.get(task_id)
+            task = self.task(task_id)
             if task is not None and task.framework_id == fid:
                 out.append(C.SendUpdate(fid, self._status_of(task)))
             else:
@@ -126,6 +128,8 @@ class TaskUpdates:
             self._track(update)
             if fw.active:
                 out.append(C.SendUpdate(fw.id, update))
+        elif ends and self._may_complete(updated):  # no one to acknowledge its end
+            out += self._complete(updated)
         return out
 
     def _health_changed(self, task: TaskRecord, healthy: bool, message: str | None,

@@ -300,10 +300,21 @@ class Simulation:
             self._next_tick = now + self.config.tick_interval
             wiring.to_framework(ev.Tick())
         self.offer_cycles += 1
+        self._let_go_of_changes()
         quiet = now - self.config.agent_timeout + 2 * self.config.offer_interval
         wiring.to_master_all(self.agents.capacity_reports() + self.agents.heartbeats(quiet))
         wiring.to_master(E.Tick())
         wiring.to_master(E.Allocate())
+
+    def _let_go_of_changes(self) -> None:
+        """What the framework keeps for its driver to persist (changed records, stopped
+        jobs; changed jobs unless the workload has jobs, whose ends are read from them)
+        has nowhere to go in memory: let go of it, or a long run holds every record."""
+        scheduler = self.scheduler
+        scheduler.changed_records()
+        scheduler.changed_unwanted()
+        if not self.jobs:
+            scheduler.changed_jobs()
 
     def _agent_down(self, node: int | None) -> None:
         now = self.clock.now

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from offers.states import TaskState
-from tests.cluster_harness import Cluster
+from tests.cluster_harness import FRAMEWORK_ID, Cluster
 from tests.framework_harness import task
 
 
@@ -17,7 +17,10 @@ def test_a_submitted_task_is_launched_on_an_agents_offer():
     assert c.master.tasks[task_id].state is TaskState.RUNNING
     c.end(task_id)
     assert c.states("web") == [("FINISHED", "a1")]
-    assert c.master.tasks[task_id].state is TaskState.FINISHED
+    assert c.master.task(task_id).state is TaskState.FINISHED
+    # its end acknowledged, it is complete: out of the live registry, in the history
+    assert task_id not in c.master.tasks
+    assert [t.id for t in c.master.completed_tasks(FRAMEWORK_ID)] == [task_id]
 
 
 def test_a_lost_agent_loses_its_singleton_which_is_relaunched_elsewhere():
