@@ -3,11 +3,17 @@
 Each size runs the synthetic workload through the real framework scheduler; the smallest
 size is the baseline, and `cost_ratio` is the wall time per task relative to it (1.0 means
 the run grows linearly in tasks; above 1, something per event grows with the cluster).
+Each size runs in a fresh process, so that `peak_rss_mib` is that run's own peak memory
+(the operating system's high-water mark of the process), not the largest run's so far.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import resource
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 from simulator.nodes import uniform_nodes
 from simulator.run import SimConfig, Simulation
@@ -32,8 +38,23 @@ def run_one(nodes: int, tasks: int, horizon: float, seed: int) -> dict:
             "invalid_launches": result.agents.counters.invalid_launches}
 
 
+def _measured(nodes: int, tasks: int, horizon: float, seed: int) -> dict:
+    """`run_one` with the peak resident memory of the process that ran it."""
+    out = run_one(nodes, tasks, horizon, seed)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB (bytes on macOS)
+    out["peak_rss_mib"] = round(peak / (2**20 if sys.platform == "darwin" else 2**10))
+    return out
+
+
+def run_alone(nodes: int, tasks: int, horizon: float, seed: int) -> dict:
+    """`run_one` in a process of its own (started afresh, not forked)."""
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+        return pool.submit(_measured, nodes, tasks, horizon, seed).result()
+
+
 def run(sizes: list[tuple[int, int]], horizon: float, seed: int) -> dict:
-    runs = [run_one(nodes, tasks, horizon, seed) for nodes, tasks in sizes]
+    runs = [run_alone(nodes, tasks, horizon, seed) for nodes, tasks in sizes]
     base = runs[0]
     base_cost = base["cpu_s"] / base["tasks"]
     for r in runs:
