@@ -27,7 +27,7 @@ class CompletedTasks:
 
     State: writes `tasks` (a completed task leaves it), `_latest_uuid`, `_completed`
     (framework -> task id -> record, oldest first) and `_completed_of` (task id ->
-    framework); reads `frameworks`, `_unacked`, `max_completed_tasks`.
+    framework); reads `frameworks`, `max_completed_tasks`.
     """
 
     def task(self, task_id: str) -> TaskRecord | None:
