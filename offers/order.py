@@ -21,6 +21,10 @@ from offers.filters import BEFORE_RESOURCES, STATIC, Scene, TaskClass, fit_matri
 from offers.passes import Daemon, PassResult, Settings, run_pass, utilization
 
 Placed = dict[TaskClass, list[tuple[np.ndarray, np.ndarray]]]
+# Float slack on the free capacity before a pass: a node's room after some placed tasks
+# are given back is the same sums taken in another order, which may round a hair above
+# what it was; far below any amount a task asks for.
+SLACK = 1e-6
 
 
 def serve_in_order(settings: Settings, before: Scene, after: Scene, result: PassResult,
@@ -44,6 +48,10 @@ def passed_over(before: Scene, after: Scene, result: PassResult,
                 daemons: Sequence[TaskClass], rank: np.ndarray) -> bool:
     """Whether some class's first unplaced task would fit on a node if the tasks served
     after it there (placed by `result`) were not: resources and host ports given back."""
+    hopeful = _with_room_before(before, [c for c in regular
+                                         if result.placed(c) < len(classes[c])])
+    if not hopeful:
+        return False
     n = before.cluster.size
     rows = []  # (class, rank of each task placed, its node): one row per class placed
     for cls in regular:
@@ -59,11 +67,8 @@ def passed_over(before: Scene, after: Scene, result: PassResult,
         row_of = np.concatenate([np.full(r.size, k) for k, (_, r, _) in enumerate(rows)])
         node_of = np.concatenate([nodes for _, _, nodes in rows])
         demands = np.array([other.demand for other, _, _ in rows], dtype=np.float64)
-    for cls in regular:
-        got = result.placed(cls)
-        if got == len(classes[cls]):
-            continue
-        first = rank[classes[cls][got]]
+    for cls in hopeful:
+        first = rank[classes[cls][result.placed(cls)]]
         room = after.free
         if rows:
             later = np.flatnonzero(ranks > first)
@@ -91,6 +96,22 @@ def passed_over(before: Scene, after: Scene, result: PassResult,
         if ok.any():
             return True
     return False
+
+
+def _with_room_before(before: Scene, short: list[TaskClass]) -> list[TaskClass]:
+    """The classes among `short` that one task of fits on some node they may run on as
+    the pass found the scene (with `SLACK` to spare). The others cannot have been passed
+    over: what later tasks give back never makes a node roomier than it was before the
+    pass (most classes left over are these, too big for any offered node)."""
+    if not short:
+        return short
+    fits = fit_matrix(before.free + SLACK, np.array([c.demand for c in short]))
+    out = []
+    for cls, fit in zip(short, fits, strict=True):
+        static = before.limit(cls, STATIC)
+        if np.count_nonzero(fit if static is None else fit[static]):
+            out.append(cls)
+    return out
 
 
 def _in_sequence(settings: Settings, start: Scene, classes: dict[TaskClass, list[int]],
