@@ -62,6 +62,15 @@ def fits_one(free: np.ndarray, demand: np.ndarray) -> np.ndarray:
     return np.logical_and.reduce(per >= 1, axis=0)  # a NaN quotient is no room
 
 
+def fits_one_each(free: np.ndarray, demands: np.ndarray) -> np.ndarray:
+    """`fits_one` for many demands [C, R] at once: row c of the [C, N] result is
+    `fits_one(free, demands[c])`, the same arithmetic for every resource c needs."""
+    need = demands > 0
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        per = np.add(free.T, EPSILON)[None, :, :] / np.where(need, demands, 1.0)[:, :, None]
+    return np.logical_and.reduce((per >= 1) | ~need[:, :, None], axis=1)
+
+
 def fit_matrix(free: np.ndarray, demands: np.ndarray) -> np.ndarray:
     """`fit_counts` for many demands at once: row c of the [C, N] result is how many tasks
     of demand c each node can hold (resources a demand does not need do not limit it)."""

@@ -21,7 +21,7 @@ from offers.cluster import ClusterState
 from offers.filters import PortBook, Scene, TaskClass
 from offers.order import serve_in_order
 from offers.passes import Settings, dominant, inverse, run_pass, utilization
-from offers.reasons import Reason, ReasonBook, explain_unplaced
+from offers.reasons import Reason, ReasonBook, explain_all
 from offers.spread import Running
 from offers.strategies import STRATEGIES
 from offers.task import MIN_CPUS, MIN_MEM_MIB, SLA, TaskSpec
@@ -314,9 +314,10 @@ def place(
         scene, placed, daemon_rows = serve_in_order(settings, before, scene, result, classes,
                                                     regular, daemons, order)
 
-    seen: dict = {}  # what the reasons share: the scene no longer changes
+    # Reasons speak of the cluster as the whole batch left it: what people see.
+    reasons = _reasons(scene, classes, regular, placed)
     if plain:  # one row per task, no daemons: rows written in place, in task order
-        return _plain_placement(cluster, scene, classes, regular, placed, book, seen)
+        return _plain_placement(cluster, scene, classes, regular, placed, book, reasons)
     for cls in regular:
         members = classes[cls]
         nodes = [np.repeat(chosen, counts) for chosen, counts in placed.get(cls, ())]
@@ -324,8 +325,7 @@ def place(
         if got:
             rows.add(members[:got], 0, np.concatenate(nodes), -1)
         if got < len(members):
-            # Reasons speak of the cluster as the whole batch left it: what people see.
-            rows.add(members[got:], 0, -1, book.id(explain_unplaced(scene, cls, seen)))
+            rows.add(members[got:], 0, -1, book.id(reasons[cls]))
     for cls in daemons:
         i = classes[cls][0]
         out = daemon_rows[cls]
@@ -341,8 +341,15 @@ def place(
                      scene.free)
 
 
+def _reasons(scene: Scene, classes, regular, placed) -> dict[TaskClass, Reason]:
+    """Why each class that got fewer nodes than it has tasks left the rest unplaced."""
+    short = [cls for cls in regular if sum(int(counts.sum()) for _, counts in
+                                           placed.get(cls, ())) < len(classes[cls])]
+    return dict(zip(short, explain_all(scene, short), strict=True))
+
+
 def _plain_placement(cluster: ClusterState, scene: Scene, classes, regular, placed,
-                     book: ReasonBook, seen: dict) -> Placement:
+                     book: ReasonBook, reasons: dict[TaskClass, Reason]) -> Placement:
     """The rows of a batch of plain tasks: each task has exactly one (instance 0), so the
     rows are the tasks in order, and each class's outcome is written into them."""
     n = sum(len(m) for m in classes.values())
@@ -356,7 +363,7 @@ def _plain_placement(cluster: ClusterState, scene: Scene, classes, regular, plac
         if got:
             node[members[:got]] = nodes[0] if len(nodes) == 1 else np.concatenate(nodes)
         if got < len(members):
-            reason_id[members[got:]] = book.id(explain_unplaced(scene, cls, seen))
+            reason_id[members[got:]] = book.id(reasons[cls])
     return Placement(np.arange(n, dtype=np.int64), np.zeros(n, dtype=np.int32), node,
                      reason_id, book.reasons(), cluster.hostnames, scene.free)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from offers.cluster import ClusterState
-from offers.filters import EPSILON, FILTERS, PortBook, Scene, TaskClass
+from offers.filters import EPSILON, FILTERS, PortBook, Scene, TaskClass, fits_one_each
 from offers.resources import RESOURCES, UNITS
 
 
@@ -53,42 +53,77 @@ def explain_unplaced(scene: Scene, cls: TaskClass, seen: dict | None = None) -> 
     `seen`, kept by a caller that explains several classes over a scene that does not
     change in between, holds what does not depend on the demand, worked out once for all
     classes of one nodetype, constraints, host ports and counted group."""
+    return explain_all(scene, [cls], seen)[0]
+
+
+def explain_all(scene: Scene, classes: list[TaskClass], seen: dict | None = None
+                ) -> list[Reason]:
+    """`explain_unplaced` for each of `classes`, over one scene: classes with the same
+    candidate nodes are worked out together, in arrays over classes, nodes and resources
+    (a batch leaves a few classes over each round; one at a time, each cost a dozen
+    numpy calls over the same nodes)."""
+    if scene.cluster.size == 0:
+        return [Reason("no-nodes", "no nodes to place on")] * len(classes)
+    seen = {} if seen is None else seen
+    out: list[Reason | None] = [None] * len(classes)
+    sharing: dict[tuple, list[int]] = {}
+    for i, cls in enumerate(classes):
+        key = (cls.nodetype, cls.constraints, cls.ports, cls.counting,
+               cls.group if cls.counting else None)
+        sharing.setdefault(key, []).append(i)
+    for key, members in sharing.items():
+        where = seen.get(key)
+        if where is None:
+            where = seen[key] = _Candidates(scene, classes[members[0]])
+        if where.reason is not None:
+            for i in members:
+                out[i] = where.reason
+            continue
+        step = max(EXPLAIN_CELLS // scene.cluster.size, 1)
+        for first in range(0, len(members), step):
+            chunk = members[first:first + step]
+            demands = np.array([classes[i].demand for i in chunk], dtype=np.float64)
+            for i, reason in zip(chunk, _for_resources(scene, where, demands), strict=True):
+                out[i] = reason
+    return out  # type: ignore[return-value]
+
+
+# Classes x nodes worked out at once (each cell a few floats per resource).
+EXPLAIN_CELLS = 1 << 16
+
+
+def _for_resources(scene: Scene, where: _Candidates, demands: np.ndarray) -> list[Reason]:
+    """The reasons of classes of these demands [C, R] that have candidate nodes `where`:
+    what each lacks, counted per node, and the candidate that comes closest."""
     cluster, free = scene.cluster, scene.free
-    if cluster.size == 0:
-        return Reason("no-nodes", "no nodes to place on")
-    key = (cls.nodetype, cls.constraints, cls.ports, cls.counting,
-           cls.group if cls.counting else None)
-    where = None if seen is None else seen.get(key)
-    if where is None:
-        where = _Candidates(scene, cls)
-        if seen is not None:
-            seen[key] = where
-    if where.reason is not None:
-        return where.reason
-
-    demand = np.asarray(cls.demand)
-    resources, _ = FILTERS[-1](scene, cls)
-    refused = where.candidates & ~resources
-    parts = _lacking(scene, demand, refused) + where.parts
-    # Candidates with room now: none when the core did its job.
-    parts.append(("room now", where.count - int(np.count_nonzero(refused))))
-    tally = _nonzero(parts)
-
-    short = (where.free + EPSILON) < demand[None, :]
-    counts = short.sum(axis=0)
-    binding = int(np.argmax(counts))
-    if counts[binding] == where.count:
-        # Every candidate lacks this resource: name the best one.
-        best = where.rows[int(np.argmax(where.free[:, binding]))]
-        return Reason(
-            f"insufficient-{RESOURCES[binding]}",
-            f"needs {need(binding, demand[binding])}; the largest free on an eligible node is "
-            f"{amount(binding, max(float(free[best, binding]), 0.0)).split()[0]} "
-            f"({cluster.hostnames[best]}){_words(tally)}", tally)
-    return Reason("resources",
-                  "no eligible node has "
-                  + ", ".join(need(r, demand[r]) for r in range(len(demand)) if demand[r] > 0)
-                  + f" free at once{_words(tally)}", tally)
+    refused = where.candidates[None, :] & ~fits_one_each(free, demands)  # [C, N]
+    lacking = _lacking_each(free, demands, refused)
+    room_now = where.count - np.count_nonzero(refused, axis=1)
+    # How many candidates fall short in each resource, per class; the most is binding.
+    counts = ((where.free + EPSILON)[None, :, :] < demands[:, None, :]).sum(axis=1)
+    binding = np.argmax(counts, axis=1).tolist()
+    best_of = where.rows[np.argmax(where.free, axis=0)].tolist() if where.count else []
+    out = []
+    for c, demand in enumerate(demands.tolist()):
+        parts = lacking[c] + where.parts
+        parts.append(("room now", int(room_now[c])))
+        tally = _nonzero(parts)
+        b = binding[c]
+        if counts[c, b] == where.count:
+            # Every candidate lacks this resource: name the best one.
+            best = best_of[b]
+            out.append(Reason(
+                f"insufficient-{RESOURCES[b]}",
+                f"needs {need(b, demand[b])}; the largest free on an eligible node is "
+                f"{amount(b, max(float(free[best, b]), 0.0)).split()[0]} "
+                f"({cluster.hostnames[best]}){_words(tally)}", tally))
+        else:
+            out.append(Reason(
+                "resources",
+                "no eligible node has "
+                + ", ".join(need(r, demand[r]) for r in range(len(demand)) if demand[r] > 0)
+                + f" free at once{_words(tally)}", tally))
+    return out
 
 
 class _Candidates:
@@ -153,15 +188,23 @@ def _nonzero(parts: list[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
     return tuple((label, count) for label, count in parts if count)
 
 
-def _lacking(scene: Scene, demand: np.ndarray, refused: np.ndarray) -> list[tuple[str, int]]:
-    """(what refused, how many nodes) for the candidates refused for resources, each under
-    the resource it lacks most: listed first, as what an operator can change soonest."""
+def _lacking_each(free: np.ndarray, demands: np.ndarray, refused: np.ndarray
+                  ) -> list[list[tuple[str, int]]]:
+    """Per class, (what refused, how many nodes) for its candidates refused for resources
+    (`refused` [C, N]), each under the resource it lacks most: listed first, as what an
+    operator can change soonest."""
+    classes, resources = demands.shape
     if not np.count_nonzero(refused):
-        return []
+        return [[] for _ in range(classes)]
     with np.errstate(divide="ignore", invalid="ignore"):
-        lack = np.where(demand > 0, (demand - scene.free[refused]) / demand, -np.inf)
-    most = np.bincount(np.argmax(lack, axis=1), minlength=len(RESOURCES))
-    return [(f"insufficient {RESOURCES[r]}", int(c)) for r, c in enumerate(most) if c]
+        lack = np.where(demands[:, None, :] > 0,
+                        (demands[:, None, :] - free[None, :, :]) / demands[:, None, :],
+                        -np.inf)  # [C, N, R]
+    most = np.argmax(lack, axis=2) + np.arange(classes)[:, None] * resources
+    tally = np.bincount(most[refused], minlength=classes * resources).reshape(classes,
+                                                                               resources)
+    return [[(f"insufficient {RESOURCES[r]}", c) for r, c in enumerate(row) if c]
+            for row in tally.tolist()]
 
 
 def _refusals(scene: Scene, cls: TaskClass, typed, matching,
