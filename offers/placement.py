@@ -314,18 +314,18 @@ def place(
         scene, placed, daemon_rows = serve_in_order(settings, before, scene, result, classes,
                                                     regular, daemons, order)
 
+    nodes_of = {cls: _nodes(placed.get(cls, ())) for cls in regular}  # of its tasks
+    short = [cls for cls in regular if nodes_of[cls].size < len(classes[cls])]
     # Reasons speak of the cluster as the whole batch left it: what people see.
-    reasons = _reasons(scene, classes, regular, placed)
+    reasons = dict(zip(short, explain_all(scene, short), strict=True))
     if plain:  # one row per task, no daemons: rows written in place, in task order
-        return _plain_placement(cluster, scene, classes, regular, placed, book, reasons)
+        return _plain_placement(cluster, scene, classes, regular, nodes_of, book, reasons)
     for cls in regular:
-        members = classes[cls]
-        nodes = [np.repeat(chosen, counts) for chosen, counts in placed.get(cls, ())]
-        got = int(sum(n.size for n in nodes))
-        if got:
-            rows.add(members[:got], 0, np.concatenate(nodes), -1)
-        if got < len(members):
-            rows.add(members[got:], 0, -1, book.id(reasons[cls]))
+        members, nodes = classes[cls], nodes_of[cls]
+        if nodes.size:
+            rows.add(members[:nodes.size], 0, nodes, -1)
+        if cls in reasons:
+            rows.add(members[nodes.size:], 0, -1, book.id(reasons[cls]))
     for cls in daemons:
         i = classes[cls][0]
         out = daemon_rows[cls]
@@ -341,29 +341,32 @@ def place(
                      scene.free)
 
 
-def _reasons(scene: Scene, classes, regular, placed) -> dict[TaskClass, Reason]:
-    """Why each class that got fewer nodes than it has tasks left the rest unplaced."""
-    short = [cls for cls in regular if sum(int(counts.sum()) for _, counts in
-                                           placed.get(cls, ())) < len(classes[cls])]
-    return dict(zip(short, explain_all(scene, short), strict=True))
+_NO_NODES = np.zeros(0, dtype=np.int64)
 
 
-def _plain_placement(cluster: ClusterState, scene: Scene, classes, regular, placed,
-                     book: ReasonBook, reasons: dict[TaskClass, Reason]) -> Placement:
+def _nodes(runs: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """The node of each task a class placed, in order, from its runs of (nodes, tasks on
+    each)."""
+    if not runs:
+        return _NO_NODES
+    nodes = [np.repeat(chosen, counts) for chosen, counts in runs]
+    return nodes[0] if len(nodes) == 1 else np.concatenate(nodes)
+
+
+def _plain_placement(cluster: ClusterState, scene: Scene, classes, regular,
+                     nodes_of: dict[TaskClass, np.ndarray], book: ReasonBook,
+                     reasons: dict[TaskClass, Reason]) -> Placement:
     """The rows of a batch of plain tasks: each task has exactly one (instance 0), so the
     rows are the tasks in order, and each class's outcome is written into them."""
     n = sum(len(m) for m in classes.values())
     node = np.full(n, -1, dtype=np.int32)
     reason_id = np.full(n, -1, dtype=np.int32)
     for cls in regular:  # reasons numbered in the order `place` gives them
-        members = classes[cls]
-        runs = placed.get(cls, ())
-        nodes = [np.repeat(chosen, counts) for chosen, counts in runs]
-        got = int(sum(x.size for x in nodes))
-        if got:
-            node[members[:got]] = nodes[0] if len(nodes) == 1 else np.concatenate(nodes)
-        if got < len(members):
-            reason_id[members[got:]] = book.id(reasons[cls])
+        members, nodes = classes[cls], nodes_of[cls]
+        if nodes.size:
+            node[members[:nodes.size]] = nodes
+        if cls in reasons:
+            reason_id[members[nodes.size:]] = book.id(reasons[cls])
     return Placement(np.arange(n, dtype=np.int64), np.zeros(n, dtype=np.int32), node,
                      reason_id, book.reasons(), cluster.hostnames, scene.free)
 
