@@ -98,11 +98,12 @@ def _for_resources(scene: Scene, where: _Candidates, demands: np.ndarray) -> lis
     cluster, free = scene.cluster, scene.free
     refused = where.candidates[None, :] & ~fits_one_each(free, demands)  # [C, N]
     lacking = _lacking_each(free, demands, refused)
+    # Candidates with room now: none when the core did its job.
     room_now = where.count - np.count_nonzero(refused, axis=1)
     # How many candidates fall short in each resource, per class; the most is binding.
     counts = ((where.free + EPSILON)[None, :, :] < demands[:, None, :]).sum(axis=1)
     binding = np.argmax(counts, axis=1).tolist()
-    best_of = where.rows[np.argmax(where.free, axis=0)].tolist() if where.count else []
+    best_of = where.rows[np.argmax(where.free, axis=0)].tolist()  # per resource
     out = []
     for c, demand in enumerate(demands.tolist()):
         parts = lacking[c] + where.parts
