@@ -73,7 +73,7 @@ class CompletedTasks:
             return [] if task_id in self._completed_of else [C.ForgetTask(task_id)]
         history = self._completed.get(fid)
         if history is None:
-            history = self._completed[fid] = self._journal.dict()
+            history = self._completed[fid] = self._journal.dict(ordered=True)  # oldest first
         history.pop(task_id, None)  # a reused id: the newest record, at the end
         history[task_id] = task
         self._completed_of[task_id] = fid

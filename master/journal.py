@@ -4,7 +4,10 @@ The adapter persists what an event decided before it acts on it. When the write 
 (a full disk), the event must leave no trace, in memory either, or the core would believe
 in tasks, offers and agents the database never heard of. The core's registries are dicts of
 frozen records, so remembering each key's previous value the first time an event changes it
-is a complete undo, at the cost of one list append per write (not a copy of the state).
+is a complete undo of the values, at the cost of one list append per write (not a copy of
+the state). A key it deletes comes back at the end, though: a registry whose order
+means something (a history, oldest first) is made `ordered`, and keeps a copy of its
+items at the first write of each transaction instead.
 
 Outside a transaction (between `commit` and the next `begin`, or in a core nobody
 persists for, as in the simulator) there is nothing to undo, and the registries are plain
@@ -16,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 _MISSING = object()
+_ORDER = object()  # the key of an entry that holds an ordered dict's items, in order
 
 
 def _refused(self: dict, *args: Any, **kwargs: Any) -> Any:
@@ -27,14 +31,19 @@ class Journal:
 
     def __init__(self) -> None:
         self.entries: list[tuple[dict, Any, Any]] | None = None
-        self._dicts: dict[int, JournaledDict] = {}  # id -> dict
+        # id -> (dict, its class while the journal is open)
+        self._dicts: dict[int, tuple[JournaledDict, type[JournaledDict]]] = {}
+        self._ordered: set[int] = set()  # ordered dicts whose items this transaction kept
 
-    def dict(self) -> JournaledDict:
-        """A new registry whose writes this journal records while it is open."""
+    def dict(self, ordered: bool = False) -> JournaledDict:
+        """A new registry whose writes this journal records while it is open. An
+        `ordered` one is put back in its order too (a rollback of a plain one puts a key
+        it deleted back at the end), at the cost of a copy of its items the first time a
+        transaction writes to it: for small registries whose order means something."""
         d = JournaledDict(self)
-        if self.entries is None:
-            d.__class__ = _Closed
-        self._dicts[id(d)] = d
+        opened = OrderedJournaledDict if ordered else JournaledDict
+        d.__class__ = opened if self.entries is not None else _Closed
+        self._dicts[id(d)] = (d, opened)
         return d
 
     def release(self, d: JournaledDict) -> None:
@@ -45,12 +54,13 @@ class Journal:
 
     def begin(self) -> None:
         self.entries = []
-        for d in self._dicts.values():
-            d.__class__ = JournaledDict
+        self._ordered = set()
+        for d, opened in self._dicts.values():
+            d.__class__ = opened
 
     def commit(self) -> None:
         self.entries = None
-        for d in self._dicts.values():
+        for d, _ in self._dicts.values():
             d.__class__ = _Closed
 
     def rollback(self) -> None:
@@ -58,7 +68,10 @@ class Journal:
         entries = self.entries or []
         self.commit()
         for target, key, old in reversed(entries):
-            if old is _MISSING:
+            if key is _ORDER:  # the whole dict as it was, in its order
+                dict.clear(target)
+                dict.update(target, old)
+            elif old is _MISSING:
                 dict.pop(target, key, None)
             else:
                 dict.__setitem__(target, key, old)
@@ -103,6 +116,19 @@ class JournaledDict(dict):
         return dict.__getitem__(self, key)
 
     update = popitem = clear = __ior__ = _refused  # type: ignore[assignment]
+
+
+class OrderedJournaledDict(JournaledDict):
+    """A journaled dict whose rollback also restores its order: the first write of a
+    transaction keeps a copy of its items, and nothing else is recorded."""
+
+    __slots__ = ()
+
+    def _remember(self, key: Any) -> None:
+        journal = self._journal
+        if journal.entries is not None and id(self) not in journal._ordered:
+            journal._ordered.add(id(self))
+            journal.entries.append((self, _ORDER, list(dict.items(self))))
 
 
 class _Closed(JournaledDict):

@@ -169,3 +169,20 @@ def test_a_restarted_master_puts_ended_tasks_in_the_history_and_forgets_beyond_i
     assert [s["state"] for s in store.status_history("t2")][-1] == "FINISHED"
     assert of_type(m2.handle(E.Tick()), C.ForgetTask) == []  # said once
     store.close()
+
+
+def test_a_rolled_back_acknowledgement_keeps_the_history_in_its_order():
+    # The acknowledgement completes t3, which drops t1, the oldest: undone, t1 must be
+    # the oldest again, or the next completion would drop t2 instead.
+    m, _ = _master(max_completed_tasks=2)
+    _run(m, "t1")
+    _run(m, "t2")
+    (update,) = updates(_run(m, "t3", ack=False))
+    m.begin()
+    forgotten = of_type(m.handle(E.Acknowledge("f1", "a1", "t3", update.uuid)), C.ForgetTask)
+    assert [c.task_id for c in forgotten] == ["t1"]
+    m.rollback()
+    assert [t.id for t in m.completed_tasks("f1")] == ["t1", "t2"]
+    cmds = m.handle(E.Acknowledge("f1", "a1", "t3", update.uuid))
+    assert [c.task_id for c in of_type(cmds, C.ForgetTask)] == ["t1"]
+    assert [t.id for t in m.completed_tasks("f1")] == ["t2", "t3"]
