@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from offers.filters import BEFORE_RESOURCES, STATIC, Scene, TaskClass, fit_matrix, fits_one
+from offers.filters import BEFORE_RESOURCES, STATIC, Scene, TaskClass, fits_one, fits_one_each
 from offers.passes import Daemon, PassResult, Settings, run_pass, utilization
 
 Placed = dict[TaskClass, list[tuple[np.ndarray, np.ndarray]]]
@@ -75,7 +75,8 @@ def passed_over(before: Scene, after: Scene, result: PassResult,
             if later.size:
                 # Each row's later tasks given back, row after row as the classes were
                 # placed (a running sum: the same arithmetic, in the same order).
-                some = np.unique(row_of[later])  # rows with later tasks, in order
+                # rows with later tasks, in order
+                some = np.flatnonzero(np.bincount(row_of[later], minlength=len(rows)))
                 cells = np.searchsorted(some, row_of[later]) * n + node_of[later]
                 tasks = np.bincount(cells, minlength=some.size * n).reshape(some.size, n)
                 back = tasks[:, :, None] * demands[some][:, None, :]
@@ -105,12 +106,14 @@ def _with_room_before(before: Scene, short: list[TaskClass]) -> list[TaskClass]:
     pass (most classes left over are these, too big for any offered node)."""
     if not short:
         return short
-    fits = fit_matrix(before.free + SLACK, np.array([c.demand for c in short]))
+    fits = fits_one_each(before.free + SLACK, np.array([c.demand for c in short]))
+    anywhere = fits.any(axis=1).tolist()
     out = []
-    for cls, fit in zip(short, fits, strict=True):
-        static = before.limit(cls, STATIC)
-        if np.count_nonzero(fit if static is None else fit[static]):
-            out.append(cls)
+    for cls, fit, some in zip(short, fits, anywhere, strict=True):
+        if some:
+            static = before.limit(cls, STATIC)
+            if static is None or fit[static].any():
+                out.append(cls)
     return out
 
 
@@ -166,10 +169,14 @@ def _in_sequence(settings: Settings, start: Scene, classes: dict[TaskClass, list
         # turn there is no more room than now), and no pass needs to try them again.
         open_classes = [c for c in regular if c not in blocked]
         if open_classes:
-            fits = fit_matrix(scene.free, np.array([c.demand for c in open_classes]))
-            for c, fit in zip(open_classes, fits, strict=True):
+            fits = fits_one_each(scene.free, np.array([c.demand for c in open_classes]))
+            anywhere = fits.any(axis=1).tolist()
+            for c, fit, some in zip(open_classes, fits, anywhere, strict=True):
+                if not some:
+                    blocked.add(c)
+                    continue
                 mask = scene.limit(c, BEFORE_RESOURCES)
-                if not np.count_nonzero(fit if mask is None else fit[mask]):
+                if mask is not None and not fit[mask].any():
                     blocked.add(c)
 
     # Chunks of the sequence, each placed whole and kept, growing while they fit; one
