@@ -17,7 +17,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from offers.filters import BEFORE_RESOURCES, STATIC, Scene, TaskClass, fits_one, fits_one_each
+from offers.filters import (
+    BEFORE_RESOURCES,
+    STATIC,
+    Filter,
+    Scene,
+    TaskClass,
+    fits_one,
+    fits_one_each,
+)
 from offers.passes import Daemon, PassResult, Settings, run_pass, utilization
 
 Placed = dict[TaskClass, list[tuple[np.ndarray, np.ndarray]]]
@@ -74,8 +82,8 @@ def passed_over(before: Scene, after: Scene, result: PassResult,
             later = np.flatnonzero(ranks > first)
             if later.size:
                 # Each row's later tasks given back, row after row as the classes were
-                # placed (a running sum: the same arithmetic, in the same order).
-                # rows with later tasks, in order
+                # placed (a running sum: the same arithmetic, in the same order); `some`:
+                # the rows with later tasks, in order.
                 some = np.flatnonzero(np.bincount(row_of[later], minlength=len(rows)))
                 cells = np.searchsorted(some, row_of[later]) * n + node_of[later]
                 tasks = np.bincount(cells, minlength=some.size * n).reshape(some.size, n)
@@ -104,15 +112,21 @@ def _with_room_before(before: Scene, short: list[TaskClass]) -> list[TaskClass]:
     the pass found the scene (with `SLACK` to spare). The others cannot have been passed
     over: what later tasks give back never makes a node roomier than it was before the
     pass (most classes left over are these, too big for any offered node)."""
-    if not short:
-        return short
-    fits = fits_one_each(before.free + SLACK, np.array([c.demand for c in short]))
-    anywhere = fits.any(axis=1).tolist()
+    return _with_room(before, short, STATIC, SLACK)
+
+
+def _with_room(scene: Scene, classes: list[TaskClass], filters: tuple[Filter, ...],
+               slack: float = 0.0) -> list[TaskClass]:
+    """The classes one task of fits on some node that `filters` let it run on."""
+    if not classes:
+        return classes
+    free = scene.free + slack if slack else scene.free
+    fits = fits_one_each(free, np.array([c.demand for c in classes]))
     out = []
-    for cls, fit, some in zip(short, fits, anywhere, strict=True):
+    for cls, fit, some in zip(classes, fits, fits.any(axis=1).tolist(), strict=True):
         if some:
-            static = before.limit(cls, STATIC)
-            if static is None or fit[static].any():
+            mask = scene.limit(cls, filters)
+            if mask is None or fit[mask].any():
                 out.append(cls)
     return out
 
@@ -168,16 +182,8 @@ def _in_sequence(settings: Settings, start: Scene, classes: dict[TaskClass, list
         # A class with no room left now never has any: its later tasks wait (at their
         # turn there is no more room than now), and no pass needs to try them again.
         open_classes = [c for c in regular if c not in blocked]
-        if open_classes:
-            fits = fits_one_each(scene.free, np.array([c.demand for c in open_classes]))
-            anywhere = fits.any(axis=1).tolist()
-            for c, fit, some in zip(open_classes, fits, anywhere, strict=True):
-                if not some:
-                    blocked.add(c)
-                    continue
-                mask = scene.limit(c, BEFORE_RESOURCES)
-                if mask is not None and not fit[mask].any():
-                    blocked.add(c)
+        with_room = set(_with_room(scene, open_classes, BEFORE_RESOURCES))
+        blocked.update(c for c in open_classes if c not in with_room)
 
     # Chunks of the sequence, each placed whole and kept, growing while they fit; one
     # that does not is cut before its first left-over task; a task left over alone (its
