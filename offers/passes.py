@@ -247,6 +247,7 @@ class _FirstFit:
         least = demands.min(axis=0)  # a node without room for this holds no class
         self.least = [(r, float(least[r])) for r in range(demands.shape[1]) if least[r] > 0]
         self.floor = 0  # nodes before it hold no class of the pass (free only shrinks)
+        self.reach = 0  # nodes from here on no class of the pass has taken from yet
 
     def _advance(self) -> int:
         free, size = self.free, self.free.shape[0]
@@ -273,15 +274,17 @@ class _FirstFit:
         nodes, counts = [], []
         first = start = self._advance()
         left = n
-        # As many nodes as n tasks take if every node were as free as the first one, and
-        # half as many again: most classes need one or two windows.
+        # The nodes earlier classes took from (most hold little now), then as many nodes as
+        # n tasks take if each were as free as the first one no class took from, and half
+        # as many again: most classes need one window.
         step = WINDOW
-        if start < size:
-            have = self.free[start].tolist()
+        fresh = max(start, self.reach)
+        if fresh < size:
+            have = self.free[fresh].tolist()
             each = min((have[r] + EPSILON) / d for r, d in enumerate(self.demands[k].tolist())
                        if d > 0) if (self.demands[k] > 0).any() else n
             if each >= 1:
-                step = max(WINDOW, int(n / each * 1.5) + 16)
+                step = max(WINDOW, fresh - start + int(n / each * 1.5) + 16)
         while left > 0 and start < size:
             end = min(start + step, size)
             caps = capped_fits(self.free[start:end], self.demands[k], n)
@@ -306,6 +309,7 @@ class _FirstFit:
             start = end
         if not nodes:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        self.reach = max(self.reach, int(nodes[-1][-1]) + 1)
         if len(nodes) == 1:
             return nodes[0], counts[0]
         return np.concatenate(nodes), np.concatenate(counts)

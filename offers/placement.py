@@ -210,18 +210,25 @@ def _group_plain(tasks: Sequence[TaskSpec]) -> tuple[dict[TaskClass, np.ndarray]
     n = len(tasks)
     if not n:
         return {}, set()
-    keys = list(map(_SHAPE, tasks))
-    identity = np.fromiter(map(id, keys), dtype=np.int64, count=n)
-    order = np.argsort(identity, kind="stable")  # each object's tasks, in input order
-    ordered = identity[order]
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    identity = np.fromiter(map(id, map(_SHAPE, tasks)), dtype=np.int64, count=n)
+    # Each object numbered (by a sort that need not be stable), then the tasks sorted by
+    # number with a stable sort, which for small integers is a radix sort: each object's
+    # tasks in input order, for half the cost of a stable sort of the identities.
+    by_identity = np.argsort(identity)
+    ordered = identity[by_identity]
+    new_object = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+    starts = np.flatnonzero(new_object)
+    number = np.empty(n, dtype=np.uint16 if starts.size <= np.iinfo(np.uint16).max
+                      else np.int64)
+    number[by_identity] = np.cumsum(new_object, dtype=number.dtype)
+    order = np.argsort(number, kind="stable")
     bounds = np.append(starts, n).tolist()
     firsts = order[starts].tolist()  # the first task holding each key object
     by_first = sorted(range(len(firsts)), key=firsts.__getitem__)
     classes: dict[TaskClass, list[np.ndarray]] = {}
     wanted_ports: set[int] = set()
     for g in by_first:  # classes in order of their first member
-        key = keys[firsts[g]]
+        key = _SHAPE(tasks[firsts[g]])
         if key[4] is not None or len(key) > 6:
             raise _Rare
         host_ports = tuple(sorted({m.host_port for m in key[5]})) if key[5] else ()
