@@ -151,9 +151,15 @@ class ClusterState:
         model is made, which matters at ten thousand nodes per offer cycle."""
         n = len(hostnames)
         total = np.asarray(totals, dtype=np.float64).reshape(n, len(RESOURCES))
-        names: dict[str, int] = {}
-        codes = np.array([-1 if nodetype is None else names.setdefault(nodetype, len(names))
-                          for nodetype in nodetypes], dtype=np.int32).reshape(n)
+        # Each distinct node type numbered in order of first sight, None as -1: looked up
+        # per row in a dict made of the few distinct values (no Python loop over rows).
+        names = {t: k for k, t in enumerate(t for t in dict.fromkeys(nodetypes)
+                                            if t is not None)}
+        if names:
+            code_of = {**names, None: -1}
+            codes = np.fromiter(map(code_of.__getitem__, nodetypes), dtype=np.int32, count=n)
+        else:
+            codes = np.full(n, -1, dtype=np.int32)
         hostnames = tuple(hostnames)
         index = dict(zip(hostnames, range(n), strict=True))  # `host_index`, made here
         if len(index) != n:

@@ -95,17 +95,13 @@ def master_event(command: object, framework_id: str) -> object | None:
 
 
 def offers_event(offers: tuple[OfferRecord, ...]) -> ev.OffersReceived:
-    """One OFFERS event as columns (`OfferBatch`): no object per offer on the way."""
-    flat: list[float] = []  # cpus, mem, disk of each offer in turn: one flat array to fill
-    ports = []
-    for offer in offers:
-        r = offer.resources
-        flat += (r.cpus, r.mem, r.disk)
-        ports.append(r.ports)
-    rows = np.array(flat, dtype=np.float64).reshape(len(offers), 3)
-    return ev.OffersReceived(OfferBatch(
-        [o.id for o in offers], [o.agent_id for o in offers], [o.hostname for o in offers],
-        rows, ports, [o.attributes for o in offers]))
+    """One OFFERS event as columns (`OfferBatch`): no object per offer on the way. (An
+    `OfferRecord` is a tuple: its columns come from one transpose.)"""
+    ids, _fids, agent_ids, hostnames, attributes, resources = list(zip(*offers, strict=True))[:6]
+    rows = np.array([(r.cpus, r.mem, r.disk) for r in resources],
+                    dtype=np.float64).reshape(len(offers), 3)
+    return ev.OffersReceived(OfferBatch(ids, agent_ids, hostnames, rows,
+                                        [r.ports for r in resources], attributes))
 
 
 def revocable_offers_event(offers: tuple[OfferRecord, ...]) -> ev.OffersReceived:
