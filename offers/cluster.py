@@ -153,8 +153,8 @@ class ClusterState:
         total = np.asarray(totals, dtype=np.float64).reshape(n, len(RESOURCES))
         # Each distinct node type numbered in order of first sight, None as -1: looked up
         # per row in a dict made of the few distinct values (no Python loop over rows).
-        names = {t: k for k, t in enumerate(t for t in dict.fromkeys(nodetypes)
-                                            if t is not None)}
+        distinct = [t for t in dict.fromkeys(nodetypes) if t is not None]
+        names = dict(zip(distinct, range(len(distinct)), strict=True))
         if names:
             code_of = {**names, None: -1}
             codes = np.fromiter(map(code_of.__getitem__, nodetypes), dtype=np.int32, count=n)
