@@ -44,7 +44,12 @@ from framework.autoscaling import MetricSource
 from framework.history import AgentLoss
 from framework.process.agents_seen import AgentsSeen
 from framework.process.autoscaler import Autoscaler
-from framework.process.change_feed import job_changes, node_points, task_change
+from framework.process.change_feed import (
+    ReasonPacer,
+    job_changes,
+    node_points,
+    task_change,
+)
 from framework.process.event_hub import EventHub
 from framework.process.farm_runner import FarmRunner
 from framework.process.generic_runner import GenericRunner
@@ -127,6 +132,7 @@ class FrameworkService:
         self._usage_supported = True
         self.recent_offers: list[dict[str, Any]] = []
         self.events = EventHub()  # what `GET /v1/events` streams
+        self.reasons = ReasonPacer()  # when a pending task's new reason goes out on it
         self.images = ImageService(self, images)
         self.jobs = JobOperations(self, self.images.book.refusals)
         self.jisto = JistoOperations(self, new_uuid=lambda: str(uuid.uuid4()))
@@ -310,16 +316,22 @@ class FrameworkService:
                    if r.state is not TaskState.PENDING or r.task_id != r.submission_id]
         unwanted = self.scheduler.changed_unwanted()
         jobs = self.scheduler.changed_jobs()
-        self._publish(changed, jobs)
+        self._publish(changed, self.scheduler.changed_reasons(), jobs)
         states = [job_state(job) for job in jobs if not job.charmander]
         if records or unwanted or states:
             self.writer.add(records=records, unwanted=unwanted, job_states=states)
         if jobs:
             self.jobs.changed(jobs)
 
-    def _publish(self, records: list, jobs: list) -> None:
-        """Tell the event stream's readers (never waits: a slow one is dropped)."""
+    def _publish(self, records: list, reasons: list, jobs: list) -> None:
+        """Tell the event stream's readers (never waits: a slow one is dropped): changed
+        records, then pending ones whose reason changed, as they are now (the newest)."""
+        published = {r.task_id: r for r in records}
         for record in records:
+            self.events.publish("task", task_change(record), record.spec.namespace)
+        self.reasons.settled(records)
+        for record in self.reasons.due(
+                [r for r in reasons if published.get(r.task_id) is not r], self.clock()):
             self.events.publish("task", task_change(record), record.spec.namespace)
         for summary in job_changes(self.scheduler, jobs):
             self.events.publish("job", summary, summary["namespace"])
@@ -463,6 +475,8 @@ class FrameworkService:
         """One beat of the clock: the core's time-outs, the schedules' firings, then the
         autoscaler's decisions."""
         self.apply(ev.Tick())
+        for record in self.reasons.flush(self.clock()):
+            self.events.publish("task", task_change(record), record.spec.namespace)
         await self.schedules.tick()
         await self.autoscaler.tick()
         await self.generic.tick()

@@ -118,6 +118,7 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits, UsageL
         self._agents: dict[str, str] = {}  # agent id -> hostname
         self._suppressed = False
         self._changed: dict[str, TaskRecord] = {}
+        self._noted: dict[str, None] = {}  # tasks whose reason changed (not persisted)
         self._changed_jobs: dict[str, None] = {}  # job ids whose phase or count changed
         self._timed: dict[str, None] = {}  # job ids with a startup_timeout or max_runtime
         self._charmander = {sla: charmander_policies(sla, backoff_seconds,
@@ -234,6 +235,14 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits, UsageL
         """Records changed since the last call: what the store must persist."""
         out = list(self._changed.values())
         self._changed.clear()
+        return out
+
+    def changed_reasons(self) -> list[TaskRecord]:
+        """Records whose pending reason changed since the last call, as they are now: news
+        for the event stream's readers, not for the store."""
+        records = self._records
+        out = [records[t] for t in self._noted if t in records]
+        self._noted.clear()
         return out
 
     def changed_unwanted(self) -> list[str]:
@@ -506,6 +515,7 @@ class Scheduler(Requests, Upkeep, Reshuffle, OfferRound, NamespaceLimits, UsageL
         """A pending task's reason is news for people, not state: it is not persisted."""
         if record.task_id in self._records and record.reason != reason:
             self._records[record.task_id] = with_changes(record, reason=reason)
+            self._noted[record.task_id] = None
 
     def _kill_record(self, record: TaskRecord, reason: str, *, user: bool = False,
                      ending: str | None = None) -> list[cmd.Command]:

@@ -307,11 +307,13 @@ class Simulation:
         wiring.to_master(E.Allocate())
 
     def _let_go_of_changes(self) -> None:
-        """What the framework keeps for its driver to persist (changed records, stopped
-        jobs; changed jobs unless the workload has jobs, whose ends are read from them)
-        has nowhere to go in memory: let go of it, or a long run holds every record."""
+        """What the framework keeps for its driver to persist or publish (changed records
+        and reasons, stopped jobs; changed jobs unless the workload has jobs, whose ends
+        are read from them) has nowhere to go in memory: let go of it, or a long run holds
+        every record."""
         scheduler = self.scheduler
         scheduler.changed_records()
+        scheduler.changed_reasons()
         scheduler.changed_unwanted()
         if not self.jobs:
             scheduler.changed_jobs()

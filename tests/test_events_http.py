@@ -12,7 +12,9 @@ import aiohttp
 import pytest
 
 from api.framework_server import start_framework
+from framework import events as ev
 from framework.process.event_hub import EventHub
+from offers.offer import Offer
 from tests.test_auth_http import basic, berth
 
 JSON = {"Content-Type": "application/json"}
@@ -57,6 +59,22 @@ async def test_a_submitted_task_arrives_on_the_stream_after_a_reset(framework):
             assert posted.status == 202
         (_id, kind, task), = await _events(resp, 1)
         assert (task["name"], task["state"]) == ("hello", "PENDING")
+
+
+async def test_why_a_task_waits_arrives_on_the_stream_when_an_offer_round_finds_it(framework):
+    """The reason a pending task gives (not stored: it changes with every round) reaches a
+    page that was already open, not only one that loads the task list after the round."""
+    fw, http = framework
+    async with http.get(f"{fw.url}/v1/events") as resp:
+        await http.post(f"{fw.url}/v1/tasks", json={**_task("too-big"), "cpus": 512})
+        (_, _, task), = await _events(resp, 1)
+        assert task["state"] == "PENDING" and "512 cpus" not in (task["reason"] or "")
+        fw.service.apply(ev.OffersReceived((Offer(
+            id="o-1", agent_id="a1", hostname="h1", cpus=4.0, mem=4096.0, disk=1000.0,
+            ports=()),)))
+        (_, _, task), = await _events(resp, 1)
+    assert task["name"] == "too-big" and task["state"] == "PENDING"
+    assert "512 cpus" in task["reason"] and "1 nodes" in task["reason"], task["reason"]
 
 
 async def test_a_reconnect_with_last_event_id_gets_what_it_missed(framework):

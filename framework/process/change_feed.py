@@ -10,6 +10,7 @@ from framework.images import ImageRecord
 from framework.job_status import job_summary
 from framework.records import TaskRecord
 from framework.scheduler import CharmanderScheduler
+from offers.states import TaskState
 from persistence.metric_input import Sample
 
 # The node measurements a live graph plots (docs/metrics.md); task samples stay out.
@@ -53,3 +54,45 @@ def scripts_change(job: str, namespace: str | None) -> dict[str, Any]:
     """A service job's script statuses or instances changed: read them again
     (`GET /v1/jobs/{name}/scripts`; their outputs are too big to send to every reader)."""
     return {"job": job, "namespace": namespace}
+
+
+class ReasonPacer:
+    """Which new pending reasons to publish when. A reason changes with every offer round
+    (its counts are of the nodes offered), so a task's first reason goes out at once and
+    later ones at most every `every` seconds, the newest held back until then (`flush`, on
+    the clock's beat): thousands of waiting tasks must not flood the stream's readers, and
+    an open page still learns why within seconds."""
+
+    def __init__(self, every: float = 10.0) -> None:
+        self.every = every
+        self._sent: dict[str, float] = {}  # task id -> when its reason last went out
+        self._held: dict[str, TaskRecord] = {}  # newer reasons waiting for their turn
+
+    def due(self, records: Iterable[TaskRecord], now: float) -> list[TaskRecord]:
+        """Of these records (their reason changed), the ones to publish now."""
+        out = []
+        for record in records:
+            sent = self._sent.get(record.task_id)
+            if sent is None or now - sent >= self.every:
+                self._sent[record.task_id] = now
+                self._held.pop(record.task_id, None)
+                out.append(record)
+            else:
+                self._held[record.task_id] = record
+        return out
+
+    def flush(self, now: float) -> list[TaskRecord]:
+        """The held-back reasons whose turn has come."""
+        out = [r for t, r in self._held.items() if now - self._sent[t] >= self.every]
+        for record in out:
+            del self._held[record.task_id]
+            self._sent[record.task_id] = now
+        return out
+
+    def settled(self, records: Iterable[TaskRecord]) -> None:
+        """These records went out whole: nothing held of them is news any more, and the
+        ones no longer pending need no pacing."""
+        for record in records:
+            self._held.pop(record.task_id, None)
+            if record.state is not TaskState.PENDING:
+                self._sent.pop(record.task_id, None)
