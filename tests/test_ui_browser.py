@@ -230,11 +230,11 @@ def test_a_job_created_on_the_jobs_page_runs_to_100_percent(driver, cluster):
 
 
 def test_a_pending_task_shows_why(driver, cluster):
+    go(driver, cluster, "tasks")  # open before the task comes: all it shows comes live
     status, _ = cluster.api("POST", "/v1/tasks", {
         "id": "too-big", "dockerimage": "berth/busybox", "cpus": 512, "mem": 16,
         "arguments": ["true"]})
     assert status == 202
-    go(driver, cluster, "tasks")
     # "waiting for an offer" until the next offer round explains it: the row follows live.
     why = wait_for(lambda: driver.find_element(
         "css selector", 'tr[data-state="PENDING"] td.why').text.count("512 cpus") and
