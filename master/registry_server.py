@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import shutil
+import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +26,18 @@ log = structlog.get_logger("berth.registry")
 
 BINARY = "docker-registry"
 DEFAULT_PORT = 5000
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a child gets when its parent dies
+
+
+def _end_with_parent() -> None:
+    """In the registry child, before it runs: on Linux, ask for SIGTERM when berth dies.
+    A `berth up` killed with SIGKILL cannot stop its registry, which would then hold the
+    registry's port and make the next `berth up` on the same data dir fail to start one."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class RegistryUnavailable(Exception):
@@ -78,7 +94,8 @@ class RegistryServer:
         config.write_text(registry_config(root, self.host, self.port))
         self._process = await asyncio.create_subprocess_exec(
             path, "serve", str(config), stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            preexec_fn=_end_with_parent)
         try:
             await self._wait_ready(timeout)
         except BaseException:

@@ -19,6 +19,7 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.test_framework_seed_session import _poll, berth_up, docker_client
@@ -111,8 +112,13 @@ def test_kill_9_mid_batch_then_restart_finishes_without_rerunning_a_success(bert
 
     before = _poll(some_done, "a few indexes to succeed")
     done_before = set(_finished_indexes(before))
+    [registry] = [p for p in psutil.Process(proc.pid).children()
+                  if p.name() == "docker-registry"]
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
+    # Its registry goes with it (else it would hold the port of the next `berth up`).
+    _poll(lambda: not registry.is_running() or registry.status() == psutil.STATUS_ZOMBIE,
+          "the killed berth's registry to end")
 
     launch()  # same data dir
     job = _wait(base, "survivor")
