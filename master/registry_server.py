@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import ctypes.util
 import shutil
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,13 +31,15 @@ DEFAULT_PORT = 5000
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a child gets when its parent dies
 
 
-def _end_with_parent() -> None:
-    """In the registry child, before it runs: on Linux, ask for SIGTERM when berth dies.
-    A `berth up` killed with SIGKILL cannot stop its registry, which would then hold the
-    registry's port and make the next `berth up` on the same data dir fail to start one."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+def _ending_with_parent() -> Callable[[], object] | None:
+    """What the registry child runs before the registry, on Linux: ask for SIGTERM when
+    berth dies. A `berth up` killed with SIGKILL cannot stop its registry, which would
+    then hold the registry's port and make the next `berth up` on the same data dir fail
+    to start one. (Looked up here, in berth: the child between fork and exec only calls.)"""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # this process's own C library
+    return lambda: prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class RegistryUnavailable(Exception):
@@ -95,7 +97,7 @@ class RegistryServer:
         self._process = await asyncio.create_subprocess_exec(
             path, "serve", str(config), stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-            preexec_fn=_end_with_parent)
+            preexec_fn=_ending_with_parent())
         try:
             await self._wait_ready(timeout)
         except BaseException:
