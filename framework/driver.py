@@ -60,6 +60,7 @@ from framework.process.mesos_client import MesosSchedulerClient, NotSubscribed
 from framework.process.metrics_feed import MetricsFeed, metering_samples
 from framework.process.schedule_runner import ScheduleRunner
 from framework.process.store_writer import StoreWriter
+from framework.records import TaskRecord
 from framework.scheduler import CharmanderScheduler
 from framework.store import FrameworkStore, IdempotencyKey, StoreUnavailable
 from offers.launch import LaunchSpec
@@ -328,13 +329,16 @@ class FrameworkService:
         records, then pending ones whose reason changed, as they are now (the newest)."""
         published = {r.task_id: r for r in records}
         for record in records:
-            self.events.publish("task", task_change(record), record.spec.namespace)
+            self._publish_task(record)
         self.reasons.settled(records)
         for record in self.reasons.due(
                 [r for r in reasons if published.get(r.task_id) is not r], self.clock()):
-            self.events.publish("task", task_change(record), record.spec.namespace)
+            self._publish_task(record)
         for summary in job_changes(self.scheduler, jobs):
             self.events.publish("job", summary, summary["namespace"])
+
+    def _publish_task(self, record: TaskRecord) -> None:
+        self.events.publish("task", task_change(record), record.spec.namespace)
 
     async def shutting_down(self) -> None:
         """berth is stopping, not the user killing: what ends from now on is recorded as
@@ -476,7 +480,7 @@ class FrameworkService:
         autoscaler's decisions."""
         self.apply(ev.Tick())
         for record in self.reasons.flush(self.clock()):
-            self.events.publish("task", task_change(record), record.spec.namespace)
+            self._publish_task(record)
         await self.schedules.tick()
         await self.autoscaler.tick()
         await self.generic.tick()
