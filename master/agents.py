@@ -21,7 +21,7 @@ from offers.states import IllegalTransition, TaskState
 class AgentSide:
     """Handlers for agent messages; a mixin of `master.core.Master`.
 
-    State: writes `agents`, `_heard`, `tasks` (container ids, counted_by_agent),
+    State: writes `agents`, `_heard`, `_on_host`, `tasks` (container ids, counted_by_agent),
     `_tasks_on`, `_dirty`; reads `frameworks`, `offers`, `_offers_on`, `_uncounted_on`.
     Uses `_set_state` (updates), `_count_total`, `_use_changed` and `unallocated`
     (allocation), `_drop_offers_on` (offer book).
@@ -37,6 +37,14 @@ class AgentSide:
         out: list[object] = []
         if old is not None:
             out += self._drop_offers_on(agent_id, rescind=True)
+        before = self._on_host.get(ev.hostname)
+        if before is not None and before != agent_id:
+            # A new agent on the host of one not yet timed out (its node restarted): the
+            # old one is gone, as Mesos removes an agent when another registers at its
+            # address. Otherwise both would be offered, one host twice.
+            out += self._lose_agent(self.agents[before], now,
+                                    f"a new agent ({agent_id}) registered on its host")
+        self._on_host[ev.hostname] = agent_id
         agent = AgentRecord(
             id=agent_id, hostname=ev.hostname, endpoint=ev.endpoint,
             attributes=dict(ev.attributes), total=ev.total, spare=ev.spare,
@@ -179,19 +187,23 @@ class AgentSide:
         return [C.RecordMetering(ev.agent_id, ev.samples, ev.node)] \
             if ev.samples or ev.node else []
 
-    def _lose_agent(self, agent: AgentRecord, now: float) -> list[object]:
+    def _lose_agent(self, agent: AgentRecord, now: float, why: str | None = None
+                    ) -> list[object]:
         last_seen = self.last_seen(agent.id)
         self._heard.pop(agent.id, None)
+        if self._on_host.get(agent.hostname) == agent.id:
+            del self._on_host[agent.hostname]
         self.agents[agent.id] = replace(agent, lost=True, last_seen=last_seen)
         self._count_total(agent.total, -1)
         out: list[object] = [C.SaveAgent(self.agents[agent.id])]
         out += self._drop_offers_on(agent.id, rescind=True)
-        silent = now - last_seen
+        if why is None:
+            why = (f"no message for {now - last_seen:.1f}s "
+                   f"(agent_timeout {self.agent_timeout:g}s)")
         for tid in sorted(self._tasks_on.get(agent.id, set())):
             out += self._set_state(
                 self.tasks[tid], TaskState.LOST, reason=REASON_AGENT_REMOVED,
-                message=f"agent {agent.hostname} ({agent.id}) lost: no message for "
-                        f"{silent:.1f}s (agent_timeout {self.agent_timeout:g}s)")
+                message=f"agent {agent.hostname} ({agent.id}) lost: {why}")
         for fw in self.frameworks.values():
             if fw.active:
                 out.append(C.SendFailure(fw.id, agent.id))

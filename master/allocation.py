@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from master import commands as C
 from master import events as E
+from master.offer_book import Refusal
 from master.records import AgentRecord, OfferRecord, TaskRecord, new_offer
 from master.sorter import pick_next
 from offers.resource_vector import Resources, ports_intersect, ports_minus, ports_of
@@ -22,6 +23,7 @@ from offers.states import TERMINAL
 MIN_OFFER_CPUS = 0.01
 MIN_OFFER_MEM = 32.0
 NO_REVOCABLE = Resources()
+NOT_HELD_BACK: list = []  # no framework's refuse filter is in force for the agent
 
 
 class Allocation:
@@ -221,7 +223,7 @@ class Allocation:
         agents, offers, offers_on = self.agents, self.offers, self._offers_on
         known_sizes, new_id = self._unallocated.get, self._ids
         expires_at = now + self.offer_timeout
-        for agent_id, candidates in self._unrefused(dirty, eligible, now):
+        for agent_id, candidates, held_back in self._unrefused(dirty, eligible, now):
             # `_sized` as remembered (the usual case), without a call or the record read
             agent = agents.get(agent_id)
             sized = known_sizes(agent_id)
@@ -239,6 +241,11 @@ class Allocation:
                     continue
             elif not worth_offering:
                 continue
+            if held_back:  # a framework's refuse filter holds only what it refused
+                candidates = candidates + [fid for fid, refused in held_back
+                                           if not refused.contains(avail)]
+                if not candidates:
+                    continue
             # One candidate is its own lowest share: no shares to work out.
             fid = candidates[0] if len(candidates) == 1 \
                 else pick_next(candidates, scalar_alloc, cluster, order)
@@ -267,21 +274,32 @@ class Allocation:
             self._hold(fid, cpus, mem, disk, +1)
         return [C.SendOffers(fid, tuple(batch)) for fid, batch in batches.items()]
 
-    def _unrefused(self, agent_ids: set[str], eligible: list[str],
-                   now: float) -> list[tuple[str, list[str]]]:
-        """The agents in id order, each with the eligible frameworks that do not refuse
-        it; an agent every one of them refuses is left out (no need to size it)."""
-        no_filters: dict[str, float] = {}
+    def _unrefused(self, agent_ids: set[str], eligible: list[str], now: float
+                   ) -> list[tuple[str, list[str], list[tuple[str, Resources]]]]:
+        """The agents in id order, each with the eligible frameworks that have no refuse
+        filter in force for it, and those that have one, with what it refused: they may
+        be offered the agent only if it has more than that now."""
+        no_filters: dict[str, Refusal] = {}
         refused = {fid: self._refuse_until.get(fid, no_filters).get for fid in eligible}
-        if len(eligible) == 1:
-            until = refused[eligible[0]]
-            return [(agent_id, eligible) for agent_id in sorted(
-                [a for a in agent_ids if until(a, 0.0) <= now])]
         out = []
+        if len(eligible) == 1:
+            fid, live_of = eligible[0], refused[eligible[0]]
+            for agent_id in sorted(agent_ids):
+                live = live_of(agent_id)
+                if live is None or live.until <= now:
+                    out.append((agent_id, eligible, NOT_HELD_BACK))
+                else:
+                    out.append((agent_id, [], [(fid, live.resources)]))
+            return out
         for agent_id in sorted(agent_ids):
-            candidates = [fid for fid in eligible if refused[fid](agent_id, 0.0) <= now]
-            if candidates:
-                out.append((agent_id, candidates))
+            candidates, held_back = [], []
+            for fid in eligible:
+                live = refused[fid](agent_id)
+                if live is None or live.until <= now:
+                    candidates.append(fid)
+                else:
+                    held_back.append((fid, live.resources))
+            out.append((agent_id, candidates, held_back))
         return out
 
     def _cluster_total(self) -> Resources:

@@ -30,7 +30,7 @@ from master.allocation import MIN_OFFER_CPUS, MIN_OFFER_MEM, Allocation, Sized
 from master.completed import DEFAULT_MAX_COMPLETED_TASKS, CompletedTasks
 from master.frameworks import DEFAULT_MAX_FRAMEWORKS, DEFAULT_MAX_REMOVED_FRAMEWORKS, FrameworkSide
 from master.journal import Journal
-from master.offer_book import DEFAULT_REFUSE_SECONDS, OfferBook
+from master.offer_book import DEFAULT_REFUSE_SECONDS, OfferBook, Refusal
 from master.reasons import (
     REASON_AGENT_REMOVED,
     REASON_AGENT_RESTARTED,
@@ -136,8 +136,8 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates, Compl
         # agent id -> ids of its non-terminal tasks it has not counted in its spare yet
         self._uncounted_on: dict[str, set[str]] = {}
         self._offers_on: dict[str, set[str]] = {}  # agent id -> ids of its outstanding offers
-        # framework -> agent -> time: the refuse filters (each framework's dict journaled too)
-        self._refuse_until: dict[str, dict[str, float]] = self._journal.dict()
+        # framework -> agent -> the refuse filter (each framework's dict journaled too)
+        self._refuse_until: dict[str, dict[str, Refusal]] = self._journal.dict()
         # (time, order, framework, agents) for each decline or accept, a heap: what lifts
         # next (an agent whose filter was since replaced or lifted is passed over)
         self._refuse_heap: list[tuple[float, int, str, tuple[str, ...]]] = []
@@ -149,6 +149,7 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates, Compl
         # live agent (exactly the agents not lost: heartbeats check only this) -> when it
         # last sent anything (its record's `last_seen` lags)
         self._heard: dict[str, float] = self._journal.dict()
+        self._on_host: dict[str, str] = self._journal.dict()  # hostname -> its live agent
         self._dirty: set[str] = set()  # agents to consider at the next allocation
         # task -> (cpus, MiB) its container may use now, when elasticity changed it from
         # its request (from the agent's STATUS and METERING; a view, not stored)
@@ -176,6 +177,7 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates, Compl
             self.agents[agent.id] = replace(agent, last_seen=now)
             if not agent.lost:
                 self._heard[agent.id] = now
+                self._on_host[agent.hostname] = agent.id
             self._tasks_on.setdefault(agent.id, set())
         for fw in snapshot.frameworks:
             self.frameworks[fw.id] = replace(fw, active=False, stream_id=None,
@@ -236,9 +238,9 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates, Compl
         self._unallocated = {}
         self._task_use = {}
         self._free_ports = {}
-        self._refuse_heap = [(until, next(self._refusals), fid, (aid,))
+        self._refuse_heap = [(live.until, next(self._refusals), fid, (aid,))
                              for fid, refused in self._refuse_until.items()
-                             for aid, until in refused.items()]
+                             for aid, live in refused.items()]
         heapq.heapify(self._refuse_heap)
         self._dirty = set(self.agents)
         self._declined = []

@@ -119,16 +119,54 @@ def test_a_filter_renewed_before_it_lifts_holds_until_the_later_time():
     m.handle(E.AgentRegister("a1", "host-a1", total=res(8, 8192), spare=res(4, 4096)))
     subscribe(m)
     first = offers_for(m.handle(ALLOCATE))[0]
-    m.handle(E.AgentCapacity("a1", res(8, 8192), res(8, 8192)))  # the rest, a second offer
-    second = offers_for(m.handle(ALLOCATE))[0]
     m.handle(E.Decline("f1", (first.id,), 20.0))
+    # The agent has more to offer than was refused: offered again at once (as in Mesos).
+    m.handle(E.AgentCapacity("a1", res(8, 8192), res(8, 8192)))
+    (second,) = offers_for(m.handle(ALLOCATE))
+    assert second.resources.cpus == 8
     m.handle(E.Decline("f1", (second.id,), 50.0))  # the same agent: its filter is renewed
     clock.advance(20)
     m.handle(E.Tick())
     assert offers_for(m.handle(ALLOCATE)) == []
     clock.advance(30)
     m.handle(E.Tick())
-    assert offers_for(m.handle(ALLOCATE))[0].resources == res(8, 8192)
+    assert len(offers_for(m.handle(ALLOCATE))) == 1
+
+
+def test_a_filter_holds_back_only_what_was_refused():
+    """Mesos's refuse filter: an agent that has more to offer than the framework refused
+    (a task there ended) is offered at once; as much or less waits for the filter."""
+    m, clock = make_master()
+    register(m)
+    subscribe(m)
+    offer = offers_for(m.handle(ALLOCATE))[0]
+    # The unused rest of an ACCEPT is refused for 60 s: 3 cpus are not offered again...
+    accept(m, [offer.id], launch("t1", cpus=1, mem=1024), refuse_seconds=60)
+    m.handle(E.AgentStatus("a1", "t1", TaskState.RUNNING, container_id="c1"))
+    assert offers_for(m.handle(ALLOCATE)) == []
+    # ... nor less of them, when the agent's own programs take some of its spare.
+    m.handle(E.AgentCapacity("a1", res(4, 4096, 1000, "31000-31009"),
+                             res(2, 2048, 1000, "31000-31009")))
+    assert offers_for(m.handle(ALLOCATE)) == []
+    clock.advance(10)
+    m.handle(E.Tick())
+    # The task ends and the agent's spare comes back: 4 cpus, more than the 3 refused.
+    m.handle(E.AgentStatus("a1", "t1", TaskState.FINISHED, container_id="c1"))
+    m.handle(E.AgentCapacity("a1", res(4, 4096, 1000, "31000-31009"),
+                             res(4, 4096, 1000, "31000-31009")))
+    (again,) = offers_for(m.handle(ALLOCATE))
+    assert again.resources == res(4, 4096, 1000, "31000-31009")
+
+
+def test_a_decline_of_two_offers_of_one_agent_refuses_both():
+    m, _ = make_master()
+    m.handle(E.AgentRegister("a1", "host-a1", total=res(8, 8192), spare=res(4, 4096)))
+    subscribe(m)
+    first = offers_for(m.handle(ALLOCATE))[0]
+    m.handle(E.AgentCapacity("a1", res(8, 8192), res(8, 8192)))  # the rest, a second offer
+    second = offers_for(m.handle(ALLOCATE))[0]
+    m.handle(E.Decline("f1", (first.id, second.id), 20.0))
+    assert offers_for(m.handle(ALLOCATE)) == []
 
 
 def test_the_agents_of_one_decline_are_offered_again_together():
@@ -423,3 +461,24 @@ def test_without_a_failover_timeout_a_framework_is_waited_for():
     m.handle(E.Tick())
     assert not m.frameworks["f1"].removed
     assert of_type(subscribe(m), C.SendSubscribed)
+
+
+
+def test_a_new_agent_on_the_host_of_a_silent_one_replaces_it():
+    """A node restarted and its agent registered under a new id before the old one timed
+    out: the old agent is lost at once (its tasks LOST, the framework told), as Mesos
+    removes an agent when another registers at its address, and one host is offered once."""
+    m, _ = make_master()
+    register(m, "a1")
+    subscribe(m)
+    offer = offers_for(m.handle(ALLOCATE))[0]
+    accept(m, [offer.id], launch("t1", cpus=1, mem=1024))
+    cmds = m.handle(E.AgentRegister("a2", "host-a1", total=res(4, 4096), spare=res(4, 4096)))
+    assert m.agents["a1"].lost and not m.agents["a2"].lost
+    assert [c.agent_id for c in of_type(cmds, C.SendFailure)] == ["a1"]
+    (lost,) = [u for u in updates(cmds) if u.task_id == "t1"]
+    assert lost.state is TaskState.LOST and "new agent (a2)" in lost.message
+    assert [o.agent_id for o in offers_for(m.handle(ALLOCATE))] == ["a2"]
+    # The same agent registering again is not a new one: nothing is lost.
+    cmds = m.handle(E.AgentRegister("a2", "host-a1", total=res(4, 4096), spare=res(4, 4096)))
+    assert not m.agents["a2"].lost and not of_type(cmds, C.SendFailure)

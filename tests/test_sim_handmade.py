@@ -28,10 +28,10 @@ def test_handmade_workload_outcome_matches_the_hand_worked_timeline():
     t=20  d (3 cpus, 10 s) arrives; A and B have no spare cpus: nothing to offer.
     t=50  b ends; A offers 2 cpus; d needs 3: declined (filter 30 s).
     t=80  the filter lifts; A, still 2 cpus, is offered and declined again (until 110).
-    t=100 a ends; A has 4 cpus, but berth's master keeps a refuse filter for its whole
-          time (it does not compare with what was declined): nothing is offered.
-    t=110 c ends; the filter lifts; d -> A. Pending times: a, b, c 0 s; d 90 s.
-    t=120 d ends. Everything finished; never more than 2 nodes used.
+    t=100 a ends; A has 4 cpus, more than the 2 it was declined with: as in Mesos, the
+          filter holds back only what was refused, so A is offered; d -> A. Pending
+          times: a, b, c 0 s; d 80 s.
+    t=110 c and d end. Everything finished; never more than 2 nodes used.
     """
     workload = [item("a", 2, 1024, 0, 100), item("b", 2, 1024, 0, 50),
                 item("c", 4, 1024, 10, 100), item("d", 3, 512, 20, 10)]
@@ -41,7 +41,7 @@ def test_handmade_workload_outcome_matches_the_hand_worked_timeline():
     result = sim.run()
 
     pending = dict(zip("abcd", result.recorder.pending_time.tolist(), strict=True))
-    assert pending == {"a": 0.0, "b": 0.0, "c": 0.0, "d": 90.0}
+    assert pending == {"a": 0.0, "b": 0.0, "c": 0.0, "d": 80.0}
     assert all(state.finished for state in result.agents.items.values())
     assert result.agents.counters.finished == 4
     assert result.checker.violations == 0
