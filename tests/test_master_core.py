@@ -464,7 +464,7 @@ def test_without_a_failover_timeout_a_framework_is_waited_for():
 
 
 
-def test_a_new_agent_on_the_host_of_a_silent_one_replaces_it():
+def test_a_new_agent_at_the_address_of_a_silent_one_replaces_it():
     """A node restarted and its agent registered under a new id before the old one timed
     out: the old agent is lost at once (its tasks LOST, the framework told), as Mesos
     removes an agent when another registers at its address, and one host is offered once."""
@@ -473,12 +473,18 @@ def test_a_new_agent_on_the_host_of_a_silent_one_replaces_it():
     subscribe(m)
     offer = offers_for(m.handle(ALLOCATE))[0]
     accept(m, [offer.id], launch("t1", cpus=1, mem=1024))
-    cmds = m.handle(E.AgentRegister("a2", "host-a1", total=res(4, 4096), spare=res(4, 4096)))
+    again = E.AgentRegister("a2", "host-a1", "http://a1:5051", total=res(4, 4096),
+                            spare=res(4, 4096))
+    cmds = m.handle(again)
     assert m.agents["a1"].lost and not m.agents["a2"].lost
     assert [c.agent_id for c in of_type(cmds, C.SendFailure)] == ["a1"]
     (lost,) = [u for u in updates(cmds) if u.task_id == "t1"]
     assert lost.state is TaskState.LOST and "new agent (a2)" in lost.message
     assert [o.agent_id for o in offers_for(m.handle(ALLOCATE))] == ["a2"]
     # The same agent registering again is not a new one: nothing is lost.
-    cmds = m.handle(E.AgentRegister("a2", "host-a1", total=res(4, 4096), spare=res(4, 4096)))
+    cmds = m.handle(again)
     assert not m.agents["a2"].lost and not of_type(cmds, C.SendFailure)
+    # Another address on that host (a second agent, another port) replaces no one.
+    m.handle(E.AgentRegister("a3", "host-a1", "http://a1:5052", total=res(4, 4096),
+                             spare=res(4, 4096)))
+    assert not m.agents["a2"].lost and not m.agents["a3"].lost
