@@ -21,7 +21,7 @@ from offers.states import IllegalTransition, TaskState
 class AgentSide:
     """Handlers for agent messages; a mixin of `master.core.Master`.
 
-    State: writes `agents`, `_heard`, `_at_address`, `tasks` (container ids, counted_by_agent),
+    State: writes `agents`, `_heard`, `_on_host`, `tasks` (container ids, counted_by_agent),
     `_tasks_on`, `_dirty`; reads `frameworks`, `offers`, `_offers_on`, `_uncounted_on`.
     Uses `_set_state` (updates), `_count_total`, `_use_changed` and `unallocated`
     (allocation), `_drop_offers_on` (offer book).
@@ -32,20 +32,30 @@ class AgentSide:
 
     def _on_register(self, ev: E.AgentRegister) -> list[object]:
         now = self.clock()
+        before = self._on_host.get(ev.hostname)
+        if before is not None and before != ev.agent_id:
+            held = self.agents[before]
+            if held.endpoint != ev.endpoint:
+                # A hostname names one node to frameworks (constraints, where a job runs):
+                # a second live agent under it would be a second node of the same name.
+                return [C.AgentRejected(ev.agent_id or "", (
+                    f"hostname: {ev.hostname!r} is registered by agent {before} at "
+                    f"{held.endpoint or 'another endpoint'}; give this agent another "
+                    "--hostname, or register after that agent has timed out"))]
         agent_id = ev.agent_id or self._ids()
         old = self.agents.get(agent_id)
         out: list[object] = []
         if old is not None:
             out += self._drop_offers_on(agent_id, rescind=True)
-        address = (ev.hostname, ev.endpoint)
-        before = self._at_address.get(address)
+            if self._on_host.get(old.hostname) == agent_id:
+                del self._on_host[old.hostname]
         if before is not None and before != agent_id:
             # A new agent at the address of one not yet timed out (its node restarted):
             # the old one is gone, as Mesos removes an agent when another registers at
-            # its address. Otherwise both would be offered, one host twice.
+            # its address.
             out += self._lose_agent(self.agents[before], now,
                                     f"a new agent ({agent_id}) registered at its address")
-        self._at_address[address] = agent_id
+        self._on_host[ev.hostname] = agent_id
         agent = AgentRecord(
             id=agent_id, hostname=ev.hostname, endpoint=ev.endpoint,
             attributes=dict(ev.attributes), total=ev.total, spare=ev.spare,
@@ -192,8 +202,8 @@ class AgentSide:
                     ) -> list[object]:
         last_seen = self.last_seen(agent.id)
         self._heard.pop(agent.id, None)
-        if self._at_address.get((agent.hostname, agent.endpoint)) == agent.id:
-            del self._at_address[agent.hostname, agent.endpoint]
+        if self._on_host.get(agent.hostname) == agent.id:
+            del self._on_host[agent.hostname]
         self.agents[agent.id] = replace(agent, lost=True, last_seen=last_seen)
         self._count_total(agent.total, -1)
         out: list[object] = [C.SaveAgent(self.agents[agent.id])]

@@ -149,8 +149,7 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates, Compl
         # live agent (exactly the agents not lost: heartbeats check only this) -> when it
         # last sent anything (its record's `last_seen` lags)
         self._heard: dict[str, float] = self._journal.dict()
-        # (hostname, endpoint) -> the live agent at that address
-        self._at_address: dict[tuple[str, str], str] = self._journal.dict()
+        self._on_host: dict[str, str] = self._journal.dict()  # hostname -> its live agent
         self._dirty: set[str] = set()  # agents to consider at the next allocation
         # task -> (cpus, MiB) its container may use now, when elasticity changed it from
         # its request (from the agent's STATUS and METERING; a view, not stored)
@@ -178,7 +177,7 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates, Compl
             self.agents[agent.id] = replace(agent, last_seen=now)
             if not agent.lost:
                 self._heard[agent.id] = now
-                self._at_address[agent.hostname, agent.endpoint] = agent.id
+                self._on_host[agent.hostname] = agent.id
             self._tasks_on.setdefault(agent.id, set())
         for fw in snapshot.frameworks:
             self.frameworks[fw.id] = replace(fw, active=False, stream_id=None,

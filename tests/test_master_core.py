@@ -484,7 +484,9 @@ def test_a_new_agent_at_the_address_of_a_silent_one_replaces_it():
     # The same agent registering again is not a new one: nothing is lost.
     cmds = m.handle(again)
     assert not m.agents["a2"].lost and not of_type(cmds, C.SendFailure)
-    # Another address on that host (a second agent, another port) replaces no one.
-    m.handle(E.AgentRegister("a3", "host-a1", "http://a1:5052", total=res(4, 4096),
-                             spare=res(4, 4096)))
-    assert not m.agents["a2"].lost and not m.agents["a3"].lost
+    # A second agent under that hostname at another address is refused, naming the field.
+    (refused,) = m.handle(E.AgentRegister(None, "host-a1", "http://a1:5052",
+                                          total=res(4, 4096), spare=res(4, 4096)))
+    assert isinstance(refused, C.AgentRejected)
+    assert refused.reason.startswith("hostname: 'host-a1' is registered by agent a2")
+    assert [a.id for a in m.live_agents()] == ["a2"]

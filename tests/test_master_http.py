@@ -196,6 +196,18 @@ async def test_agent_registration_is_validated(master):
         assert {"hostname", "total.cpus"} <= fields
         async with s.get(f"{master.url}/agent/v1/stream?agent_id=ghost") as r:
             assert r.status == 404
+        # One live agent per hostname: a second one elsewhere is refused, naming it.
+        body = {"hostname": "twin", "endpoint": "http://10.0.0.1:5051",
+                "total": {"cpus": 1, "mem": 512}, "spare": {"cpus": 1, "mem": 512}}
+        async with s.post(f"{master.url}/agent/v1/register", json=body) as r:
+            assert r.status == 200
+            first = (await r.json())["agent_id"]
+        async with s.post(f"{master.url}/agent/v1/register",
+                          json={**body, "endpoint": "http://10.0.0.2:5051"}) as r:
+            assert r.status == 409
+            error = await r.json()
+        assert [e["field"] for e in error["errors"]] == ["hostname"]
+        assert first in error["message"]
 
 
 async def test_a_silent_agent_is_lost_and_frameworks_hear_of_it(tmp_path):

@@ -29,7 +29,7 @@ def _view(m: Master) -> tuple:
                                               m.held(fid).disk)) for fid in m.frameworks}
     return (dict(m.agents), dict(m.frameworks), dict(m.tasks), dict(m.offers),
             dict(m._refuse_until), dict(m._unacked), dict(m._latest_uuid), dict(m._removed),
-            dict(m._at_address),
+            dict(m._on_host),
             {a: set(t) for a, t in m._tasks_on.items() if t},
             {a: set(o) for a, o in m._offers_on.items() if o},
             {a: set(t) for a, t in m._uncounted_on.items() if t},
