@@ -67,14 +67,14 @@ class OfferRound:
     _revocable: np.ndarray | None = None
 
     def _offers(self, e: ev.OffersReceived) -> list[cmd.Command]:
-        batch = OfferBatch.of(e.offers)
+        batch, doubled = OfferBatch.of(e.offers).one_agent_per_host()
         if not len(batch):
             return []
         if self.stopping:  # nothing starts while berth stops
-            self.counters["offers_declined"] += len(batch)
-            return [cmd.Decline(tuple(batch.ids), self.refuse_seconds)]
+            self.counters["offers_declined"] += len(batch) + len(doubled)
+            return [cmd.Decline((*batch.ids, *doubled), self.refuse_seconds)]
         self._rounds += 1
-        self.counters["offers_received"] += len(batch)
+        self.counters["offers_received"] += len(batch) + len(doubled)
         self._agents.update(zip(batch.agent_ids, batch.hostnames, strict=True))
         now = self.clock()
         cluster, agent_of_row, row_of_offer = cluster_from_offers(batch)
@@ -146,7 +146,7 @@ class OfferRound:
             self.counters["launches"] += 1
             out.append(cmd.Launch(tuple([ids[i] for i in used]), agent_of_row[row],
                                   tuple(launches[row])))
-        declined = tuple(itertools.compress(ids, (~accepted).tolist()))
+        declined = (*itertools.compress(ids, (~accepted).tolist()), *doubled)
         if declined:
             self.counters["offers_declined"] += len(declined)
             out.append(cmd.Decline(declined, self.refuse_seconds))

@@ -64,6 +64,25 @@ class OfferBatch:
                             dtype=np.float64).reshape(len(offers), len(RESOURCES)),
                    [o.ports for o in offers], [o.attributes for o in offers], revocable)
 
+    def one_agent_per_host(self) -> tuple[OfferBatch, list[str]]:
+        """The batch without the offers of a second agent under a hostname an earlier
+        offer's agent has (a master that lets two live agents share a name; berth's does
+        not), and the ids of those left out: placement knows a node by its hostname."""
+        if len(set(self.hostnames)) == len(self.hostnames):  # the usual case
+            return self, []
+        owner: dict[str, str] = {}  # hostname -> the first agent offered under it
+        keep = [owner.setdefault(host, agent) == agent
+                for agent, host in zip(self.agent_ids, self.hostnames, strict=True)]
+        if all(keep):  # one agent's several offers
+            return self, []
+        rows = [i for i, kept in enumerate(keep) if kept]
+        left_out = [self.ids[i] for i, kept in enumerate(keep) if not kept]
+        return OfferBatch(
+            [self.ids[i] for i in rows], [self.agent_ids[i] for i in rows],
+            [self.hostnames[i] for i in rows], self.resources[rows],
+            [self.ports[i] for i in rows], [self.attributes[i] for i in rows],
+            None if self.revocable is None else self.revocable[rows]), left_out
+
     def revocable_of_rows(self, rows: int, row_of_offer: np.ndarray) -> np.ndarray | None:
         """[rows, 2] revocable cpus, mem per placement row (`cluster_from_offers`)."""
         if self.revocable is None:

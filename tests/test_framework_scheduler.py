@@ -24,6 +24,20 @@ def test_pending_task_is_launched_on_an_offer_and_other_offers_are_declined():
     assert h.scheduler.task(tid).running
 
 
+def test_offers_of_two_agents_under_one_hostname_place_on_the_first_and_decline_the_other():
+    """A master that lets two live agents share a hostname (berth's refuses) must not stop
+    the offer round: placement knows a node by its hostname, so the second is declined."""
+    h = Harness.make()
+    h.submit(task("a", cpus=1.0))
+    out = h.offers(h.offer("a1", host="twin"), h.offer("a2", host="twin"),
+                   h.offer("a3", host="other"))
+    (launch,) = launches(out)
+    assert launch.agent_id == "a1"
+    (decline,) = [c for c in out if isinstance(c, cmd.Decline)]
+    assert set(decline.offer_ids) == {"o2", "o3"}
+    assert h.scheduler.counters["offers_received"] == 3
+
+
 def test_unplaceable_task_stays_pending_with_the_placement_reason():
     h = Harness.make()
     tid = h.submit(task("big", mem=10_000))
