@@ -23,7 +23,6 @@ from offers.states import TERMINAL
 MIN_OFFER_CPUS = 0.01
 MIN_OFFER_MEM = 32.0
 NO_REVOCABLE = Resources()
-NOT_HELD_BACK: list = []  # no framework's refuse filter is in force for the agent
 
 
 class Allocation:
@@ -31,8 +30,9 @@ class Allocation:
     `master.core.Master`.
 
     State: writes `offers`, `_offers_on`, `_held`, `_cluster`, `_dirty` (emptied), and
-    the per-agent caches `_unallocated`, `_task_use`, `_free_ports` and the index
-    `_uncounted_on` (through `_use_changed`), and `limits` (through `_limits_changed`);
+    the per-agent caches `_unallocated`, `_task_use`, `_free_ports` and the indexes
+    `_uncounted_on` and `_ended_on` (through `_use_changed`), and `limits` (through
+    `_limits_changed`);
     reads `agents`,
     `frameworks`, `tasks`, `_tasks_on`, `_refuse_until`.
     """
@@ -131,6 +131,8 @@ class Allocation:
         if was_on == now_on and was_new == now_new:
             return  # the agent's use is what it was (most updates: a state, an id)
         agent_id, r = new.agent_id, new.resources
+        if was_on and not now_on:  # its resources came back: a refuse filter there lifts
+            self._ended_on[agent_id] = self._ended_on.get(agent_id, 0) + 1
         if was_new != now_new:
             uncounted_on = self._uncounted_on.get(agent_id)
             if now_new:
@@ -223,7 +225,7 @@ class Allocation:
         agents, offers, offers_on = self.agents, self.offers, self._offers_on
         known_sizes, new_id = self._unallocated.get, self._ids
         expires_at = now + self.offer_timeout
-        for agent_id, candidates, held_back in self._unrefused(dirty, eligible, now):
+        for agent_id, candidates in self._unrefused(dirty, eligible, now):
             # `_sized` as remembered (the usual case), without a call or the record read
             agent = agents.get(agent_id)
             sized = known_sizes(agent_id)
@@ -241,11 +243,6 @@ class Allocation:
                     continue
             elif not worth_offering:
                 continue
-            if held_back:  # a framework's refuse filter holds only what it refused
-                candidates = candidates + [fid for fid, refused in held_back
-                                           if not refused.contains(avail)]
-                if not candidates:
-                    continue
             # One candidate is its own lowest share: no shares to work out.
             fid = candidates[0] if len(candidates) == 1 \
                 else pick_next(candidates, scalar_alloc, cluster, order)
@@ -274,32 +271,28 @@ class Allocation:
             self._hold(fid, cpus, mem, disk, +1)
         return [C.SendOffers(fid, tuple(batch)) for fid, batch in batches.items()]
 
-    def _unrefused(self, agent_ids: set[str], eligible: list[str], now: float
-                   ) -> list[tuple[str, list[str], list[tuple[str, Resources]]]]:
-        """The agents in id order, each with the eligible frameworks that have no refuse
-        filter in force for it, and those that have one, with what it refused: they may
-        be offered the agent only if it has more than that now."""
+    def _unrefused(self, agent_ids: set[str], eligible: list[str],
+                   now: float) -> list[tuple[str, list[str]]]:
+        """The agents in id order, each with the eligible frameworks that do not refuse
+        it; an agent every one of them refuses is left out (no need to size it). A filter
+        refuses until it lifts, or until a task on the agent ends after it was set."""
         no_filters: dict[str, Refusal] = {}
         refused = {fid: self._refuse_until.get(fid, no_filters).get for fid in eligible}
-        out = []
-        if len(eligible) == 1:
-            fid, live_of = eligible[0], refused[eligible[0]]
-            for agent_id in sorted(agent_ids):
+        ended_on = self._ended_on.get
+        if len(eligible) == 1:  # the usual case
+            live_of, free = refused[eligible[0]], []
+            for agent_id in agent_ids:
                 live = live_of(agent_id)
-                if live is None or live.until <= now:
-                    out.append((agent_id, eligible, NOT_HELD_BACK))
-                else:
-                    out.append((agent_id, [], [(fid, live.resources)]))
-            return out
+                if live is None or live.until <= now or live.ended != ended_on(agent_id, 0):
+                    free.append(agent_id)
+            return [(agent_id, eligible) for agent_id in sorted(free)]
+        out = []
         for agent_id in sorted(agent_ids):
-            candidates, held_back = [], []
-            for fid in eligible:
-                live = refused[fid](agent_id)
-                if live is None or live.until <= now:
-                    candidates.append(fid)
-                else:
-                    held_back.append((fid, live.resources))
-            out.append((agent_id, candidates, held_back))
+            ended = ended_on(agent_id, 0)
+            candidates = [fid for fid in eligible if (live := refused[fid](agent_id)) is None
+                          or live.until <= now or live.ended != ended]
+            if candidates:
+                out.append((agent_id, candidates))
         return out
 
     def _cluster_total(self) -> Resources:

@@ -3,10 +3,11 @@
 An offer is a promise of one agent's resources to one framework until it is used,
 declined, rescinded or expires. Offers named in an ACCEPT are used up whatever happens
 next, as in Mesos, and every launch that cannot be made is answered with its own status
-update rather than failing the call. A decline (or an accept) keeps what it left unused
-on that agent from the framework for `refuse_seconds`: the refuse filter. As in Mesos,
-the filter holds back only offers within what was refused: an agent with more to offer
-(a task there ended) is offered at once.
+update rather than failing the call. A decline (or an accept) keeps that agent from the
+framework for `refuse_seconds`, or until a task on it ends: the refuse filter. (Mesos's
+filter holds back only the resources it refused, so resources a task gives back are
+offered at once; an agent's spare, measured, moves with its own programs' load, so here
+that is what lifts it early, not any growth of the spare.)
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ DEFAULT_REFUSE_SECONDS = 5.0  # Mesos's Filters.refuse_seconds default
 
 
 class Refusal(NamedTuple):
-    """A refuse filter of one agent for one framework: until when, and what it refused
-    (an offer of the agent within `resources` is held back until then)."""
+    """A refuse filter of one agent for one framework: it holds until `until`, while the
+    agent's count of ended tasks (`Allocation._ended_on`) is still `ended`."""
 
     until: float
-    resources: Resources
+    ended: int
 
 
 class OfferBook:
@@ -40,7 +41,7 @@ class OfferBook:
 
     State: writes `offers`, `_offers_on`, `tasks` and `_tasks_on` (launches),
     `_refuse_until` (and its heap `_refuse_heap`), `frameworks` (suppressed), `_dirty`;
-    reads `agents`. Uses `_hold` (allocation) and `_one_off_update` (updates).
+    reads `agents`, `_ended_on`. Uses `_hold` (allocation) and `_one_off_update` (updates).
     """
 
     def _on_accept(self, ev: E.Accept) -> list[object]:
@@ -123,9 +124,7 @@ class OfferBook:
                 "task_id": task_id, "state": TaskState.STAGING._value_, "reason": None,
                 "message": launched_on, "at": now}))
             out.append(C.LaunchOnAgent(agent_id, launch.spec))
-        if taken is not None:
-            pool, revocable = _take(pool, revocable, taken)
-        self._refuse_all(fid, {agent_id: pool}, ev.refuse_seconds)
+        self._refuse(fid, agent_id, ev.refuse_seconds)
         self._dirty.add(agent_id)
         return out
 
@@ -150,55 +149,54 @@ class OfferBook:
         return None
 
     def _on_decline(self, ev: E.Decline) -> list[object]:
-        declined: dict[str, Resources] = {}  # agent -> what its declined offers held
+        agents = set()
         offers, offers_on, fid = self.offers, self._offers_on, ev.framework_id
         cpus = mem = disk = 0.0  # taken from `_held` once, after the loop
         for oid in ev.offer_ids:
             offer = offers.get(oid)
             if offer is not None and offer.framework_id == fid:
                 agent_id = offer.agent_id
+                agents.add(agent_id)
                 del offers[oid]
                 offers_on[agent_id].discard(oid)
                 r = offer.resources
-                before = declined.get(agent_id)
-                declined[agent_id] = r if before is None else before + r
                 cpus += r.cpus
                 mem += r.mem
                 disk += r.disk
-        if declined:
+        if agents:
             self._hold(fid, cpus, mem, disk, -1)
-            until = self._refuse_all(fid, declined, ev.refuse_seconds)
+            agent_ids = tuple(agents)
+            until = self._refuse_all(fid, agent_ids, ev.refuse_seconds)
             if until is None:
-                self._dirty.update(declined)
+                self._dirty.update(agent_ids)
             else:  # the next allocation looks at them only if another may take them
-                self._declined.append((until, fid, tuple(declined)))
+                self._declined.append((until, fid, agent_ids))
         return []
 
-    def _refuse_all(self, framework_id: str, refusals: dict[str, Resources],
+    def _refuse_all(self, framework_id: str, agent_ids: tuple[str, ...],
                     refuse_seconds: float | None) -> float | None:
-        """Refuse each agent's resources to the framework (a decline names a whole round's
-        offers): one entry in `_refuse_heap` for all of them, as they all lift at once.
-        A filter still in force is renewed to hold what both refused. Returns when they
-        lift (None: no filter)."""
+        """`_refuse` for each of the agents (a decline names a whole round's offers): one
+        entry in `_refuse_heap` for all of them, as they all lift at once. Returns when
+        they lift (None: no filter)."""
         seconds = DEFAULT_REFUSE_SECONDS if refuse_seconds is None else refuse_seconds
         refused = self._refuse_until.get(framework_id)
         if seconds <= 0:
             if refused:
-                for agent_id in refusals:
+                for agent_id in agent_ids:
                     refused.pop(agent_id, None)
             return None
         if refused is None:
             refused = self._refuse_until[framework_id] = self._journal.dict()
-        now = self.clock()
-        until = now + seconds
-        for agent_id, resources in refusals.items():
-            live = refused.get(agent_id)
-            if live is not None and live.until > now:
-                resources = resources.join(live.resources)
-            refused[agent_id] = Refusal(until, resources)
+        until = self.clock() + seconds
+        ended_on = self._ended_on.get
+        for agent_id in agent_ids:
+            refused[agent_id] = Refusal(until, ended_on(agent_id, 0))
         heapq.heappush(self._refuse_heap,
-                       (until, next(self._refusals), framework_id, tuple(refusals)))
+                       (until, next(self._refusals), framework_id, agent_ids))
         return until
+
+    def _refuse(self, framework_id: str, agent_id: str, refuse_seconds: float | None) -> None:
+        self._refuse_all(framework_id, (agent_id,), refuse_seconds)
 
     def _on_revive(self, ev: E.Revive) -> list[object]:
         fw = self.frameworks[ev.framework_id]

@@ -95,11 +95,6 @@ class Resources:
         return Resources(min(self.cpus, other.cpus), min(self.mem, other.mem),
                          min(self.disk, other.disk), ports_intersect(self.ports, other.ports))
 
-    def join(self, other: Resources) -> Resources:
-        """The element-wise maximum (the least that holds both)."""
-        return Resources(max(self.cpus, other.cpus), max(self.mem, other.mem),
-                         max(self.disk, other.disk), ports_union(self.ports, other.ports))
-
     def shortfall(self, other: Resources) -> list[str]:
         """Why `other` does not fit in self, one phrase per resource."""
         out = []

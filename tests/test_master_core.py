@@ -119,38 +119,35 @@ def test_a_filter_renewed_before_it_lifts_holds_until_the_later_time():
     m.handle(E.AgentRegister("a1", "host-a1", total=res(8, 8192), spare=res(4, 4096)))
     subscribe(m)
     first = offers_for(m.handle(ALLOCATE))[0]
+    m.handle(E.AgentCapacity("a1", res(8, 8192), res(8, 8192)))  # the rest, a second offer
+    second = offers_for(m.handle(ALLOCATE))[0]
     m.handle(E.Decline("f1", (first.id,), 20.0))
-    # The agent has more to offer than was refused: offered again at once (as in Mesos).
-    m.handle(E.AgentCapacity("a1", res(8, 8192), res(8, 8192)))
-    (second,) = offers_for(m.handle(ALLOCATE))
-    assert second.resources.cpus == 8
     m.handle(E.Decline("f1", (second.id,), 50.0))  # the same agent: its filter is renewed
     clock.advance(20)
     m.handle(E.Tick())
     assert offers_for(m.handle(ALLOCATE)) == []
     clock.advance(30)
     m.handle(E.Tick())
-    assert len(offers_for(m.handle(ALLOCATE))) == 1
+    assert offers_for(m.handle(ALLOCATE))[0].resources == res(8, 8192)
 
 
-def test_a_filter_holds_back_only_what_was_refused():
-    """Mesos's refuse filter: an agent that has more to offer than the framework refused
-    (a task there ended) is offered at once; as much or less waits for the filter."""
+def test_a_filter_lifts_early_when_a_task_on_the_agent_ends():
+    """Resources a task gives back are offered at once (Mesos's filter holds back only
+    what was refused); the agent's measured spare moving does not lift the filter."""
     m, clock = make_master()
     register(m)
     subscribe(m)
     offer = offers_for(m.handle(ALLOCATE))[0]
-    # The unused rest of an ACCEPT is refused for 60 s: 3 cpus are not offered again...
     accept(m, [offer.id], launch("t1", cpus=1, mem=1024), refuse_seconds=60)
     m.handle(E.AgentStatus("a1", "t1", TaskState.RUNNING, container_id="c1"))
     assert offers_for(m.handle(ALLOCATE)) == []
-    # ... nor less of them, when the agent's own programs take some of its spare.
-    m.handle(E.AgentCapacity("a1", res(4, 4096, 1000, "31000-31009"),
-                             res(2, 2048, 1000, "31000-31009")))
-    assert offers_for(m.handle(ALLOCATE)) == []
+    # The node's own programs use less, and then more: the filter holds either way.
+    for spare in (res(3, 3072, 1000, "31000-31009"), res(2, 2048, 1000, "31000-31009")):
+        m.handle(E.AgentCapacity("a1", res(4, 4096, 1000, "31000-31009"), spare))
+        assert offers_for(m.handle(ALLOCATE)) == []
     clock.advance(10)
     m.handle(E.Tick())
-    # The task ends and the agent's spare comes back: 4 cpus, more than the 3 refused.
+    # The task ends: what it held comes back, and the agent is offered 50 s early.
     m.handle(E.AgentStatus("a1", "t1", TaskState.FINISHED, container_id="c1"))
     m.handle(E.AgentCapacity("a1", res(4, 4096, 1000, "31000-31009"),
                              res(4, 4096, 1000, "31000-31009")))

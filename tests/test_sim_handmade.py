@@ -28,9 +28,9 @@ def test_handmade_workload_outcome_matches_the_hand_worked_timeline():
     t=20  d (3 cpus, 10 s) arrives; A and B have no spare cpus: nothing to offer.
     t=50  b ends; A offers 2 cpus; d needs 3: declined (filter 30 s).
     t=80  the filter lifts; A, still 2 cpus, is offered and declined again (until 110).
-    t=100 a ends; A has 4 cpus, more than the 2 it was declined with: as in Mesos, the
-          filter holds back only what was refused, so A is offered; d -> A. Pending
-          times: a, b, c 0 s; d 80 s.
+    t=100 a ends; what it held comes back, which lifts A's filter (Mesos offers given-back
+          resources at once too): A, with 4 cpus, is offered; d -> A. Pending times:
+          a, b, c 0 s; d 80 s.
     t=110 c and d end. Everything finished; never more than 2 nodes used.
     """
     workload = [item("a", 2, 1024, 0, 100), item("b", 2, 1024, 0, 50),
