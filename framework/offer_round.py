@@ -198,6 +198,8 @@ class OfferRound:
         """System jobs (one-per-node tasks) that some offered agent they may run on does
         not run yet: the others have nothing to place in this round. (One that runs on
         every offered agent, as most do most rounds, needs no look at which it may run on.)"""
+        if not self._daemons:
+            return []
         eligible: dict[tuple, list[bool]] = {}  # (nodetype, constraints) -> per row
         out = []
         offered = cluster.host_index()  # hostname -> row

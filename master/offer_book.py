@@ -13,8 +13,9 @@ that is what lifts it early, not any growth of the spare.)
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
+from functools import partial
 from typing import NamedTuple
 
 from master import commands as C
@@ -33,6 +34,11 @@ class Refusal(NamedTuple):
 
     until: float
     ended: int
+
+
+# `new_refusal((until, ended))`: a `Refusal` without the Python call its `__new__` is (a
+# decline refuses a whole round's agents).
+new_refusal: Callable[[tuple[float, int]], Refusal] = partial(tuple.__new__, Refusal)
 
 
 class OfferBook:
@@ -190,7 +196,7 @@ class OfferBook:
         until = self.clock() + seconds
         ended_on = self._ended_on.get
         for agent_id in agent_ids:
-            refused[agent_id] = Refusal(until, ended_on(agent_id, 0))
+            refused[agent_id] = new_refusal((until, ended_on(agent_id, 0)))
         heapq.heappush(self._refuse_heap,
                        (until, next(self._refusals), framework_id, agent_ids))
         return until
