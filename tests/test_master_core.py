@@ -155,17 +155,6 @@ def test_a_filter_lifts_early_when_a_task_on_the_agent_ends():
     assert again.resources == res(4, 4096, 1000, "31000-31009")
 
 
-def test_a_decline_of_two_offers_of_one_agent_refuses_both():
-    m, _ = make_master()
-    m.handle(E.AgentRegister("a1", "host-a1", total=res(8, 8192), spare=res(4, 4096)))
-    subscribe(m)
-    first = offers_for(m.handle(ALLOCATE))[0]
-    m.handle(E.AgentCapacity("a1", res(8, 8192), res(8, 8192)))  # the rest, a second offer
-    second = offers_for(m.handle(ALLOCATE))[0]
-    m.handle(E.Decline("f1", (first.id, second.id), 20.0))
-    assert offers_for(m.handle(ALLOCATE)) == []
-
-
 def test_the_agents_of_one_decline_are_offered_again_together():
     m, clock = make_master()
     for agent_id in ("a1", "a2", "a3"):
