@@ -304,9 +304,9 @@ class MasterApi:
             return _store_unwritable(exc)
         answer = next(c for c in cmds if isinstance(c, C.AgentAccepted | C.AgentRejected))
         if isinstance(answer, C.AgentRejected):  # another live agent holds the hostname
-            field, problem = answer.reason.split(": ", 1)
-            return error_response(409, f"registration refused: {answer.reason}",
-                                  [FieldProblem(field, problem)])
+            problem = FieldProblem(answer.field or "", answer.reason)
+            return error_response(409, f"registration refused: {problem.field}: "
+                                  f"{problem.problem}", [problem])
         request[NOTE] = f"agent {answer.agent_id} registered as {event.hostname}"
         self.driver.agent_registered(answer.agent_id)
         log.info("agent_registered", agent_id=answer.agent_id, hostname=event.hostname,

@@ -32,16 +32,18 @@ class AgentSide:
 
     def _on_register(self, ev: E.AgentRegister) -> list[object]:
         now = self.clock()
-        before = self._on_host.get(ev.hostname)
-        if before is not None and before != ev.agent_id:
+        before = self._on_host.get(ev.hostname)  # another live agent under this name?
+        if before == ev.agent_id:
+            before = None
+        if before is not None:
             held = self.agents[before]
             if held.endpoint != ev.endpoint:
                 # A hostname names one node to frameworks (constraints, where a job runs):
                 # a second live agent under it would be a second node of the same name.
                 return [C.AgentRejected(ev.agent_id or "", (
-                    f"hostname: {ev.hostname!r} is registered by agent {before} at "
+                    f"{ev.hostname!r} is registered by agent {before} at "
                     f"{held.endpoint or 'another endpoint'}; give this agent another "
-                    "--hostname, or register after that agent has timed out"))]
+                    "--hostname, or register after that agent has timed out"), "hostname")]
         agent_id = ev.agent_id or self._ids()
         old = self.agents.get(agent_id)
         out: list[object] = []
@@ -49,7 +51,7 @@ class AgentSide:
             out += self._drop_offers_on(agent_id, rescind=True)
             if self._on_host.get(old.hostname) == agent_id:
                 del self._on_host[old.hostname]
-        if before is not None and before != agent_id:
+        if before is not None:
             # A new agent at the address of one not yet timed out (its node restarted):
             # the old one is gone, as Mesos removes an agent when another registers at
             # its address.

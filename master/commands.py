@@ -84,9 +84,11 @@ class AgentAccepted(ToAgent):
 
 @dataclass(frozen=True)
 class AgentRejected(ToAgent):
-    """The agent must register (again) before anything else it says counts."""
+    """The agent must register (again) before anything else it says counts; `field`:
+    what of its registration was refused, when that is why."""
 
     reason: str
+    field: str | None = None
 
 
 @dataclass(frozen=True)

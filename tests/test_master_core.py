@@ -474,5 +474,6 @@ def test_a_new_agent_at_the_address_of_a_silent_one_replaces_it():
     (refused,) = m.handle(E.AgentRegister(None, "host-a1", "http://a1:5052",
                                           total=res(4, 4096), spare=res(4, 4096)))
     assert isinstance(refused, C.AgentRejected)
-    assert refused.reason.startswith("hostname: 'host-a1' is registered by agent a2")
+    assert refused.field == "hostname"
+    assert refused.reason.startswith("'host-a1' is registered by agent a2")
     assert [a.id for a in m.live_agents()] == ["a2"]
