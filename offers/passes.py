@@ -183,20 +183,15 @@ def run_pass(settings: Settings, scene: Scene, util: np.ndarray | None,
 
 def capped_fits(free: np.ndarray, demand: np.ndarray, cap: int) -> np.ndarray:
     """`np.minimum(Demands(demand[None]).fits(free)[0], cap)` (the same arithmetic), one
-    resource at a time and with nothing made that is not needed."""
+    resource column at a time (numpy is slow at broadcasting over a short last axis) and
+    with nothing made that is not needed."""
     least = None
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        if (demand > 0).all():  # the usual case: every resource at once, then the least
-            per = np.add(free, EPSILON)
-            np.divide(per, demand, out=per)
-            least = per[:, 0].copy()
-            for r in range(1, demand.size):
-                np.minimum(least, per[:, r], out=least)
-        else:
-            for r in range(demand.size):
-                if demand[r] > 0:
-                    per = np.add(free[:, r], EPSILON) / demand[r]
-                    least = per if least is None else np.minimum(least, per, out=least)
+        for r, d in enumerate(demand.tolist()):
+            if d > 0:
+                per = np.add(free[:, r], EPSILON)
+                np.divide(per, d, out=per)
+                least = per if least is None else np.minimum(least, per, out=least)
     if least is None:  # needs nothing: unbounded, so the cap
         return np.full(free.shape[0], cap, dtype=np.int64)
     # As `Demands.fits`: below zero or NaN holds none; the cast rounds down.

@@ -201,6 +201,30 @@ class _Rare(Exception):
     """A batch with an SLA, constraints or a priority: grouped task by task (`_group`)."""
 
 
+# Batches of at least this many tasks number their key objects by a hash of the address.
+HASHED_BATCH = 4096
+_HASH_SLOTS = 1 << 16
+
+
+def _numbered(identity: np.ndarray) -> np.ndarray:
+    """A small number for each object address (equal addresses, equal numbers). In a big
+    batch, the address's middle bits, when no two of the batch's few hundred objects share
+    them (checked: each slot holds one address); otherwise the object's rank in a sort."""
+    if identity.size >= HASHED_BATCH:
+        slot = ((identity >> 4) & (_HASH_SLOTS - 1)).astype(np.uint16)
+        holder = np.zeros(_HASH_SLOTS, dtype=identity.dtype)
+        holder[slot] = identity
+        if np.array_equal(holder[slot], identity):
+            return slot
+    by_identity = np.argsort(identity)
+    ordered = identity[by_identity]
+    changes = np.concatenate(([0], ordered[1:] != ordered[:-1]))
+    number = np.empty(identity.size, dtype=np.uint16 if changes.sum() < _HASH_SLOTS
+                      else np.int64)
+    number[by_identity] = np.cumsum(changes, dtype=number.dtype)
+    return number
+
+
 def _group_plain(tasks: Sequence[TaskSpec]) -> tuple[dict[TaskClass, np.ndarray], set[int]]:
     """`_group` for a batch of plain tasks (no SLA, constraint nor priority), with no loop
     over tasks in Python: tasks made from one spec share its placement key object, so
@@ -210,25 +234,23 @@ def _group_plain(tasks: Sequence[TaskSpec]) -> tuple[dict[TaskClass, np.ndarray]
     n = len(tasks)
     if not n:
         return {}, set()
-    identity = np.fromiter(map(id, map(_SHAPE, tasks)), dtype=np.int64, count=n)
-    # Each object numbered (by a sort that need not be stable), then the tasks sorted by
-    # number with a stable sort, which for small integers is a radix sort: each object's
-    # tasks in input order, for half the cost of a stable sort of the identities.
-    by_identity = np.argsort(identity)
-    ordered = identity[by_identity]
-    new_object = np.concatenate(([True], ordered[1:] != ordered[:-1]))
-    starts = np.flatnonzero(new_object)
-    number = np.empty(n, dtype=np.uint16 if starts.size <= np.iinfo(np.uint16).max
-                      else np.int64)
-    number[by_identity] = np.cumsum(new_object, dtype=number.dtype)
+    # Each task's key object, by identity: an array of objects holds their addresses,
+    # which are what `id` gives in CPython, read here without making an int per task.
+    keys = np.fromiter(map(_SHAPE, tasks), dtype=object, count=n)
+    identity = np.frombuffer(keys.data, dtype=np.intp)
+    # Tasks sorted by the number of their key object with a stable sort, which for small
+    # integers is a radix sort: each object's tasks together, in input order.
+    number = _numbered(identity)
     order = np.argsort(number, kind="stable")
+    ordered = number[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
     bounds = np.append(starts, n).tolist()
     firsts = order[starts].tolist()  # the first task holding each key object
     by_first = sorted(range(len(firsts)), key=firsts.__getitem__)
     classes: dict[TaskClass, list[np.ndarray]] = {}
     wanted_ports: set[int] = set()
     for g in by_first:  # classes in order of their first member
-        key = _SHAPE(tasks[firsts[g]])
+        key = keys[firsts[g]]
         if key[4] is not None or len(key) > 6:
             raise _Rare
         host_ports = tuple(sorted({m.host_port for m in key[5]})) if key[5] else ()

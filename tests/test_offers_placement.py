@@ -1,8 +1,11 @@
 """Placement behaviour a user notices: where tasks go, and why the others did not."""
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from offers.placement import place
+from offers.placement import HASHED_BATCH, _numbered, place
 from offers.task import SLA
 from tests.builders import cluster, node, task
 
@@ -143,3 +146,15 @@ def test_an_offer_batch_reads_back_as_the_offers_it_was_made_of():
     assert cluster.total.tolist() == [[3.5, 640.0, 15.0], [1.0, 256.0, 0.0]]
     assert cluster.port_ranges[0] == ((31000, 31010), (32000, 32000))
     assert [cluster.nodetypes[c] if c >= 0 else None for c in cluster.nodetype] == ["lab", None]
+
+
+@settings(max_examples=60)
+@given(st.lists(st.integers(0, 5), min_size=1, max_size=50), st.booleans())
+def test_key_objects_are_numbered_one_number_each(pattern, colliding):
+    # Addresses apart by a multiple of the hash's span share a slot: numbered by a sort.
+    picks = np.resize(pattern, HASHED_BATCH)  # a batch big enough to be hashed
+    step = 16 << 16 if colliding else 16
+    addresses = (0x7F0000000000 + step * picks).astype(np.intp)
+    number = _numbered(addresses)
+    pairs = set(zip(addresses.tolist(), number.tolist(), strict=True))
+    assert len(pairs) == len(set(pattern)) == len(set(number.tolist()))

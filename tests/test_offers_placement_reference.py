@@ -64,6 +64,19 @@ def test_same_as_reference_on_plain_batches(batch):
                 reference_place(cluster, tasks, strategy=strategy, seed=seed))
 
 
+def test_a_big_batch_of_shared_and_separately_made_specs_places_as_the_reference():
+    # Big enough for the core to number key objects by a hash of their address.
+    from benchmarks.workloads import homogeneous_cluster, mixed_tasks
+
+    cluster = ClusterState.from_nodes(homogeneous_cluster(300))
+    tasks = mixed_tasks(6000, 40, 300, seed=3)
+    tasks[::7] = [TaskSpec(**{**t.model_dump(), "id": f"apart{i}"})
+                  for i, t in enumerate(tasks[::7])]
+    for strategy in ("first-fit", "binpack"):
+        assert same(place(cluster, tasks, strategy=strategy),
+                    reference_place(cluster, tasks, strategy=strategy))
+
+
 def test_a_simulated_runs_place_calls_replay_the_same_on_the_reference():
     from benchmarks.sim import run_one
 

@@ -128,3 +128,18 @@ def test_the_smallest_sizes_docker_honours_are_accepted():
     spec = parse_task(_base(cpus="0.01", mem="4", disk="1"))
     assert spec.demand() == (0.01, 4.0, 1.0)
     assert parse_task(_base(disk=0)).disk == 0.0
+
+
+def test_the_placement_key_follows_the_spec_through_copies_and_pickling():
+    import pickle
+
+    spec = parse_task(STRESS60)
+    renamed = spec.with_id("stress61")
+    assert renamed.placement_key is spec.placement_key  # shared: one class in a batch
+    bigger = spec.model_copy(update={"cpus": 2.0})
+    assert bigger.placement_key[0] == 2.0  # not the old spec's key
+    assert pickle.loads(pickle.dumps(spec)).placement_key == spec.placement_key
+    built = type(spec).model_construct(**{**spec.__dict__, "mem": 300.0})
+    assert built.placement_key[1] == 300.0
+    with pytest.raises(AttributeError):
+        _ = spec.no_such_field
