@@ -299,9 +299,20 @@ class TaskSpec(BaseModel):
         return (*key, self.constraints, self.priority) if (
             self.constraints or self.priority) else key
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled with the key, so that specs sharing one key share it again when loaded.
+        return {**super().__getstate__(), "placement_key": self.placement_key}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        key = state.pop("placement_key", None)
+        super().__setstate__(state)
+        if key is not None:
+            object.__setattr__(self, "placement_key", key)
+
     def __getattr__(self, name: str) -> Any:
-        # A spec not made by validation (a copy with other values, unpickled, constructed)
-        # has an empty key slot: the key is made on first use.
+        # A spec not made by validation (a copy with other values, constructed) has an
+        # empty key slot: the key is made on first use.
         if name == "placement_key":
             key = self._placement_key()
             object.__setattr__(self, name, key)

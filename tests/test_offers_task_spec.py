@@ -138,7 +138,9 @@ def test_the_placement_key_follows_the_spec_through_copies_and_pickling():
     assert renamed.placement_key is spec.placement_key  # shared: one class in a batch
     bigger = spec.model_copy(update={"cpus": 2.0})
     assert bigger.placement_key[0] == 2.0  # not the old spec's key
-    assert pickle.loads(pickle.dumps(spec)).placement_key == spec.placement_key
+    loaded, loaded_renamed = pickle.loads(pickle.dumps([spec, renamed]))
+    assert loaded.placement_key == spec.placement_key
+    assert loaded_renamed.placement_key is loaded.placement_key
     built = type(spec).model_construct(**{**spec.__dict__, "mem": 300.0})
     assert built.placement_key[1] == 300.0
     with pytest.raises(AttributeError):
