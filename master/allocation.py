@@ -132,7 +132,8 @@ class Allocation:
             return  # the agent's use is what it was (most updates: a state, an id)
         agent_id, r = new.agent_id, new.resources
         if was_on and not now_on:  # its resources came back: a refuse filter there lifts
-            self._ended_on[agent_id] = self._ended_on.get(agent_id, 0) + 1
+            self._ends += 1
+            self._ended_on[agent_id] = self._ends
         if was_new != now_new:
             uncounted_on = self._uncounted_on.get(agent_id)
             if now_new:
@@ -283,14 +284,14 @@ class Allocation:
             live_of, free = refused[eligible[0]], []
             for agent_id in agent_ids:
                 live = live_of(agent_id)
-                if live is None or live.until <= now or live.ended != ended_on(agent_id, 0):
+                if live is None or live.until <= now or ended_on(agent_id, 0) > live.ended:
                     free.append(agent_id)
             return [(agent_id, eligible) for agent_id in sorted(free)]
         out = []
         for agent_id in sorted(agent_ids):
             ended = ended_on(agent_id, 0)
             candidates = [fid for fid in eligible if (live := refused[fid](agent_id)) is None
-                          or live.until <= now or live.ended != ended]
+                          or live.until <= now or ended > live.ended]
             if candidates:
                 out.append((agent_id, candidates))
         return out

@@ -151,8 +151,10 @@ class Master(AgentSide, FrameworkSide, OfferBook, Allocation, TaskUpdates, Compl
         self._heard: dict[str, float] = self._journal.dict()
         self._on_host: dict[str, str] = self._journal.dict()  # hostname -> its live agent
         self._dirty: set[str] = set()  # agents to consider at the next allocation
-        # agent -> how many of its tasks have ended (a refuse filter set before the last
-        # lifts). A view, not journaled: a rolled-back end only lifts a filter early.
+        # How many tasks have ended, and agent -> the number of its last end (a refuse
+        # filter set before it lifts). A view, not journaled: a rolled-back end only lifts
+        # a filter early.
+        self._ends = 0
         self._ended_on: dict[str, int] = {}
         # task -> (cpus, MiB) its container may use now, when elasticity changed it from
         # its request (from the agent's STATUS and METERING; a view, not stored)

@@ -115,7 +115,13 @@ class JournaledDict(dict):
             self[key] = default
         return dict.__getitem__(self, key)
 
-    update = popitem = clear = __ior__ = _refused  # type: ignore[assignment]
+    def update(self, items: dict) -> None:  # type: ignore[override]
+        """Write every item of a dict (one decline refuses a whole round's agents)."""
+        for key in items:
+            self._remember(key)
+        dict.update(self, items)
+
+    popitem = clear = __ior__ = _refused  # type: ignore[assignment]
 
 
 class OrderedJournaledDict(JournaledDict):
@@ -139,3 +145,4 @@ class _Closed(JournaledDict):
     __delitem__ = dict.__delitem__  # type: ignore[assignment]
     pop = dict.pop  # type: ignore[assignment]
     setdefault = dict.setdefault  # type: ignore[assignment]
+    update = dict.update  # type: ignore[assignment]

@@ -29,8 +29,9 @@ DEFAULT_REFUSE_SECONDS = 5.0  # Mesos's Filters.refuse_seconds default
 
 
 class Refusal(NamedTuple):
-    """A refuse filter of one agent for one framework: it holds until `until`, while the
-    agent's count of ended tasks (`Allocation._ended_on`) is still `ended`."""
+    """A refuse filter of agents for one framework: it holds until `until`, while no task
+    ended on the agent after the `ended`th task end of the cluster (`Allocation._ends`;
+    `_ended_on` holds the number of each agent's last). One decline's agents share one."""
 
     until: float
     ended: int
@@ -47,7 +48,7 @@ class OfferBook:
 
     State: writes `offers`, `_offers_on`, `tasks` and `_tasks_on` (launches),
     `_refuse_until` (and its heap `_refuse_heap`), `frameworks` (suppressed), `_dirty`;
-    reads `agents`, `_ended_on`. Uses `_hold` (allocation) and `_one_off_update` (updates).
+    reads `agents`, `_ends`. Uses `_hold` (allocation) and `_one_off_update` (updates).
     """
 
     def _on_accept(self, ev: E.Accept) -> list[object]:
@@ -194,9 +195,7 @@ class OfferBook:
         if refused is None:
             refused = self._refuse_until[framework_id] = self._journal.dict()
         until = self.clock() + seconds
-        ended_on = self._ended_on.get
-        for agent_id in agent_ids:
-            refused[agent_id] = new_refusal((until, ended_on(agent_id, 0)))
+        refused.update(dict.fromkeys(agent_ids, new_refusal((until, self._ends))))
         heapq.heappush(self._refuse_heap,
                        (until, next(self._refusals), framework_id, agent_ids))
         return until

@@ -28,7 +28,8 @@ def _view(m: Master) -> tuple:
     held = {fid: tuple(round(x, 6) for x in (m.held(fid).cpus, m.held(fid).mem,
                                               m.held(fid).disk)) for fid in m.frameworks}
     return (dict(m.agents), dict(m.frameworks), dict(m.tasks), dict(m.offers),
-            dict(m._refuse_until), dict(m._unacked), dict(m._latest_uuid), dict(m._removed),
+            {fid: dict(refused) for fid, refused in m._refuse_until.items()},
+            dict(m._unacked), dict(m._latest_uuid), dict(m._removed),
             dict(m._on_host),
             {a: set(t) for a, t in m._tasks_on.items() if t},
             {a: set(o) for a, o in m._offers_on.items() if o},
