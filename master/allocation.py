@@ -221,7 +221,8 @@ class Allocation:
         scalar_alloc = {fid: Resources(*self._held.get(fid, (0.0, 0.0, 0.0)))
                         for fid in eligible}
         order = {fid: self.frameworks[fid].registered_at for fid in eligible}
-        batches: dict[str, list[OfferRecord]] = {}
+        # framework -> [cpus, mem, disk offered, offer, offer, ...]
+        batches: dict[str, list[float | OfferRecord]] = {}
         several = len(eligible) > 1
         agents, offers, offers_on = self.agents, self.offers, self._offers_on
         known_sizes, new_id = self._unallocated.get, self._ids
@@ -258,19 +259,16 @@ class Allocation:
             on_agent.add(offer_id)
             batch = batches.get(fid)
             if batch is None:
-                batch = batches[fid] = []
+                batch = batches[fid] = [0.0, 0.0, 0.0]  # what it holds, then its offers
             batch.append(offer)
+            batch[0] += avail.cpus
+            batch[1] += avail.mem
+            batch[2] += avail.disk
             if several:  # the shares only matter to a choice between frameworks
                 scalar_alloc[fid] = scalar_alloc[fid] + self._scalar(avail)
         for fid, batch in batches.items():  # added to `_held` once per framework
-            cpus = mem = disk = 0.0
-            for offer in batch:
-                r = offer.resources
-                cpus += r.cpus
-                mem += r.mem
-                disk += r.disk
-            self._hold(fid, cpus, mem, disk, +1)
-        return [C.SendOffers(fid, tuple(batch)) for fid, batch in batches.items()]
+            self._hold(fid, batch[0], batch[1], batch[2], +1)
+        return [C.SendOffers(fid, tuple(batch[3:])) for fid, batch in batches.items()]
 
     def _unrefused(self, agent_ids: set[str], eligible: list[str],
                    now: float) -> list[tuple[str, list[str]]]:
