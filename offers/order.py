@@ -19,6 +19,7 @@ import numpy as np
 
 from offers.filters import (
     BEFORE_RESOURCES,
+    EPSILON,
     STATIC,
     Filter,
     Scene,
@@ -131,6 +132,42 @@ def _with_room(scene: Scene, classes: list[TaskClass], filters: tuple[Filter, ..
     return out
 
 
+class _RoomWitness:
+    """`_with_room`, asked again and again of a scene that only fills up (a sequence's
+    chunks): each class keeps a node that had room for it, and all nodes are looked at
+    again only for a class whose node has lost it. (With ten thousand nodes, looking at
+    every node for every class after every chunk was most of a sequence's cost.)"""
+
+    def __init__(self, filters: tuple[Filter, ...]) -> None:
+        self.filters = filters
+        self.node: dict[TaskClass, int] = {}
+
+    def of(self, scene: Scene, classes: list[TaskClass]) -> list[TaskClass]:
+        """The classes one task of fits on some node `filters` let it run on."""
+        free, node_of = scene.free, self.node
+        masks = {cls: scene.limit(cls, self.filters) for cls in classes}
+        lost = [cls for cls in classes if not self._holds(free, cls, masks[cls])]
+        if lost:  # every node, for all of them at once (as `_with_room`)
+            fits = fits_one_each(free, np.array([c.demand for c in lost]))
+            for cls, fit in zip(lost, fits, strict=True):
+                mask = masks[cls]
+                nodes = np.flatnonzero(fit if mask is None else fit & mask)
+                if nodes.size:
+                    node_of[cls] = int(nodes[0])
+                else:
+                    node_of.pop(cls, None)
+        return [cls for cls in classes if cls in node_of]
+
+    def _holds(self, free: np.ndarray, cls: TaskClass, mask: np.ndarray | None) -> bool:
+        """Whether the class's node still lets it run and has room for one task there
+        (`fits_one`'s arithmetic, in Python floats)."""
+        node = self.node.get(cls)
+        if node is None or (mask is not None and not mask[node]):
+            return False
+        have = free[node].tolist()
+        return all((have[r] + EPSILON) / d >= 1 for r, d in enumerate(cls.demand) if d > 0)
+
+
 def _in_sequence(settings: Settings, start: Scene, classes: dict[TaskClass, list[int]],
                  regular: Sequence[TaskClass], daemons: Sequence[TaskClass],
                  rank: np.ndarray, first_short: int
@@ -147,6 +184,7 @@ def _in_sequence(settings: Settings, start: Scene, classes: dict[TaskClass, list
     placed: Placed = {c: [] for c in regular}
     daemon_rows: dict[TaskClass, Daemon] = {}
     blocked: set[TaskClass] = set()
+    room = _RoomWitness(BEFORE_RESOURCES)
 
     def prefix(pos: int, length: int):
         wants = []
@@ -182,7 +220,7 @@ def _in_sequence(settings: Settings, start: Scene, classes: dict[TaskClass, list
         # A class with no room left now never has any: its later tasks wait (at their
         # turn there is no more room than now), and no pass needs to try them again.
         open_classes = [c for c in regular if c not in blocked]
-        with_room = set(_with_room(scene, open_classes, BEFORE_RESOURCES))
+        with_room = set(room.of(scene, open_classes))
         blocked.update(c for c in open_classes if c not in with_room)
 
     # Chunks of the sequence, each placed whole and kept, growing while they fit; one
