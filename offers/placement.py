@@ -225,15 +225,27 @@ def _numbered(identity: np.ndarray) -> np.ndarray:
     return number
 
 
-def _group_plain(tasks: Sequence[TaskSpec]) -> tuple[dict[TaskClass, np.ndarray], set[int]]:
-    """`_group` for a batch of plain tasks (no SLA, constraint nor priority), with no loop
-    over tasks in Python: tasks made from one spec share its placement key object, so
-    they are grouped by that object's identity, and the few distinct objects by value.
-    Members come as arrays of task indices, in input order. Raises `_Rare` when a task
-    is not plain."""
+# Batches of fewer tasks than this are grouped in a dict: numpy's calls cost more there.
+SMALL_BATCH = 64
+
+
+def _by_key_small(tasks: Sequence[TaskSpec]) -> list[tuple[tuple, np.ndarray]]:
+    """`_by_key` for a small batch (a live round's few new tasks), by each key object's
+    `id`: every key is alive while its task is, so no two share one."""
+    groups: dict[int, tuple[tuple, list[int]]] = {}
+    for i, key in enumerate(map(_SHAPE, tasks)):
+        group = groups.get(id(key))
+        if group is None:
+            groups[id(key)] = (key, [i])
+        else:
+            group[1].append(i)
+    return [(key, np.array(members, dtype=np.intp)) for key, members in groups.values()]
+
+
+def _by_key(tasks: Sequence[TaskSpec]) -> list[tuple[tuple, np.ndarray]]:
+    """Each distinct key object of the batch with the indices of its tasks (ascending),
+    in order of their first task, with no loop over tasks in Python."""
     n = len(tasks)
-    if not n:
-        return {}, set()
     # Each task's key object, by identity: an array of objects holds their addresses,
     # which are what `id` gives in CPython, read here without making an int per task.
     keys = np.fromiter(map(_SHAPE, tasks), dtype=object, count=n)
@@ -247,16 +259,27 @@ def _group_plain(tasks: Sequence[TaskSpec]) -> tuple[dict[TaskClass, np.ndarray]
     bounds = np.append(starts, n).tolist()
     firsts = order[starts].tolist()  # the first task holding each key object
     by_first = sorted(range(len(firsts)), key=firsts.__getitem__)
+    return [(keys[firsts[g]], order[bounds[g]:bounds[g + 1]]) for g in by_first]
+
+
+def _group_plain(tasks: Sequence[TaskSpec]) -> tuple[dict[TaskClass, np.ndarray], set[int]]:
+    """`_group` for a batch of plain tasks (no SLA, constraint nor priority), without
+    reading each task's fields: tasks made from one spec share its placement key object,
+    so they are grouped by that object's identity, and the few distinct objects by value.
+    Members come as arrays of task indices, in input order. Raises `_Rare` when a task
+    is not plain."""
+    n = len(tasks)
+    if not n:
+        return {}, set()
     classes: dict[TaskClass, list[np.ndarray]] = {}
     wanted_ports: set[int] = set()
-    for g in by_first:  # classes in order of their first member
-        key = keys[firsts[g]]
+    for key, members in (_by_key_small(tasks) if n < SMALL_BATCH else _by_key(tasks)):
+        # (classes in order of their first member)
         if key[4] is not None or len(key) > 6:
             raise _Rare
         host_ports = tuple(sorted({m.host_port for m in key[5]})) if key[5] else ()
         wanted_ports.update(host_ports)
         cls = TaskClass(key[:3], key[3], None, host_ports)
-        members = order[bounds[g]:bounds[g + 1]]
         parts = classes.get(cls)
         if parts is None:
             classes[cls] = [members]
