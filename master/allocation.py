@@ -31,7 +31,7 @@ class Allocation:
 
     State: writes `offers`, `_offers_on`, `_held`, `_cluster`, `_dirty` (emptied), and
     the per-agent caches `_unallocated`, `_task_use`, `_free_ports` and the indexes
-    `_uncounted_on` and `_ended_on` (through `_use_changed`), and `limits` (through
+    `_uncounted_on`, `_ends` and `_ended_on` (through `_use_changed`), and `limits` (through
     `_limits_changed`);
     reads `agents`,
     `frameworks`, `tasks`, `_tasks_on`, `_refuse_until`.
@@ -221,8 +221,8 @@ class Allocation:
         scalar_alloc = {fid: Resources(*self._held.get(fid, (0.0, 0.0, 0.0)))
                         for fid in eligible}
         order = {fid: self.frameworks[fid].registered_at for fid in eligible}
-        # framework -> [cpus, mem, disk offered, offer, offer, ...]
-        batches: dict[str, list[float | OfferRecord]] = {}
+        batches: dict[str, list[OfferRecord]] = {}
+        offered: dict[str, list[float]] = {}  # framework -> cpus, mem, disk in its batch
         several = len(eligible) > 1
         agents, offers, offers_on = self.agents, self.offers, self._offers_on
         known_sizes, new_id = self._unallocated.get, self._ids
@@ -259,16 +259,18 @@ class Allocation:
             on_agent.add(offer_id)
             batch = batches.get(fid)
             if batch is None:
-                batch = batches[fid] = [0.0, 0.0, 0.0]  # what it holds, then its offers
+                batch = batches[fid] = []
+                offered[fid] = [0.0, 0.0, 0.0]
             batch.append(offer)
-            batch[0] += avail.cpus
-            batch[1] += avail.mem
-            batch[2] += avail.disk
+            sums = offered[fid]
+            sums[0] += avail.cpus
+            sums[1] += avail.mem
+            sums[2] += avail.disk
             if several:  # the shares only matter to a choice between frameworks
                 scalar_alloc[fid] = scalar_alloc[fid] + self._scalar(avail)
-        for fid, batch in batches.items():  # added to `_held` once per framework
-            self._hold(fid, batch[0], batch[1], batch[2], +1)
-        return [C.SendOffers(fid, tuple(batch[3:])) for fid, batch in batches.items()]
+        for fid, (cpus, mem, disk) in offered.items():  # added to `_held` once per framework
+            self._hold(fid, cpus, mem, disk, +1)
+        return [C.SendOffers(fid, tuple(batch)) for fid, batch in batches.items()]
 
     def _unrefused(self, agent_ids: set[str], eligible: list[str],
                    now: float) -> list[tuple[str, list[str]]]:
